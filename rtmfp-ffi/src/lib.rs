@@ -1,0 +1,1 @@
+//! C ABI for rtmfp: filled in by the C ABI issue.
