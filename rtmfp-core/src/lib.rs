@@ -5,11 +5,14 @@
 //! is sans-IO: it never touches a socket or a clock.
 //!
 //! - [`wire`] knows bytes: the RFC 7016 §2 codec.
+//! - [`endpoint`] and [`session`] know RFC 7016 §3: startup, sessions,
+//!   keepalive, mobility and close.
 //! - [`crypto`] knows keys: the crypto profile seam (RFC 7016 §3.2) and the
 //!   RFC 7425 §4 Flash profile.
-//!   NATs, virtual time) that drives sans-IO endpoints.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod endpoint;
+pub mod session;
 pub mod wire;

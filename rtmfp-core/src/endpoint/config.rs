@@ -1,0 +1,70 @@
+//! Endpoint configuration.
+
+use std::time::Duration;
+
+/// How a target answers a Forwarded IHello that selects it
+/// (RFC 7016 §3.5.1.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FIHelloPolicy {
+    /// Send an RHello to the reply address, as though the FIHello were an
+    /// IHello from there.  This opens the target's NAT towards the
+    /// initiator (§3.5.1.6).
+    RespondWithRHello,
+    /// Send an Implied Redirect (a Redirect with no addresses) to the reply
+    /// address, so the initiator learns the target's observed address.
+    ImpliedRedirect,
+    /// Ignore Forwarded IHellos.
+    Ignore,
+}
+
+/// Settings of an [`Endpoint`](super::Endpoint).
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Largest datagram this endpoint sends, in bytes.  Neither RFC sets a
+    /// default; 1200 keeps every packet clear of IPv6's minimum MTU.
+    pub max_datagram_size: usize,
+    /// An open session with nothing received for this long sends a
+    /// keepalive Ping (RFC 7016 §3.5.4.1), at most once per ERTO.
+    pub keepalive_interval: Duration,
+    /// An open session with nothing received for this long is dead and is
+    /// closed with [`CloseReason::IdleTimeout`](super::CloseReason::IdleTimeout).
+    pub idle_timeout: Duration,
+    /// The ultimate open timeout (RFC 7016 §3.5.1.1.1 recommends 95 s).
+    pub open_timeout: Duration,
+    /// The most candidate addresses a Redirect may grow an opening
+    /// session to (REDIRECT_THRESHOLD, at most 24 per §3.5.1.1.1).
+    pub redirect_threshold: usize,
+    /// How Forwarded IHellos are answered.
+    pub fihello_policy: FIHelloPolicy,
+    /// Cookie time slot.  A cookie stays valid for two to three slots,
+    /// never less than the 95 s open timeout (§3.5.1.1.2).
+    pub cookie_slot: Duration,
+    /// Most [`Event::UnmatchedIHello`](super::Event::UnmatchedIHello)
+    /// events queued at once; more are dropped and counted, so that a
+    /// flood cannot grow memory.
+    pub max_queued_unmatched: usize,
+    /// Most datagrams waiting in the transmit queue; beyond it, startup
+    /// replies are dropped and counted.
+    pub max_queued_transmits: usize,
+    /// Seed for the endpoint's random numbers (tags, session IDs, keys).
+    /// `None` seeds from the operating system; a seed makes simulator runs
+    /// reproducible.
+    pub rng_seed: Option<u64>,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            max_datagram_size: 1200,
+            keepalive_interval: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            open_timeout: Duration::from_secs(95),
+            redirect_threshold: 24,
+            fihello_policy: FIHelloPolicy::RespondWithRHello,
+            cookie_slot: Duration::from_secs(60),
+            max_queued_unmatched: 4096,
+            max_queued_transmits: 4096,
+            rng_seed: None,
+        }
+    }
+}

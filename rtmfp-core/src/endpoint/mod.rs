@@ -1,0 +1,581 @@
+//! The sans-IO endpoint: sessions by ID, startup, cookies, redirects,
+//! Forwarded IHellos (RFC 7016 §3.5.1).
+//!
+//! The endpoint never touches a socket or a clock.  Its driver feeds it
+//! datagrams ([`Endpoint::handle_datagram`]) and time
+//! ([`Endpoint::handle_timeout`]), and takes datagrams
+//! ([`Endpoint::poll_transmit`]) and events ([`Endpoint::poll_event`]).
+
+mod config;
+mod cookie;
+mod event;
+mod opening;
+mod startup;
+mod stats;
+
+pub use config::{EndpointConfig, FIHelloPolicy};
+pub use cookie::{CookieCheck, CookieJar};
+pub use event::{CloseReason, Event, OpenFailure, Role, SessionHandle};
+pub use stats::{DropCounts, DropReason, EndpointStats};
+
+use crate::crypto::{CryptoError, CryptoProfile, PeerId, SessionCrypto};
+use crate::session::{Session, SessionState, SessionStats, SessionTimers};
+use crate::wire::{
+    chunk::{chunk_allowed_in, FIHello},
+    read_multiplex, write_multiplex, Address, Chunk, Mode, Packet, PacketBuilder, PacketHeader,
+};
+use opening::{Opening, OpeningState};
+use rand::{rngs::StdRng, RngCore, SeedableRng};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest plain startup packet.  Startup packets carry certificates and
+/// keying components that may exceed the path MTU; they are sent whole
+/// and left to IP fragmentation (Packet Fragment sending is future work).
+const MAX_STARTUP_PACKET: usize = 8192;
+
+/// A datagram ready to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where it goes.
+    pub destination: SocketAddr,
+    /// Its length in the caller's buffer.
+    pub len: usize,
+}
+
+/// Errors from the endpoint's API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointError {
+    /// No session or opening has this handle (closed, or never existed).
+    UnknownSession,
+    /// The session is not open.
+    NotOpen,
+    /// Arguments that cannot work, with the reason.
+    InvalidArgument(&'static str),
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointError::UnknownSession => f.write_str("no such session"),
+            EndpointError::NotOpen => f.write_str("session is not open"),
+            EndpointError::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {}
+
+/// A snapshot of one session for the application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// Which end started it.
+    pub role: Role,
+    /// Whether it is open (not opening, closing or closed).
+    pub open: bool,
+    /// DESTADDR.
+    pub far_address: SocketAddr,
+    /// The far end's peer ID.
+    pub far_peer_id: Option<PeerId>,
+    /// Counters and RTT estimates.
+    pub stats: SessionStats,
+}
+
+/// An RTMFP endpoint: any number of sessions, as initiator or responder.
+pub struct Endpoint {
+    config: EndpointConfig,
+    crypto: Arc<dyn CryptoProfile>,
+    default_crypto: Box<dyn SessionCrypto>,
+    epoch: Instant,
+    rng: StdRng,
+    cookies: CookieJar,
+    next_handle: u64,
+    sessions: HashMap<u32, Session>,
+    session_by_handle: HashMap<SessionHandle, u32>,
+    openings: HashMap<SessionHandle, Opening>,
+    opening_by_tag: HashMap<Vec<u8>, SessionHandle>,
+    opening_by_rx_id: HashMap<u32, SessionHandle>,
+    outbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<Event>,
+    unmatched_queued: usize,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// A new endpoint with identity and crypto from `crypto`.  `now` is
+    /// the origin of its timestamp clock.
+    pub fn new(config: EndpointConfig, crypto: Arc<dyn CryptoProfile>, now: Instant) -> Self {
+        let mut rng = match config.rng_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        let mut master = [0u8; 32];
+        rng.fill_bytes(&mut master);
+        let cookies = CookieJar::new(master, now, config.cookie_slot);
+        Endpoint {
+            default_crypto: crypto.default_session_crypto(),
+            crypto,
+            config,
+            epoch: now,
+            rng,
+            cookies,
+            next_handle: 1,
+            sessions: HashMap::new(),
+            session_by_handle: HashMap::new(),
+            openings: HashMap::new(),
+            opening_by_tag: HashMap::new(),
+            opening_by_rx_id: HashMap::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            unmatched_queued: 0,
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// This endpoint's peer ID (`near_id`), where the profile has one.
+    pub fn peer_id(&self) -> Option<PeerId> {
+        self.crypto.peer_id(self.crypto.certificate())
+    }
+
+    /// The crypto profile.
+    pub fn crypto(&self) -> &Arc<dyn CryptoProfile> {
+        &self.crypto
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> &EndpointStats {
+        &self.stats
+    }
+
+    /// Number of sessions in S_OPEN (or closing) state.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of sessions still opening.
+    pub fn opening_count(&self) -> usize {
+        self.openings.len()
+    }
+
+    fn new_handle(&mut self) -> SessionHandle {
+        let handle = SessionHandle(self.next_handle);
+        self.next_handle += 1;
+        handle
+    }
+
+    /// A fresh, unique, non-zero receive session ID (§3.5.1.1.1).
+    fn new_session_id(&mut self) -> u32 {
+        loop {
+            let id = self.rng.next_u32();
+            if id != 0
+                && !self.sessions.contains_key(&id)
+                && !self.opening_by_rx_id.contains_key(&id)
+            {
+                return id;
+            }
+        }
+    }
+
+    fn drop_counted(&mut self, reason: DropReason) {
+        self.stats.drops.add(reason);
+    }
+
+    /// Starts opening a session to the identity `epd` at the candidate
+    /// addresses (§3.5.1.1.1).  The IHellos go out at once.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        epd: Vec<u8>,
+        candidates: &[SocketAddr],
+    ) -> Result<SessionHandle, EndpointError> {
+        if candidates.is_empty() {
+            return Err(EndpointError::InvalidArgument("no candidate address"));
+        }
+        let handle = self.new_handle();
+        let mut tag = vec![0u8; 16];
+        self.rng.fill_bytes(&mut tag);
+        let mut opening = Opening {
+            handle,
+            epd,
+            tag: tag.clone(),
+            started: now,
+            candidates: Vec::new(),
+            state: OpeningState::IHelloSent,
+        };
+        for &address in candidates {
+            opening.add_candidate(address, now, self.config.redirect_threshold);
+        }
+        self.opening_by_tag.insert(tag, handle);
+        self.openings.insert(handle, opening);
+        self.drive_opening(now, handle);
+        Ok(handle)
+    }
+
+    /// Adds candidate addresses to an opening session.
+    pub fn add_candidates(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        addresses: &[SocketAddr],
+    ) -> Result<(), EndpointError> {
+        let limit = self.config.redirect_threshold;
+        let opening = self
+            .openings
+            .get_mut(&handle)
+            .ok_or(EndpointError::UnknownSession)?;
+        for &address in addresses {
+            opening.add_candidate(address, now, limit);
+        }
+        self.drive_opening(now, handle);
+        Ok(())
+    }
+
+    /// Closes a session: in order (Close Request, §3.5.5) or abruptly
+    /// (Close Ack).  An opening session is abandoned.
+    pub fn close(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        abrupt: bool,
+    ) -> Result<(), EndpointError> {
+        if self.openings.contains_key(&handle) {
+            self.fail_opening(handle, OpenFailure::Cancelled);
+            return Ok(());
+        }
+        let id = *self
+            .session_by_handle
+            .get(&handle)
+            .ok_or(EndpointError::UnknownSession)?;
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.close(now, abrupt, &mut self.events);
+        }
+        Ok(())
+    }
+
+    /// Closes every session in order and abandons every opening.
+    pub fn close_all(&mut self, now: Instant) {
+        let openings: Vec<_> = self.openings.keys().copied().collect();
+        for handle in openings {
+            self.fail_opening(handle, OpenFailure::Cancelled);
+        }
+        for session in self.sessions.values_mut() {
+            session.close(now, false, &mut self.events);
+        }
+    }
+
+    /// A snapshot of a session, opening or open.
+    pub fn session_info(&self, handle: SessionHandle) -> Option<SessionInfo> {
+        if let Some(id) = self.session_by_handle.get(&handle) {
+            let s = self.sessions.get(id)?;
+            return Some(SessionInfo {
+                role: s.role,
+                open: s.state == SessionState::Open,
+                far_address: s.dest_addr,
+                far_peer_id: s.far_peer_id,
+                stats: s.stats(),
+            });
+        }
+        None
+    }
+
+    /// The open session whose far end an EPD selects, if any.
+    pub fn find_session(&self, epd: &[u8]) -> Option<SessionHandle> {
+        let canonical = self.crypto.canonical_epd(epd);
+        self.sessions
+            .values()
+            .filter(|s| s.state == SessionState::Open)
+            .find(|s| match (&canonical, &s.far_canonical_epd) {
+                (Some(c), Some(far)) => c == far,
+                _ => self.crypto.cert_selected_by_epd(&s.far_cert, epd),
+            })
+            .map(|s| s.handle)
+    }
+
+    /// Sends a Responder Redirect (§2.3.5) for an IHello's `tag` to `to`.
+    /// No addresses make an Implied Redirect.
+    pub fn send_redirect(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        tag: &[u8],
+        addresses: &[Address],
+    ) {
+        let raw = crate::wire::chunk::AddressList::encode(addresses);
+        let Ok(list) = crate::wire::chunk::AddressList::parse(&raw) else {
+            return;
+        };
+        let chunk = Chunk::Redirect(crate::wire::chunk::Redirect {
+            tag_echo: tag,
+            addresses: list,
+        });
+        self.send_startup(now, to, 0, &chunk);
+    }
+
+    /// Sends a Forwarded IHello (§2.3.3) over an open session: the far end
+    /// should answer `reply_address`, the initiator's observed address.
+    pub fn send_forwarded_ihello(
+        &mut self,
+        handle: SessionHandle,
+        epd: &[u8],
+        tag: &[u8],
+        reply_address: SocketAddr,
+    ) -> Result<(), EndpointError> {
+        let id = *self
+            .session_by_handle
+            .get(&handle)
+            .ok_or(EndpointError::UnknownSession)?;
+        let session = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(EndpointError::UnknownSession)?;
+        if session.state != SessionState::Open {
+            return Err(EndpointError::NotOpen);
+        }
+        session.queue(
+            &Chunk::FIHello(FIHello {
+                epd,
+                reply_address: Address::new(reply_address, crate::wire::AddressOrigin::Reflexive),
+                tag,
+            }),
+            None,
+        );
+        Ok(())
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        if matches!(event, Event::UnmatchedIHello { .. }) {
+            self.unmatched_queued -= 1;
+        }
+        Some(event)
+    }
+
+    /// Handles one received datagram.  `local` is the address it arrived
+    /// on and `from` its source.  Bad datagrams are dropped and counted;
+    /// they never change session state.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        _local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += data.len() as u64;
+        let Ok((session_id, encrypted)) = read_multiplex(data) else {
+            return self.drop_counted(DropReason::Truncated);
+        };
+        if session_id == 0 {
+            self.handle_startup_packet(now, from, None, encrypted);
+        } else if self.sessions.contains_key(&session_id) {
+            self.handle_session_packet(now, from, session_id, encrypted, data.len());
+        } else if let Some(&handle) = self.opening_by_rx_id.get(&session_id) {
+            self.handle_startup_packet(now, from, Some(handle), encrypted);
+        } else {
+            self.drop_counted(DropReason::UnknownSessionId);
+        }
+    }
+
+    fn handle_session_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        id: u32,
+        encrypted: &[u8],
+        len: usize,
+    ) {
+        let mut plain = Vec::with_capacity(encrypted.len());
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        match session.decrypt(encrypted, &mut plain) {
+            Ok(()) => {}
+            Err(CryptoError::Replay) => return self.drop_counted(DropReason::Replay),
+            Err(_) => return self.drop_counted(DropReason::Integrity),
+        }
+        let Ok(packet) = Packet::parse(&plain) else {
+            return self.drop_counted(DropReason::BadHeader);
+        };
+        if packet.header.mode != session.far_mode() || !session.is_live() {
+            return self.drop_counted(DropReason::WrongMode);
+        }
+        session.on_packet(
+            now,
+            len,
+            packet.header.timestamp,
+            packet.header.timestamp_echo,
+        );
+        let mut forwarded = Vec::new();
+        let mut drops = Vec::new();
+        for raw in packet.chunks() {
+            if !chunk_allowed_in(raw.chunk_type, packet.header.mode) {
+                drops.push(DropReason::ChunkInWrongMode);
+                continue;
+            }
+            let chunk = match raw.decode() {
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    drops.push(DropReason::MalformedChunk);
+                    continue;
+                }
+            };
+            if let Chunk::FIHello(f) = chunk {
+                forwarded.push((f.epd.to_vec(), f.tag.to_vec(), f.reply_address.addr));
+            } else if !session.handle_chunk(now, from, &chunk, &mut self.events) {
+                // Flow chunks (User Data, acks, probes, exceptions) are
+                // handled by the flows layer, which is not built yet.
+                drops.push(DropReason::UnknownChunk);
+            }
+        }
+        session.after_packet(now, from);
+        for reason in drops {
+            self.drop_counted(reason);
+        }
+        for (epd, tag, reply) in forwarded {
+            self.on_forwarded_ihello(now, &epd, &tag, reply);
+        }
+    }
+
+    /// Runs timers: IHello and IIKeying retransmission, open timeouts,
+    /// keepalives, idle death and close states.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let handles: Vec<SessionHandle> = self.openings.keys().copied().collect();
+        for handle in handles {
+            self.drive_opening(now, handle);
+        }
+        for session in self.sessions.values_mut() {
+            if session.next_timeout().is_some_and(|t| t <= now) {
+                session.handle_timeout(now, &mut self.events);
+            }
+        }
+        self.reap_sessions();
+    }
+
+    /// When [`Endpoint::handle_timeout`] next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let openings = self
+            .openings
+            .values()
+            .map(|o| o.next_timeout(self.config.open_timeout));
+        let sessions = self.sessions.values().filter_map(Session::next_timeout);
+        openings.chain(sessions).min()
+    }
+
+    /// The next datagram to send, written into `buf` (which is cleared).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        buf.clear();
+        let destination = if let Some((destination, datagram)) = self.outbox.pop_front() {
+            buf.extend_from_slice(&datagram);
+            Some(destination)
+        } else {
+            let max = self.config.max_datagram_size;
+            self.sessions
+                .values_mut()
+                .filter(|s| s.has_pending())
+                .find_map(|s| s.poll_datagram(now, max, buf))
+        };
+        self.reap_sessions();
+        let destination = destination?;
+        self.stats.datagrams_out += 1;
+        self.stats.bytes_out += buf.len() as u64;
+        Some(Transmit {
+            destination,
+            len: buf.len(),
+        })
+    }
+
+    /// Removes sessions that are closed with nothing left to send.
+    fn reap_sessions(&mut self) {
+        if !self.sessions.values().any(Session::is_finished) {
+            return;
+        }
+        let finished: Vec<u32> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.is_finished())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in finished {
+            if let Some(session) = self.sessions.remove(&id) {
+                self.session_by_handle.remove(&session.handle);
+            }
+        }
+    }
+
+    /// Encrypts a startup packet (mode 3, Default Session Key) with one
+    /// chunk and queues it for `to` under session ID `session_id`.
+    fn send_startup(&mut self, now: Instant, to: SocketAddr, session_id: u32, chunk: &Chunk<'_>) {
+        let mut encoded = Vec::new();
+        if chunk.encode(&mut encoded).is_err() {
+            return;
+        }
+        self.send_startup_encoded(now, to, session_id, &encoded);
+    }
+
+    fn send_startup_encoded(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        session_id: u32,
+        chunk: &[u8],
+    ) {
+        if self.outbox.len() >= self.config.max_queued_transmits {
+            return self.drop_counted(DropReason::QueueFull);
+        }
+        let mut header = PacketHeader::new(Mode::Startup);
+        header.timestamp = Some(crate::session::rtt::timestamp(self.epoch, now));
+        let mut plain = Vec::with_capacity(chunk.len() + 8);
+        let mut builder = PacketBuilder::new(&header, MAX_STARTUP_PACKET, &mut plain);
+        if builder
+            .push_raw(chunk[0], &chunk[crate::wire::packet::CHUNK_HEADER_LEN..])
+            .is_err()
+        {
+            return;
+        }
+        builder.finish();
+        let mut encrypted = Vec::with_capacity(plain.len() + 32);
+        self.default_crypto.encrypt(&plain, &mut encrypted);
+        let mut datagram = Vec::with_capacity(encrypted.len() + 4);
+        write_multiplex(session_id, &encrypted, &mut datagram);
+        self.outbox.push_back((to, datagram));
+    }
+
+    fn fail_opening(&mut self, handle: SessionHandle, reason: OpenFailure) {
+        if let Some(opening) = self.openings.remove(&handle) {
+            self.opening_by_tag.remove(&opening.tag);
+            if let OpeningState::KeyingSent(k) = &opening.state {
+                self.opening_by_rx_id.remove(&k.rx_session_id);
+            }
+            self.events.push_back(Event::SessionOpenFailed {
+                session: handle,
+                reason,
+            });
+        }
+    }
+
+    fn session_timers(&self) -> SessionTimers {
+        SessionTimers {
+            keepalive_interval: self.config.keepalive_interval,
+            idle_timeout: self.config.idle_timeout,
+        }
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("sessions", &self.sessions.len())
+            .field("openings", &self.openings.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,501 @@
+//! Session startup: the four-way handshake, cookies, redirects, glare and
+//! Forwarded IHellos (RFC 7016 §3.5.1).
+
+use super::opening::{next_retry, KeyingSent, OpeningState, INITIAL_RETRY};
+use super::{
+    CookieCheck, DropReason, Endpoint, Event, FIHelloPolicy, OpenFailure, Role, SessionHandle,
+};
+use crate::crypto::SessionKeys;
+use crate::session::{ResponderReplay, Session, SessionSetup, SessionState};
+use crate::wire::{
+    chunk::{chunk_allowed_in, CookieChange, IHello, IIKeying, RHello, RIKeying, Redirect},
+    Chunk, Mode, Packet,
+};
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl Endpoint {
+    /// Sends what an opening session owes at `now` and fails it at the
+    /// ultimate open timeout (§3.5.1.1.1).
+    pub(super) fn drive_opening(&mut self, now: Instant, handle: SessionHandle) {
+        let Some(opening) = self.openings.get_mut(&handle) else {
+            return;
+        };
+        if now.saturating_duration_since(opening.started) >= self.config.open_timeout {
+            return self.fail_opening(handle, OpenFailure::Timeout);
+        }
+        let mut ihello = Vec::new();
+        let mut due = Vec::new();
+        match &mut opening.state {
+            OpeningState::IHelloSent => {
+                for candidate in &mut opening.candidates {
+                    if candidate.next_send <= now {
+                        due.push(candidate.address);
+                        candidate.next_send = now + candidate.interval;
+                        candidate.interval = next_retry(candidate.interval);
+                    }
+                }
+                if !due.is_empty() {
+                    let chunk = Chunk::IHello(IHello {
+                        epd: &opening.epd,
+                        tag: &opening.tag,
+                    });
+                    let _ = chunk.encode(&mut ihello);
+                }
+            }
+            OpeningState::KeyingSent(keying) => {
+                if keying.next_send <= now {
+                    due.push(keying.dest);
+                    ihello = keying.iikeying_chunk.clone();
+                    keying.next_send = now + keying.interval;
+                    keying.interval = next_retry(keying.interval);
+                }
+            }
+        }
+        for address in due {
+            self.send_startup_encoded(now, address, 0, &ihello);
+        }
+    }
+
+    /// A startup-mode packet: session ID 0, or an opening session's receive
+    /// ID (RIKeying, Cookie Change).  Default Session Key.
+    pub(super) fn handle_startup_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        opening: Option<SessionHandle>,
+        encrypted: &[u8],
+    ) {
+        let mut plain = Vec::with_capacity(encrypted.len());
+        if self.default_crypto.decrypt(encrypted, &mut plain).is_err() {
+            return self.drop_counted(DropReason::Integrity);
+        }
+        let Ok(packet) = Packet::parse(&plain) else {
+            return self.drop_counted(DropReason::BadHeader);
+        };
+        if packet.header.mode != Mode::Startup {
+            return self.drop_counted(DropReason::WrongMode);
+        }
+        for raw in packet.chunks() {
+            if !chunk_allowed_in(raw.chunk_type, Mode::Startup) {
+                self.drop_counted(DropReason::ChunkInWrongMode);
+                continue;
+            }
+            let chunk = match raw.decode() {
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    self.drop_counted(DropReason::MalformedChunk);
+                    continue;
+                }
+            };
+            match (opening, chunk) {
+                (None, Chunk::IHello(c)) => self.on_ihello(now, from, c.epd, c.tag),
+                (None, Chunk::RHello(c)) => self.on_rhello(now, from, c),
+                (None, Chunk::Redirect(c)) => self.on_redirect(now, from, c),
+                (None, Chunk::IIKeying(c)) => {
+                    let signed = c.signed_parameters(raw.payload).to_vec();
+                    self.on_iikeying(now, from, c, &signed)
+                }
+                (Some(handle), Chunk::RIKeying(c)) => {
+                    let signed = c.signed_portion(raw.payload).to_vec();
+                    self.on_rikeying(now, handle, c, &signed)
+                }
+                (Some(handle), Chunk::CookieChange(c)) => self.on_cookie_change(now, handle, c),
+                _ => self.drop_counted(DropReason::Ignored),
+            }
+        }
+    }
+
+    /// IHello (§3.5.1.1.2): answer statelessly with an RHello if the EPD
+    /// selects us; otherwise tell the application, which may introduce.
+    fn on_ihello(&mut self, now: Instant, from: SocketAddr, epd: &[u8], tag: &[u8]) {
+        if self.crypto.epd_selects_me(epd) {
+            self.send_rhello(now, from, tag);
+        } else if self.unmatched_queued >= self.config.max_queued_unmatched {
+            self.drop_counted(DropReason::QueueFull);
+        } else {
+            self.unmatched_queued += 1;
+            self.events.push_back(Event::UnmatchedIHello {
+                epd: epd.to_vec(),
+                tag: tag.to_vec(),
+                from,
+            });
+        }
+    }
+
+    fn send_rhello(&mut self, now: Instant, to: SocketAddr, tag: &[u8]) {
+        let cookie = self.cookies.make(now, to);
+        let crypto = self.crypto.clone();
+        let chunk = Chunk::RHello(RHello {
+            tag_echo: tag,
+            cookie: &cookie,
+            certificate: crypto.certificate(),
+        });
+        self.send_startup(now, to, 0, &chunk);
+    }
+
+    /// A Forwarded IHello that arrived over an open session (§3.5.1.5).
+    pub(super) fn on_forwarded_ihello(
+        &mut self,
+        now: Instant,
+        epd: &[u8],
+        tag: &[u8],
+        reply: SocketAddr,
+    ) {
+        if !self.crypto.epd_selects_me(epd) {
+            return self.drop_counted(DropReason::Ignored);
+        }
+        match self.config.fihello_policy {
+            FIHelloPolicy::RespondWithRHello => self.send_rhello(now, reply, tag),
+            FIHelloPolicy::ImpliedRedirect => self.send_redirect(now, reply, tag, &[]),
+            FIHelloPolicy::Ignore => self.drop_counted(DropReason::Ignored),
+        }
+    }
+
+    /// Redirect (§3.5.1.1.1): more candidates for an S_IHELLO_SENT opening.
+    fn on_redirect(&mut self, now: Instant, from: SocketAddr, redirect: Redirect<'_>) {
+        let Some(&handle) = self.opening_by_tag.get(redirect.tag_echo) else {
+            return self.drop_counted(DropReason::NoMatchingOpening);
+        };
+        let limit = self.config.redirect_threshold;
+        let Some(opening) = self.openings.get_mut(&handle) else {
+            return;
+        };
+        if !matches!(opening.state, OpeningState::IHelloSent) {
+            return self.drop_counted(DropReason::Ignored);
+        }
+        if redirect.addresses.is_empty() {
+            opening.add_candidate(from, now, limit);
+        } else {
+            for address in redirect.addresses.iter() {
+                opening.add_candidate(address.addr, now, limit);
+            }
+        }
+        self.drive_opening(now, handle);
+    }
+
+    /// RHello (§3.5.1.1.1): the first good one moves us to S_KEYING_SENT.
+    fn on_rhello(&mut self, now: Instant, from: SocketAddr, rhello: RHello<'_>) {
+        let Some(&handle) = self.opening_by_tag.get(rhello.tag_echo) else {
+            return self.drop_counted(DropReason::NoMatchingOpening);
+        };
+        let Some(opening) = self.openings.get(&handle) else {
+            return;
+        };
+        if !matches!(opening.state, OpeningState::IHelloSent) {
+            return self.drop_counted(DropReason::Ignored);
+        }
+        if !self
+            .crypto
+            .cert_selected_by_epd(rhello.certificate, &opening.epd)
+        {
+            return self.drop_counted(DropReason::BadKeying);
+        }
+        // Step 1: a session to this identity already exists.
+        if let Some(existing) = self.existing_session_for_cert(rhello.certificate) {
+            return self.fail_opening(handle, OpenFailure::Duplicate(existing));
+        }
+        let crypto = self.crypto.clone();
+        let keying = match crypto.initiator_keying(rhello.certificate, &mut self.rng) {
+            Ok(keying) => keying,
+            Err(_) => {
+                self.drop_counted(DropReason::BadKeying);
+                return self.fail_opening(handle, OpenFailure::KeyingFailed);
+            }
+        };
+        let rx_session_id = self.new_session_id();
+        let skic = keying.skic.clone();
+        let iikeying_chunk = self.build_iikeying(rx_session_id, rhello.cookie, &skic);
+        let state = KeyingSent {
+            dest: from,
+            rx_session_id,
+            far_cert: rhello.certificate.to_vec(),
+            cookie: rhello.cookie.to_vec(),
+            cookie_changed: false,
+            keying: Some(keying),
+            skic,
+            iikeying_chunk: iikeying_chunk.clone(),
+            next_send: now + INITIAL_RETRY,
+            interval: next_retry(INITIAL_RETRY),
+        };
+        if let Some(opening) = self.openings.get_mut(&handle) {
+            opening.state = OpeningState::KeyingSent(Box::new(state));
+        }
+        self.opening_by_rx_id.insert(rx_session_id, handle);
+        self.send_startup_encoded(now, from, 0, &iikeying_chunk);
+    }
+
+    /// An open session (or one keying) whose far certificate has the same
+    /// canonical EPD as `cert` (§3.5.1.1.1 step 1).
+    fn existing_session_for_cert(&self, cert: &[u8]) -> Option<SessionHandle> {
+        let canonical = self.crypto.canonical_epd_of_cert(cert)?;
+        let open = self
+            .sessions
+            .values()
+            .find(|s| {
+                s.state == SessionState::Open && s.far_canonical_epd.as_deref() == Some(&canonical)
+            })
+            .map(|s| s.handle);
+        open.or_else(|| {
+            self.openings
+                .values()
+                .find(|o| match &o.state {
+                    OpeningState::KeyingSent(k) => {
+                        self.crypto.canonical_epd_of_cert(&k.far_cert).as_deref()
+                            == Some(&canonical)
+                    }
+                    OpeningState::IHelloSent => false,
+                })
+                .map(|o| o.handle)
+        })
+    }
+
+    fn build_iikeying(&self, rx_session_id: u32, cookie: &[u8], skic: &[u8]) -> Vec<u8> {
+        let mut chunk = IIKeying {
+            initiator_session_id: rx_session_id,
+            cookie_echo: cookie,
+            certificate: self.crypto.certificate(),
+            skic,
+            signature: &[],
+        };
+        let mut signed = Vec::new();
+        chunk.write_signed_parameters(&mut signed);
+        let signature = self.crypto.sign(&signed);
+        chunk.signature = &signature;
+        let mut encoded = Vec::new();
+        let _ = Chunk::IIKeying(chunk).encode(&mut encoded);
+        encoded
+    }
+
+    /// Cookie Change (§3.5.1.2): adopt the new cookie once and resend.
+    fn on_cookie_change(&mut self, now: Instant, handle: SessionHandle, change: CookieChange<'_>) {
+        let Some(opening) = self.openings.get(&handle) else {
+            return;
+        };
+        let OpeningState::KeyingSent(keying) = &opening.state else {
+            return self.drop_counted(DropReason::Ignored);
+        };
+        if keying.cookie_changed || keying.cookie != change.old_cookie {
+            return self.drop_counted(DropReason::Ignored);
+        }
+        let (rx, skic, dest) = (keying.rx_session_id, keying.skic.clone(), keying.dest);
+        let chunk = self.build_iikeying(rx, change.new_cookie, &skic);
+        if let Some(OpeningState::KeyingSent(keying)) =
+            self.openings.get_mut(&handle).map(|o| &mut o.state)
+        {
+            keying.cookie = change.new_cookie.to_vec();
+            keying.cookie_changed = true;
+            keying.iikeying_chunk = chunk.clone();
+            keying.next_send = now + INITIAL_RETRY;
+            keying.interval = next_retry(INITIAL_RETRY);
+        }
+        self.send_startup_encoded(now, dest, 0, &chunk);
+    }
+
+    /// IIKeying (§3.5.1.1.2): check the cookie, the certificate and the
+    /// signature, resolve glare and retransmissions, then open.
+    fn on_iikeying(&mut self, now: Instant, from: SocketAddr, iik: IIKeying<'_>, signed: &[u8]) {
+        match self.cookies.check(now, from, iik.cookie_echo) {
+            CookieCheck::Valid => {}
+            CookieCheck::OtherAddress => {
+                let new_cookie = self.cookies.make(now, from);
+                let chunk = Chunk::CookieChange(CookieChange {
+                    old_cookie: iik.cookie_echo,
+                    new_cookie: &new_cookie,
+                });
+                return self.send_startup(now, from, iik.initiator_session_id, &chunk);
+            }
+            CookieCheck::Invalid => return self.drop_counted(DropReason::BadCookie),
+        }
+        if !self.crypto.verify(iik.certificate, signed, iik.signature) {
+            return self.drop_counted(DropReason::BadKeying);
+        }
+        let handle = self.new_handle();
+        // Glare (§3.5.1.3): we are also opening towards this address.
+        let glare = self
+            .openings
+            .values()
+            .find(|o| o.targets(from))
+            .map(|o| o.handle);
+        if let Some(opening) = glare {
+            if self.crypto.near_wins_glare(iik.certificate) {
+                return self.drop_counted(DropReason::Ignored);
+            }
+            let overrides = match self.openings.get(&opening).map(|o| &o.state) {
+                Some(OpeningState::KeyingSent(k)) => {
+                    self.crypto.is_override(&k.far_cert, iik.certificate)
+                }
+                _ => false,
+            };
+            if overrides {
+                // The far end prevailed: its session replaces ours.
+                self.fail_opening(opening, OpenFailure::Duplicate(handle));
+            }
+        }
+        // An S_OPEN session with this address (§3.5.1.1.2 step 2).
+        let existing = self
+            .sessions
+            .values()
+            .find(|s| s.dest_addr == from && s.state == SessionState::Open)
+            .map(|s| s.rx_session_id);
+        if let Some(id) = existing {
+            let session = &self.sessions[&id];
+            let retransmit = session.role == Role::Responder
+                && session.far_cert == iik.certificate
+                && session.responder_replay.as_ref().is_some_and(|r| {
+                    r.initiator_session_id == iik.initiator_session_id && r.skic == iik.skic
+                });
+            if retransmit {
+                let replay = session.responder_replay.clone().expect("checked above");
+                return self.send_startup_encoded(
+                    now,
+                    from,
+                    replay.initiator_session_id,
+                    &replay.rikeying_chunk,
+                );
+            }
+            if !self.crypto.is_override(&session.far_cert, iik.certificate) {
+                return self.drop_counted(DropReason::Ignored);
+            }
+            if let Some(old) = self.sessions.get_mut(&id) {
+                old.state = SessionState::Closed;
+                self.events.push_back(Event::SessionClosed {
+                    session: old.handle,
+                    reason: super::CloseReason::Overridden,
+                });
+            }
+        }
+        // Step 3: key, answer and open.
+        let crypto = self.crypto.clone();
+        let result = match crypto.responder_keying(iik.certificate, iik.skic, &mut self.rng) {
+            Ok(result) => result,
+            Err(_) => return self.drop_counted(DropReason::BadKeying),
+        };
+        let rx_session_id = self.new_session_id();
+        let mut rikeying = RIKeying {
+            responder_session_id: rx_session_id,
+            skrc: &result.skrc,
+            signature: &[],
+        };
+        let mut signed = Vec::new();
+        rikeying.write_signed_portion(&mut signed);
+        signed.extend_from_slice(iik.skic);
+        let signature = crypto.sign(&signed);
+        rikeying.signature = &signature;
+        let mut rikeying_chunk = Vec::new();
+        let _ = Chunk::RIKeying(rikeying).encode(&mut rikeying_chunk);
+        self.send_startup_encoded(now, from, iik.initiator_session_id, &rikeying_chunk);
+        let replay = ResponderReplay {
+            initiator_session_id: iik.initiator_session_id,
+            skic: iik.skic.to_vec(),
+            rikeying_chunk,
+        };
+        self.open_session(
+            now,
+            handle,
+            Role::Responder,
+            rx_session_id,
+            iik.initiator_session_id,
+            from,
+            iik.certificate.to_vec(),
+            result.keys,
+            Some(replay),
+        );
+    }
+
+    /// RIKeying (§3.5.1.1.1): verify, finish keying, open.
+    fn on_rikeying(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        rik: RIKeying<'_>,
+        portion: &[u8],
+    ) {
+        let Some(opening) = self.openings.get_mut(&handle) else {
+            return;
+        };
+        let OpeningState::KeyingSent(keying) = &mut opening.state else {
+            return self.drop_counted(DropReason::Ignored);
+        };
+        let mut signed = portion.to_vec();
+        signed.extend_from_slice(&keying.skic);
+        if !self.crypto.verify(&keying.far_cert, &signed, rik.signature) {
+            return self.drop_counted(DropReason::BadKeying);
+        }
+        let Some(state) = keying.keying.take() else {
+            return;
+        };
+        let far_cert = keying.far_cert.clone();
+        let (dest, rx_session_id) = (keying.dest, keying.rx_session_id);
+        let keys = match self.crypto.initiator_finish(state, &far_cert, rik.skrc) {
+            Ok(keys) => keys,
+            Err(_) => {
+                self.drop_counted(DropReason::BadKeying);
+                return self.fail_opening(handle, OpenFailure::KeyingFailed);
+            }
+        };
+        if let Some(opening) = self.openings.remove(&handle) {
+            self.opening_by_tag.remove(&opening.tag);
+        }
+        self.opening_by_rx_id.remove(&rx_session_id);
+        self.open_session(
+            now,
+            handle,
+            Role::Initiator,
+            rx_session_id,
+            rik.responder_session_id,
+            dest,
+            far_cert,
+            keys,
+            None,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_session(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        role: Role,
+        rx_session_id: u32,
+        tx_session_id: u32,
+        dest_addr: SocketAddr,
+        far_cert: Vec<u8>,
+        keys: SessionKeys,
+        responder_replay: Option<ResponderReplay>,
+    ) {
+        let mut mobility_secret = [0u8; 16];
+        self.rng.fill_bytes(&mut mobility_secret);
+        let far_canonical_epd = self.crypto.canonical_epd_of_cert(&far_cert);
+        let far_peer_id = keys.far_peer_id.or_else(|| self.crypto.peer_id(&far_cert));
+        self.events.push_back(Event::SessionOpened {
+            session: handle,
+            role,
+            far_address: dest_addr,
+            far_peer_id,
+            near_nonce: keys.near_nonce.clone(),
+            far_nonce: keys.far_nonce.clone(),
+        });
+        let setup = SessionSetup {
+            handle,
+            role,
+            rx_session_id,
+            tx_session_id,
+            dest_addr,
+            far_cert,
+            far_canonical_epd,
+            far_peer_id,
+            crypto: keys.crypto,
+            near_nonce: keys.near_nonce,
+            far_nonce: keys.far_nonce,
+            epoch: self.epoch,
+            mobility_secret,
+            responder_replay,
+        };
+        let session = Session::new(setup, self.session_timers(), now);
+        self.stats.sessions_opened += 1;
+        self.session_by_handle.insert(handle, rx_session_id);
+        self.sessions.insert(rx_session_id, session);
+    }
+}
