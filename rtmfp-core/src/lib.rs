@@ -9,10 +9,13 @@
 //!   keepalive, mobility and close.
 //! - [`crypto`] knows keys: the crypto profile seam (RFC 7016 §3.2) and the
 //!   RFC 7425 §4 Flash profile.
+//! - [`sim`] is test support: a deterministic network simulator (links,
+//!   NATs, virtual time) that drives sans-IO endpoints.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod crypto;
 pub mod endpoint;
 pub mod session;
+pub mod sim;
 pub mod wire;
