@@ -10,6 +10,7 @@ mod config;
 mod cookie;
 mod event;
 mod opening;
+mod sim_node;
 mod startup;
 mod stats;
 
