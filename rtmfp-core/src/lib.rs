@@ -7,6 +7,7 @@
 //! - [`wire`] knows bytes: the RFC 7016 §2 codec.
 //! - [`endpoint`] and [`session`] know RFC 7016 §3: startup, sessions,
 //!   keepalive, mobility and close.
+//! - [`flow`] knows RFC 7016 §3.6 flows and Appendix A congestion control.
 //! - [`crypto`] knows keys: the crypto profile seam (RFC 7016 §3.2) and the
 //!   RFC 7425 §4 Flash profile.
 //! - [`sim`] is test support: a deterministic network simulator (links,
@@ -16,6 +17,7 @@
 
 pub mod crypto;
 pub mod endpoint;
+pub mod flow;
 pub mod session;
 pub mod sim;
 pub mod wire;

@@ -1,5 +1,6 @@
 //! Endpoint configuration.
 
+use crate::flow::FlowLimits;
 use std::time::Duration;
 
 /// How a target answers a Forwarded IHello that selects it
@@ -46,6 +47,8 @@ pub struct EndpointConfig {
     /// Most datagrams waiting in the transmit queue; beyond it, startup
     /// replies are dropped and counted.
     pub max_queued_transmits: usize,
+    /// Send and receive buffer limits of new flows.
+    pub flow_limits: FlowLimits,
     /// Seed for the endpoint's random numbers (tags, session IDs, keys).
     /// `None` seeds from the operating system; a seed makes simulator runs
     /// reproducible.
@@ -64,6 +67,7 @@ impl Default for EndpointConfig {
             cookie_slot: Duration::from_secs(60),
             max_queued_unmatched: 4096,
             max_queued_transmits: 4096,
+            flow_limits: FlowLimits::default(),
             rng_seed: None,
         }
     }

@@ -1,6 +1,7 @@
 //! What the endpoint tells its application.
 
 use crate::crypto::PeerId;
+use crate::flow::{FlowId, MessageId};
 use std::net::SocketAddr;
 
 /// Identifies a session (opening or open) for the life of the endpoint.
@@ -89,6 +90,81 @@ pub enum Event {
         tag: Vec<u8>,
         /// Where the IHello came from.
         from: SocketAddr,
+    },
+    /// The far end opened a flow to us (§3.6.3.1).  Its messages are held
+    /// until [`Endpoint::accept_flow`](super::Endpoint::accept_flow);
+    /// [`Endpoint::reject_flow`](super::Endpoint::reject_flow) refuses it.
+    FlowOpened {
+        /// The session.
+        session: SessionHandle,
+        /// The receiving flow.
+        flow: FlowId,
+        /// The user's per-flow metadata.
+        metadata: Vec<u8>,
+        /// Our sending flow this one answers, if any (§2.3.11.1.2).
+        association: Option<FlowId>,
+    },
+    /// A complete message on a receiving flow.
+    Message {
+        /// The session.
+        session: SessionHandle,
+        /// The receiving flow.
+        flow: FlowId,
+        /// The message.
+        data: Vec<u8>,
+        /// Messages before this one were abandoned by the sender and will
+        /// never arrive (§3.6.1.2).
+        gap_before: bool,
+    },
+    /// A receiving flow finished: every message up to the final one was
+    /// delivered (§3.6.3.3).
+    FlowFinished {
+        /// The session.
+        session: SessionHandle,
+        /// The receiving flow.
+        flow: FlowId,
+    },
+    /// Write receipt: the far end acknowledged every fragment of a message.
+    MessageDelivered {
+        /// The session.
+        session: SessionHandle,
+        /// The sending flow.
+        flow: FlowId,
+        /// The message.
+        message: MessageId,
+    },
+    /// Write receipt: the message was abandoned (deadline, loss without
+    /// retransmission, parent abandoned, rejection or close).
+    MessageAbandoned {
+        /// The session.
+        session: SessionHandle,
+        /// The sending flow.
+        flow: FlowId,
+        /// The message.
+        message: MessageId,
+    },
+    /// A sending flow that refused a message is writable again.
+    FlowWritable {
+        /// The session.
+        session: SessionHandle,
+        /// The sending flow.
+        flow: FlowId,
+    },
+    /// The far end rejected a sending flow (§3.6.2.10).
+    FlowRejected {
+        /// The session.
+        session: SessionHandle,
+        /// The sending flow.
+        flow: FlowId,
+        /// The exception code; 0 for automatic rejection.
+        code: u64,
+    },
+    /// A closed sending flow has everything acknowledged (§3.6.2.11).
+    FlowComplete {
+        /// The session.
+        session: SessionHandle,
+        /// The sending flow.
+        flow: FlowId,
     },
     /// A session's far address moved after a mobility check (§3.5.4.2).
     FarAddressChanged {

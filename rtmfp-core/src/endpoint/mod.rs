@@ -20,6 +20,9 @@ pub use event::{CloseReason, Event, OpenFailure, Role, SessionHandle};
 pub use stats::{DropCounts, DropReason, EndpointStats};
 
 use crate::crypto::{CryptoError, CryptoProfile, PeerId, SessionCrypto};
+use crate::flow::congestion::TcClock;
+use crate::flow::{DeliveryOrder, FlowId, MessageId, MessageOptions, Priority};
+use crate::session::flows::FlowError;
 use crate::session::{Session, SessionState, SessionStats, SessionTimers};
 use crate::wire::{
     chunk::{chunk_allowed_in, FIHello},
@@ -56,6 +59,8 @@ pub enum EndpointError {
     NotOpen,
     /// Arguments that cannot work, with the reason.
     InvalidArgument(&'static str),
+    /// A flow operation failed.
+    Flow(FlowError),
 }
 
 impl fmt::Display for EndpointError {
@@ -64,11 +69,23 @@ impl fmt::Display for EndpointError {
             EndpointError::UnknownSession => f.write_str("no such session"),
             EndpointError::NotOpen => f.write_str("session is not open"),
             EndpointError::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
+            EndpointError::Flow(FlowError::UnknownFlow) => f.write_str("no such flow"),
+            EndpointError::Flow(FlowError::Closed) => f.write_str("flow is closed"),
+            EndpointError::Flow(FlowError::WouldBlock) => f.write_str("flow send buffer is full"),
+            EndpointError::Flow(FlowError::MetadataTooLarge) => {
+                f.write_str("flow metadata over 512 bytes")
+            }
         }
     }
 }
 
 impl std::error::Error for EndpointError {}
+
+impl From<FlowError> for EndpointError {
+    fn from(e: FlowError) -> Self {
+        EndpointError::Flow(e)
+    }
+}
 
 /// A snapshot of one session for the application.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +120,8 @@ pub struct Endpoint {
     events: VecDeque<Event>,
     unmatched_queued: usize,
     stats: EndpointStats,
+    /// A Time Critical packet went out on some session (§3.5.2.1).
+    tc_sent: TcClock,
 }
 
 impl Endpoint {
@@ -133,6 +152,7 @@ impl Endpoint {
             events: VecDeque::new(),
             unmatched_queued: 0,
             stats: EndpointStats::default(),
+            tc_sent: TcClock::default(),
         }
     }
 
@@ -351,6 +371,151 @@ impl Endpoint {
         Ok(())
     }
 
+    fn open_session_mut(&mut self, handle: SessionHandle) -> Result<&mut Session, EndpointError> {
+        Ok(self.open_session_and_events(handle)?.0)
+    }
+
+    /// An open session and the event queue, borrowed together.
+    fn open_session_and_events(
+        &mut self,
+        handle: SessionHandle,
+    ) -> Result<(&mut Session, &mut VecDeque<Event>), EndpointError> {
+        let id = *self
+            .session_by_handle
+            .get(&handle)
+            .ok_or(EndpointError::UnknownSession)?;
+        let session = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(EndpointError::UnknownSession)?;
+        if session.state != SessionState::Open {
+            return Err(EndpointError::NotOpen);
+        }
+        Ok((session, &mut self.events))
+    }
+
+    /// Opens a sending flow with per-flow metadata (at most 512 bytes) and
+    /// an optional return association with one of our receiving flows
+    /// (§3.6.2.1, §2.3.11.1).
+    pub fn open_flow(
+        &mut self,
+        handle: SessionHandle,
+        metadata: &[u8],
+        priority: Priority,
+        association: Option<FlowId>,
+    ) -> Result<FlowId, EndpointError> {
+        let session = self.open_session_mut(handle)?;
+        if let Some(recv) = association {
+            if session.flows.recv_flow(recv).is_none() {
+                return Err(EndpointError::Flow(FlowError::UnknownFlow));
+            }
+        }
+        let max_plain = session.max_plain();
+        Ok(session
+            .flows
+            .open(metadata, priority, association, max_plain)?)
+    }
+
+    /// Queues a message of any size on a sending flow.  The returned ID
+    /// comes back in [`Event::MessageDelivered`] or
+    /// [`Event::MessageAbandoned`].
+    pub fn send(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        flow: FlowId,
+        data: &[u8],
+        options: MessageOptions,
+    ) -> Result<MessageId, EndpointError> {
+        let (session, events) = self.open_session_and_events(handle)?;
+        let id = session.flows.send(now, flow, data, options)?;
+        session.flows.collect_events(now, handle, events);
+        Ok(id)
+    }
+
+    /// Whether a sending flow accepts a message now (backpressure).
+    pub fn flow_writable(
+        &mut self,
+        handle: SessionHandle,
+        flow: FlowId,
+    ) -> Result<bool, EndpointError> {
+        let session = self.open_session_mut(handle)?;
+        session
+            .flows
+            .is_writable(flow)
+            .ok_or(EndpointError::Flow(FlowError::UnknownFlow))
+    }
+
+    /// Abandons a queued message and the messages chained to it.
+    pub fn abandon_message(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        flow: FlowId,
+        message: MessageId,
+    ) -> Result<(), EndpointError> {
+        let (session, events) = self.open_session_and_events(handle)?;
+        session.flows.abandon(flow, message)?;
+        session.flows.collect_events(now, handle, events);
+        Ok(())
+    }
+
+    /// Closes a sending flow: the final sequence number goes out, then
+    /// [`Event::FlowComplete`] once everything is acknowledged.
+    pub fn close_flow(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        flow: FlowId,
+    ) -> Result<(), EndpointError> {
+        let (session, events) = self.open_session_and_events(handle)?;
+        session.flows.close(now, flow)?;
+        session.flows.collect_events(now, handle, events);
+        Ok(())
+    }
+
+    /// Accepts a receiving flow: its messages are delivered as
+    /// [`Event::Message`], in sequence or in network order.
+    pub fn accept_flow(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        flow: FlowId,
+        order: DeliveryOrder,
+    ) -> Result<(), EndpointError> {
+        let (session, events) = self.open_session_and_events(handle)?;
+        session.flows.accept(flow, order)?;
+        session.flows.collect_events(now, handle, events);
+        Ok(())
+    }
+
+    /// Rejects a receiving flow; the sender sees [`Event::FlowRejected`]
+    /// with `code` (§3.6.3.7).
+    pub fn reject_flow(
+        &mut self,
+        handle: SessionHandle,
+        flow: FlowId,
+        code: u64,
+    ) -> Result<(), EndpointError> {
+        let session = self.open_session_mut(handle)?;
+        Ok(session.flows.reject(flow, code)?)
+    }
+
+    /// Suspends or resumes delivery on a receiving flow; a suspended flow's
+    /// window closes as its buffer fills (§3.6.3.5).
+    pub fn set_flow_suspended(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        flow: FlowId,
+        suspended: bool,
+    ) -> Result<(), EndpointError> {
+        let (session, events) = self.open_session_and_events(handle)?;
+        session.flows.set_suspended(flow, suspended)?;
+        session.flows.collect_events(now, handle, events);
+        Ok(())
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
@@ -409,12 +574,7 @@ impl Endpoint {
         if packet.header.mode != session.far_mode() || !session.is_live() {
             return self.drop_counted(DropReason::WrongMode);
         }
-        session.on_packet(
-            now,
-            len,
-            packet.header.timestamp,
-            packet.header.timestamp_echo,
-        );
+        session.on_packet(now, len, &packet.header);
         let mut forwarded = Vec::new();
         let mut drops = Vec::new();
         for raw in packet.chunks() {
@@ -437,7 +597,8 @@ impl Endpoint {
                 drops.push(DropReason::UnknownChunk);
             }
         }
-        session.after_packet(now, from);
+        let tc_anywhere = self.tc_sent.recent(now);
+        session.after_packet(now, from, tc_anywhere, &mut self.events);
         for reason in drops {
             self.drop_counted(reason);
         }
@@ -478,11 +639,7 @@ impl Endpoint {
             buf.extend_from_slice(&datagram);
             Some(destination)
         } else {
-            let max = self.config.max_datagram_size;
-            self.sessions
-                .values_mut()
-                .filter(|s| s.has_pending())
-                .find_map(|s| s.poll_datagram(now, max, buf))
+            self.poll_sessions(now, buf)
         };
         self.reap_sessions();
         let destination = destination?;
@@ -492,6 +649,31 @@ impl Endpoint {
             destination,
             len: buf.len(),
         })
+    }
+
+    /// The next datagram from the sessions: strict precedence by the
+    /// highest priority each has ready, round-robin among equals.
+    fn poll_sessions(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        let max = self.config.max_datagram_size;
+        let mut best: Option<(u8, u32)> = None;
+        for (&id, session) in self.sessions.iter_mut() {
+            if let Some(rank) = session.send_rank(now) {
+                if best.is_none_or(|(r, _)| rank > r) {
+                    best = Some((rank, id));
+                }
+            }
+        }
+        let (_, id) = best?;
+        let tcr = self
+            .sessions
+            .iter()
+            .any(|(&other, s)| other != id && s.flows.tc_received.recent(now));
+        let session = self.sessions.get_mut(&id)?;
+        let (destination, time_critical) = session.poll_datagram(now, max, tcr, buf)?;
+        if time_critical {
+            self.tc_sent.mark(now);
+        }
+        Some(destination)
     }
 
     /// Removes sessions that are closed with nothing left to send.
@@ -567,6 +749,8 @@ impl Endpoint {
         SessionTimers {
             keepalive_interval: self.config.keepalive_interval,
             idle_timeout: self.config.idle_timeout,
+            max_datagram: self.config.max_datagram_size,
+            flow_limits: self.config.flow_limits,
         }
     }
 }

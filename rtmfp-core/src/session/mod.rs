@@ -2,12 +2,17 @@
 //! address mobility and close.  The endpoint owns sessions; a session
 //! builds and protects its own packets.
 
+pub mod flows;
 pub mod mobility;
 pub mod rtt;
 
 use crate::crypto::{PeerId, SessionCrypto};
 use crate::endpoint::{CloseReason, Event, Role, SessionHandle};
+use crate::flow::congestion::TcContext;
+use crate::flow::FlowLimits;
+use crate::wire::packet::{FLAG_TC, FLAG_TCR};
 use crate::wire::{chunk::chunk_type, write_multiplex, Chunk, Mode, PacketBuilder, PacketHeader};
+use flows::{FlowStats, Flows};
 use mobility::Mobility;
 use rtt::RttState;
 use std::collections::VecDeque;
@@ -64,6 +69,8 @@ pub struct SessionStats {
     pub keepalives_sent: u64,
     /// Far-address changes accepted.
     pub address_changes: u64,
+    /// Flow and congestion control counters.
+    pub flows: FlowStats,
 }
 
 /// A chunk waiting to be sent, with an optional destination other than
@@ -125,6 +132,10 @@ pub struct SessionTimers {
     pub keepalive_interval: Duration,
     /// Idle time before the session is declared dead.
     pub idle_timeout: Duration,
+    /// Largest datagram to send.
+    pub max_datagram: usize,
+    /// Buffer limits of new flows.
+    pub flow_limits: FlowLimits,
 }
 
 /// An open (or closing) session.
@@ -157,6 +168,8 @@ pub struct Session {
     pending: VecDeque<PendingChunk>,
     closed_event_sent: bool,
     stats: SessionStats,
+    /// The session's flows.
+    pub flows: Flows,
 }
 
 impl Session {
@@ -182,6 +195,7 @@ impl Session {
             pending: VecDeque::new(),
             closed_event_sent: false,
             stats: SessionStats::default(),
+            flows: Flows::new(timers.flow_limits),
         }
     }
 
@@ -211,13 +225,15 @@ impl Session {
     }
 
     /// Bookkeeping for a verified packet, before its chunks are handled.
-    pub fn on_packet(
-        &mut self,
-        now: Instant,
-        datagram_len: usize,
-        timestamp: Option<u16>,
-        echo: Option<u16>,
-    ) {
+    pub fn on_packet(&mut self, now: Instant, datagram_len: usize, header: &PacketHeader) {
+        let (timestamp, echo) = (header.timestamp, header.timestamp_echo);
+        if header.time_critical {
+            self.flows.tc_received.mark(now);
+        }
+        if header.time_critical_reverse {
+            self.flows.tcr_received.mark(now);
+        }
+        self.flows.begin_packet();
         self.stats.packets_in += 1;
         self.stats.bytes_in += datagram_len as u64;
         self.last_rx = now;
@@ -272,7 +288,7 @@ impl Session {
                 }
                 if self.state == SessionState::Open {
                     self.state = SessionState::FarCloseLinger { since: now };
-                    self.emit_closed(CloseReason::Remote, events);
+                    self.emit_closed(now, CloseReason::Remote, events);
                 }
             }
             Chunk::CloseAck => {
@@ -282,17 +298,47 @@ impl Session {
                 };
                 if self.state != SessionState::Closed {
                     self.state = SessionState::Closed;
-                    self.emit_closed(reason, events);
+                    self.emit_closed(now, reason, events);
                 }
             }
-            _ => return false,
+            _ => {
+                // Flows only exist in S_OPEN sessions (§3.5.5).
+                if self.state != SessionState::Open {
+                    return matches!(
+                        chunk,
+                        Chunk::UserData(_)
+                            | Chunk::NextUserData(_)
+                            | Chunk::BitmapAck(_)
+                            | Chunk::RangeAck(_)
+                            | Chunk::BufferProbe(_)
+                            | Chunk::FlowException(_)
+                    );
+                }
+                return self.flows.handle_chunk(now, chunk);
+            }
         }
         true
     }
 
-    /// After a verified packet's chunks: start a mobility check if it came
-    /// from an address other than DESTADDR (§3.5.4.2).
-    pub fn after_packet(&mut self, now: Instant, source: SocketAddr) {
+    /// After a verified packet's chunks: flow bookkeeping, then a mobility
+    /// check if it came from an address other than DESTADDR (§3.5.4.2).
+    /// `tc_sent_anywhere`: a TC packet went out on any session in the last
+    /// 800 ms (§3.5.2.1).
+    pub fn after_packet(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        tc_sent_anywhere: bool,
+        events: &mut VecDeque<Event>,
+    ) {
+        if self.state == SessionState::Open {
+            let tc = TcContext {
+                tc_sent_here: self.flows.tc_sent.recent(now),
+                fastgrow_allowed: !self.flows.tcr_received.recent(now) && !tc_sent_anywhere,
+            };
+            self.flows
+                .end_packet(now, self.rtt.erto(), tc, self.handle, events);
+        }
         if self.state == SessionState::Open && source != self.dest_addr {
             if let Some(message) = self.mobility.check_message(now, source) {
                 self.queue(&Chunk::Ping(&message), Some(source));
@@ -300,7 +346,9 @@ impl Session {
         }
     }
 
-    fn emit_closed(&mut self, reason: CloseReason, events: &mut VecDeque<Event>) {
+    fn emit_closed(&mut self, now: Instant, reason: CloseReason, events: &mut VecDeque<Event>) {
+        // Leaving S_OPEN aborts every flow (§3.5.5).
+        self.flows.abort_all(now, self.handle, events);
         if !self.closed_event_sent {
             self.closed_event_sent = true;
             events.push_back(Event::SessionClosed {
@@ -318,13 +366,14 @@ impl Session {
                     since: now,
                     next_close: now + CLOSE_RESEND,
                 };
+                self.flows.abort_all(now, self.handle, events);
                 self.queue(&Chunk::Close, None);
             }
             SessionState::Closed => {}
             _ => {
                 self.queue(&Chunk::CloseAck, None);
                 self.state = SessionState::Closed;
-                self.emit_closed(CloseReason::LocalAbrupt, events);
+                self.emit_closed(now, CloseReason::LocalAbrupt, events);
             }
         }
     }
@@ -354,8 +403,13 @@ impl Session {
                     // The far end is gone: close abruptly (§3.5.4.1, §3.5.5).
                     self.queue(&Chunk::CloseAck, None);
                     self.state = SessionState::Closed;
-                    self.emit_closed(CloseReason::IdleTimeout, events);
+                    self.emit_closed(now, CloseReason::IdleTimeout, events);
                     return;
+                }
+                if self.flows.next_timeout().is_some_and(|t| t <= now)
+                    && self.flows.handle_timeout(now, self.handle, events)
+                {
+                    self.rtt.on_timeout();
                 }
                 if idle >= self.timers.keepalive_interval {
                     match self.keepalive_sent_at {
@@ -372,7 +426,7 @@ impl Session {
             SessionState::NearClose { since, next_close } => {
                 if now.saturating_duration_since(since) >= NEARCLOSE_TIMEOUT {
                     self.state = SessionState::Closed;
-                    self.emit_closed(CloseReason::Local, events);
+                    self.emit_closed(now, CloseReason::Local, events);
                 } else if now >= next_close {
                     self.queue(&Chunk::Close, None);
                     self.state = SessionState::NearClose {
@@ -405,7 +459,8 @@ impl Session {
                     Some(sent) => sent + self.rtt.erto(),
                     None => self.last_rx + self.timers.keepalive_interval,
                 };
-                Some(idle_deadline.min(keepalive))
+                let flows = self.flows.next_timeout().unwrap_or(keepalive);
+                Some(idle_deadline.min(keepalive).min(flows))
             }
             SessionState::NearClose { since, next_close } => {
                 Some(next_close.min(since + NEARCLOSE_TIMEOUT))
@@ -415,9 +470,31 @@ impl Session {
         }
     }
 
+    /// How urgently this session wants to send: control chunks and acks
+    /// rank above all data (9); otherwise the highest priority with data
+    /// ready (0..=7) plus one.  `None` with nothing to send.
+    pub fn send_rank(&mut self, now: Instant) -> Option<u8> {
+        if !self.pending.is_empty() {
+            return Some(9);
+        }
+        if self.state != SessionState::Open {
+            return None;
+        }
+        if self.flows.wants_ack() {
+            return Some(9);
+        }
+        self.flows
+            .ready_priority(now, self.rtt.erto())
+            .map(|p| p.level() + 1)
+    }
+
     /// Whether packets are waiting to go out.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+    pub fn has_pending(&mut self, now: Instant) -> bool {
+        if !self.pending.is_empty() {
+            return true;
+        }
+        self.state == SessionState::Open
+            && (self.flows.wants_ack() || self.flows.can_send_data(now, self.rtt.erto()))
     }
 
     /// Whether the session is finished: closed with nothing left to send.
@@ -425,15 +502,31 @@ impl Session {
         self.state == SessionState::Closed && self.pending.is_empty()
     }
 
-    /// Builds the next datagram into `out` (cleared first).  Returns its
-    /// destination, or `None` with nothing to send.
+    /// Builds the next datagram into `out` (cleared first): control
+    /// chunks, then acknowledgements, probes and user data by priority.
+    /// `tcr`: set the Time Critical Reverse flag (TC packets are arriving
+    /// on other sessions, §2.2.4).  Returns the destination and whether
+    /// the packet was Time Critical, or `None` with nothing to send.
     pub fn poll_datagram(
         &mut self,
         now: Instant,
         max_datagram: usize,
+        tcr: bool,
         out: &mut Vec<u8>,
-    ) -> Option<SocketAddr> {
-        let destination = self.pending.front()?.destination.unwrap_or(self.dest_addr);
+    ) -> Option<(SocketAddr, bool)> {
+        let detour = self
+            .pending
+            .front()
+            .and_then(|p| p.destination)
+            .filter(|&d| d != self.dest_addr);
+        let open = self.state == SessionState::Open && detour.is_none();
+        let erto = self.rtt.erto();
+        let want_ack = open && self.flows.wants_ack();
+        let want_data = open && self.flows.can_send_data(now, erto);
+        if self.pending.is_empty() && !want_ack && !want_data {
+            return None;
+        }
+        let destination = detour.unwrap_or(self.dest_addr);
         let (timestamp, timestamp_echo) = self.rtt.on_send(now);
         let header = PacketHeader {
             time_critical: false,
@@ -462,17 +555,46 @@ impl Session {
             }
             self.pending.pop_front();
         }
+        let mut time_critical = false;
+        if open {
+            if want_ack {
+                let primary = builder.is_empty();
+                self.flows.write_acks(&mut builder, primary);
+            }
+            self.flows.write_probes(now, erto, &mut builder);
+            let (data, tc) = self.flows.write_data(now, erto, &mut builder);
+            time_critical = tc;
+            if data {
+                self.flows.write_acks(&mut builder, false);
+            }
+        }
         if builder.is_empty() {
             return None;
         }
         builder.finish();
+        if time_critical {
+            plain[0] |= FLAG_TC;
+            self.flows.tc_sent.mark(now);
+        }
+        if tcr {
+            plain[0] |= FLAG_TCR;
+        }
         let mut encrypted = Vec::with_capacity(budget);
         self.crypto.encrypt(&plain, &mut encrypted);
         out.clear();
         write_multiplex(self.tx_session_id, &encrypted, out);
         self.stats.packets_out += 1;
         self.stats.bytes_out += out.len() as u64;
-        Some(destination)
+        Some((destination, time_critical))
+    }
+
+    /// The most user data one fragment can carry in this session.
+    pub fn max_plain(&self) -> usize {
+        let budget = self
+            .timers
+            .max_datagram
+            .saturating_sub(crate::wire::multiplex::SSID_LEN);
+        self.crypto.max_plain_len(budget)
     }
 
     /// A snapshot of the counters and estimates.
@@ -481,6 +603,7 @@ impl Session {
         stats.srtt = self.rtt.srtt();
         stats.rttvar = self.rtt.rttvar();
         stats.erto = self.rtt.erto();
+        stats.flows = self.flows.stats();
         stats
     }
 }

@@ -60,6 +60,13 @@ fn ranges_len(info: &AckInfo<'_>, count: usize) -> usize {
     len
 }
 
+/// Length of the whole (untruncated) ack chunk [`write_ack`] would write
+/// for `info`, chunk header included.
+pub fn encoded_len(info: &AckInfo<'_>) -> usize {
+    let n = info.ranges.len();
+    CHUNK_HEADER_LEN + header_len(info) + bitmap_len(info, n).min(ranges_len(info, n))
+}
+
 /// Appends one whole ack chunk (type, length, payload) for `info` to
 /// `out`, choosing whichever of Bitmap and Range Ack is smaller.
 ///

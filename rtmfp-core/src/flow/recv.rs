@@ -1,0 +1,460 @@
+//! The receiving half of a flow (RFC 7016 §3.6.3).
+
+use super::rangeset::RangeSet;
+use super::{DeliveryOrder, FlowId};
+use crate::wire::ack::{write_ack, AckInfo};
+use crate::wire::chunk::{FlowException, FragmentControl};
+use crate::wire::Chunk;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// RF_COMPLETE_LINGER lasts this long (§3.6.3.8).
+pub const COMPLETE_LINGER: Duration = Duration::from_secs(120);
+/// Bytes of bookkeeping counted per buffered fragment.
+const ENTRY_OVERHEAD: usize = 32;
+
+/// Receiving flow states (§3.6.3, Figure 22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvState {
+    /// RF_OPEN.
+    Open,
+    /// RF_REJECTED: acks carry a Flow Exception Report.
+    Rejected,
+    /// RF_COMPLETE_LINGER: every sequence number up to the final one seen.
+    CompleteLinger {
+        /// When the flow became complete.
+        since: Instant,
+    },
+    /// RF_CLOSED.
+    Closed,
+}
+
+#[derive(Debug)]
+struct Fragment {
+    fra: FragmentControl,
+    data: Vec<u8>,
+}
+
+/// One received User Data or Next User Data fragment.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The Forward Sequence Number it carried.
+    pub fsn: u64,
+    /// Where it sits in its message.
+    pub fra: FragmentControl,
+    /// ABN.
+    pub abandon: bool,
+    /// FIN.
+    pub fin: bool,
+    /// The fragment's bytes.
+    pub data: &'a [u8],
+}
+
+/// A complete message ready for the user.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// The message bytes.
+    pub data: Vec<u8>,
+    /// Whether messages were lost (abandoned by the sender) just before
+    /// this one (§3.6.1.2: "A gap indication MUST be communicated").
+    pub gap_before: bool,
+}
+
+/// One receiving flow.
+#[derive(Debug)]
+pub struct RecvFlow {
+    /// RF_FLOW_ID.
+    pub id: FlowId,
+    /// Current state.
+    pub state: RecvState,
+    /// The user's per-flow metadata.
+    pub metadata: Vec<u8>,
+    /// The sending flow this one answers, if any.
+    pub association: Option<FlowId>,
+    sequence: RangeSet,
+    final_sn: Option<u64>,
+    buffer: BTreeMap<u64, Fragment>,
+    buffered: usize,
+    capacity: usize,
+    prev_rwnd: Option<u64>,
+    /// SHOULD_ACK.
+    pub should_ack: bool,
+    exception_code: u64,
+    accepted: bool,
+    suspended: bool,
+    order: DeliveryOrder,
+    /// Next sequence number expected by ordered delivery.
+    next_deliver: u64,
+    /// Sequence numbers were skipped since the last delivered message.
+    pending_gap: bool,
+    finished_reported: bool,
+    /// Messages delivered.
+    pub messages_delivered: u64,
+    /// Whether the user has been told about this flow.
+    pub announced: bool,
+}
+
+impl RecvFlow {
+    /// A new RF_OPEN flow; delivery waits until it is accepted.
+    pub fn new(
+        id: FlowId,
+        metadata: Vec<u8>,
+        association: Option<FlowId>,
+        capacity: usize,
+    ) -> Self {
+        RecvFlow {
+            id,
+            state: RecvState::Open,
+            metadata,
+            association,
+            sequence: RangeSet::new(),
+            final_sn: None,
+            buffer: BTreeMap::new(),
+            buffered: 0,
+            capacity,
+            prev_rwnd: None,
+            should_ack: false,
+            exception_code: 0,
+            accepted: false,
+            suspended: false,
+            order: DeliveryOrder::Sequence,
+            next_deliver: 1,
+            pending_gap: false,
+            finished_reported: false,
+            messages_delivered: 0,
+            announced: false,
+        }
+    }
+
+    /// The user accepts the flow: delivery starts, in `order`.
+    pub fn accept(&mut self, order: DeliveryOrder) {
+        self.accepted = true;
+        self.order = order;
+    }
+
+    /// Whether the user accepted the flow.
+    pub fn is_accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// Suspends or resumes delivery (§3.6.3.3).  A suspended flow keeps
+    /// completed messages, and its window can close (§3.6.3.5).
+    pub fn set_suspended(&mut self, suspended: bool) {
+        if self.suspended && !suspended {
+            self.should_ack = true;
+        }
+        self.suspended = suspended;
+    }
+
+    /// Changes BUFFER_CAPACITY.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        self.should_ack = true;
+    }
+
+    /// Rejects the flow (§3.6.3.7).  Returns false if it was not open.
+    pub fn reject(&mut self, code: u64) -> bool {
+        if self.state != RecvState::Open {
+            return false;
+        }
+        self.state = RecvState::Rejected;
+        self.buffer.clear();
+        self.buffered = 0;
+        self.exception_code = code;
+        self.should_ack = true;
+        true
+    }
+
+    /// Whether the flow takes new fragments (RF_OPEN, RF_REJECTED or
+    /// RF_COMPLETE_LINGER, §3.6.3.2 step 1).
+    pub fn is_active(&self) -> bool {
+        !matches!(self.state, RecvState::Closed)
+    }
+
+    /// Processes one User Data or Next User Data fragment (§3.6.3.2 steps
+    /// 3-14).  Returns whether an immediate ack is due (ACK_NOW).
+    pub fn receive(&mut self, now: Instant, fragment: Incoming<'_>) -> bool {
+        let Incoming {
+            seq,
+            fsn,
+            fra,
+            abandon,
+            fin,
+            data,
+        } = fragment;
+        self.should_ack = true;
+        let mut ack_now = self.state != RecvState::Open
+            || self.prev_rwnd.is_some_and(|w| w < 2)
+            || abandon
+            || self.sequence.has_gaps();
+        let duplicate = self.sequence.contains(seq);
+        if duplicate {
+            ack_now = true;
+        }
+        if !duplicate && fin && self.final_sn.is_none() {
+            self.final_sn = Some(seq);
+            ack_now = true;
+        }
+        if self.state == RecvState::Open && !duplicate && !abandon && seq >= self.next_deliver {
+            self.buffered += data.len() + ENTRY_OVERHEAD;
+            self.buffer.insert(
+                seq,
+                Fragment {
+                    fra,
+                    data: data.to_vec(),
+                },
+            );
+        }
+        self.sequence.insert(0, fsn);
+        self.sequence.insert(seq, seq);
+        if self.sequence.has_gaps() {
+            ack_now = true;
+        }
+        if self.capacity.saturating_sub(self.buffered) < 1024 {
+            ack_now = true;
+        }
+        self.check_complete(now);
+        ack_now
+    }
+
+    /// The Cumulative Acknowledgement Sequence Number (§3.6.3.3).
+    pub fn csn(&self) -> u64 {
+        self.sequence.cumulative().unwrap_or(0)
+    }
+
+    fn check_complete(&mut self, now: Instant) {
+        if let Some(final_sn) = self.final_sn {
+            if matches!(self.state, RecvState::Open | RecvState::Rejected)
+                && self.sequence.contains_through(final_sn)
+            {
+                self.state = RecvState::CompleteLinger { since: now };
+                self.should_ack = true;
+            }
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<Fragment> {
+        let fragment = self.buffer.remove(&seq)?;
+        self.buffered -= fragment.data.len() + ENTRY_OVERHEAD;
+        Some(fragment)
+    }
+
+    /// Delivers what can be delivered (§3.6.3.3) into `out`.
+    pub fn deliver(&mut self, out: &mut Vec<Delivered>) {
+        if !self.accepted || self.suspended || self.state == RecvState::Rejected {
+            return;
+        }
+        match self.order {
+            DeliveryOrder::Sequence => self.deliver_in_sequence(out),
+            DeliveryOrder::Network => self.deliver_in_network_order(out),
+        }
+    }
+
+    /// The message segment starting at the Begin fragment `seq`: its last
+    /// buffered fragment and whether that fragment is an End.
+    fn segment_end(&self, seq: u64) -> (u64, bool) {
+        let mut last = seq;
+        for (&s, f) in self.buffer.range(seq + 1..) {
+            if s != last + 1 {
+                break;
+            }
+            match f.fra {
+                FragmentControl::Middle => last = s,
+                FragmentControl::End => return (s, true),
+                FragmentControl::Begin | FragmentControl::Whole => break,
+            }
+        }
+        (last, false)
+    }
+
+    fn take_message(&mut self, first: u64, last: u64) -> Vec<u8> {
+        let mut data = Vec::new();
+        for s in first..=last {
+            if let Some(fragment) = self.remove(s) {
+                data.extend_from_slice(&fragment.data);
+            }
+        }
+        data
+    }
+
+    fn deliver_in_sequence(&mut self, out: &mut Vec<Delivered>) {
+        let csn = self.csn();
+        while let Some((&seq, first)) = self.buffer.first_key_value() {
+            if seq > csn {
+                break;
+            }
+            match first.fra {
+                FragmentControl::Whole => {
+                    let data = self.take_message(seq, seq);
+                    self.push_delivery(seq, seq, data, out);
+                }
+                FragmentControl::End | FragmentControl::Middle => {
+                    // The rest of an abandoned segment.
+                    self.remove(seq);
+                }
+                FragmentControl::Begin => {
+                    let (last, complete) = self.segment_end(seq);
+                    if complete {
+                        let data = self.take_message(seq, last);
+                        self.push_delivery(seq, last, data, out);
+                    } else if last < csn {
+                        // Incomplete and abandoned.
+                        self.take_message(seq, last);
+                    } else {
+                        break; // still in progress
+                    }
+                }
+            }
+        }
+        // Everything up to the CSN is now delivered or given up; anything
+        // not delivered there was abandoned by the sender: a gap.
+        if csn >= self.next_deliver && self.buffer.first_key_value().is_none_or(|(&s, _)| s > csn) {
+            self.pending_gap = true;
+            self.next_deliver = csn + 1;
+        }
+    }
+
+    fn push_delivery(&mut self, first: u64, last: u64, data: Vec<u8>, out: &mut Vec<Delivered>) {
+        let gap_before = self.pending_gap || first > self.next_deliver;
+        self.pending_gap = false;
+        self.next_deliver = last + 1;
+        self.messages_delivered += 1;
+        out.push(Delivered { data, gap_before });
+    }
+
+    fn deliver_in_network_order(&mut self, out: &mut Vec<Delivered>) {
+        let csn = self.csn();
+        let starts: Vec<(u64, FragmentControl)> =
+            self.buffer.iter().map(|(&s, f)| (s, f.fra)).collect();
+        for (seq, fra) in starts {
+            if !self.buffer.contains_key(&seq) {
+                continue;
+            }
+            match fra {
+                FragmentControl::Whole => {
+                    let data = self.take_message(seq, seq);
+                    self.messages_delivered += 1;
+                    out.push(Delivered {
+                        data,
+                        gap_before: false,
+                    });
+                }
+                FragmentControl::Begin => {
+                    let (last, complete) = self.segment_end(seq);
+                    if complete {
+                        let data = self.take_message(seq, last);
+                        self.messages_delivered += 1;
+                        out.push(Delivered {
+                            data,
+                            gap_before: false,
+                        });
+                    } else if last < csn {
+                        self.take_message(seq, last);
+                    }
+                }
+                FragmentControl::Middle | FragmentControl::End => {
+                    // An orphan whose Begin is gone and at or below the CSN
+                    // will never complete.
+                    if seq <= csn && !self.buffer.contains_key(&(seq - 1)) {
+                        self.remove(seq);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether every message has been delivered and the flow is complete:
+    /// report "finished" once (§3.6.3.3 last paragraph).
+    pub fn take_finished(&mut self) -> bool {
+        if self.finished_reported || !self.accepted {
+            return false;
+        }
+        let done = matches!(self.state, RecvState::CompleteLinger { .. })
+            && self.buffer.is_empty()
+            && self.final_sn.is_some_and(|f| self.csn() >= f);
+        if done {
+            self.finished_reported = true;
+        }
+        done
+    }
+
+    /// The window to advertise, in 1024-byte blocks (§3.6.3.5).
+    pub fn advertised_blocks(&self) -> u64 {
+        let bytes = self.capacity.saturating_sub(self.buffered);
+        let mut blocks = bytes.div_ceil(1024) as u64;
+        let not_delivering = self.suspended || !self.accepted;
+        if blocks == 0 && self.capacity > 0 && !not_delivering {
+            blocks = 1;
+        }
+        blocks
+    }
+
+    /// Appends this flow's acknowledgement, preceded by a Flow Exception
+    /// Report if rejected (§3.6.3.4.3), if it fits in `max_len` bytes.
+    /// The first ack of a packet may be truncated to fit (§3.6.3.4.2).
+    pub fn write_ack(&mut self, max_len: usize, may_truncate: bool, out: &mut Vec<u8>) -> bool {
+        let mark = out.len();
+        let mut budget = max_len;
+        if self.state == RecvState::Rejected {
+            let exception = Chunk::FlowException(FlowException {
+                flow_id: self.id,
+                exception: self.exception_code,
+            });
+            if exception.encode(out).is_err() || out.len() - mark > budget {
+                out.truncate(mark);
+                return false;
+            }
+            budget -= out.len() - mark;
+        }
+        let blocks = self.advertised_blocks();
+        let cumulative_ack = self.csn();
+        let ranges: Vec<(u64, u64)> = self
+            .sequence
+            .ranges()
+            .iter()
+            .copied()
+            .filter(|&(from, _)| from > cumulative_ack + 1)
+            .collect();
+        let info = AckInfo {
+            flow_id: self.id,
+            buffer_blocks_available: blocks,
+            cumulative_ack,
+            ranges: &ranges,
+        };
+        let before = out.len();
+        if write_ack(&info, budget, out).is_none() {
+            out.truncate(mark);
+            return false;
+        }
+        if !may_truncate {
+            // A piggybacked ack must be whole; re-check it carried every range.
+            let full = crate::wire::ack::encoded_len(&info);
+            if out.len() - before < full {
+                out.truncate(mark);
+                return false;
+            }
+        }
+        self.should_ack = false;
+        self.prev_rwnd = Some(blocks);
+        true
+    }
+
+    /// Whether the flow has lingered long enough to be forgotten.
+    pub fn is_finished(&self, now: Instant) -> bool {
+        match self.state {
+            RecvState::CompleteLinger { since } => {
+                now.saturating_duration_since(since) >= COMPLETE_LINGER
+                    && (self.buffer.is_empty() || !self.accepted)
+            }
+            RecvState::Closed => true,
+            _ => false,
+        }
+    }
+
+    /// Bytes held in the receive buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+}
