@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# scripts/test.sh: install what is missing, then run every test of rtmfp.
+#
+# This is the one command CI runs (.ci/run execs it). It works from any
+# directory, needs no stdin, and on a fresh Debian machine with Rust (rustup),
+# Python 3 + pip, Node >= 20.17 + npm and gcc it installs the rest:
+#   - rustfmt / clippy components (rustup), cbindgen $CBINDGEN_VERSION (cargo install)
+#   - g++, pkg-config, python3-venv via apt-get if missing (root only)
+#   - maturin + pytest into a fresh venv build/venv (PyPI)
+#   - @napi-rs/cli into bindings/node/node_modules (npm ci, lockfile)
+#
+# Steps, in order (the first failure stops the run):
+#   tools, fmt, clippy, cargo test, header, C, Python, test vectors, Node, fuzz
+#
+# Output: build/ (venv, C binaries, logs); it is git-ignored.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CBINDGEN_VERSION=0.29.4   # the header is byte-compared: pin the generator
+NODE_MIN=20.17            # @napi-rs/cli 3 needs ^20.17 || ^22.13 || >=23.5
+BUILD="$ROOT/build"
+LOGS="$BUILD/logs"
+VENV="$BUILD/venv"
+CC="${CC:-cc}"
+CXX="${CXX:-c++}"
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export DEBIAN_FRONTEND=noninteractive
+if [ "${CI:-}" = true ]; then
+  # Clean builds: incremental compilation only costs time and disk.
+  export CARGO_INCREMENTAL=0
+fi
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+if [ -t 1 ]; then BOLD=$'\033[1m' RED=$'\033[1;31m' RESET=$'\033[0m'; else BOLD="" RED="" RESET=""; fi
+
+# ---------------------------------------------------------------- helpers --
+T_START=$(date +%s)
+STEP=""
+STEP_START=$T_START
+TIMINGS=()
+
+finish_step() {
+  if [ -n "$STEP" ]; then
+    TIMINGS+=("$(printf '%-14s %5ss' "$STEP" "$(($(date +%s) - STEP_START))")")
+  fi
+}
+
+# section NAME: print a banner and start timing a step.
+section() {
+  finish_step
+  STEP="$1"
+  STEP_START=$(date +%s)
+  printf '\n%s==== %s ====%s  (%s, +%ss)\n' "$BOLD" "$1" "$RESET" "$(date +%H:%M:%S)" "$((STEP_START - T_START))"
+}
+
+die() {
+  echo "test.sh: error: $*" >&2
+  exit 1
+}
+
+on_exit() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    printf '\n%sFAILED%s in step "%s" (exit %s) after %ss\n' \
+      "$RED" "$RESET" "$STEP" "$rc" "$(($(date +%s) - T_START))" >&2
+  fi
+}
+trap on_exit EXIT
+
+# logged NAME CMD...: run CMD, tee its output to build/logs/NAME.log.
+logged() {
+  local name="$1"
+  shift
+  "$@" 2>&1 | tee "$LOGS/$name.log"
+}
+
+APT_UPDATED=""
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "missing $*; install it (Debian: apt-get install $*)"
+  fi
+  if [ -z "$APT_UPDATED" ]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  echo "installing (apt): $*"
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# need CMD DEBIAN_PACKAGE: make sure CMD exists.
+need() {
+  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
+  command -v "$1" >/dev/null 2>&1 || die "$1 still missing after installing $2"
+}
+
+# version_ge A B: A >= B for dotted versions.
+version_ge() {
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+# The version every artifact must report: [workspace.package] version.
+cargo_version() {
+  local pkgid
+  pkgid="$(cargo pkgid -p rtmfp-ffi)"
+  echo "${pkgid##*[#@]}"
+}
+
+# ------------------------------------------------------------------ tools --
+section "tools"
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup"
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "installing rustup component $component"
+    rustup component add "$component"
+  fi
+done
+need "$CC" gcc
+need "$CXX" g++
+need pkg-config pkg-config
+need python3 python3
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+  die "node and npm >= $NODE_MIN are required (not installed)"
+node_version="$(node --version)"
+version_ge "${node_version#v}" "$NODE_MIN" || die "node $node_version is too old; need >= $NODE_MIN"
+
+if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
+  echo "installing cbindgen $CBINDGEN_VERSION (cargo install, 1-2 min)"
+  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --quiet
+fi
+
+VERSION="$(cargo_version)"
+echo "rtmfp $VERSION"
+echo "$(rustc --version); $(cbindgen --version); $($CC --version | head -n1)"
+echo "$(python3 --version); node $node_version; npm $(npm --version)"
+
+# -------------------------------------------------------------------- fmt --
+section "fmt"
+cargo fmt --all --check
+cargo fmt --manifest-path bindings/python/Cargo.toml --check
+cargo fmt --manifest-path bindings/node/Cargo.toml --check
+echo "formatting ok"
+
+# ----------------------------------------------------------------- clippy --
+section "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --manifest-path bindings/python/Cargo.toml --all-targets -- -D warnings
+cargo clippy --manifest-path bindings/node/Cargo.toml --all-targets -- -D warnings
+
+# ------------------------------------------------------------- cargo test --
+section "cargo test"
+logged cargo-test cargo test --workspace
+
+# ----------------------------------------------------------------- header --
+section "header"
+# include/rtmfp.h is committed; it must be what cbindgen makes of rtmfp-ffi.
+cbindgen --quiet --config rtmfp-ffi/cbindgen.toml --crate rtmfp-ffi --output "$BUILD/rtmfp.h"
+if ! diff -u include/rtmfp.h "$BUILD/rtmfp.h"; then
+  echo >&2
+  echo "include/rtmfp.h is stale (diff above: committed -> generated). Regenerate it with:" >&2
+  echo "  cbindgen --config rtmfp-ffi/cbindgen.toml --crate rtmfp-ffi --output include/rtmfp.h" >&2
+  exit 1
+fi
+echo "include/rtmfp.h is up to date"
+
+# ---------------------------------------------------------------------- C --
+section "C"
+cargo build -p rtmfp-ffi
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+LIBDIR="$TARGET_DIR/debug"
+mkdir -p "$BUILD/c"
+CFLAGS_STRICT=(-std=c99 -Wall -Wextra -pedantic -Werror -pthread)
+"$CC" "${CFLAGS_STRICT[@]}" -DRTMFP_EXPECTED_VERSION="\"$VERSION\"" \
+  -I include tests/c/test_ffi.c \
+  -L "$LIBDIR" -lrtmfp -Wl,-rpath,"$LIBDIR" -o "$BUILD/c/test_ffi"
+logged c "$BUILD/c/test_ffi"
+
+# The header is also valid C++ (cbindgen cpp_compat).
+"$CXX" -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ include/rtmfp.h
+"$CXX" -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -I include tests/c/header_cxx.cpp
+echo "include/rtmfp.h compiles as C++11"
+
+# pkg-config: build the same test with the flags from the generated rtmfp.pc.
+scripts/gen-pc.sh --profile debug
+pc_flags="$(PKG_CONFIG_PATH="$LIBDIR" pkg-config --cflags --libs rtmfp)"
+echo "pkg-config --cflags --libs rtmfp: $pc_flags"
+# shellcheck disable=SC2086 # word-splitting the flags is intended
+"$CC" "${CFLAGS_STRICT[@]}" -DRTMFP_EXPECTED_VERSION="\"$VERSION\"" \
+  tests/c/test_ffi.c $pc_flags -Wl,-rpath,"$LIBDIR" -o "$BUILD/c/test_ffi_pc"
+"$BUILD/c/test_ffi_pc" >/dev/null
+echo "pkg-config build ok"
+
+# ----------------------------------------------------------------- Python --
+section "Python"
+rm -rf "$VENV"
+if ! python3 -m venv "$VENV" 2>/dev/null; then
+  rm -rf "$VENV"
+  apt_install python3-venv
+  python3 -m venv "$VENV"
+fi
+# maturin's build backend runs `maturin` from PATH: put the venv first.
+export PATH="$VENV/bin:$PATH"
+python -m pip install --quiet --progress-bar off -r bindings/python/requirements-dev.txt
+# Dev profile: the tests exercise the same code (with overflow checks) and it
+# compiles ~2x faster; a plain `pip install ./bindings/python` builds release.
+MATURIN_PEP517_ARGS="--profile dev" \
+  python -m pip install --progress-bar off --no-build-isolation ./bindings/python
+logged pytest python -m pytest -p no:cacheprovider bindings/python/tests
+
+# ----------------------------------------------------------- test vectors --
+section "test vectors"
+# HOOK(vectors): known-answer vectors recomputed independently in Python.
+if [ -f tests/vectors/gen_flash_kdf.py ]; then
+  python tests/vectors/gen_flash_kdf.py --check
+else
+  echo "skipped: tests/vectors/gen_flash_kdf.py does not exist yet"
+fi
+
+# ------------------------------------------------------------------- Node --
+section "Node"
+(
+  cd bindings/node
+  npm ci --ignore-scripts --no-audit --no-fund
+  # index.js / index.d.ts are generated by napi and committed: keep them fresh.
+  cp index.js "$BUILD/index.js.committed"
+  cp index.d.ts "$BUILD/index.d.ts.committed"
+  # Debug build: the tests exercise the same code, and it compiles ~2x faster.
+  npm run build:debug
+  for f in index.js index.d.ts; do
+    if ! diff -u "$BUILD/$f.committed" "$f"; then
+      echo "bindings/node/$f was stale (diff above); commit the regenerated file" >&2
+      exit 1
+    fi
+  done
+)
+(cd bindings/node && logged node npm test)
+
+# `npm install path/to/bindings/node` in a consumer project: the package's
+# install script builds the addon with cargo (no @napi-rs/cli, no download).
+# The addon is removed first so that the check below proves the script ran.
+consumer="$BUILD/node-consumer"
+rm -rf "$consumer"
+mkdir -p "$consumer"
+rm -f bindings/node/*.node
+echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
+(
+  cd "$consumer"
+  RTMFP_NODE_PROFILE=debug npm install --no-audit --no-fund --foreground-scripts "$ROOT/bindings/node"
+  ls "$ROOT"/bindings/node/*.node >/dev/null 2>&1 ||
+    die "npm install did not build the addon (were install scripts blocked? see npm help install-scripts)"
+  got="$(node -e 'process.stdout.write(require("rtmfp").version())')"
+  [ "$got" = "$VERSION" ] || die "consumer require('rtmfp').version() is '$got', expected '$VERSION'"
+  echo "consumer project: require('rtmfp').version() = $got"
+)
+
+# ------------------------------------------------------------------- fuzz --
+section "fuzz"
+# A short smoke run of each cargo-fuzz target. cargo-fuzz passes -Z flags;
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them, so no nightly is
+# needed. Crashes fail the run.
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+for target in datagram endpoint; do
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
+    -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1) \
+    > "$LOGS/fuzz-$target.log" 2>&1 || { tail -40 "$LOGS/fuzz-$target.log"; die "fuzz target $target failed"; }
+  grep -E "^Done [0-9]+ runs" "$LOGS/fuzz-$target.log" || true
+done
+
+# HOOK(more): later steps (system tests, netns/NAT, interop) go here.
+
+# ---------------------------------------------------------------- summary --
+finish_step
+STEP="summary"
+# Add up what the runners reported.
+# tally FILE LINE_REGEX: sum the "N passed" / "N failed" on matching lines.
+tally() {
+  [ -f "$1" ] || { echo "0 0"; return; }
+  awk -v re="$2" '$0 ~ re {
+      for (i = 1; i < NF; i++) {
+        w = $(i + 1); gsub(/[^a-z]/, "", w)
+        if (w == "passed") p += $i; else if (w == "failed") f += $i
+      } } END { print p + 0, f + 0 }' "$1"
+}
+# Node's TAP reporter prints "# pass N" / "# fail N" instead.
+tally_node() {
+  [ -f "$1" ] || { echo "0 0"; return; }
+  awk '$1 == "#" && $2 == "pass" { p += $3 } $1 == "#" && $2 == "fail" { f += $3 }
+       END { print p + 0, f + 0 }' "$1"
+}
+passed=0
+failed=0
+for counts in "$(tally "$LOGS/cargo-test.log" '^test result: ')" \
+  "$(tally "$LOGS/c.log" '^[0-9]+ passed, [0-9]+ failed$')" \
+  "$(tally "$LOGS/pytest.log" '^=+ .*(passed|failed).* in [0-9.]+s')" \
+  "$(tally_node "$LOGS/node.log")"; do
+  passed=$((passed + ${counts% *}))
+  failed=$((failed + ${counts#* }))
+done
+
+printf '\n%s==== timings ====%s\n' "$BOLD" "$RESET"
+printf '%s\n' "${TIMINGS[@]}"
+printf '%-14s %5ss\n' "total" "$(($(date +%s) - T_START))"
+echo
+echo "total: $passed passed, $failed failed"
