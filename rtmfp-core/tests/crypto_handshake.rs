@@ -41,7 +41,7 @@ fn handshake(
     let res = b.responder_keying(&a_cert, &state.skic, &mut r)?;
     let sig_r = b.sign(&res.skrc);
     assert!(a.verify(&b_cert, &res.skrc, &sig_r));
-    let ik = a.initiator_finish(state, &b_cert, &res.skrc)?;
+    let ik = a.initiator_finish(&state, &b_cert, &res.skrc)?;
     Ok((ik, res.keys))
 }
 
@@ -242,7 +242,7 @@ fn keying_must_match_certificate_mode() {
         .responder_keying(eph.certificate(), &st2.skic, &mut rng(10))
         .unwrap();
     assert!(matches!(
-        eph.initiator_finish(st, rs.certificate(), &from_eph.skrc),
+        eph.initiator_finish(&st, rs.certificate(), &from_eph.skrc),
         Err(CryptoError::KeyingMismatch(_))
     ));
     // Finishing against a different certificate than we keyed for.
@@ -250,14 +250,14 @@ fn keying_must_match_certificate_mode() {
         .initiator_keying(resp.certificate(), &mut rng(11))
         .unwrap();
     assert!(matches!(
-        eph.initiator_finish(st, rs.certificate(), &from_eph.skrc),
+        eph.initiator_finish(&st, rs.certificate(), &from_eph.skrc),
         Err(CryptoError::KeyingMismatch(_))
     ));
     // State from another profile type.
     let plain = PlainProfile::new(b"p".to_vec());
     let st = plain.initiator_keying(b"q", &mut rng(12)).unwrap();
     assert_eq!(
-        eph.initiator_finish(st, resp.certificate(), &from_eph.skrc)
+        eph.initiator_finish(&st, resp.certificate(), &from_eph.skrc)
             .unwrap_err(),
         CryptoError::WrongState
     );

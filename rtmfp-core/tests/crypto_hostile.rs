@@ -151,7 +151,7 @@ proptest! {
         // Real state, arbitrary SKRC (may succeed if it carries an
         // acceptable key in the selected group).
         let st = s.initiator_keying(e.certificate(), &mut rng).unwrap();
-        let _ = s.initiator_finish(st, e.certificate(), &comp);
+        let _ = s.initiator_finish(&st, e.certificate(), &comp);
     }
 
     #[test]

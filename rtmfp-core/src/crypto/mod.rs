@@ -90,7 +90,7 @@ pub trait CryptoProfile: Send + Sync {
     /// Initiator: finish keying with the RIKeying's SKRC.
     fn initiator_finish(
         &self,
-        state: InitiatorKeying,
+        state: &InitiatorKeying,
         far_cert: &[u8],
         skrc: &[u8],
     ) -> Result<SessionKeys, CryptoError>;
@@ -145,6 +145,16 @@ impl InitiatorKeying {
             skic,
             state: Box::new(state),
         }
+    }
+
+    /// Borrows the profile's private state, failing with
+    /// [`CryptoError::WrongState`] if it came from another profile.  The
+    /// state survives a failed [`CryptoProfile::initiator_finish`], so a
+    /// forged RIKeying cannot end an opening session.
+    pub fn state_ref<T: Any + Send>(&self) -> Result<&T, CryptoError> {
+        self.state
+            .downcast_ref::<T>()
+            .ok_or(CryptoError::WrongState)
     }
 
     /// Recovers the profile's private state, failing with

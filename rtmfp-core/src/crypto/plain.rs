@@ -136,15 +136,16 @@ impl CryptoProfile for PlainProfile {
 
     fn initiator_finish(
         &self,
-        state: InitiatorKeying,
+        state: &InitiatorKeying,
         far_cert: &[u8],
         skrc: &[u8],
     ) -> Result<SessionKeys, CryptoError> {
-        let (skic, PlainInit) = state.into_state::<PlainInit>()?;
+        state.state_ref::<PlainInit>()?;
+        let skic = &state.skic;
         if skrc.first() != Some(&b'R') {
             return Err(CryptoError::Malformed("plain SKRC"));
         }
-        Ok(Self::keys(&skic, skrc, far_cert))
+        Ok(Self::keys(skic, skrc, far_cert))
     }
 
     fn near_wins_glare(&self, far_cert: &[u8]) -> bool {

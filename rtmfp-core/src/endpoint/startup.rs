@@ -311,27 +311,15 @@ impl Endpoint {
         if !self.crypto.verify(iik.certificate, signed, iik.signature) {
             return self.drop_counted(DropReason::BadKeying);
         }
-        let handle = self.new_handle();
-        // Glare (§3.5.1.3): we are also opening towards this address.
+        // Glare (§3.5.1.3): we are also opening towards this address.  If we
+        // prevail, the far end gives way when our IIKeying reaches it.
         let glare = self
             .openings
             .values()
             .find(|o| o.targets(from))
             .map(|o| o.handle);
-        if let Some(opening) = glare {
-            if self.crypto.near_wins_glare(iik.certificate) {
-                return self.drop_counted(DropReason::Ignored);
-            }
-            let overrides = match self.openings.get(&opening).map(|o| &o.state) {
-                Some(OpeningState::KeyingSent(k)) => {
-                    self.crypto.is_override(&k.far_cert, iik.certificate)
-                }
-                _ => false,
-            };
-            if overrides {
-                // The far end prevailed: its session replaces ours.
-                self.fail_opening(opening, OpenFailure::Duplicate(handle));
-            }
+        if glare.is_some() && self.crypto.near_wins_glare(iik.certificate) {
+            return self.drop_counted(DropReason::Ignored);
         }
         // An S_OPEN session with this address (§3.5.1.1.2 step 2).
         let existing = self
@@ -358,20 +346,34 @@ impl Endpoint {
             if !self.crypto.is_override(&session.far_cert, iik.certificate) {
                 return self.drop_counted(DropReason::Ignored);
             }
-            if let Some(old) = self.sessions.get_mut(&id) {
-                old.state = SessionState::Closed;
-                self.events.push_back(Event::SessionClosed {
-                    session: old.handle,
-                    reason: super::CloseReason::Overridden,
-                });
-            }
         }
-        // Step 3: key, answer and open.
+        // The SKIC must be acceptable before anything existing is touched
+        // (§3.5.1.1.2): a forged IIKeying must not cost us a session.
         let crypto = self.crypto.clone();
         let result = match crypto.responder_keying(iik.certificate, iik.skic, &mut self.rng) {
             Ok(result) => result,
             Err(_) => return self.drop_counted(DropReason::BadKeying),
         };
+        let handle = self.new_handle();
+        if let Some(opening) = glare {
+            let overrides = match self.openings.get(&opening).map(|o| &o.state) {
+                Some(OpeningState::KeyingSent(k)) => {
+                    self.crypto.is_override(&k.far_cert, iik.certificate)
+                }
+                _ => false,
+            };
+            if overrides {
+                // The far end prevailed: its session replaces ours.
+                self.fail_opening(opening, OpenFailure::Duplicate(handle));
+            }
+        }
+        if let Some(id) = existing {
+            // Step 2.3: the old session is stale.
+            if let Some(old) = self.sessions.get_mut(&id) {
+                old.close_overridden(now, &mut self.events);
+            }
+        }
+        // Step 3: answer and open.
         let rx_session_id = self.new_session_id();
         let mut rikeying = RIKeying {
             responder_session_id: rx_session_id,
@@ -423,17 +425,17 @@ impl Endpoint {
         if !self.crypto.verify(&keying.far_cert, &signed, rik.signature) {
             return self.drop_counted(DropReason::BadKeying);
         }
-        let Some(state) = keying.keying.take() else {
+        let Some(state) = keying.keying.as_ref() else {
             return;
         };
         let far_cert = keying.far_cert.clone();
         let (dest, rx_session_id) = (keying.dest, keying.rx_session_id);
+        // A bad SKRC means this RIKeying is not acceptable: ignore it and
+        // stay in S_KEYING_SENT (§3.5.1.1.1); the ISID travels under the
+        // public default key, so anyone could have sent it.
         let keys = match self.crypto.initiator_finish(state, &far_cert, rik.skrc) {
             Ok(keys) => keys,
-            Err(_) => {
-                self.drop_counted(DropReason::BadKeying);
-                return self.fail_opening(handle, OpenFailure::KeyingFailed);
-            }
+            Err(_) => return self.drop_counted(DropReason::BadKeying),
         };
         if let Some(opening) = self.openings.remove(&handle) {
             self.opening_by_tag.remove(&opening.tag);

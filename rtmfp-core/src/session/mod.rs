@@ -358,6 +358,13 @@ impl Session {
         }
     }
 
+    /// A new session from the same identity overrode this one
+    /// (§3.5.1.1.2 step 2.3): S_CLOSED, flows aborted.
+    pub fn close_overridden(&mut self, now: Instant, events: &mut VecDeque<Event>) {
+        self.state = SessionState::Closed;
+        self.emit_closed(now, CloseReason::Overridden, events);
+    }
+
     /// Starts an orderly close (S_OPEN → S_NEARCLOSE), or closes abruptly.
     pub fn close(&mut self, now: Instant, abrupt: bool, events: &mut VecDeque<Event>) {
         match self.state {

@@ -424,11 +424,12 @@ impl CryptoProfile for FlashProfile {
 
     fn initiator_finish(
         &self,
-        state: InitiatorKeying,
+        state: &InitiatorKeying,
         far_cert: &[u8],
         skrc: &[u8],
     ) -> Result<SessionKeys, CryptoError> {
-        let (skic, st) = state.into_state::<InitState>()?;
+        let st = state.state_ref::<InitState>()?;
+        let skic = &state.skic;
         let far = Certificate::parse(far_cert)?;
         if far.fingerprint() != st.far_fingerprint {
             return Err(CryptoError::KeyingMismatch(
@@ -439,7 +440,7 @@ impl CryptoProfile for FlashProfile {
         let far_public = select_responder_key(&far, st.keypair.group().id(), &skrc_p)?;
         let outcome = self.negotiate(&skrc_p)?;
         let secret = st.keypair.shared_secret(&far_public)?;
-        Ok(self.session_keys(&secret, &skic, skrc, &skrc_p, outcome, far.fingerprint()))
+        Ok(self.session_keys(&secret, skic, skrc, &skrc_p, outcome, far.fingerprint()))
     }
 
     fn near_wins_glare(&self, far_cert: &[u8]) -> bool {
