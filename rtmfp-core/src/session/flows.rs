@@ -82,6 +82,8 @@ pub struct Flows {
     data_packet_count: u32,
     last_served: [Option<FlowId>; 8],
     rx: RxPacket,
+    /// When user data last went out, for idle window decay.
+    last_data_sent: Option<Instant>,
     /// TC sent on this session (§3.5.2.1).
     pub tc_sent: TcClock,
     /// TCR received on this session.
@@ -109,6 +111,7 @@ impl Flows {
             data_packet_count: 0,
             last_served: [None; 8],
             rx: RxPacket::default(),
+            last_data_sent: None,
             tc_sent: TcClock::default(),
             tcr_received: TcClock::default(),
             tc_received: TcClock::default(),
@@ -634,6 +637,17 @@ impl Flows {
         if !self.data_budget_open() {
             return (false, false);
         }
+        // Idle decay: a window unused for whole ERTOs shrinks towards what
+        // is in use (App. A leaves idle behaviour open; RFC 7661 spirit).
+        if let Some(last) = self.last_data_sent {
+            let idle = now.saturating_duration_since(last);
+            if idle > erto {
+                let periods = (idle.as_millis() / erto.as_millis().max(1)).min(8);
+                for _ in 0..periods {
+                    self.cc.on_idle(self.outstanding());
+                }
+            }
+        }
         for level in Priority::ALL.iter().rev() {
             let ids: Vec<FlowId> = self
                 .send
@@ -685,6 +699,7 @@ impl Flows {
         if wrote {
             self.data_packet_count += 1;
             self.timeout_alarm = Some(now + erto);
+            self.last_data_sent = Some(now);
         }
         (wrote, time_critical)
     }
