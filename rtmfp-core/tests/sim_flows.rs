@@ -760,7 +760,7 @@ fn two_sessions_share_a_bottleneck_fairly_and_recover_from_a_loss_burst() {
     }
     // Which client each server-side session belongs to, by far address.
     let mut bytes_by_client = [0usize; 2];
-    let mut pump = |sim: &mut Sim, span: Duration, totals: &mut [usize; 2]| {
+    let pump = |sim: &mut Sim, span: Duration, totals: &mut [usize; 2]| {
         let _ = sim.run_until(
             |sim| {
                 let now = sim.now();
