@@ -10,14 +10,18 @@
 //! - [`flow`] knows RFC 7016 §3.6 flows and Appendix A congestion control.
 //! - [`crypto`] knows keys: the crypto profile seam (RFC 7016 §3.2) and the
 //!   RFC 7425 §4 Flash profile.
+//! - [`runtime`] knows mio: the I/O thread with the UDP sockets, timers,
+//!   commands in and events out.  It is the only I/O in the crate, and
+//!   its `runtime/sys.rs` holds the crate's only `unsafe` code.
 //! - [`sim`] is test support: a deterministic network simulator (links,
 //!   NATs, virtual time) that drives sans-IO endpoints.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod crypto;
 pub mod endpoint;
 pub mod flow;
+pub mod runtime;
 pub mod session;
 pub mod sim;
 pub mod wire;
