@@ -69,9 +69,11 @@
 
 mod driver;
 mod events;
+mod flows;
 mod stats;
 mod sys;
 
+pub use flows::{parse_uri, DEFAULT_PORT};
 pub use stats::{ErrorCounts, IoStats, RuntimeStats};
 
 use crate::crypto::{CryptoProfile, PeerId};
@@ -174,6 +176,8 @@ pub enum RuntimeError {
     Panicked,
     /// The endpoint refused.
     Endpoint(EndpointError),
+    /// An argument is unusable (a bad URI, an unresolvable host).
+    InvalidArgument(String),
 }
 
 impl fmt::Display for RuntimeError {
@@ -186,6 +190,7 @@ impl fmt::Display for RuntimeError {
             }
             RuntimeError::Panicked => f.write_str("the call panicked on the I/O thread"),
             RuntimeError::Endpoint(e) => write!(f, "endpoint: {e}"),
+            RuntimeError::InvalidArgument(why) => f.write_str(why),
         }
     }
 }
