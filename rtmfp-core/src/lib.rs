@@ -13,6 +13,8 @@
 //! - [`runtime`] knows mio: the I/O thread with the UDP sockets, timers,
 //!   commands in and events out.  It is the only I/O in the crate, and
 //!   its `runtime/sys.rs` holds the crate's only `unsafe` code.
+//! - [`flash`] knows RFC 7425 §5 bytes: AMF0/AMF3, RTMP messages, flow
+//!   metadata, commands and FLV files.
 //! - [`sim`] is test support: a deterministic network simulator (links,
 //!   NATs, virtual time) that drives sans-IO endpoints.
 #![deny(unsafe_code)]
@@ -20,6 +22,7 @@
 
 pub mod crypto;
 pub mod endpoint;
+pub mod flash;
 pub mod flow;
 pub mod runtime;
 pub mod session;

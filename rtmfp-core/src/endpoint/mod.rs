@@ -9,6 +9,7 @@
 mod config;
 mod cookie;
 mod event;
+pub mod layer;
 mod opening;
 mod sim_node;
 mod startup;
@@ -17,6 +18,7 @@ mod stats;
 pub use config::{EndpointConfig, FIHelloPolicy};
 pub use cookie::{CookieCheck, CookieJar};
 pub use event::{CloseReason, Event, OpenFailure, Role, SessionHandle};
+pub use layer::{Layer, Layered};
 pub use stats::{DropCounts, DropReason, EndpointStats};
 
 use crate::crypto::{CryptoError, CryptoProfile, PeerId, SessionCrypto};
