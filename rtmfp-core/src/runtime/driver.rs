@@ -67,6 +67,8 @@ pub(crate) struct Finished {
 /// The I/O thread's state.  Jobs get `&mut Driver`.
 pub(crate) struct Driver {
     pub(crate) endpoint: Endpoint,
+    /// The application layer on top of the endpoint, if any.
+    pub(crate) layer: Option<Box<dyn crate::endpoint::Layer>>,
     /// The loop's current time (monotonic).
     pub(crate) now: Instant,
     pub(crate) stats: IoStats,
@@ -106,6 +108,7 @@ pub(crate) struct DriverParts {
     pub(crate) batch: bool,
     pub(crate) icmp: bool,
     pub(crate) gso: bool,
+    pub(crate) layer: Option<Box<dyn crate::endpoint::Layer>>,
 }
 
 impl Driver {
@@ -124,6 +127,7 @@ impl Driver {
         };
         Driver {
             endpoint: parts.endpoint,
+            layer: parts.layer,
             now,
             stats,
             shutdown: None,
@@ -224,8 +228,15 @@ impl Driver {
             } else {
                 last_timer_now = None;
             }
-            self.transmit();
+            if let Some(layer) = self.layer.as_mut() {
+                if layer.poll_timeout().is_some_and(|t| t <= self.now) {
+                    layer.on_timeout(&mut self.endpoint, self.now);
+                    last_timer_now = Some(self.now);
+                }
+            }
+            // Events first: a layer's reactions go out in this iteration.
             self.deliver_events();
+            self.transmit();
             if let Some(deadline) = self.shutdown {
                 let idle = self.endpoint.session_count() == 0
                     && self.endpoint.opening_count() == 0
@@ -258,7 +269,14 @@ impl Driver {
                 t
             }
         });
-        let wake = [timer, self.retry_at, self.shutdown]
+        let layer_timer = self.layer.as_ref().and_then(|l| l.poll_timeout()).map(|t| {
+            if last_timer_now.is_some_and(|n| t <= n) {
+                self.now + RETRY_DELAY
+            } else {
+                t
+            }
+        });
+        let wake = [timer, layer_timer, self.retry_at, self.shutdown]
             .into_iter()
             .flatten()
             .min()?;
@@ -561,9 +579,15 @@ impl Driver {
     fn deliver_events(&mut self) {
         let room = self.shared.events.room();
         while self.pending_events.len() < room {
-            match self.endpoint.poll_event() {
-                Some(e) => self.pending_events.push(e),
-                None => break,
+            let Some(e) = self.endpoint.poll_event() else {
+                break;
+            };
+            let passed = match self.layer.as_mut() {
+                Some(layer) => layer.on_event(&mut self.endpoint, self.now, e),
+                None => Some(e),
+            };
+            if let Some(e) = passed {
+                self.pending_events.push(e);
             }
         }
         self.stats.events += self.pending_events.len() as u64;

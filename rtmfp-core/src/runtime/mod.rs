@@ -311,6 +311,30 @@ impl Handle {
         })
     }
 
+    /// Runs `f` on the I/O thread with the runtime's layer (of type `L`),
+    /// the endpoint and the time; waits and returns its result.  Events
+    /// that `f` causes go through the layer right after.  Fails with
+    /// [`RuntimeError::InvalidArgument`] if the runtime has no layer of
+    /// type `L`.
+    pub fn call_layer<L, R, F>(&self, f: F) -> Result<R, RuntimeError>
+    where
+        L: crate::endpoint::Layer,
+        R: Send + 'static,
+        F: FnOnce(&mut L, &mut Endpoint, Instant) -> R + Send + 'static,
+    {
+        self.call_driver(move |d| {
+            let now = d.now;
+            let layer = d
+                .layer
+                .as_mut()
+                .and_then(|l| l.as_any_mut().downcast_mut::<L>())
+                .ok_or_else(|| {
+                    RuntimeError::InvalidArgument("the runtime has no layer of that type".into())
+                })?;
+            Ok(f(layer, &mut d.endpoint, now))
+        })?
+    }
+
     /// Runs `f` on the I/O thread without waiting for it.  Commands run
     /// in the order they were sent.  Fails only if the runtime has
     /// stopped; usable from inside a [`Handle::call`] closure.
@@ -474,6 +498,25 @@ impl Runtime {
     /// Binds the sockets and starts the I/O thread.  Errors: no bind
     /// address, a bind that failed, or no thread.
     pub fn start(config: RuntimeConfig) -> io::Result<Runtime> {
+        Self::start_layered(config, None)
+    }
+
+    /// Starts a runtime whose I/O thread runs `layer` on top of the
+    /// endpoint: the layer sees every event first and may act on the
+    /// endpoint at once (see [`Layer`](crate::endpoint::Layer)).  Events
+    /// it passes on reach [`Handle::next_event`]; reach the layer itself
+    /// with [`Handle::call_layer`].
+    pub fn start_with_layer(
+        config: RuntimeConfig,
+        layer: Box<dyn crate::endpoint::Layer>,
+    ) -> io::Result<Runtime> {
+        Self::start_layered(config, Some(layer))
+    }
+
+    fn start_layered(
+        config: RuntimeConfig,
+        layer: Option<Box<dyn crate::endpoint::Layer>>,
+    ) -> io::Result<Runtime> {
         if config.bind.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -508,6 +551,7 @@ impl Runtime {
             batch: config.batch_io,
             icmp: config.icmp_errors,
             gso: config.gso,
+            layer,
         };
         let thread = std::thread::Builder::new()
             .name("rtmfp-io".into())
