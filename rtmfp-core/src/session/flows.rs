@@ -84,6 +84,8 @@ pub struct Flows {
     rx: RxPacket,
     /// When user data last went out, for idle window decay.
     last_data_sent: Option<Instant>,
+    /// Pacing: no data packet before this time.
+    pace_next: Option<Instant>,
     /// TC sent on this session (§3.5.2.1).
     pub tc_sent: TcClock,
     /// TCR received on this session.
@@ -112,6 +114,7 @@ impl Flows {
             last_served: [None; 8],
             rx: RxPacket::default(),
             last_data_sent: None,
+            pace_next: None,
             tc_sent: TcClock::default(),
             tcr_received: TcClock::default(),
             tc_received: TcClock::default(),
@@ -498,6 +501,9 @@ impl Flows {
             self.delack_alarm = None;
             self.ack_now = true;
         }
+        if self.pace_next.is_some_and(|t| t <= now) {
+            self.pace_next = None;
+        }
         let mut was_loss = false;
         if self.timeout_alarm.is_some_and(|t| t <= now) {
             // §3.6.2.6.
@@ -520,7 +526,7 @@ impl Flows {
     /// When [`Flows::handle_timeout`] next has work.
     pub fn next_timeout(&self) -> Option<Instant> {
         let send = self.send.values().filter_map(SendFlow::next_deadline);
-        [self.delack_alarm, self.timeout_alarm]
+        [self.delack_alarm, self.timeout_alarm, self.pace_next]
             .into_iter()
             .flatten()
             .chain(send)
@@ -553,7 +559,7 @@ impl Flows {
         let _ = erto;
         let probes = self.send.values().any(|f| f.probe_due(now));
         probes
-            || (self.data_budget_open()
+            || (self.data_budget_open(now)
                 && self.send.values_mut().any(|f| {
                     f.fsn();
                     f.next_eligible().is_some()
@@ -565,7 +571,7 @@ impl Flows {
         if self.send.values().any(|f| f.probe_due(now)) {
             return Some(Priority::FlashOverride);
         }
-        if !self.data_budget_open() {
+        if !self.data_budget_open(now) {
             return None;
         }
         self.send
@@ -577,8 +583,33 @@ impl Flows {
             .max()
     }
 
-    fn data_budget_open(&self) -> bool {
-        self.data_packet_count < MAX_DATA_BURST && self.outstanding() < self.cc.cwnd()
+    fn data_budget_open(&self, now: Instant) -> bool {
+        self.data_packet_count < MAX_DATA_BURST
+            && self.outstanding() < self.cc.cwnd()
+            && self.pace_next.is_none_or(|t| t <= now)
+    }
+
+    /// Pacing: after a data packet of `bytes`, the next may leave once the
+    /// window would allow it at 2 × (slow start) or 1.25 × cwnd per SRTT,
+    /// so a window's worth
+    /// of packets spreads over the round trip instead of leaving in one
+    /// burst (§3.5.2.3 limits bursts; this smooths what remains).
+    fn pace(&mut self, now: Instant, bytes: usize, srtt: Option<Duration>) {
+        let Some(srtt) = srtt.filter(|s| !s.is_zero()) else {
+            return;
+        };
+        let cwnd = self.cc.cwnd().max(1) as f64;
+        // Twice the window per RTT in slow start, so pacing never slows the
+        // exponential growth; 1.25 times in congestion avoidance.
+        let gain = if self.cc.cwnd() < self.cc.ssthresh() {
+            2.0
+        } else {
+            1.25
+        };
+        let interval = srtt.mul_f64(bytes as f64 / (cwnd * gain));
+        if interval >= Duration::from_micros(50) {
+            self.pace_next = Some(now + interval);
+        }
     }
 
     /// Adds acknowledgements to a packet (§3.6.3.4.5-6).  The first may be
@@ -630,11 +661,13 @@ impl Flows {
         &mut self,
         now: Instant,
         erto: Duration,
+        srtt: Option<Duration>,
         builder: &mut PacketBuilder<'_>,
     ) -> (bool, bool) {
         let mut wrote = false;
         let mut time_critical = false;
-        if !self.data_budget_open() {
+        let mut packet_bytes = 0usize;
+        if !self.data_budget_open(now) {
             return (false, false);
         }
         // Idle decay: a window unused for whole ERTOs shrinks towards what
@@ -648,7 +681,7 @@ impl Flows {
                 }
             }
         }
-        for level in Priority::ALL.iter().rev() {
+        'levels: for level in Priority::ALL.iter().rev() {
             let ids: Vec<FlowId> = self
                 .send
                 .iter()
@@ -683,8 +716,10 @@ impl Flows {
                         .push_raw(chunk[0], &chunk[CHUNK_HEADER_LEN..])
                         .is_err()
                     {
-                        return (wrote, time_critical);
+                        // The packet is full.
+                        break 'levels;
                     }
+                    packet_bytes += chunk.len();
                     let tsn = self.next_tsn;
                     self.next_tsn += 1;
                     f.mark_sent(seq, chunk.len(), tsn);
@@ -700,6 +735,7 @@ impl Flows {
             self.data_packet_count += 1;
             self.timeout_alarm = Some(now + erto);
             self.last_data_sent = Some(now);
+            self.pace(now, packet_bytes, srtt);
         }
         (wrote, time_critical)
     }

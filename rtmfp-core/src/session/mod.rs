@@ -451,6 +451,17 @@ impl Session {
         }
     }
 
+    /// The idle time before a keepalive Ping on this session.
+    pub fn keepalive_interval(&self) -> Duration {
+        self.timers.keepalive_interval
+    }
+
+    /// Changes the idle time before a keepalive Ping on this session
+    /// (for example as advised by RFC 7425 §5.3.4 Set Keepalive Timers).
+    pub fn set_keepalive_interval(&mut self, interval: Duration) {
+        self.timers.keepalive_interval = interval;
+    }
+
     fn send_keepalive(&mut self, now: Instant) {
         self.keepalive_sent_at = Some(now);
         self.stats.keepalives_sent += 1;
@@ -569,7 +580,9 @@ impl Session {
                 self.flows.write_acks(&mut builder, primary);
             }
             self.flows.write_probes(now, erto, &mut builder);
-            let (data, tc) = self.flows.write_data(now, erto, &mut builder);
+            let (data, tc) = self
+                .flows
+                .write_data(now, erto, self.rtt.srtt(), &mut builder);
             time_critical = tc;
             if data {
                 self.flows.write_acks(&mut builder, false);
