@@ -33,6 +33,8 @@ pub struct TcContext {
 #[derive(Debug, Clone, Copy, Default)]
 struct PacketAccounting {
     any_loss: bool,
+    /// Highest transmission sequence number among the losses.
+    max_lost_tsn: u64,
     any_naks: bool,
     any_acks: bool,
     acked_bytes: usize,
@@ -46,6 +48,9 @@ pub struct Congestion {
     ssthresh: usize,
     acked_accumulator: usize,
     packet: PacketAccounting,
+    /// Recovery period: losses of data sent at or before this TSN belong
+    /// to a loss event already answered with a cut.
+    recovery_tsn: u64,
     /// Losses detected (NAK or timeout), for statistics.
     pub loss_events: u64,
     /// Timeouts that found data in flight.
@@ -66,6 +71,7 @@ impl Congestion {
             ssthresh: usize::MAX,
             acked_accumulator: 0,
             packet: PacketAccounting::default(),
+            recovery_tsn: 0,
             loss_events: 0,
             timeouts: 0,
         }
@@ -100,15 +106,26 @@ impl Congestion {
         self.packet.any_naks = true;
     }
 
-    /// A fragment was declared lost.
-    pub fn on_loss(&mut self) {
+    /// Fragments were declared lost; `tsn` is the highest transmission
+    /// sequence number among them.
+    pub fn on_loss(&mut self, tsn: u64) {
         self.packet.any_loss = true;
+        self.packet.max_lost_tsn = self.packet.max_lost_tsn.max(tsn);
     }
 
     /// After all chunks of a received packet (App. A.2 Figure 25).
-    pub fn end_packet(&mut self, tc: TcContext) {
+    /// `highest_sent_tsn` is the last transmission sequence number used.
+    ///
+    /// One loss event cuts the window once: losses of data sent before the
+    /// last cut fall in its recovery period and change nothing, as in
+    /// TCP's fast recovery (RFC 5681 §3.2), so a burst of losses within one
+    /// window does not collapse it several times over.
+    pub fn end_packet(&mut self, tc: TcContext, highest_sent_tsn: u64) {
         let p = self.packet;
-        if p.any_loss {
+        if p.any_loss && p.max_lost_tsn <= self.recovery_tsn {
+            // In recovery: neither cut again nor grow.
+        } else if p.any_loss {
+            self.recovery_tsn = highest_sent_tsn;
             self.loss_events += 1;
             self.ssthresh = if tc.tc_sent_here
                 || (p.pre_ack_outstanding > LARGE_WINDOW && tc.fastgrow_allowed)
@@ -205,11 +222,11 @@ mod tests {
         let mut cc = Congestion::new();
         cc.begin_packet(CWND_INIT);
         cc.on_ack(1000);
-        cc.end_packet(fast());
+        cc.end_packet(fast(), 100);
         assert_eq!(cc.cwnd(), CWND_INIT + 1000);
         cc.begin_packet(cc.cwnd());
         cc.on_ack(5000);
-        cc.end_packet(fast());
+        cc.end_packet(fast(), 100);
         assert_eq!(cc.cwnd(), CWND_INIT + 1000 + SMSS);
     }
 
@@ -218,7 +235,7 @@ mod tests {
         let mut cc = Congestion::new();
         cc.begin_packet(1000);
         cc.on_ack(1000);
-        cc.end_packet(fast());
+        cc.end_packet(fast(), 100);
         assert_eq!(cc.cwnd(), CWND_INIT);
     }
 
@@ -226,34 +243,58 @@ mod tests {
     fn loss_halves_small_windows_and_cuts_large_ones_by_an_eighth() {
         let mut cc = Congestion::new();
         cc.begin_packet(20_000);
-        cc.on_loss();
-        cc.end_packet(fast());
+        cc.on_loss(1);
+        cc.end_packet(fast(), 100);
         assert_eq!(cc.cwnd(), 10_000);
         assert_eq!(cc.ssthresh(), 10_000);
         cc.begin_packet(100_000);
-        cc.on_loss();
-        cc.end_packet(fast());
+        cc.on_loss(101);
+        cc.end_packet(fast(), 200);
         assert_eq!(cc.cwnd(), 87_500);
         // With fast growth not allowed (TC elsewhere), large windows halve.
         cc.begin_packet(100_000);
-        cc.on_loss();
-        cc.end_packet(TcContext {
-            tc_sent_here: false,
-            fastgrow_allowed: false,
-        });
+        cc.on_loss(201);
+        cc.end_packet(
+            TcContext {
+                tc_sent_here: false,
+                fastgrow_allowed: false,
+            },
+            300,
+        );
         assert_eq!(cc.cwnd(), 50_000);
+    }
+
+    #[test]
+    fn one_loss_event_cuts_once() {
+        let mut cc = Congestion::new();
+        cc.begin_packet(40_000);
+        cc.on_loss(10);
+        cc.end_packet(fast(), 50);
+        assert_eq!(cc.cwnd(), 20_000);
+        // More losses from the same window (sent up to TSN 50): no new cut.
+        for tsn in [12, 30, 50] {
+            cc.begin_packet(20_000);
+            cc.on_loss(tsn);
+            cc.end_packet(fast(), 60);
+            assert_eq!(cc.cwnd(), 20_000);
+        }
+        // A loss of data sent after the cut is a new event.
+        cc.begin_packet(20_000);
+        cc.on_loss(51);
+        cc.end_packet(fast(), 70);
+        assert_eq!(cc.cwnd(), 10_000);
     }
 
     #[test]
     fn congestion_avoidance_adds_48_bytes_per_threshold() {
         let mut cc = Congestion::new();
         cc.begin_packet(16_000);
-        cc.on_loss();
-        cc.end_packet(fast()); // cwnd = ssthresh = 8000
+        cc.on_loss(1);
+        cc.end_packet(fast(), 100); // cwnd = ssthresh = 8000
         let aithresh = 8000 / 16; // 500
         cc.begin_packet(8000);
         cc.on_ack(aithresh * 3);
-        cc.end_packet(fast());
+        cc.end_packet(fast(), 100);
         assert_eq!(cc.cwnd(), 8000 + 3 * 48);
     }
 
@@ -273,10 +314,13 @@ mod tests {
         let mut cc = Congestion::new();
         cc.begin_packet(CWND_INIT);
         cc.on_ack(1000);
-        cc.end_packet(TcContext {
-            tc_sent_here: true,
-            fastgrow_allowed: false,
-        });
+        cc.end_packet(
+            TcContext {
+                tc_sent_here: true,
+                fastgrow_allowed: false,
+            },
+            100,
+        );
         assert_eq!(cc.cwnd(), CWND_INIT + 250);
     }
 }

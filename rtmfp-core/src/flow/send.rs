@@ -520,8 +520,8 @@ impl SendFlow {
 
     /// Negative acknowledgement pass (§3.6.2.5): every in-flight entry sent
     /// before `max_tsn_ack` gets a NAK; three NAKs mean lost.  Returns
-    /// (naks, losses).
-    pub fn nak_pass(&mut self, max_tsn_ack: u64) -> (usize, usize) {
+    /// (naks, losses, highest TSN among the losses).
+    pub fn nak_pass(&mut self, max_tsn_ack: u64) -> (usize, usize, u64) {
         let mut naks = 0;
         let mut lost = Vec::new();
         for (&tsn, &seq) in self.in_flight.range(..max_tsn_ack) {
@@ -534,10 +534,11 @@ impl SendFlow {
             }
         }
         let losses = lost.len();
+        let max_lost = lost.iter().map(|&(tsn, _)| tsn).max().unwrap_or(0);
         for (tsn, seq) in lost {
             self.lose(tsn, seq);
         }
-        (naks, losses)
+        (naks, losses, max_lost)
     }
 
     fn lose(&mut self, tsn: u64, seq: u64) {

@@ -396,15 +396,15 @@ impl Flows {
         if self.rx.any_acks {
             self.max_tsn_ack = self.max_tsn_ack.max(self.rx.max_tsn);
             for f in self.send.values_mut() {
-                let (naks, losses) = f.nak_pass(self.max_tsn_ack);
+                let (naks, losses, max_lost) = f.nak_pass(self.max_tsn_ack);
                 for _ in 0..naks {
                     self.cc.on_nak();
                 }
-                for _ in 0..losses {
-                    self.cc.on_loss();
+                if losses > 0 {
+                    self.cc.on_loss(max_lost);
                 }
             }
-            self.cc.end_packet(tc);
+            self.cc.end_packet(tc, self.next_tsn - 1);
             self.data_packet_count = 0;
             if self.timeout_alarm.is_some() {
                 self.timeout_alarm = Some(now + erto);
