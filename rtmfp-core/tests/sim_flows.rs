@@ -846,3 +846,57 @@ fn two_sessions_share_a_bottleneck_fairly_and_recover_from_a_loss_burst() {
         );
     }
 }
+
+#[test]
+fn a_flow_whose_first_packet_carries_all_of_it_is_still_announced() {
+    // One message and the final sequence number in one packet: the
+    // receiving flow is complete before the user hears of it.  It must
+    // still be announced, accepted and delivered (§3.6.3.1, §3.6.3.3).
+    let mut s = setup(
+        seed_from_env_or(43),
+        LinkConfig::ideal().with_delay(Duration::from_millis(10)),
+        EndpointConfig::default(),
+    );
+    let (a, b, a_session) = (s.a, s.b, s.a_session);
+    let now = s.sim.now();
+    let ep = s.sim.node_mut::<Endpoint>(a);
+    let flow = ep
+        .open_flow(a_session, b"whole", Priority::Routine, None)
+        .unwrap();
+    ep.send(now, a_session, flow, b"only", MessageOptions::default())
+        .unwrap();
+    ep.close_flow(now, a_session, flow).unwrap();
+    let mut got = Vec::new();
+    let mut finished = false;
+    let mut complete = false;
+    let _ = s.sim.run_until(
+        |sim| {
+            for e in drain(sim, b) {
+                match e {
+                    Event::FlowOpened {
+                        session,
+                        flow,
+                        metadata,
+                        ..
+                    } => {
+                        assert_eq!(metadata, b"whole");
+                        let now = sim.now();
+                        sim.node_mut::<Endpoint>(b)
+                            .accept_flow(now, session, flow, DeliveryOrder::Sequence)
+                            .unwrap();
+                    }
+                    Event::Message { data, .. } => got.push(data),
+                    Event::FlowFinished { .. } => finished = true,
+                    _ => {}
+                }
+            }
+            for e in drain(sim, a) {
+                complete |= matches!(e, Event::FlowComplete { flow: f, .. } if f == flow);
+            }
+            finished && complete
+        },
+        Limits::time(Duration::from_secs(10)),
+    );
+    assert_eq!(got, [b"only".to_vec()]);
+    assert!(finished && complete);
+}

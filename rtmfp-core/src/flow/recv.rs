@@ -94,6 +94,8 @@ pub struct RecvFlow {
     pub messages_delivered: u64,
     /// Whether the user has been told about this flow.
     pub announced: bool,
+    /// Whether the flow was rejected (it may complete afterwards).
+    rejected: bool,
 }
 
 impl RecvFlow {
@@ -125,6 +127,7 @@ impl RecvFlow {
             finished_reported: false,
             messages_delivered: 0,
             announced: false,
+            rejected: false,
         }
     }
 
@@ -137,6 +140,23 @@ impl RecvFlow {
     /// Whether the user accepted the flow.
     pub fn is_accepted(&self) -> bool {
         self.accepted
+    }
+
+    /// Whether the flow was ever rejected.
+    pub fn was_rejected(&self) -> bool {
+        self.rejected
+    }
+
+    /// Whether the user should be told about this flow: it is open, or it
+    /// already completed (its whole content, final fragment included,
+    /// arrived before the user saw it) without being rejected.
+    pub fn should_announce(&self) -> bool {
+        !self.announced
+            && !self.rejected
+            && matches!(
+                self.state,
+                RecvState::Open | RecvState::CompleteLinger { .. }
+            )
     }
 
     /// Suspends or resumes delivery (§3.6.3.3).  A suspended flow keeps
@@ -160,6 +180,7 @@ impl RecvFlow {
             return false;
         }
         self.state = RecvState::Rejected;
+        self.rejected = true;
         self.buffer.clear();
         self.buffered = 0;
         self.exception_code = code;

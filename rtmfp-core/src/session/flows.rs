@@ -3,7 +3,7 @@
 
 use crate::endpoint::{Event, SessionHandle};
 use crate::flow::congestion::{Congestion, TcClock, TcContext, MAX_DATA_BURST};
-use crate::flow::recv::{Incoming, RecvFlow, RecvState};
+use crate::flow::recv::{Incoming, RecvFlow};
 use crate::flow::send::{FlowNotice, SendError, SendFlow, SendState};
 use crate::flow::{DeliveryOrder, FlowId, FlowLimits, MessageId, MessageOptions, Priority};
 use crate::wire::chunk::{BitmapAck, RangeAck, OPTION_RETURN_ASSOCIATION, OPTION_USER_METADATA};
@@ -428,7 +428,9 @@ impl Flows {
     ) {
         let mut delivered = Vec::new();
         for f in self.recv.values_mut() {
-            if f.state == RecvState::Open && !f.announced {
+            // A flow whose first packet carried all of it (message and
+            // final fragment) is already complete: announce it too.
+            if f.should_announce() {
                 f.announced = true;
                 events.push_back(Event::FlowOpened {
                     session: handle,
