@@ -62,6 +62,8 @@ struct RxPacket {
     any_user_data: bool,
     any_acks: bool,
     max_tsn: u64,
+    /// In-flight bytes this packet's acks acknowledged.
+    acked_bytes: usize,
 }
 
 /// All the flows of one session.
@@ -79,7 +81,9 @@ pub struct Flows {
     ack_now: bool,
     delack_alarm: Option<Instant>,
     rx_data_packets: u32,
-    data_packet_count: u32,
+    /// Data packets that may still go out before the next acknowledgement
+    /// (burst avoidance, §3.5.2.3).
+    burst_credit: u32,
     last_served: [Option<FlowId>; 8],
     rx: RxPacket,
     /// When user data last went out, for idle window decay.
@@ -110,7 +114,7 @@ impl Flows {
             ack_now: false,
             delack_alarm: None,
             rx_data_packets: 0,
-            data_packet_count: 0,
+            burst_credit: MAX_DATA_BURST,
             last_served: [None; 8],
             rx: RxPacket::default(),
             last_data_sent: None,
@@ -378,6 +382,7 @@ impl Flows {
         let (acked, max_tsn) = f.on_ack(now, bytes, ranges);
         self.rx.any_acks = true;
         self.rx.max_tsn = self.rx.max_tsn.max(max_tsn);
+        self.rx.acked_bytes += acked;
         if acked > 0 {
             self.cc.on_ack(acked);
         }
@@ -405,7 +410,23 @@ impl Flows {
                 }
             }
             self.cc.end_packet(tc, self.next_tsn - 1);
-            self.data_packet_count = 0;
+            // §3.5.2.3: at most six data packets between acknowledgements.
+            // A receiver acks every second data packet (§3.6.3.4.1), but one
+            // that reads a batch of packets sends one ack for all of them,
+            // and a sender that reads a batch of acks sees them together.
+            // Credit as if each pair of acknowledged packets had been
+            // acked on its own: six packets per pair, at least six per
+            // packet of acks, never more than the window's worth.
+            self.burst_credit = if self.outstanding() == 0 {
+                MAX_DATA_BURST
+            } else {
+                let acked_packets =
+                    u32::try_from(self.rx.acked_bytes.div_ceil(1000)).unwrap_or(u32::MAX);
+                let window_packets = u32::try_from(self.cc.cwnd() / 1000).unwrap_or(u32::MAX);
+                self.burst_credit
+                    .saturating_add(MAX_DATA_BURST.max(acked_packets.saturating_mul(3)))
+                    .min(window_packets.saturating_add(MAX_DATA_BURST))
+            };
             if self.timeout_alarm.is_some() {
                 self.timeout_alarm = Some(now + erto);
             }
@@ -514,7 +535,7 @@ impl Flows {
                 was_loss |= f.on_timeout();
             }
             self.cc.on_timeout(was_loss);
-            self.data_packet_count = 0;
+            self.burst_credit = MAX_DATA_BURST;
         }
         for f in self.send.values_mut() {
             f.check_deadlines(now);
@@ -586,7 +607,7 @@ impl Flows {
     }
 
     fn data_budget_open(&self, now: Instant) -> bool {
-        self.data_packet_count < MAX_DATA_BURST
+        self.burst_credit > 0
             && self.outstanding() < self.cc.cwnd()
             && self.pace_next.is_none_or(|t| t <= now)
     }
@@ -734,7 +755,7 @@ impl Flows {
             }
         }
         if wrote {
-            self.data_packet_count += 1;
+            self.burst_credit = self.burst_credit.saturating_sub(1);
             self.timeout_alarm = Some(now + erto);
             self.last_data_sent = Some(now);
             self.pace(now, packet_bytes, srtt);
