@@ -13,8 +13,11 @@
 //! - [`runtime`] knows mio: the I/O thread with the UDP sockets, timers,
 //!   commands in and events out.  It is the only I/O in the crate, and
 //!   its `runtime/sys.rs` holds the crate's only `unsafe` code.
-//! - [`flash`] knows RFC 7425 §5 bytes: AMF0/AMF3, RTMP messages, flow
-//!   metadata, commands and FLV files.
+//! - [`flash`] knows RFC 7425 §5: AMF0/AMF3, RTMP messages, flow
+//!   metadata, commands and FLV files, and the Flash client
+//!   (NetConnection, NetStream, direct peer-to-peer streams).
+//! - [`rendezvous`] knows server policy: developer keys, the peer
+//!   registry, introductions, name lookup and the stream relay.
 //! - [`sim`] is test support: a deterministic network simulator (links,
 //!   NATs, virtual time) that drives sans-IO endpoints.
 #![deny(unsafe_code)]
@@ -24,6 +27,7 @@ pub mod crypto;
 pub mod endpoint;
 pub mod flash;
 pub mod flow;
+pub mod rendezvous;
 pub mod runtime;
 pub mod session;
 pub mod sim;

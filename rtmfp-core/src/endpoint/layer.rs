@@ -12,6 +12,11 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// Where a layer hands its own typed events when they should not wait in
+/// the layer for polling: for example into a runtime
+/// [`EventQueue`](crate::runtime::EventQueue) that another thread reads.
+pub type EventSink<T> = Box<dyn FnMut(T) + Send>;
+
 /// Code that sits on top of an [`Endpoint`] and consumes its events.
 pub trait Layer: Send + 'static {
     /// Handles one endpoint event.  Returns the event to pass it on to the

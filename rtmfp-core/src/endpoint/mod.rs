@@ -18,7 +18,7 @@ mod stats;
 pub use config::{EndpointConfig, FIHelloPolicy};
 pub use cookie::{CookieCheck, CookieJar};
 pub use event::{CloseReason, Event, OpenFailure, Role, SessionHandle};
-pub use layer::{Layer, Layered};
+pub use layer::{EventSink, Layer, Layered};
 pub use stats::{DropCounts, DropReason, EndpointStats};
 
 use crate::crypto::{CryptoError, CryptoProfile, PeerId, SessionCrypto};
@@ -307,6 +307,28 @@ impl Endpoint {
             });
         }
         None
+    }
+
+    /// Sets the idle time before a keepalive Ping on one open session
+    /// (RFC 7016 §3.5.4.1), for example as advised by the server's Set
+    /// Keepalive Timers (RFC 7425 §5.3.4).  The caller clamps it.
+    pub fn set_keepalive_interval(
+        &mut self,
+        handle: SessionHandle,
+        interval: std::time::Duration,
+    ) -> Result<(), EndpointError> {
+        if interval.is_zero() {
+            return Err(EndpointError::InvalidArgument("zero keepalive interval"));
+        }
+        self.open_session_mut(handle)?
+            .set_keepalive_interval(interval);
+        Ok(())
+    }
+
+    /// The keepalive interval of an open session.
+    pub fn keepalive_interval(&self, handle: SessionHandle) -> Option<std::time::Duration> {
+        let id = self.session_by_handle.get(&handle)?;
+        Some(self.sessions.get(id)?.keepalive_interval())
     }
 
     /// The open session whose far end an EPD selects, if any.

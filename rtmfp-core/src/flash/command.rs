@@ -87,6 +87,16 @@ pub mod code {
     pub const CONNECT_REJECTED_STREAM: &str = "NetStream.Connect.Rejected";
     /// A peer-to-peer stream connection closed.
     pub const CONNECT_CLOSED_STREAM: &str = "NetStream.Connect.Closed";
+    /// A peer-to-peer stream connection could not be made.
+    pub const CONNECT_FAILED_STREAM: &str = "NetStream.Connect.Failed";
+    /// A stream failed for a reason no other code covers.
+    pub const STREAM_FAILED: &str = "NetStream.Failed";
+    /// The stream being played started being published.
+    pub const PLAY_PUBLISH_NOTIFY: &str = "NetStream.Play.PublishNotify";
+    /// The stream being played stopped being published.
+    pub const PLAY_UNPUBLISH_NOTIFY: &str = "NetStream.Play.UnpublishNotify";
+    /// A `NetConnection.call` failed on the server.
+    pub const CALL_FAILED: &str = "NetConnection.Call.Failed";
 }
 
 /// The object encoding negotiated by `connect` (its `objectEncoding`).

@@ -18,16 +18,25 @@
 //! [`FlashError`] (or [`amf::AmfError`]) for that one message.
 
 pub mod amf;
+pub mod candidates;
+pub mod client;
 pub mod command;
 pub mod flv;
+pub mod inbound;
+pub mod media;
 pub mod message;
 pub mod metadata;
+pub mod net_connection;
+pub mod peer_id;
+pub mod uri;
 pub mod user_control;
 
 pub use amf::{AmfError, Value};
+pub use client::{ClientConfig, ClientEvent, FlashClient, PeerStreamId, StreamId};
 pub use command::{Command, StatusInfo};
 pub use message::Message;
 pub use metadata::{FlowMetadata, ReceiveIntent};
+pub use net_connection::{NetConnection, NetConnectionConfig, NetError, NetStream};
 pub use user_control::UserControlEvent;
 
 use std::fmt;

@@ -43,7 +43,7 @@ const ERRQUEUE_BUDGET: usize = 1024;
 
 /// State shared by the runtime, its handles and the I/O thread.
 pub(crate) struct Shared {
-    pub(crate) events: EventQueue,
+    pub(crate) events: EventQueue<crate::endpoint::Event>,
     pub(crate) waker: Waker,
     /// Set by the I/O thread when it stops taking commands.
     pub(crate) closed: AtomicBool,

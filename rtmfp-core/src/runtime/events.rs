@@ -1,8 +1,12 @@
 //! The event queue between the I/O thread and the application, and the
 //! file descriptor that is readable while events wait.
+//!
+//! [`EventQueue`] is generic so that layers on the I/O thread (the Flash
+//! client, the rendezvous server) can hand their own typed events to the
+//! application with the same blocking, timeout and event-fd semantics as
+//! the runtime's endpoint events.
 
 use super::sys;
-use crate::endpoint::Event;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -67,8 +71,8 @@ impl Notifier {
 }
 
 #[derive(Debug)]
-struct Inner {
-    queue: VecDeque<Event>,
+struct Inner<T> {
+    queue: VecDeque<T>,
     /// The I/O thread has stopped; no event will be added.
     closed: bool,
     /// The I/O thread stopped taking events from the endpoint because the
@@ -80,18 +84,24 @@ struct Inner {
 
 /// Events from the I/O thread to the application (any thread).
 ///
+/// Its [`EventQueue::fd`] is readable while at least one event waits or
+/// once the queue is closed (the same contract as
+/// [`Handle::event_fd`](super::Handle::event_fd)).
+///
 /// Invariant, held under the mutex: the notifier is set iff the queue is
-/// non-empty or the runtime is closed.
+/// non-empty or the queue is closed.
 #[derive(Debug)]
-pub(crate) struct EventQueue {
-    inner: Mutex<Inner>,
+pub struct EventQueue<T> {
+    inner: Mutex<Inner<T>>,
     ready: Condvar,
     notifier: Notifier,
     limit: usize,
 }
 
-impl EventQueue {
-    pub(crate) fn new(limit: usize) -> io::Result<EventQueue> {
+impl<T> EventQueue<T> {
+    /// A new, empty queue.  `limit` bounds only the runtime's own
+    /// backpressure; [`EventQueue::push`] is not limited.
+    pub fn new(limit: usize) -> io::Result<EventQueue<T>> {
         Ok(EventQueue {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
@@ -105,17 +115,19 @@ impl EventQueue {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // A panic while holding this lock cannot leave the queue
         // inconsistent (every critical section is a few field updates).
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn fd(&self) -> RawFd {
+    /// The file descriptor that is readable while events wait (or after
+    /// close).  Never read or write it; only wait for readability.
+    pub fn fd(&self) -> RawFd {
         self.notifier.fd()
     }
 
-    fn update_signal(&self, inner: &mut Inner) {
+    fn update_signal(&self, inner: &mut Inner<T>) {
         let want = inner.closed || !inner.queue.is_empty();
         if want != inner.signalled {
             if want {
@@ -136,8 +148,21 @@ impl EventQueue {
         room
     }
 
+    /// Appends one event (from any thread) and wakes the waiters.
+    /// Events pushed after [`EventQueue::close`] are dropped.
+    pub fn push(&self, event: T) {
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        inner.queue.push_back(event);
+        self.update_signal(&mut inner);
+        drop(inner);
+        self.ready.notify_all();
+    }
+
     /// I/O thread: appends events.
-    pub(crate) fn push_all(&self, events: &mut Vec<Event>) {
+    pub(crate) fn push_all(&self, events: &mut Vec<T>) {
         if events.is_empty() {
             return;
         }
@@ -148,8 +173,9 @@ impl EventQueue {
         self.ready.notify_all();
     }
 
-    /// I/O thread: no more events will come.
-    pub(crate) fn close(&self) {
+    /// No more events will come: waiters return once the queue is empty,
+    /// and the fd stays readable for good.
+    pub fn close(&self) {
         let mut inner = self.lock();
         inner.closed = true;
         self.update_signal(&mut inner);
@@ -159,7 +185,7 @@ impl EventQueue {
 
     /// Takes one event.  Returns it and whether the I/O thread should be
     /// woken because the queue drained below half while it was paused.
-    fn take(&self, inner: &mut Inner) -> Option<(Event, bool)> {
+    fn take(&self, inner: &mut Inner<T>) -> Option<(T, bool)> {
         let event = inner.queue.pop_front()?;
         let wake = inner.paused && inner.queue.len() <= self.limit / 2;
         if wake {
@@ -169,13 +195,13 @@ impl EventQueue {
         Some((event, wake))
     }
 
-    pub(crate) fn try_next(&self) -> Option<(Event, bool)> {
+    pub(crate) fn try_next(&self) -> Option<(T, bool)> {
         let mut inner = self.lock();
         self.take(&mut inner)
     }
 
     /// Waits until an event, the deadline (if any), or close.
-    pub(crate) fn next(&self, deadline: Option<Instant>) -> Option<(Event, bool)> {
+    pub(crate) fn next(&self, deadline: Option<Instant>) -> Option<(T, bool)> {
         let mut inner = self.lock();
         loop {
             if let Some(taken) = self.take(&mut inner) {
@@ -204,8 +230,34 @@ impl EventQueue {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// Events waiting.
+    pub fn len(&self) -> usize {
         self.lock().queue.len()
+    }
+
+    /// Whether no event waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether [`EventQueue::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// The next event if one waits; never blocks.
+    pub fn try_pop(&self) -> Option<T> {
+        self.try_next().map(|(e, _)| e)
+    }
+
+    /// The next event, waiting at most `timeout` (`None`: as long as it
+    /// takes).  `None` on timeout, or once closed and empty.
+    pub fn pop_timeout(&self, timeout: Option<Duration>) -> Option<T> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        if timeout.is_some() && deadline.is_none() {
+            return self.next(None).map(|(e, _)| e);
+        }
+        self.next(deadline).map(|(e, _)| e)
     }
 }
 
@@ -242,8 +294,8 @@ mod tests {
 
     #[test]
     fn queue_signal_follows_emptiness_and_close() {
-        let q = EventQueue::new(2).unwrap();
-        let ev = || Event::SessionOpenFailed {
+        let q = EventQueue::<crate::endpoint::Event>::new(2).unwrap();
+        let ev = || crate::endpoint::Event::SessionOpenFailed {
             session: crate::endpoint::SessionHandle(1),
             reason: crate::endpoint::OpenFailure::Cancelled,
         };

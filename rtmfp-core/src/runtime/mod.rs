@@ -70,6 +70,7 @@
 mod driver;
 mod events;
 mod flows;
+mod sink;
 mod stats;
 mod sys;
 
@@ -79,9 +80,10 @@ pub use stats::{ErrorCounts, IoStats, RuntimeStats};
 use crate::crypto::{CryptoProfile, PeerId};
 use crate::endpoint::{Endpoint, EndpointConfig, EndpointError, Event, SessionHandle, SessionInfo};
 use driver::{Driver, DriverParts, Finished, Job, Shared, WAKER};
-use events::EventQueue;
+pub use events::EventQueue;
 use mio::net::UdpSocket;
 use mio::{Poll, Waker};
+pub use sink::queue_sink;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;

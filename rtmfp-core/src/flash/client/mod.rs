@@ -1,0 +1,838 @@
+//! The Flash client: NetConnection and NetStream semantics on top of an
+//! [`Endpoint`], as a [`Layer`] (RFC 7425 §5.3, §5.4).
+//!
+//! [`FlashClient`] is sans-IO like the endpoint under it: every call takes
+//! the endpoint and the time, and every endpoint event goes through
+//! [`Layer::on_event`].  The runtime runs it on its I/O thread
+//! ([`NetConnection`](crate::flash::NetConnection) is the typed wrapper);
+//! the simulator runs it in an [`endpoint::Layered`](crate::endpoint::Layered)
+//! node.  What it has to say comes out as [`ClientEvent`]s, either queued
+//! for [`FlashClient::poll_event`] or handed to a sink
+//! ([`FlashClient::set_event_sink`]).
+//!
+//! - **NetConnection** (§5.3): [`FlashClient::connect`] opens the session
+//!   with the URI as EPD Ancillary Data, opens the control flow (stream
+//!   ID 0) on S_OPEN and sends `connect`; the first server flow for
+//!   stream ID 0 associated to it is the canonical return control flow;
+//!   `_result` gives "NetConnection.Connect.Success" and is followed by
+//!   `setPeerInfo` with the local candidate addresses (§5.3.3).  Set
+//!   Keepalive Timers (§5.3.4) is clamped and applied.
+//! - **NetStream through the server** (§5.3.5): [`FlashClient::create_stream`],
+//!   [`FlashClient::publish`], [`FlashClient::play`], [`FlashClient::send`].
+//! - **DIRECT_CONNECTIONS** (§5.4): a publisher's
+//!   [`FlashClient::create_direct_stream`] is played by peers that open a
+//!   session to our peer ID (through the server as introducer) and send
+//!   `play` on an unassociated flow with a non-zero stream ID; a
+//!   subscriber's [`FlashClient::create_peer_stream`] does that.
+
+mod p2p;
+mod server;
+mod types;
+
+pub use types::{
+    ClientConfig, ClientError, ClientEvent, PeerConnectMode, PeerStreamId, PeerStreamInfo,
+    StreamId, StreamKind,
+};
+
+use super::command::{code, Command, ObjectEncoding, StatusInfo};
+use super::media::StreamSender;
+use super::uri::RtmfpUri;
+use super::Value;
+use crate::crypto::PeerId;
+use crate::endpoint::{Endpoint, Event, Layer, SessionHandle};
+use crate::flow::FlowId;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub use crate::endpoint::EventSink;
+
+/// A publisher's synchronous `onPeerConnect`: true accepts the subscriber.
+pub type PeerConnectPolicy = Box<dyn FnMut(&PeerStreamInfo) -> bool + Send>;
+
+/// Transaction ID of `connect` (RTMP commands §7.2.1.1 says 1).
+const CONNECT_TXN: u64 = 1;
+
+/// The NetConnection to the server.
+struct ServerConn {
+    uri: RtmfpUri,
+    session: SessionHandle,
+    state: ConnState,
+    far_address: Option<SocketAddr>,
+    far_id: Option<PeerId>,
+    near_nonce: Vec<u8>,
+    far_nonce: Vec<u8>,
+    /// Our NetConnection control flow (stream ID 0).
+    control: Option<StreamSender>,
+    /// The canonical return control flow (§5.3.2).
+    return_control: Option<FlowId>,
+    /// Every server flow we accepted, with its stream ID.
+    recv: HashMap<FlowId, u32>,
+    encoding: ObjectEncoding,
+    connect_command: Command,
+    /// The connection's status was reported closed (or failed).
+    ended: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnState {
+    Opening,
+    Connecting,
+    Connected,
+    Closed,
+}
+
+enum Op {
+    Publish(String),
+    Play(String),
+}
+
+/// A subscriber's play of a peer's DIRECT_CONNECTIONS stream.
+#[derive(Default)]
+struct PeerPlay {
+    session: Option<SessionHandle>,
+    name: Option<String>,
+    /// The publisher's return flows.
+    recv: HashSet<FlowId>,
+    /// Over: rejected, failed or closed (reported once).
+    ended: bool,
+}
+
+struct NetStream {
+    kind: StreamKind,
+    /// Server streams: the server's stream ID; peer streams: the stream
+    /// ID of our control flow to the publisher.
+    stream_id: Option<u32>,
+    /// Server streams: operations waiting for the stream ID.
+    pending: Vec<Op>,
+    /// Server streams: our flows to the server; peer streams: our control
+    /// flow to the publisher (its data flow).
+    sender: Option<StreamSender>,
+    publishing: Option<String>,
+    playing: Option<String>,
+    peer: PeerPlay,
+    closed: bool,
+}
+
+/// A session with a peer (either direction).
+struct PeerSession {
+    far_id: Option<PeerId>,
+    far_address: Option<SocketAddr>,
+    open: bool,
+    /// Peer streams waiting for this session to open.
+    waiting: Vec<StreamId>,
+    /// The next stream ID for a control flow we open on it.
+    next_stream_id: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeerState {
+    /// Its control flow is open; no `play` yet.
+    AwaitingPlay,
+    /// `play` received; waiting for accept_peer / reject_peer.
+    Pending,
+    /// Being sent the stream.
+    Accepted,
+}
+
+/// A subscriber of one of our DIRECT_CONNECTIONS streams.
+struct PeerStream {
+    info: PeerStreamInfo,
+    /// The subscriber's control flow (our receiving flow).
+    control: FlowId,
+    sender: Option<StreamSender>,
+    state: PeerState,
+}
+
+enum Call {
+    CreateStream(StreamId),
+    User,
+}
+
+/// NetConnection and NetStream on an endpoint: see the module docs.
+pub struct FlashClient {
+    config: ClientConfig,
+    conn: Option<ServerConn>,
+    streams: BTreeMap<StreamId, NetStream>,
+    next_stream: u32,
+    /// Server stream ID → NetStream.
+    server_streams: HashMap<u32, StreamId>,
+    next_txn: u64,
+    calls: HashMap<u64, Call>,
+    peer_sessions: HashMap<SessionHandle, PeerSession>,
+    peers: BTreeMap<PeerStreamId, PeerStream>,
+    next_peer: u64,
+    /// (session, subscriber control flow) → subscriber.
+    peer_controls: HashMap<(SessionHandle, FlowId), PeerStreamId>,
+    /// (session, our control flow to a publisher) → peer NetStream.
+    player_controls: HashMap<(SessionHandle, FlowId), StreamId>,
+    /// (session, publisher's return flow) → peer NetStream.
+    player_flows: HashMap<(SessionHandle, FlowId), StreamId>,
+    /// Our rejection status flow → the subscriber control flow to reject
+    /// once it is delivered.
+    rejecting: HashMap<(SessionHandle, FlowId), FlowId>,
+    /// Peer streams waiting for the server connection.
+    waiting_for_server: Vec<StreamId>,
+    peer_keepalive: Option<Duration>,
+    policy: Option<PeerConnectPolicy>,
+    events: VecDeque<ClientEvent>,
+    sink: Option<EventSink<ClientEvent>>,
+}
+
+impl std::fmt::Debug for FlashClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlashClient")
+            .field("connected", &self.is_connected())
+            .field("streams", &self.streams.len())
+            .field("peer_streams", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlashClient {
+    /// A client with no connection yet.
+    pub fn new(config: ClientConfig) -> FlashClient {
+        FlashClient {
+            config,
+            conn: None,
+            streams: BTreeMap::new(),
+            next_stream: 1,
+            server_streams: HashMap::new(),
+            next_txn: CONNECT_TXN + 1,
+            calls: HashMap::new(),
+            peer_sessions: HashMap::new(),
+            peers: BTreeMap::new(),
+            next_peer: 1,
+            peer_controls: HashMap::new(),
+            player_controls: HashMap::new(),
+            player_flows: HashMap::new(),
+            rejecting: HashMap::new(),
+            waiting_for_server: Vec::new(),
+            peer_keepalive: None,
+            policy: None,
+            events: VecDeque::new(),
+            sink: None,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Changes `max_peer_connections` (subscribers already accepted stay).
+    pub fn set_max_peer_connections(&mut self, max: usize) {
+        self.config.max_peer_connections = max;
+    }
+
+    /// Sets the local candidate addresses sent in `setPeerInfo`.
+    pub fn set_local_addresses(&mut self, addresses: Vec<SocketAddr>) {
+        self.config.local_addresses = addresses;
+    }
+
+    /// Sends events to `sink` instead of the internal queue (events
+    /// already queued stay there).
+    pub fn set_event_sink(&mut self, sink: EventSink<ClientEvent>) {
+        self.sink = Some(sink);
+    }
+
+    /// Sets the publisher's synchronous `onPeerConnect`: called for every
+    /// subscriber that asks to play one of our DIRECT_CONNECTIONS streams
+    /// (within `max_peer_connections`); false rejects it with
+    /// "NetStream.Connect.Rejected".  It runs on the endpoint's thread and
+    /// must not block.
+    pub fn set_peer_connect_policy(&mut self, policy: Option<PeerConnectPolicy>) {
+        self.policy = policy;
+    }
+
+    /// The next queued event (when no sink is set).
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    fn emit(&mut self, event: ClientEvent) {
+        match self.sink.as_mut() {
+            Some(sink) => sink(event),
+            None => self.events.push_back(event),
+        }
+    }
+
+    fn status(&mut self, stream: Option<StreamId>, info: StatusInfo) {
+        self.emit(ClientEvent::Status { stream, info });
+    }
+
+    fn txn(&mut self) -> u64 {
+        let t = self.next_txn;
+        self.next_txn += 1;
+        t
+    }
+
+    // ----- NetConnection -----
+
+    /// Connects to the server at `uri` (`rtmfp://host[:port]/app/...`),
+    /// trying the candidate addresses the host resolved to
+    /// (RFC 7425 §5.3.1).  `args` are extra `connect` arguments.  The
+    /// outcome arrives as a status event: "NetConnection.Connect.Success",
+    /// ".Failed" or ".Rejected".
+    pub fn connect(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        uri: &str,
+        candidates: &[SocketAddr],
+        args: Vec<Value>,
+    ) -> Result<(), ClientError> {
+        if self.conn.is_some() {
+            return Err(ClientError::AlreadyConnected);
+        }
+        let uri = RtmfpUri::parse(uri).map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        let mut object = super::command::ConnectObject::new(&uri.app, &uri.tc_url);
+        object.flash_ver = self.config.flash_ver.clone();
+        object.object_encoding = self.config.object_encoding;
+        let epd = crate::crypto::flash::epd::epd_for_uri(&uri.tc_url, None);
+        let session = ep.connect(now, epd, candidates)?;
+        self.conn = Some(ServerConn {
+            uri,
+            session,
+            state: ConnState::Opening,
+            far_address: None,
+            far_id: None,
+            near_nonce: Vec::new(),
+            far_nonce: Vec::new(),
+            control: None,
+            return_control: None,
+            recv: HashMap::new(),
+            encoding: ObjectEncoding::Amf0,
+            connect_command: Command::connect(&object, args),
+            ended: false,
+        });
+        Ok(())
+    }
+
+    /// Whether `connect` succeeded and the connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| c.state == ConnState::Connected)
+    }
+
+    /// The server session, once `connect` was called.
+    pub fn server_session(&self) -> Option<SessionHandle> {
+        self.conn.as_ref().map(|c| c.session)
+    }
+
+    /// The server's address (the server session's DESTADDR), once open.
+    pub fn server_address(&self) -> Option<SocketAddr> {
+        self.conn.as_ref().and_then(|c| c.far_address)
+    }
+
+    /// The parsed URI of the connection.
+    pub fn uri(&self) -> Option<&RtmfpUri> {
+        self.conn.as_ref().map(|c| &c.uri)
+    }
+
+    /// The server's peer ID (`farID`), once the session is open.
+    pub fn far_id(&self) -> Option<PeerId> {
+        self.conn.as_ref().and_then(|c| c.far_id)
+    }
+
+    /// NEAR_NONCE of the server session (RFC 7425 §4.6.5).
+    pub fn near_nonce(&self) -> Option<&[u8]> {
+        self.conn
+            .as_ref()
+            .filter(|c| !c.near_nonce.is_empty())
+            .map(|c| c.near_nonce.as_slice())
+    }
+
+    /// FAR_NONCE of the server session.
+    pub fn far_nonce(&self) -> Option<&[u8]> {
+        self.conn
+            .as_ref()
+            .filter(|c| !c.far_nonce.is_empty())
+            .map(|c| c.far_nonce.as_slice())
+    }
+
+    /// The object encoding the server negotiated.
+    pub fn object_encoding(&self) -> ObjectEncoding {
+        self.conn
+            .as_ref()
+            .map_or(ObjectEncoding::Amf0, |c| c.encoding)
+    }
+
+    /// Calls a server command on the NetConnection: `(name, txn, null,
+    /// args...)`.  The answer arrives as [`ClientEvent::CallResult`] with
+    /// the returned transaction ID.
+    pub fn call(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<f64, ClientError> {
+        let txn = self.txn();
+        let command = Command::new(name, txn as f64, Value::Null, args);
+        self.send_control(ep, now, &command)?;
+        self.calls.insert(txn, Call::User);
+        Ok(txn as f64)
+    }
+
+    /// Closes the NetConnection in order (RFC 7425 §5.3.6): every sending
+    /// flow to the server is closed, then the session.  Peer sessions
+    /// close too.  "NetConnection.Connect.Closed" follows.
+    pub fn close(&mut self, ep: &mut Endpoint, now: Instant) {
+        let ids: Vec<StreamId> = self.streams.keys().copied().collect();
+        for id in ids {
+            let _ = self.close_stream(ep, now, id);
+        }
+        let peer_sessions: Vec<SessionHandle> = self.peer_sessions.keys().copied().collect();
+        for s in peer_sessions {
+            let _ = ep.close(now, s, false);
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            if let Some(control) = conn.control.as_mut() {
+                control.close(ep, now);
+            }
+            let _ = ep.close(now, conn.session, false);
+            if conn.state == ConnState::Opening {
+                self.server_gone(Some(code::CONNECT_FAILED), "closed before it opened");
+            }
+        }
+    }
+
+    // ----- NetStream -----
+
+    fn new_stream(&mut self, kind: StreamKind) -> StreamId {
+        let id = StreamId(self.next_stream);
+        self.next_stream += 1;
+        self.streams.insert(
+            id,
+            NetStream {
+                kind,
+                stream_id: None,
+                pending: Vec::new(),
+                sender: None,
+                publishing: None,
+                playing: None,
+                peer: PeerPlay::default(),
+                closed: false,
+            },
+        );
+        id
+    }
+
+    /// A NetStream through the server: `createStream` is sent now, or as
+    /// soon as the connection is up.  `publish` and `play` may be called
+    /// at once; they wait for the stream ID.
+    pub fn create_stream(&mut self, ep: &mut Endpoint, now: Instant) -> StreamId {
+        let id = self.new_stream(StreamKind::Server);
+        if self.is_connected() {
+            self.send_create_stream(ep, now, id);
+        }
+        id
+    }
+
+    /// A `NetStream(DIRECT_CONNECTIONS)`: [`FlashClient::publish`] on it
+    /// publishes to peers that play it directly (RFC 7425 §5.4).
+    pub fn create_direct_stream(&mut self) -> StreamId {
+        self.new_stream(StreamKind::DirectConnections)
+    }
+
+    /// A `NetStream(peerID)`: [`FlashClient::play`] on it plays a
+    /// DIRECT_CONNECTIONS stream published by that peer (RFC 7425 §5.4.1).
+    pub fn create_peer_stream(&mut self, peer: PeerId) -> StreamId {
+        self.new_stream(StreamKind::Peer(peer))
+    }
+
+    /// The kind of a NetStream.
+    pub fn stream_kind(&self, stream: StreamId) -> Option<StreamKind> {
+        self.streams.get(&stream).map(|s| s.kind)
+    }
+
+    /// The RTMP stream ID of a NetStream (server streams: the server's;
+    /// peer streams: ours to the publisher), once known.
+    pub fn stream_id(&self, stream: StreamId) -> Option<u32> {
+        self.streams.get(&stream).and_then(|s| s.stream_id)
+    }
+
+    /// The NetStreams.
+    pub fn streams(&self) -> Vec<StreamId> {
+        self.streams.keys().copied().collect()
+    }
+
+    /// Publishes `name` on a server or DIRECT_CONNECTIONS NetStream.
+    pub fn publish(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: StreamId,
+        name: &str,
+    ) -> Result<(), ClientError> {
+        let s = self
+            .streams
+            .get_mut(&stream)
+            .ok_or(ClientError::UnknownStream)?;
+        if s.closed {
+            return Err(ClientError::WrongState("the stream is closed"));
+        }
+        if s.publishing.is_some() || s.playing.is_some() {
+            return Err(ClientError::WrongState("the stream is already in use"));
+        }
+        match s.kind {
+            StreamKind::Server => {
+                s.publishing = Some(name.to_owned());
+                if s.stream_id.is_some() {
+                    self.run_op(ep, now, stream, Op::Publish(name.to_owned()))
+                } else {
+                    s.pending.push(Op::Publish(name.to_owned()));
+                    Ok(())
+                }
+            }
+            StreamKind::DirectConnections => {
+                let taken = self.streams.iter().any(|(id, o)| {
+                    *id != stream
+                        && o.kind == StreamKind::DirectConnections
+                        && o.publishing.as_deref() == Some(name)
+                });
+                if taken {
+                    self.status(
+                        Some(stream),
+                        StatusInfo::error(code::PUBLISH_BAD_NAME, "stream name already published"),
+                    );
+                    return Err(ClientError::InvalidArgument(format!(
+                        "{name:?} is already published"
+                    )));
+                }
+                if let Some(s) = self.streams.get_mut(&stream) {
+                    s.publishing = Some(name.to_owned());
+                }
+                // No server involvement: peers come to us (RFC 7425 §5.4).
+                self.status(
+                    Some(stream),
+                    StatusInfo::status(code::PUBLISH_START, &format!("{name} is now published."))
+                        .with("details", Value::from(name)),
+                );
+                Ok(())
+            }
+            StreamKind::Peer(_) => Err(ClientError::WrongState(
+                "a peer NetStream can only play the peer's stream",
+            )),
+        }
+    }
+
+    /// Plays `name`: through the server on a server NetStream, or directly
+    /// from the peer on a peer NetStream.
+    pub fn play(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: StreamId,
+        name: &str,
+    ) -> Result<(), ClientError> {
+        let s = self
+            .streams
+            .get_mut(&stream)
+            .ok_or(ClientError::UnknownStream)?;
+        if s.closed {
+            return Err(ClientError::WrongState("the stream is closed"));
+        }
+        if s.publishing.is_some() || s.playing.is_some() {
+            return Err(ClientError::WrongState("the stream is already in use"));
+        }
+        s.playing = Some(name.to_owned());
+        match s.kind {
+            StreamKind::Server => {
+                if s.stream_id.is_some() {
+                    self.run_op(ep, now, stream, Op::Play(name.to_owned()))
+                } else {
+                    s.pending.push(Op::Play(name.to_owned()));
+                    Ok(())
+                }
+            }
+            StreamKind::DirectConnections => {
+                s.playing = None;
+                Err(ClientError::WrongState(
+                    "a DIRECT_CONNECTIONS NetStream publishes; play with a peer NetStream",
+                ))
+            }
+            StreamKind::Peer(_) => {
+                s.peer.name = Some(name.to_owned());
+                self.start_peer_play(ep, now, stream);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends one message on a publishing NetStream: to the server, or to
+    /// every accepted subscriber of a DIRECT_CONNECTIONS stream (none
+    /// before a subscriber has subscribed, RFC 7425 §5.4.2).  Returns how
+    /// many destinations it was queued for.
+    pub fn send(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: StreamId,
+        message_type: u8,
+        timestamp: u32,
+        payload: &[u8],
+    ) -> Result<usize, ClientError> {
+        let s = self
+            .streams
+            .get_mut(&stream)
+            .ok_or(ClientError::UnknownStream)?;
+        if s.publishing.is_none() {
+            return Err(ClientError::WrongState("the stream is not publishing"));
+        }
+        match s.kind {
+            StreamKind::Server => {
+                let sender = s
+                    .sender
+                    .as_mut()
+                    .ok_or(ClientError::WrongState("the stream has no stream ID yet"))?;
+                sender.send(ep, now, message_type, timestamp, payload)?;
+                Ok(1)
+            }
+            StreamKind::DirectConnections => {
+                Ok(self.send_to_peers(ep, now, stream, None, message_type, timestamp, payload))
+            }
+            StreamKind::Peer(_) => Err(ClientError::WrongState("a peer NetStream plays")),
+        }
+    }
+
+    /// Sends one message to one subscriber of a DIRECT_CONNECTIONS stream.
+    pub fn send_to_peer(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        peer: PeerStreamId,
+        message_type: u8,
+        timestamp: u32,
+        payload: &[u8],
+    ) -> Result<(), ClientError> {
+        let p = self.peers.get(&peer).ok_or(ClientError::UnknownStream)?;
+        if p.state != PeerState::Accepted {
+            return Err(ClientError::WrongState("the subscriber is not accepted"));
+        }
+        let stream = p.info.stream.ok_or(ClientError::UnknownStream)?;
+        match self.send_to_peers(
+            ep,
+            now,
+            stream,
+            Some(peer),
+            message_type,
+            timestamp,
+            payload,
+        ) {
+            1 => Ok(()),
+            _ => Err(ClientError::WrongState("the subscriber's flows are closed")),
+        }
+    }
+
+    /// Closes a NetStream: its flows close (RFC 7425 §5.3.5.3); a
+    /// DIRECT_CONNECTIONS stream unpublishes and drops its subscribers; a
+    /// server stream is deleted (`deleteStream`).
+    pub fn close_stream(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: StreamId,
+    ) -> Result<(), ClientError> {
+        let s = self
+            .streams
+            .get_mut(&stream)
+            .ok_or(ClientError::UnknownStream)?;
+        if s.closed {
+            return Ok(());
+        }
+        s.closed = true;
+        let kind = s.kind;
+        let stream_id = s.stream_id;
+        if let Some(sender) = s.sender.as_mut() {
+            sender.close(ep, now);
+        }
+        match kind {
+            StreamKind::Server => {
+                if let Some(id) = stream_id {
+                    let _ = self.send_control(ep, now, &Command::delete_stream(id));
+                }
+            }
+            StreamKind::DirectConnections => {
+                let subscribers: Vec<PeerStreamId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.info.stream == Some(stream))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for p in subscribers {
+                    self.drop_peer(ep, now, p, "the publisher closed the stream", true);
+                }
+            }
+            StreamKind::Peer(_) => {}
+        }
+        Ok(())
+    }
+
+    // ----- DIRECT_CONNECTIONS publisher -----
+
+    /// Accepts a subscriber announced by [`ClientEvent::PeerConnect`].
+    pub fn accept_peer(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        peer: PeerStreamId,
+    ) -> Result<(), ClientError> {
+        match self.peers.get(&peer) {
+            Some(p) if p.state == PeerState::Pending => {
+                self.admit_peer(ep, now, peer);
+                Ok(())
+            }
+            Some(_) => Err(ClientError::WrongState("the subscriber is not pending")),
+            None => Err(ClientError::UnknownStream),
+        }
+    }
+
+    /// Rejects a pending or accepted subscriber: it is sent
+    /// "NetStream.Connect.Rejected" with `reason`, and its control flow is
+    /// rejected (RFC 7425 §5.4.3).
+    pub fn reject_peer(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        peer: PeerStreamId,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        if !self.peers.contains_key(&peer) {
+            return Err(ClientError::UnknownStream);
+        }
+        self.refuse_peer(ep, now, peer, code::CONNECT_REJECTED_STREAM, reason);
+        Ok(())
+    }
+
+    /// The subscribers of our DIRECT_CONNECTIONS streams (Flash's
+    /// `peerStreams`): accepted ones, of `stream` or of all streams.
+    pub fn peer_streams(&self, stream: Option<StreamId>) -> Vec<PeerStreamInfo> {
+        self.peers
+            .values()
+            .filter(|p| p.state == PeerState::Accepted)
+            .filter(|p| stream.is_none() || p.info.stream == stream)
+            .map(|p| p.info.clone())
+            .collect()
+    }
+
+    /// Subscribers that have asked to play but have not yet been sent any
+    /// media (Flash's `unconnectedPeerStreams`).
+    pub fn unconnected_peer_streams(&self) -> Vec<PeerStreamInfo> {
+        self.peers
+            .values()
+            .filter(|p| p.state != PeerState::AwaitingPlay && p.info.media_sent == 0)
+            .map(|p| p.info.clone())
+            .collect()
+    }
+
+    /// One subscriber.
+    pub fn peer_stream(&self, peer: PeerStreamId) -> Option<PeerStreamInfo> {
+        self.peers.get(&peer).map(|p| p.info.clone())
+    }
+}
+
+impl Layer for FlashClient {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, event: Event) -> Option<Event> {
+        let server = self.conn.as_ref().map(|c| c.session);
+        match event {
+            Event::SessionOpened {
+                session,
+                role,
+                far_address,
+                far_peer_id,
+                near_nonce,
+                far_nonce,
+            } => {
+                if Some(session) == server {
+                    self.on_server_open(ep, now, far_address, far_peer_id, near_nonce, far_nonce);
+                } else {
+                    self.on_peer_session_open(ep, now, session, role, far_address, far_peer_id);
+                }
+            }
+            Event::SessionOpenFailed { session, reason } => {
+                if Some(session) == server {
+                    self.server_gone(
+                        Some(code::CONNECT_FAILED),
+                        &format!("the session did not open: {reason:?}"),
+                    );
+                } else {
+                    self.on_peer_session_failed(ep, now, session, reason);
+                }
+            }
+            Event::SessionClosed { session, reason } => {
+                if Some(session) == server {
+                    self.server_gone(None, &format!("the session closed: {reason:?}"));
+                } else {
+                    self.on_peer_session_closed(ep, now, session);
+                }
+            }
+            Event::FlowOpened {
+                session,
+                flow,
+                metadata,
+                association,
+            } => {
+                if Some(session) == server {
+                    self.on_server_flow(ep, now, flow, &metadata, association);
+                } else {
+                    self.on_peer_flow(ep, now, session, flow, &metadata, association);
+                }
+            }
+            Event::Message {
+                session,
+                flow,
+                data,
+                ..
+            } => {
+                if Some(session) == server {
+                    self.on_server_message(ep, now, flow, &data);
+                } else {
+                    self.on_peer_message(ep, now, session, flow, &data);
+                }
+            }
+            Event::FlowRejected { session, flow, .. } => {
+                if Some(session) == server {
+                    self.on_server_flow_rejected(ep, now, flow);
+                } else {
+                    self.on_peer_flow_rejected(ep, now, session, flow);
+                }
+            }
+            Event::FlowFinished { session, flow } => {
+                if Some(session) == server {
+                    self.on_server_flow_finished(ep, now, flow);
+                } else {
+                    self.on_peer_flow_finished(ep, now, session, flow);
+                }
+            }
+            Event::FlowComplete { session, flow } => {
+                if let Some(control) = self.rejecting.remove(&(session, flow)) {
+                    // The rejection status is delivered: now reject the
+                    // subscriber's control flow (RFC 7425 §5.4.3).
+                    let _ = ep.reject_flow(session, control, 0);
+                }
+            }
+            Event::FarAddressChanged { session, to, .. } => {
+                if Some(session) == server {
+                    if let Some(c) = self.conn.as_mut() {
+                        c.far_address = Some(to);
+                    }
+                } else if let Some(p) = self.peer_sessions.get_mut(&session) {
+                    p.far_address = Some(to);
+                }
+            }
+            Event::MessageDelivered { .. }
+            | Event::MessageAbandoned { .. }
+            | Event::FlowWritable { .. }
+            | Event::UnmatchedIHello { .. } => {}
+        }
+        None
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

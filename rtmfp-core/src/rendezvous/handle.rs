@@ -1,0 +1,149 @@
+//! [`ServerHandle`]: the rendezvous server on a runtime (its own I/O
+//! thread and UDP sockets), with a typed API for Rust applications and
+//! the bindings.
+
+use super::server::{Server, ServerStats};
+use super::types::{ClientInfo, Hooks, ServerConfig, ServerEvent, StreamInfo};
+use crate::crypto::{FlashConfig, FlashProfile, PeerId};
+use crate::endpoint::{Endpoint, SessionHandle};
+use crate::flash::peer_id::to_hex;
+use crate::runtime::{
+    queue_sink, EventQueue, Handle, Runtime, RuntimeConfig, RuntimeError, ShutdownReport,
+};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A running rendezvous server.
+///
+/// ```no_run
+/// use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerHandle};
+/// let config = ServerConfig { keys: KeySet::of(["my-key"]), ..ServerConfig::default() };
+/// let server = ServerHandle::start(&["0.0.0.0:1935".parse().unwrap()], config, Hooks::default())?;
+/// println!("fingerprint {}", server.fingerprint_hex());
+/// while let Some(event) = server.next_event_timeout(std::time::Duration::from_secs(60)) {
+///     println!("{event:?}");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ServerHandle {
+    runtime: Runtime,
+    events: Arc<EventQueue<ServerEvent>>,
+}
+
+impl ServerHandle {
+    /// Binds `bind` and starts a server with a fresh server identity
+    /// (RFC 7425 §4: ephemeral DH, accepts ancillary data).
+    pub fn start(
+        bind: &[SocketAddr],
+        config: ServerConfig,
+        hooks: Hooks,
+    ) -> io::Result<ServerHandle> {
+        let crypto = FlashProfile::generate(FlashConfig::server())
+            .map_err(|e| io::Error::other(format!("server identity: {e:?}")))?;
+        Self::start_with(
+            RuntimeConfig::new(bind.to_vec(), Arc::new(crypto)),
+            config,
+            hooks,
+        )
+    }
+
+    /// Starts a server on a runtime configured by the caller (identity,
+    /// sockets, endpoint settings).
+    pub fn start_with(
+        runtime: RuntimeConfig,
+        config: ServerConfig,
+        hooks: Hooks,
+    ) -> io::Result<ServerHandle> {
+        let events = Arc::new(EventQueue::new(usize::MAX)?);
+        let mut server = Server::new(config, hooks);
+        server.set_event_sink(queue_sink(events.clone()));
+        let runtime = Runtime::start_with_layer(runtime, Box::new(server))?;
+        Ok(ServerHandle { runtime, events })
+    }
+
+    /// The bound addresses.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.runtime.local_addrs()
+    }
+
+    /// The server's peer ID (its certificate fingerprint).
+    pub fn peer_id(&self) -> Option<PeerId> {
+        self.runtime.peer_id()
+    }
+
+    /// The server's fingerprint as 64 hex characters.
+    pub fn fingerprint_hex(&self) -> String {
+        self.peer_id().map(|p| to_hex(&p)).unwrap_or_default()
+    }
+
+    /// Runs `f` on the I/O thread with the server layer and the endpoint.
+    pub fn with_server<R, F>(&self, f: F) -> Result<R, RuntimeError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Server, &mut Endpoint, Instant) -> R + Send + 'static,
+    {
+        self.runtime.call_layer::<Server, _, _>(f)
+    }
+
+    /// The client sessions.
+    pub fn sessions(&self) -> Result<Vec<ClientInfo>, RuntimeError> {
+        self.with_server(|s, _, _| s.sessions())
+    }
+
+    /// The streams published to the server.
+    pub fn streams(&self) -> Result<Vec<StreamInfo>, RuntimeError> {
+        self.with_server(|s, _, _| s.streams())
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> Result<ServerStats, RuntimeError> {
+        self.with_server(|s, _, _| s.stats())
+    }
+
+    /// The peer holding a registered name.
+    pub fn lookup_name(&self, name: &str) -> Result<Option<PeerId>, RuntimeError> {
+        let name = name.to_owned();
+        self.with_server(move |s, _, _| s.lookup_name(&name))
+    }
+
+    /// Disconnects a client session.
+    pub fn disconnect(&self, session: SessionHandle) -> Result<bool, RuntimeError> {
+        self.with_server(move |s, ep, now| s.disconnect(ep, now, session))
+    }
+
+    /// The next server event, waiting at most `timeout`.  `None` on
+    /// timeout or once the server has stopped and every event was taken.
+    pub fn next_event_timeout(&self, timeout: Duration) -> Option<ServerEvent> {
+        self.events.pop_timeout(Some(timeout))
+    }
+
+    /// The next server event, waiting as long as it takes.
+    pub fn next_event(&self) -> Option<ServerEvent> {
+        self.events.pop_timeout(None)
+    }
+
+    /// The next server event if one waits.
+    pub fn try_next_event(&self) -> Option<ServerEvent> {
+        self.events.try_pop()
+    }
+
+    /// A file descriptor readable while server events wait (the contract
+    /// of [`Handle::event_fd`]).
+    pub fn event_fd(&self) -> RawFd {
+        self.events.fd()
+    }
+
+    /// The runtime handle (endpoint-level calls, I/O counters).
+    pub fn handle(&self) -> Handle {
+        self.runtime.handle()
+    }
+
+    /// Closes every session in order and stops within `deadline`.
+    pub fn shutdown(self, deadline: Duration) -> ShutdownReport {
+        self.runtime.shutdown(deadline)
+    }
+}

@@ -1,0 +1,526 @@
+//! Streams through the server (RFC 7425 §5.3.5): `publish` and `play` on
+//! stream flows, and the relay of a publisher's messages to its players,
+//! each on the player's own flows for that stream (audio above video,
+//! late frames dropped).  This is also the fallback when two peers cannot
+//! reach each other directly.
+
+use super::server::{ClientState, ClientStream, Published, Server};
+use super::types::{ServerEvent, StreamRequest};
+use crate::endpoint::{Endpoint, SessionHandle};
+use crate::flash::command::{code, decode_values, encode_values, name, Command, StatusInfo};
+use crate::flash::inbound::Inbound;
+use crate::flash::media::{is_sequence_header, is_video_keyframe, StreamSender};
+use crate::flash::message::message_type;
+use crate::flash::user_control::UserControlEvent;
+use crate::flash::Value;
+use crate::flow::FlowId;
+use std::time::Instant;
+
+/// `onMetaData` stripped of a leading `@setDataFrame`, if `payload` is
+/// one (FMS convention: publishers send `@setDataFrame`, players get
+/// `onMetaData`).
+fn metadata_of(message_type: u8, payload: &[u8]) -> Option<Vec<u8>> {
+    let values = decode_values(message_type, payload).ok()?;
+    match values.first().and_then(Value::as_str) {
+        Some("onMetaData") => Some(payload.to_vec()),
+        Some("@setDataFrame") => encode_values(message_type, &values[1..]).ok(),
+        _ => None,
+    }
+}
+
+impl Server {
+    /// The flows to a client for one of its stream IDs, opened lazily and
+    /// associated to its control flow (§5.3.5.2).
+    fn stream_sender(
+        clients: &mut std::collections::HashMap<SessionHandle, super::server::Client>,
+        media: crate::flash::media::MediaConfig,
+        session: SessionHandle,
+        stream_id: u32,
+    ) -> Option<(&mut StreamSender, u8)> {
+        let c = clients.get_mut(&session)?;
+        let control = c.control;
+        let ty = c.encoding.command_type();
+        let s = c.streams.get_mut(&stream_id)?;
+        let sender = s
+            .sender
+            .get_or_insert_with(|| StreamSender::new(session, stream_id, control, media));
+        Some((sender, ty))
+    }
+
+    /// Sends a status event on a client's stream.
+    fn stream_status(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        info: &StatusInfo,
+    ) {
+        let media = self.config.media;
+        if let Some((sender, ty)) =
+            Self::stream_sender(&mut self.clients, media, session, stream_id)
+        {
+            if let Ok(payload) = Command::on_status(info).encode(ty) {
+                let _ = sender.send(ep, now, ty, 0, &payload);
+            }
+        }
+    }
+
+    pub(super) fn on_stream(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        inbound: Inbound,
+    ) {
+        let known = self.clients.get(&session).is_some_and(|c| {
+            c.state == ClientState::Connected && c.streams.contains_key(&stream_id)
+        });
+        if !known {
+            return;
+        }
+        match inbound {
+            Inbound::Command { command, .. } => match command.name.as_str() {
+                name::PUBLISH => {
+                    let stream = command.stream_name().unwrap_or_default().to_owned();
+                    self.publish(ep, now, session, stream_id, stream);
+                }
+                name::PLAY => {
+                    let stream = command.stream_name().unwrap_or_default().to_owned();
+                    self.play(ep, now, session, stream_id, stream);
+                }
+                name::CLOSE_STREAM => self.stop_stream(ep, now, session, stream_id),
+                name::DELETE_STREAM => {
+                    if let Some(id) = command.number_arg().filter(|n| *n >= 1.0) {
+                        self.delete_stream(ep, now, session, id as u32);
+                    }
+                }
+                _ => {}
+            },
+            Inbound::Media {
+                message_type,
+                timestamp,
+                payload,
+            } => self.on_media(
+                ep,
+                now,
+                session,
+                stream_id,
+                message_type,
+                timestamp,
+                &payload,
+            ),
+            Inbound::UserControl(_) | Inbound::Ignored => {}
+        }
+    }
+
+    fn publish(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+    ) {
+        let busy = self
+            .clients
+            .get(&session)
+            .and_then(|c| c.streams.get(&stream_id))
+            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some());
+        let refusal = if stream.is_empty() {
+            Some("a stream name is required".to_owned())
+        } else if busy {
+            Some("the stream ID is already in use".to_owned())
+        } else if self.published.contains_key(&stream) {
+            Some(format!("{stream:?} is already being published"))
+        } else if let Some(hook) = self.hooks.on_publish.as_mut() {
+            let request = StreamRequest {
+                session,
+                peer_id: self.clients.get(&session).and_then(|c| c.peer_id),
+                name: stream.clone(),
+                stream_id,
+            };
+            hook(&request).err()
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            let info = StatusInfo::error(code::PUBLISH_BAD_NAME, &reason)
+                .with("details", Value::from(stream.as_str()));
+            self.stream_status(ep, now, session, stream_id, &info);
+            self.emit(ServerEvent::StreamRejected {
+                session,
+                name: stream,
+                reason,
+            });
+            return;
+        }
+        if let Some(s) = self
+            .clients
+            .get_mut(&session)
+            .and_then(|c| c.streams.get_mut(&stream_id))
+        {
+            s.publishing = Some(stream.clone());
+        }
+        self.published.insert(
+            stream.clone(),
+            Published {
+                publisher: (session, stream_id),
+                metadata: None,
+                video_config: None,
+                audio_config: None,
+                messages: 0,
+                bytes: 0,
+                relayed: 0,
+            },
+        );
+        let info = StatusInfo::status(code::PUBLISH_START, &format!("{stream} is now published."))
+            .with("details", Value::from(stream.as_str()));
+        self.stream_status(ep, now, session, stream_id, &info);
+        // Players already waiting hear that it started.
+        let waiting: Vec<(SessionHandle, u32)> = self
+            .players
+            .get(&stream)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let notify = StatusInfo::status(
+            code::PLAY_PUBLISH_NOTIFY,
+            &format!("{stream} is now published."),
+        )
+        .with("details", Value::from(stream.as_str()));
+        for (s, id) in waiting {
+            if let Some(cs) = self
+                .clients
+                .get_mut(&s)
+                .and_then(|c| c.streams.get_mut(&id))
+            {
+                cs.waiting_keyframe = true;
+            }
+            self.stream_status(ep, now, s, id, &notify);
+        }
+        self.emit(ServerEvent::Published {
+            session,
+            name: stream,
+        });
+    }
+
+    /// `play` (§5.3.5.2): StreamBegin and the play statuses on the
+    /// client's flows for that stream ID, then the publisher's messages
+    /// as they come (metadata and codec configuration first).
+    fn play(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+    ) {
+        let busy = self
+            .clients
+            .get(&session)
+            .and_then(|c| c.streams.get(&stream_id))
+            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some());
+        let refusal = if stream.is_empty() {
+            Some("a stream name is required".to_owned())
+        } else if busy {
+            Some("the stream ID is already in use".to_owned())
+        } else if !self.config.relay {
+            Some("this server does not relay streams".to_owned())
+        } else if let Some(hook) = self.hooks.on_play.as_mut() {
+            let request = StreamRequest {
+                session,
+                peer_id: self.clients.get(&session).and_then(|c| c.peer_id),
+                name: stream.clone(),
+                stream_id,
+            };
+            hook(&request).err()
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            let info = StatusInfo::error(code::PLAY_FAILED, &reason)
+                .with("details", Value::from(stream.as_str()));
+            self.stream_status(ep, now, session, stream_id, &info);
+            self.emit(ServerEvent::StreamRejected {
+                session,
+                name: stream,
+                reason,
+            });
+            return;
+        }
+        if let Some(s) = self
+            .clients
+            .get_mut(&session)
+            .and_then(|c| c.streams.get_mut(&stream_id))
+        {
+            s.playing = Some(stream.clone());
+            s.waiting_keyframe = true;
+        }
+        self.players
+            .entry(stream.clone())
+            .or_default()
+            .insert((session, stream_id));
+        let media = self.config.media;
+        if let Some((sender, _)) = Self::stream_sender(&mut self.clients, media, session, stream_id)
+        {
+            let begin = UserControlEvent::StreamBegin { stream_id }.to_bytes();
+            let _ = sender.send(ep, now, message_type::USER_CONTROL, 0, &begin);
+        }
+        let details = Value::from(stream.as_str());
+        let reset = StatusInfo::status(
+            code::PLAY_RESET,
+            &format!("Playing and resetting {stream}."),
+        )
+        .with("details", details.clone());
+        let start = StatusInfo::status(code::PLAY_START, &format!("Started playing {stream}."))
+            .with("details", details);
+        self.stream_status(ep, now, session, stream_id, &reset);
+        self.stream_status(ep, now, session, stream_id, &start);
+        // A late joiner gets the stream's metadata and codec configuration.
+        let cached: Vec<(u8, u32, Vec<u8>)> = self
+            .published
+            .get(&stream)
+            .map(|p| {
+                let mut v = Vec::new();
+                if let Some(m) = &p.metadata {
+                    v.push(m.clone());
+                }
+                if let Some((ts, b)) = &p.audio_config {
+                    v.push((message_type::AUDIO, *ts, b.clone()));
+                }
+                if let Some((ts, b)) = &p.video_config {
+                    v.push((message_type::VIDEO, *ts, b.clone()));
+                }
+                v
+            })
+            .unwrap_or_default();
+        if let Some((sender, _)) = Self::stream_sender(&mut self.clients, media, session, stream_id)
+        {
+            for (ty, ts, payload) in cached {
+                let _ = sender.send(ep, now, ty, ts, &payload);
+            }
+        }
+        self.emit(ServerEvent::Playing {
+            session,
+            name: stream,
+        });
+    }
+
+    /// A message from a publisher: remembered if it is metadata or codec
+    /// configuration, then relayed to every player of the stream.
+    #[allow(clippy::too_many_arguments)]
+    fn on_media(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        ty: u8,
+        timestamp: u32,
+        payload: &[u8],
+    ) {
+        let Some(c) = self.clients.get_mut(&session) else {
+            return;
+        };
+        let Some(stream) = c.streams.get(&stream_id).and_then(|s| s.publishing.clone()) else {
+            return;
+        };
+        let av = matches!(ty, message_type::AUDIO | message_type::VIDEO);
+        if av {
+            c.media_in += 1;
+            self.stats.media_in += 1;
+        }
+        let Some(p) = self.published.get_mut(&stream) else {
+            return;
+        };
+        p.messages += 1;
+        p.bytes += payload.len() as u64;
+        let mut payload = payload.to_vec();
+        if matches!(ty, message_type::DATA_AMF0 | message_type::DATA_AMF3) {
+            if let Some(meta) = metadata_of(ty, &payload) {
+                payload = meta.clone();
+                p.metadata = Some((ty, timestamp, meta));
+            }
+        } else if is_sequence_header(ty, &payload) {
+            let slot = if ty == message_type::VIDEO {
+                &mut p.video_config
+            } else {
+                &mut p.audio_config
+            };
+            *slot = Some((timestamp, payload.clone()));
+        }
+        if !self.config.relay {
+            return;
+        }
+        let players: Vec<(SessionHandle, u32)> = self
+            .players
+            .get(&stream)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let media = self.config.media;
+        let mut relayed = 0;
+        let mut dropped = 0;
+        for (s, id) in players {
+            if (s, id) == (session, stream_id) {
+                continue;
+            }
+            let Some(cs) = self
+                .clients
+                .get_mut(&s)
+                .and_then(|c| c.streams.get_mut(&id))
+            else {
+                continue;
+            };
+            if ty == message_type::VIDEO && cs.waiting_keyframe && !is_sequence_header(ty, &payload)
+            {
+                if !is_video_keyframe(&payload) {
+                    continue;
+                }
+                cs.waiting_keyframe = false;
+            }
+            if let Some((sender, _)) = Self::stream_sender(&mut self.clients, media, s, id) {
+                match sender.send(ep, now, ty, timestamp, &payload) {
+                    Ok(_) => relayed += 1,
+                    Err(_) => dropped += 1,
+                }
+            }
+        }
+        if let Some(p) = self.published.get_mut(&stream) {
+            p.relayed += relayed;
+        }
+        self.stats.relayed += relayed;
+        self.stats.relay_dropped += dropped;
+    }
+
+    /// Stops what a client's stream ID publishes or plays (`closeStream`).
+    pub(super) fn stop_stream(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+    ) {
+        let Some(s) = self
+            .clients
+            .get_mut(&session)
+            .and_then(|c| c.streams.get_mut(&stream_id))
+        else {
+            return;
+        };
+        let publishing = s.publishing.take();
+        let playing = s.playing.take();
+        if let Some(stream) = playing {
+            if let Some(set) = self.players.get_mut(&stream) {
+                set.remove(&(session, stream_id));
+                if set.is_empty() {
+                    self.players.remove(&stream);
+                }
+            }
+        }
+        if let Some(stream) = publishing {
+            if self
+                .published
+                .get(&stream)
+                .is_some_and(|p| p.publisher == (session, stream_id))
+            {
+                self.published.remove(&stream);
+                let players: Vec<(SessionHandle, u32)> = self
+                    .players
+                    .get(&stream)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                let info = StatusInfo::status(
+                    code::PLAY_UNPUBLISH_NOTIFY,
+                    &format!("{stream} is now unpublished."),
+                )
+                .with("details", Value::from(stream.as_str()));
+                for (s, id) in players {
+                    self.stream_status(ep, now, s, id, &info);
+                }
+                let done = StatusInfo::status(
+                    code::UNPUBLISH_SUCCESS,
+                    &format!("{stream} is now unpublished."),
+                )
+                .with("details", Value::from(stream.as_str()));
+                self.stream_status(ep, now, session, stream_id, &done);
+                self.emit(ServerEvent::Unpublished {
+                    session,
+                    name: stream,
+                });
+            }
+        }
+    }
+
+    /// `deleteStream`: stop it and close our flows for it.
+    pub(super) fn delete_stream(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+    ) {
+        self.stop_stream(ep, now, session, stream_id);
+        if let Some(mut s) = self
+            .clients
+            .get_mut(&session)
+            .and_then(|c| c.streams.remove(&stream_id))
+        {
+            close_stream_sender(&mut s, ep, now);
+        }
+    }
+
+    /// A client rejected one of our stream flows: stop sending it that
+    /// stream (§5.3.5.3: no new flow in its place).
+    pub(super) fn on_stream_flow_rejected(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        flow: FlowId,
+    ) {
+        let hit = self.clients.get_mut(&session).and_then(|c| {
+            c.streams.iter_mut().find_map(|(id, s)| {
+                s.sender
+                    .as_mut()
+                    .is_some_and(|x| x.on_rejected(flow))
+                    .then_some(*id)
+            })
+        });
+        if let Some(id) = hit {
+            self.stop_stream(ep, now, session, id);
+        }
+    }
+}
+
+fn close_stream_sender(s: &mut ClientStream, ep: &mut Endpoint, now: Instant) {
+    if let Some(sender) = s.sender.as_mut() {
+        sender.close(ep, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_data_frame_is_stripped() {
+        let meta = Value::EcmaArray(vec![("duration".into(), Value::Number(1.0))]);
+        let with = encode_values(
+            18,
+            &[
+                Value::from("@setDataFrame"),
+                Value::from("onMetaData"),
+                meta.clone(),
+            ],
+        )
+        .unwrap();
+        let plain = encode_values(18, &[Value::from("onMetaData"), meta]).unwrap();
+        assert_eq!(metadata_of(18, &with), Some(plain.clone()));
+        assert_eq!(metadata_of(18, &plain), Some(plain));
+        assert_eq!(
+            metadata_of(18, &encode_values(18, &[Value::from("other")]).unwrap()),
+            None
+        );
+    }
+}

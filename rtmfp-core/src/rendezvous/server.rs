@@ -1,0 +1,851 @@
+//! The rendezvous server layer: connects, developer keys, the peer
+//! registry, the introducer, name lookup and the NetConnection commands
+//! (RFC 7425 §5.3).  Streams through the server are in `relay.rs`.
+
+use super::introducer::{introduce, wanted_peer};
+use super::keys::developer_key;
+use super::registry::{MemoryRegistry, NameError, PeerRecord, PeerRegistry};
+use super::types::{ClientInfo, ConnectRequest, Hooks, ServerConfig, ServerEvent, StreamInfo};
+use crate::crypto::PeerId;
+use crate::endpoint::{Endpoint, Event, EventSink, Layer, Role, SessionHandle};
+use crate::flash::command::{code, name, Command, ConnectObject, ObjectEncoding, StatusInfo};
+use crate::flash::inbound::{classify, Inbound};
+use crate::flash::media::StreamSender;
+use crate::flash::message::message_type;
+use crate::flash::metadata::{FlowMetadata, ReceiveIntent};
+use crate::flash::peer_id::to_hex;
+use crate::flash::user_control::UserControlEvent;
+use crate::flash::Value;
+use crate::flow::{DeliveryOrder, FlowId};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The server's own command: register a name for the caller's peer ID.
+/// `("registerName", txn, null, name)` → `_result(txn, null, true)`, or
+/// `_error` with "NetConnection.Call.Failed" if another peer holds it.
+pub const REGISTER_NAME: &str = "registerName";
+/// The server's own command: resolve a name to a peer ID.
+/// `("lookupName", txn, null, name)` → `_result(txn, null, "<64 hex>")`,
+/// or `_error` with "NetConnection.Call.Failed" if no connected peer
+/// holds it.
+pub const LOOKUP_NAME: &str = "lookupName";
+
+/// How long a rejected client's session stays open for its `_error` to
+/// be delivered.
+const REJECT_LINGER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClientState {
+    /// Session open; no `connect` yet.
+    Session,
+    Connected,
+    Rejected,
+}
+
+/// One stream ID of a client's connection.
+#[derive(Default)]
+pub(super) struct ClientStream {
+    /// Our flows to the client for this stream (§5.3.5.2).
+    pub sender: Option<StreamSender>,
+    pub publishing: Option<String>,
+    pub playing: Option<String>,
+    /// A player that joined mid-stream gets no video before a key frame.
+    pub waiting_keyframe: bool,
+}
+
+/// One client session.
+pub(super) struct Client {
+    pub session: SessionHandle,
+    pub peer_id: Option<PeerId>,
+    pub address: SocketAddr,
+    pub state: ClientState,
+    /// The client's NetConnection control flow (our receiving flow).
+    pub control: Option<FlowId>,
+    /// Our return control flow (stream ID 0, §5.3.2).
+    pub out: Option<StreamSender>,
+    pub encoding: ObjectEncoding,
+    pub app: String,
+    pub key: Option<String>,
+    pub addresses: Option<Vec<SocketAddr>>,
+    /// Receiving flows and their stream IDs.
+    pub recv: HashMap<FlowId, u32>,
+    pub streams: BTreeMap<u32, ClientStream>,
+    pub next_stream_id: u32,
+    pub names: Vec<String>,
+    pub media_in: u64,
+}
+
+impl Client {
+    fn owns_sending(&self, flow: FlowId) -> bool {
+        self.out.as_ref().is_some_and(|o| o.owns(flow))
+            || self
+                .streams
+                .values()
+                .any(|s| s.sender.as_ref().is_some_and(|x| x.owns(flow)))
+    }
+
+    pub(super) fn info(&self) -> ClientInfo {
+        ClientInfo {
+            session: self.session,
+            peer_id: self.peer_id,
+            address: self.address,
+            addresses: self.addresses.clone().unwrap_or_default(),
+            connected: self.state == ClientState::Connected,
+            behind_nat: self
+                .addresses
+                .as_ref()
+                .map(|list| !list.contains(&self.address)),
+            app: self.app.clone(),
+            key: self.key.clone(),
+            names: self.names.clone(),
+            publishing: self
+                .streams
+                .values()
+                .filter_map(|s| s.publishing.clone())
+                .collect(),
+            playing: self
+                .streams
+                .values()
+                .filter_map(|s| s.playing.clone())
+                .collect(),
+            media_in: self.media_in,
+        }
+    }
+}
+
+/// A stream published to the server.
+pub(super) struct Published {
+    pub publisher: (SessionHandle, u32),
+    /// The last `onMetaData` (without `@setDataFrame`), sent to new
+    /// players first.
+    pub metadata: Option<(u8, u32, Vec<u8>)>,
+    /// The last AVC and AAC sequence headers, sent to new players next.
+    pub video_config: Option<(u32, Vec<u8>)>,
+    pub audio_config: Option<(u32, Vec<u8>)>,
+    pub messages: u64,
+    pub bytes: u64,
+    pub relayed: u64,
+}
+
+/// Counters of the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connects accepted.
+    pub connects: u64,
+    /// Connects rejected.
+    pub rejects: u64,
+    /// Introductions made.
+    pub introductions: u64,
+    /// IHellos for peer IDs that are not connected (left unanswered).
+    pub unknown_peers: u64,
+    /// Audio and video messages received from clients.
+    pub media_in: u64,
+    /// Messages sent to players.
+    pub relayed: u64,
+    /// Messages that could not be relayed (a player's flow was full).
+    pub relay_dropped: u64,
+}
+
+/// The rendezvous server: a [`Layer`] on a server endpoint.  See the
+/// [module docs](super).
+pub struct Server {
+    pub(super) config: ServerConfig,
+    pub(super) hooks: Hooks,
+    pub(super) registry: Box<dyn PeerRegistry>,
+    pub(super) clients: HashMap<SessionHandle, Client>,
+    pub(super) published: BTreeMap<String, Published>,
+    /// Players by stream name (also while nothing is published).
+    pub(super) players: BTreeMap<String, BTreeSet<(SessionHandle, u32)>>,
+    closing: Vec<(Instant, SessionHandle)>,
+    pub(super) stats: ServerStats,
+    events: VecDeque<ServerEvent>,
+    sink: Option<EventSink<ServerEvent>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("clients", &self.clients.len())
+            .field("published", &self.published.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with the in-memory registry.
+    pub fn new(config: ServerConfig, hooks: Hooks) -> Server {
+        Server::with_registry(config, hooks, Box::new(MemoryRegistry::new()))
+    }
+
+    /// A server with another registry.
+    pub fn with_registry(
+        config: ServerConfig,
+        hooks: Hooks,
+        registry: Box<dyn PeerRegistry>,
+    ) -> Server {
+        Server {
+            config,
+            hooks,
+            registry,
+            clients: HashMap::new(),
+            published: BTreeMap::new(),
+            players: BTreeMap::new(),
+            closing: Vec::new(),
+            stats: ServerStats::default(),
+            events: VecDeque::new(),
+            sink: None,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The hooks, to set or change.
+    pub fn hooks_mut(&mut self) -> &mut Hooks {
+        &mut self.hooks
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ServerStats {
+        self.stats
+    }
+
+    /// Sends events to `sink` instead of the internal queue.
+    pub fn set_event_sink(&mut self, sink: EventSink<ServerEvent>) {
+        self.sink = Some(sink);
+    }
+
+    /// The next queued event (when no sink is set).
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    pub(super) fn emit(&mut self, event: ServerEvent) {
+        match self.sink.as_mut() {
+            Some(sink) => sink(event),
+            None => self.events.push_back(event),
+        }
+    }
+
+    /// Every client session, connected or not, ordered by session.
+    pub fn sessions(&self) -> Vec<ClientInfo> {
+        let mut v: Vec<ClientInfo> = self.clients.values().map(Client::info).collect();
+        v.sort_by_key(|c| c.session);
+        v
+    }
+
+    /// One client by peer ID.
+    pub fn client(&self, peer: &PeerId) -> Option<ClientInfo> {
+        self.clients
+            .values()
+            .find(|c| c.peer_id.as_ref() == Some(peer))
+            .map(Client::info)
+    }
+
+    /// Streams published to the server, by name.
+    pub fn streams(&self) -> Vec<StreamInfo> {
+        self.published
+            .iter()
+            .map(|(name, p)| StreamInfo {
+                name: name.clone(),
+                publisher: p.publisher.0,
+                publisher_id: self.clients.get(&p.publisher.0).and_then(|c| c.peer_id),
+                players: self.players.get(name).map_or(0, |s| s.len()),
+                messages: p.messages,
+                bytes: p.bytes,
+                relayed: p.relayed,
+            })
+            .collect()
+    }
+
+    /// The registry's record of a peer.
+    pub fn lookup_peer(&self, peer: &PeerId) -> Option<PeerRecord> {
+        self.registry.lookup(peer)
+    }
+
+    /// The peer holding a registered name.
+    pub fn lookup_name(&self, name: &str) -> Option<PeerId> {
+        self.registry.lookup_name(name)
+    }
+
+    /// Disconnects a client: its session closes in order.
+    pub fn disconnect(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) -> bool {
+        self.clients.contains_key(&session) && ep.close(now, session, false).is_ok()
+    }
+
+    /// Sends a command on a client's return control flow in its
+    /// negotiated encoding.
+    pub(super) fn reply(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        command: &Command,
+    ) {
+        let Some(c) = self.clients.get_mut(&session) else {
+            return;
+        };
+        let ty = c.encoding.command_type();
+        let Some(out) = c.out.as_mut() else {
+            return;
+        };
+        if let Ok(payload) = command.encode(ty) {
+            let _ = out.send(ep, now, ty, 0, &payload);
+        }
+    }
+
+    fn call_failed(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        txn: f64,
+        why: &str,
+    ) {
+        if txn != 0.0 {
+            let info = StatusInfo::error(code::CALL_FAILED, why);
+            self.reply(
+                ep,
+                now,
+                session,
+                &Command::error(txn, Value::Null, info.to_value()),
+            );
+        }
+    }
+
+    // ----- events -----
+
+    fn on_session_open(
+        &mut self,
+        session: SessionHandle,
+        role: Role,
+        far: SocketAddr,
+        peer: Option<PeerId>,
+    ) {
+        if role != Role::Responder {
+            return;
+        }
+        self.clients.insert(
+            session,
+            Client {
+                session,
+                peer_id: peer,
+                address: far,
+                state: ClientState::Session,
+                control: None,
+                out: None,
+                encoding: ObjectEncoding::Amf0,
+                app: String::new(),
+                key: None,
+                addresses: None,
+                recv: HashMap::new(),
+                streams: BTreeMap::new(),
+                next_stream_id: 1,
+                names: Vec::new(),
+                media_in: 0,
+            },
+        );
+    }
+
+    /// A client flow: an unassociated stream ID 0 flow is its control
+    /// flow (§5.3.1); other flows must answer one of ours (§5.3.5.1).
+    fn on_flow(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        flow: FlowId,
+        metadata: &[u8],
+        association: Option<FlowId>,
+    ) {
+        let Some(c) = self.clients.get_mut(&session) else {
+            let _ = ep.reject_flow(session, flow, 0);
+            return;
+        };
+        let Ok(meta) = FlowMetadata::parse(metadata) else {
+            // §5.1.1: unknown signature or no stream ID.
+            let _ = ep.reject_flow(session, flow, 0);
+            return;
+        };
+        let ok = match association {
+            None => meta.stream_id == 0,
+            Some(a) => c.owns_sending(a),
+        };
+        if !ok || c.state == ClientState::Rejected {
+            let _ = ep.reject_flow(session, flow, 0);
+            return;
+        }
+        let order = match meta.receive_intent {
+            ReceiveIntent::OriginalOrder => DeliveryOrder::Sequence,
+            ReceiveIntent::NetworkArrival => DeliveryOrder::Network,
+        };
+        if ep.accept_flow(now, session, flow, order).is_ok() {
+            if association.is_none() && c.control.is_none() {
+                c.control = Some(flow);
+            }
+            c.recv.insert(flow, meta.stream_id);
+        }
+    }
+
+    fn on_message(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        flow: FlowId,
+        data: &[u8],
+    ) {
+        let Some(&stream_id) = self.clients.get(&session).and_then(|c| c.recv.get(&flow)) else {
+            return;
+        };
+        // Malformed AMF is an error for that message only.
+        let Ok(inbound) = classify(data) else {
+            return;
+        };
+        if stream_id == 0 {
+            self.on_control(ep, now, session, inbound);
+        } else {
+            self.on_stream(ep, now, session, stream_id, inbound);
+        }
+    }
+
+    fn on_control(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        inbound: Inbound,
+    ) {
+        let Inbound::Command {
+            message_type,
+            command,
+            ..
+        } = inbound
+        else {
+            return;
+        };
+        let state = match self.clients.get(&session) {
+            Some(c) => c.state,
+            None => return,
+        };
+        match (state, command.name.as_str()) {
+            (ClientState::Session, name::CONNECT) => {
+                self.on_connect(ep, now, session, message_type, command)
+            }
+            (ClientState::Connected, name::SET_PEER_INFO) => {
+                self.on_set_peer_info(session, &command)
+            }
+            (ClientState::Connected, name::CREATE_STREAM) => {
+                let Some(c) = self.clients.get_mut(&session) else {
+                    return;
+                };
+                let id = c.next_stream_id;
+                c.next_stream_id += 1;
+                c.streams.insert(id, ClientStream::default());
+                self.reply(
+                    ep,
+                    now,
+                    session,
+                    &Command::create_stream_result(command.transaction_id, id),
+                );
+            }
+            (ClientState::Connected, name::DELETE_STREAM) => {
+                if let Some(id) = command.number_arg().filter(|n| *n >= 1.0) {
+                    self.delete_stream(ep, now, session, id as u32);
+                }
+            }
+            (ClientState::Connected, REGISTER_NAME) => {
+                self.on_register_name(ep, now, session, &command)
+            }
+            (ClientState::Connected, LOOKUP_NAME) => {
+                self.on_lookup_name(ep, now, session, &command)
+            }
+            (ClientState::Connected, "releaseStream" | "FCPublish" | "FCUnpublish")
+                if command.transaction_id != 0.0 =>
+            {
+                // Flash and encoders send these around `publish`; servers
+                // answer them with an empty `_result` (without a
+                // transaction, nothing).
+                let ok = Command::new(name::RESULT, command.transaction_id, Value::Null, vec![]);
+                self.reply(ep, now, session, &ok);
+            }
+            (ClientState::Connected, other) => {
+                let why = format!("unknown command {other:?}");
+                self.call_failed(ep, now, session, command.transaction_id, &why);
+            }
+            _ => {}
+        }
+    }
+
+    /// `connect` (§5.3.1-2): check the developer key, ask the hook, then
+    /// open the return control flow associated to the client's and answer
+    /// `_result` (then Set Keepalive Timers, §5.3.4) or `_error` with
+    /// "NetConnection.Connect.Rejected" (then close the session).
+    fn on_connect(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        _ty: u8,
+        command: Command,
+    ) {
+        let media = self.config.media;
+        let object = ConnectObject::from_value(&command.command_object);
+        let app = object.as_ref().map(|o| o.app.clone()).unwrap_or_default();
+        let tc_url = object
+            .as_ref()
+            .map(|o| o.tc_url.clone())
+            .unwrap_or_default();
+        let encoding = object
+            .as_ref()
+            .map_or(ObjectEncoding::Amf0, |o| o.object_encoding);
+        let key = developer_key(&app, &command.args);
+        let Some(c) = self.clients.get_mut(&session) else {
+            return;
+        };
+        let Some(control) = c.control else {
+            return;
+        };
+        c.app = app.clone();
+        c.key = key.clone();
+        c.out = Some(StreamSender::new(session, 0, Some(control), media));
+        let request = ConnectRequest {
+            session,
+            peer_id: c.peer_id,
+            address: c.address,
+            app,
+            tc_url,
+            key: key.clone(),
+            args: command.args.clone(),
+        };
+        let decision = if !self.config.keys.accepts(key.as_deref()) {
+            Err(match &key {
+                Some(k) => format!("invalid developer key {k:?}"),
+                None => "a developer key is required".to_owned(),
+            })
+        } else if let Some(hook) = self.hooks.on_connect.as_mut() {
+            hook(&request)
+        } else {
+            Ok(())
+        };
+        let txn = command.transaction_id;
+        // The connect response goes as AMF0 (type 20), like the connect.
+        let response = match &decision {
+            Ok(()) => {
+                let properties = Value::object([
+                    ("fmsVer", Value::from(self.config.server_info.as_str())),
+                    ("capabilities", Value::Number(31.0)),
+                    ("mode", Value::Number(1.0)),
+                ]);
+                let info = StatusInfo::status(code::CONNECT_SUCCESS, "Connection succeeded.")
+                    .with("objectEncoding", Value::Number(encoding.number()));
+                Command::result(txn, properties, info.to_value())
+            }
+            Err(reason) => Command::error(
+                txn,
+                Value::Null,
+                StatusInfo::error(code::CONNECT_REJECTED, reason).to_value(),
+            ),
+        };
+        let Some(c) = self.clients.get_mut(&session) else {
+            return;
+        };
+        if let (Ok(payload), Some(out)) =
+            (response.encode(message_type::COMMAND_AMF0), c.out.as_mut())
+        {
+            let _ = out.send(ep, now, message_type::COMMAND_AMF0, 0, &payload);
+        }
+        match decision {
+            Ok(()) => {
+                c.state = ClientState::Connected;
+                c.encoding = encoding;
+                if let Some((server, peer)) = self.config.keepalive {
+                    let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+                    let timers = UserControlEvent::SetKeepaliveTimers {
+                        server_ms: ms(server),
+                        peer_ms: ms(peer),
+                    };
+                    if let Some(out) = c.out.as_mut() {
+                        let _ =
+                            out.send(ep, now, message_type::USER_CONTROL, 0, &timers.to_bytes());
+                    }
+                }
+                if let Some(peer_id) = c.peer_id {
+                    self.registry.register(PeerRecord {
+                        peer_id,
+                        session,
+                        observed: c.address,
+                        addresses: Vec::new(),
+                    });
+                }
+                self.stats.connects += 1;
+                let client = c.info();
+                self.emit(ServerEvent::Connected { client });
+            }
+            Err(reason) => {
+                c.state = ClientState::Rejected;
+                let peer_id = c.peer_id;
+                self.closing.push((now + REJECT_LINGER, session));
+                self.stats.rejects += 1;
+                self.emit(ServerEvent::Rejected {
+                    session,
+                    peer_id,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// `setPeerInfo` (§5.3.3): the client's candidate addresses.
+    fn on_set_peer_info(&mut self, session: SessionHandle, command: &Command) {
+        let addresses = command.peer_info_addresses();
+        let Some(c) = self.clients.get_mut(&session) else {
+            return;
+        };
+        c.addresses = Some(addresses.clone());
+        let peer_id = c.peer_id;
+        if let Some(p) = peer_id {
+            self.registry.set_addresses(&p, addresses.clone());
+        }
+        self.emit(ServerEvent::PeerInfo {
+            session,
+            peer_id,
+            addresses,
+        });
+    }
+
+    fn on_register_name(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        command: &Command,
+    ) {
+        let name = command.stream_name().unwrap_or_default().to_owned();
+        let Some(peer) = self.clients.get(&session).and_then(|c| c.peer_id) else {
+            return;
+        };
+        match self.registry.register_name(&name, &peer) {
+            Ok(()) => {
+                if let Some(c) = self.clients.get_mut(&session) {
+                    if !c.names.contains(&name) {
+                        c.names.push(name.clone());
+                    }
+                }
+                let ok = Command::new(
+                    name::RESULT,
+                    command.transaction_id,
+                    Value::Null,
+                    vec![Value::Boolean(true)],
+                );
+                self.reply(ep, now, session, &ok);
+                self.emit(ServerEvent::NameRegistered {
+                    peer_id: peer,
+                    name,
+                });
+            }
+            Err(NameError::Taken) => self.call_failed(
+                ep,
+                now,
+                session,
+                command.transaction_id,
+                &format!("the name {name:?} is taken"),
+            ),
+            Err(NameError::Invalid) => {
+                self.call_failed(ep, now, session, command.transaction_id, "invalid name")
+            }
+        }
+    }
+
+    fn on_lookup_name(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        command: &Command,
+    ) {
+        let name = command.stream_name().unwrap_or_default();
+        match self.registry.lookup_name(name) {
+            Some(peer) => {
+                let ok = Command::new(
+                    name::RESULT,
+                    command.transaction_id,
+                    Value::Null,
+                    vec![Value::from(to_hex(&peer))],
+                );
+                self.reply(ep, now, session, &ok);
+            }
+            None => {
+                let why = format!("no connected peer is named {name:?}");
+                self.call_failed(ep, now, session, command.transaction_id, &why)
+            }
+        }
+    }
+
+    /// The session is gone: forget the client, its names and streams.
+    fn on_session_closed(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) {
+        let Some(c) = self.clients.get(&session) else {
+            return;
+        };
+        let ids: Vec<u32> = c.streams.keys().copied().collect();
+        for id in ids {
+            self.delete_stream(ep, now, session, id);
+        }
+        let Some(c) = self.clients.remove(&session) else {
+            return;
+        };
+        if let Some(p) = c.peer_id {
+            self.registry.unregister(&p, session);
+        }
+        self.closing.retain(|(_, s)| *s != session);
+        if c.state == ClientState::Connected {
+            let info = c.info();
+            if let Some(hook) = self.hooks.on_disconnect.as_mut() {
+                hook(&info);
+            }
+            self.emit(ServerEvent::Disconnected { client: info });
+        }
+    }
+
+    /// The client closed its control flow: an orderly close (§5.3.6).
+    fn close_client(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) {
+        if let Some(c) = self.clients.get_mut(&session) {
+            if let Some(out) = c.out.as_mut() {
+                out.close(ep, now);
+            }
+            for s in c.streams.values_mut() {
+                if let Some(sender) = s.sender.as_mut() {
+                    sender.close(ep, now);
+                }
+            }
+        }
+        let _ = ep.close(now, session, false);
+    }
+
+    /// An IHello for an identity that is not ours: introduce it if it is a
+    /// connected peer (RFC 7016 §3.5.1.6, RFC 7425 §5.4.1).
+    fn on_unmatched_ihello(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        epd: &[u8],
+        tag: &[u8],
+        from: SocketAddr,
+    ) {
+        let Some(target) = wanted_peer(epd).and_then(|p| self.registry.lookup(&p)) else {
+            self.stats.unknown_peers += 1;
+            return;
+        };
+        let addresses = introduce(
+            ep,
+            now,
+            &target,
+            epd,
+            tag,
+            from,
+            self.config.max_redirect_addresses,
+        );
+        self.stats.introductions += 1;
+        self.emit(ServerEvent::Introduced {
+            initiator: from,
+            target: target.peer_id,
+            addresses,
+        });
+    }
+}
+
+impl Layer for Server {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, event: Event) -> Option<Event> {
+        match event {
+            Event::SessionOpened {
+                session,
+                role,
+                far_address,
+                far_peer_id,
+                ..
+            } => self.on_session_open(session, role, far_address, far_peer_id),
+            Event::SessionClosed { session, .. } => self.on_session_closed(ep, now, session),
+            Event::UnmatchedIHello { epd, tag, from } => {
+                self.on_unmatched_ihello(ep, now, &epd, &tag, from)
+            }
+            Event::FlowOpened {
+                session,
+                flow,
+                metadata,
+                association,
+            } => self.on_flow(ep, now, session, flow, &metadata, association),
+            Event::Message {
+                session,
+                flow,
+                data,
+                ..
+            } => self.on_message(ep, now, session, flow, &data),
+            Event::FlowFinished { session, flow } => {
+                if self
+                    .clients
+                    .get(&session)
+                    .is_some_and(|c| c.control == Some(flow))
+                {
+                    self.close_client(ep, now, session);
+                }
+            }
+            Event::FlowRejected { session, flow, .. } => {
+                let control = self
+                    .clients
+                    .get(&session)
+                    .is_some_and(|c| c.out.as_ref().is_some_and(|o| o.owns(flow)));
+                if control {
+                    // An exception on the control flow: the client is gone
+                    // (§5.3.6).
+                    let _ = ep.close(now, session, true);
+                } else {
+                    self.on_stream_flow_rejected(ep, now, session, flow);
+                }
+            }
+            Event::MessageDelivered { session, .. } => {
+                if self
+                    .clients
+                    .get(&session)
+                    .is_some_and(|c| c.state == ClientState::Rejected)
+                {
+                    // The `_error` is delivered: close now.
+                    let _ = ep.close(now, session, false);
+                }
+            }
+            Event::FarAddressChanged { session, to, .. } => {
+                if let Some(c) = self.clients.get_mut(&session) {
+                    c.address = to;
+                    if let (Some(p), ClientState::Connected) = (c.peer_id, c.state) {
+                        self.registry.set_observed(&p, to);
+                    }
+                }
+            }
+            Event::SessionOpenFailed { .. }
+            | Event::MessageAbandoned { .. }
+            | Event::FlowWritable { .. }
+            | Event::FlowComplete { .. } => {}
+        }
+        None
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.closing.iter().map(|(t, _)| *t).min()
+    }
+
+    fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
+        let (due, later): (Vec<_>, Vec<_>) = self.closing.drain(..).partition(|(t, _)| *t <= now);
+        self.closing = later;
+        for (_, session) in due {
+            let _ = ep.close(now, session, false);
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
