@@ -88,6 +88,503 @@
  */
 #define RTMFP_ERR_UNSUPPORTED -13
 
+/**
+ * Size of the address strings in events and session info, with the NUL:
+ * enough for "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535".
+ */
+#define RTMFP_ADDR_STRLEN 64
+
+/**
+ * Bytes in a peer ID (the SHA-256 fingerprint of a certificate,
+ * RFC 7425 §4.3.2).
+ */
+#define RTMFP_PEER_ID_LEN 32
+
+/**
+ * Size of a peer ID in hex with the NUL (64 digits + 1).
+ */
+#define RTMFP_PEER_ID_HEX_LEN 65
+
+/**
+ * Largest per-flow metadata, in bytes (RFC 7016 §2.3.11.1.1).
+ */
+#define RTMFP_MAX_METADATA_LEN 512
+
+/**
+ * Largest message rtmfp_flow_send() takes, in bytes (16 MiB).
+ */
+#define RTMFP_MAX_MESSAGE_LEN (1 << 24)
+
+/**
+ * What happened. Values are stable ABI. Values from 100 up are reserved
+ * for the Flash layer (NetConnection / NetStream / rendezvous events);
+ * ignore types you do not know.
+ */
+typedef enum rtmfp_event_type {
+  /**
+   * A session opened. `session`; `address`: the far address;
+   * `peer_id` (if `has_peer_id`): the far peer ID; `initiator`: whether
+   * this end connected (true) or was connected to (false).
+   */
+  RTMFP_EVENT_TYPE_SESSION_OPENED = 1,
+  /**
+   * A session this end was opening failed. `session`; `reason`: an
+   * rtmfp_open_failure; `other_session`: with
+   * RTMFP_OPEN_FAILURE_DUPLICATE, the existing session to the same peer.
+   */
+  RTMFP_EVENT_TYPE_SESSION_OPEN_FAILED = 2,
+  /**
+   * An open session closed. `session`; `reason`: an rtmfp_close_reason.
+   * Its flows are gone; its handle is never reused.
+   */
+  RTMFP_EVENT_TYPE_SESSION_CLOSED = 3,
+  /**
+   * An IHello arrived for an identity this endpoint does not have
+   * (RFC 7016 §3.5.1.1.2); a rendezvous service would answer it.
+   * `data`: the EPD asked for; `tag`: the initiator's tag; `address`:
+   * where it came from.
+   */
+  RTMFP_EVENT_TYPE_UNMATCHED_IHELLO = 4,
+  /**
+   * A session's far address moved (RFC 7016 §3.5.4.2). `session`;
+   * `old_address` -> `address`.
+   */
+  RTMFP_EVENT_TYPE_FAR_ADDRESS_CHANGED = 5,
+  /**
+   * The far end opened a flow to us. `session`; `flow`: the receiving
+   * flow; `data`: its metadata; `has_association`/`association`: our
+   * sending flow it answers. Accept it with rtmfp_flow_accept() (its
+   * messages wait until then) or refuse it with rtmfp_flow_reject().
+   */
+  RTMFP_EVENT_TYPE_FLOW_OPENED = 6,
+  /**
+   * A complete message on a receiving flow. `session`, `flow`,
+   * `data`/`data_len`: the message; `gap_before`: earlier messages
+   * were abandoned by the sender and will never arrive.
+   */
+  RTMFP_EVENT_TYPE_MESSAGE = 7,
+  /**
+   * A receiving flow finished: the sender closed it and every message
+   * was delivered. `session`, `flow`.
+   */
+  RTMFP_EVENT_TYPE_FLOW_FINISHED = 8,
+  /**
+   * Write receipt: every byte of a message was acknowledged.
+   * `session`, `flow` (sending), `message`.
+   */
+  RTMFP_EVENT_TYPE_MESSAGE_DELIVERED = 9,
+  /**
+   * Write receipt: a message was abandoned (deadline, no retransmit,
+   * parent abandoned, flow rejected or closed). `session`, `flow`
+   * (sending), `message`.
+   */
+  RTMFP_EVENT_TYPE_MESSAGE_ABANDONED = 10,
+  /**
+   * A sending flow that refused a message (RTMFP_ERR_AGAIN) takes
+   * messages again. `session`, `flow`.
+   */
+  RTMFP_EVENT_TYPE_FLOW_WRITABLE = 11,
+  /**
+   * The far end rejected a sending flow. `session`, `flow`; `code`:
+   * the exception code (0: rejected automatically).
+   */
+  RTMFP_EVENT_TYPE_FLOW_REJECTED = 12,
+  /**
+   * A closed sending flow has everything acknowledged; its ID is done.
+   * `session`, `flow`.
+   */
+  RTMFP_EVENT_TYPE_FLOW_COMPLETE = 13,
+} rtmfp_event_type;
+
+/**
+ * Which identity an endpoint has (RFC 7425 §5.3, §7). Pass to
+ * rtmfp_config_set_role().
+ */
+typedef enum rtmfp_role {
+  /**
+   * A client or peer (the default): static Diffie-Hellman keys; its
+   * certificate does not accept Ancillary Data, so it is reached by
+   * peer ID (rtmfp_session_connect_peer()).
+   */
+  RTMFP_ROLE_CLIENT = 0,
+  /**
+   * A server: ephemeral Diffie-Hellman keys; its certificate accepts
+   * Ancillary Data, so clients reach it by rtmfp:// URI
+   * (rtmfp_session_connect_uri()) as well as by peer ID.
+   */
+  RTMFP_ROLE_SERVER = 1,
+} rtmfp_role;
+
+/**
+ * Negotiation policy for packet HMACs and session sequence numbers
+ * (RFC 7425 §4.6.4, §4.6.6). Pass to rtmfp_config_set_hmac_policy() /
+ * rtmfp_config_set_sseq_policy().
+ */
+typedef enum rtmfp_policy {
+  /**
+   * Never send, never ask.
+   */
+  RTMFP_POLICY_OFF = 0,
+  /**
+   * Send when the far end asks, and ask for it (the default): works
+   * with peers that lack the feature and uses it with peers that have it.
+   */
+  RTMFP_POLICY_OPPORTUNISTIC = 1,
+  /**
+   * Always send, and refuse a far end that will not send it.
+   */
+  RTMFP_POLICY_REQUIRED = 2,
+} rtmfp_policy;
+
+/**
+ * Flow priorities (RFC 7016 §3.6.2.1 precedence), lowest first. Flows
+ * above RTMFP_PRIORITY_ROUTINE are Time Critical. Pass to
+ * rtmfp_flow_open().
+ */
+typedef enum rtmfp_priority {
+  /**
+   * Background transfers.
+   */
+  RTMFP_PRIORITY_BACKGROUND = 0,
+  /**
+   * Bulk data.
+   */
+  RTMFP_PRIORITY_BULK = 1,
+  /**
+   * Ordinary data.
+   */
+  RTMFP_PRIORITY_DATA = 2,
+  /**
+   * The default: the highest level that is not time critical.
+   */
+  RTMFP_PRIORITY_ROUTINE = 3,
+  /**
+   * Time critical (e.g. video).
+   */
+  RTMFP_PRIORITY_PRIORITY = 4,
+  /**
+   * Time critical (e.g. audio).
+   */
+  RTMFP_PRIORITY_IMMEDIATE = 5,
+  /**
+   * Time critical.
+   */
+  RTMFP_PRIORITY_FLASH = 6,
+  /**
+   * The highest.
+   */
+  RTMFP_PRIORITY_FLASH_OVERRIDE = 7,
+} rtmfp_priority;
+
+/**
+ * How a receiving flow delivers messages (RFC 7016 §3.6.3.3). Pass to
+ * rtmfp_flow_accept().
+ */
+typedef enum rtmfp_order {
+  /**
+   * In the order the sender queued them (the usual choice).
+   */
+  RTMFP_ORDER_SEQUENCE = 0,
+  /**
+   * Each as soon as it is complete, in network order.
+   */
+  RTMFP_ORDER_NETWORK = 1,
+} rtmfp_order;
+
+/**
+ * Why an opening session failed (`reason` of
+ * RTMFP_EVENT_TYPE_SESSION_OPEN_FAILED).
+ */
+typedef enum rtmfp_open_failure {
+  /**
+   * No answer within the open timeout.
+   */
+  RTMFP_OPEN_FAILURE_TIMEOUT = 1,
+  /**
+   * A session to the same peer already exists or won a glare; use
+   * `other_session`.
+   */
+  RTMFP_OPEN_FAILURE_DUPLICATE = 2,
+  /**
+   * The far end's keying was unacceptable (signature, keys, or a
+   * required HMAC / sequence number policy it does not meet).
+   */
+  RTMFP_OPEN_FAILURE_KEYING_FAILED = 3,
+  /**
+   * Closed by this end before it opened.
+   */
+  RTMFP_OPEN_FAILURE_CANCELLED = 4,
+} rtmfp_open_failure;
+
+/**
+ * Why an open session closed (`reason` of RTMFP_EVENT_TYPE_SESSION_CLOSED).
+ */
+typedef enum rtmfp_close_reason {
+  /**
+   * This end closed it in order.
+   */
+  RTMFP_CLOSE_REASON_LOCAL = 1,
+  /**
+   * This end closed it abruptly.
+   */
+  RTMFP_CLOSE_REASON_LOCAL_ABRUPT = 2,
+  /**
+   * The far end closed it.
+   */
+  RTMFP_CLOSE_REASON_REMOTE = 3,
+  /**
+   * Nothing arrived within the idle limit.
+   */
+  RTMFP_CLOSE_REASON_IDLE_TIMEOUT = 4,
+  /**
+   * A new session from the same peer replaced it.
+   */
+  RTMFP_CLOSE_REASON_OVERRIDDEN = 5,
+} rtmfp_close_reason;
+
+/**
+ * Opaque endpoint configuration, made by rtmfp_config_new() and freed by
+ * rtmfp_config_free(). rtmfp_endpoint_new() copies it, so one config can
+ * make many endpoints and may be freed as soon as they are made.
+ */
+typedef struct rtmfp_config rtmfp_config;
+
+/**
+ * Opaque handle of a running endpoint, made by rtmfp_endpoint_new().
+ * It is a generation-checked token, not a pointer to memory: using it
+ * after rtmfp_endpoint_free() gives RTMFP_ERR_INVALID_HANDLE.
+ */
+typedef struct rtmfp_endpoint rtmfp_endpoint;
+
+/**
+ * A snapshot of an open session, filled in by rtmfp_session_stats().
+ * Times are in milliseconds (fractions kept); sizes in bytes.
+ */
+typedef struct rtmfp_session_info {
+  /**
+   * Whether the session is open (false while it is closing).
+   */
+  bool open;
+  /**
+   * Whether this end started it.
+   */
+  bool initiator;
+  /**
+   * Whether `far_peer_id` is set.
+   */
+  bool has_far_peer_id;
+  /**
+   * The far end's peer ID.
+   */
+  uint8_t far_peer_id[RTMFP_PEER_ID_LEN];
+  /**
+   * The far end's current address, "ip:port".
+   */
+  char far_address[RTMFP_ADDR_STRLEN];
+  /**
+   * Smoothed round-trip time; -1 until measured.
+   */
+  double srtt_ms;
+  /**
+   * Round-trip time variation.
+   */
+  double rttvar_ms;
+  /**
+   * Effective retransmission timeout (ERTO).
+   */
+  double erto_ms;
+  /**
+   * Congestion window.
+   */
+  uint64_t cwnd;
+  /**
+   * Slow start threshold; UINT64_MAX until the first loss.
+   */
+  uint64_t ssthresh;
+  /**
+   * Bytes sent and not yet acknowledged, over all sending flows.
+   */
+  uint64_t bytes_in_flight;
+  /**
+   * Packets received and verified.
+   */
+  uint64_t packets_in;
+  /**
+   * Packets sent.
+   */
+  uint64_t packets_out;
+  /**
+   * Datagram bytes received.
+   */
+  uint64_t bytes_in;
+  /**
+   * Datagram bytes sent.
+   */
+  uint64_t bytes_out;
+  /**
+   * Loss events seen by congestion control.
+   */
+  uint64_t loss_events;
+  /**
+   * Retransmission timeouts with data in flight.
+   */
+  uint64_t timeouts;
+  /**
+   * Fragments retransmitted.
+   */
+  uint64_t retransmissions;
+  /**
+   * User data bytes sent (with retransmissions).
+   */
+  uint64_t data_bytes_sent;
+  /**
+   * User data bytes delivered to this application.
+   */
+  uint64_t data_bytes_delivered;
+  /**
+   * Keepalive pings sent.
+   */
+  uint64_t keepalives_sent;
+  /**
+   * Far address changes accepted (mobility).
+   */
+  uint64_t address_changes;
+} rtmfp_session_info;
+
+/**
+ * One event. Made by the library only: a polled event comes from
+ * rtmfp_next_event() and is the caller's until rtmfp_event_free(); a
+ * callback event (rtmfp_set_event_callback()) is valid only during the
+ * callback. Every pointer inside it (`data`, `tag`) lives exactly as long
+ * as the event. Fields that do not apply to a type are 0 / NULL / "".
+ * New fields may be added at the end in later versions (the library
+ * allocates events, so that stays compatible).
+ */
+typedef struct rtmfp_event {
+  /**
+   * What happened; see rtmfp_event_type for the fields each type uses.
+   */
+  enum rtmfp_event_type type;
+  /**
+   * The session (0 for RTMFP_EVENT_TYPE_UNMATCHED_IHELLO).
+   */
+  uint64_t session;
+  /**
+   * The flow: a receiving flow for FLOW_OPENED, MESSAGE and
+   * FLOW_FINISHED; a sending flow (from rtmfp_flow_open()) for
+   * MESSAGE_DELIVERED, MESSAGE_ABANDONED, FLOW_WRITABLE, FLOW_REJECTED
+   * and FLOW_COMPLETE.
+   */
+  uint64_t flow;
+  /**
+   * The message (from rtmfp_flow_send()) of a write receipt.
+   */
+  uint64_t message;
+  /**
+   * The exception code of FLOW_REJECTED.
+   */
+  uint64_t code;
+  /**
+   * An rtmfp_open_failure (SESSION_OPEN_FAILED) or rtmfp_close_reason
+   * (SESSION_CLOSED).
+   */
+  int32_t reason;
+  /**
+   * SESSION_OPEN_FAILED with RTMFP_OPEN_FAILURE_DUPLICATE: the session
+   * to use instead.
+   */
+  uint64_t other_session;
+  /**
+   * SESSION_OPENED: this end started the session.
+   */
+  bool initiator;
+  /**
+   * Whether `peer_id` is set (SESSION_OPENED).
+   */
+  bool has_peer_id;
+  /**
+   * The far end's peer ID (SESSION_OPENED).
+   */
+  uint8_t peer_id[RTMFP_PEER_ID_LEN];
+  /**
+   * An "ip:port" string: the far address (SESSION_OPENED), the sender
+   * (UNMATCHED_IHELLO), or the new far address (FAR_ADDRESS_CHANGED).
+   */
+  char address[RTMFP_ADDR_STRLEN];
+  /**
+   * The old far address (FAR_ADDRESS_CHANGED).
+   */
+  char old_address[RTMFP_ADDR_STRLEN];
+  /**
+   * Payload: the message (MESSAGE), the flow metadata (FLOW_OPENED), the
+   * EPD (UNMATCHED_IHELLO); NULL when `data_len` is 0. Not
+   * NUL-terminated. Valid as long as the event.
+   */
+  const uint8_t *data;
+  /**
+   * Bytes at `data`.
+   */
+  size_t data_len;
+  /**
+   * The initiator's tag (UNMATCHED_IHELLO); NULL when `tag_len` is 0.
+   */
+  const uint8_t *tag;
+  /**
+   * Bytes at `tag`.
+   */
+  size_t tag_len;
+  /**
+   * FLOW_OPENED: whether the flow answers one of our sending flows.
+   */
+  bool has_association;
+  /**
+   * FLOW_OPENED: that sending flow.
+   */
+  uint64_t association;
+  /**
+   * MESSAGE: earlier messages were abandoned by the sender.
+   */
+  bool gap_before;
+} rtmfp_event;
+
+/**
+ * A function that receives events (see rtmfp_set_event_callback()).
+ * `event` is valid only until the function returns; `user` is the
+ * pointer given at registration.
+ */
+typedef void (*rtmfp_event_callback)(const struct rtmfp_event *event, void *user);
+
+/**
+ * Options of one message for rtmfp_flow_send(). An all-zero struct (or
+ * a NULL pointer) means: no deadlines, retransmit until acknowledged, no
+ * parent.
+ */
+typedef struct rtmfp_send_options {
+  /**
+   * Abandon the message unless its first transmission starts within
+   * this many milliseconds of the call; 0 = no limit.
+   */
+  uint32_t start_within_ms;
+  /**
+   * Abandon the message unless it is fully acknowledged within this
+   * many milliseconds of the call; 0 = no limit.
+   */
+  uint32_t finish_within_ms;
+  /**
+   * Send each fragment at most once: a loss abandons the message.
+   */
+  bool no_retransmit;
+  /**
+   * Whether `parent` is set.
+   */
+  bool has_parent;
+  /**
+   * Abandon this message if this earlier message of the same flow is
+   * abandoned (e.g. P-frames chained to their keyframe).
+   */
+  uint64_t parent;
+} rtmfp_send_options;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -98,6 +595,8 @@ extern "C" {
  *
  * Never returns NULL: an unknown code gives "unknown error code".
  * The string is static; do not free it.
+ *
+ * Thread safety: safe from any thread.
  */
 const char *rtmfp_strerror(int code);
 
@@ -110,6 +609,8 @@ const char *rtmfp_strerror(int code);
  * string "". Never returns NULL. The string belongs to the library and
  * stays valid until the next rtmfp call on the same thread; copy it if you
  * need it longer. Calling this function does not change it.
+ *
+ * Thread safety: safe from any thread; each thread has its own message.
  */
 const char *rtmfp_last_error_message(void);
 
@@ -118,6 +619,8 @@ const char *rtmfp_last_error_message(void);
  * (the Cargo package version, possibly with a "-pre" suffix).
  *
  * Never returns NULL. The string is static; do not free it.
+ *
+ * Thread safety: safe from any thread.
  */
 const char *rtmfp_version(void);
 
@@ -128,10 +631,669 @@ const char *rtmfp_version(void);
  * Returns RTMFP_OK, or RTMFP_ERR_NULL_POINTER if any pointer is NULL (then
  * nothing is written).
  *
+ * Thread safety: safe from any thread.
+ *
  * # Safety
  * Each pointer must be NULL or valid for writing one `uint32_t`.
  */
 int rtmfp_version_parts(uint32_t *major, uint32_t *minor, uint32_t *patch);
+
+/**
+ * Make a configuration with the defaults: role RTMFP_ROLE_CLIENT, bind
+ * "0.0.0.0:0", DH groups {14, 16, 5, 2}, opportunistic HMAC and session
+ * sequence numbers, keepalive 10 s, idle timeout 60 s, open timeout 95 s,
+ * largest datagram 1200 bytes, flow send buffer 4 MiB and receive buffer
+ * 1 MiB. Store it in `*out`.
+ *
+ * Returns RTMFP_OK, or RTMFP_ERR_NULL_POINTER if `out` is NULL.
+ *
+ * Thread safety: safe from any thread. A config may be used from several
+ * threads at once; calls on it are serialized.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+int rtmfp_config_new(struct rtmfp_config **out);
+
+/**
+ * Free a configuration. Endpoints made from it are not affected.
+ *
+ * Returns RTMFP_OK; RTMFP_OK for NULL (nothing to do, like free(NULL));
+ * RTMFP_ERR_INVALID_HANDLE if `cfg` was already freed (a double free is
+ * detected, not undefined) or is not a config.
+ *
+ * Thread safety: safe from any thread; calls on `cfg` running on other
+ * threads finish first or fail with RTMFP_ERR_INVALID_HANDLE.
+ */
+int rtmfp_config_free(struct rtmfp_config *cfg);
+
+/**
+ * Bind one UDP socket to `addr`, an "ip:port" string such as
+ * "0.0.0.0:1935", "127.0.0.1:0" (port 0: the system picks one) or
+ * "[::1]:1935", replacing any bind addresses set before.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT if `addr` is not an IP address with a port.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `addr` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_config_set_bind_address(struct rtmfp_config *cfg, const char *addr);
+
+/**
+ * Add one more bind address (an "ip:port" string as for
+ * rtmfp_config_set_bind_address()); the endpoint gets one UDP socket per
+ * address, for example one IPv4 and one IPv6. At most 16.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a malformed address or too many.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `addr` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_config_add_bind_address(struct rtmfp_config *cfg, const char *addr);
+
+/**
+ * Choose the identity: RTMFP_ROLE_CLIENT (default) or RTMFP_ROLE_SERVER
+ * (an rtmfp_role value). Group and policy settings made with the other
+ * setters apply on top of the role, whatever the order of the calls.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a value that is not an rtmfp_role.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_role(struct rtmfp_config *cfg, int role);
+
+/**
+ * Set the Diffie-Hellman groups (RFC 7425 §4.3.3, RFC 3526) in preference
+ * order: `count` (1 to 4) distinct values from {2, 5, 14, 16}. Default
+ * {14, 16, 5, 2}; zenomt/rtmfp-cpp prefers 16.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for `count` 0 or over 4, an unsupported
+ * group, or a repeated one.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `groups` must be NULL or valid for reading `count` values.
+ */
+int rtmfp_config_set_dh_groups(struct rtmfp_config *cfg, const uint32_t *groups, size_t count);
+
+/**
+ * Set the packet HMAC policy (an rtmfp_policy value; default
+ * RTMFP_POLICY_OPPORTUNISTIC). zenomt/rtmfp-cpp's Flash programs require
+ * HMAC by default.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a value that is not an rtmfp_policy.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_hmac_policy(struct rtmfp_config *cfg, int policy);
+
+/**
+ * Set the session sequence number policy (an rtmfp_policy value; default
+ * RTMFP_POLICY_OPPORTUNISTIC).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a value that is not an rtmfp_policy.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_sseq_policy(struct rtmfp_config *cfg, int policy);
+
+/**
+ * Set the keepalive interval: an open session that has received nothing
+ * for `interval_ms` sends a keepalive ping (RFC 7016 §3.5.4.1). Default
+ * 10000. Must be more than 0.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for 0.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_keepalive_ms(struct rtmfp_config *cfg, uint32_t interval_ms);
+
+/**
+ * Set the idle limit: an open session that has received nothing for
+ * `timeout_ms` is closed (RTMFP_CLOSE_REASON_IDLE_TIMEOUT). Default 60000.
+ * Must be more than 0.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for 0.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_idle_timeout_ms(struct rtmfp_config *cfg, uint32_t timeout_ms);
+
+/**
+ * Set the open timeout: a session that has not opened after `timeout_ms`
+ * fails (RTMFP_OPEN_FAILURE_TIMEOUT). Default 95000, as RFC 7016
+ * §3.5.1.1.1 recommends. Must be more than 0.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for 0.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_open_timeout_ms(struct rtmfp_config *cfg, uint32_t timeout_ms);
+
+/**
+ * Set the largest UDP datagram the endpoint sends, in bytes: 576 to 65507
+ * (default 1200, which clears IPv6's minimum MTU).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT outside 576..=65507.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_max_datagram_size(struct rtmfp_config *cfg, size_t size);
+
+/**
+ * Set the buffer limits of new flows, in bytes: a sending flow refuses
+ * messages (RTMFP_ERR_AGAIN from rtmfp_flow_send()) while `send_buffer`
+ * bytes wait unacknowledged, and a receiving flow advertises
+ * `receive_buffer` bytes of window (RFC 7016 §3.6.3). Each 1024 to
+ * 1 GiB; defaults 4 MiB and 1 MiB.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT outside 1024..=2^30.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_flow_buffers(struct rtmfp_config *cfg,
+                                  size_t send_buffer,
+                                  size_t receive_buffer);
+
+/**
+ * Set the most events that may wait unread (default 65536). When the
+ * queue is full the endpoint stops reading datagrams until the
+ * application takes events. 16 to 2^24.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT outside 16..=16777216.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_event_queue_limit(struct rtmfp_config *cfg, size_t limit);
+
+/**
+ * Start an endpoint: bind its UDP sockets, make its identity (a Flash
+ * certificate per rtmfp_config_set_role(); Diffie-Hellman keys for a
+ * client), and start its I/O thread. `cfg` is copied; it may be freed
+ * afterwards. The endpoint is stored in `*out`.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE for
+ * a freed config; RTMFP_ERR_IO if a socket cannot be bound (address in
+ * use, not local, ...) or the thread cannot start; RTMFP_ERR_CRYPTO if
+ * the identity cannot be made. `*out` is untouched on failure.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+int rtmfp_endpoint_new(const struct rtmfp_config *cfg, struct rtmfp_endpoint **out);
+
+/**
+ * Close and free an endpoint: close its sessions in order, waiting at most
+ * 250 ms for the far ends (rtmfp_endpoint_close() first for a longer
+ * wait), stop its I/O thread and callback dispatcher, and invalidate the
+ * handle. Never hangs beyond that deadline plus a callback in progress.
+ * Unread events are dropped; polled events already taken stay valid until
+ * rtmfp_event_free().
+ *
+ * Returns RTMFP_OK; RTMFP_OK for NULL (like free(NULL));
+ * RTMFP_ERR_INVALID_HANDLE if `ep` was already freed (a double free is
+ * detected, not undefined) or never issued.
+ *
+ * Thread safety: safe from any thread. Calls on `ep` running on other
+ * threads finish first (a blocked rtmfp_next_event() returns
+ * RTMFP_ERR_CLOSED) and later ones fail with RTMFP_ERR_INVALID_HANDLE.
+ * It may be called from the event callback of this same endpoint: then
+ * the handle is invalid at once, no further callback is made, and the
+ * dispatcher thread ends after the callback returns.
+ */
+int rtmfp_endpoint_free(struct rtmfp_endpoint *ep);
+
+/**
+ * Shut an endpoint down gracefully: close every session in order (RFC
+ * 7016 §3.5.5), take no new ones, wait until the far ends acknowledge or
+ * `deadline_ms` passes, then stop the I/O thread. The handle stays valid:
+ * the last events (SESSION_CLOSED, ...) can still be read or are still
+ * delivered to the callback; other calls fail with RTMFP_ERR_CLOSED. Free
+ * it with rtmfp_endpoint_free().
+ *
+ * Returns RTMFP_OK if every session closed in time; RTMFP_ERR_TIMEOUT if
+ * the deadline passed first (the endpoint is stopped all the same);
+ * RTMFP_ERR_CLOSED if it was already closed; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread, including the event callback.
+ * Blocks the calling thread for up to `deadline_ms`.
+ */
+int rtmfp_endpoint_close(struct rtmfp_endpoint *ep, uint32_t deadline_ms);
+
+/**
+ * How many local addresses the endpoint is bound to (one per bind
+ * address in its config).
+ *
+ * Returns the count (>= 1); RTMFP_ERR_NULL_POINTER or
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_endpoint_local_addr_count(const struct rtmfp_endpoint *ep);
+
+/**
+ * Write local address number `index` (from 0) as an "ip:port" string with
+ * the port the system picked, e.g. "127.0.0.1:40123", NUL-terminated, into
+ * `buf` of `len` bytes (RTMFP_ADDR_STRLEN is always enough). Still works
+ * after rtmfp_endpoint_close().
+ *
+ * Returns the string's length without the NUL; RTMFP_ERR_BUFFER_TOO_SMALL
+ * (the message says how much is needed; nothing is written);
+ * RTMFP_ERR_INVALID_ARGUMENT if `index` is out of range;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_endpoint_local_addr(const struct rtmfp_endpoint *ep, size_t index, char *buf, size_t len);
+
+/**
+ * The endpoint's peer ID (near_id, the SHA-256 fingerprint of its
+ * certificate, RFC 7425 §4.3.2): copy its RTMFP_PEER_ID_LEN (32) bytes to
+ * `out`. Others connect to this endpoint with it
+ * (rtmfp_session_connect_peer()).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE;
+ * RTMFP_ERR_UNSUPPORTED if the identity has no peer ID (never with the
+ * Flash profile).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing 32 bytes.
+ */
+int rtmfp_endpoint_peer_id(const struct rtmfp_endpoint *ep, uint8_t *out);
+
+/**
+ * The endpoint's peer ID as 64 lower-case hex digits and a NUL, written
+ * to `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN, 65).
+ *
+ * Returns 64 (the length without the NUL); RTMFP_ERR_BUFFER_TOO_SMALL;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE; RTMFP_ERR_UNSUPPORTED.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_endpoint_peer_id_hex(const struct rtmfp_endpoint *ep, char *buf, size_t len);
+
+/**
+ * Parse a peer ID written as 64 hex digits (either case; surrounding
+ * white space ignored) into its 32 bytes at `out`.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_ARGUMENT if
+ * `hex` is not 64 hex digits (then `out` is untouched).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `hex` must be NULL or a NUL-terminated string; `out` must be NULL or
+ * valid for writing 32 bytes.
+ */
+int rtmfp_peer_id_from_hex(const char *hex, uint8_t *out);
+
+/**
+ * Start opening a session to the server named by an rtmfp:// URI,
+ * "rtmfp://host[:port]/app" (port 1935 by default; IPv6 as [addr]). The
+ * URI goes to the server as its Endpoint Discriminator (RFC 7425 §4.4.2.2)
+ * and every address `host` resolves to is tried. The session handle is
+ * stored in `*session_out` at once; the result arrives as a
+ * SESSION_OPENED or SESSION_OPEN_FAILED event for it.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for a malformed URI or a
+ * host that does not resolve; RTMFP_ERR_CLOSED after
+ * rtmfp_endpoint_close(); RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread. Resolving the host name blocks the
+ * calling thread (not the endpoint).
+ *
+ * # Safety
+ * `uri` must be NULL or a NUL-terminated string; `session_out` must be
+ * NULL or valid for writing a `uint64_t`.
+ */
+int rtmfp_session_connect_uri(struct rtmfp_endpoint *ep, const char *uri, uint64_t *session_out);
+
+/**
+ * Start opening a session to the peer with the 32-byte `peer_id`
+ * (RFC 7425 §4.4.4: its certificate's fingerprint), trying the `count`
+ * (1 to 24) candidate addresses, each an "ip:port" string. This is how
+ * peers connect directly; finding a peer's addresses by its ID through a
+ * rendezvous server comes with the Flash layer. The session handle is
+ * stored in `*session_out`; the result arrives as SESSION_OPENED or
+ * SESSION_OPEN_FAILED.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for `count` 0 or over 24
+ * or a malformed address; RTMFP_ERR_CLOSED after rtmfp_endpoint_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `peer_id` must be NULL or valid for reading 32 bytes; `addresses` must
+ * be NULL or valid for reading `count` pointers to NUL-terminated strings;
+ * `session_out` must be NULL or valid for writing a `uint64_t`.
+ */
+int rtmfp_session_connect_peer(struct rtmfp_endpoint *ep,
+                               const uint8_t *peer_id,
+                               const char *const *addresses,
+                               size_t count,
+                               uint64_t *session_out);
+
+/**
+ * Start opening a session with a raw Endpoint Discriminator of `epd_len`
+ * (1 to 1024) bytes (RFC 7425 §4.4.2: for example one requiring a
+ * hostname) at `count` (1 to 24) "ip:port" candidate addresses. As
+ * rtmfp_session_connect_peer() otherwise.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for an empty or too long
+ * EPD, a bad `count` or address; RTMFP_ERR_CLOSED;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `epd` must be NULL or valid for reading `epd_len` bytes; `addresses`
+ * and `session_out` as for rtmfp_session_connect_peer().
+ */
+int rtmfp_session_connect_epd(struct rtmfp_endpoint *ep,
+                              const uint8_t *epd,
+                              size_t epd_len,
+                              const char *const *addresses,
+                              size_t count,
+                              uint64_t *session_out);
+
+/**
+ * Close a session: in order (Close Request, RFC 7016 §3.5.5; a
+ * SESSION_CLOSED event follows), or at once if `abrupt`. A session still
+ * opening is abandoned (SESSION_OPEN_FAILED, RTMFP_OPEN_FAILURE_CANCELLED).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such session
+ * (already closed, or never issued); RTMFP_ERR_CLOSED after
+ * rtmfp_endpoint_close(); RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_session_close(struct rtmfp_endpoint *ep, uint64_t session, bool abrupt);
+
+/**
+ * Fill `*out` with a snapshot of an open (or closing) session: RTT,
+ * congestion state, counters, far address and peer ID.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE if the session is still
+ * opening; RTMFP_ERR_INVALID_HANDLE if there is no such session (closed,
+ * failed, never issued); RTMFP_ERR_CLOSED after rtmfp_endpoint_close();
+ * RTMFP_ERR_NULL_POINTER. `*out` is untouched on failure.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing an rtmfp_session_info.
+ */
+int rtmfp_session_stats(struct rtmfp_endpoint *ep,
+                        uint64_t session,
+                        struct rtmfp_session_info *out);
+
+/**
+ * Take the next event. Waits up to `timeout_ms` milliseconds for one: 0
+ * does not wait; a negative value waits until an event comes or the
+ * endpoint stops. On success `*out` is an event that belongs to the
+ * caller until rtmfp_event_free() (it stays valid after later calls and
+ * after the endpoint is freed).
+ *
+ * Returns RTMFP_OK with `*out` set; RTMFP_ERR_AGAIN if no event came in
+ * time (`*out` = NULL: this is the timeout result, not a failure);
+ * RTMFP_ERR_CLOSED once the endpoint has stopped (closed, or freed by
+ * another thread) and every event was taken (`*out` = NULL);
+ * RTMFP_ERR_WRONG_STATE while an event callback is registered (events go
+ * to it); RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread; with several threads taking
+ * events, each event goes to exactly one of them (order across threads is
+ * then up to the caller).
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+int rtmfp_next_event(struct rtmfp_endpoint *ep, int timeout_ms, struct rtmfp_event **out);
+
+/**
+ * A file descriptor for an outside event loop (poll(2), epoll, libuv,
+ * asyncio): it is readable while at least one event waits, and it is
+ * reset when rtmfp_next_event() takes the last one, so after it wakes
+ * take events with timeout 0 until RTMFP_ERR_AGAIN. Once the endpoint has
+ * stopped it stays readable (rtmfp_next_event() then reports
+ * RTMFP_ERR_CLOSED after the last event). Never read, write or close it.
+ * It stays open until rtmfp_endpoint_free().
+ *
+ * Returns the fd (>= 0); RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_event_fd(const struct rtmfp_endpoint *ep);
+
+/**
+ * Deliver events to `callback` instead of rtmfp_next_event(): it is
+ * called as callback(event, user) on an internal thread ("rtmfp-events"),
+ * one event at a time, in order. `event` is valid only during the call
+ * (copy what you need; do not pass it to rtmfp_event_free(), which
+ * refuses it). A NULL `callback` removes the callback; events then wait
+ * for rtmfp_next_event() again. Registering replaces any earlier callback.
+ *
+ * From another thread, this call waits for a callback in progress, so
+ * that after removing (or replacing) it the old callback is not running
+ * and is never called again: `user` may then be freed. No event is lost
+ * or delivered twice across changes.
+ *
+ * The callback may call any rtmfp function, including on this endpoint:
+ * sending, accepting flows, closing sessions, rtmfp_endpoint_close(),
+ * changing or removing the callback (effective from the next event), and
+ * rtmfp_endpoint_free() (no further callback is made). It should return
+ * promptly: events wait meanwhile. It must not unwind (C++ exception,
+ * longjmp) out of the call. Changing or freeing *another* endpoint from a
+ * callback waits for that endpoint's callback in progress, so two
+ * callbacks that do this to each other's endpoints can deadlock.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE;
+ * RTMFP_ERR_IO if the thread cannot be started.
+ *
+ * Thread safety: safe from any thread, including from inside the
+ * callback. `user` must be usable from the dispatcher thread.
+ *
+ * # Safety
+ * `callback` must be NULL or a function with this signature that is safe
+ * to call with `user` from another thread until it is removed or the
+ * endpoint is freed.
+ */
+int rtmfp_set_event_callback(struct rtmfp_endpoint *ep, rtmfp_event_callback callback, void *user);
+
+/**
+ * Free an event from rtmfp_next_event(), and the payload it points to.
+ *
+ * Returns RTMFP_OK; RTMFP_OK for NULL (nothing to do, like free(NULL));
+ * RTMFP_ERR_INVALID_HANDLE if `event` is not a live event from
+ * rtmfp_next_event(): already freed (a double free is detected), a
+ * callback's event (those belong to the library), or any other pointer.
+ * Caveat: once freed, the same address may be handed out again for a new
+ * event, and then a second free of the old pointer frees the new event.
+ *
+ * Thread safety: safe from any thread, on any event (events are not tied
+ * to the endpoint or thread that made them, and stay valid after their
+ * endpoint is freed).
+ */
+int rtmfp_event_free(struct rtmfp_event *event);
+
+/**
+ * The name of an rtmfp_event_type value, e.g. "SESSION_OPENED", for logs.
+ * Never NULL: an unknown value gives "UNKNOWN". The string is static.
+ *
+ * Thread safety: safe from any thread.
+ */
+const char *rtmfp_event_type_name(int event_type);
+
+/**
+ * Open a sending flow on an open session, with `metadata_len` (0 to
+ * RTMFP_MAX_METADATA_LEN) bytes of per-flow metadata that the far end
+ * sees in its FLOW_OPENED event, at `priority` (an rtmfp_priority, 0 to
+ * 7). `association` is NULL, or points to the ID of one of this
+ * session's receiving flows that the new flow answers (a return flow,
+ * RFC 7016 §2.3.11.1.2). The sending flow's ID is stored in `*flow_out`.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE if the session is still opening
+ * or is closing; RTMFP_ERR_INVALID_HANDLE if there is no such session (or
+ * no such receiving flow to associate with); RTMFP_ERR_INVALID_ARGUMENT
+ * for a bad priority or too much metadata; RTMFP_ERR_CLOSED after
+ * rtmfp_endpoint_close(); RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `metadata` must be NULL or valid for reading `metadata_len` bytes;
+ * `association` NULL or valid for reading a `uint64_t`; `flow_out` NULL
+ * or valid for writing a `uint64_t`.
+ */
+int rtmfp_flow_open(struct rtmfp_endpoint *ep,
+                    uint64_t session,
+                    const uint8_t *metadata,
+                    size_t metadata_len,
+                    int priority,
+                    const uint64_t *association,
+                    uint64_t *flow_out);
+
+/**
+ * Queue one message of `len` bytes (0 to RTMFP_MAX_MESSAGE_LEN; `data`
+ * may be NULL when `len` is 0: an empty message is valid) on a sending
+ * flow. The bytes are copied before the call returns. `options` is NULL
+ * for the defaults. The message's ID is stored in `*message_out` unless
+ * it is NULL; the write receipt (MESSAGE_DELIVERED or MESSAGE_ABANDONED)
+ * carries it.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_AGAIN if the flow's send buffer is full
+ * (wait for FLOW_WRITABLE, then send again); RTMFP_ERR_CLOSED if the flow
+ * is closed or rejected, or after rtmfp_endpoint_close();
+ * RTMFP_ERR_WRONG_STATE if the session is still opening or closing;
+ * RTMFP_ERR_INVALID_HANDLE if there is no such session or sending flow;
+ * RTMFP_ERR_INVALID_ARGUMENT if `len` is too large;
+ * RTMFP_ERR_NULL_POINTER for NULL `data` with `len` > 0.
+ *
+ * Thread safety: safe from any thread; messages sent on one flow from
+ * several threads at once are queued in the order the calls reach the
+ * endpoint.
+ *
+ * # Safety
+ * `data` must be NULL or valid for reading `len` bytes; `options` NULL or
+ * valid for reading an rtmfp_send_options; `message_out` NULL or valid
+ * for writing a `uint64_t`.
+ */
+int rtmfp_flow_send(struct rtmfp_endpoint *ep,
+                    uint64_t session,
+                    uint64_t flow,
+                    const uint8_t *data,
+                    size_t len,
+                    const struct rtmfp_send_options *options,
+                    uint64_t *message_out);
+
+/**
+ * Whether a sending flow takes a message now (its send buffer is below
+ * its limit).
+ *
+ * Returns 1 (writable) or 0 (full: wait for FLOW_WRITABLE);
+ * RTMFP_ERR_WRONG_STATE; RTMFP_ERR_INVALID_HANDLE if there is no such
+ * session or sending flow; RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_flow_writable(struct rtmfp_endpoint *ep, uint64_t session, uint64_t flow);
+
+/**
+ * Accept a receiving flow announced by FLOW_OPENED; its messages are
+ * delivered as MESSAGE events from now on, in `order` (an rtmfp_order).
+ * Accepting an accepted flow again is harmless.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for a bad `order`;
+ * RTMFP_ERR_INVALID_HANDLE if there is no such session or receiving flow;
+ * RTMFP_ERR_WRONG_STATE; RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_flow_accept(struct rtmfp_endpoint *ep, uint64_t session, uint64_t flow, int order);
+
+/**
+ * Reject a receiving flow with an application exception `code` (the
+ * sender sees FLOW_REJECTED with it); its messages are dropped.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such session
+ * or receiving flow; RTMFP_ERR_WRONG_STATE; RTMFP_ERR_CLOSED;
+ * RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_flow_reject(struct rtmfp_endpoint *ep, uint64_t session, uint64_t flow, uint64_t code);
+
+/**
+ * Close a sending flow: queued messages are still delivered, then the far
+ * end sees FLOW_FINISHED and this end FLOW_COMPLETE.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such session
+ * or sending flow; RTMFP_ERR_CLOSED if it is already closed, or after
+ * rtmfp_endpoint_close(); RTMFP_ERR_WRONG_STATE; RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_flow_close(struct rtmfp_endpoint *ep, uint64_t session, uint64_t flow);
+
+/**
+ * Suspend (`suspended` true) or resume delivery on a receiving flow.
+ * While suspended, messages wait and the flow's receive window closes,
+ * which slows the sender down (flow control).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such session
+ * or receiving flow; RTMFP_ERR_WRONG_STATE; RTMFP_ERR_CLOSED;
+ * RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_flow_set_suspended(struct rtmfp_endpoint *ep,
+                             uint64_t session,
+                             uint64_t flow,
+                             bool suspended);
+
+/**
+ * Abandon a queued message of a sending flow, and the messages chained to
+ * it as their parent; each gets MESSAGE_ABANDONED.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such session
+ * or sending flow; RTMFP_ERR_WRONG_STATE; RTMFP_ERR_CLOSED;
+ * RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_flow_abandon_message(struct rtmfp_endpoint *ep,
+                               uint64_t session,
+                               uint64_t flow,
+                               uint64_t message);
 
 #ifdef __cplusplus
 }  // extern "C"

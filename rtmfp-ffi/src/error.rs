@@ -144,6 +144,8 @@ pub(crate) fn clear_last_error() {
 ///
 /// Never returns NULL: an unknown code gives "unknown error code".
 /// The string is static; do not free it.
+///
+/// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_strerror(code: c_int) -> *const c_char {
     crate::guard::ffi_guard_infallible(UNKNOWN_TEXT.as_ptr(), || {
@@ -159,6 +161,8 @@ pub extern "C" fn rtmfp_strerror(code: c_int) -> *const c_char {
 /// string "". Never returns NULL. The string belongs to the library and
 /// stays valid until the next rtmfp call on the same thread; copy it if you
 /// need it longer. Calling this function does not change it.
+///
+/// Thread safety: safe from any thread; each thread has its own message.
 #[no_mangle]
 pub extern "C" fn rtmfp_last_error_message() -> *const c_char {
     crate::guard::ffi_guard_infallible(c"".as_ptr(), || {

@@ -16,16 +16,38 @@
 //! - objects are opaque handles from a generation-checked table
 //!   ([`handles`]), so a freed or forged handle gives
 //!   [`RTMFP_ERR_INVALID_HANDLE`], never a use-after-free.
+//!
+//! Modules: [`config`] (`rtmfp_config_*`), [`endpoint`] (endpoints,
+//! sessions, event polling and the callback dispatcher), [`flow`]
+//! (`rtmfp_flow_*`), [`event`] (the `rtmfp_event` struct).
+//!
+//! Handle-table tags (each kind of object has its own, so a handle of one
+//! kind is refused where another is expected): 1 config, 2 endpoint.
+//! Reserved for the Flash layer: 3 NetConnection, 4 NetStream,
+//! 5 rendezvous server.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// C names: `rtmfp_config`, `rtmfp_event_type`, ... are the header's names.
+#![allow(non_camel_case_types)]
 
+// cbindgen writes the header in this order: errors and version first.
 mod error;
-mod guard;
-// The handle table is the foundation for endpoint/session handles that
-// later issues add; until then only its unit tests use it.
-#[allow(dead_code)]
-mod handles;
 mod version;
 
+pub mod config;
+pub mod endpoint;
+pub mod event;
+pub mod flow;
+
+mod guard;
+// Some table operations (drain, get_mut, ...) are only used by tests yet.
+#[allow(dead_code)]
+mod handles;
+mod util;
+
+pub use config::*;
+pub use endpoint::*;
 pub use error::*;
+pub use event::*;
+pub use flow::*;
 pub use version::*;

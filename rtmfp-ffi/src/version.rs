@@ -31,6 +31,8 @@ const PATCH: u32 = parse_u32(env!("CARGO_PKG_VERSION_PATCH"));
 /// (the Cargo package version, possibly with a "-pre" suffix).
 ///
 /// Never returns NULL. The string is static; do not free it.
+///
+/// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_version() -> *const c_char {
     ffi_guard_infallible(c"".as_ptr(), || VERSION.as_ptr())
@@ -41,6 +43,8 @@ pub extern "C" fn rtmfp_version() -> *const c_char {
 ///
 /// Returns RTMFP_OK, or RTMFP_ERR_NULL_POINTER if any pointer is NULL (then
 /// nothing is written).
+///
+/// Thread safety: safe from any thread.
 ///
 /// # Safety
 /// Each pointer must be NULL or valid for writing one `uint32_t`.

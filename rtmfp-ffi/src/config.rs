@@ -1,0 +1,621 @@
+//! `rtmfp_config`: what an endpoint binds and how it identifies itself.
+
+use std::ffi::{c_char, c_int};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rtmfp_core::crypto::flash::dh::SUPPORTED_GROUPS;
+use rtmfp_core::crypto::flash::keying::Policy;
+use rtmfp_core::crypto::FlashConfig;
+use rtmfp_core::endpoint::EndpointConfig;
+
+use crate::error::{Error, RTMFP_OK};
+use crate::guard::ffi_guard;
+use crate::handles::{Handle, Registry};
+use crate::util::{cstr, invalid, parse_addr, write_out};
+
+/// Handle-table tag of configs (see `handles.rs`; each kind has its own).
+const CONFIG_TAG: u8 = 1;
+
+/// Most bind addresses a config may hold.
+const MAX_BIND_ADDRESSES: usize = 16;
+
+/// Opaque endpoint configuration, made by rtmfp_config_new() and freed by
+/// rtmfp_config_free(). rtmfp_endpoint_new() copies it, so one config can
+/// make many endpoints and may be freed as soon as they are made.
+pub struct rtmfp_config {
+    _private: [u8; 0],
+}
+
+/// Which identity an endpoint has (RFC 7425 §5.3, §7). Pass to
+/// rtmfp_config_set_role().
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rtmfp_role {
+    /// A client or peer (the default): static Diffie-Hellman keys; its
+    /// certificate does not accept Ancillary Data, so it is reached by
+    /// peer ID (rtmfp_session_connect_peer()).
+    Client = 0,
+    /// A server: ephemeral Diffie-Hellman keys; its certificate accepts
+    /// Ancillary Data, so clients reach it by rtmfp:// URI
+    /// (rtmfp_session_connect_uri()) as well as by peer ID.
+    Server = 1,
+}
+
+/// Negotiation policy for packet HMACs and session sequence numbers
+/// (RFC 7425 §4.6.4, §4.6.6). Pass to rtmfp_config_set_hmac_policy() /
+/// rtmfp_config_set_sseq_policy().
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rtmfp_policy {
+    /// Never send, never ask.
+    Off = 0,
+    /// Send when the far end asks, and ask for it (the default): works
+    /// with peers that lack the feature and uses it with peers that have it.
+    Opportunistic = 1,
+    /// Always send, and refuse a far end that will not send it.
+    Required = 2,
+}
+
+fn policy_from(value: c_int) -> Result<Policy, Error> {
+    match value {
+        0 => Ok(Policy::OFF),
+        1 => Ok(Policy::OPPORTUNISTIC),
+        2 => Ok(Policy::REQUIRED),
+        _ => Err(invalid(format!(
+            "policy {value} is not an RTMFP_POLICY_* value (0..=2)"
+        ))),
+    }
+}
+
+/// What a config holds.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigData {
+    pub(crate) bind: Vec<SocketAddr>,
+    pub(crate) role: rtmfp_role,
+    pub(crate) groups: Option<Vec<u64>>,
+    pub(crate) hmac: Option<Policy>,
+    pub(crate) sseq: Option<Policy>,
+    pub(crate) endpoint: EndpointConfig,
+    pub(crate) event_queue_limit: Option<usize>,
+}
+
+impl Default for ConfigData {
+    fn default() -> Self {
+        ConfigData {
+            bind: Vec::new(),
+            role: rtmfp_role::Client,
+            groups: None,
+            hmac: None,
+            sseq: None,
+            endpoint: EndpointConfig::default(),
+            event_queue_limit: None,
+        }
+    }
+}
+
+impl ConfigData {
+    /// The bind addresses; none set means `0.0.0.0:0`.
+    pub(crate) fn bind_addresses(&self) -> Vec<SocketAddr> {
+        if self.bind.is_empty() {
+            vec![SocketAddr::from(([0, 0, 0, 0], 0))]
+        } else {
+            self.bind.clone()
+        }
+    }
+
+    /// The Flash crypto profile settings.
+    pub(crate) fn flash(&self) -> FlashConfig {
+        let mut flash = match self.role {
+            rtmfp_role::Client => FlashConfig::client(),
+            rtmfp_role::Server => FlashConfig::server(),
+        };
+        if let Some(groups) = &self.groups {
+            flash.groups = groups.clone();
+        }
+        if let Some(p) = self.hmac {
+            flash.hmac = p;
+        }
+        if let Some(p) = self.sseq {
+            flash.sseq = p;
+        }
+        flash
+    }
+}
+
+static CONFIGS: Registry<Mutex<ConfigData>> = Registry::new(CONFIG_TAG);
+
+/// A copy of the config behind `cfg`.
+pub(crate) fn snapshot(cfg: *const rtmfp_config) -> Result<ConfigData, Error> {
+    if cfg.is_null() {
+        return Err(Error::null_pointer("cfg"));
+    }
+    let c = CONFIGS
+        .get(Handle::from_ptr(cfg))
+        .ok_or_else(|| Error::invalid_handle("cfg"))?;
+    let data = c.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    Ok(data)
+}
+
+/// Runs `f` on the config behind `cfg`.
+fn with_config(
+    cfg: *mut rtmfp_config,
+    f: impl FnOnce(&mut ConfigData) -> Result<(), Error>,
+) -> c_int {
+    ffi_guard(|| {
+        if cfg.is_null() {
+            return Err(Error::null_pointer("cfg"));
+        }
+        let c: Arc<Mutex<ConfigData>> = CONFIGS
+            .get(Handle::from_ptr(cfg))
+            .ok_or_else(|| Error::invalid_handle("cfg"))?;
+        let mut data = c.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut data)?;
+        Ok(RTMFP_OK)
+    })
+}
+
+fn millis(ms: u32, name: &str) -> Result<Duration, Error> {
+    if ms == 0 {
+        return Err(invalid(format!("`{name}` must be more than 0 ms")));
+    }
+    Ok(Duration::from_millis(u64::from(ms)))
+}
+
+/// Make a configuration with the defaults: role RTMFP_ROLE_CLIENT, bind
+/// "0.0.0.0:0", DH groups {14, 16, 5, 2}, opportunistic HMAC and session
+/// sequence numbers, keepalive 10 s, idle timeout 60 s, open timeout 95 s,
+/// largest datagram 1200 bytes, flow send buffer 4 MiB and receive buffer
+/// 1 MiB. Store it in `*out`.
+///
+/// Returns RTMFP_OK, or RTMFP_ERR_NULL_POINTER if `out` is NULL.
+///
+/// Thread safety: safe from any thread. A config may be used from several
+/// threads at once; calls on it are serialized.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_config_new(out: *mut *mut rtmfp_config) -> c_int {
+    ffi_guard(|| {
+        if out.is_null() {
+            return Err(Error::null_pointer("out"));
+        }
+        let h = CONFIGS.insert(Mutex::new(ConfigData::default()));
+        // SAFETY: non-NULL, writable by contract.
+        unsafe { write_out(out, h.to_ptr(), "out")? };
+        Ok(RTMFP_OK)
+    })
+}
+
+/// Free a configuration. Endpoints made from it are not affected.
+///
+/// Returns RTMFP_OK; RTMFP_OK for NULL (nothing to do, like free(NULL));
+/// RTMFP_ERR_INVALID_HANDLE if `cfg` was already freed (a double free is
+/// detected, not undefined) or is not a config.
+///
+/// Thread safety: safe from any thread; calls on `cfg` running on other
+/// threads finish first or fail with RTMFP_ERR_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_free(cfg: *mut rtmfp_config) -> c_int {
+    ffi_guard(|| {
+        if cfg.is_null() {
+            return Ok(RTMFP_OK);
+        }
+        CONFIGS
+            .remove(Handle::from_ptr(cfg))
+            .ok_or_else(|| Error::invalid_handle("cfg"))?;
+        Ok(RTMFP_OK)
+    })
+}
+
+/// Bind one UDP socket to `addr`, an "ip:port" string such as
+/// "0.0.0.0:1935", "127.0.0.1:0" (port 0: the system picks one) or
+/// "[::1]:1935", replacing any bind addresses set before.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT if `addr` is not an IP address with a port.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `addr` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_config_set_bind_address(
+    cfg: *mut rtmfp_config,
+    addr: *const c_char,
+) -> c_int {
+    with_config(cfg, |c| {
+        // SAFETY: caller's contract.
+        let a = parse_addr(unsafe { cstr(addr, "addr")? }, "addr")?;
+        c.bind = vec![a];
+        Ok(())
+    })
+}
+
+/// Add one more bind address (an "ip:port" string as for
+/// rtmfp_config_set_bind_address()); the endpoint gets one UDP socket per
+/// address, for example one IPv4 and one IPv6. At most 16.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a malformed address or too many.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `addr` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_config_add_bind_address(
+    cfg: *mut rtmfp_config,
+    addr: *const c_char,
+) -> c_int {
+    with_config(cfg, |c| {
+        // SAFETY: caller's contract.
+        let a = parse_addr(unsafe { cstr(addr, "addr")? }, "addr")?;
+        if c.bind.len() >= MAX_BIND_ADDRESSES {
+            return Err(invalid(format!(
+                "at most {MAX_BIND_ADDRESSES} bind addresses"
+            )));
+        }
+        c.bind.push(a);
+        Ok(())
+    })
+}
+
+/// Choose the identity: RTMFP_ROLE_CLIENT (default) or RTMFP_ROLE_SERVER
+/// (an rtmfp_role value). Group and policy settings made with the other
+/// setters apply on top of the role, whatever the order of the calls.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a value that is not an rtmfp_role.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_role(cfg: *mut rtmfp_config, role: c_int) -> c_int {
+    with_config(cfg, |c| {
+        c.role = match role {
+            0 => rtmfp_role::Client,
+            1 => rtmfp_role::Server,
+            _ => {
+                return Err(invalid(format!(
+                    "role {role} is not an RTMFP_ROLE_* value (0..=1)"
+                )))
+            }
+        };
+        Ok(())
+    })
+}
+
+/// Set the Diffie-Hellman groups (RFC 7425 §4.3.3, RFC 3526) in preference
+/// order: `count` (1 to 4) distinct values from {2, 5, 14, 16}. Default
+/// {14, 16, 5, 2}; zenomt/rtmfp-cpp prefers 16.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for `count` 0 or over 4, an unsupported
+/// group, or a repeated one.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `groups` must be NULL or valid for reading `count` values.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_config_set_dh_groups(
+    cfg: *mut rtmfp_config,
+    groups: *const u32,
+    count: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        if count == 0 || count > SUPPORTED_GROUPS.len() {
+            return Err(invalid(format!(
+                "`count` is {count}; give 1 to {} groups",
+                SUPPORTED_GROUPS.len()
+            )));
+        }
+        if groups.is_null() {
+            return Err(Error::null_pointer("groups"));
+        }
+        // SAFETY: non-NULL, `count` <= 4 values readable by contract.
+        let list = unsafe { std::slice::from_raw_parts(groups, count) };
+        let mut out = Vec::with_capacity(count);
+        for &g in list {
+            let g = u64::from(g);
+            if !SUPPORTED_GROUPS.contains(&g) {
+                return Err(invalid(format!(
+                    "DH group {g} is not supported (use 2, 5, 14 or 16)"
+                )));
+            }
+            if out.contains(&g) {
+                return Err(invalid(format!("DH group {g} is listed twice")));
+            }
+            out.push(g);
+        }
+        c.groups = Some(out);
+        Ok(())
+    })
+}
+
+/// Set the packet HMAC policy (an rtmfp_policy value; default
+/// RTMFP_POLICY_OPPORTUNISTIC). zenomt/rtmfp-cpp's Flash programs require
+/// HMAC by default.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a value that is not an rtmfp_policy.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_hmac_policy(cfg: *mut rtmfp_config, policy: c_int) -> c_int {
+    with_config(cfg, |c| {
+        c.hmac = Some(policy_from(policy)?);
+        Ok(())
+    })
+}
+
+/// Set the session sequence number policy (an rtmfp_policy value; default
+/// RTMFP_POLICY_OPPORTUNISTIC).
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a value that is not an rtmfp_policy.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_sseq_policy(cfg: *mut rtmfp_config, policy: c_int) -> c_int {
+    with_config(cfg, |c| {
+        c.sseq = Some(policy_from(policy)?);
+        Ok(())
+    })
+}
+
+/// Set the keepalive interval: an open session that has received nothing
+/// for `interval_ms` sends a keepalive ping (RFC 7016 §3.5.4.1). Default
+/// 10000. Must be more than 0.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for 0.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_keepalive_ms(cfg: *mut rtmfp_config, interval_ms: u32) -> c_int {
+    with_config(cfg, |c| {
+        c.endpoint.keepalive_interval = millis(interval_ms, "interval_ms")?;
+        Ok(())
+    })
+}
+
+/// Set the idle limit: an open session that has received nothing for
+/// `timeout_ms` is closed (RTMFP_CLOSE_REASON_IDLE_TIMEOUT). Default 60000.
+/// Must be more than 0.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for 0.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_idle_timeout_ms(
+    cfg: *mut rtmfp_config,
+    timeout_ms: u32,
+) -> c_int {
+    with_config(cfg, |c| {
+        c.endpoint.idle_timeout = millis(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// Set the open timeout: a session that has not opened after `timeout_ms`
+/// fails (RTMFP_OPEN_FAILURE_TIMEOUT). Default 95000, as RFC 7016
+/// §3.5.1.1.1 recommends. Must be more than 0.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for 0.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_open_timeout_ms(
+    cfg: *mut rtmfp_config,
+    timeout_ms: u32,
+) -> c_int {
+    with_config(cfg, |c| {
+        c.endpoint.open_timeout = millis(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// Set the largest UDP datagram the endpoint sends, in bytes: 576 to 65507
+/// (default 1200, which clears IPv6's minimum MTU).
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT outside 576..=65507.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_max_datagram_size(cfg: *mut rtmfp_config, size: usize) -> c_int {
+    with_config(cfg, |c| {
+        if !(576..=65507).contains(&size) {
+            return Err(invalid(format!(
+                "max datagram size {size} is not in 576..=65507"
+            )));
+        }
+        c.endpoint.max_datagram_size = size;
+        Ok(())
+    })
+}
+
+/// Set the buffer limits of new flows, in bytes: a sending flow refuses
+/// messages (RTMFP_ERR_AGAIN from rtmfp_flow_send()) while `send_buffer`
+/// bytes wait unacknowledged, and a receiving flow advertises
+/// `receive_buffer` bytes of window (RFC 7016 §3.6.3). Each 1024 to
+/// 1 GiB; defaults 4 MiB and 1 MiB.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT outside 1024..=2^30.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_flow_buffers(
+    cfg: *mut rtmfp_config,
+    send_buffer: usize,
+    receive_buffer: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        for (v, name) in [
+            (send_buffer, "send_buffer"),
+            (receive_buffer, "receive_buffer"),
+        ] {
+            if !(1024..=1 << 30).contains(&v) {
+                return Err(invalid(format!("`{name}` {v} is not in 1024..=1073741824")));
+            }
+        }
+        c.endpoint.flow_limits.send_buffer = send_buffer;
+        c.endpoint.flow_limits.receive_buffer = receive_buffer;
+        Ok(())
+    })
+}
+
+/// Set the most events that may wait unread (default 65536). When the
+/// queue is full the endpoint stops reading datagrams until the
+/// application takes events. 16 to 2^24.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT outside 16..=16777216.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_event_queue_limit(
+    cfg: *mut rtmfp_config,
+    limit: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        if !(16..=1 << 24).contains(&limit) {
+            return Err(invalid(format!(
+                "event queue limit {limit} is not in 16..=16777216"
+            )));
+        }
+        c.event_queue_limit = Some(limit);
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{
+        RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_NULL_POINTER,
+    };
+    use std::ptr::null_mut;
+
+    fn new_config() -> *mut rtmfp_config {
+        let mut cfg = null_mut();
+        // SAFETY: valid out pointer.
+        assert_eq!(unsafe { rtmfp_config_new(&mut cfg) }, RTMFP_OK);
+        assert!(!cfg.is_null());
+        cfg
+    }
+
+    #[test]
+    fn setters_validate_and_apply() {
+        let cfg = new_config();
+        // SAFETY: NUL-terminated literals and valid arrays.
+        unsafe {
+            assert_eq!(
+                rtmfp_config_set_bind_address(cfg, c"127.0.0.1:0".as_ptr()),
+                0
+            );
+            assert_eq!(rtmfp_config_add_bind_address(cfg, c"[::1]:0".as_ptr()), 0);
+            assert_eq!(
+                rtmfp_config_set_bind_address(cfg, c"localhost:1".as_ptr()),
+                RTMFP_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                rtmfp_config_set_bind_address(cfg, std::ptr::null()),
+                RTMFP_ERR_NULL_POINTER
+            );
+            let groups = [16u32, 14];
+            assert_eq!(rtmfp_config_set_dh_groups(cfg, groups.as_ptr(), 2), 0);
+            assert_eq!(
+                rtmfp_config_set_dh_groups(cfg, groups.as_ptr(), 0),
+                RTMFP_ERR_INVALID_ARGUMENT
+            );
+            let bad = [3u32];
+            assert_eq!(
+                rtmfp_config_set_dh_groups(cfg, bad.as_ptr(), 1),
+                RTMFP_ERR_INVALID_ARGUMENT
+            );
+            let twice = [14u32, 14];
+            assert_eq!(
+                rtmfp_config_set_dh_groups(cfg, twice.as_ptr(), 2),
+                RTMFP_ERR_INVALID_ARGUMENT
+            );
+        }
+        assert_eq!(rtmfp_config_set_role(cfg, 1), 0);
+        assert_eq!(rtmfp_config_set_role(cfg, 2), RTMFP_ERR_INVALID_ARGUMENT);
+        assert_eq!(rtmfp_config_set_hmac_policy(cfg, 2), 0);
+        assert_eq!(
+            rtmfp_config_set_sseq_policy(cfg, -1),
+            RTMFP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            rtmfp_config_set_keepalive_ms(cfg, 0),
+            RTMFP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(rtmfp_config_set_idle_timeout_ms(cfg, 5000), 0);
+        assert_eq!(
+            rtmfp_config_set_max_datagram_size(cfg, 100),
+            RTMFP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(rtmfp_config_set_flow_buffers(cfg, 1 << 16, 1 << 16), 0);
+
+        let data = snapshot(cfg).unwrap();
+        assert_eq!(data.bind.len(), 2);
+        assert_eq!(data.role, rtmfp_role::Server);
+        let flash = data.flash();
+        assert_eq!(flash.groups, vec![16, 14]);
+        assert!(flash.accepts_ancillary_data);
+        assert_eq!(flash.hmac, Policy::REQUIRED);
+        assert_eq!(data.endpoint.idle_timeout, Duration::from_secs(5));
+
+        assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
+        assert_eq!(
+            rtmfp_config_free(cfg),
+            RTMFP_ERR_INVALID_HANDLE,
+            "double free"
+        );
+        assert_eq!(rtmfp_config_set_role(cfg, 0), RTMFP_ERR_INVALID_HANDLE);
+        assert_eq!(rtmfp_config_free(null_mut()), RTMFP_OK);
+        assert_eq!(rtmfp_config_set_role(null_mut(), 0), RTMFP_ERR_NULL_POINTER);
+    }
+
+    #[test]
+    fn forged_handles_are_rejected() {
+        let forged = 0xdead_beef_usize as *mut rtmfp_config;
+        assert_eq!(rtmfp_config_set_role(forged, 0), RTMFP_ERR_INVALID_HANDLE);
+        assert_eq!(rtmfp_config_free(forged), RTMFP_ERR_INVALID_HANDLE);
+        assert_eq!(
+            snapshot(forged).unwrap_err().code(),
+            RTMFP_ERR_INVALID_HANDLE
+        );
+    }
+
+    #[test]
+    fn a_panic_inside_an_entry_point_is_caught_and_the_config_survives() {
+        let cfg = new_config();
+        let rc = with_config(cfg, |c| {
+            c.role = rtmfp_role::Server;
+            panic!("injected");
+        });
+        assert_eq!(rc, crate::error::RTMFP_ERR_PANIC);
+        // SAFETY: never NULL; valid until the next call on this thread.
+        let msg = unsafe { std::ffi::CStr::from_ptr(crate::error::rtmfp_last_error_message()) };
+        assert_eq!(msg.to_str().unwrap(), "Rust panic: injected");
+        // The config's lock was poisoned by the panic; it still works.
+        assert_eq!(rtmfp_config_set_role(cfg, 0), RTMFP_OK);
+        assert_eq!(snapshot(cfg).unwrap().role, rtmfp_role::Client);
+        assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
+    }
+
+    #[test]
+    fn defaults() {
+        let d = ConfigData::default();
+        assert_eq!(d.bind_addresses(), vec!["0.0.0.0:0".parse().unwrap()]);
+        assert_eq!(d.flash(), FlashConfig::client());
+    }
+}
