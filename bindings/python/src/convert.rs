@@ -1,0 +1,286 @@
+//! Python arguments to `rtmfp-core` types and back: bytes-like data,
+//! durations, addresses, peer IDs, priorities.
+
+use crate::errors::invalid;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
+use rtmfp_core::crypto::PeerId;
+use rtmfp_core::flow::{DeliveryOrder, Priority};
+use std::ffi::{c_char, c_int, c_void};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+// ---------------------------------------------------------------- bytes --
+
+/// CPython's `Py_buffer`.  The abi3 (limited API) build for 3.9 has no
+/// buffer protocol in pyo3-ffi: it joined the limited API in 3.11.  The
+/// struct and both functions are unchanged since CPython 3.3 and every
+/// CPython >= 3.9 exports them; 3.11 only promised what was already true.
+#[repr(C)]
+struct RawBuffer {
+    buf: *mut c_void,
+    obj: *mut ffi::PyObject,
+    len: ffi::Py_ssize_t,
+    itemsize: ffi::Py_ssize_t,
+    readonly: c_int,
+    ndim: c_int,
+    format: *mut c_char,
+    shape: *mut ffi::Py_ssize_t,
+    strides: *mut ffi::Py_ssize_t,
+    suboffsets: *mut ffi::Py_ssize_t,
+    internal: *mut c_void,
+}
+
+extern "C" {
+    fn PyObject_GetBuffer(obj: *mut ffi::PyObject, view: *mut RawBuffer, flags: c_int) -> c_int;
+    fn PyBuffer_Release(view: *mut RawBuffer);
+}
+
+/// `PyBUF_SIMPLE`: a C-contiguous run of bytes, read-only is fine.
+const PYBUF_SIMPLE: c_int = 0;
+
+/// Copies bytes-like `data` (`bytes`, `bytearray`, `memoryview` or any
+/// other C-contiguous buffer exporter) into a `Vec`: exactly one copy,
+/// made while the GIL is held so that no other thread can change a
+/// mutable buffer halfway through.
+pub(crate) fn copy_bytes(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = data.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if data.is_instance_of::<PyString>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "data must be bytes-like (bytes, bytearray, memoryview), not str; encode it first",
+        ));
+    }
+    let mut view = RawBuffer {
+        buf: std::ptr::null_mut(),
+        obj: std::ptr::null_mut(),
+        len: 0,
+        itemsize: 0,
+        readonly: 0,
+        ndim: 0,
+        format: std::ptr::null_mut(),
+        shape: std::ptr::null_mut(),
+        strides: std::ptr::null_mut(),
+        suboffsets: std::ptr::null_mut(),
+        internal: std::ptr::null_mut(),
+    };
+    // SAFETY: `data` is a live object and the GIL is held (we have a
+    // `Bound`); on success the exporter fills `view` with a contiguous
+    // buffer of `len` bytes that stays valid and unresized until
+    // `PyBuffer_Release`, which is called exactly once below.
+    unsafe {
+        if PyObject_GetBuffer(data.as_ptr(), &mut view, PYBUF_SIMPLE) != 0 {
+            return Err(PyErr::fetch(data.py()));
+        }
+        let len = usize::try_from(view.len).unwrap_or(0);
+        let out = if len == 0 || view.buf.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(view.buf as *const u8, len).to_vec()
+        };
+        PyBuffer_Release(&mut view);
+        Ok(out)
+    }
+}
+
+// ------------------------------------------------------------ durations --
+
+/// Seconds (a float) to a `Duration`; negative, NaN or huge values are an
+/// `InvalidArgument` naming `what`.
+pub(crate) fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Duration> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(invalid(
+            py,
+            format!("{what} must be >= 0 seconds, got {seconds}"),
+        ));
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| invalid(py, format!("{what} is out of range: {seconds}")))
+}
+
+/// `Duration` to seconds.
+pub(crate) fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+// ------------------------------------------------------------ addresses --
+
+/// One address as given: `"host:port"` / `"[v6]:port"`, or `(host, port)`.
+enum AddrSpec {
+    Text(String),
+    Pair(String, u16),
+}
+
+fn addr_spec(item: &Bound<'_, PyAny>) -> PyResult<AddrSpec> {
+    let py = item.py();
+    if let Ok(s) = item.cast::<PyString>() {
+        return Ok(AddrSpec::Text(s.to_cow()?.into_owned()));
+    }
+    if let Ok(t) = item.cast::<PyTuple>() {
+        if t.len() == 2 {
+            if let (Ok(host), Ok(port)) = (
+                t.get_item(0)?.extract::<String>(),
+                t.get_item(1)?.extract::<u16>(),
+            ) {
+                return Ok(AddrSpec::Pair(host, port));
+            }
+        }
+    }
+    Err(invalid(
+        py,
+        format!(
+            "bad address {}: expected \"host:port\" or (host, port)",
+            item.repr()?
+        ),
+    ))
+}
+
+/// Addresses as given: one address (a string or a `(host, port)` tuple)
+/// or an iterable of them.  Not resolved yet.
+pub(crate) struct AddrList(Vec<AddrSpec>);
+
+impl<'py> FromPyObject<'_, 'py> for AddrList {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let obj = obj.to_owned();
+        if obj.is_instance_of::<PyString>() {
+            return Ok(AddrList(vec![addr_spec(&obj)?]));
+        }
+        if let Ok(t) = obj.cast::<PyTuple>() {
+            if t.len() == 2 && t.get_item(1)?.extract::<u16>().is_ok() {
+                return Ok(AddrList(vec![addr_spec(&obj)?]));
+            }
+        }
+        let iter = obj.try_iter().map_err(|_| {
+            invalid(
+                obj.py(),
+                "addresses must be \"host:port\", (host, port) or a list of them",
+            )
+        })?;
+        let mut out = Vec::new();
+        for item in iter {
+            out.push(addr_spec(&item?)?);
+        }
+        Ok(AddrList(out))
+    }
+}
+
+impl AddrList {
+    /// Resolves every address (host names through the system resolver)
+    /// with the GIL released.  An empty result is an error.
+    pub(crate) fn resolve(self, py: Python<'_>) -> PyResult<Vec<SocketAddr>> {
+        let resolved: Result<Vec<SocketAddr>, String> = py.detach(move || {
+            let mut out = Vec::new();
+            for spec in self.0 {
+                match spec {
+                    AddrSpec::Text(s) => {
+                        if let Ok(a) = s.parse::<SocketAddr>() {
+                            out.push(a);
+                            continue;
+                        }
+                        let hint = "expected \"host:port\" or \"[ipv6]:port\"";
+                        let addrs = s
+                            .to_socket_addrs()
+                            .map_err(|e| format!("bad address {s:?}: {e} ({hint})"))?;
+                        out.extend(addrs);
+                    }
+                    AddrSpec::Pair(host, port) => {
+                        let host = host.trim_start_matches('[').trim_end_matches(']');
+                        let addrs = (host, port)
+                            .to_socket_addrs()
+                            .map_err(|e| format!("bad address ({host:?}, {port}): {e}"))?;
+                        out.extend(addrs);
+                    }
+                }
+            }
+            Ok(out)
+        });
+        let resolved = resolved.map_err(|e| invalid(py, e))?;
+        if resolved.is_empty() {
+            return Err(invalid(py, "no address given"));
+        }
+        Ok(resolved)
+    }
+}
+
+// ------------------------------------------------------------- peer IDs --
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// A peer ID given as 64 hex digits or 32 bytes.
+pub(crate) fn peer_id(obj: &Bound<'_, PyAny>) -> PyResult<PeerId> {
+    let py = obj.py();
+    let mut id = [0u8; 32];
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_cow()?;
+        let digits = s.as_bytes();
+        let bad = || {
+            invalid(
+                py,
+                format!("bad peer ID {s:?}: expected 64 hex digits (32 bytes)"),
+            )
+        };
+        if digits.len() != 64 {
+            return Err(bad());
+        }
+        for (i, pair) in digits.chunks(2).enumerate() {
+            let text = std::str::from_utf8(pair).map_err(|_| bad())?;
+            id[i] = u8::from_str_radix(text, 16).map_err(|_| bad())?;
+        }
+        return Ok(id);
+    }
+    let bytes = copy_bytes(obj).map_err(|_| {
+        invalid(
+            py,
+            "a peer ID is a str of 64 hex digits or 32 bytes".to_string(),
+        )
+    })?;
+    if bytes.len() != 32 {
+        return Err(invalid(
+            py,
+            format!("bad peer ID: {} bytes, expected 32", bytes.len()),
+        ));
+    }
+    id.copy_from_slice(&bytes);
+    Ok(id)
+}
+
+// ------------------------------------------------------- flow settings --
+
+/// A priority 0..=7 (`rtmfp.Priority` is an `IntEnum`).
+pub(crate) fn priority(py: Python<'_>, level: i64) -> PyResult<Priority> {
+    match u8::try_from(level) {
+        Ok(l) if l <= 7 => Ok(Priority::from_level(l)),
+        _ => Err(invalid(
+            py,
+            format!("priority must be 0..7 (rtmfp.Priority), got {level}"),
+        )),
+    }
+}
+
+/// `"sequence"` or `"network"`.
+pub(crate) fn delivery_order(py: Python<'_>, order: &str) -> PyResult<DeliveryOrder> {
+    match order {
+        "sequence" => Ok(DeliveryOrder::Sequence),
+        "network" => Ok(DeliveryOrder::Network),
+        other => Err(invalid(
+            py,
+            format!("order must be \"sequence\" or \"network\", got {other:?}"),
+        )),
+    }
+}

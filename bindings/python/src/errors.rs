@@ -1,0 +1,200 @@
+//! The exception hierarchy and the mapping from `rtmfp-core` errors.
+//!
+//! ```text
+//! rtmfp.Error(Exception)
+//! ├── ClosedError                       the endpoint is closed
+//! ├── TimeoutError(..., TimeoutError)   a blocking wait ran out
+//! ├── InvalidArgument(..., ValueError)  bad URI, address, peer ID, option
+//! ├── SessionError                      no such session, not open, open failed
+//! └── FlowError                         no such flow, flow closed
+//!     └── WouldBlock(..., BlockingIOError)  send buffer full: wait for FlowWritable
+//! ```
+//!
+//! The classes are made with `type()` at import so that they can also
+//! derive from the matching built-in exception (`except ValueError` catches
+//! a bad URI).  Their `__module__` is `rtmfp`.
+
+use pyo3::exceptions::{PyBlockingIOError, PyException, PyTimeoutError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use rtmfp_core::endpoint::EndpointError;
+use rtmfp_core::runtime::RuntimeError;
+use rtmfp_core::session::flows::FlowError as CoreFlowError;
+
+/// Which exception to raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Error,
+    Closed,
+    Timeout,
+    InvalidArgument,
+    Session,
+    Flow,
+    WouldBlock,
+}
+
+struct Types {
+    error: Py<PyType>,
+    closed: Py<PyType>,
+    timeout: Py<PyType>,
+    invalid: Py<PyType>,
+    session: Py<PyType>,
+    flow: Py<PyType>,
+    would_block: Py<PyType>,
+}
+
+static TYPES: PyOnceLock<Types> = PyOnceLock::new();
+
+fn new_class(
+    py: Python<'_>,
+    name: &str,
+    bases: &[Bound<'_, PyType>],
+    doc: &str,
+) -> PyResult<Py<PyType>> {
+    let dict = PyDict::new(py);
+    dict.set_item("__doc__", doc)?;
+    dict.set_item("__module__", "rtmfp")?;
+    let bases = PyTuple::new(py, bases)?;
+    let class = py.get_type::<PyType>().call1((name, bases, dict))?;
+    Ok(class.cast_into::<PyType>()?.unbind())
+}
+
+fn types(py: Python<'_>) -> PyResult<&Types> {
+    TYPES.get_or_try_init(py, || {
+        let error = new_class(
+            py,
+            "Error",
+            &[py.get_type::<PyException>()],
+            "Base class of every error raised by rtmfp.",
+        )?;
+        let e = error.bind(py).clone();
+        let flow = new_class(
+            py,
+            "FlowError",
+            std::slice::from_ref(&e),
+            "A flow operation failed: no such flow, or the flow is closed.",
+        )?;
+        Ok(Types {
+            closed: new_class(
+                py,
+                "ClosedError",
+                std::slice::from_ref(&e),
+                "The endpoint is closed (or its I/O thread stopped).",
+            )?,
+            timeout: new_class(
+                py,
+                "TimeoutError",
+                &[e.clone(), py.get_type::<PyTimeoutError>()],
+                "A blocking wait (connect, wait_open) ran out of time. \
+                 Also a built-in TimeoutError.",
+            )?,
+            invalid: new_class(
+                py,
+                "InvalidArgument",
+                &[e.clone(), py.get_type::<PyValueError>()],
+                "A bad argument: URI, address, peer ID, duration, priority. \
+                 Also a ValueError.",
+            )?,
+            session: new_class(
+                py,
+                "SessionError",
+                std::slice::from_ref(&e),
+                "No such session, the session is not open, or it failed to open.",
+            )?,
+            would_block: new_class(
+                py,
+                "WouldBlock",
+                &[flow.bind(py).clone(), py.get_type::<PyBlockingIOError>()],
+                "The flow's send buffer is full: wait for a FlowWritable event \
+                 (or Flow.writable) and send again. Also a BlockingIOError.",
+            )?,
+            flow,
+            error,
+        })
+    })
+}
+
+/// Adds the exception classes to the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let t = types(py)?;
+    for (name, ty) in [
+        ("Error", &t.error),
+        ("ClosedError", &t.closed),
+        ("TimeoutError", &t.timeout),
+        ("InvalidArgument", &t.invalid),
+        ("SessionError", &t.session),
+        ("FlowError", &t.flow),
+        ("WouldBlock", &t.would_block),
+    ] {
+        m.add(name, ty.clone_ref(py))?;
+    }
+    Ok(())
+}
+
+/// A new exception of `kind` with `message`.
+pub(crate) fn err(py: Python<'_>, kind: Kind, message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    let t = match types(py) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let ty = match kind {
+        Kind::Error => &t.error,
+        Kind::Closed => &t.closed,
+        Kind::Timeout => &t.timeout,
+        Kind::InvalidArgument => &t.invalid,
+        Kind::Session => &t.session,
+        Kind::Flow => &t.flow,
+        Kind::WouldBlock => &t.would_block,
+    };
+    PyErr::from_type(ty.bind(py).clone(), (message,))
+}
+
+pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    err(py, Kind::InvalidArgument, message)
+}
+
+pub(crate) fn closed(py: Python<'_>) -> PyErr {
+    err(py, Kind::Closed, "the endpoint is closed")
+}
+
+/// The exception for a runtime error.
+pub(crate) fn from_runtime(py: Python<'_>, e: RuntimeError) -> PyErr {
+    let kind = match &e {
+        RuntimeError::Closed | RuntimeError::ShuttingDown => return closed(py),
+        RuntimeError::CalledFromIoThread | RuntimeError::Panicked => Kind::Error,
+        RuntimeError::InvalidArgument(_) => Kind::InvalidArgument,
+        RuntimeError::Endpoint(e) => match e {
+            EndpointError::UnknownSession | EndpointError::NotOpen => Kind::Session,
+            EndpointError::InvalidArgument(_) => Kind::InvalidArgument,
+            EndpointError::Flow(CoreFlowError::WouldBlock) => {
+                return err(
+                    py,
+                    Kind::WouldBlock,
+                    "flow send buffer is full; wait for FlowWritable",
+                )
+            }
+            EndpointError::Flow(CoreFlowError::MetadataTooLarge) => Kind::InvalidArgument,
+            EndpointError::Flow(_) => Kind::Flow,
+        },
+    };
+    let message = match e {
+        // "endpoint: no such session" reads oddly in Python.
+        RuntimeError::Endpoint(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    err(py, kind, message)
+}
+
+/// `Result<T, RuntimeError>` to `PyResult<T>`.
+pub(crate) trait OrRaise<T> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for Result<T, RuntimeError> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| from_runtime(py, e))
+    }
+}
