@@ -1,0 +1,269 @@
+//! `rtmfp server`: the Stratus-like rendezvous server (RFC 7425 §5):
+//! developer key check, peer registry, introductions (RFC 7016 §3.5.1.6),
+//! name lookup and the relay of streams published to the server.
+//!
+//! One line per connect, rejection, disconnect, publish, play,
+//! introduction and name registration goes to stdout; SIGINT or SIGTERM
+//! closes every session in order and prints the totals.
+
+use crate::common::{
+    fail, hex, identity, install_signal_handlers, parse_listen, stop_requested, Result,
+    SecurityArgs,
+};
+use clap::Args;
+use rtmfp_core::crypto::FlashConfig;
+use rtmfp_core::endpoint::SessionHandle;
+use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
+use rtmfp_core::runtime::RuntimeConfig;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Run a rendezvous server: checks developer keys, gives every client its
+/// peer ID, introduces peers to each other by peer ID (NAT traversal),
+/// resolves registered names and relays streams published to it.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Developer keys: a client's key is the last path segment of its URI \
+(rtmfp://HOST/app/KEY).  Without --keys or --key every key is accepted \
+and a warning says so.
+
+Name lookup: clients call registerName(NAME) and lookupName(NAME) on \
+their NetConnection (rtmfp publish --name, rtmfp play --peer-name).
+
+Output: `fingerprint HEX`, `listening ADDR`, then one line per event: \
+connect, reject, peer-info, name, publish, unpublish, play, \
+stream-reject, introduce, disconnect.")]
+pub struct ServerArgs {
+    /// Local UDP address to listen on: IP:PORT, [IPv6]:PORT or a bare
+    /// port; repeat for several.  Port 0 picks a free port.
+    #[arg(long, short = 'l', value_name = "ADDR", value_parser = parse_listen,
+          default_value = "0.0.0.0:1935")]
+    pub listen: Vec<SocketAddr>,
+    /// Accept only the developer keys in FILE: one per line, blank lines
+    /// and `#` comments skipped.
+    #[arg(long, value_name = "FILE", conflicts_with = "any_key")]
+    pub keys: Option<PathBuf>,
+    /// Accept this developer key (repeatable; adds to --keys).
+    #[arg(long = "key", value_name = "KEY", conflicts_with = "any_key")]
+    pub key: Vec<String>,
+    /// Accept any developer key, or none (the default when neither
+    /// --keys nor --key is given; this flag only silences the warning).
+    #[arg(long)]
+    pub any_key: bool,
+    /// Most clients connected at once; further connects are rejected
+    /// with NetConnection.Connect.Rejected.  Default: no limit.
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+    /// Don't relay streams published to the server (a pure rendezvous
+    /// service: connects, introductions and names only).
+    #[arg(long)]
+    pub no_relay: bool,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// The key set the arguments ask for.
+fn key_set(args: &ServerArgs) -> Result<KeySet> {
+    if args.keys.is_none() && args.key.is_empty() {
+        return Ok(KeySet::Any);
+    }
+    let mut keys: Vec<String> = args.key.clone();
+    if let Some(path) = &args.keys {
+        match KeySet::from_file(path) {
+            Ok(KeySet::List(set)) => keys.extend(set),
+            Ok(KeySet::Any) => {}
+            Err(e) => {
+                return Err(fail(format!(
+                    "cannot read the key file {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(fail(format!(
+            "the key file {} has no keys; every connect would be rejected",
+            args.keys
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
+    Ok(KeySet::of(keys))
+}
+
+/// Hooks that enforce `--max-clients`.
+fn hooks(max_clients: Option<usize>) -> Hooks {
+    let Some(max) = max_clients else {
+        return Hooks::default();
+    };
+    let connected = Arc::new(AtomicUsize::new(0));
+    let on_disconnect = connected.clone();
+    Hooks {
+        on_connect: Some(Box::new(move |_| {
+            if connected.load(Ordering::SeqCst) >= max {
+                return Err(format!("the server is full ({max} clients)"));
+            }
+            connected.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })),
+        on_disconnect: Some(Box::new(move |_| {
+            let _ = on_disconnect.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(1))
+            });
+        })),
+        ..Hooks::default()
+    }
+}
+
+fn id_or_unknown(id: Option<&[u8; 32]>) -> String {
+    id.map(|p| hex(p)).unwrap_or_else(|| "(no peer ID)".into())
+}
+
+/// The server's event lines, with peer IDs looked up by session.
+#[derive(Default)]
+struct Printer {
+    peers: HashMap<SessionHandle, String>,
+}
+
+impl Printer {
+    fn peer(&self, session: SessionHandle) -> String {
+        self.peers
+            .get(&session)
+            .cloned()
+            .unwrap_or_else(|| format!("session {}", session.0))
+    }
+
+    fn line(&mut self, event: ServerEvent) -> String {
+        match event {
+            ServerEvent::Connected { client } => {
+                let id = id_or_unknown(client.peer_id.as_ref());
+                self.peers.insert(client.session, id.clone());
+                format!(
+                    "connect     {id} from {} app {:?}",
+                    client.address, client.app
+                )
+            }
+            ServerEvent::Rejected {
+                peer_id, reason, ..
+            } => format!(
+                "reject      {}: NetConnection.Connect.Rejected: {reason}",
+                id_or_unknown(peer_id.as_ref())
+            ),
+            ServerEvent::PeerInfo {
+                session, addresses, ..
+            } => {
+                let list: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+                format!("peer-info   {} [{}]", self.peer(session), list.join(", "))
+            }
+            ServerEvent::Disconnected { client } => {
+                let id = id_or_unknown(client.peer_id.as_ref());
+                self.peers.remove(&client.session);
+                format!(
+                    "disconnect  {id} from {} ({} media messages in)",
+                    client.address, client.media_in
+                )
+            }
+            ServerEvent::Published { session, name } => {
+                format!("publish     {name:?} by {}", self.peer(session))
+            }
+            ServerEvent::Unpublished { session, name } => {
+                format!("unpublish   {name:?} by {}", self.peer(session))
+            }
+            ServerEvent::Playing { session, name } => {
+                format!("play        {name:?} by {}", self.peer(session))
+            }
+            ServerEvent::StreamRejected {
+                session,
+                name,
+                reason,
+            } => format!("stream-reject {name:?} by {}: {reason}", self.peer(session)),
+            ServerEvent::Introduced {
+                initiator,
+                target,
+                addresses,
+            } => {
+                let list: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+                format!(
+                    "introduce   {initiator} to {} at [{}]",
+                    hex(&target),
+                    list.join(", ")
+                )
+            }
+            ServerEvent::NameRegistered { peer_id, name } => {
+                format!("name        {name:?} is {}", hex(&peer_id))
+            }
+        }
+    }
+}
+
+pub fn run(args: ServerArgs) -> Result<()> {
+    install_signal_handlers();
+    let keys = key_set(&args)?;
+    let (crypto, id) = identity(args.security.apply(FlashConfig::server()))?;
+    let config = ServerConfig {
+        keys: keys.clone(),
+        relay: !args.no_relay,
+        ..ServerConfig::default()
+    };
+    let runtime = RuntimeConfig::new(args.listen.clone(), crypto);
+    let server =
+        ServerHandle::start_with(runtime, config, hooks(args.max_clients)).map_err(|e| {
+            let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
+            fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
+        })?;
+    println!("rtmfp rendezvous server (RFC 7016 / RFC 7425)");
+    println!("fingerprint {}", hex(&id));
+    for a in server.local_addrs() {
+        println!("listening {a}");
+    }
+    match &keys {
+        KeySet::Any if !args.any_key => println!(
+            "warning: accepting any developer key (development mode); \
+             restrict with --keys FILE or --key KEY"
+        ),
+        KeySet::Any => println!("keys any"),
+        KeySet::List(set) => println!("keys {} developer key(s)", set.len()),
+    }
+    if args.no_relay {
+        println!("relay off");
+    }
+    let start = Instant::now();
+    let mut printer = Printer::default();
+    let mut events = 0u64;
+    while !stop_requested() {
+        if let Some(event) = server.next_event_timeout(Duration::from_millis(200)) {
+            events += 1;
+            println!("{}", printer.line(event));
+            while let Some(event) = server.try_next_event() {
+                events += 1;
+                println!("{}", printer.line(event));
+            }
+        }
+    }
+    println!("shutting down");
+    let stats = server.stats().ok();
+    let clients = server.sessions().map(|s| s.len()).unwrap_or(0);
+    let report = server.shutdown(Duration::from_secs(2));
+    let mut totals = format!(
+        "totals {:.1} s, {events} events, {clients} clients at shutdown",
+        start.elapsed().as_secs_f64()
+    );
+    if let Some(s) = stats {
+        totals.push_str(&format!(
+            ", {} introductions, {} media messages in, {} relayed",
+            s.introductions, s.media_in, s.relayed
+        ));
+    }
+    totals.push_str(if report.clean {
+        ", closed cleanly"
+    } else {
+        ", some sessions did not acknowledge the close"
+    });
+    println!("{totals}");
+    Ok(())
+}
