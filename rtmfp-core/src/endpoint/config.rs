@@ -47,6 +47,14 @@ pub struct EndpointConfig {
     /// Most datagrams waiting in the transmit queue; beyond it, startup
     /// replies are dropped and counted.
     pub max_queued_transmits: usize,
+    /// Run the responder's Diffie-Hellman work outside `handle_datagram`:
+    /// IIKeyings become [`KeyingJob`](super::KeyingJob)s for the driver to
+    /// run on other threads.  The runtime turns this on; sans-IO users
+    /// leave it off to key inline.
+    pub offload_keying: bool,
+    /// Most keying jobs outstanding at once in offload mode; more
+    /// IIKeyings are dropped (and retransmitted by their initiators).
+    pub max_pending_keying: usize,
     /// Send and receive buffer limits of new flows.
     pub flow_limits: FlowLimits,
     /// Seed for the endpoint's random numbers (tags, session IDs, keys).
@@ -67,6 +75,8 @@ impl Default for EndpointConfig {
             cookie_slot: Duration::from_secs(60),
             max_queued_unmatched: 4096,
             max_queued_transmits: 4096,
+            offload_keying: false,
+            max_pending_keying: 1024,
             flow_limits: FlowLimits::default(),
             rng_seed: None,
         }

@@ -9,6 +9,7 @@
 mod config;
 mod cookie;
 mod event;
+mod keying;
 pub mod layer;
 mod opening;
 mod sim_node;
@@ -18,6 +19,8 @@ mod stats;
 pub use config::{EndpointConfig, FIHelloPolicy};
 pub use cookie::{CookieCheck, CookieJar};
 pub use event::{CloseReason, Event, OpenFailure, Role, SessionHandle};
+pub(crate) use keying::PendingIIKeying;
+pub use keying::{KeyingDone, KeyingJob};
 pub use layer::{EventSink, Layer, Layered};
 pub use stats::{DropCounts, DropReason, EndpointStats};
 
@@ -124,6 +127,11 @@ pub struct Endpoint {
     stats: EndpointStats,
     /// A Time Critical packet went out on some session (§3.5.2.1).
     tc_sent: TcClock,
+    /// Keying jobs waiting for a worker (offload mode).
+    keying_jobs: VecDeque<KeyingJob>,
+    /// IIKeyings whose keying runs elsewhere, by job ID.
+    pending_keying: HashMap<u64, PendingIIKeying>,
+    next_keying_job: u64,
 }
 
 impl Endpoint {
@@ -155,6 +163,9 @@ impl Endpoint {
             unmatched_queued: 0,
             stats: EndpointStats::default(),
             tc_sent: TcClock::default(),
+            keying_jobs: VecDeque::new(),
+            pending_keying: HashMap::new(),
+            next_keying_job: 1,
         }
     }
 

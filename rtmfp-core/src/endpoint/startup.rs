@@ -5,6 +5,7 @@ use super::opening::{next_retry, KeyingSent, OpeningState, INITIAL_RETRY};
 use super::{
     CookieCheck, DropReason, Endpoint, Event, FIHelloPolicy, OpenFailure, Role, SessionHandle,
 };
+use super::{KeyingDone, KeyingJob, PendingIIKeying};
 use crate::crypto::SessionKeys;
 use crate::session::{ResponderReplay, Session, SessionSetup, SessionState};
 use crate::wire::{
@@ -347,18 +348,110 @@ impl Endpoint {
                 return self.drop_counted(DropReason::Ignored);
             }
         }
+        let pending = PendingIIKeying {
+            from,
+            initiator_session_id: iik.initiator_session_id,
+            certificate: iik.certificate.to_vec(),
+            skic: iik.skic.to_vec(),
+        };
+        if self.config.offload_keying {
+            // The Diffie-Hellman work runs elsewhere (a worker pool); the
+            // answer comes back through handle_keying_done.
+            if self
+                .pending_keying
+                .values()
+                .any(|p| p.from == from && p.initiator_session_id == iik.initiator_session_id)
+            {
+                return self.drop_counted(DropReason::Ignored);
+            }
+            if self.pending_keying.len() >= self.config.max_pending_keying {
+                return self.drop_counted(DropReason::QueueFull);
+            }
+            let id = self.next_keying_job;
+            self.next_keying_job += 1;
+            self.keying_jobs.push_back(KeyingJob {
+                id,
+                crypto: self.crypto.clone(),
+                certificate: pending.certificate.clone(),
+                skic: pending.skic.clone(),
+                seed: self.rng.next_u64(),
+            });
+            self.pending_keying.insert(id, pending);
+            return;
+        }
         // The SKIC must be acceptable before anything existing is touched
         // (§3.5.1.1.2): a forged IIKeying must not cost us a session.
         let crypto = self.crypto.clone();
-        let result = match crypto.responder_keying(iik.certificate, iik.skic, &mut self.rng) {
-            Ok(result) => result,
-            Err(_) => return self.drop_counted(DropReason::BadKeying),
+        let result = crypto.responder_keying(iik.certificate, iik.skic, &mut self.rng);
+        self.finish_iikeying(now, pending, result);
+    }
+
+    /// The next Diffie-Hellman job to run off the I/O thread, when
+    /// [`EndpointConfig::offload_keying`](super::EndpointConfig::offload_keying)
+    /// is on.  Run it with [`KeyingJob::run`] anywhere and hand the result
+    /// to [`Endpoint::handle_keying_done`].
+    pub fn poll_keying_job(&mut self) -> Option<KeyingJob> {
+        self.keying_jobs.pop_front()
+    }
+
+    /// A keying job finished: answer the IIKeying and open the session.
+    pub fn handle_keying_done(&mut self, now: Instant, done: KeyingDone) {
+        if let Some(pending) = self.pending_keying.remove(&done.id) {
+            self.finish_iikeying(now, pending, done.result);
+        }
+    }
+
+    /// Second half of IIKeying processing, once the SKIC has been keyed
+    /// (§3.5.1.1.2 steps 1-3).  The checks that depend on other sessions
+    /// run again: they may have changed while the keying ran elsewhere.
+    fn finish_iikeying(
+        &mut self,
+        now: Instant,
+        p: PendingIIKeying,
+        result: Result<crate::crypto::ResponderKeyingResult, crate::crypto::CryptoError>,
+    ) {
+        let Ok(result) = result else {
+            return self.drop_counted(DropReason::BadKeying);
         };
+        let from = p.from;
+        let glare = self
+            .openings
+            .values()
+            .find(|o| o.targets(from))
+            .map(|o| o.handle);
+        if glare.is_some() && self.crypto.near_wins_glare(&p.certificate) {
+            return self.drop_counted(DropReason::Ignored);
+        }
+        let existing = self
+            .sessions
+            .values()
+            .find(|s| s.dest_addr == from && s.state == SessionState::Open)
+            .map(|s| s.rx_session_id);
+        if let Some(id) = existing {
+            let session = &self.sessions[&id];
+            let retransmit = session.role == Role::Responder
+                && session.far_cert == p.certificate
+                && session.responder_replay.as_ref().is_some_and(|r| {
+                    r.initiator_session_id == p.initiator_session_id && r.skic == p.skic
+                });
+            if retransmit {
+                let replay = session.responder_replay.clone().expect("checked above");
+                return self.send_startup_encoded(
+                    now,
+                    from,
+                    replay.initiator_session_id,
+                    &replay.rikeying_chunk,
+                );
+            }
+            if !self.crypto.is_override(&session.far_cert, &p.certificate) {
+                return self.drop_counted(DropReason::Ignored);
+            }
+        }
         let handle = self.new_handle();
         if let Some(opening) = glare {
             let overrides = match self.openings.get(&opening).map(|o| &o.state) {
                 Some(OpeningState::KeyingSent(k)) => {
-                    self.crypto.is_override(&k.far_cert, iik.certificate)
+                    self.crypto.is_override(&k.far_cert, &p.certificate)
                 }
                 _ => false,
             };
@@ -382,15 +475,15 @@ impl Endpoint {
         };
         let mut signed = Vec::new();
         rikeying.write_signed_portion(&mut signed);
-        signed.extend_from_slice(iik.skic);
-        let signature = crypto.sign(&signed);
+        signed.extend_from_slice(&p.skic);
+        let signature = self.crypto.sign(&signed);
         rikeying.signature = &signature;
         let mut rikeying_chunk = Vec::new();
         let _ = Chunk::RIKeying(rikeying).encode(&mut rikeying_chunk);
-        self.send_startup_encoded(now, from, iik.initiator_session_id, &rikeying_chunk);
+        self.send_startup_encoded(now, from, p.initiator_session_id, &rikeying_chunk);
         let replay = ResponderReplay {
-            initiator_session_id: iik.initiator_session_id,
-            skic: iik.skic.to_vec(),
+            initiator_session_id: p.initiator_session_id,
+            skic: p.skic,
             rikeying_chunk,
         };
         self.open_session(
@@ -398,9 +491,9 @@ impl Endpoint {
             handle,
             Role::Responder,
             rx_session_id,
-            iik.initiator_session_id,
+            p.initiator_session_id,
             from,
-            iik.certificate.to_vec(),
+            p.certificate,
             result.keys,
             Some(replay),
         );

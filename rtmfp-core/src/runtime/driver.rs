@@ -69,6 +69,8 @@ pub(crate) struct Driver {
     pub(crate) endpoint: Endpoint,
     /// The application layer on top of the endpoint, if any.
     pub(crate) layer: Option<Box<dyn crate::endpoint::Layer>>,
+    /// Diffie-Hellman workers, if keying is offloaded.
+    keying: Option<super::keying::KeyingPool>,
     /// The loop's current time (monotonic).
     pub(crate) now: Instant,
     pub(crate) stats: IoStats,
@@ -100,6 +102,7 @@ pub(crate) struct Driver {
 /// What `Driver::new` needs.
 pub(crate) struct DriverParts {
     pub(crate) endpoint: Endpoint,
+    pub(crate) keying: Option<super::keying::KeyingPool>,
     pub(crate) poll: Poll,
     pub(crate) sockets: Vec<(UdpSocket, SocketAddr)>,
     pub(crate) commands: Receiver<Job>,
@@ -128,6 +131,7 @@ impl Driver {
         Driver {
             endpoint: parts.endpoint,
             layer: parts.layer,
+            keying: parts.keying,
             now,
             stats,
             shutdown: None,
@@ -232,6 +236,12 @@ impl Driver {
                 if layer.poll_timeout().is_some_and(|t| t <= self.now) {
                     layer.on_timeout(&mut self.endpoint, self.now);
                     last_timer_now = Some(self.now);
+                }
+            }
+            if let Some(pool) = &self.keying {
+                while let Some(job) = self.endpoint.poll_keying_job() {
+                    self.stats.keying_jobs += 1;
+                    pool.submit(job);
                 }
             }
             // Events first: a layer's reactions go out in this iteration.

@@ -70,6 +70,7 @@
 mod driver;
 mod events;
 mod flows;
+mod keying;
 mod sink;
 mod stats;
 mod sys;
@@ -128,6 +129,10 @@ pub struct RuntimeConfig {
     /// Deadline of the graceful shutdown done when a [`Runtime`] is
     /// dropped without [`Runtime::shutdown`].  Default 250 ms.
     pub drop_deadline: Duration,
+    /// Worker threads for responder Diffie-Hellman work, so a handshake
+    /// burst never blocks the I/O thread.  0 keys inline on the I/O
+    /// thread.  Default 2.
+    pub keying_threads: usize,
 }
 
 impl RuntimeConfig {
@@ -144,6 +149,7 @@ impl RuntimeConfig {
             send_queue_limit: 4096,
             event_queue_limit: 65536,
             drop_deadline: Duration::from_millis(250),
+            keying_threads: 2,
         }
     }
 }
@@ -160,6 +166,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("send_queue_limit", &self.send_queue_limit)
             .field("event_queue_limit", &self.event_queue_limit)
             .field("drop_deadline", &self.drop_deadline)
+            .field("keying_threads", &self.keying_threads)
             .finish_non_exhaustive()
     }
 }
@@ -543,8 +550,20 @@ impl Runtime {
         let (tx, rx) = mpsc::channel::<Job>();
         let crypto = config.crypto.clone();
         let peer_id = crypto.peer_id(crypto.certificate());
+        let keying = if config.keying_threads > 0 {
+            Some(keying::KeyingPool::start(
+                config.keying_threads,
+                tx.clone(),
+                shared.clone(),
+            )?)
+        } else {
+            None
+        };
+        let mut endpoint_config = config.endpoint.clone();
+        endpoint_config.offload_keying = keying.is_some();
         let parts = DriverParts {
-            endpoint: Endpoint::new(config.endpoint.clone(), crypto, Instant::now()),
+            endpoint: Endpoint::new(endpoint_config, crypto, Instant::now()),
+            keying,
             poll,
             sockets,
             commands: rx,

@@ -140,6 +140,10 @@ pub struct IoStats {
     /// I/O thread was blocked by one datagram (a Diffie-Hellman handshake
     /// step shows here).
     pub max_handle_datagram: Duration,
+    /// Responder keying jobs handed to the Diffie-Hellman workers.
+    pub keying_jobs: u64,
+    /// Keying results the workers handed back.
+    pub keying_offloaded: u64,
     /// Total time in `Endpoint::handle_datagram`.
     pub handle_datagram_time: Duration,
     /// Whether `recvmmsg`/`sendmmsg` are in use (`false`: one datagram
