@@ -1,7 +1,8 @@
 //! Diffie-Hellman work and the I/O thread.
 //!
-//! By default the runtime runs the responder's keying (an ephemeral key
-//! pair and the shared secret, on IIKeying) on its keying workers, never in
+//! By default the runtime runs all keying (the responder's ephemeral key
+//! pair and shared secret on IIKeying, the initiator's SKIC on RHello and
+//! shared secret on RIKeying) on its keying workers, never in
 //! `Endpoint::handle_datagram` on the I/O thread.  These tests check that
 //! every responder handshake went through the workers, print how long one
 //! datagram held the loop with keying inline and offloaded, and show that
@@ -80,6 +81,9 @@ fn responder_keying_runs_on_the_workers_not_the_io_thread() {
             }
             let rs = server.stats().unwrap();
             let cs = client.stats().unwrap().io;
+            // The initiator's two steps (RHello, RIKeying) ran on its workers.
+            assert_eq!(cs.keying_jobs, 2 * u64::from(HANDSHAKES));
+            assert_eq!(cs.keying_offloaded, 2 * u64::from(HANDSHAKES));
             let mode = if threads == 0 { "inline" } else { "workers" };
             eprintln!(
                 "{g:>5} {mode:>8} {HANDSHAKES:>11} {:>16?} {:>16?}",

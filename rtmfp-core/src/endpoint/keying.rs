@@ -1,12 +1,17 @@
 //! Diffie-Hellman work that can run off the I/O thread.
 //!
 //! With [`EndpointConfig::offload_keying`](super::EndpointConfig::offload_keying)
-//! the responder does not compute its keying inside `handle_datagram`:
-//! it queues a [`KeyingJob`], which the driver runs on a worker thread and
-//! hands back as a [`KeyingDone`].  A handshake burst then costs the I/O
-//! thread almost nothing, and established sessions keep flowing.
+//! the endpoint does not compute keying inside `handle_datagram`: the
+//! responder's keying (on IIKeying) and the initiator's (on RHello and on
+//! RIKeying) become [`KeyingJob`]s, which the driver runs on worker
+//! threads and hands back as [`KeyingDone`]s.  A handshake burst then
+//! costs the I/O thread almost nothing, and established sessions keep
+//! flowing.
 
-use crate::crypto::{CryptoError, CryptoProfile, ResponderKeyingResult};
+use super::SessionHandle;
+use crate::crypto::{
+    CryptoError, CryptoProfile, InitiatorKeying, ResponderKeyingResult, SessionKeys,
+};
 use rand::{rngs::StdRng, SeedableRng};
 use std::fmt;
 use std::net::SocketAddr;
@@ -21,13 +26,57 @@ pub(crate) struct PendingIIKeying {
     pub(crate) skic: Vec<u8>,
 }
 
-/// The responder's Diffie-Hellman work for one IIKeying (RFC 7016
-/// §3.5.1.1.2 step 3): self-contained and `Send`.
+/// What the endpoint remembers while a job runs.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// Responder: answer this IIKeying.
+    Responder(PendingIIKeying),
+    /// Initiator: build the IIKeying for this RHello.
+    InitiatorStart {
+        handle: SessionHandle,
+        from: SocketAddr,
+        cookie: Vec<u8>,
+        far_cert: Vec<u8>,
+    },
+    /// Initiator: open with this RIKeying's responder session ID.
+    InitiatorFinish {
+        handle: SessionHandle,
+        responder_session_id: u32,
+    },
+}
+
+/// The work itself.
+pub(crate) enum Work {
+    Responder {
+        certificate: Vec<u8>,
+        skic: Vec<u8>,
+    },
+    InitiatorStart {
+        far_cert: Vec<u8>,
+    },
+    InitiatorFinish {
+        state: InitiatorKeying,
+        far_cert: Vec<u8>,
+        skrc: Vec<u8>,
+    },
+}
+
+/// What the work produced.
+pub(crate) enum Outcome {
+    Responder(Result<ResponderKeyingResult, CryptoError>),
+    InitiatorStart(Result<InitiatorKeying, CryptoError>),
+    InitiatorFinish {
+        state: InitiatorKeying,
+        result: Result<SessionKeys, CryptoError>,
+    },
+}
+
+/// One handshake's Diffie-Hellman work (RFC 7016 §3.5.1.1): self-contained
+/// and `Send`.
 pub struct KeyingJob {
     pub(crate) id: u64,
     pub(crate) crypto: Arc<dyn CryptoProfile>,
-    pub(crate) certificate: Vec<u8>,
-    pub(crate) skic: Vec<u8>,
+    pub(crate) work: Work,
     pub(crate) seed: u64,
 }
 
@@ -35,12 +84,25 @@ impl KeyingJob {
     /// Runs the job (on any thread).
     pub fn run(self) -> KeyingDone {
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let result = self
-            .crypto
-            .responder_keying(&self.certificate, &self.skic, &mut rng);
+        let outcome = match self.work {
+            Work::Responder { certificate, skic } => {
+                Outcome::Responder(self.crypto.responder_keying(&certificate, &skic, &mut rng))
+            }
+            Work::InitiatorStart { far_cert } => {
+                Outcome::InitiatorStart(self.crypto.initiator_keying(&far_cert, &mut rng))
+            }
+            Work::InitiatorFinish {
+                state,
+                far_cert,
+                skrc,
+            } => {
+                let result = self.crypto.initiator_finish(&state, &far_cert, &skrc);
+                Outcome::InitiatorFinish { state, result }
+            }
+        };
         KeyingDone {
             id: self.id,
-            result,
+            outcome,
         }
     }
 }
@@ -56,14 +118,13 @@ impl fmt::Debug for KeyingJob {
 /// The outcome of a [`KeyingJob`].
 pub struct KeyingDone {
     pub(crate) id: u64,
-    pub(crate) result: Result<ResponderKeyingResult, CryptoError>,
+    pub(crate) outcome: Outcome,
 }
 
 impl fmt::Debug for KeyingDone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyingDone")
             .field("id", &self.id)
-            .field("ok", &self.result.is_ok())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

@@ -19,8 +19,8 @@ mod stats;
 pub use config::{EndpointConfig, FIHelloPolicy};
 pub use cookie::{CookieCheck, CookieJar};
 pub use event::{CloseReason, Event, OpenFailure, Role, SessionHandle};
-pub(crate) use keying::PendingIIKeying;
 pub use keying::{KeyingDone, KeyingJob};
+pub(crate) use keying::{Outcome, Pending, PendingIIKeying, Work};
 pub use layer::{EventSink, Layer, Layered};
 pub use stats::{DropCounts, DropReason, EndpointStats};
 
@@ -130,7 +130,7 @@ pub struct Endpoint {
     /// Keying jobs waiting for a worker (offload mode).
     keying_jobs: VecDeque<KeyingJob>,
     /// IIKeyings whose keying runs elsewhere, by job ID.
-    pending_keying: HashMap<u64, PendingIIKeying>,
+    pending_keying: HashMap<u64, Pending>,
     next_keying_job: u64,
 }
 
@@ -243,6 +243,7 @@ impl Endpoint {
             started: now,
             candidates: Vec::new(),
             state: OpeningState::IHelloSent,
+            keying_started: false,
         };
         for &address in candidates {
             opening.add_candidate(address, now, self.config.redirect_threshold);

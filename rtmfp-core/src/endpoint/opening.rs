@@ -73,6 +73,9 @@ pub struct Opening {
     pub candidates: Vec<Candidate>,
     /// Current state.
     pub state: OpeningState,
+    /// An RHello's keying is running on a worker (offload mode): further
+    /// RHellos wait.
+    pub keying_started: bool,
 }
 
 impl Opening {

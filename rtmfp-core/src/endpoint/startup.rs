@@ -5,7 +5,7 @@ use super::opening::{next_retry, KeyingSent, OpeningState, INITIAL_RETRY};
 use super::{
     CookieCheck, DropReason, Endpoint, Event, FIHelloPolicy, OpenFailure, Role, SessionHandle,
 };
-use super::{KeyingDone, KeyingJob, PendingIIKeying};
+use super::{KeyingDone, KeyingJob, Outcome, Pending, PendingIIKeying, Work};
 use crate::crypto::SessionKeys;
 use crate::session::{ResponderReplay, Session, SessionSetup, SessionState};
 use crate::wire::{
@@ -197,8 +197,53 @@ impl Endpoint {
         if let Some(existing) = self.existing_session_for_cert(rhello.certificate) {
             return self.fail_opening(handle, OpenFailure::Duplicate(existing));
         }
+        if self.config.offload_keying {
+            if opening.keying_started {
+                return self.drop_counted(DropReason::Ignored);
+            }
+            let pending = Pending::InitiatorStart {
+                handle,
+                from,
+                cookie: rhello.cookie.to_vec(),
+                far_cert: rhello.certificate.to_vec(),
+            };
+            let work = Work::InitiatorStart {
+                far_cert: rhello.certificate.to_vec(),
+            };
+            if self.queue_keying(work, pending) {
+                if let Some(o) = self.openings.get_mut(&handle) {
+                    o.keying_started = true;
+                }
+            }
+            return;
+        }
         let crypto = self.crypto.clone();
-        let keying = match crypto.initiator_keying(rhello.certificate, &mut self.rng) {
+        let result = crypto.initiator_keying(rhello.certificate, &mut self.rng);
+        self.finish_rhello(now, handle, from, rhello.cookie, rhello.certificate, result);
+    }
+
+    /// Second half of RHello processing: with the SKIC computed, move to
+    /// S_KEYING_SENT and send the IIKeying (§3.5.1.1.1 step 2).
+    fn finish_rhello(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        from: SocketAddr,
+        cookie: &[u8],
+        far_cert: &[u8],
+        result: Result<crate::crypto::InitiatorKeying, crate::crypto::CryptoError>,
+    ) {
+        let Some(opening) = self.openings.get(&handle) else {
+            return;
+        };
+        if !matches!(opening.state, OpeningState::IHelloSent) {
+            return self.drop_counted(DropReason::Ignored);
+        }
+        // Step 1 again: a session to this identity may have opened meanwhile.
+        if let Some(existing) = self.existing_session_for_cert(far_cert) {
+            return self.fail_opening(handle, OpenFailure::Duplicate(existing));
+        }
+        let keying = match result {
             Ok(keying) => keying,
             Err(_) => {
                 self.drop_counted(DropReason::BadKeying);
@@ -207,12 +252,12 @@ impl Endpoint {
         };
         let rx_session_id = self.new_session_id();
         let skic = keying.skic.clone();
-        let iikeying_chunk = self.build_iikeying(rx_session_id, rhello.cookie, &skic);
+        let iikeying_chunk = self.build_iikeying(rx_session_id, cookie, &skic);
         let state = KeyingSent {
             dest: from,
             rx_session_id,
-            far_cert: rhello.certificate.to_vec(),
-            cookie: rhello.cookie.to_vec(),
+            far_cert: far_cert.to_vec(),
+            cookie: cookie.to_vec(),
             cookie_changed: false,
             keying: Some(keying),
             skic,
@@ -357,26 +402,18 @@ impl Endpoint {
         if self.config.offload_keying {
             // The Diffie-Hellman work runs elsewhere (a worker pool); the
             // answer comes back through handle_keying_done.
-            if self
-                .pending_keying
-                .values()
-                .any(|p| p.from == from && p.initiator_session_id == iik.initiator_session_id)
-            {
+            let duplicate = self.pending_keying.values().any(|p| {
+                matches!(p, Pending::Responder(p)
+                    if p.from == from && p.initiator_session_id == iik.initiator_session_id)
+            });
+            if duplicate {
                 return self.drop_counted(DropReason::Ignored);
             }
-            if self.pending_keying.len() >= self.config.max_pending_keying {
-                return self.drop_counted(DropReason::QueueFull);
-            }
-            let id = self.next_keying_job;
-            self.next_keying_job += 1;
-            self.keying_jobs.push_back(KeyingJob {
-                id,
-                crypto: self.crypto.clone(),
+            let work = Work::Responder {
                 certificate: pending.certificate.clone(),
                 skic: pending.skic.clone(),
-                seed: self.rng.next_u64(),
-            });
-            self.pending_keying.insert(id, pending);
+            };
+            self.queue_keying(work, Pending::Responder(pending));
             return;
         }
         // The SKIC must be acceptable before anything existing is touched
@@ -394,10 +431,56 @@ impl Endpoint {
         self.keying_jobs.pop_front()
     }
 
-    /// A keying job finished: answer the IIKeying and open the session.
+    /// Queues keying work for a worker, or drops it (QueueFull) when too
+    /// much is outstanding; initiators retransmit.
+    fn queue_keying(&mut self, work: Work, pending: Pending) -> bool {
+        if self.pending_keying.len() >= self.config.max_pending_keying {
+            self.drop_counted(DropReason::QueueFull);
+            return false;
+        }
+        let id = self.next_keying_job;
+        self.next_keying_job += 1;
+        self.keying_jobs.push_back(KeyingJob {
+            id,
+            crypto: self.crypto.clone(),
+            work,
+            seed: self.rng.next_u64(),
+        });
+        self.pending_keying.insert(id, pending);
+        true
+    }
+
+    /// A keying job finished: carry on with the handshake step it was for.
     pub fn handle_keying_done(&mut self, now: Instant, done: KeyingDone) {
-        if let Some(pending) = self.pending_keying.remove(&done.id) {
-            self.finish_iikeying(now, pending, done.result);
+        let Some(pending) = self.pending_keying.remove(&done.id) else {
+            return;
+        };
+        match (pending, done.outcome) {
+            (Pending::Responder(p), Outcome::Responder(result)) => {
+                self.finish_iikeying(now, p, result)
+            }
+            (
+                Pending::InitiatorStart {
+                    handle,
+                    from,
+                    cookie,
+                    far_cert,
+                },
+                Outcome::InitiatorStart(result),
+            ) => {
+                if let Some(o) = self.openings.get_mut(&handle) {
+                    o.keying_started = false;
+                }
+                self.finish_rhello(now, handle, from, &cookie, &far_cert, result);
+            }
+            (
+                Pending::InitiatorFinish {
+                    handle,
+                    responder_session_id,
+                },
+                Outcome::InitiatorFinish { state, result },
+            ) => self.finish_rikeying(now, handle, responder_session_id, state, result),
+            _ => {}
         }
     }
 
@@ -518,18 +601,61 @@ impl Endpoint {
         if !self.crypto.verify(&keying.far_cert, &signed, rik.signature) {
             return self.drop_counted(DropReason::BadKeying);
         }
-        let Some(state) = keying.keying.as_ref() else {
+        if self.config.offload_keying {
+            // The state travels with the job and comes back either way.
+            let Some(state) = keying.keying.take() else {
+                return self.drop_counted(DropReason::Ignored);
+            };
+            let work = Work::InitiatorFinish {
+                state,
+                far_cert: keying.far_cert.clone(),
+                skrc: rik.skrc.to_vec(),
+            };
+            let pending = Pending::InitiatorFinish {
+                handle,
+                responder_session_id: rik.responder_session_id,
+            };
+            if !self.queue_keying(work, pending) {
+                // Not queued: the job (and the state in it) was not kept.
+                // Fail rather than hang; this only happens under a flood.
+                self.fail_opening(handle, OpenFailure::KeyingFailed);
+            }
+            return;
+        }
+        let Some(state) = keying.keying.take() else {
             return;
         };
         let far_cert = keying.far_cert.clone();
-        let (dest, rx_session_id) = (keying.dest, keying.rx_session_id);
-        // A bad SKRC means this RIKeying is not acceptable: ignore it and
-        // stay in S_KEYING_SENT (§3.5.1.1.1); the ISID travels under the
-        // public default key, so anyone could have sent it.
-        let keys = match self.crypto.initiator_finish(state, &far_cert, rik.skrc) {
-            Ok(keys) => keys,
-            Err(_) => return self.drop_counted(DropReason::BadKeying),
+        let result = self.crypto.initiator_finish(&state, &far_cert, rik.skrc);
+        self.finish_rikeying(now, handle, rik.responder_session_id, state, result);
+    }
+
+    /// Second half of RIKeying processing: open, or put the keying state
+    /// back and ignore the RIKeying if its SKRC was bad (§3.5.1.1.1; the
+    /// ISID travels under the public default key, so anyone could send
+    /// one).
+    fn finish_rikeying(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        responder_session_id: u32,
+        state: crate::crypto::InitiatorKeying,
+        result: Result<crate::crypto::SessionKeys, crate::crypto::CryptoError>,
+    ) {
+        let Some(OpeningState::KeyingSent(keying)) =
+            self.openings.get_mut(&handle).map(|o| &mut o.state)
+        else {
+            return;
         };
+        let keys = match result {
+            Ok(keys) => keys,
+            Err(_) => {
+                keying.keying = Some(state);
+                return self.drop_counted(DropReason::BadKeying);
+            }
+        };
+        let far_cert = keying.far_cert.clone();
+        let (dest, rx_session_id) = (keying.dest, keying.rx_session_id);
         if let Some(opening) = self.openings.remove(&handle) {
             self.opening_by_tag.remove(&opening.tag);
         }
@@ -539,7 +665,7 @@ impl Endpoint {
             handle,
             Role::Initiator,
             rx_session_id,
-            rik.responder_session_id,
+            responder_session_id,
             dest,
             far_cert,
             keys,
