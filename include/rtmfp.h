@@ -89,6 +89,11 @@
 #define RTMFP_ERR_UNSUPPORTED -13
 
 /**
+ * Most `max_peer_connections` rtmfp_config_set_max_peer_connections() takes.
+ */
+#define RTMFP_MAX_PEER_CONNECTIONS_LIMIT 65535
+
+/**
  * Size of the address strings in events and session info, with the NUL:
  * enough for "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535".
  */
@@ -116,9 +121,27 @@
 #define RTMFP_MAX_MESSAGE_LEN (1 << 24)
 
 /**
- * What happened. Values are stable ABI. Values from 100 up are reserved
- * for the Flash layer (NetConnection / NetStream / rendezvous events);
- * ignore types you do not know.
+ * Largest payload of one NetStream message (RFC 7425 §5.1: a 24-bit
+ * length), in bytes.
+ */
+#define RTMFP_MAX_MEDIA_LEN 16777215
+
+/**
+ * Most string arguments of rtmfp_netconnection_call() and
+ * rtmfp_netstream_send_strings().
+ */
+#define RTMFP_MAX_CALL_ARGS 64
+
+/**
+ * Most developer keys rtmfp_server_start() takes.
+ */
+#define RTMFP_MAX_DEVELOPER_KEYS 4096
+
+/**
+ * What happened. Values are stable ABI: 1 to 99 are endpoint events
+ * (rtmfp_next_event()), 100 to 149 NetConnection events
+ * (rtmfp_netconnection_next_event()), 150 to 199 rendezvous server events
+ * (rtmfp_server_next_event()). Ignore types you do not know.
  */
 typedef enum rtmfp_event_type {
   /**
@@ -194,6 +217,119 @@ typedef enum rtmfp_event_type {
    * `session`, `flow`.
    */
   RTMFP_EVENT_TYPE_FLOW_COMPLETE = 13,
+  /**
+   * NetConnection: a status of the NetConnection (`stream` 0) or of one
+   * of its NetStreams (`stream`): `status_level` ("status", "warning",
+   * "error"), `status_code` (e.g. "NetConnection.Connect.Success",
+   * "NetConnection.Connect.Rejected", "NetStream.Publish.Start",
+   * "NetStream.Play.Start", "NetStream.Connect.Rejected") and
+   * `status_description`.
+   */
+  RTMFP_EVENT_TYPE_NETSTATUS = 100,
+  /**
+   * NetConnection: the server answered createStream for a
+   * RTMFP_NETSTREAM_KIND_SERVER stream. `stream`; `rtmp_stream_id`: the
+   * server's stream ID. publish/play called before this wait for it.
+   */
+  RTMFP_EVENT_TYPE_STREAM_CREATED = 101,
+  /**
+   * NetConnection: a message of a stream being played. `stream`;
+   * `media_type` (an rtmfp_media_type: 8 audio, 9 video, 18 or 15
+   * data); `timestamp` (ms); `data`/`data_len`: the payload (an FLV tag
+   * body for audio and video, AMF for data). For a data message whose
+   * first value is a string, `name` is that handler name and `text` the
+   * second value if it is a string (rtmfp_netstream_send_strings()).
+   */
+  RTMFP_EVENT_TYPE_MEDIA = 102,
+  /**
+   * NetConnection in RTMFP_PEER_CONNECT_MODE_ASK: a subscriber asks to
+   * play one of our DIRECT_CONNECTIONS streams. `peer_stream`: the
+   * request ID for rtmfp_netconnection_accept_peer() /
+   * rtmfp_netconnection_reject_peer(); `stream`: our NetStream; `name`:
+   * the stream name; `peer_id`: the subscriber's peer ID; `address`: its
+   * address.
+   */
+  RTMFP_EVENT_TYPE_PEER_CONNECT = 103,
+  /**
+   * NetConnection: a subscriber was accepted and is being sent our
+   * DIRECT_CONNECTIONS stream. Fields as PEER_CONNECT.
+   */
+  RTMFP_EVENT_TYPE_PEER_STREAM_OPENED = 104,
+  /**
+   * NetConnection: a subscriber is gone (rejected, left, or its session
+   * ended). `peer_stream`, `stream` (0 if it played none), `text`: why.
+   */
+  RTMFP_EVENT_TYPE_PEER_STREAM_CLOSED = 105,
+  /**
+   * NetConnection: the answer to rtmfp_netconnection_call(),
+   * rtmfp_netconnection_register_name() or
+   * rtmfp_netconnection_lookup_name(). `call_id`: what the call
+   * returned; `ok`: `_result` (true) or `_error` (false); `text`: the
+   * first result value if it is a string; for a lookupName answer
+   * `has_peer_id`/`peer_id` hold the peer ID found; an `_error` carries
+   * `status_code` (e.g. "NetConnection.Call.Failed") and
+   * `status_description`.
+   */
+  RTMFP_EVENT_TYPE_CALL_RESULT = 106,
+  /**
+   * NetConnection: a command from the server that the library does not
+   * handle itself. `stream` (0: on the NetConnection); `name`: the
+   * command name; `text`: its first argument if it is a string.
+   */
+  RTMFP_EVENT_TYPE_COMMAND = 107,
+  /**
+   * Rendezvous server: a client connected (its key and the connect
+   * hook accepted it). `session`; `peer_id`; `address`; `app`: the
+   * connect's app; `text`: its developer key (NULL if none).
+   */
+  RTMFP_EVENT_TYPE_SERVER_CONNECTED = 150,
+  /**
+   * Rendezvous server: a connect was rejected (bad key or the connect
+   * hook). `session`; `peer_id`; `text`: the reason the client was given.
+   */
+  RTMFP_EVENT_TYPE_SERVER_CONNECT_REJECTED = 151,
+  /**
+   * Rendezvous server: a connected client went away. `session`;
+   * `peer_id`; `address`; `app`.
+   */
+  RTMFP_EVENT_TYPE_SERVER_DISCONNECTED = 152,
+  /**
+   * Rendezvous server: a client sent setPeerInfo. `session`; `peer_id`;
+   * `text`: its addresses, comma-separated "ip:port".
+   */
+  RTMFP_EVENT_TYPE_SERVER_PEER_INFO = 153,
+  /**
+   * Rendezvous server: a stream was published through the server.
+   * `session`; `name`.
+   */
+  RTMFP_EVENT_TYPE_SERVER_PUBLISHED = 154,
+  /**
+   * Rendezvous server: a stream stopped being published. `session`;
+   * `name`.
+   */
+  RTMFP_EVENT_TYPE_SERVER_UNPUBLISHED = 155,
+  /**
+   * Rendezvous server: a client plays a stream through the server.
+   * `session`; `name`.
+   */
+  RTMFP_EVENT_TYPE_SERVER_PLAYING = 156,
+  /**
+   * Rendezvous server: a publish or play was refused. `session`;
+   * `name`; `text`: why.
+   */
+  RTMFP_EVENT_TYPE_SERVER_STREAM_REJECTED = 157,
+  /**
+   * Rendezvous server: an initiator was introduced to a connected peer
+   * (RFC 7016 §3.5.1.6: a Redirect to it, a Forwarded IHello to the
+   * peer). `address`: the initiator; `peer_id`: the peer it asked for;
+   * `text`: the addresses sent, comma-separated.
+   */
+  RTMFP_EVENT_TYPE_SERVER_INTRODUCED = 158,
+  /**
+   * Rendezvous server: a client registered a name (registerName).
+   * `peer_id`; `name`.
+   */
+  RTMFP_EVENT_TYPE_SERVER_NAME_REGISTERED = 159,
 } rtmfp_event_type;
 
 /**
@@ -343,6 +479,87 @@ typedef enum rtmfp_close_reason {
 } rtmfp_close_reason;
 
 /**
+ * How a NetConnection decides on subscribers to its DIRECT_CONNECTIONS
+ * streams (Flash's `onPeerConnect`). Pass to
+ * rtmfp_config_set_peer_connect_mode().
+ */
+typedef enum rtmfp_peer_connect_mode {
+  /**
+   * Accept every subscriber up to max_peer_connections (the default,
+   * like Flash's default `onPeerConnect` returning true).
+   */
+  RTMFP_PEER_CONNECT_MODE_ACCEPT_ALL = 0,
+  /**
+   * Report each subscriber as an RTMFP_EVENT_TYPE_PEER_CONNECT event and
+   * wait for rtmfp_netconnection_accept_peer() or
+   * rtmfp_netconnection_reject_peer().
+   */
+  RTMFP_PEER_CONNECT_MODE_ASK = 1,
+} rtmfp_peer_connect_mode;
+
+/**
+ * What a NetStream is. Pass to rtmfp_netstream_create().
+ */
+typedef enum rtmfp_netstream_kind {
+  /**
+   * `new NetStream(nc)`: publish or play through the server (RFC 7425
+   * §5.3.5). createStream is sent at once, or when the connection is
+   * up; RTMFP_EVENT_TYPE_STREAM_CREATED follows.
+   */
+  RTMFP_NETSTREAM_KIND_SERVER = 0,
+  /**
+   * `new NetStream(nc, NetStream.DIRECT_CONNECTIONS)`: publish to peers
+   * that play it directly by our peer ID (RFC 7425 §5.4); the server
+   * carries no media.
+   */
+  RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS = 1,
+  /**
+   * `new NetStream(nc, peerID)`: play a DIRECT_CONNECTIONS stream of
+   * the peer with that peer ID, over a direct session the server
+   * introduces (RFC 7425 §5.4.1).
+   */
+  RTMFP_NETSTREAM_KIND_PEER = 2,
+} rtmfp_netstream_kind;
+
+/**
+ * RTMP message types of NetStream messages (RFC 7425 §5.1.2): the
+ * `media_type` of RTMFP_EVENT_TYPE_MEDIA and of
+ * rtmfp_netstream_send_to_peer().
+ */
+typedef enum rtmfp_media_type {
+  /**
+   * Audio: an FLV audio tag body.
+   */
+  RTMFP_MEDIA_TYPE_AUDIO = 8,
+  /**
+   * Video: an FLV video tag body.
+   */
+  RTMFP_MEDIA_TYPE_VIDEO = 9,
+  /**
+   * Data in AMF3 (a format selector 0, then AMF0 values).
+   */
+  RTMFP_MEDIA_TYPE_DATA_AMF3 = 15,
+  /**
+   * Data in AMF0 (e.g. `NetStream.send(handler, ...)`, onMetaData).
+   */
+  RTMFP_MEDIA_TYPE_DATA = 18,
+} rtmfp_media_type;
+
+/**
+ * What an rtmfp_connect_hook returns.
+ */
+typedef enum rtmfp_connect_decision {
+  /**
+   * Refuse the client: it gets "NetConnection.Connect.Rejected".
+   */
+  RTMFP_CONNECT_DECISION_REJECT = 0,
+  /**
+   * Let the client connect.
+   */
+  RTMFP_CONNECT_DECISION_ACCEPT = 1,
+} rtmfp_connect_decision;
+
+/**
  * Opaque endpoint configuration, made by rtmfp_config_new() and freed by
  * rtmfp_config_free(). rtmfp_endpoint_new() copies it, so one config can
  * make many endpoints and may be freed as soon as they are made.
@@ -355,6 +572,29 @@ typedef struct rtmfp_config rtmfp_config;
  * after rtmfp_endpoint_free() gives RTMFP_ERR_INVALID_HANDLE.
  */
 typedef struct rtmfp_endpoint rtmfp_endpoint;
+
+/**
+ * Opaque handle of a NetConnection (a Flash client connected to an RTMFP
+ * server), made by rtmfp_netconnection_connect(). A generation-checked
+ * token: using it after rtmfp_netconnection_free() gives
+ * RTMFP_ERR_INVALID_HANDLE.
+ */
+typedef struct rtmfp_netconnection rtmfp_netconnection;
+
+/**
+ * Opaque handle of a NetStream of a NetConnection, made by
+ * rtmfp_netstream_create(). A generation-checked token: using it after
+ * rtmfp_netstream_free() (or after its NetConnection was freed) gives
+ * RTMFP_ERR_INVALID_HANDLE.
+ */
+typedef struct rtmfp_netstream rtmfp_netstream;
+
+/**
+ * Opaque handle of a running rendezvous server, made by
+ * rtmfp_server_start(). A generation-checked token: using it after
+ * rtmfp_server_free() gives RTMFP_ERR_INVALID_HANDLE.
+ */
+typedef struct rtmfp_server rtmfp_server;
 
 /**
  * A snapshot of an open session, filled in by rtmfp_session_stats().
@@ -453,10 +693,12 @@ typedef struct rtmfp_session_info {
 
 /**
  * One event. Made by the library only: a polled event comes from
- * rtmfp_next_event() and is the caller's until rtmfp_event_free(); a
- * callback event (rtmfp_set_event_callback()) is valid only during the
- * callback. Every pointer inside it (`data`, `tag`) lives exactly as long
- * as the event. Fields that do not apply to a type are 0 / NULL / "".
+ * rtmfp_next_event() (or rtmfp_netconnection_next_event(),
+ * rtmfp_server_next_event()) and is the caller's until
+ * rtmfp_event_free(); a callback event (rtmfp_set_event_callback(), ...)
+ * is valid only during the callback. Every pointer inside it (`data`,
+ * `tag`, and the strings `status_*`, `name`, `app`, `text`) lives exactly
+ * as long as the event. Fields that do not apply to a type are 0 / NULL / "".
  * New fields may be added at the end in later versions (the library
  * allocates events, so that stays compatible).
  */
@@ -466,7 +708,9 @@ typedef struct rtmfp_event {
    */
   enum rtmfp_event_type type;
   /**
-   * The session (0 for RTMFP_EVENT_TYPE_UNMATCHED_IHELLO).
+   * The session (0 for RTMFP_EVENT_TYPE_UNMATCHED_IHELLO): for
+   * PEER_* events the session to the subscriber, for SERVER_* events
+   * the client's session on the server.
    */
   uint64_t session;
   /**
@@ -545,6 +789,73 @@ typedef struct rtmfp_event {
    * MESSAGE: earlier messages were abandoned by the sender.
    */
   bool gap_before;
+  /**
+   * NetConnection events: the NetStream (rtmfp_netstream_id()); 0 for
+   * the NetConnection itself.
+   */
+  uint32_t stream;
+  /**
+   * NETSTATUS (and a CALL_RESULT error): the info object's level,
+   * "status", "warning" or "error". NULL for other events.
+   */
+  const char *status_level;
+  /**
+   * NETSTATUS (and a CALL_RESULT error): the status code, such as
+   * "NetConnection.Connect.Success". NULL for other events.
+   */
+  const char *status_code;
+  /**
+   * NETSTATUS (and a CALL_RESULT error): the description. NULL for
+   * other events.
+   */
+  const char *status_description;
+  /**
+   * MEDIA: the RTMP message type (see rtmfp_media_type).
+   */
+  uint8_t media_type;
+  /**
+   * MEDIA: the RTMP timestamp, in milliseconds.
+   */
+  uint32_t timestamp;
+  /**
+   * STREAM_CREATED: the server's RTMP stream ID.
+   */
+  uint32_t rtmp_stream_id;
+  /**
+   * PEER_CONNECT, PEER_STREAM_OPENED, PEER_STREAM_CLOSED: the
+   * subscriber, also the request ID of rtmfp_netconnection_accept_peer()
+   * / rtmfp_netconnection_reject_peer().
+   */
+  uint64_t peer_stream;
+  /**
+   * CALL_RESULT: the call ID the call returned.
+   */
+  uint64_t call_id;
+  /**
+   * CALL_RESULT: `_result` (true) or `_error` (false).
+   */
+  bool ok;
+  /**
+   * A name, NUL-terminated, or NULL: the stream name (PEER_CONNECT,
+   * PEER_STREAM_OPENED, SERVER_PUBLISHED, SERVER_UNPUBLISHED,
+   * SERVER_PLAYING, SERVER_STREAM_REJECTED), the registered name
+   * (SERVER_NAME_REGISTERED), the command (COMMAND), the handler of a
+   * data message (MEDIA). Valid as long as the event.
+   */
+  const char *name;
+  /**
+   * SERVER_CONNECTED, SERVER_DISCONNECTED: the client's app (from its
+   * rtmfp:// URI), NUL-terminated; NULL for other events.
+   */
+  const char *app;
+  /**
+   * Text, NUL-terminated, or NULL: a reason (PEER_STREAM_CLOSED,
+   * SERVER_CONNECT_REJECTED, SERVER_STREAM_REJECTED), a result or
+   * argument (CALL_RESULT, COMMAND, MEDIA), a developer key
+   * (SERVER_CONNECTED), addresses (SERVER_PEER_INFO,
+   * SERVER_INTRODUCED). Valid as long as the event.
+   */
+  const char *text;
 } rtmfp_event;
 
 /**
@@ -584,6 +895,19 @@ typedef struct rtmfp_send_options {
    */
   uint64_t parent;
 } rtmfp_send_options;
+
+/**
+ * A server's connect hook (rtmfp_server_set_connect_hook()): called for
+ * every `connect` whose developer key the server accepted, with the
+ * client's peer ID (64 hex digits), its app (from its rtmfp:// URI) and
+ * its developer key ("" if none) — strings valid only during the call —
+ * and the registered `user`. Return RTMFP_CONNECT_DECISION_ACCEPT (1) to
+ * accept; any other value rejects.
+ */
+typedef int (*rtmfp_connect_hook)(const char *peer_id_hex,
+                                  const char *app,
+                                  const char *key,
+                                  void *user);
 
 #ifdef __cplusplus
 extern "C" {
@@ -824,6 +1148,34 @@ int rtmfp_config_set_flow_buffers(struct rtmfp_config *cfg,
 int rtmfp_config_set_event_queue_limit(struct rtmfp_config *cfg, size_t limit);
 
 /**
+ * Set how many subscribers, pending or accepted, a NetConnection's
+ * DIRECT_CONNECTIONS streams take in all (Flash's `maxPeerConnections`):
+ * 0 to RTMFP_MAX_PEER_CONNECTIONS_LIMIT; default 8. A subscriber over
+ * the limit is refused with "NetStream.Connect.Rejected". Used by
+ * rtmfp_netconnection_connect().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT above the limit.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_max_peer_connections(struct rtmfp_config *cfg, size_t max);
+
+/**
+ * Set how a NetConnection decides on subscribers to its
+ * DIRECT_CONNECTIONS streams: RTMFP_PEER_CONNECT_MODE_ACCEPT_ALL (the
+ * default) or RTMFP_PEER_CONNECT_MODE_ASK (an rtmfp_peer_connect_mode).
+ * Used by rtmfp_netconnection_connect().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a value that is not an
+ * rtmfp_peer_connect_mode.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_peer_connect_mode(struct rtmfp_config *cfg, int mode);
+
+/**
  * Start an endpoint: bind its UDP sockets, make its identity (a Flash
  * certificate per rtmfp_config_set_role(); Diffie-Hellman keys for a
  * client), and start its I/O thread. `cfg` is copied; it may be freed
@@ -954,6 +1306,21 @@ int rtmfp_endpoint_peer_id_hex(const struct rtmfp_endpoint *ep, char *buf, size_
  * valid for writing 32 bytes.
  */
 int rtmfp_peer_id_from_hex(const char *hex, uint8_t *out);
+
+/**
+ * Write a 32-byte peer ID (from an event's `peer_id`, or
+ * rtmfp_endpoint_peer_id()) as 64 lower-case hex digits and a NUL into
+ * `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN, 65).
+ *
+ * Returns 64; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `peer_id` must be NULL or valid for reading 32 bytes; `buf` NULL or
+ * valid for writing `len` bytes.
+ */
+int rtmfp_peer_id_to_hex(const uint8_t *peer_id, char *buf, size_t len);
 
 /**
  * Start opening a session to the server named by an rtmfp:// URI,
@@ -1130,23 +1497,25 @@ int rtmfp_event_fd(const struct rtmfp_endpoint *ep);
 int rtmfp_set_event_callback(struct rtmfp_endpoint *ep, rtmfp_event_callback callback, void *user);
 
 /**
- * Free an event from rtmfp_next_event(), and the payload it points to.
+ * Free an event from rtmfp_next_event(), rtmfp_netconnection_next_event()
+ * or rtmfp_server_next_event(), and the payload and strings it points to.
  *
  * Returns RTMFP_OK; RTMFP_OK for NULL (nothing to do, like free(NULL));
- * RTMFP_ERR_INVALID_HANDLE if `event` is not a live event from
- * rtmfp_next_event(): already freed (a double free is detected), a
+ * RTMFP_ERR_INVALID_HANDLE if `event` is not a live polled event:
+ * already freed (a double free is detected), a
  * callback's event (those belong to the library), or any other pointer.
  * Caveat: once freed, the same address may be handed out again for a new
  * event, and then a second free of the old pointer frees the new event.
  *
  * Thread safety: safe from any thread, on any event (events are not tied
- * to the endpoint or thread that made them, and stay valid after their
- * endpoint is freed).
+ * to the object or thread that made them, and stay valid after it is
+ * freed).
  */
 int rtmfp_event_free(struct rtmfp_event *event);
 
 /**
- * The name of an rtmfp_event_type value, e.g. "SESSION_OPENED", for logs.
+ * The name of an rtmfp_event_type value, e.g. "SESSION_OPENED" or
+ * "NETSTATUS", for logs.
  * Never NULL: an unknown value gives "UNKNOWN". The string is static.
  *
  * Thread safety: safe from any thread.
@@ -1294,6 +1663,762 @@ int rtmfp_flow_abandon_message(struct rtmfp_endpoint *ep,
                                uint64_t session,
                                uint64_t flow,
                                uint64_t message);
+
+/**
+ * Start a NetConnection to the RTMFP server at `uri`,
+ * "rtmfp://host[:port]/app[/DEVELOPER-KEY]" (port 1935 by default): a new
+ * runtime (I/O thread, UDP sockets bound per `cfg`) with a fresh client
+ * identity (a new certificate and peer ID per connection, RFC 7425 §5.3),
+ * then `connect`. Returns at once; the outcome arrives as an
+ * RTMFP_EVENT_TYPE_NETSTATUS event with `stream` 0 and `status_code`
+ * "NetConnection.Connect.Success", "NetConnection.Connect.Failed" or
+ * "NetConnection.Connect.Rejected" (a bad developer key, or the server's
+ * connect hook). From `cfg` it uses the bind addresses, DH groups,
+ * HMAC / sequence number policies, timeouts, datagram size, flow buffers,
+ * max_peer_connections and the peer connect mode; its role is ignored (a
+ * NetConnection is always a client). `cfg` is copied.
+ *
+ * Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for a
+ * malformed URI or a host that does not resolve to an address of a bound
+ * family; RTMFP_ERR_IO if a socket cannot be bound; RTMFP_ERR_CRYPTO if
+ * the identity cannot be made; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE for a freed config. `*out` is untouched on
+ * failure.
+ *
+ * Thread safety: safe from any thread. Resolving the host name blocks the
+ * calling thread.
+ *
+ * # Safety
+ * `uri` must be NULL or a NUL-terminated string; `out` must be NULL or
+ * valid for writing a pointer.
+ */
+int rtmfp_netconnection_connect(const struct rtmfp_config *cfg,
+                                const char *uri,
+                                struct rtmfp_netconnection **out);
+
+/**
+ * Close and free a NetConnection: close it in order (as
+ * rtmfp_netconnection_close(), waiting at most 250 ms), stop its I/O
+ * thread and callback dispatcher, and invalidate the handle and the
+ * handles of all its NetStreams. Unread events are dropped; polled events
+ * already taken stay valid until rtmfp_event_free().
+ *
+ * Returns RTMFP_OK; RTMFP_OK for NULL (like free(NULL));
+ * RTMFP_ERR_INVALID_HANDLE if `nc` was already freed (a double free is
+ * detected, not undefined) or never issued.
+ *
+ * Thread safety: safe from any thread. Calls on `nc` running on other
+ * threads finish first (a blocked rtmfp_netconnection_next_event()
+ * returns the last events, then RTMFP_ERR_CLOSED); later ones fail with
+ * RTMFP_ERR_INVALID_HANDLE. It may be called from the event callback of
+ * this same NetConnection (no further callback is made).
+ */
+int rtmfp_netconnection_free(struct rtmfp_netconnection *nc);
+
+/**
+ * Close a NetConnection gracefully (Flash's `NetConnection.close()`, RFC
+ * 7425 §5.3.6): close its NetStreams and its flows, close its sessions
+ * (to the server and to peers) in order, wait until the far ends
+ * acknowledge or `deadline_ms` passes, then stop its I/O thread. The
+ * handle stays valid: the last events (a "NetConnection.Connect.Closed"
+ * status, ...) can still be read, then rtmfp_netconnection_next_event()
+ * gives RTMFP_ERR_CLOSED; other calls fail with RTMFP_ERR_CLOSED. Free it
+ * with rtmfp_netconnection_free().
+ *
+ * Returns RTMFP_OK if every session closed in time; RTMFP_ERR_TIMEOUT if
+ * the deadline passed first (it is stopped all the same);
+ * RTMFP_ERR_CLOSED if it was already closed; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread, including the event callback.
+ * Blocks the calling thread for up to `deadline_ms`.
+ */
+int rtmfp_netconnection_close(struct rtmfp_netconnection *nc, uint32_t deadline_ms);
+
+/**
+ * Whether the NetConnection is connected: 1 after
+ * "NetConnection.Connect.Success" until it closes, else 0.
+ *
+ * Returns 1 or 0; RTMFP_ERR_CLOSED after rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netconnection_connected(const struct rtmfp_netconnection *nc);
+
+/**
+ * Our peer ID (Flash's `nearID`: the fingerprint of this connection's
+ * certificate, RFC 7425 §4.3.2): copy its RTMFP_PEER_ID_LEN (32) bytes to
+ * `out`. Peers play our DIRECT_CONNECTIONS streams with it. Known at once
+ * (before the connection is up) and after close.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing 32 bytes.
+ */
+int rtmfp_netconnection_near_id(const struct rtmfp_netconnection *nc, uint8_t *out);
+
+/**
+ * Our peer ID (`nearID`) as 64 lower-case hex digits and a NUL, written
+ * to `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN, 65).
+ *
+ * Returns 64 (the length without the NUL); RTMFP_ERR_BUFFER_TOO_SMALL;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_netconnection_near_id_hex(const struct rtmfp_netconnection *nc, char *buf, size_t len);
+
+/**
+ * The server's peer ID (Flash's `farID`) as 64 hex digits and a NUL,
+ * written to `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN), once
+ * the session to the server is open.
+ *
+ * Returns 64; RTMFP_ERR_WRONG_STATE before the session is open;
+ * RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_CLOSED after
+ * rtmfp_netconnection_close(); RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_netconnection_far_id_hex(const struct rtmfp_netconnection *nc, char *buf, size_t len);
+
+/**
+ * Flash's `nearNonce`: NEAR_NONCE of the session to the server (RFC 7425
+ * §4.6.5) in lower-case hex and a NUL, written to `buf` of `len` bytes
+ * (RTMFP_PEER_ID_HEX_LEN, 65, is enough: it is 32 bytes), once the
+ * session is open.
+ *
+ * Returns the length without the NUL; RTMFP_ERR_WRONG_STATE before the
+ * session is open; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_CLOSED;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_netconnection_near_nonce_hex(const struct rtmfp_netconnection *nc, char *buf, size_t len);
+
+/**
+ * Flash's `farNonce`: FAR_NONCE of the session to the server, as
+ * rtmfp_netconnection_near_nonce_hex().
+ *
+ * Returns the length without the NUL; RTMFP_ERR_WRONG_STATE before the
+ * session is open; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_CLOSED;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_netconnection_far_nonce_hex(const struct rtmfp_netconnection *nc, char *buf, size_t len);
+
+/**
+ * Call a command on the server (Flash's `NetConnection.call(command,
+ * responder, args...)`) with `nargs` (0 to RTMFP_MAX_CALL_ARGS) string
+ * arguments. Its call ID is stored in `*call_id_out`; the answer arrives
+ * as an RTMFP_EVENT_TYPE_CALL_RESULT event with the same `call_id`.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE before
+ * "NetConnection.Connect.Success"; RTMFP_ERR_INVALID_ARGUMENT for an
+ * empty command, too many arguments or a string that is not UTF-8;
+ * RTMFP_ERR_CLOSED after rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `command` must be NULL or a NUL-terminated string; `args` NULL or
+ * valid for reading `nargs` pointers to NUL-terminated strings;
+ * `call_id_out` NULL or valid for writing a `uint64_t`.
+ */
+int rtmfp_netconnection_call(struct rtmfp_netconnection *nc,
+                             const char *command,
+                             const char *const *args,
+                             size_t nargs,
+                             uint64_t *call_id_out);
+
+/**
+ * Register `name` for our peer ID with the rendezvous server (its
+ * `registerName` command), so that other peers can find us with
+ * rtmfp_netconnection_lookup_name(). The answer arrives as
+ * RTMFP_EVENT_TYPE_CALL_RESULT with `call_id` = `*call_id_out`: `ok`
+ * true, or false with `status_code` "NetConnection.Call.Failed" if
+ * another peer holds the name. The name is released when we disconnect.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE before
+ * "NetConnection.Connect.Success"; RTMFP_ERR_INVALID_ARGUMENT for an
+ * empty name; RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string; `call_id_out` NULL or
+ * valid for writing a `uint64_t`.
+ */
+int rtmfp_netconnection_register_name(struct rtmfp_netconnection *nc,
+                                      const char *name,
+                                      uint64_t *call_id_out);
+
+/**
+ * Ask the rendezvous server which peer holds `name` (its `lookupName`
+ * command). The answer arrives as RTMFP_EVENT_TYPE_CALL_RESULT with
+ * `call_id` = `*call_id_out`: `ok` true with `has_peer_id`/`peer_id` and
+ * `text` (the peer ID in hex), or `ok` false with `status_code`
+ * "NetConnection.Call.Failed" if no connected peer holds it. Play the
+ * peer's streams with rtmfp_netstream_create(nc,
+ * RTMFP_NETSTREAM_KIND_PEER, peer_id, ...).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE before
+ * "NetConnection.Connect.Success"; RTMFP_ERR_INVALID_ARGUMENT for an
+ * empty name; RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string; `call_id_out` NULL or
+ * valid for writing a `uint64_t`.
+ */
+int rtmfp_netconnection_lookup_name(struct rtmfp_netconnection *nc,
+                                    const char *name,
+                                    uint64_t *call_id_out);
+
+/**
+ * Accept a subscriber announced by RTMFP_EVENT_TYPE_PEER_CONNECT (in
+ * RTMFP_PEER_CONNECT_MODE_ASK): `peer_stream` is the event's
+ * `peer_stream`. It gets "NetStream.Play.Start" and, from now on, what
+ * the stream sends; RTMFP_EVENT_TYPE_PEER_STREAM_OPENED follows.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such
+ * subscriber (gone, or never announced); RTMFP_ERR_WRONG_STATE if it was
+ * already accepted; RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netconnection_accept_peer(struct rtmfp_netconnection *nc, uint64_t peer_stream);
+
+/**
+ * Reject a pending subscriber (from RTMFP_EVENT_TYPE_PEER_CONNECT), or
+ * drop an accepted one: it is sent "NetStream.Connect.Rejected" with
+ * `reason` (NULL: a default text) as the description, and its control
+ * flow is rejected (RFC 7425 §5.4.3). RTMFP_EVENT_TYPE_PEER_STREAM_CLOSED
+ * follows.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if there is no such
+ * subscriber; RTMFP_ERR_INVALID_ARGUMENT if `reason` is not UTF-8;
+ * RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `reason` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_netconnection_reject_peer(struct rtmfp_netconnection *nc,
+                                    uint64_t peer_stream,
+                                    const char *reason);
+
+/**
+ * Take the next NetConnection event (types RTMFP_EVENT_TYPE_NETSTATUS to
+ * RTMFP_EVENT_TYPE_COMMAND), as rtmfp_next_event() does for an endpoint:
+ * waits up to `timeout_ms` (0: does not wait; negative: until an event
+ * comes or the NetConnection stops). On success `*out` belongs to the
+ * caller until rtmfp_event_free().
+ *
+ * Returns RTMFP_OK with `*out` set; RTMFP_ERR_AGAIN if no event came in
+ * time (`*out` = NULL); RTMFP_ERR_CLOSED once the NetConnection has
+ * stopped (rtmfp_netconnection_close(), or freed by another thread) and
+ * every event was taken; RTMFP_ERR_WRONG_STATE while an event callback is
+ * registered; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread; with several threads taking
+ * events, each event goes to exactly one of them.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+int rtmfp_netconnection_next_event(struct rtmfp_netconnection *nc,
+                                   int timeout_ms,
+                                   struct rtmfp_event **out);
+
+/**
+ * A file descriptor that is readable while NetConnection events wait, for
+ * poll(2), epoll, libuv or asyncio, with the contract of
+ * rtmfp_event_fd(): after it wakes, take events with timeout 0 until
+ * RTMFP_ERR_AGAIN; it stays readable once the NetConnection has stopped.
+ * Never read, write or close it; it stays open until
+ * rtmfp_netconnection_free().
+ *
+ * Returns the fd (>= 0); RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netconnection_event_fd(const struct rtmfp_netconnection *nc);
+
+/**
+ * Deliver NetConnection events to `callback` instead of
+ * rtmfp_netconnection_next_event(), exactly as rtmfp_set_event_callback()
+ * does for an endpoint: one event at a time, in order, on a dispatcher
+ * thread ("rtmfp-events"); the event is valid only during the call; NULL
+ * removes the callback (waiting for a call in progress when done from
+ * another thread, so `user` may be freed afterwards). The callback may
+ * call any rtmfp function, including rtmfp_netconnection_free() on this
+ * NetConnection; it must not unwind out of the call.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE;
+ * RTMFP_ERR_IO if the thread cannot be started.
+ *
+ * Thread safety: safe from any thread, including from inside the
+ * callback. `user` must be usable from the dispatcher thread.
+ *
+ * # Safety
+ * `callback` must be NULL or a function with this signature that is safe
+ * to call with `user` from another thread until it is removed or the
+ * NetConnection is freed.
+ */
+int rtmfp_netconnection_set_event_callback(struct rtmfp_netconnection *nc,
+                                           rtmfp_event_callback callback,
+                                           void *user);
+
+/**
+ * Make a NetStream of `nc` of `kind` (an rtmfp_netstream_kind) and store
+ * it in `*out`. `peer_id` (32 bytes) is the publisher's peer ID for
+ * RTMFP_NETSTREAM_KIND_PEER and must be NULL for the other kinds.
+ * - RTMFP_NETSTREAM_KIND_SERVER sends createStream (now, or once
+ *   connected); publish and play may be called at once.
+ * - RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS: publish, and peers play.
+ * - RTMFP_NETSTREAM_KIND_PEER: play the peer's stream directly; the
+ *   server introduces the peers (they may be behind NATs).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for a bad kind, a
+ * missing peer ID for RTMFP_NETSTREAM_KIND_PEER or one given for another
+ * kind; RTMFP_ERR_CLOSED after rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE. `*out` is untouched
+ * on failure.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `peer_id` must be NULL or valid for reading 32 bytes; `out` NULL or
+ * valid for writing a pointer.
+ */
+int rtmfp_netstream_create(struct rtmfp_netconnection *nc,
+                           int kind,
+                           const uint8_t *peer_id,
+                           struct rtmfp_netstream **out);
+
+/**
+ * Free a NetStream: close it (as rtmfp_netstream_close(), if its
+ * NetConnection still runs) and invalidate the handle.
+ *
+ * Returns RTMFP_OK; RTMFP_OK for NULL (like free(NULL));
+ * RTMFP_ERR_INVALID_HANDLE if `ns` was already freed (a double free is
+ * detected), was freed with its NetConnection, or never issued.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_free(struct rtmfp_netstream *ns);
+
+/**
+ * The NetStream's number within its NetConnection (>= 1): the `stream`
+ * field of its events.
+ *
+ * Returns the number; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_id(const struct rtmfp_netstream *ns);
+
+/**
+ * Publish `name` on a SERVER or DIRECT_CONNECTIONS NetStream (Flash's
+ * `NetStream.publish(name)`). "NetStream.Publish.Start" follows (at once
+ * for DIRECT_CONNECTIONS, which involves no server), or
+ * "NetStream.Publish.BadName" if we already publish that name.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE for a PEER NetStream or one
+ * already publishing or playing; RTMFP_ERR_INVALID_ARGUMENT for an empty
+ * name or one already published; RTMFP_ERR_CLOSED after
+ * rtmfp_netstream_close() or rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_netstream_publish(struct rtmfp_netstream *ns, const char *name);
+
+/**
+ * Play `name` (Flash's `NetStream.play(name)`): through the server on a
+ * SERVER NetStream, or from the peer on a PEER NetStream.
+ * "NetStream.Play.Start" follows, then RTMFP_EVENT_TYPE_MEDIA events; a
+ * publisher that refuses us gives "NetStream.Connect.Rejected".
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE for a DIRECT_CONNECTIONS
+ * NetStream or one already publishing or playing;
+ * RTMFP_ERR_INVALID_ARGUMENT for an empty name; RTMFP_ERR_CLOSED after
+ * rtmfp_netstream_close() or rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_netstream_play(struct rtmfp_netstream *ns, const char *name);
+
+/**
+ * Send an audio message (`len` bytes of an FLV audio tag body, at most
+ * RTMFP_MAX_MEDIA_LEN) with `timestamp` (ms) on a publishing NetStream:
+ * to the server (SERVER), or to every accepted subscriber
+ * (DIRECT_CONNECTIONS; none before a subscriber has subscribed).
+ *
+ * Returns how many destinations it was queued for (>= 0);
+ * RTMFP_ERR_WRONG_STATE if the NetStream is not publishing (or, SERVER,
+ * has no stream ID yet); RTMFP_ERR_AGAIN if a flow's send buffer is full;
+ * RTMFP_ERR_INVALID_ARGUMENT if `len` is too large; RTMFP_ERR_CLOSED
+ * after rtmfp_netstream_close() or rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `data` must be NULL or valid for reading `len` bytes.
+ */
+int rtmfp_netstream_send_audio(struct rtmfp_netstream *ns,
+                               uint32_t timestamp,
+                               const uint8_t *data,
+                               size_t len);
+
+/**
+ * Send a video message (an FLV video tag body), as
+ * rtmfp_netstream_send_audio().
+ *
+ * Returns how many destinations it was queued for (>= 0); errors as
+ * rtmfp_netstream_send_audio().
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `data` must be NULL or valid for reading `len` bytes.
+ */
+int rtmfp_netstream_send_video(struct rtmfp_netstream *ns,
+                               uint32_t timestamp,
+                               const uint8_t *data,
+                               size_t len);
+
+/**
+ * Send a data message (RTMP type 18): `data` is its AMF0-encoded body,
+ * sent as it is (e.g. a string handler name, then values). As
+ * rtmfp_netstream_send_audio() otherwise; rtmfp_netstream_send_strings()
+ * encodes one for you.
+ *
+ * Returns how many destinations it was queued for (>= 0); errors as
+ * rtmfp_netstream_send_audio().
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `data` must be NULL or valid for reading `len` bytes.
+ */
+int rtmfp_netstream_send_data(struct rtmfp_netstream *ns,
+                              uint32_t timestamp,
+                              const uint8_t *data,
+                              size_t len);
+
+/**
+ * Flash's `NetStream.send(handler, args...)` with string arguments: a
+ * data message (type 18) of the AMF0 strings `handler` and the `nargs`
+ * (0 to RTMFP_MAX_CALL_ARGS) `args`. A player receives it as
+ * RTMFP_EVENT_TYPE_MEDIA with `name` = handler and `text` = the first
+ * argument. As rtmfp_netstream_send_audio() otherwise.
+ *
+ * Returns how many destinations it was queued for (>= 0);
+ * RTMFP_ERR_INVALID_ARGUMENT for an empty handler, too many arguments or
+ * a string that is not UTF-8 (or over 65535 bytes); otherwise as
+ * rtmfp_netstream_send_audio().
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `handler` must be NULL or a NUL-terminated string; `args` NULL or
+ * valid for reading `nargs` pointers to NUL-terminated strings.
+ */
+int rtmfp_netstream_send_strings(struct rtmfp_netstream *ns,
+                                 uint32_t timestamp,
+                                 const char *handler,
+                                 const char *const *args,
+                                 size_t nargs);
+
+/**
+ * Send one message to one subscriber of a DIRECT_CONNECTIONS NetStream
+ * (`peer_stream` from its PEER_CONNECT / PEER_STREAM_OPENED event):
+ * `media_type` (an rtmfp_media_type), `timestamp`, `len` bytes (at most
+ * RTMFP_MAX_MEDIA_LEN).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_HANDLE if `peer_stream` is not a
+ * subscriber of this NetStream; RTMFP_ERR_WRONG_STATE if it is not
+ * accepted (yet) or its flows are closed; RTMFP_ERR_INVALID_ARGUMENT for
+ * a bad type or length; RTMFP_ERR_AGAIN; RTMFP_ERR_CLOSED after
+ * rtmfp_netstream_close() or rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `data` must be NULL or valid for reading `len` bytes.
+ */
+int rtmfp_netstream_send_to_peer(struct rtmfp_netstream *ns,
+                                 uint64_t peer_stream,
+                                 int media_type,
+                                 uint32_t timestamp,
+                                 const uint8_t *data,
+                                 size_t len);
+
+/**
+ * How many accepted subscribers play this DIRECT_CONNECTIONS NetStream
+ * (Flash's `peerStreams.length`); 0 for other kinds.
+ *
+ * Returns the count (>= 0); RTMFP_ERR_CLOSED; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_peer_count(const struct rtmfp_netstream *ns);
+
+/**
+ * Close a NetStream (Flash's `NetStream.close()`): its flows close; a
+ * DIRECT_CONNECTIONS stream unpublishes and drops its subscribers; a
+ * SERVER stream is deleted (deleteStream). The handle stays valid until
+ * rtmfp_netstream_free(); closing twice is fine. Afterwards publish, play
+ * and the send functions fail with RTMFP_ERR_CLOSED.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_CLOSED after rtmfp_netconnection_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_close(struct rtmfp_netstream *ns);
+
+/**
+ * Start a rendezvous server: bind its UDP sockets (per `cfg`), make a
+ * server identity (RFC 7425 §4: ephemeral DH; clients reach it by
+ * rtmfp:// URI), and start its I/O thread. It accepts `connect`s whose
+ * developer key (the last path segment of the URI's app, as in
+ * "rtmfp://host/app/KEY") is one of the `nkeys` `keys`; `nkeys` 0 (with
+ * `keys` NULL or not) accepts any key, or none. Connected clients get
+ * their peer IDs registered for introductions (DIRECT_CONNECTIONS), and
+ * may registerName/lookupName and publish/play through the server. From
+ * `cfg` it uses the bind addresses, DH groups, HMAC / sequence number
+ * policies, timeouts, datagram size, flow buffers; its role is ignored.
+ * `cfg` and the keys are copied.
+ *
+ * Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for more
+ * than RTMFP_MAX_DEVELOPER_KEYS keys or an empty or non-UTF-8 key;
+ * RTMFP_ERR_IO if a socket cannot be bound; RTMFP_ERR_CRYPTO;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE for a freed config.
+ * `*out` is untouched on failure.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `keys` must be NULL or valid for reading `nkeys` pointers to
+ * NUL-terminated strings; `out` NULL or valid for writing a pointer.
+ */
+int rtmfp_server_start(const struct rtmfp_config *cfg,
+                       const char *const *keys,
+                       size_t nkeys,
+                       struct rtmfp_server **out);
+
+/**
+ * Stop and free a server: close its client sessions (waiting at most
+ * 250 ms), stop its I/O thread and callback dispatcher, and invalidate
+ * the handle. After it returns the connect hook is not running and is
+ * never called again. Unread events are dropped; polled events already
+ * taken stay valid until rtmfp_event_free().
+ *
+ * Returns RTMFP_OK; RTMFP_OK for NULL (like free(NULL));
+ * RTMFP_ERR_INVALID_HANDLE if `srv` was already freed (a double free is
+ * detected) or never issued; RTMFP_ERR_WRONG_STATE from the server's own
+ * connect hook.
+ *
+ * Thread safety: safe from any thread, including this server's event
+ * callback, but not its connect hook.
+ */
+int rtmfp_server_free(struct rtmfp_server *srv);
+
+/**
+ * Stop a server gracefully: close every client session in order, take
+ * no new ones, wait until they are closed or `deadline_ms` passes, then
+ * stop the I/O thread. The handle stays valid: the last events can still
+ * be read, then rtmfp_server_next_event() gives RTMFP_ERR_CLOSED. Free it
+ * with rtmfp_server_free().
+ *
+ * Returns RTMFP_OK if every session closed in time; RTMFP_ERR_TIMEOUT if
+ * the deadline passed first (it is stopped all the same);
+ * RTMFP_ERR_CLOSED if it was already stopped; RTMFP_ERR_WRONG_STATE from
+ * its own connect hook; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread except this server's connect hook.
+ * Blocks the calling thread for up to `deadline_ms`.
+ */
+int rtmfp_server_close(struct rtmfp_server *srv, uint32_t deadline_ms);
+
+/**
+ * Write the server's local address number `index` (from 0) as an
+ * "ip:port" string with the port the system picked, NUL-terminated, into
+ * `buf` of `len` bytes (RTMFP_ADDR_STRLEN is always enough). Clients
+ * connect to "rtmfp://ADDRESS/app/KEY".
+ *
+ * Returns the string's length without the NUL; RTMFP_ERR_BUFFER_TOO_SMALL;
+ * RTMFP_ERR_INVALID_ARGUMENT if `index` is out of range;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread, including the connect hook.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_server_local_addr(const struct rtmfp_server *srv, size_t index, char *buf, size_t len);
+
+/**
+ * The server's peer ID (its certificate fingerprint, a client's `farID`):
+ * copy its RTMFP_PEER_ID_LEN (32) bytes to `out`.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread, including the connect hook.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing 32 bytes.
+ */
+int rtmfp_server_peer_id(const struct rtmfp_server *srv, uint8_t *out);
+
+/**
+ * The server's peer ID as 64 lower-case hex digits and a NUL, written to
+ * `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN, 65).
+ *
+ * Returns 64; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread, including the connect hook.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_server_peer_id_hex(const struct rtmfp_server *srv, char *buf, size_t len);
+
+/**
+ * How many clients are connected: sessions whose `connect` the server
+ * accepted and that are still open.
+ *
+ * Returns the count (>= 0); RTMFP_ERR_CLOSED after rtmfp_server_close();
+ * RTMFP_ERR_WRONG_STATE from the server's own connect hook;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread except this server's connect hook.
+ */
+int rtmfp_server_session_count(const struct rtmfp_server *srv);
+
+/**
+ * Set (or, with NULL, remove) the connect hook: `hook(peer_id_hex, app,
+ * key, user)` is called for every `connect` whose developer key the
+ * server accepted, and decides (see rtmfp_connect_hook); without a hook
+ * every such client is accepted. A rejected client gets
+ * "NetConnection.Connect.Rejected" and an RTMFP_EVENT_TYPE_SERVER_CONNECT_REJECTED
+ * event follows.
+ *
+ * The hook runs on the server's I/O thread: it must return promptly and
+ * must not block (the server does nothing else meanwhile), must not call
+ * back into this same server (such calls fail with RTMFP_ERR_WRONG_STATE,
+ * except rtmfp_server_local_addr(), _peer_id(), _peer_id_hex() and
+ * _event_fd()), and must not unwind (C++ exception, longjmp) out of the
+ * call. Calling other servers, NetConnections and endpoints is allowed.
+ *
+ * From another thread this call waits for a hook call in progress, so
+ * after removing (or replacing) a hook the old one is not running and is
+ * never called again: its `user` may then be freed.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE from the server's own hook;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread except this server's connect hook.
+ *
+ * # Safety
+ * `hook` must be NULL or a function with this signature that is safe to
+ * call with `user` from the server's I/O thread until it is removed or
+ * the server is freed.
+ */
+int rtmfp_server_set_connect_hook(struct rtmfp_server *srv, rtmfp_connect_hook hook, void *user);
+
+/**
+ * Take the next server event (types RTMFP_EVENT_TYPE_SERVER_CONNECTED to
+ * RTMFP_EVENT_TYPE_SERVER_NAME_REGISTERED), as rtmfp_next_event() does
+ * for an endpoint: waits up to `timeout_ms` (0: does not wait; negative:
+ * until an event comes or the server stops). On success `*out` belongs to
+ * the caller until rtmfp_event_free().
+ *
+ * Returns RTMFP_OK with `*out` set; RTMFP_ERR_AGAIN if no event came in
+ * time (`*out` = NULL); RTMFP_ERR_CLOSED once the server has stopped and
+ * every event was taken; RTMFP_ERR_WRONG_STATE while an event callback is
+ * registered, or from the server's own connect hook;
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread except this server's connect hook;
+ * with several threads taking events, each event goes to exactly one.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+int rtmfp_server_next_event(struct rtmfp_server *srv, int timeout_ms, struct rtmfp_event **out);
+
+/**
+ * A file descriptor that is readable while server events wait, with the
+ * contract of rtmfp_event_fd(). Never read, write or close it; it stays
+ * open until rtmfp_server_free().
+ *
+ * Returns the fd (>= 0); RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread, including the connect hook.
+ */
+int rtmfp_server_event_fd(const struct rtmfp_server *srv);
+
+/**
+ * Deliver server events to `callback` instead of
+ * rtmfp_server_next_event(), exactly as rtmfp_set_event_callback() does
+ * for an endpoint (one at a time, in order, on a dispatcher thread; NULL
+ * removes it, waiting for a call in progress when done from another
+ * thread). The callback may call any rtmfp function, including
+ * rtmfp_server_free() on this server.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE from the server's own connect
+ * hook; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE; RTMFP_ERR_IO if
+ * the thread cannot be started.
+ *
+ * Thread safety: safe from any thread (and from inside the callback)
+ * except this server's connect hook. `user` must be usable from the
+ * dispatcher thread.
+ *
+ * # Safety
+ * `callback` must be NULL or a function with this signature that is safe
+ * to call with `user` from another thread until it is removed or the
+ * server is freed.
+ */
+int rtmfp_server_set_event_callback(struct rtmfp_server *srv,
+                                    rtmfp_event_callback callback,
+                                    void *user);
 
 #ifdef __cplusplus
 }  // extern "C"

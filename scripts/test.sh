@@ -184,6 +184,7 @@ cc_strict() {
 }
 cc_strict test_ffi tests/c/test_ffi.c -DRTMFP_EXPECTED_VERSION="\"$VERSION\""
 cc_strict test_session tests/c/test_session.c
+cc_strict test_p2p tests/c/test_p2p.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -200,6 +201,7 @@ run_c() {
 }
 run_c "$BUILD/c/test_ffi"
 run_c "$BUILD/c/test_session"
+run_c "$BUILD/c/test_p2p"
 run_c env ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0:halt_on_error=1 \
   "$BUILD/c/test_misuse_asan"
 if grep -q "Sanitizer" "$LOGS/c.log"; then
@@ -225,35 +227,44 @@ kill -TERM "$echo_pid"
 wait "$echo_pid" || { cat "$echo_out"; die "echo_server did not exit cleanly on SIGTERM"; }
 echo "examples/c/echo_server: served test_session --uri, exited on SIGTERM"
 
-# examples/c/p2p_chat: a connector sends a line to a listener, then leaves.
-# The listener's stdin is a FIFO held open here (end of input would make it
-# leave), and the connector's input ends a little after its line:
-# rtmfp-core does not yet announce a receiving flow whose first packet also
-# finishes it.
-chat_out="$BUILD/c/p2p_chat_listen.out"
-chat_in="$BUILD/c/p2p_chat_listen.in"
-rm -f "$chat_in"
-mkfifo "$chat_in"
-timeout 30 "$BUILD/c/p2p_chat" listen 127.0.0.1:0 <"$chat_in" >"$chat_out" 2>&1 &
-chat_pid=$!
-exec {chat_fd}>"$chat_in"
+# examples/c/p2p_chat: a rendezvous server (p2p_chat server), a listener
+# that registers the name "alice", and a caller "bob" that finds alice by
+# name, sends her a line over their DIRECT_CONNECTIONS streams, then leaves
+# (alice then leaves too). The listener's stdin is a FIFO held open here
+# (end of input would make it leave).
+chat_dir="$BUILD/c/p2p_chat.run"
+rm -rf "$chat_dir"
+mkdir -p "$chat_dir"
+mkfifo "$chat_dir/alice.in"
+"$BUILD/c/p2p_chat" server 127.0.0.1:0 >"$chat_dir/server.out" 2>&1 &
+chat_srv_pid=$!
 for _ in $(seq 300); do
-  grep -q '^listening on ' "$chat_out" && break
+  grep -q '^listening on ' "$chat_dir/server.out" && break
   sleep 0.1
 done
-chat_addr="$(sed -n 's/^listening on //p' "$chat_out")"
-chat_id="$(sed -n 's/^peer id //p' "$chat_out")"
-if ! { printf 'hello from p2p_chat\n'; sleep 0.5; } |
-  timeout 30 "$BUILD/c/p2p_chat" connect "$chat_id" "$chat_addr" ||
-  ! wait "$chat_pid" || ! grep -q '^peer> hello from p2p_chat$' "$chat_out"; then
-  kill "$chat_pid" 2>/dev/null || true
-  exec {chat_fd}>&-
-  cat "$chat_out"
+chat_uri="rtmfp://$(sed -n 's/^listening on //p' "$chat_dir/server.out")/chat"
+timeout 30 "$BUILD/c/p2p_chat" join "$chat_uri" alice <"$chat_dir/alice.in" >"$chat_dir/alice.out" 2>&1 &
+chat_pid=$!
+exec {chat_fd}>"$chat_dir/alice.in"
+for _ in $(seq 300); do
+  grep -q '^registered as alice$' "$chat_dir/alice.out" && break
+  sleep 0.1
+done
+chat_ok=1
+{ printf 'hello from p2p_chat\n'; sleep 0.5; } |
+  timeout 30 "$BUILD/c/p2p_chat" join "$chat_uri" bob alice >"$chat_dir/bob.out" 2>&1 || chat_ok=0
+wait "$chat_pid" || chat_ok=0
+grep -q '^peer> hello from p2p_chat$' "$chat_dir/alice.out" || chat_ok=0
+exec {chat_fd}>&-
+kill -TERM "$chat_srv_pid" 2>/dev/null || chat_ok=0
+wait "$chat_srv_pid" || chat_ok=0
+if [ "$chat_ok" != 1 ]; then
+  kill "$chat_pid" "$chat_srv_pid" 2>/dev/null || true
+  for f in server alice bob; do echo "--- p2p_chat $f:"; cat "$chat_dir/$f.out"; done
   die "examples/c/p2p_chat: the line did not arrive"
 fi
-exec {chat_fd}>&-
-rm -f "$chat_in"
-echo "examples/c/p2p_chat: a line went from connector to listener"
+grep -q '^name alice is ' "$chat_dir/server.out" || die "p2p_chat server: no registerName"
+echo "examples/c/p2p_chat: bob found alice by name through the server and sent her a line"
 
 # The header is also valid C++ (cbindgen cpp_compat).
 "$CXX" -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ include/rtmfp.h

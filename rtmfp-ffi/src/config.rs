@@ -9,6 +9,8 @@ use rtmfp_core::crypto::flash::dh::SUPPORTED_GROUPS;
 use rtmfp_core::crypto::flash::keying::Policy;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::EndpointConfig;
+use rtmfp_core::flash::client::PeerConnectMode;
+use rtmfp_core::flash::ClientConfig;
 
 use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
@@ -58,6 +60,24 @@ pub enum rtmfp_policy {
     Required = 2,
 }
 
+/// How a NetConnection decides on subscribers to its DIRECT_CONNECTIONS
+/// streams (Flash's `onPeerConnect`). Pass to
+/// rtmfp_config_set_peer_connect_mode().
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rtmfp_peer_connect_mode {
+    /// Accept every subscriber up to max_peer_connections (the default,
+    /// like Flash's default `onPeerConnect` returning true).
+    AcceptAll = 0,
+    /// Report each subscriber as an RTMFP_EVENT_TYPE_PEER_CONNECT event and
+    /// wait for rtmfp_netconnection_accept_peer() or
+    /// rtmfp_netconnection_reject_peer().
+    Ask = 1,
+}
+
+/// Most `max_peer_connections` rtmfp_config_set_max_peer_connections() takes.
+pub const RTMFP_MAX_PEER_CONNECTIONS_LIMIT: usize = 65535;
+
 fn policy_from(value: c_int) -> Result<Policy, Error> {
     match value {
         0 => Ok(Policy::OFF),
@@ -79,6 +99,8 @@ pub(crate) struct ConfigData {
     pub(crate) sseq: Option<Policy>,
     pub(crate) endpoint: EndpointConfig,
     pub(crate) event_queue_limit: Option<usize>,
+    pub(crate) max_peer_connections: Option<usize>,
+    pub(crate) peer_connect: Option<PeerConnectMode>,
 }
 
 impl Default for ConfigData {
@@ -91,6 +113,8 @@ impl Default for ConfigData {
             sseq: None,
             endpoint: EndpointConfig::default(),
             event_queue_limit: None,
+            max_peer_connections: None,
+            peer_connect: None,
         }
     }
 }
@@ -107,7 +131,14 @@ impl ConfigData {
 
     /// The Flash crypto profile settings.
     pub(crate) fn flash(&self) -> FlashConfig {
-        let mut flash = match self.role {
+        self.flash_for(self.role)
+    }
+
+    /// The Flash crypto profile settings for `role`, whatever the config's
+    /// own role (a NetConnection is always a client, a rendezvous server a
+    /// server), with the config's groups and policies.
+    pub(crate) fn flash_for(&self, role: rtmfp_role) -> FlashConfig {
+        let mut flash = match role {
             rtmfp_role::Client => FlashConfig::client(),
             rtmfp_role::Server => FlashConfig::server(),
         };
@@ -121,6 +152,20 @@ impl ConfigData {
             flash.sseq = p;
         }
         flash
+    }
+}
+
+impl ConfigData {
+    /// The Flash client settings of a NetConnection.
+    pub(crate) fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::default();
+        if let Some(max) = self.max_peer_connections {
+            c.max_peer_connections = max;
+        }
+        if let Some(mode) = self.peer_connect {
+            c.peer_connect = mode;
+        }
+        c
     }
 }
 
@@ -495,6 +540,58 @@ pub extern "C" fn rtmfp_config_set_event_queue_limit(
     })
 }
 
+/// Set how many subscribers, pending or accepted, a NetConnection's
+/// DIRECT_CONNECTIONS streams take in all (Flash's `maxPeerConnections`):
+/// 0 to RTMFP_MAX_PEER_CONNECTIONS_LIMIT; default 8. A subscriber over
+/// the limit is refused with "NetStream.Connect.Rejected". Used by
+/// rtmfp_netconnection_connect().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT above the limit.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_max_peer_connections(
+    cfg: *mut rtmfp_config,
+    max: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        if max > RTMFP_MAX_PEER_CONNECTIONS_LIMIT {
+            return Err(invalid(format!(
+                "max_peer_connections {max} is over {RTMFP_MAX_PEER_CONNECTIONS_LIMIT}"
+            )));
+        }
+        c.max_peer_connections = Some(max);
+        Ok(())
+    })
+}
+
+/// Set how a NetConnection decides on subscribers to its
+/// DIRECT_CONNECTIONS streams: RTMFP_PEER_CONNECT_MODE_ACCEPT_ALL (the
+/// default) or RTMFP_PEER_CONNECT_MODE_ASK (an rtmfp_peer_connect_mode).
+/// Used by rtmfp_netconnection_connect().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a value that is not an
+/// rtmfp_peer_connect_mode.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_peer_connect_mode(cfg: *mut rtmfp_config, mode: c_int) -> c_int {
+    with_config(cfg, |c| {
+        c.peer_connect = Some(match mode {
+            0 => PeerConnectMode::AcceptAll,
+            1 => PeerConnectMode::Ask,
+            _ => {
+                return Err(invalid(format!(
+                    "mode {mode} is not an RTMFP_PEER_CONNECT_MODE_* value (0..=1)"
+                )))
+            }
+        });
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +660,16 @@ mod tests {
             RTMFP_ERR_INVALID_ARGUMENT
         );
         assert_eq!(rtmfp_config_set_flow_buffers(cfg, 1 << 16, 1 << 16), 0);
+        assert_eq!(rtmfp_config_set_max_peer_connections(cfg, 3), 0);
+        assert_eq!(
+            rtmfp_config_set_max_peer_connections(cfg, 1 << 20),
+            RTMFP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(rtmfp_config_set_peer_connect_mode(cfg, 1), 0);
+        assert_eq!(
+            rtmfp_config_set_peer_connect_mode(cfg, 2),
+            RTMFP_ERR_INVALID_ARGUMENT
+        );
 
         let data = snapshot(cfg).unwrap();
         assert_eq!(data.bind.len(), 2);
@@ -572,6 +679,11 @@ mod tests {
         assert!(flash.accepts_ancillary_data);
         assert_eq!(flash.hmac, Policy::REQUIRED);
         assert_eq!(data.endpoint.idle_timeout, Duration::from_secs(5));
+        let client = data.client();
+        assert_eq!(client.max_peer_connections, 3);
+        assert_eq!(client.peer_connect, PeerConnectMode::Ask);
+        assert!(!data.flash_for(rtmfp_role::Client).accepts_ancillary_data);
+        assert_eq!(data.flash_for(rtmfp_role::Client).groups, vec![16, 14]);
 
         assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
         assert_eq!(

@@ -8,27 +8,12 @@
 //! I/O thread and wait for it. An optional dispatcher thread
 //! ("rtmfp-events") takes events and calls the C callback.
 //!
-//! # The callback dispatcher
-//!
-//! The dispatcher takes an event and calls the callback only while it
-//! holds `gate`, and only after checking its own stop token under it. A
-//! thread that changes or removes the callback stops the old dispatcher's
-//! token, then takes `gate` (so no delivery is under way), then swaps the
-//! callback, then joins the old thread. Hence: no event is lost (one taken
-//! is always delivered), no two callbacks run at once, and once
-//! rtmfp_set_event_callback(ep, NULL, NULL) returns on another thread the
-//! old callback is not running and will not run again.
-//!
-//! The callback itself may call back into the API. Calls that would wait
-//! for the dispatcher (changing the callback, rtmfp_endpoint_free) notice
-//! that they run on it (a thread-local) and do not wait for themselves.
+//! Events reach C through [`crate::dispatch`]: polled with
+//! rtmfp_next_event(), or delivered to a callback on a dispatcher thread.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
@@ -37,12 +22,13 @@ use rtmfp_core::endpoint::{Event, Role, SessionHandle};
 use rtmfp_core::runtime::{self as rt, Runtime, RuntimeConfig};
 
 use crate::config::{self, rtmfp_config};
+use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_INVALID_HANDLE,
-    RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO,
+    RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
 use crate::event::{
-    into_c, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_ADDR_STRLEN, RTMFP_PEER_ID_LEN,
+    rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_ADDR_STRLEN, RTMFP_PEER_ID_LEN,
 };
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
@@ -55,10 +41,6 @@ const ENDPOINT_TAG: u8 = 2;
 
 /// Deadline of the graceful shutdown in rtmfp_endpoint_free().
 const FREE_DEADLINE: Duration = Duration::from_millis(250);
-
-/// How long the dispatcher waits for an event before it looks at its stop
-/// token again (bounds how long a callback change waits).
-const DISPATCH_POLL: Duration = Duration::from_millis(50);
 
 /// Most candidate addresses of one connect (REDIRECT_THRESHOLD is 24).
 const MAX_CANDIDATES: usize = 24;
@@ -73,34 +55,14 @@ pub struct rtmfp_endpoint {
     _private: [u8; 0],
 }
 
-#[derive(Clone, Copy)]
-struct Callback {
-    f: unsafe extern "C" fn(*const rtmfp_event, *mut c_void),
-    user: *mut c_void,
-}
-
-// SAFETY: `user` is opaque to us and only handed back to `f`; the
-// registration contract makes the caller responsible for it being usable
-// from the dispatcher thread.
-unsafe impl Send for Callback {}
-
-struct Dispatcher {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
 /// What the endpoint object and its dispatcher thread share.
 pub(crate) struct Shared {
     pub(crate) handle: rt::Handle,
     /// Sessions this end is opening: tells "still opening"
     /// (RTMFP_ERR_WRONG_STATE) from "no such session".
     opening: Mutex<Openings>,
-    callback: Mutex<Option<Callback>>,
-    /// Held by the dispatcher while it takes and delivers an event.
-    gate: Mutex<()>,
-    dispatcher: Mutex<Option<Dispatcher>>,
-    /// Serializes callback changes made from outside the dispatcher.
-    changing: Mutex<()>,
+    /// The event callback, if any.
+    dispatch: Dispatch,
 }
 
 /// Sessions connected through this API whose SESSION_OPENED /
@@ -127,22 +89,7 @@ impl Openings {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-thread_local! {
-    /// The `Shared` whose callback is running on this thread, if any.
-    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
-}
-
 impl Shared {
-    fn in_own_callback(self: &Arc<Self>) -> bool {
-        IN_CALLBACK
-            .try_with(|c| c.get() == Arc::as_ptr(self) as usize)
-            .unwrap_or(false)
-    }
-
     /// The C form of an event, noting the end of an opening.
     fn convert(&self, e: Event) -> Box<OwnedEvent> {
         match &e {
@@ -174,90 +121,29 @@ impl Shared {
         }
         e
     }
+}
 
-    fn has_callback(&self) -> bool {
-        lock(&self.callback).is_some()
+impl Source for Shared {
+    fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
     }
 
-    /// Replaces the callback (`None` removes it); see the module docs.
-    fn set_callback(self: &Arc<Self>, new: Option<Callback>) {
-        if self.in_own_callback() {
-            // On the dispatcher, inside the callback: it holds `gate`, so
-            // swap without waiting; it stops after this callback if the
-            // callback is gone.
-            *lock(&self.callback) = new;
-            if let Some(d) = lock(&self.dispatcher).as_ref() {
-                d.stop.store(new.is_none(), Ordering::SeqCst);
-            }
-            return;
-        }
-        let _changing = lock(&self.changing);
-        let old = lock(&self.dispatcher).take();
-        if let Some(d) = &old {
-            d.stop.store(true, Ordering::SeqCst);
-        }
-        {
-            let _gate = lock(&self.gate);
-            *lock(&self.callback) = new;
-        }
-        if let Some(t) = old.and_then(|d| d.thread) {
-            // It sees its stop token at the top of its loop, at once.
-            let _ = t.join();
-        }
-        if new.is_some() {
-            let stop = Arc::new(AtomicBool::new(false));
-            let shared = Arc::clone(self);
-            let token = Arc::clone(&stop);
-            let thread = std::thread::Builder::new()
-                .name("rtmfp-events".into())
-                .spawn(move || shared.dispatch(&token))
-                .ok();
-            *lock(&self.dispatcher) = Some(Dispatcher { stop, thread });
-        }
+    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
+        let h = &self.handle;
+        let e = match timeout {
+            None => h.next_event(),
+            Some(t) if t.is_zero() => h.try_next_event(),
+            Some(t) => h.next_event_timeout(t),
+        }?;
+        Some(self.convert(e))
     }
 
-    /// Stops the dispatcher for good (endpoint free). Does not wait when
-    /// called from the callback itself.
-    fn stop_dispatcher(self: &Arc<Self>) {
-        if self.in_own_callback() {
-            *lock(&self.callback) = None;
-            if let Some(d) = lock(&self.dispatcher).take() {
-                d.stop.store(true, Ordering::SeqCst);
-                // Detached: it returns from this callback, sees the token
-                // and ends.
-            }
-        } else {
-            self.set_callback(None);
-        }
+    fn finished(&self) -> bool {
+        self.handle.is_closed() && self.handle.queued_events() == 0
     }
 
-    /// The dispatcher thread's loop.
-    fn dispatch(self: &Arc<Self>, stop: &AtomicBool) {
-        loop {
-            let _gate = lock(&self.gate);
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
-            let Some(cb) = *lock(&self.callback) else {
-                return;
-            };
-            match self.handle.next_event_timeout(DISPATCH_POLL) {
-                Some(e) => {
-                    let owned = self.convert(e);
-                    let _ = IN_CALLBACK.try_with(|c| c.set(Arc::as_ptr(self) as usize));
-                    // SAFETY: the registered C function with its own
-                    // `user`; the event outlives the call.
-                    unsafe { (cb.f)(&owned.event, cb.user) };
-                    let _ = IN_CALLBACK.try_with(|c| c.set(0));
-                }
-                None => {
-                    if self.handle.is_closed() && self.handle.queued_events() == 0 {
-                        // Stopped and drained: nothing will ever come.
-                        return;
-                    }
-                }
-            }
-        }
+    fn what(&self) -> &'static str {
+        "endpoint"
     }
 }
 
@@ -339,10 +225,7 @@ pub unsafe extern "C" fn rtmfp_endpoint_new(
         let shared = Arc::new(Shared {
             handle: runtime.handle(),
             opening: Mutex::new(Openings::default()),
-            callback: Mutex::new(None),
-            gate: Mutex::new(()),
-            dispatcher: Mutex::new(None),
-            changing: Mutex::new(()),
+            dispatch: Dispatch::default(),
         });
         let h = ENDPOINTS.insert(EndpointObj {
             shared,
@@ -380,7 +263,7 @@ pub extern "C" fn rtmfp_endpoint_free(ep: *mut rtmfp_endpoint) -> c_int {
         let obj = ENDPOINTS
             .remove(Handle::from_ptr(ep))
             .ok_or_else(|| Error::invalid_handle("ep"))?;
-        obj.shared.stop_dispatcher();
+        dispatch::stop_dispatcher(&obj.shared);
         obj.shutdown(FREE_DEADLINE);
         Ok(RTMFP_OK)
     })
@@ -547,6 +430,34 @@ pub unsafe extern "C" fn rtmfp_peer_id_from_hex(hex: *const c_char, out: *mut u8
         // SAFETY: 32 writable bytes by contract.
         unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
         Ok(RTMFP_OK)
+    })
+}
+
+/// Write a 32-byte peer ID (from an event's `peer_id`, or
+/// rtmfp_endpoint_peer_id()) as 64 lower-case hex digits and a NUL into
+/// `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN, 65).
+///
+/// Returns 64; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_NULL_POINTER.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `peer_id` must be NULL or valid for reading 32 bytes; `buf` NULL or
+/// valid for writing `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_peer_id_to_hex(
+    peer_id: *const u8,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    ffi_guard(|| {
+        if peer_id.is_null() {
+            return Err(Error::null_pointer("peer_id"));
+        }
+        // SAFETY: 32 readable bytes by contract.
+        let id = unsafe { std::slice::from_raw_parts(peer_id, RTMFP_PEER_ID_LEN) };
+        // SAFETY: caller's contract.
+        unsafe { write_cstr(buf, len, &hex(id), "buf") }
     })
 }
 
@@ -871,41 +782,11 @@ pub unsafe extern "C" fn rtmfp_next_event(
     out: *mut *mut rtmfp_event,
 ) -> c_int {
     ffi_guard(|| {
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: non-NULL, writable by contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: caller's contract.
+        unsafe { dispatch::clear_out(out)? };
         let obj = endpoint(ep)?;
-        let shared = &obj.shared;
-        if shared.has_callback() {
-            return Err(Error::new(
-                RTMFP_ERR_WRONG_STATE,
-                "an event callback is registered; events go to it",
-            ));
-        }
-        let h = &shared.handle;
-        let event = match timeout_ms {
-            0 => h.try_next_event(),
-            t if t < 0 => h.next_event(),
-            t => h.next_event_timeout(Duration::from_millis(t as u64)),
-        };
-        match event {
-            Some(e) => {
-                let ptr = into_c(shared.convert(e));
-                // SAFETY: non-NULL, writable by contract.
-                unsafe { out.write(ptr) };
-                Ok(RTMFP_OK)
-            }
-            None if h.is_closed() && h.queued_events() == 0 => Err(Error::new(
-                RTMFP_ERR_CLOSED,
-                "the endpoint has stopped and every event was taken",
-            )),
-            None => Err(Error::new(
-                RTMFP_ERR_AGAIN,
-                format!("no event within {timeout_ms} ms"),
-            )),
-        }
+        // SAFETY: `out` was checked above.
+        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
     })
 }
 
@@ -964,21 +845,7 @@ pub unsafe extern "C" fn rtmfp_set_event_callback(
 ) -> c_int {
     ffi_guard(|| {
         let obj = endpoint(ep)?;
-        let cb = callback.map(|f| Callback { f, user });
-        obj.shared.set_callback(cb);
-        if cb.is_some() && !obj.shared.in_own_callback() {
-            let started = lock(&obj.shared.dispatcher)
-                .as_ref()
-                .is_some_and(|d| d.thread.is_some());
-            if !started {
-                obj.shared.set_callback(None);
-                return Err(Error::new(
-                    RTMFP_ERR_IO,
-                    "cannot start the dispatcher thread",
-                ));
-            }
-        }
-        Ok(RTMFP_OK)
+        dispatch::register(&obj.shared, callback, user)
     })
 }
 
@@ -986,10 +853,10 @@ pub unsafe extern "C" fn rtmfp_set_event_callback(
 mod tests {
     use super::*;
     use crate::config::{rtmfp_config_free, rtmfp_config_new, rtmfp_config_set_bind_address};
-    use crate::error::{RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_NULL_POINTER};
+    use crate::error::{RTMFP_ERR_AGAIN, RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_NULL_POINTER};
     use crate::event::{rtmfp_event_free, rtmfp_event_type};
     use std::ptr::{null, null_mut};
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn new_endpoint(role: c_int) -> *mut rtmfp_endpoint {
         let mut cfg = null_mut();

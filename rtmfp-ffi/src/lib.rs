@@ -18,13 +18,15 @@
 //!   [`RTMFP_ERR_INVALID_HANDLE`], never a use-after-free.
 //!
 //! Modules: [`config`] (`rtmfp_config_*`), [`endpoint`] (endpoints,
-//! sessions, event polling and the callback dispatcher), [`flow`]
-//! (`rtmfp_flow_*`), [`event`] (the `rtmfp_event` struct).
+//! sessions, event polling), [`flow`] (`rtmfp_flow_*`), [`event`] (the
+//! `rtmfp_event` struct), [`netconnection`] (`rtmfp_netconnection_*`,
+//! `rtmfp_netstream_*`: the Flash client), [`server`] (`rtmfp_server_*`:
+//! the rendezvous server); `dispatch` (polling and the callback
+//! dispatcher, shared by all objects with events).
 //!
 //! Handle-table tags (each kind of object has its own, so a handle of one
-//! kind is refused where another is expected): 1 config, 2 endpoint.
-//! Reserved for the Flash layer: 3 NetConnection, 4 NetStream,
-//! 5 rendezvous server.
+//! kind is refused where another is expected): 1 config, 2 endpoint,
+//! 3 NetConnection, 4 NetStream, 5 rendezvous server.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 // C names: `rtmfp_config`, `rtmfp_event_type`, ... are the header's names.
@@ -38,7 +40,10 @@ pub mod config;
 pub mod endpoint;
 pub mod event;
 pub mod flow;
+pub mod netconnection;
+pub mod server;
 
+mod dispatch;
 mod guard;
 // Some table operations (drain, get_mut, ...) are only used by tests yet.
 #[allow(dead_code)]
@@ -50,4 +55,6 @@ pub use endpoint::*;
 pub use error::*;
 pub use event::*;
 pub use flow::*;
+pub use netconnection::*;
+pub use server::*;
 pub use version::*;

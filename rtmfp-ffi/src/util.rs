@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_int};
 use std::net::SocketAddr;
 
 use rtmfp_core::endpoint::EndpointError;
+use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::runtime::RuntimeError;
 use rtmfp_core::session::flows::FlowError;
 
@@ -194,6 +195,60 @@ pub(crate) fn runtime_error(e: RuntimeError) -> Error {
         _ => e.to_string(),
     };
     Error::new(code, message)
+}
+
+/// The C code and message for a refused Flash client call.
+pub(crate) fn client_error(e: ClientError) -> Error {
+    match e {
+        ClientError::UnknownStream => Error::new(
+            RTMFP_ERR_INVALID_HANDLE,
+            "no such NetStream or subscriber (closed, or never issued)",
+        ),
+        ClientError::NotConnected => Error::new(
+            RTMFP_ERR_WRONG_STATE,
+            "the NetConnection is not connected; wait for NetConnection.Connect.Success",
+        ),
+        ClientError::AlreadyConnected => Error::new(
+            RTMFP_ERR_WRONG_STATE,
+            "the NetConnection is already connected",
+        ),
+        ClientError::WrongState(why) => Error::new(RTMFP_ERR_WRONG_STATE, why),
+        ClientError::InvalidArgument(why) => invalid(why),
+        ClientError::Endpoint(e) => runtime_error(RuntimeError::Endpoint(e)),
+    }
+}
+
+/// Reads `count` (at most `max`) NUL-terminated strings.
+///
+/// # Safety
+/// `list` must be NULL or valid for reading `count` pointers, each NULL
+/// or a NUL-terminated string.
+pub(crate) unsafe fn cstr_list(
+    list: *const *const c_char,
+    count: usize,
+    name: &str,
+    max: usize,
+) -> Result<Vec<String>, Error> {
+    if count > max {
+        return Err(invalid(format!(
+            "`{name}` count is {count}, more than the maximum of {max}"
+        )));
+    }
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if list.is_null() {
+        return Err(Error::null_pointer(name));
+    }
+    // SAFETY: `count` <= max readable pointers by contract.
+    let ptrs = unsafe { std::slice::from_raw_parts(list, count) };
+    ptrs.iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            // SAFETY: caller's contract.
+            unsafe { cstr(p, &format!("{name}[{i}]")) }.map(str::to_owned)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,6 +5,16 @@
 static_assert(RTMFP_OK == 0, "RTMFP_OK is 0");
 static_assert(RTMFP_EVENT_TYPE_SESSION_OPENED == 1, "event types are ABI");
 static_assert(sizeof(rtmfp_event().address) == RTMFP_ADDR_STRLEN, "address array");
+static_assert(RTMFP_EVENT_TYPE_NETSTATUS == 100, "Flash event types start at 100");
+static_assert(RTMFP_EVENT_TYPE_SERVER_CONNECTED == 150, "server event types start at 150");
+static_assert(RTMFP_MEDIA_TYPE_VIDEO == 9, "RTMP message types");
+
+static int on_connect(const char *peer_id_hex, const char *app, const char *key, void *user) {
+    (void)user;
+    return (peer_id_hex != nullptr && app != nullptr && key != nullptr)
+               ? RTMFP_CONNECT_DECISION_ACCEPT
+               : RTMFP_CONNECT_DECISION_REJECT;
+}
 
 static void on_event(const rtmfp_event *ev, void *user) {
     int *count = static_cast<int *>(user);
@@ -34,6 +44,22 @@ int rtmfp_cxx_smoke() {
         rtmfp_flow_send(ep, 1, 1, nullptr, 0, &opts, nullptr);
         rtmfp_endpoint_free(ep);
     }
+    rtmfp_connect_hook hook = on_connect;
+    rtmfp_server *srv = nullptr;
+    rtmfp_netconnection *nc = nullptr;
+    rtmfp_netstream *ns = nullptr;
+    const char *keys[1] = {"key"};
+    if (rtmfp_server_start(cfg, keys, 1, &srv) == RTMFP_OK) {
+        rtmfp_server_set_connect_hook(srv, hook, nullptr);
+        rtmfp_server_free(srv);
+    }
+    if (rtmfp_netconnection_connect(cfg, "rtmfp://127.0.0.1/app/key", &nc) == RTMFP_OK &&
+        rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS, nullptr, &ns) ==
+            RTMFP_OK) {
+        rtmfp_netstream_publish(ns, "cam");
+        rtmfp_netconnection_set_event_callback(nc, cb, &count);
+    }
+    rtmfp_netconnection_free(nc);
     rtmfp_config_free(cfg);
     return (v != nullptr && rc == RTMFP_OK && rtmfp_strerror(rc) != nullptr &&
             rtmfp_last_error_message() != nullptr)

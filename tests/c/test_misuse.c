@@ -9,6 +9,10 @@
  * ASAN_OPTIONS=detect_leaks=1, so that a memory error anywhere (including
  * a use after free of a handle) fails the run.
  *
+ * The Flash layer's handles get the same treatment: NetConnections,
+ * NetStreams (also after their NetConnection is closed or freed) and
+ * rendezvous servers, their events and callbacks.
+ *
  * Prints "N passed, M failed"; exits non-zero on failure.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -592,6 +596,584 @@ static void test_free_while_waiting(void) {
     CHECK(w.rc == RTMFP_ERR_CLOSED || w.rc == RTMFP_ERR_INVALID_HANDLE);
 }
 
+/* ------------------------------------------------------ Flash layer -- */
+
+static rtmfp_server *new_server(const char *const *keys, size_t nkeys, char *addr, size_t len) {
+    rtmfp_config *cfg = NULL;
+    rtmfp_server *srv = NULL;
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_bind_address(cfg, "127.0.0.1:0"), RTMFP_OK);
+    CHECK_RC(rtmfp_server_start(cfg, keys, nkeys, &srv), RTMFP_OK);
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK(rtmfp_server_local_addr(srv, 0, addr, len) > 0);
+    return srv;
+}
+
+static rtmfp_netconnection *new_nc(const char *addr, const char *app) {
+    rtmfp_config *cfg = NULL;
+    rtmfp_netconnection *nc = NULL;
+    char uri[160];
+    snprintf(uri, sizeof uri, "rtmfp://%s/%s", addr, app);
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_bind_address(cfg, "127.0.0.1:0"), RTMFP_OK);
+    CHECK_RC(rtmfp_netconnection_connect(cfg, uri, &nc), RTMFP_OK);
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    return nc;
+}
+
+/* Waits (bounded) for a NETSTATUS with `code` on `stream`; returns the
+ * event (the caller frees it) or NULL. */
+static rtmfp_event *wait_status(rtmfp_netconnection *nc, uint32_t stream, const char *code) {
+    int i;
+    rtmfp_event *ev = NULL;
+    for (i = 0; i < 400; i++) {
+        int rc = rtmfp_netconnection_next_event(nc, 50, &ev);
+        if (rc == RTMFP_ERR_AGAIN) {
+            continue;
+        }
+        if (rc != RTMFP_OK) {
+            return NULL;
+        }
+        if (ev->type == RTMFP_EVENT_TYPE_NETSTATUS && ev->stream == stream &&
+            strcmp(ev->status_code, code) == 0) {
+            return ev;
+        }
+        rtmfp_event_free(ev);
+    }
+    return NULL;
+}
+
+static void test_flash_config_misuse(void) {
+    rtmfp_config *cfg = NULL;
+    CHECK_ERR(rtmfp_config_set_max_peer_connections(NULL, 8), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_config_set_peer_connect_mode(NULL, RTMFP_PEER_CONNECT_MODE_ASK),
+              RTMFP_ERR_NULL_POINTER);
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_max_peer_connections(cfg, 0), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_max_peer_connections(cfg, RTMFP_MAX_PEER_CONNECTIONS_LIMIT),
+             RTMFP_OK);
+    CHECK_ERR(rtmfp_config_set_max_peer_connections(cfg, RTMFP_MAX_PEER_CONNECTIONS_LIMIT + 1),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_config_set_max_peer_connections(cfg, SIZE_MAX), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_config_set_peer_connect_mode(cfg, 2), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_config_set_peer_connect_mode(cfg, -1), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK_ERR(rtmfp_config_set_peer_connect_mode(cfg, 0), RTMFP_ERR_INVALID_HANDLE);
+}
+
+/* Every NetConnection and NetStream function with a handle `nc` / `ns`
+ * that is NULL (want RTMFP_ERR_NULL_POINTER) or not live (want
+ * RTMFP_ERR_INVALID_HANDLE). */
+static void bad_nc_handle(rtmfp_netconnection *nc, int want) {
+    uint8_t id[RTMFP_PEER_ID_LEN];
+    char buf[RTMFP_PEER_ID_HEX_LEN];
+    const char *args[1] = {"x"};
+    uint64_t call = 0;
+    rtmfp_event *ev = NULL;
+    rtmfp_netstream *ns = NULL;
+
+    memset(id, 1, sizeof id);
+    if (want == RTMFP_ERR_NULL_POINTER) {
+        CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK); /* like free(NULL) */
+    } else {
+        CHECK_ERR(rtmfp_netconnection_free(nc), want);
+    }
+    CHECK_ERR(rtmfp_netconnection_close(nc, 10), want);
+    CHECK_ERR(rtmfp_netconnection_connected(nc), want);
+    CHECK_ERR(rtmfp_netconnection_near_id(nc, id), want);
+    CHECK_ERR(rtmfp_netconnection_near_id_hex(nc, buf, sizeof buf), want);
+    CHECK_ERR(rtmfp_netconnection_far_id_hex(nc, buf, sizeof buf), want);
+    CHECK_ERR(rtmfp_netconnection_near_nonce_hex(nc, buf, sizeof buf), want);
+    CHECK_ERR(rtmfp_netconnection_far_nonce_hex(nc, buf, sizeof buf), want);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", args, 1, &call), want);
+    CHECK_ERR(rtmfp_netconnection_register_name(nc, "n", &call), want);
+    CHECK_ERR(rtmfp_netconnection_lookup_name(nc, "n", &call), want);
+    CHECK_ERR(rtmfp_netconnection_accept_peer(nc, 1), want);
+    CHECK_ERR(rtmfp_netconnection_reject_peer(nc, 1, NULL), want);
+    CHECK_ERR(rtmfp_netconnection_next_event(nc, 0, &ev), want);
+    CHECK(ev == NULL);
+    CHECK_ERR(rtmfp_netconnection_event_fd(nc), want);
+    CHECK_ERR(rtmfp_netconnection_set_event_callback(nc, NULL, NULL), want);
+    CHECK_ERR(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS, NULL, &ns),
+              want);
+    CHECK(ns == NULL);
+}
+
+static void bad_ns_handle(rtmfp_netstream *ns, int want) {
+    uint8_t byte = 1;
+    const char *args[1] = {"x"};
+    if (want == RTMFP_ERR_NULL_POINTER) {
+        CHECK_RC(rtmfp_netstream_free(ns), RTMFP_OK);
+    } else {
+        CHECK_ERR(rtmfp_netstream_free(ns), want);
+    }
+    CHECK_ERR(rtmfp_netstream_id(ns), want);
+    CHECK_ERR(rtmfp_netstream_publish(ns, "s"), want);
+    CHECK_ERR(rtmfp_netstream_play(ns, "s"), want);
+    CHECK_ERR(rtmfp_netstream_send_audio(ns, 0, &byte, 1), want);
+    CHECK_ERR(rtmfp_netstream_send_video(ns, 0, &byte, 1), want);
+    CHECK_ERR(rtmfp_netstream_send_data(ns, 0, &byte, 1), want);
+    CHECK_ERR(rtmfp_netstream_send_strings(ns, 0, "h", args, 1), want);
+    CHECK_ERR(rtmfp_netstream_send_to_peer(ns, 1, RTMFP_MEDIA_TYPE_AUDIO, 0, &byte, 1), want);
+    CHECK_ERR(rtmfp_netstream_peer_count(ns), want);
+    CHECK_ERR(rtmfp_netstream_close(ns), want);
+}
+
+static void bad_srv_handle(rtmfp_server *srv, int want) {
+    uint8_t id[RTMFP_PEER_ID_LEN];
+    char buf[RTMFP_ADDR_STRLEN];
+    rtmfp_event *ev = NULL;
+    if (want == RTMFP_ERR_NULL_POINTER) {
+        CHECK_RC(rtmfp_server_free(srv), RTMFP_OK);
+    } else {
+        CHECK_ERR(rtmfp_server_free(srv), want);
+    }
+    CHECK_ERR(rtmfp_server_close(srv, 10), want);
+    CHECK_ERR(rtmfp_server_local_addr(srv, 0, buf, sizeof buf), want);
+    CHECK_ERR(rtmfp_server_peer_id(srv, id), want);
+    CHECK_ERR(rtmfp_server_peer_id_hex(srv, buf, sizeof buf), want);
+    CHECK_ERR(rtmfp_server_session_count(srv), want);
+    CHECK_ERR(rtmfp_server_set_connect_hook(srv, NULL, NULL), want);
+    CHECK_ERR(rtmfp_server_next_event(srv, 0, &ev), want);
+    CHECK(ev == NULL);
+    CHECK_ERR(rtmfp_server_event_fd(srv), want);
+    CHECK_ERR(rtmfp_server_set_event_callback(srv, NULL, NULL), want);
+}
+
+static void test_flash_handles(void) {
+    char addr[RTMFP_ADDR_STRLEN];
+    rtmfp_server *srv = new_server(NULL, 0, addr, sizeof addr);
+    rtmfp_netconnection *nc = new_nc(addr, "app");
+    rtmfp_netstream *ns = NULL, *stale_ns;
+    rtmfp_netconnection *stale_nc;
+    rtmfp_server *stale_srv;
+    rtmfp_endpoint *ep = new_endpoint(RTMFP_ROLE_CLIENT);
+    rtmfp_config *cfg = NULL;
+    int local = 0;
+
+    /* NULL handles. */
+    bad_nc_handle(NULL, RTMFP_ERR_NULL_POINTER);
+    bad_ns_handle(NULL, RTMFP_ERR_NULL_POINTER);
+    bad_srv_handle(NULL, RTMFP_ERR_NULL_POINTER);
+
+    /* Forged handles and handles of another kind. */
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    bad_nc_handle((rtmfp_netconnection *)&local, RTMFP_ERR_INVALID_HANDLE);
+    bad_nc_handle((rtmfp_netconnection *)(void *)ep, RTMFP_ERR_INVALID_HANDLE);
+    bad_nc_handle((rtmfp_netconnection *)(void *)srv, RTMFP_ERR_INVALID_HANDLE);
+    bad_ns_handle((rtmfp_netstream *)(void *)nc, RTMFP_ERR_INVALID_HANDLE);
+    bad_ns_handle((rtmfp_netstream *)(void *)cfg, RTMFP_ERR_INVALID_HANDLE);
+    bad_srv_handle((rtmfp_server *)(void *)nc, RTMFP_ERR_INVALID_HANDLE);
+    bad_srv_handle((rtmfp_server *)(void *)ep, RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_endpoint_free((rtmfp_endpoint *)(void *)srv), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_config_free((rtmfp_config *)(void *)nc), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_endpoint_free(ep), RTMFP_OK);
+
+    /* A freed NetStream: double free, use after free. */
+    CHECK_RC(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS, NULL, &ns),
+             RTMFP_OK);
+    stale_ns = ns;
+    CHECK_RC(rtmfp_netstream_free(ns), RTMFP_OK);
+    bad_ns_handle(stale_ns, RTMFP_ERR_INVALID_HANDLE);
+
+    /* Freeing a NetConnection frees its NetStreams. */
+    CHECK_RC(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_SERVER, NULL, &ns), RTMFP_OK);
+    stale_nc = nc;
+    CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
+    bad_nc_handle(stale_nc, RTMFP_ERR_INVALID_HANDLE);
+    bad_ns_handle(ns, RTMFP_ERR_INVALID_HANDLE);
+
+    /* A freed server. */
+    stale_srv = srv;
+    CHECK_RC(rtmfp_server_free(srv), RTMFP_OK);
+    bad_srv_handle(stale_srv, RTMFP_ERR_INVALID_HANDLE);
+}
+
+static void test_netconnection_arguments(void) {
+    char addr[RTMFP_ADDR_STRLEN], buf[RTMFP_PEER_ID_HEX_LEN];
+    const char *keys[1] = {"KEY"};
+    rtmfp_server *srv = new_server(keys, 1, addr, sizeof addr);
+    rtmfp_config *cfg = NULL, *stale;
+    rtmfp_netconnection *nc = NULL;
+    rtmfp_netstream *direct = NULL, *peer = NULL, *server_ns = NULL, *ns = NULL;
+    const char *args[2] = {"a", NULL};
+    uint8_t id[RTMFP_PEER_ID_LEN], byte = 7;
+    uint64_t call = 0;
+    char uri[160];
+    rtmfp_event *ev;
+    int rc;
+
+    /* rtmfp_netconnection_connect() arguments. */
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_bind_address(cfg, "127.0.0.1:0"), RTMFP_OK);
+    snprintf(uri, sizeof uri, "rtmfp://%s/app/KEY", addr);
+    CHECK_ERR(rtmfp_netconnection_connect(NULL, uri, &nc), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, NULL, &nc), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, uri, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, "", &nc), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, "http://127.0.0.1/app", &nc),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, "rtmfp://", &nc), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, "rtmfp://\xc3\x28/app", &nc),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    /* Only IPv4 is bound: an IPv6 server cannot be reached. */
+    CHECK_ERR(rtmfp_netconnection_connect(cfg, "rtmfp://[::1]:1935/app", &nc),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK(nc == NULL);
+    stale = cfg;
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK_ERR(rtmfp_netconnection_connect(stale, uri, &nc), RTMFP_ERR_INVALID_HANDLE);
+    CHECK(nc == NULL);
+
+    /* Before the connection is up (or never: a bad key). */
+    nc = new_nc(addr, "app/WRONG");
+    CHECK_ERR(rtmfp_netconnection_far_id_hex(nc, NULL, 65), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", NULL, 0, &call), RTMFP_ERR_WRONG_STATE);
+    CHECK_ERR(rtmfp_netconnection_register_name(nc, "me", &call), RTMFP_ERR_WRONG_STATE);
+    ev = wait_status(nc, 0, "NetConnection.Connect.Rejected");
+    CHECK(ev != NULL);
+    rtmfp_event_free(ev);
+    CHECK_RC(rtmfp_netconnection_connected(nc), 0);
+    CHECK_ERR(rtmfp_netconnection_lookup_name(nc, "me", &call), RTMFP_ERR_WRONG_STATE);
+    CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
+
+    nc = new_nc(addr, "app/KEY");
+    ev = wait_status(nc, 0, "NetConnection.Connect.Success");
+    CHECK(ev != NULL);
+    rtmfp_event_free(ev);
+
+    /* Output buffers. */
+    CHECK_ERR(rtmfp_netconnection_near_id(nc, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_near_id_hex(nc, NULL, 65), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_near_id_hex(nc, buf, 0), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_ERR(rtmfp_netconnection_near_id_hex(nc, buf, 64), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_ERR(rtmfp_netconnection_far_id_hex(nc, buf, 64), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_ERR(rtmfp_netconnection_near_nonce_hex(nc, buf, 1), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_RC(rtmfp_netconnection_far_id_hex(nc, buf, sizeof buf), 64);
+
+    /* Calls: names, argument lists, out pointers. */
+    CHECK_ERR(rtmfp_netconnection_call(nc, NULL, NULL, 0, &call), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "", NULL, 0, &call), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", NULL, 1, &call), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", args, 2, &call), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", args, SIZE_MAX, &call),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", args, RTMFP_MAX_CALL_ARGS + 1, &call),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_call(nc, "f", args, 1, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_register_name(nc, NULL, &call), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netconnection_register_name(nc, "", &call), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_register_name(nc, "\xff", &call), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_lookup_name(nc, "me", NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_RC(rtmfp_netconnection_call(nc, "noSuchCommand", args, 1, &call), RTMFP_OK);
+    CHECK_ERR(rtmfp_netconnection_accept_peer(nc, 424242), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_netconnection_reject_peer(nc, 424242, "no"), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_netconnection_reject_peer(nc, 1, "\xc3\x28"), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netconnection_next_event(nc, 0, NULL), RTMFP_ERR_NULL_POINTER);
+
+    /* rtmfp_netstream_create() arguments. */
+    memset(id, 0xab, sizeof id);
+    CHECK_ERR(rtmfp_netstream_create(nc, 3, NULL, &ns), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_create(nc, -1, NULL, &ns), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_PEER, NULL, &ns),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS, id, &ns),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_SERVER, NULL, NULL),
+              RTMFP_ERR_NULL_POINTER);
+    CHECK(ns == NULL);
+    CHECK_RC(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS, NULL, &direct),
+             RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_PEER, id, &peer), RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_SERVER, NULL, &server_ns),
+             RTMFP_OK);
+    CHECK(rtmfp_netstream_id(direct) != rtmfp_netstream_id(peer));
+
+    /* Wrong states and bad arguments on streams. */
+    CHECK_ERR(rtmfp_netstream_publish(direct, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netstream_publish(direct, ""), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_play(direct, "x"), RTMFP_ERR_WRONG_STATE);
+    CHECK_ERR(rtmfp_netstream_publish(peer, "x"), RTMFP_ERR_WRONG_STATE);
+    CHECK_ERR(rtmfp_netstream_send_audio(direct, 0, &byte, 1), RTMFP_ERR_WRONG_STATE);
+    CHECK_ERR(rtmfp_netstream_send_audio(peer, 0, &byte, 1), RTMFP_ERR_WRONG_STATE);
+    CHECK_RC(rtmfp_netstream_publish(direct, "cam"), RTMFP_OK);
+    CHECK_ERR(rtmfp_netstream_publish(direct, "cam2"), RTMFP_ERR_WRONG_STATE);
+    CHECK_RC(rtmfp_netstream_send_audio(direct, 0, &byte, 1), 0); /* no subscriber */
+    CHECK_RC(rtmfp_netstream_send_video(direct, 0, NULL, 0), 0);  /* empty is fine */
+    CHECK_ERR(rtmfp_netstream_send_video(direct, 0, NULL, 10), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netstream_send_data(direct, 0, &byte, SIZE_MAX), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_send_data(direct, 0, &byte, RTMFP_MAX_MEDIA_LEN + 1),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_send_strings(direct, 0, NULL, NULL, 0), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netstream_send_strings(direct, 0, "", NULL, 0), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_send_strings(direct, 0, "h", NULL, 3), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netstream_send_strings(direct, 0, "h", args, 2), RTMFP_ERR_NULL_POINTER);
+    CHECK_RC(rtmfp_netstream_send_strings(direct, 0, "h", args, 1), 0);
+    CHECK_ERR(rtmfp_netstream_send_to_peer(direct, 1, 7, 0, &byte, 1), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_send_to_peer(direct, 1, -1, 0, &byte, 1),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_netstream_send_to_peer(direct, 1, RTMFP_MEDIA_TYPE_AUDIO, 0, NULL, 1),
+              RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_netstream_send_to_peer(direct, 777, RTMFP_MEDIA_TYPE_VIDEO, 0, &byte, 1),
+              RTMFP_ERR_INVALID_HANDLE);
+    CHECK_RC(rtmfp_netstream_peer_count(peer), 0);
+    /* A server stream publishes once the server gave it a stream ID. */
+    CHECK_RC(rtmfp_netstream_publish(server_ns, "live"), RTMFP_OK);
+    ev = wait_status(nc, (uint32_t)rtmfp_netstream_id(server_ns), "NetStream.Publish.Start");
+    CHECK(ev != NULL);
+    rtmfp_event_free(ev);
+    CHECK_RC(rtmfp_netstream_send_audio(server_ns, 0, &byte, 1), 1);
+    /* Closed streams. */
+    CHECK_RC(rtmfp_netstream_close(direct), RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_close(direct), RTMFP_OK); /* twice is fine */
+    CHECK_ERR(rtmfp_netstream_send_audio(direct, 0, &byte, 1), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_send_strings(direct, 0, "h", args, 1), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_publish(direct, "again"), RTMFP_ERR_CLOSED);
+    CHECK_RC(rtmfp_netstream_peer_count(direct), 0);
+
+    /* After rtmfp_netconnection_close(): RTMFP_ERR_CLOSED, events drain. */
+    rc = rtmfp_netconnection_close(nc, 1000);
+    CHECK(rc == RTMFP_OK || rc == RTMFP_ERR_TIMEOUT);
+    CHECK_ERR(rtmfp_netconnection_close(nc, 0), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netconnection_connected(nc), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netconnection_far_id_hex(nc, buf, sizeof buf), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netconnection_register_name(nc, "late", &call), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netconnection_accept_peer(nc, 1), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_create(nc, RTMFP_NETSTREAM_KIND_SERVER, NULL, &ns),
+              RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_publish(peer, "x"), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_send_audio(server_ns, 0, &byte, 1), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_peer_count(direct), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_netstream_close(peer), RTMFP_ERR_CLOSED);
+    CHECK_RC(rtmfp_netconnection_near_id_hex(nc, buf, sizeof buf), 64);
+    CHECK(rtmfp_netconnection_event_fd(nc) >= 0);
+    {
+        int i;
+        rc = RTMFP_OK;
+        for (i = 0; i < 1000 && rc == RTMFP_OK; i++) {
+            rc = rtmfp_netconnection_next_event(nc, 0, &ev);
+            if (rc == RTMFP_OK) {
+                CHECK_RC(rtmfp_event_free(ev), RTMFP_OK);
+            }
+        }
+        CHECK_RC(rc, RTMFP_ERR_CLOSED);
+        CHECK_ERR(rtmfp_netconnection_next_event(nc, -1, &ev), RTMFP_ERR_CLOSED);
+        CHECK(ev == NULL);
+    }
+    /* Streams of a closed NetConnection can still be freed. */
+    CHECK_RC(rtmfp_netstream_free(direct), RTMFP_OK);
+    CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
+    CHECK_ERR(rtmfp_netstream_free(peer), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_netstream_free(server_ns), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_RC(rtmfp_server_free(srv), RTMFP_OK);
+}
+
+static void test_server_arguments(void) {
+    const char *keys[3] = {"K1", NULL, ""};
+    const char *empty[1] = {""};
+    char addr[RTMFP_ADDR_STRLEN], buf[RTMFP_PEER_ID_HEX_LEN], bind[RTMFP_ADDR_STRLEN];
+    uint8_t id[RTMFP_PEER_ID_LEN];
+    rtmfp_config *cfg = NULL, *stale;
+    rtmfp_server *srv = NULL, *other = NULL;
+    rtmfp_event *ev = NULL;
+    int rc;
+
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_bind_address(cfg, "127.0.0.1:0"), RTMFP_OK);
+    CHECK_ERR(rtmfp_server_start(NULL, NULL, 0, &srv), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_start(cfg, NULL, 0, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_start(cfg, NULL, 2, &srv), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_start(cfg, keys, 2, &srv), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_start(cfg, empty, 1, &srv), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_server_start(cfg, keys, SIZE_MAX, &srv), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_server_start(cfg, keys, RTMFP_MAX_DEVELOPER_KEYS + 1, &srv),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK(srv == NULL);
+    CHECK_RC(rtmfp_server_start(cfg, keys, 1, &srv), RTMFP_OK);
+    /* The same port again: an I/O error. */
+    CHECK(rtmfp_server_local_addr(srv, 0, addr, sizeof addr) > 0);
+    snprintf(bind, sizeof bind, "%s", addr);
+    CHECK_RC(rtmfp_config_set_bind_address(cfg, bind), RTMFP_OK);
+    CHECK_ERR(rtmfp_server_start(cfg, NULL, 0, &other), RTMFP_ERR_IO);
+    CHECK(other == NULL);
+    stale = cfg;
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK_ERR(rtmfp_server_start(stale, NULL, 0, &other), RTMFP_ERR_INVALID_HANDLE);
+
+    CHECK_ERR(rtmfp_server_local_addr(srv, 0, NULL, 64), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_local_addr(srv, 0, buf, 3), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_ERR(rtmfp_server_local_addr(srv, 1, buf, sizeof buf), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_server_local_addr(srv, SIZE_MAX, buf, sizeof buf),
+              RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_server_peer_id(srv, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_RC(rtmfp_server_peer_id(srv, id), RTMFP_OK);
+    CHECK_ERR(rtmfp_server_peer_id_hex(srv, buf, 64), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_ERR(rtmfp_peer_id_to_hex(NULL, buf, sizeof buf), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_peer_id_to_hex(id, buf, 10), RTMFP_ERR_BUFFER_TOO_SMALL);
+    CHECK_RC(rtmfp_peer_id_to_hex(id, buf, sizeof buf), 64);
+    {
+        char srv_hex[RTMFP_PEER_ID_HEX_LEN];
+        CHECK_RC(rtmfp_server_peer_id_hex(srv, srv_hex, sizeof srv_hex), 64);
+        CHECK(strcmp(buf, srv_hex) == 0);
+    }
+    CHECK_RC(rtmfp_server_session_count(srv), 0);
+    CHECK_RC(rtmfp_server_set_connect_hook(srv, NULL, NULL), RTMFP_OK); /* none to remove */
+    CHECK_ERR(rtmfp_server_next_event(srv, 0, NULL), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_next_event(srv, 0, &ev), RTMFP_ERR_AGAIN);
+    CHECK_ERR(rtmfp_server_next_event(srv, 10, &ev), RTMFP_ERR_AGAIN);
+    CHECK(ev == NULL);
+
+    rc = rtmfp_server_close(srv, 500);
+    CHECK(rc == RTMFP_OK || rc == RTMFP_ERR_TIMEOUT);
+    CHECK_ERR(rtmfp_server_close(srv, 0), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_server_session_count(srv), RTMFP_ERR_CLOSED);
+    CHECK_ERR(rtmfp_server_next_event(srv, -1, &ev), RTMFP_ERR_CLOSED); /* never blocks */
+    CHECK(rtmfp_server_local_addr(srv, 0, buf, sizeof buf) > 0);      /* still known */
+    CHECK_RC(rtmfp_server_free(srv), RTMFP_OK);
+    CHECK_ERR(rtmfp_server_free(srv), RTMFP_ERR_INVALID_HANDLE);
+}
+
+/* Events outlive their NetConnection and server; callbacks free their
+ * own NetConnection and server. */
+struct flash_cb {
+    pthread_mutex_t lock;
+    rtmfp_netconnection *nc;
+    rtmfp_server *srv;
+    int calls;
+    int free_rc;
+    int event_free_rc;
+    int next_rc;
+};
+
+static void nc_freeing_callback(const rtmfp_event *ev, void *user) {
+    struct flash_cb *st = (struct flash_cb *)user;
+    rtmfp_event *taken = NULL;
+    pthread_mutex_lock(&st->lock);
+    st->calls++;
+    st->event_free_rc = rtmfp_event_free((rtmfp_event *)ev);
+    st->next_rc = rtmfp_netconnection_next_event(st->nc, 0, &taken);
+    st->free_rc = rtmfp_netconnection_free(st->nc);
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void srv_freeing_callback(const rtmfp_event *ev, void *user) {
+    struct flash_cb *st = (struct flash_cb *)user;
+    (void)ev;
+    pthread_mutex_lock(&st->lock);
+    st->calls++;
+    st->free_rc = rtmfp_server_free(st->srv);
+    pthread_mutex_unlock(&st->lock);
+}
+
+static int flash_cb_calls(struct flash_cb *st) {
+    int n;
+    pthread_mutex_lock(&st->lock);
+    n = st->calls;
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+/* Takes events until the NetConnection is gone (its last events, such as
+ * "NetConnection.Connect.Closed", may still arrive). */
+static void *wait_nc_forever(void *arg) {
+    rtmfp_netconnection *nc = (rtmfp_netconnection *)arg;
+    rtmfp_event *ev = NULL;
+    int rc;
+    while ((rc = rtmfp_netconnection_next_event(nc, -1, &ev)) == RTMFP_OK) {
+        rtmfp_event_free(ev);
+    }
+    return (void *)(intptr_t)rc;
+}
+
+static void test_flash_events(void) {
+    char addr[RTMFP_ADDR_STRLEN];
+    rtmfp_server *srv = new_server(NULL, 0, addr, sizeof addr);
+    rtmfp_netconnection *nc = new_nc(addr, "app");
+    rtmfp_event *ev, *sev = NULL;
+    struct flash_cb st;
+    pthread_t t;
+    void *ret = NULL;
+    int i;
+
+    /* A polled NetConnection event outlives its NetConnection. */
+    ev = wait_status(nc, 0, "NetConnection.Connect.Success");
+    CHECK(ev != NULL);
+    CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
+    if (ev != NULL) {
+        CHECK(strcmp(ev->status_level, "status") == 0);
+        CHECK(strlen(ev->status_description) > 0);
+        CHECK(ev->name == NULL && ev->text == NULL && ev->app == NULL);
+        CHECK(strcmp(rtmfp_event_type_name(ev->type), "NETSTATUS") == 0);
+        CHECK_RC(rtmfp_event_free(ev), RTMFP_OK);
+        CHECK_ERR(rtmfp_event_free(ev), RTMFP_ERR_INVALID_HANDLE); /* double free */
+    }
+    /* So does a server event. */
+    for (i = 0; i < 100 && sev == NULL; i++) {
+        if (rtmfp_server_next_event(srv, 50, &sev) == RTMFP_OK &&
+            sev->type != RTMFP_EVENT_TYPE_SERVER_CONNECTED) {
+            rtmfp_event_free(sev);
+            sev = NULL;
+        }
+    }
+    CHECK(sev != NULL);
+
+    /* A callback that frees its own NetConnection. */
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.lock, NULL);
+    st.nc = new_nc(addr, "app");
+    CHECK_RC(rtmfp_netconnection_set_event_callback(st.nc, nc_freeing_callback, &st), RTMFP_OK);
+    for (i = 0; i < 400 && flash_cb_calls(&st) == 0; i++) {
+        sleep_ms(10);
+    }
+    sleep_ms(50);
+    pthread_mutex_lock(&st.lock);
+    CHECK(st.calls == 1);
+    CHECK(st.event_free_rc == RTMFP_ERR_INVALID_HANDLE);
+    CHECK(st.next_rc == RTMFP_ERR_WRONG_STATE);
+    CHECK(st.free_rc == RTMFP_OK);
+    pthread_mutex_unlock(&st.lock);
+    CHECK_ERR(rtmfp_netconnection_free(st.nc), RTMFP_ERR_INVALID_HANDLE);
+
+    /* Freeing a NetConnection while another thread waits for its events. */
+    nc = new_nc(addr, "app");
+    ev = wait_status(nc, 0, "NetConnection.Connect.Success");
+    rtmfp_event_free(ev);
+    CHECK(pthread_create(&t, NULL, wait_nc_forever, nc) == 0);
+    sleep_ms(50);
+    CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
+    CHECK(pthread_join(t, &ret) == 0);
+    CHECK((intptr_t)ret == RTMFP_ERR_CLOSED || (intptr_t)ret == RTMFP_ERR_INVALID_HANDLE);
+
+    /* A server callback that frees its own server (a client's connect
+     * makes an event). */
+    st.calls = 0;
+    st.free_rc = 1;
+    st.srv = srv;
+    CHECK_RC(rtmfp_server_set_event_callback(srv, srv_freeing_callback, &st), RTMFP_OK);
+    CHECK_ERR(rtmfp_server_next_event(srv, 0, &ev), RTMFP_ERR_WRONG_STATE);
+    nc = new_nc(addr, "app");
+    for (i = 0; i < 400 && flash_cb_calls(&st) == 0; i++) {
+        sleep_ms(10);
+    }
+    sleep_ms(50);
+    pthread_mutex_lock(&st.lock);
+    CHECK(st.calls == 1);
+    CHECK(st.free_rc == RTMFP_OK);
+    pthread_mutex_unlock(&st.lock);
+    CHECK_ERR(rtmfp_server_free(srv), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
+    pthread_mutex_destroy(&st.lock);
+
+    /* The server event is still readable after its server is gone. */
+    if (sev != NULL) {
+        CHECK(sev->has_peer_id);
+        CHECK(sev->app != NULL && strcmp(sev->app, "app") == 0);
+        CHECK(sev->text != NULL && strcmp(sev->text, "app") == 0); /* the key: last segment */
+        CHECK_RC(rtmfp_event_free(sev), RTMFP_OK);
+    }
+}
+
 int main(void) {
     test_config_misuse();
     test_endpoint_new_misuse();
@@ -601,5 +1183,10 @@ int main(void) {
     test_event_misuse();
     test_callback_misuse();
     test_free_while_waiting();
+    test_flash_config_misuse();
+    test_flash_handles();
+    test_netconnection_arguments();
+    test_server_arguments();
+    test_flash_events();
     return check_summary();
 }

@@ -1,0 +1,252 @@
+//! How events reach C, shared by every object that has events (endpoints,
+//! NetConnections, rendezvous servers): polling (`rtmfp_*next_event`) and
+//! the optional callback dispatcher thread ("rtmfp-events").
+//!
+//! # The callback dispatcher
+//!
+//! The dispatcher takes an event and calls the callback only while it
+//! holds `gate`, and only after checking its own stop token under it. A
+//! thread that changes or removes the callback stops the old dispatcher's
+//! token, then takes `gate` (so no delivery is under way), then swaps the
+//! callback, then joins the old thread. Hence: no event is lost (one taken
+//! is always delivered), no two callbacks run at once, and once the
+//! callback is removed on another thread the old callback is not running
+//! and will not run again.
+//!
+//! The callback itself may call back into the API. Calls that would wait
+//! for the dispatcher (changing the callback, freeing the object) notice
+//! that they run on it (a thread-local) and do not wait for themselves.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{Error, RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_WRONG_STATE};
+use crate::event::{into_c, rtmfp_event, rtmfp_event_callback, OwnedEvent};
+use crate::util::write_out;
+
+/// How long the dispatcher waits for an event before it looks at its stop
+/// token again (bounds how long a callback change waits).
+const DISPATCH_POLL: Duration = Duration::from_millis(50);
+
+/// A lock that survives poisoning (every critical section here leaves its
+/// data consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Callback {
+    f: unsafe extern "C" fn(*const rtmfp_event, *mut c_void),
+    user: *mut c_void,
+}
+
+// SAFETY: `user` is opaque to us and only handed back to `f`; the
+// registration contract makes the caller responsible for it being usable
+// from the dispatcher thread.
+unsafe impl Send for Callback {}
+
+struct Dispatcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The callback state of one object with events.
+#[derive(Default)]
+pub(crate) struct Dispatch {
+    callback: Mutex<Option<Callback>>,
+    /// Held by the dispatcher while it takes and delivers an event.
+    gate: Mutex<()>,
+    dispatcher: Mutex<Option<Dispatcher>>,
+    /// Serializes callback changes made from outside the dispatcher.
+    changing: Mutex<()>,
+}
+
+thread_local! {
+    /// The `Dispatch` whose callback is running on this thread, if any.
+    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+}
+
+impl Dispatch {
+    /// Whether the calling thread is inside this object's callback.
+    pub(crate) fn in_own_callback(&self) -> bool {
+        let me = self as *const Dispatch as usize;
+        IN_CALLBACK.try_with(|c| c.get() == me).unwrap_or(false)
+    }
+
+    /// Whether a callback is registered.
+    pub(crate) fn has_callback(&self) -> bool {
+        lock(&self.callback).is_some()
+    }
+}
+
+/// An object whose events can be polled or delivered to a callback.
+pub(crate) trait Source: Send + Sync + 'static {
+    /// Its callback state.
+    fn dispatch(&self) -> &Dispatch;
+    /// The next event in C form: `None` waits as long as it takes,
+    /// `Some(ZERO)` does not wait. `None` on timeout, or once stopped and
+    /// drained.
+    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>>;
+    /// Whether it has stopped and every event was taken.
+    fn finished(&self) -> bool;
+    /// What it is, for messages ("endpoint", "NetConnection", ...).
+    fn what(&self) -> &'static str;
+}
+
+/// Replaces the callback (`None` removes it); see the module docs.
+fn set_callback<S: Source>(src: &Arc<S>, new: Option<Callback>) {
+    let d = src.dispatch();
+    if d.in_own_callback() {
+        // On the dispatcher, inside the callback: it holds `gate`, so swap
+        // without waiting; it stops after this callback if the callback
+        // is gone.
+        *lock(&d.callback) = new;
+        if let Some(disp) = lock(&d.dispatcher).as_ref() {
+            disp.stop.store(new.is_none(), Ordering::SeqCst);
+        }
+        return;
+    }
+    let _changing = lock(&d.changing);
+    let old = lock(&d.dispatcher).take();
+    if let Some(disp) = &old {
+        disp.stop.store(true, Ordering::SeqCst);
+    }
+    {
+        let _gate = lock(&d.gate);
+        *lock(&d.callback) = new;
+    }
+    if let Some(t) = old.and_then(|disp| disp.thread) {
+        // It sees its stop token at the top of its loop, at once.
+        let _ = t.join();
+    }
+    if new.is_some() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::clone(src);
+        let token = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("rtmfp-events".into())
+            .spawn(move || dispatch_loop(&shared, &token))
+            .ok();
+        *lock(&d.dispatcher) = Some(Dispatcher { stop, thread });
+    }
+}
+
+/// Stops the dispatcher for good (the object is being freed). Does not
+/// wait when called from the callback itself.
+pub(crate) fn stop_dispatcher<S: Source>(src: &Arc<S>) {
+    let d = src.dispatch();
+    if d.in_own_callback() {
+        *lock(&d.callback) = None;
+        if let Some(disp) = lock(&d.dispatcher).take() {
+            disp.stop.store(true, Ordering::SeqCst);
+            // Detached: it returns from this callback, sees the token and
+            // ends.
+        }
+    } else {
+        set_callback(src, None);
+    }
+}
+
+/// The dispatcher thread's loop.
+fn dispatch_loop<S: Source>(src: &Arc<S>, stop: &AtomicBool) {
+    let d = src.dispatch();
+    let me = d as *const Dispatch as usize;
+    loop {
+        let _gate = lock(&d.gate);
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(cb) = *lock(&d.callback) else {
+            return;
+        };
+        match src.next_owned(Some(DISPATCH_POLL)) {
+            Some(owned) => {
+                let _ = IN_CALLBACK.try_with(|c| c.set(me));
+                // SAFETY: the registered C function with its own `user`;
+                // the event outlives the call.
+                unsafe { (cb.f)(&owned.event, cb.user) };
+                let _ = IN_CALLBACK.try_with(|c| c.set(0));
+            }
+            None => {
+                if src.finished() {
+                    // Stopped and drained: nothing will ever come.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The body of the `rtmfp_*set_event_callback` functions.
+pub(crate) fn register<S: Source>(
+    src: &Arc<S>,
+    callback: rtmfp_event_callback,
+    user: *mut c_void,
+) -> Result<c_int, Error> {
+    let cb = callback.map(|f| Callback { f, user });
+    set_callback(src, cb);
+    let d = src.dispatch();
+    if cb.is_some() && !d.in_own_callback() {
+        let started = lock(&d.dispatcher)
+            .as_ref()
+            .is_some_and(|disp| disp.thread.is_some());
+        if !started {
+            set_callback(src, None);
+            return Err(Error::new(
+                RTMFP_ERR_IO,
+                "cannot start the dispatcher thread",
+            ));
+        }
+    }
+    Ok(crate::error::RTMFP_OK)
+}
+
+/// The body of the `rtmfp_*next_event` functions, after the handle was
+/// looked up (`out` was already checked and set to NULL).
+///
+/// # Safety
+/// `out` must be valid for writing a pointer.
+pub(crate) unsafe fn next_event<S: Source>(
+    src: &S,
+    timeout_ms: c_int,
+    out: *mut *mut rtmfp_event,
+) -> Result<c_int, Error> {
+    if src.dispatch().has_callback() {
+        return Err(Error::new(
+            RTMFP_ERR_WRONG_STATE,
+            "an event callback is registered; events go to it",
+        ));
+    }
+    let timeout = match timeout_ms {
+        t if t < 0 => None,
+        t => Some(Duration::from_millis(t as u64)),
+    };
+    match src.next_owned(timeout) {
+        Some(e) => {
+            // SAFETY: caller's contract.
+            unsafe { write_out(out, into_c(e), "out")? };
+            Ok(crate::error::RTMFP_OK)
+        }
+        None if src.finished() => Err(Error::new(
+            RTMFP_ERR_CLOSED,
+            format!("the {} has stopped and every event was taken", src.what()),
+        )),
+        None => Err(Error::new(
+            RTMFP_ERR_AGAIN,
+            format!("no event within {timeout_ms} ms"),
+        )),
+    }
+}
+
+/// Checks and clears the out pointer of a `next_event` call.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing a pointer.
+pub(crate) unsafe fn clear_out(out: *mut *mut rtmfp_event) -> Result<(), Error> {
+    // SAFETY: caller's contract.
+    unsafe { write_out(out, std::ptr::null_mut(), "out") }
+}

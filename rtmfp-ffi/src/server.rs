@@ -1,0 +1,622 @@
+//! `rtmfp_server`: the rendezvous server (RFC 7425 §5, a Stratus/Cirrus-
+//! like service): developer keys, peer IDs, introductions between peers,
+//! registerName/lookupName, and publish/play through the server.
+//!
+//! It is `rtmfp_core::rendezvous::Server` on its own runtime (the pieces
+//! `ServerHandle` is made of; the C object keeps the event queue itself so
+//! that events can be polled or delivered to a callback like every other
+//! object's, [`crate::dispatch`]).
+//!
+//! # The connect hook
+//!
+//! The C hook runs on the server's I/O thread, inside the core's
+//! `on_connect` closure, while that closure holds the hook slot's lock:
+//! replacing or removing the hook from another thread waits for a call in
+//! progress. From inside the hook every call on the same server that could
+//! wait for the I/O thread or the slot (set the hook, poll, close, free,
+//! ...) fails with RTMFP_ERR_WRONG_STATE instead of deadlocking (a
+//! thread-local marks the hook). Nothing in the closure can unwind into the
+//! I/O thread: it runs under `catch_unwind`, and a failure rejects the
+//! client.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rtmfp_core::crypto::FlashProfile;
+use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::rendezvous::{
+    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, Server, ServerConfig, ServerEvent,
+};
+use rtmfp_core::runtime::{self as rt, queue_sink, EventQueue, Runtime, RuntimeConfig};
+
+use crate::config::{self, rtmfp_config, rtmfp_role};
+use crate::dispatch::{self, lock, Dispatch, Source};
+use crate::error::{
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT,
+    RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+};
+use crate::event::{cstring, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN};
+use crate::guard::ffi_guard;
+use crate::handles::{Handle, Registry};
+use crate::util::{cstr_list, hex, invalid, runtime_error, write_cstr};
+
+/// Handle-table tag of rendezvous servers.
+const SERVER_TAG: u8 = 5;
+
+/// Deadline of the graceful shutdown in rtmfp_server_free().
+const FREE_DEADLINE: Duration = Duration::from_millis(250);
+
+/// Most developer keys rtmfp_server_start() takes.
+pub const RTMFP_MAX_DEVELOPER_KEYS: usize = 4096;
+
+/// Opaque handle of a running rendezvous server, made by
+/// rtmfp_server_start(). A generation-checked token: using it after
+/// rtmfp_server_free() gives RTMFP_ERR_INVALID_HANDLE.
+pub struct rtmfp_server {
+    _private: [u8; 0],
+}
+
+/// What an rtmfp_connect_hook returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rtmfp_connect_decision {
+    /// Refuse the client: it gets "NetConnection.Connect.Rejected".
+    Reject = 0,
+    /// Let the client connect.
+    Accept = 1,
+}
+
+/// A server's connect hook (rtmfp_server_set_connect_hook()): called for
+/// every `connect` whose developer key the server accepted, with the
+/// client's peer ID (64 hex digits), its app (from its rtmfp:// URI) and
+/// its developer key ("" if none) — strings valid only during the call —
+/// and the registered `user`. Return RTMFP_CONNECT_DECISION_ACCEPT (1) to
+/// accept; any other value rejects.
+pub type rtmfp_connect_hook = Option<
+    unsafe extern "C" fn(
+        peer_id_hex: *const c_char,
+        app: *const c_char,
+        key: *const c_char,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+
+#[derive(Clone, Copy)]
+struct HookFn {
+    f: unsafe extern "C" fn(*const c_char, *const c_char, *const c_char, *mut c_void) -> c_int,
+    user: *mut c_void,
+}
+
+// SAFETY: `user` is only handed back to `f`; the registration contract
+// makes the caller responsible for it being usable from the I/O thread.
+unsafe impl Send for HookFn {}
+
+/// The C hook, shared with the core's `on_connect` closure.
+#[derive(Default)]
+struct HookSlot {
+    hook: Mutex<Option<HookFn>>,
+}
+
+thread_local! {
+    /// The `HookSlot` whose C hook is running on this thread, if any.
+    static IN_HOOK: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The core's `on_connect` closure, calling the C hook of `slot` if set.
+fn connect_hook(slot: Arc<HookSlot>) -> ConnectHook {
+    Box::new(move |req: &ConnectRequest| -> Decision {
+        let me = Arc::as_ptr(&slot) as usize;
+        let run = || -> Decision {
+            let guard = lock(&slot.hook);
+            let Some(h) = *guard else {
+                return Ok(());
+            };
+            let id = cstring(&req.peer_id.map(|p| to_hex(&p)).unwrap_or_default());
+            let app = cstring(&req.app);
+            let key = cstring(req.key.as_deref().unwrap_or(""));
+            let _ = IN_HOOK.try_with(|c| c.set(me));
+            // SAFETY: the registered C function with its own `user`; the
+            // strings outlive the call.
+            let decision = unsafe { (h.f)(id.as_ptr(), app.as_ptr(), key.as_ptr(), h.user) };
+            let _ = IN_HOOK.try_with(|c| c.set(0));
+            if decision == rtmfp_connect_decision::Accept as c_int {
+                Ok(())
+            } else {
+                Err("rejected by the server's connect hook".to_owned())
+            }
+        };
+        catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
+            let _ = IN_HOOK.try_with(|c| c.set(0));
+            Err("internal error in the connect hook".to_owned())
+        })
+    })
+}
+
+/// What a server object and its dispatcher thread share.
+struct SrvShared {
+    handle: rt::Handle,
+    events: Arc<EventQueue<ServerEvent>>,
+    dispatch: Dispatch,
+    hook: Arc<HookSlot>,
+}
+
+impl SrvShared {
+    /// RTMFP_ERR_WRONG_STATE when called from this server's connect hook.
+    fn not_in_hook(&self, what: &str) -> Result<(), Error> {
+        let me = Arc::as_ptr(&self.hook) as usize;
+        if IN_HOOK.try_with(|c| c.get() == me).unwrap_or(false) {
+            return Err(Error::new(
+                RTMFP_ERR_WRONG_STATE,
+                format!("{what} is not allowed from this server's own connect hook"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Source for SrvShared {
+    fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
+
+    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
+        let e = match timeout {
+            Some(t) if t.is_zero() => self.events.try_pop(),
+            t => self.events.pop_timeout(t),
+        }?;
+        Some(OwnedEvent::from_server(e))
+    }
+
+    fn finished(&self) -> bool {
+        self.events.is_closed() && self.events.is_empty()
+    }
+
+    fn what(&self) -> &'static str {
+        "server"
+    }
+}
+
+/// What the server table holds.
+struct SrvObj {
+    shared: Arc<SrvShared>,
+    runtime: Mutex<Option<Runtime>>,
+}
+
+impl SrvObj {
+    /// Stops the server (once); `Some(clean)` if this call did it.
+    fn shutdown(&self, deadline: Duration) -> Option<bool> {
+        let runtime = lock(&self.runtime).take()?;
+        Some(runtime.shutdown(deadline).clean)
+    }
+}
+
+static SERVERS: Registry<SrvObj> = Registry::new(SERVER_TAG);
+
+fn server(srv: *const rtmfp_server) -> Result<Arc<SrvObj>, Error> {
+    if srv.is_null() {
+        return Err(Error::null_pointer("srv"));
+    }
+    SERVERS
+        .get(Handle::from_ptr(srv))
+        .ok_or_else(|| Error::invalid_handle("srv"))
+}
+
+/// Start a rendezvous server: bind its UDP sockets (per `cfg`), make a
+/// server identity (RFC 7425 §4: ephemeral DH; clients reach it by
+/// rtmfp:// URI), and start its I/O thread. It accepts `connect`s whose
+/// developer key (the last path segment of the URI's app, as in
+/// "rtmfp://host/app/KEY") is one of the `nkeys` `keys`; `nkeys` 0 (with
+/// `keys` NULL or not) accepts any key, or none. Connected clients get
+/// their peer IDs registered for introductions (DIRECT_CONNECTIONS), and
+/// may registerName/lookupName and publish/play through the server. From
+/// `cfg` it uses the bind addresses, DH groups, HMAC / sequence number
+/// policies, timeouts, datagram size, flow buffers; its role is ignored.
+/// `cfg` and the keys are copied.
+///
+/// Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for more
+/// than RTMFP_MAX_DEVELOPER_KEYS keys or an empty or non-UTF-8 key;
+/// RTMFP_ERR_IO if a socket cannot be bound; RTMFP_ERR_CRYPTO;
+/// RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE for a freed config.
+/// `*out` is untouched on failure.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `keys` must be NULL or valid for reading `nkeys` pointers to
+/// NUL-terminated strings; `out` NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_start(
+    cfg: *const rtmfp_config,
+    keys: *const *const c_char,
+    nkeys: usize,
+    out: *mut *mut rtmfp_server,
+) -> c_int {
+    ffi_guard(|| {
+        let data = config::snapshot(cfg)?;
+        // SAFETY: caller's contract.
+        let keys = unsafe { cstr_list(keys, nkeys, "keys", RTMFP_MAX_DEVELOPER_KEYS)? };
+        if let Some(i) = keys.iter().position(String::is_empty) {
+            return Err(invalid(format!("`keys[{i}]` is empty")));
+        }
+        if out.is_null() {
+            return Err(Error::null_pointer("out"));
+        }
+        let profile = FlashProfile::generate(data.flash_for(rtmfp_role::Server))
+            .map_err(|e| Error::new(RTMFP_ERR_CRYPTO, format!("making the identity: {e}")))?;
+        let bind = data.bind_addresses();
+        let mut rc = RuntimeConfig::new(bind.clone(), Arc::new(profile));
+        rc.endpoint = data.endpoint.clone();
+        rc.drop_deadline = FREE_DEADLINE;
+        if let Some(limit) = data.event_queue_limit {
+            rc.event_queue_limit = limit;
+        }
+        let hook = Arc::new(HookSlot::default());
+        let config = ServerConfig {
+            keys: if keys.is_empty() {
+                KeySet::Any
+            } else {
+                KeySet::of(keys)
+            },
+            ..ServerConfig::default()
+        };
+        let hooks = Hooks {
+            on_connect: Some(connect_hook(Arc::clone(&hook))),
+            ..Hooks::default()
+        };
+        let events = Arc::new(
+            EventQueue::new(usize::MAX)
+                .map_err(|e| Error::new(RTMFP_ERR_IO, format!("making the event queue: {e}")))?,
+        );
+        let mut layer = Server::new(config, hooks);
+        layer.set_event_sink(queue_sink(Arc::clone(&events)));
+        let runtime = Runtime::start_with_layer(rc, Box::new(layer)).map_err(|e| {
+            Error::new(
+                RTMFP_ERR_IO,
+                format!("starting the server on {bind:?}: {e}"),
+            )
+        })?;
+        let h = SERVERS.insert(SrvObj {
+            shared: Arc::new(SrvShared {
+                handle: runtime.handle(),
+                events,
+                dispatch: Dispatch::default(),
+                hook,
+            }),
+            runtime: Mutex::new(Some(runtime)),
+        });
+        // SAFETY: non-NULL (checked), writable by contract.
+        unsafe { out.write(h.to_ptr()) };
+        Ok(RTMFP_OK)
+    })
+}
+
+/// Stop and free a server: close its client sessions (waiting at most
+/// 250 ms), stop its I/O thread and callback dispatcher, and invalidate
+/// the handle. After it returns the connect hook is not running and is
+/// never called again. Unread events are dropped; polled events already
+/// taken stay valid until rtmfp_event_free().
+///
+/// Returns RTMFP_OK; RTMFP_OK for NULL (like free(NULL));
+/// RTMFP_ERR_INVALID_HANDLE if `srv` was already freed (a double free is
+/// detected) or never issued; RTMFP_ERR_WRONG_STATE from the server's own
+/// connect hook.
+///
+/// Thread safety: safe from any thread, including this server's event
+/// callback, but not its connect hook.
+#[no_mangle]
+pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
+    ffi_guard(|| {
+        if srv.is_null() {
+            return Ok(RTMFP_OK);
+        }
+        server(srv)?.shared.not_in_hook("rtmfp_server_free()")?;
+        let obj = SERVERS
+            .remove(Handle::from_ptr(srv))
+            .ok_or_else(|| Error::invalid_handle("srv"))?;
+        dispatch::stop_dispatcher(&obj.shared);
+        obj.shutdown(FREE_DEADLINE);
+        Ok(RTMFP_OK)
+    })
+}
+
+/// Stop a server gracefully: close every client session in order, take
+/// no new ones, wait until they are closed or `deadline_ms` passes, then
+/// stop the I/O thread. The handle stays valid: the last events can still
+/// be read, then rtmfp_server_next_event() gives RTMFP_ERR_CLOSED. Free it
+/// with rtmfp_server_free().
+///
+/// Returns RTMFP_OK if every session closed in time; RTMFP_ERR_TIMEOUT if
+/// the deadline passed first (it is stopped all the same);
+/// RTMFP_ERR_CLOSED if it was already stopped; RTMFP_ERR_WRONG_STATE from
+/// its own connect hook; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread except this server's connect hook.
+/// Blocks the calling thread for up to `deadline_ms`.
+#[no_mangle]
+pub extern "C" fn rtmfp_server_close(srv: *mut rtmfp_server, deadline_ms: u32) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        obj.shared.not_in_hook("rtmfp_server_close()")?;
+        match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
+            None => Err(Error::new(RTMFP_ERR_CLOSED, "the server is already closed")),
+            Some(true) => Ok(RTMFP_OK),
+            Some(false) => Err(Error::new(
+                RTMFP_ERR_TIMEOUT,
+                format!("not every session closed within {deadline_ms} ms; stopped anyway"),
+            )),
+        }
+    })
+}
+
+/// Write the server's local address number `index` (from 0) as an
+/// "ip:port" string with the port the system picked, NUL-terminated, into
+/// `buf` of `len` bytes (RTMFP_ADDR_STRLEN is always enough). Clients
+/// connect to "rtmfp://ADDRESS/app/KEY".
+///
+/// Returns the string's length without the NUL; RTMFP_ERR_BUFFER_TOO_SMALL;
+/// RTMFP_ERR_INVALID_ARGUMENT if `index` is out of range;
+/// RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread, including the connect hook.
+///
+/// # Safety
+/// `buf` must be NULL or valid for writing `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_local_addr(
+    srv: *const rtmfp_server,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        let addrs = obj.shared.handle.local_addrs();
+        let addr = addrs.get(index).ok_or_else(|| {
+            invalid(format!(
+                "`index` is {index}; the server has {} local address(es)",
+                addrs.len()
+            ))
+        })?;
+        // SAFETY: caller's contract.
+        unsafe { write_cstr(buf, len, &addr.to_string(), "buf") }
+    })
+}
+
+fn server_peer_id(srv: *const rtmfp_server) -> Result<[u8; RTMFP_PEER_ID_LEN], Error> {
+    server(srv)?
+        .shared
+        .handle
+        .peer_id()
+        .ok_or_else(|| Error::new(RTMFP_ERR_UNSUPPORTED, "this identity has no peer ID"))
+}
+
+/// The server's peer ID (its certificate fingerprint, a client's `farID`):
+/// copy its RTMFP_PEER_ID_LEN (32) bytes to `out`.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread, including the connect hook.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing 32 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_peer_id(srv: *const rtmfp_server, out: *mut u8) -> c_int {
+    ffi_guard(|| {
+        let id = server_peer_id(srv)?;
+        if out.is_null() {
+            return Err(Error::null_pointer("out"));
+        }
+        // SAFETY: 32 writable bytes by contract.
+        unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
+        Ok(RTMFP_OK)
+    })
+}
+
+/// The server's peer ID as 64 lower-case hex digits and a NUL, written to
+/// `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN, 65).
+///
+/// Returns 64; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_NULL_POINTER;
+/// RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread, including the connect hook.
+///
+/// # Safety
+/// `buf` must be NULL or valid for writing `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_peer_id_hex(
+    srv: *const rtmfp_server,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    ffi_guard(|| {
+        let id = server_peer_id(srv)?;
+        // SAFETY: caller's contract.
+        unsafe { write_cstr(buf, len, &hex(&id), "buf") }
+    })
+}
+
+/// How many clients are connected: sessions whose `connect` the server
+/// accepted and that are still open.
+///
+/// Returns the count (>= 0); RTMFP_ERR_CLOSED after rtmfp_server_close();
+/// RTMFP_ERR_WRONG_STATE from the server's own connect hook;
+/// RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread except this server's connect hook.
+#[no_mangle]
+pub extern "C" fn rtmfp_server_session_count(srv: *const rtmfp_server) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        obj.shared.not_in_hook("rtmfp_server_session_count()")?;
+        let n = obj
+            .shared
+            .handle
+            .call_layer::<Server, _, _>(|s, _, _| {
+                s.sessions().iter().filter(|c| c.connected).count()
+            })
+            .map_err(runtime_error)?;
+        Ok(c_int::try_from(n).unwrap_or(c_int::MAX))
+    })
+}
+
+/// Set (or, with NULL, remove) the connect hook: `hook(peer_id_hex, app,
+/// key, user)` is called for every `connect` whose developer key the
+/// server accepted, and decides (see rtmfp_connect_hook); without a hook
+/// every such client is accepted. A rejected client gets
+/// "NetConnection.Connect.Rejected" and an RTMFP_EVENT_TYPE_SERVER_CONNECT_REJECTED
+/// event follows.
+///
+/// The hook runs on the server's I/O thread: it must return promptly and
+/// must not block (the server does nothing else meanwhile), must not call
+/// back into this same server (such calls fail with RTMFP_ERR_WRONG_STATE,
+/// except rtmfp_server_local_addr(), _peer_id(), _peer_id_hex() and
+/// _event_fd()), and must not unwind (C++ exception, longjmp) out of the
+/// call. Calling other servers, NetConnections and endpoints is allowed.
+///
+/// From another thread this call waits for a hook call in progress, so
+/// after removing (or replacing) a hook the old one is not running and is
+/// never called again: its `user` may then be freed.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE from the server's own hook;
+/// RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread except this server's connect hook.
+///
+/// # Safety
+/// `hook` must be NULL or a function with this signature that is safe to
+/// call with `user` from the server's I/O thread until it is removed or
+/// the server is freed.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_set_connect_hook(
+    srv: *mut rtmfp_server,
+    hook: rtmfp_connect_hook,
+    user: *mut c_void,
+) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        obj.shared.not_in_hook("rtmfp_server_set_connect_hook()")?;
+        *lock(&obj.shared.hook.hook) = hook.map(|f| HookFn { f, user });
+        Ok(RTMFP_OK)
+    })
+}
+
+/// Take the next server event (types RTMFP_EVENT_TYPE_SERVER_CONNECTED to
+/// RTMFP_EVENT_TYPE_SERVER_NAME_REGISTERED), as rtmfp_next_event() does
+/// for an endpoint: waits up to `timeout_ms` (0: does not wait; negative:
+/// until an event comes or the server stops). On success `*out` belongs to
+/// the caller until rtmfp_event_free().
+///
+/// Returns RTMFP_OK with `*out` set; RTMFP_ERR_AGAIN if no event came in
+/// time (`*out` = NULL); RTMFP_ERR_CLOSED once the server has stopped and
+/// every event was taken; RTMFP_ERR_WRONG_STATE while an event callback is
+/// registered, or from the server's own connect hook;
+/// RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread except this server's connect hook;
+/// with several threads taking events, each event goes to exactly one.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_next_event(
+    srv: *mut rtmfp_server,
+    timeout_ms: c_int,
+    out: *mut *mut rtmfp_event,
+) -> c_int {
+    ffi_guard(|| {
+        // SAFETY: caller's contract.
+        unsafe { dispatch::clear_out(out)? };
+        let obj = server(srv)?;
+        obj.shared.not_in_hook("rtmfp_server_next_event()")?;
+        // SAFETY: `out` was checked above.
+        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+    })
+}
+
+/// A file descriptor that is readable while server events wait, with the
+/// contract of rtmfp_event_fd(). Never read, write or close it; it stays
+/// open until rtmfp_server_free().
+///
+/// Returns the fd (>= 0); RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread, including the connect hook.
+#[no_mangle]
+pub extern "C" fn rtmfp_server_event_fd(srv: *const rtmfp_server) -> c_int {
+    ffi_guard(|| Ok(server(srv)?.shared.events.fd()))
+}
+
+/// Deliver server events to `callback` instead of
+/// rtmfp_server_next_event(), exactly as rtmfp_set_event_callback() does
+/// for an endpoint (one at a time, in order, on a dispatcher thread; NULL
+/// removes it, waiting for a call in progress when done from another
+/// thread). The callback may call any rtmfp function, including
+/// rtmfp_server_free() on this server.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE from the server's own connect
+/// hook; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE; RTMFP_ERR_IO if
+/// the thread cannot be started.
+///
+/// Thread safety: safe from any thread (and from inside the callback)
+/// except this server's connect hook. `user` must be usable from the
+/// dispatcher thread.
+///
+/// # Safety
+/// `callback` must be NULL or a function with this signature that is safe
+/// to call with `user` from another thread until it is removed or the
+/// server is freed.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_set_event_callback(
+    srv: *mut rtmfp_server,
+    callback: rtmfp_event_callback,
+    user: *mut c_void,
+) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        obj.shared
+            .not_in_hook("rtmfp_server_set_event_callback()")?;
+        dispatch::register(&obj.shared, callback, user)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{rtmfp_config_free, rtmfp_config_new, rtmfp_config_set_bind_address};
+    use crate::error::{RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_INVALID_HANDLE};
+    use std::ptr::null_mut;
+
+    #[test]
+    fn start_and_free() {
+        let mut cfg = null_mut();
+        let mut srv = null_mut();
+        // SAFETY: valid pointers.
+        unsafe {
+            assert_eq!(rtmfp_config_new(&mut cfg), 0);
+            assert_eq!(
+                rtmfp_config_set_bind_address(cfg, c"127.0.0.1:0".as_ptr()),
+                0
+            );
+            let empty = [c"".as_ptr()];
+            assert_eq!(
+                rtmfp_server_start(cfg, empty.as_ptr(), 1, &mut srv),
+                RTMFP_ERR_INVALID_ARGUMENT
+            );
+            let keys = [c"K".as_ptr()];
+            assert_eq!(rtmfp_server_start(cfg, keys.as_ptr(), 1, &mut srv), 0);
+        }
+        assert_eq!(rtmfp_config_free(cfg), 0);
+        assert_eq!(rtmfp_server_session_count(srv), 0);
+        let mut buf = [0 as c_char; 65];
+        // SAFETY: a buffer of its length.
+        assert_eq!(
+            unsafe { rtmfp_server_peer_id_hex(srv, buf.as_mut_ptr(), buf.len()) },
+            64
+        );
+        assert_eq!(rtmfp_server_free(srv), 0);
+        assert_eq!(rtmfp_server_free(srv), RTMFP_ERR_INVALID_HANDLE);
+        assert_eq!(rtmfp_server_session_count(srv), RTMFP_ERR_INVALID_HANDLE);
+    }
+}
