@@ -331,7 +331,11 @@ section "Node"
     fi
   done
 )
-(cd bindings/node && logged node npm test)
+# npm test: tsc --noEmit on test/typed-usage.ts (lib/index.d.ts and the
+# generated index.d.ts), then node --test. The cross-language tests talk to
+# the Rust CLI (target/debug/rtmfp, built in the Python step) and to the
+# Python chat example (the venv's rtmfp); they skip, saying why, if absent.
+(cd bindings/node && RTMFP_PYTHON="$VENV/bin/python" logged node npm test)
 
 # `npm install path/to/bindings/node` in a consumer project: the package's
 # install script builds the addon with cargo (no @napi-rs/cli, no download).
@@ -349,6 +353,12 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
   got="$(node -e 'process.stdout.write(require("rtmfp").version())')"
   [ "$got" = "$VERSION" ] || die "consumer require('rtmfp').version() is '$got', expected '$VERSION'"
   echo "consumer project: require('rtmfp').version() = $got"
+  # An endpoint opens, closes, and the process then exits by itself.
+  got="$(timeout 20 node -e 'const { Endpoint } = require("rtmfp")
+    new Endpoint({ bind: "127.0.0.1:0" }).close().then((clean) => process.stdout.write(`closed ${clean}`))')" ||
+    die "consumer: an Endpoint did not open, close and exit (exit $?)"
+  [ "$got" = "closed true" ] || die "consumer: Endpoint close() gave '$got'"
+  echo "consumer project: new Endpoint() opened and closed; the process exited"
 )
 
 # ------------------------------------------------------------------- fuzz --

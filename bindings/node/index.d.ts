@@ -9,5 +9,207 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * One RTMFP endpoint: identity, sockets, I/O thread, dispatcher thread.
+ *
+ * Every method takes `&self` (state that changes is behind a `Mutex`):
+ * napi-rs keeps a method's borrow of its object until the `AsyncTask` it
+ * returns settles, and a `&mut self` `close` would make every call made
+ * meanwhile throw.
+ */
+export declare class NativeEndpoint {
+  /**
+   * Makes an identity, binds the sockets and starts the I/O and
+   * dispatcher threads.  `onItems` receives every event and reply, in
+   * batches, on the JS thread.
+   */
+  constructor(options: NativeEndpointOptions, onItems: (arg: Array<NativeItem>) => void)
+  /** This endpoint's peer ID (certificate fingerprint), 64 hex digits. */
+  get peerId(): string
+  /**
+   * Every bound address, `"ip:port"` (with the port the system picked
+   * for port 0).
+   */
+  get addresses(): Array<string>
+  /** Whether the endpoint is closed (or its I/O thread stopped). */
+  get closed(): boolean
+  /** Whether the event callback keeps the process alive. */
+  ref(): void
+  /** The event callback no longer keeps the process alive. */
+  unref(): void
+  /**
+   * Connects to the server of an `rtmfp://host[:port]/app` URI (throws
+   * for a malformed one); replies with the session number.  Events
+   * follow: `sessionOpened` or `sessionOpenFailed`.
+   */
+  connectUri(request: number, uri: string): void
+  /**
+   * Connects to the peer `peerId` (64 hex digits) at `addresses`
+   * (`"host:port"`); replies with the session number.
+   */
+  connectPeer(request: number, peerId: string, addresses: Array<string>): void
+  /** Opens a sending flow; replies with the flow number. */
+  openFlow(request: number, session: number, metadata: Uint8Array, priority: number, association?: number | undefined | null): void
+  /**
+   * Queues one message (copied once); replies with its message number.
+   * Its receipt follows: `messageDelivered` or `messageAbandoned`.
+   */
+  send(request: number, session: number, flow: number, data: Uint8Array, options: NativeSendOptions): void
+  /** Closes a sending flow after what is queued; `flowComplete` follows. */
+  closeFlow(session: number, flow: number): void
+  /** Accepts a receiving flow; `order` is `'sequence'` or `'network'`. */
+  acceptFlow(session: number, flow: number, order: string): void
+  /** Rejects a receiving flow; the sender sees `flowRejected` with `code`. */
+  rejectFlow(session: number, flow: number, code: number): void
+  /** Holds back (or delivers again) a receiving flow's messages. */
+  setFlowSuspended(session: number, flow: number, suspended: boolean): void
+  /**
+   * Closes a session in order or, with `abrupt`, at once; an opening
+   * session is abandoned.  `sessionClosed` or `sessionOpenFailed`
+   * follows.
+   */
+  closeSession(session: number, abrupt: boolean): void
+  /** Replies (`sessionStatsReply`) with an open session's counters. */
+  sessionStats(request: number, session: number): void
+  /**
+   * Replies (`statsReply`) with the endpoint's and the I/O thread's
+   * counters.  The returned promise only tells that the request ran.
+   */
+  stats(request: number): Promise<void>
+  /**
+   * Closes every session in order, waits at most `timeoutMs` for the
+   * far ends, stops both threads.  Resolves to whether everything
+   * closed cleanly in time; the last events (then `end`) reach the
+   * callback before the threadsafe function goes.
+   */
+  close(timeoutMs: number): Promise<boolean>
+}
+
+/**
+ * Options of `new NativeEndpoint` (validated and defaulted by the JS
+ * wrapper; durations in ms).
+ */
+export interface NativeEndpointOptions {
+  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
+  bind: Array<string>
+  /**
+   * A server identity (ephemeral Diffie-Hellman, reachable by
+   * `rtmfp://` URI) instead of a peer identity.
+   */
+  server: boolean
+  /** The certificate's hostname option. */
+  hostname?: string
+  openTimeout?: number
+  idleTimeout?: number
+  keepaliveInterval?: number
+}
+
+/** The I/O thread's counters. */
+export interface NativeIoStats {
+  recvSyscalls: number
+  recvDatagrams: number
+  recvBytes: number
+  sendSyscalls: number
+  sendDatagrams: number
+  sendBytes: number
+  sendDropped: number
+  gsoSends: number
+  recvErrors: number
+  sendErrors: number
+  icmpErrors: number
+  loopIterations: number
+  commands: number
+  events: number
+  eventBackpressure: number
+  /** Longest time one datagram held the loop, in ms. */
+  maxHandleDatagram: number
+  batchIo: boolean
+  gso: boolean
+}
+
+/**
+ * An item as the JS callback receives it; `type` tells which.
+ *
+ * - `reply`: the result of request `request`: `value` (a session, flow or
+ *   message number) or an error `code` and `message`;
+ * - `statsReply`, `sessionStatsReply`: the results of `stats` and
+ *   `sessionStats` (`stats` absent: the session is not open);
+ * - `sessionOpened.role`: `'initiator'` or `'responder'`;
+ * - `sessionOpenFailed.reason`: `'timeout'`, `'duplicate'` (then
+ *   `duplicateOf` is the session to use), `'keyingFailed'` or
+ *   `'cancelled'`;
+ * - `sessionClosed.reason`: `'local'`, `'localAbrupt'`, `'remote'`,
+ *   `'idleTimeout'` or `'overridden'`;
+ * - the others are `rtmfp_core::endpoint::Event`s, fields renamed;
+ * - `end`: nothing follows: the runtime stopped and every event was
+ *   handed over.
+ */
+export type NativeItem =
+  | { type: 'reply'; request: number; value?: number; code?: string; message?: string }
+  | { type: 'statsReply'; request: number; stats: NativeStats }
+  | { type: 'sessionStatsReply'; request: number; stats?: NativeSessionStats }
+  | { type: 'sessionOpened'; session: number; role: string; farAddress: string; farPeerId?: string; nearNonce: Buffer; farNonce: Buffer }
+  | { type: 'sessionOpenFailed'; session: number; reason: string; duplicateOf?: number }
+  | { type: 'sessionClosed'; session: number; reason: string }
+  | { type: 'flowOpened'; session: number; flow: number; metadata: Buffer; association?: number }
+  | { type: 'message'; session: number; flow: number; data: Buffer; gapBefore: boolean }
+  | { type: 'flowFinished'; session: number; flow: number }
+  | { type: 'messageDelivered'; session: number; flow: number; message: number }
+  | { type: 'messageAbandoned'; session: number; flow: number; message: number }
+  | { type: 'flowWritable'; session: number; flow: number }
+  | { type: 'flowRejected'; session: number; flow: number; code: number }
+  | { type: 'flowComplete'; session: number; flow: number }
+  | { type: 'unmatchedIHello'; epd: Buffer; tag: Buffer; address: string }
+  | { type: 'farAddressChanged'; session: number; from: string; to: string }
+  | { type: 'end' }
+
+/** Options of one message (`NativeEndpoint.send`); durations in ms. */
+export interface NativeSendOptions {
+  deadline?: number
+  startDeadline?: number
+  retransmit?: boolean
+  /** The message number of an earlier message of the same flow. */
+  parent?: number
+}
+
+/** A session's counters and RTT estimates (`session.stats()`); times in ms. */
+export interface NativeSessionStats {
+  packetsIn: number
+  packetsOut: number
+  bytesIn: number
+  bytesOut: number
+  srtt?: number
+  rttvar: number
+  erto: number
+  keepalivesSent: number
+  addressChanges: number
+  cwnd: number
+  bytesInFlight: number
+  lossEvents: number
+  timeouts: number
+  retransmissions: number
+  dataBytesSent: number
+  dataBytesDelivered: number
+}
+
+/** An endpoint's counters (`endpoint.stats()`). */
+export interface NativeStats {
+  /** Open sessions. */
+  sessions: number
+  /** Sessions being opened. */
+  openings: number
+  /** Events waiting in the runtime's queue. */
+  queuedEvents: number
+  sessionsOpened: number
+  datagramsIn: number
+  datagramsOut: number
+  bytesIn: number
+  bytesOut: number
+  /** Dropped datagrams by reason (only reasons that occurred). */
+  drops: Record<string, number>
+  /** The I/O thread's own counters. */
+  io: NativeIoStats
+}
+
 /** The version of the rtmfp native library (the Cargo package version). */
 export declare function version(): string

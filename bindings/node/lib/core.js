@@ -1,0 +1,348 @@
+'use strict'
+// The JS half of one endpoint (internal): the native endpoint, requests
+// waiting for their replies, sessions by number, and whether the process
+// is kept alive.
+//
+// Items (events and replies) arrive in batches from the addon's dispatcher
+// thread, in one FIFO: a request's reply always comes before the events
+// the request caused.  Replies are therefore handled by plain callbacks,
+// run in order with the events (a promise's `then` would run only after
+// the whole batch, too late for the events that follow the reply).
+//
+// The addon's event callback does not keep the process alive by itself:
+// an idle endpoint (no session, nothing to wait for) never does.  Each
+// open session holds a reference (like an open socket), so does
+// everything that waits for an answer (a connect, a send's receipt, a
+// close, any request) while it waits, and `endpoint.ref()` until
+// `unref()`.  close() releases them all.
+
+const { RtmfpError, codes, closed, fromNative } = require('./errors')
+const { Session } = require('./session')
+const { kItem, kClosed } = require('./internal')
+
+// setTimeout's longest delay; longer connect timeouts mean "no timer".
+const MAX_TIMER = 2 ** 31 - 1
+// How many times a connect follows "use that other session" (glare).
+const MAX_SWITCHES = 8
+
+function openError(reason, what) {
+  switch (reason) {
+    case 'timeout':
+      return new RtmfpError(codes.TIMEOUT, `no session with ${what}: no answer before the open timeout`)
+    case 'keyingFailed':
+      return new RtmfpError(codes.SESSION, `no session with ${what}: its keying (certificate or signature) was refused`)
+    case 'cancelled':
+      return new RtmfpError(codes.SESSION, `no session with ${what}: cancelled before it opened`)
+    default:
+      return new RtmfpError(codes.SESSION, `no session with ${what}: ${reason}`)
+  }
+}
+
+class Core {
+  /**
+   * @param {import('node:events').EventEmitter} endpoint the public object:
+   *   gets 'session', 'unmatchedIHello', 'close', and (through its
+   *   `[kItem]` method, if any) the items this class does not know
+   * @param {(onItems: (items: object[]) => void) => import('../index').NativeEndpoint} open
+   *   makes the native object (a NativeEndpoint; later Flash classes pass
+   *   their own, with the same calls and items)
+   */
+  constructor(endpoint, open) {
+    this.endpoint = endpoint
+    /** request number -> done(err, item) */
+    this.requests = new Map()
+    this.nextRequest = 1
+    /** session number -> Session (open or closing) */
+    this.sessions = new Map()
+    /** session number -> a connect waiting for it to open */
+    this.openings = new Map()
+    this.holds = 0
+    this.userRef = false
+    /** the close() promise, once close() was called */
+    this.closing = null
+    /** the addon said 'end': nothing follows */
+    this.ended = false
+    this.endWaiters = []
+    try {
+      this.native = open((items) => this.onItems(items))
+    } catch (e) {
+      throw fromNative(e)
+    }
+    this.peerId = this.native.peerId
+    this.addresses = this.native.addresses
+  }
+
+  get closed() {
+    return this.closing !== null || this.ended || this.native.closed
+  }
+
+  // ------------------------------------------------------------ liveness --
+
+  hold() {
+    if (this.holds++ === 0 && !this.userRef) this.native.ref()
+  }
+
+  release() {
+    if (--this.holds === 0 && !this.userRef) this.native.unref()
+  }
+
+  ref() {
+    if (!this.userRef) {
+      this.userRef = true
+      if (this.holds === 0) this.native.ref()
+    }
+  }
+
+  unref() {
+    if (this.userRef) {
+      this.userRef = false
+      if (this.holds === 0) this.native.unref()
+    }
+  }
+
+  // ------------------------------------------------------------ requests --
+
+  /** A fire-and-forget native call; errors become RtmfpErrors. */
+  call(method, ...args) {
+    try {
+      return this.native[method](...args)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * Starts native request `method(request, ...args)`; `done(err, item)`
+   * runs when its reply arrives, in order with the events.  Throws at once
+   * if the addon refuses the call (bad argument, closed).
+   */
+  request(method, args, done) {
+    if (this.closed) throw closed()
+    const id = this.nextRequest
+    this.nextRequest = id >= 0xffffffff ? 1 : id + 1
+    this.requests.set(id, done)
+    this.hold()
+    try {
+      const r = this.native[method](id, ...args)
+      // stats() also returns a promise that only says it ran.
+      if (r && typeof r.catch === 'function') r.catch(() => {})
+    } catch (e) {
+      this.requests.delete(id)
+      this.release()
+      throw fromNative(e)
+    }
+    return id
+  }
+
+  /**
+   * Starts opening a session (`connectUri` or `connectPeer`) and resolves
+   * with it once open.  Throws at once for a bad argument; rejects with
+   * ERR_RTMFP_CLOSED once closed, ERR_RTMFP_TIMEOUT after `timeout` ms.
+   */
+  openSession(method, args, what, timeout) {
+    if (this.closed) return Promise.reject(closed())
+    let resolve, reject
+    const promise = new Promise((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const pending = {
+      what,
+      own: null, // the session this connect started
+      target: null, // the session it waits for (another one after glare)
+      switches: 0,
+      settled: false,
+      timer: null,
+      succeed: (session) => {
+        if (pending.settled) return
+        pending.settled = true
+        clearTimeout(pending.timer)
+        this.release()
+        resolve(session)
+      },
+      fail: (err) => {
+        if (pending.settled) return
+        pending.settled = true
+        clearTimeout(pending.timer)
+        this.release()
+        reject(err)
+      },
+    }
+    try {
+      this.request(method, args, (err, item) => {
+        if (err) return pending.fail(err)
+        if (pending.settled) return this.abandon(item.value) // timed out first
+        pending.own = pending.target = item.value
+        this.openings.set(item.value, pending)
+      })
+    } catch (e) {
+      if (e.code === codes.CLOSED) return Promise.reject(e)
+      throw e
+    }
+    this.hold()
+    if (timeout <= MAX_TIMER) {
+      pending.timer = setTimeout(() => {
+        if (pending.target !== null) {
+          this.openings.delete(pending.target)
+          // Abandon the opening, but never a session that already existed.
+          if (pending.target === pending.own) this.abandon(pending.own)
+        }
+        pending.fail(new RtmfpError(codes.TIMEOUT, `no session with ${what} within ${timeout} ms`))
+      }, timeout)
+      // The pending request holds the process; the timer need not.
+      pending.timer.unref()
+    }
+    return promise
+  }
+
+  abandon(session) {
+    try {
+      this.native.closeSession(session, true)
+    } catch {
+      // Closed: nothing left to abandon.
+    }
+  }
+
+  /** close(): resolves to whether everything closed cleanly in time. */
+  close(timeout) {
+    if (this.closing) return this.closing
+    // Held until the threadsafe function goes (after the last items):
+    // the addon drops its own reference in close(), so this ref stays.
+    this.hold()
+    let task
+    try {
+      task = this.native.close(timeout)
+    } catch (e) {
+      this.release()
+      throw fromNative(e)
+    }
+    const ended = this.ended ? Promise.resolve() : new Promise((res) => this.endWaiters.push(res))
+    this.closing = Promise.all([task, ended]).then(([clean]) => {
+      this.release()
+      return clean
+    })
+    return this.closing
+  }
+
+  // --------------------------------------------------------------- items --
+
+  onItems(items) {
+    let thrown = null
+    for (const item of items) {
+      try {
+        this.onItem(item)
+      } catch (e) {
+        // A listener threw: the other items must still be handled.
+        if (thrown === null) thrown = { e }
+      }
+    }
+    if (thrown !== null) {
+      // As if thrown from the listener: 'uncaughtException'.
+      process.nextTick(() => {
+        throw thrown.e
+      })
+    }
+  }
+
+  onItem(item) {
+    switch (item.type) {
+      case 'reply':
+      case 'statsReply':
+      case 'sessionStatsReply': {
+        const done = this.requests.get(item.request)
+        if (done === undefined) return // answered already (closed)
+        this.requests.delete(item.request)
+        this.release()
+        if (item.code !== undefined) done(new RtmfpError(item.code, item.message))
+        else done(null, item)
+        return
+      }
+      case 'sessionOpened': {
+        let session = this.sessions.get(item.session)
+        if (session === undefined) {
+          session = new Session(this, item)
+          this.sessions.set(item.session, session)
+          this.hold() // until it closes
+        }
+        const pending = this.openings.get(item.session)
+        if (pending !== undefined) {
+          this.openings.delete(item.session)
+          pending.succeed(session)
+        } else if (item.role === 'responder') {
+          this.endpoint.emit('session', session)
+        }
+        return
+      }
+      case 'sessionOpenFailed': {
+        const pending = this.openings.get(item.session)
+        if (pending === undefined) return
+        this.openings.delete(item.session)
+        if (item.reason === 'duplicate' && item.duplicateOf !== undefined && pending.switches++ < MAX_SWITCHES) {
+          // Use the session that exists (or won glare).
+          const other = this.sessions.get(item.duplicateOf)
+          if (other !== undefined && !other.closed) return pending.succeed(other)
+          pending.target = item.duplicateOf
+          this.openings.set(item.duplicateOf, pending)
+          return
+        }
+        // close() cancels openings: that is ERR_RTMFP_CLOSED.
+        pending.fail(item.reason === 'cancelled' && this.closed ? closed() : openError(item.reason, pending.what))
+        return
+      }
+      case 'sessionClosed': {
+        const session = this.sessions.get(item.session)
+        if (session === undefined) return
+        this.sessions.delete(item.session)
+        this.release()
+        session[kClosed](item.reason)
+        return
+      }
+      case 'unmatchedIHello':
+        this.endpoint.emit('unmatchedIHello', { epd: item.epd, tag: item.tag, address: item.address })
+        return
+      case 'end':
+        this.onEnd()
+        return
+      default: {
+        if (item.session === undefined) {
+          // Not a session's: the public object's (a later layer's events).
+          if (typeof this.endpoint[kItem] === 'function') this.endpoint[kItem](item)
+          return
+        }
+        // Flow and address events: their session routes them.
+        const session = this.sessions.get(item.session)
+        if (session !== undefined) session[kItem](item)
+      }
+    }
+  }
+
+  // The runtime stopped and every event was handed over.
+  onEnd() {
+    if (this.ended) return
+    this.ended = true
+    const err = closed()
+    for (const [id, done] of this.requests) {
+      this.requests.delete(id)
+      this.release()
+      done(err)
+    }
+    for (const pending of this.openings.values()) pending.fail(err)
+    this.openings.clear()
+    const sessions = [...this.sessions.values()]
+    this.sessions.clear()
+    let thrown = null
+    for (const session of sessions) {
+      this.release()
+      try {
+        session[kClosed]('endpointClosed')
+      } catch (e) {
+        if (thrown === null) thrown = { e }
+      }
+    }
+    for (const resolve of this.endWaiters.splice(0)) resolve()
+    this.endpoint.emit('close')
+    if (thrown !== null) throw thrown.e
+  }
+}
+
+module.exports = { Core }

@@ -1,0 +1,131 @@
+'use strict'
+// Endpoint: an RTMFP endpoint (identity, UDP sockets, I/O thread) as a
+// Node EventEmitter with Promises.
+
+const { EventEmitter } = require('node:events')
+const { Core } = require('./core')
+const { NativeEndpoint } = require('./native')
+const v = require('./validate')
+
+const DEFAULT_CONNECT_TIMEOUT = 10_000
+const DEFAULT_CLOSE_TIMEOUT = 1_000
+
+function bindList(bind) {
+  if (bind === undefined) return ['0.0.0.0:0']
+  if (typeof bind === 'number') return [`0.0.0.0:${v.integer(bind, 'options.bind', 65535)}`]
+  return v.addresses(bind, 'options.bind')
+}
+
+class Endpoint extends EventEmitter {
+  #core
+
+  /**
+   * Options (all optional; durations in ms):
+   * - `bind`: "ip:port" / "[ipv6]:port", { address, port }, a port number,
+   *   or an array of addresses; default "0.0.0.0:0" (port 0: the system
+   *   picks; see `address`);
+   * - `server`: a server identity, reachable by `rtmfp://` URI (ephemeral
+   *   Diffie-Hellman); default a peer identity, reached by `peerId`;
+   * - `hostname`: the certificate's hostname option;
+   * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: RFC 7016's
+   *   defaults are 95 s, 60 s and 10 s;
+   * - `ref`: keep the process alive while open (as `ref()`); default false.
+   */
+  constructor(options) {
+    super()
+    const o = v.object(options, 'options')
+    const nativeOptions = {
+      bind: bindList(o.bind),
+      server: o.server === undefined ? false : v.boolean(o.server, 'options.server'),
+    }
+    if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
+    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
+      if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
+    }
+    const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
+    this.#core = new Core(this, (onItems) => new NativeEndpoint(nativeOptions, onItems))
+    if (ref) this.#core.ref()
+  }
+
+  /** This endpoint's peer ID (certificate fingerprint), 64 hex digits. */
+  get peerId() {
+    return this.#core.peerId
+  }
+
+  /** The first bound address, "ip:port" (with the port picked for port 0). */
+  get address() {
+    return this.#core.addresses[0]
+  }
+
+  /** Every bound address. */
+  get addresses() {
+    return [...this.#core.addresses]
+  }
+
+  /** Whether close() was called (or the I/O thread stopped). */
+  get closed() {
+    return this.#core.closed
+  }
+
+  /**
+   * Connects to the server named by an `rtmfp://host[:port]/app` URI and
+   * resolves with the session once open.  A malformed URI throws; an
+   * unknown host rejects with ERR_RTMFP_INVALID_ARGUMENT, no answer within
+   * `timeout` ms (default 10 s) with ERR_RTMFP_TIMEOUT.
+   */
+  connect(uri, options) {
+    v.string(uri, 'uri')
+    const o = v.object(options, 'options')
+    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    return this.#core.openSession('connectUri', [uri], uri, timeout)
+  }
+
+  /**
+   * Connects to the peer with `peerId` (64 hex digits) at `addresses`
+   * ("host:port", { address, port } or an array of them) and resolves
+   * with the session once open, as connect() does.
+   */
+  connectPeer(peerId, addresses, options) {
+    v.string(peerId, 'peerId')
+    const list = v.addresses(addresses, 'addresses')
+    const o = v.object(options, 'options')
+    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    return this.#core.openSession('connectPeer', [peerId, list], `peer ${peerId.slice(0, 16)}...`, timeout)
+  }
+
+  /** Counters: sessions, datagrams, bytes, drops, and the I/O thread's (`io`). */
+  stats() {
+    return new Promise((resolve, reject) => {
+      this.#core.request('stats', [], (err, item) => (err ? reject(err) : resolve(item.stats)))
+    })
+  }
+
+  /**
+   * Closes every session in order, waits at most `timeout` ms (default
+   * 1000) for the far ends to acknowledge, and stops the endpoint's
+   * threads.  Resolves, after 'close', to whether everything closed
+   * cleanly in time.  Calling it again returns the same promise.
+   */
+  close(options) {
+    const o = v.object(options, 'options')
+    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    return this.#core.close(timeout)
+  }
+
+  /** Keeps the process alive while the endpoint is open (like a socket's ref()). */
+  ref() {
+    this.#core.ref()
+    return this
+  }
+
+  /**
+   * The default: the endpoint keeps the process alive only while it waits
+   * for something (a connect, a send's receipt, a close).
+   */
+  unref() {
+    this.#core.unref()
+    return this
+  }
+}
+
+module.exports = { Endpoint }

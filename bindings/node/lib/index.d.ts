@@ -1,0 +1,307 @@
+// Types of the `rtmfp` package: the typed wrapper (lib/*.js) over the
+// native addon, whose own types napi-rs generates in ../index.d.ts.
+
+/// <reference types="node" />
+
+import { EventEmitter } from 'node:events'
+import type { NativeSessionStats, NativeStats } from '../index'
+
+/** The version of the native library (the Cargo package version). */
+export declare function version(): string
+
+// ------------------------------------------------------------------ errors --
+
+/** Every `err.code` rtmfp uses. */
+export declare const codes: {
+  /** The endpoint (or the session or flow) is closed. */
+  readonly CLOSED: 'ERR_RTMFP_CLOSED'
+  /** A bad argument: type, URI, address, peer ID, option. */
+  readonly INVALID_ARGUMENT: 'ERR_RTMFP_INVALID_ARGUMENT'
+  /** A session did not open in time. */
+  readonly TIMEOUT: 'ERR_RTMFP_TIMEOUT'
+  /** The flow's send buffer is full: wait for 'writable', then send again. */
+  readonly WOULD_BLOCK: 'ERR_RTMFP_WOULD_BLOCK'
+  /** A session could not be opened (keying refused, cancelled). */
+  readonly SESSION: 'ERR_RTMFP_SESSION'
+  /** A flow operation failed (no such flow, flow closed for sending). */
+  readonly FLOW: 'ERR_RTMFP_FLOW'
+  /** The far end rejected the flow (`err.rejectCode` is its code). */
+  readonly FLOW_REJECTED: 'ERR_RTMFP_FLOW_REJECTED'
+  /** A message was abandoned (deadline, no retransmission, parent abandoned). */
+  readonly ABANDONED: 'ERR_RTMFP_ABANDONED'
+  /** The system refused: a socket could not be bound. */
+  readonly IO: 'ERR_RTMFP_IO'
+  /** A bug in rtmfp. */
+  readonly INTERNAL: 'ERR_RTMFP_INTERNAL'
+}
+
+export type ErrorCode = (typeof codes)[keyof typeof codes]
+
+/** Every error rtmfp throws or rejects with. */
+export declare class RtmfpError extends Error {
+  constructor(code: ErrorCode, message: string, props?: object)
+  readonly code: ErrorCode
+  /** With ERR_RTMFP_FLOW_REJECTED: the far end's code. */
+  readonly rejectCode?: number
+}
+
+// ------------------------------------------------------------ common types --
+
+/** "ip:port", "[ipv6]:port", "host:port", or { address, port } (as dgram's rinfo). */
+export type Address = string | { address: string; port: number }
+
+/** Bytes to send: a string is sent as UTF-8. */
+export type Data = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
+
+/** Flow priorities (RFC 7016 §2.2.4); above ROUTINE is time critical. */
+export declare const Priority: {
+  readonly BACKGROUND: 0
+  readonly BULK: 1
+  readonly DATA: 2
+  readonly ROUTINE: 3
+  readonly PRIORITY: 4
+  readonly IMMEDIATE: 5
+  readonly FLASH: 6
+  readonly FLASH_OVERRIDE: 7
+}
+export type Priority = (typeof Priority)[keyof typeof Priority]
+
+/** Why a session closed. */
+export type SessionCloseReason =
+  | 'local'
+  | 'localAbrupt'
+  | 'remote'
+  | 'idleTimeout'
+  | 'overridden'
+  /** close() of the endpoint ended it before the far end answered. */
+  | 'endpointClosed'
+
+export type Stats = NativeStats
+export type SessionStats = NativeSessionStats
+
+/**
+ * An EventEmitter whose events `E` (name -> listener arguments) are typed.
+ * Declared only: at run time the classes extend EventEmitter itself.
+ */
+declare class TypedEmitter<E extends { [K in keyof E]: unknown[] }> extends EventEmitter {
+  on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  once<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  addListener<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  removeListener<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  prependListener<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  prependOnceListener<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this
+  emit<K extends keyof E & string>(event: K, ...args: E[K]): boolean
+}
+
+// ---------------------------------------------------------------- Endpoint --
+
+export interface EndpointOptions {
+  /** Address(es) to bind, or a port; default "0.0.0.0:0". */
+  bind?: Address | Address[] | number
+  /** A server identity, reachable by `rtmfp://` URI; default a peer identity. */
+  server?: boolean
+  /** The certificate's hostname option. */
+  hostname?: string
+  /** ms before an opening session gives up (RFC 7016: 95 s). */
+  openTimeout?: number
+  /** ms of silence before an open session is dead (default 60 s). */
+  idleTimeout?: number
+  /** ms of silence before a keepalive (default 10 s). */
+  keepaliveInterval?: number
+  /** Keep the process alive while open, as ref(); default false. */
+  ref?: boolean
+}
+
+export interface ConnectOptions {
+  /** ms to wait for the session to open (default 10 000). */
+  timeout?: number
+}
+
+export interface CloseOptions {
+  /** ms to wait for the far ends to acknowledge (default 1000). */
+  timeout?: number
+}
+
+export interface UnmatchedIHello {
+  /** The Endpoint Discriminator asked for. */
+  epd: Buffer
+  /** The initiator's tag. */
+  tag: Buffer
+  /** Where it came from, "ip:port". */
+  address: string
+}
+
+export interface EndpointEvents {
+  /** A far end opened a session to this endpoint. */
+  session: [session: Session]
+  /** An IHello for an identity that is not this endpoint's (for introducers). */
+  unmatchedIHello: [hello: UnmatchedIHello]
+  /** The endpoint closed: every session is closed, nothing follows. */
+  close: []
+}
+
+/**
+ * An RTMFP endpoint: an identity (RFC 7425 Flash profile), UDP sockets and
+ * an I/O thread.  Events come from that thread; nothing blocks the JS
+ * thread.  It keeps the process alive while it has open sessions or waits
+ * for something (or after ref()), never when idle, never after close().
+ */
+export declare class Endpoint extends TypedEmitter<EndpointEvents> {
+  constructor(options?: EndpointOptions)
+  /** This endpoint's peer ID (certificate fingerprint), 64 hex digits. */
+  readonly peerId: string
+  /** The first bound address, "ip:port". */
+  readonly address: string
+  /** Every bound address. */
+  readonly addresses: string[]
+  /** Whether close() was called (or the I/O thread stopped). */
+  readonly closed: boolean
+  /** Connects to the server of an `rtmfp://host[:port]/app` URI. */
+  connect(uri: string, options?: ConnectOptions): Promise<Session>
+  /** Connects to the peer with `peerId` at `addresses`. */
+  connectPeer(peerId: string, addresses: Address | Address[], options?: ConnectOptions): Promise<Session>
+  /** Endpoint and I/O counters. */
+  stats(): Promise<Stats>
+  /** Closes every session and stops; resolves to whether it was clean. */
+  close(options?: CloseOptions): Promise<boolean>
+  /** Keeps the process alive while open. */
+  ref(): this
+  /** Undoes ref(). */
+  unref(): this
+}
+
+// ----------------------------------------------------------------- Session --
+
+export interface OpenFlowOptions {
+  /** 0..7, default Priority.ROUTINE. */
+  priority?: Priority
+  /** Make the flow the return flow of this receiving flow (same session). */
+  association?: RecvFlow | null
+}
+
+export interface SessionCloseOptions {
+  /** Close at once instead of in order. */
+  abrupt?: boolean
+}
+
+export interface MessageInfo {
+  /** The sender abandoned messages before this one; they never arrive. */
+  gapBefore: boolean
+}
+
+export interface AddressChange {
+  from: string
+  to: string
+}
+
+export interface SessionEvents {
+  /** The far end opened a flow: accept() or reject(code) it. */
+  flow: [flow: RecvFlow]
+  /** A message on any accepted flow of this session. */
+  message: [data: Buffer, flow: RecvFlow, info: MessageInfo]
+  /** The far end moved to a new address. */
+  addressChange: [change: AddressChange]
+  /** The session closed; its flows are closed. */
+  close: [reason: SessionCloseReason]
+}
+
+/** A session with one far end. */
+export declare class Session extends TypedEmitter<SessionEvents> {
+  private constructor()
+  /** The session's number, unique for the life of its endpoint. */
+  readonly id: number
+  readonly role: 'initiator' | 'responder'
+  /** The far end's address, "ip:port". */
+  readonly farAddress: string
+  /** The far end's peer ID, 64 hex digits. */
+  readonly farPeerId: string | null
+  /** This end's session nonce (RFC 7425 §4.6.5). */
+  readonly nearNonce: Buffer
+  /** The far end's session nonce. */
+  readonly farNonce: Buffer
+  readonly closed: boolean
+  /** Opens a sending flow (metadata: at most 512 bytes). */
+  openFlow(metadata?: Data, options?: OpenFlowOptions): Flow
+  /** Closes the session; resolves once closed. */
+  close(options?: SessionCloseOptions): Promise<void>
+  /** Counters and RTT estimates (ms); null once not open. */
+  stats(): Promise<SessionStats | null>
+}
+
+// ------------------------------------------------------------------- Flows --
+
+export interface SendOptions {
+  /** ms: abandon the message unless fully delivered by then. */
+  deadline?: number
+  /** ms: abandon it unless its first transmission starts by then. */
+  startDeadline?: number
+  /** false: send at most once (a loss abandons it). Default true. */
+  retransmit?: boolean
+  /** The promise of an earlier send() on this flow: abandon this message if that one is. */
+  parent?: Promise<void> | null
+}
+
+export interface FlowEvents {
+  /** A send that failed with ERR_RTMFP_WOULD_BLOCK may be retried. */
+  writable: []
+  /** The far end rejected the flow with this code. */
+  rejected: [code: number]
+  /** After close(): the far end has everything. */
+  complete: []
+  /** The flow is closed (complete, rejected, or its session closed). */
+  close: []
+}
+
+/** A sending flow. */
+export declare class Flow extends TypedEmitter<FlowEvents> {
+  private constructor()
+  /** The flow's number within its session; null until it is open. */
+  readonly id: number | null
+  readonly session: Session
+  readonly metadata: Buffer
+  readonly priority: Priority
+  /** False after ERR_RTMFP_WOULD_BLOCK until 'writable', and once closing. */
+  readonly writable: boolean
+  readonly closed: boolean
+  /** The far end's rejection code, or null. */
+  readonly rejectCode: number | null
+  /** Queues a message; resolves on delivery, rejects if abandoned. */
+  send(data: Data, options?: SendOptions): Promise<void>
+  /** Closes the flow after what is queued. */
+  close(): void
+}
+
+export interface AcceptOptions {
+  /** 'sequence' (the sender's order, default) or 'network' (as completed). */
+  order?: 'sequence' | 'network'
+}
+
+export interface RecvFlowEvents {
+  /** A message (after accept()). */
+  message: [data: Buffer, info: MessageInfo]
+  /** The sender finished the flow: every message was delivered. */
+  end: []
+  /** The flow is closed (ended, rejected, or its session closed). */
+  close: []
+}
+
+/** A receiving flow, from a session's 'flow' event. */
+export declare class RecvFlow extends TypedEmitter<RecvFlowEvents> {
+  private constructor()
+  readonly id: number
+  readonly session: Session
+  /** The far end's metadata for the flow. */
+  readonly metadata: Buffer
+  /** Our sending flow this one answers (a return flow), or null. */
+  readonly association: Flow | null
+  readonly closed: boolean
+  /** Starts delivery of its messages. */
+  accept(options?: AcceptOptions): this
+  /** Refuses it; the sender sees 'rejected' with `code` (default 0). */
+  reject(code?: number): void
+  /** Holds back messages (flow control slows the sender). */
+  pause(): this
+  /** Delivers messages again. */
+  resume(): this
+}

@@ -1,0 +1,476 @@
+//! `NativeEndpoint`: the addon's one class.  The JS wrapper
+//! (`lib/endpoint.js`) builds `Endpoint`, `Session`, `Flow` and `RecvFlow`
+//! on it; nothing else should use it directly.
+//!
+//! Calls check their arguments and throw at once; what needs the I/O
+//! thread is posted there and never waited for.  Calls that produce
+//! something take a `request` number chosen by JS and answer with a
+//! `'reply'` item carrying it; the others are fire-and-forget (their only
+//! failure is a flow or session that has gone, which its own events tell).
+
+use crate::convert::{self, hex, AddrSpec};
+use crate::errors::{self, invalid, Code, Result};
+use crate::items::NativeItem;
+use crate::items::{Item, ReplyValue};
+use crate::shared::{Outbox, Reply, Shared};
+use napi::bindgen_prelude::{AsyncTask, Function};
+use napi::{CleanupEnvHook, Env, Task};
+use napi_derive::napi;
+use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
+use rtmfp_core::crypto::{FlashConfig, FlashProfile};
+use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
+use rtmfp_core::flow::MessageOptions;
+use rtmfp_core::runtime::{parse_uri, Runtime, RuntimeConfig, RuntimeError};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+/// Options of `new NativeEndpoint` (validated and defaulted by the JS
+/// wrapper; durations in ms).
+#[napi(object)]
+pub struct NativeEndpointOptions {
+    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
+    pub bind: Vec<String>,
+    /// A server identity (ephemeral Diffie-Hellman, reachable by
+    /// `rtmfp://` URI) instead of a peer identity.
+    pub server: bool,
+    /// The certificate's hostname option.
+    pub hostname: Option<String>,
+    pub open_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub keepalive_interval: Option<f64>,
+}
+
+/// Options of one message (`NativeEndpoint.send`); durations in ms.
+#[napi(object)]
+pub struct NativeSendOptions {
+    pub deadline: Option<f64>,
+    pub start_deadline: Option<f64>,
+    pub retransmit: Option<bool>,
+    /// The message number of an earlier message of the same flow.
+    pub parent: Option<f64>,
+}
+
+/// One RTMFP endpoint: identity, sockets, I/O thread, dispatcher thread.
+#[napi]
+///
+/// Every method takes `&self` (state that changes is behind a `Mutex`):
+/// napi-rs keeps a method's borrow of its object until the `AsyncTask` it
+/// returns settles, and a `&mut self` `close` would make every call made
+/// meanwhile throw.
+pub struct NativeEndpoint {
+    shared: Arc<Shared>,
+    /// `None` once closed: then the threadsafe function goes as soon as
+    /// the dispatcher and the pending requests are done with it.
+    outbox: Mutex<Option<Outbox>>,
+    hook: Mutex<Option<CleanupEnvHook<Weak<Shared>>>>,
+}
+
+fn bind_addrs(list: &[String]) -> Result<Vec<SocketAddr>> {
+    if list.is_empty() {
+        return Err(invalid("bind: no address given"));
+    }
+    list.iter()
+        .map(|a| {
+            a.parse::<SocketAddr>().map_err(|_| {
+                invalid(format!(
+                    "bad bind address {a:?}: expected an IP literal and port, \
+                     \"ip:port\" or \"[ipv6]:port\""
+                ))
+            })
+        })
+        .collect()
+}
+
+fn session_handle(session: f64) -> Result<SessionHandle> {
+    Ok(SessionHandle(convert::id(session, "session")?))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl NativeEndpoint {
+    fn outbox(&self) -> Option<Outbox> {
+        lock(&self.outbox).clone()
+    }
+
+    fn reply(&self, request: u32) -> Result<Reply> {
+        self.shared.check_open()?;
+        let outbox = self.outbox().ok_or_else(errors::closed)?;
+        Ok(Reply::new(outbox, request))
+    }
+
+    /// Opens a session to `epd` at `specs`, resolving names on a thread of
+    /// its own first if there are any; replies with the session number.
+    fn connect_to(&self, request: u32, epd: Vec<u8>, specs: Vec<AddrSpec>) -> Result<()> {
+        let reply = self.reply(request)?;
+        let post = move |addrs: Vec<SocketAddr>, reply: Reply, shared: &Shared| {
+            shared.post(move |ep, now| {
+                let r = ep.connect(now, epd, &addrs);
+                reply.send(Item::reply(
+                    request,
+                    r.map(|s| ReplyValue::Id(s.0)).map_err(RuntimeError::from),
+                ));
+            })
+        };
+        if let Some(addrs) = convert::ready(&specs) {
+            return post(addrs, reply, &self.shared);
+        }
+        // Name resolution blocks: never on the JS thread.
+        let shared = self.shared.clone();
+        std::thread::Builder::new()
+            .name("rtmfp-resolve".into())
+            .spawn(move || match convert::resolve(specs) {
+                Ok(addrs) => {
+                    // If the endpoint closed meanwhile, the dropped reply
+                    // answers ERR_RTMFP_CLOSED.
+                    let _ = post(addrs, reply, &shared);
+                }
+                Err(why) => reply.send(Item::failed(request, Code::InvalidArgument, why)),
+            })
+            .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?;
+        Ok(())
+    }
+}
+
+#[napi]
+impl NativeEndpoint {
+    /// Makes an identity, binds the sockets and starts the I/O and
+    /// dispatcher threads.  `onItems` receives every event and reply, in
+    /// batches, on the JS thread.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        options: NativeEndpointOptions,
+        on_items: Function<'_, Vec<NativeItem>, ()>,
+    ) -> Result<Self> {
+        let bind = bind_addrs(&options.bind)?;
+        let mut endpoint = EndpointConfig::default();
+        if let Some(ms) = options.open_timeout {
+            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
+        }
+        if let Some(ms) = options.idle_timeout {
+            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
+        }
+        if let Some(ms) = options.keepalive_interval {
+            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
+        }
+        let mut flash = if options.server {
+            FlashConfig::server()
+        } else {
+            FlashConfig::client()
+        };
+        flash.hostname = options.hostname.map(String::into_bytes);
+        let profile = FlashProfile::generate(flash)
+            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
+        let peer_id = profile.near_id();
+        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
+        config.endpoint = endpoint;
+        let runtime = Runtime::start(config).map_err(|e| {
+            let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
+            errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
+        })?;
+        let (shared, outbox) = Shared::start(runtime, peer_id, on_items)?;
+        // If the environment goes (process exit, worker terminated) with
+        // the endpoint open, stop its threads.
+        let hook = env
+            .add_env_cleanup_hook(Arc::downgrade(&shared), |weak| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.stop_now();
+                }
+            })
+            .map_err(errors::internal)?;
+        Ok(NativeEndpoint {
+            shared,
+            outbox: Mutex::new(Some(outbox)),
+            hook: Mutex::new(Some(hook)),
+        })
+    }
+
+    /// This endpoint's peer ID (certificate fingerprint), 64 hex digits.
+    #[napi(getter)]
+    pub fn peer_id(&self) -> String {
+        hex(&self.shared.peer_id)
+    }
+
+    /// Every bound address, `"ip:port"` (with the port the system picked
+    /// for port 0).
+    #[napi(getter)]
+    pub fn addresses(&self) -> Vec<String> {
+        self.shared
+            .local_addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Whether the endpoint is closed (or its I/O thread stopped).
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Whether the event callback keeps the process alive.
+    #[napi(js_name = "ref")]
+    pub fn ref_(&self, env: Env) -> Result<()> {
+        match self.outbox() {
+            Some(outbox) => outbox.set_ref(&env, true),
+            None => Ok(()),
+        }
+    }
+
+    /// The event callback no longer keeps the process alive.
+    #[napi]
+    pub fn unref(&self, env: Env) -> Result<()> {
+        match self.outbox() {
+            Some(outbox) => outbox.set_ref(&env, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Connects to the server of an `rtmfp://host[:port]/app` URI (throws
+    /// for a malformed one); replies with the session number.  Events
+    /// follow: `sessionOpened` or `sessionOpenFailed`.
+    #[napi]
+    pub fn connect_uri(&self, request: u32, uri: String) -> Result<()> {
+        self.shared.check_open()?;
+        let (host, port) = parse_uri(&uri).map_err(errors::from_runtime)?;
+        let spec = match host.parse::<IpAddr>() {
+            Ok(ip) => AddrSpec::Ready(SocketAddr::new(ip, port)),
+            Err(_) => AddrSpec::Name(host, port),
+        };
+        self.connect_to(request, epd_for_uri(&uri, None), vec![spec])
+    }
+
+    /// Connects to the peer `peerId` (64 hex digits) at `addresses`
+    /// (`"host:port"`); replies with the session number.
+    #[napi]
+    pub fn connect_peer(
+        &self,
+        request: u32,
+        peer_id: String,
+        addresses: Vec<String>,
+    ) -> Result<()> {
+        self.shared.check_open()?;
+        let id = convert::peer_id(&peer_id)?;
+        let specs = convert::addr_specs(&addresses, "addresses")?;
+        self.connect_to(request, epd_for_fingerprint(&id), specs)
+    }
+
+    /// Opens a sending flow; replies with the flow number.
+    #[napi]
+    pub fn open_flow(
+        &self,
+        request: u32,
+        session: f64,
+        metadata: &[u8],
+        priority: f64,
+        association: Option<f64>,
+    ) -> Result<()> {
+        let session = session_handle(session)?;
+        if metadata.len() > convert::MAX_METADATA {
+            return Err(invalid(format!(
+                "metadata is {} bytes; at most {} fit",
+                metadata.len(),
+                convert::MAX_METADATA
+            )));
+        }
+        let priority = convert::priority(priority)?;
+        let association = association
+            .map(|a| convert::id(a, "association"))
+            .transpose()?;
+        let metadata = metadata.to_vec();
+        let reply = self.reply(request)?;
+        self.shared.post(move |ep, _| {
+            let r = ep.open_flow(session, &metadata, priority, association);
+            reply.send(Item::reply(
+                request,
+                r.map(ReplyValue::Id).map_err(RuntimeError::from),
+            ));
+        })
+    }
+
+    /// Queues one message (copied once); replies with its message number.
+    /// Its receipt follows: `messageDelivered` or `messageAbandoned`.
+    #[napi]
+    pub fn send(
+        &self,
+        request: u32,
+        session: f64,
+        flow: f64,
+        data: &[u8],
+        options: NativeSendOptions,
+    ) -> Result<()> {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        let options = MessageOptions {
+            finish_within: options
+                .deadline
+                .map(|d| convert::millis(d, "deadline"))
+                .transpose()?,
+            start_within: options
+                .start_deadline
+                .map(|d| convert::millis(d, "startDeadline"))
+                .transpose()?,
+            no_retransmit: options.retransmit == Some(false),
+            parent: options
+                .parent
+                .map(|p| convert::id(p, "parent"))
+                .transpose()?,
+        };
+        let data = data.to_vec();
+        let reply = self.reply(request)?;
+        self.shared.post(move |ep, now| {
+            let r = ep.send(now, session, flow, &data, options);
+            reply.send(Item::reply(
+                request,
+                r.map(ReplyValue::Id).map_err(RuntimeError::from),
+            ));
+        })
+    }
+
+    /// Closes a sending flow after what is queued; `flowComplete` follows.
+    #[napi]
+    pub fn close_flow(&self, session: f64, flow: f64) -> Result<()> {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        self.shared.post(move |ep, now| {
+            let _ = ep.close_flow(now, session, flow);
+        })
+    }
+
+    /// Accepts a receiving flow; `order` is `'sequence'` or `'network'`.
+    #[napi]
+    pub fn accept_flow(&self, session: f64, flow: f64, order: String) -> Result<()> {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        let order = convert::delivery_order(&order)?;
+        self.shared.post(move |ep, now| {
+            let _ = ep.accept_flow(now, session, flow, order);
+        })
+    }
+
+    /// Rejects a receiving flow; the sender sees `flowRejected` with `code`.
+    #[napi]
+    pub fn reject_flow(&self, session: f64, flow: f64, code: f64) -> Result<()> {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        let code = convert::id(code, "code")?;
+        self.shared.post(move |ep, _| {
+            let _ = ep.reject_flow(session, flow, code);
+        })
+    }
+
+    /// Holds back (or delivers again) a receiving flow's messages.
+    #[napi]
+    pub fn set_flow_suspended(&self, session: f64, flow: f64, suspended: bool) -> Result<()> {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        self.shared.post(move |ep, now| {
+            let _ = ep.set_flow_suspended(now, session, flow, suspended);
+        })
+    }
+
+    /// Closes a session in order or, with `abrupt`, at once; an opening
+    /// session is abandoned.  `sessionClosed` or `sessionOpenFailed`
+    /// follows.
+    #[napi]
+    pub fn close_session(&self, session: f64, abrupt: bool) -> Result<()> {
+        let session = session_handle(session)?;
+        self.shared.post(move |ep, now| {
+            let _ = ep.close(now, session, abrupt);
+        })
+    }
+
+    /// Replies (`sessionStatsReply`) with an open session's counters.
+    #[napi]
+    pub fn session_stats(&self, request: u32, session: f64) -> Result<()> {
+        let session = session_handle(session)?;
+        let reply = self.reply(request)?;
+        self.shared.post(move |ep, _| {
+            let info = ep.session_info(session).map(Box::new);
+            reply.send(Item::reply(request, Ok(ReplyValue::Session(info))));
+        })
+    }
+
+    /// Replies (`statsReply`) with the endpoint's and the I/O thread's
+    /// counters.  The returned promise only tells that the request ran.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stats(&self, request: u32) -> Result<AsyncTask<StatsTask>> {
+        let reply = self.reply(request)?;
+        Ok(AsyncTask::new(StatsTask {
+            shared: self.shared.clone(),
+            reply: Some(reply),
+        }))
+    }
+
+    /// Closes every session in order, waits at most `timeoutMs` for the
+    /// far ends, stops both threads.  Resolves to whether everything
+    /// closed cleanly in time; the last events (then `end`) reach the
+    /// callback before the threadsafe function goes.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn close(&self, env: Env, timeout_ms: f64) -> Result<AsyncTask<CloseTask>> {
+        let timeout = convert::millis(timeout_ms, "timeout")?;
+        self.shared.mark_closed();
+        // Our reference goes now; the dispatcher's goes after `end`.
+        lock(&self.outbox).take();
+        if let Some(hook) = lock(&self.hook).take() {
+            env.remove_env_cleanup_hook(hook)
+                .map_err(errors::internal)?;
+        }
+        Ok(AsyncTask::new(CloseTask {
+            shared: self.shared.clone(),
+            timeout,
+        }))
+    }
+}
+
+/// `stats()` on a libuv worker (`Handle::stats` waits for the I/O thread).
+pub struct StatsTask {
+    shared: Arc<Shared>,
+    reply: Option<Reply>,
+}
+
+impl Task for StatsTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        if let Some(reply) = self.reply.take() {
+            let request = reply.request();
+            match self.shared.handle() {
+                Ok(handle) => {
+                    let result = handle.stats().map(|s| ReplyValue::Stats(Box::new(s)));
+                    reply.send(Item::reply(request, result));
+                }
+                // Dropping the reply answers ERR_RTMFP_CLOSED.
+                Err(_) => drop(reply),
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, _: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+/// `close()` on a libuv worker: shutting down waits for the far ends.
+pub struct CloseTask {
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl Task for CloseTask {
+    type Output = bool;
+    type JsValue = bool;
+
+    fn compute(&mut self) -> napi::Result<bool> {
+        Ok(self.shared.shutdown(self.timeout))
+    }
+
+    fn resolve(&mut self, _: Env, clean: bool) -> napi::Result<bool> {
+        Ok(clean)
+    }
+}

@@ -1,0 +1,338 @@
+//! What runs behind one endpoint: the runtime, the dispatcher thread that
+//! hands its events to JS, and the replies to requests.
+//!
+//! ```text
+//!  JS thread ──post(closure)──▶ I/O thread (rtmfp-io) ──events──▶ queue
+//!      ▲                            │ reply                        │
+//!      │                            ▼                              ▼
+//!      └────── threadsafe function (one FIFO) ◀── dispatcher (rtmfp-events)
+//! ```
+//!
+//! Nothing here blocks the JS thread: requests are closures posted to the
+//! I/O thread ([`Handle::post`]), which answer through the same
+//! threadsafe function that carries the events.  One FIFO means a reply
+//! always reaches JS before the events its request caused (the closure
+//! queues the reply before the loop moves those events to the queue), so
+//! `connect` learns its session number before that session's
+//! `sessionOpened`, and `send` its message number before the receipt.
+//!
+//! The dispatcher blocks on the runtime's event queue, batches what is
+//! there and calls the threadsafe function without blocking.  At most
+//! [`IN_FLIGHT`] events wait on the JS side: beyond that the dispatcher
+//! waits, so the runtime's own event backpressure still applies.
+//!
+//! The threadsafe function is weak (unref'd): it never keeps the process
+//! alive by itself.  The JS wrapper refs it while it waits for something
+//! (a connect, a receipt, a close) or when asked to (`endpoint.ref()`).
+//!
+//! A later Flash `NetConnection` or rendezvous `Server` starts its
+//! runtime with `Runtime::start_with_layer` and wraps it the same way
+//! ([`Shared::start`] takes a started runtime); its layer's events become
+//! more [`Item`] variants.
+
+use crate::errors::{self, Code};
+use crate::items::{Item, NativeItem};
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use rtmfp_core::crypto::PeerId;
+use rtmfp_core::endpoint::Endpoint as CoreEndpoint;
+use rtmfp_core::runtime::{Handle, Runtime};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Most events handed to JS and not yet taken by its callback.
+const IN_FLIGHT: usize = 4096;
+/// Most events in one call of the JS callback.
+const BATCH: usize = 256;
+
+/// What one call of the threadsafe function carries.
+pub struct Batch {
+    items: Vec<Item>,
+    /// How many of `items` are events counted by the [`Gate`].
+    counted: usize,
+}
+
+/// The threadsafe function to the JS callback: weak, no error argument.
+pub type Tsfn = ThreadsafeFunction<Batch, (), Vec<NativeItem>, Status, false, true>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Critical sections are plain updates: a panic cannot leave the data
+    // inconsistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The dispatcher's backpressure: events in flight to JS.
+#[derive(Default)]
+struct Gate {
+    in_flight: Mutex<usize>,
+    room: Condvar,
+    stop: AtomicBool,
+}
+
+impl Gate {
+    /// Waits until fewer than [`IN_FLIGHT`] events are in flight; `false`
+    /// once stopped.
+    fn wait_room(&self) -> bool {
+        let mut n = lock(&self.in_flight);
+        while *n >= IN_FLIGHT && !self.stop.load(Ordering::SeqCst) {
+            n = self.room.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        !self.stop.load(Ordering::SeqCst)
+    }
+
+    fn take(&self, n: usize) {
+        *lock(&self.in_flight) += n;
+    }
+
+    fn release(&self, n: usize) {
+        let mut count = lock(&self.in_flight);
+        *count = count.saturating_sub(n);
+        self.room.notify_one();
+    }
+
+    fn stop(&self) {
+        // Under the lock, so that a waiter cannot miss it.
+        let _n = lock(&self.in_flight);
+        self.stop.store(true, Ordering::SeqCst);
+        self.room.notify_all();
+    }
+}
+
+/// Hands items to JS.
+#[derive(Clone)]
+pub struct Outbox(Arc<Tsfn>);
+
+impl Outbox {
+    fn call(&self, items: Vec<Item>, counted: usize) -> Status {
+        self.0.call(
+            Batch { items, counted },
+            ThreadsafeFunctionCallMode::NonBlocking,
+        )
+    }
+
+    /// Sends one item (a reply; not counted).
+    pub fn send(&self, item: Item) {
+        let _ = self.call(vec![item], 0);
+    }
+
+    /// Refs or unrefs the threadsafe function: whether it keeps the
+    /// event loop alive.  JS thread only.
+    pub fn set_ref(&self, env: &Env, referenced: bool) -> errors::Result<()> {
+        if self.0.aborted() {
+            return Ok(());
+        }
+        // SAFETY: on the env's own thread (this takes `&Env`), with a
+        // threadsafe function of this env that is not finalized
+        // (finalization also runs on this thread and sets `aborted`).
+        let status = unsafe {
+            if referenced {
+                napi::sys::napi_ref_threadsafe_function(env.raw(), self.0.raw())
+            } else {
+                napi::sys::napi_unref_threadsafe_function(env.raw(), self.0.raw())
+            }
+        };
+        if status == napi::sys::Status::napi_ok {
+            Ok(())
+        } else {
+            Err(errors::err(
+                Code::Internal,
+                format!("napi_(un)ref_threadsafe_function failed ({status})"),
+            ))
+        }
+    }
+}
+
+/// The answer to one request: sent once, or, if the request is dropped
+/// unrun (the runtime stopped first), an `ERR_RTMFP_CLOSED` error.
+pub struct Reply {
+    outbox: Option<Outbox>,
+    request: u32,
+}
+
+impl Reply {
+    pub fn new(outbox: Outbox, request: u32) -> Reply {
+        Reply {
+            outbox: Some(outbox),
+            request,
+        }
+    }
+
+    pub fn request(&self) -> u32 {
+        self.request
+    }
+
+    pub fn send(mut self, item: Item) {
+        if let Some(outbox) = self.outbox.take() {
+            outbox.send(item);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(outbox) = self.outbox.take() {
+            outbox.send(Item::failed(
+                self.request,
+                Code::Closed,
+                "the endpoint closed before the request ran",
+            ));
+        }
+    }
+}
+
+/// One running endpoint, shared by its JS object, its close task and its
+/// environment cleanup hook.
+pub struct Shared {
+    /// `Some` until closed: a handle keeps the runtime's event queue and
+    /// waker (two file descriptors) alive, so it goes with the runtime
+    /// rather than with the JS object.
+    handle: Mutex<Option<Handle>>,
+    /// `Some` until closed; shutting it down stops the I/O thread.
+    runtime: Mutex<Option<Runtime>>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    gate: Arc<Gate>,
+    closed: AtomicBool,
+    pub peer_id: PeerId,
+    pub local_addrs: Vec<SocketAddr>,
+}
+
+impl Shared {
+    /// Wraps a started runtime: makes the threadsafe function to
+    /// `callback` and starts the dispatcher.  Returns the outbox for
+    /// replies.
+    pub fn start(
+        runtime: Runtime,
+        peer_id: PeerId,
+        callback: Function<'_, Vec<NativeItem>, ()>,
+    ) -> errors::Result<(Arc<Shared>, Outbox)> {
+        let gate = Arc::new(Gate::default());
+        let taken = gate.clone();
+        let tsfn: Tsfn = callback
+            .build_threadsafe_function::<Batch>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx| {
+                let Batch { items, counted } = ctx.value;
+                if counted > 0 {
+                    taken.release(counted);
+                }
+                Ok(items.into_iter().map(NativeItem::from).collect::<Vec<_>>())
+            })
+            .map_err(errors::internal)?;
+        let outbox = Outbox(Arc::new(tsfn));
+        let handle = runtime.handle();
+        let thread = {
+            let (handle, outbox, gate) = (handle.clone(), outbox.clone(), gate.clone());
+            std::thread::Builder::new()
+                .name("rtmfp-events".into())
+                .spawn(move || dispatch(&handle, &outbox, &gate))
+                .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?
+        };
+        let shared = Arc::new(Shared {
+            handle: Mutex::new(Some(handle)),
+            local_addrs: runtime.local_addrs(),
+            runtime: Mutex::new(Some(runtime)),
+            dispatcher: Mutex::new(Some(thread)),
+            gate,
+            closed: AtomicBool::new(false),
+            peer_id,
+        });
+        Ok((shared, outbox))
+    }
+
+    /// Closed by `close()` or because the I/O thread stopped.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+            || lock(&self.handle).as_ref().is_none_or(Handle::is_closed)
+    }
+
+    /// A handle to the runtime, for a blocking call off the JS thread.
+    pub fn handle(&self) -> errors::Result<Handle> {
+        self.check_open()?;
+        lock(&self.handle).clone().ok_or_else(errors::closed)
+    }
+
+    pub fn check_open(&self) -> errors::Result<()> {
+        if self.is_closed() {
+            Err(errors::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Marks the endpoint closed: later calls fail at once.
+    pub fn mark_closed(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `f` on the I/O thread, without waiting.
+    pub fn post<F>(&self, f: F) -> errors::Result<()>
+    where
+        F: FnOnce(&mut CoreEndpoint, Instant) + Send + 'static,
+    {
+        self.check_open()?;
+        // Never blocks: a channel send and a wake-up.
+        match lock(&self.handle).as_ref() {
+            Some(handle) => handle.post(f).map_err(errors::from_runtime),
+            None => Err(errors::closed()),
+        }
+    }
+
+    /// Shuts the runtime down (blocking: closes sessions in order and
+    /// waits for them at most `deadline`), then waits for the dispatcher
+    /// to hand over the last events.  Idempotent; `true` if this call
+    /// closed everything cleanly.
+    pub fn shutdown(&self, deadline: Duration) -> bool {
+        self.mark_closed();
+        let runtime = lock(&self.runtime).take();
+        let clean = runtime.is_some_and(|rt| rt.shutdown(deadline).clean);
+        if let Some(thread) = lock(&self.dispatcher).take() {
+            let _ = thread.join();
+        }
+        lock(&self.handle).take();
+        clean
+    }
+
+    /// Stops at once, when the environment goes away: the JS side will
+    /// take no more events, so the dispatcher is told to stop waiting.
+    pub fn stop_now(&self) {
+        self.mark_closed();
+        if let Some(rt) = lock(&self.runtime).take() {
+            rt.shutdown(Duration::ZERO);
+        }
+        self.gate.stop();
+        if let Some(thread) = lock(&self.dispatcher).take() {
+            let _ = thread.join();
+        }
+        lock(&self.handle).take();
+    }
+}
+
+/// The dispatcher thread: runtime events to JS, in batches, until the
+/// runtime stops; then [`Item::End`].
+fn dispatch(handle: &Handle, outbox: &Outbox, gate: &Gate) {
+    while gate.wait_room() {
+        let Some(first) = handle.next_event() else {
+            break;
+        };
+        let mut items = vec![Item::Event(first)];
+        while items.len() < BATCH {
+            match handle.try_next_event() {
+                Some(event) => items.push(Item::Event(event)),
+                None => break,
+            }
+        }
+        let n = items.len();
+        gate.take(n);
+        if outbox.call(items, n) != Status::Ok {
+            // The environment is going away.
+            gate.release(n);
+            break;
+        }
+    }
+    outbox.send(Item::End);
+}
