@@ -294,7 +294,15 @@ fn echo_and_verified_send_over_loopback() {
     let lines = echo.lines;
     let out = guard.wait(Duration::from_secs(20));
     assert!(out.status.success(), "{:?}", out.status);
-    let rest: Vec<String> = lines.try_iter().collect();
+    // The reader thread may still be passing on the last lines: read until
+    // it ends (EOF after the exit) or a bounded wait.
+    let mut rest: Vec<String> = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(line) =
+        lines.recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+    {
+        rest.push(line);
+    }
     assert!(
         rest.iter().any(|l| l.starts_with("totals sessions 2")),
         "{rest:?}"

@@ -1,28 +1,31 @@
 #!/usr/bin/env python3
-"""Two (or more) peers exchanging lines of text over RTMFP.
+"""Find a friend by name through a rendezvous server, then talk directly.
 
-Start one peer; it prints how others can join::
+Start a rendezvous server (or use any RTMFP server with names)::
 
-    $ python chat.py --name alice --listen 127.0.0.1:5000
-    alice: peer ID 3f9c...e1 at 127.0.0.1:5000
-    others join with: python chat.py --connect 3f9c...e1@127.0.0.1:5000
+    $ python chat.py --serve 127.0.0.1:1935
+    serving on rtmfp://127.0.0.1:1935/chat
 
-Join from another terminal (or machine)::
+Alice connects and registers her name::
 
-    $ python chat.py --name bob --connect 3f9c...e1@127.0.0.1:5000
+    $ python chat.py --server rtmfp://127.0.0.1:1935/chat --name alice
+    * registered as alice (peer ID 3f9c...)
 
-Type lines; they appear on the other side as ``alice> hello``.  Ctrl-C or
+Bob finds her by name and they talk; the server only introduces them::
+
+    $ python chat.py --server rtmfp://127.0.0.1:1935/chat --name bob --find alice
+    * found alice: 3f9c...
+    * talking with alice
+
+Type lines; they appear on the other side as ``bob> hello``.  Ctrl-C or
 end of input (Ctrl-D) leaves.
 
-Peers are found by peer ID and address for now.  Finding a friend by name
-("find a friend by name and talk") comes with the rendezvous server
-(``rtmfp.Server`` and ``NetConnection`` with ``DIRECT_CONNECTIONS``), which
-introduces peers by peer ID without knowing their address.
-
-Each peer opens one flow, with metadata ``chat:<name>``, on every session
-(the one it starts and the ones that reach it), and accepts the chat flows
-that others open.  Everything else is the library's: sessions, crypto,
-retransmission and ordering.
+How it works (Flash's own way, RFC 7425 §5.4): every peer publishes a
+DIRECT_CONNECTIONS stream named "chat" and sends each line as a data
+message on it.  Bob looks Alice's peer ID up by name and plays her stream
+(``NetStream(nc, peer_id)``): the server introduces him to her, and the
+session is direct.  Alice sees a new subscriber and plays his stream back.
+The server carries no chat at all.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ import queue
 import sys
 import threading
 import time
-from typing import Dict, Optional, Set, Tuple
+from typing import Dict, Optional, Set
 
 import rtmfp
 
-PREFIX = b"chat:"
+STREAM = "chat"
 
 
 def read_stdin(lines: "queue.Queue[Optional[str]]") -> None:
@@ -46,73 +49,140 @@ def read_stdin(lines: "queue.Queue[Optional[str]]") -> None:
     lines.put(None)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default="anonymous", help="shown to the others")
-    parser.add_argument("--listen", default="0.0.0.0:0", help="address to bind (ip:port)")
-    parser.add_argument(
-        "--connect", metavar="PEER_ID@ADDRESS", help="join the peer with this ID at this address"
-    )
-    args = parser.parse_args()
-
-    with rtmfp.Endpoint(args.listen) as ep:
-        print(f"{args.name}: peer ID {ep.peer_id} at {ep.address}", flush=True)
-        print(f"others join with: python chat.py --connect {ep.peer_id}@{ep.address}", flush=True)
-        metadata = PREFIX + args.name.encode()
-        out: Dict[rtmfp.Session, rtmfp.Flow] = {}  # our flow on each session
-        names: Dict[rtmfp.RecvFlow, str] = {}  # who talks on each incoming flow
-        unacked: Set[Tuple[rtmfp.Flow, int]] = set()  # (flow, message id)
-
-        if args.connect:
-            peer_id, _, address = args.connect.partition("@")
-            try:
-                session = ep.connect_peer(peer_id, address, timeout=10)
-            except rtmfp.Error as e:
-                print(f"cannot join: {e}", file=sys.stderr)
-                return 1
-            out[session] = session.open_flow(metadata)
-            print(f"* joined {peer_id[:16]}...", flush=True)
-
-        lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        threading.Thread(target=read_stdin, args=(lines,), daemon=True).start()
-        leaving_at: Optional[float] = None
+def serve(listen: str) -> int:
+    """A rendezvous server in Python, printing what happens."""
+    with rtmfp.Server(listen) as server:  # any developer key
+        host, _, port = server.address.rpartition(":")
+        if host in ("0.0.0.0", "[::]"):
+            host = "127.0.0.1"
+        print(f"serving on rtmfp://{host}:{port}/{STREAM}", flush=True)
         try:
-            while leaving_at is None or (unacked and time.monotonic() < leaving_at):
-                # Events first (short waits keep typing responsive).
-                event = ep.next_event(timeout=0.05)
-                while event is not None:
-                    if isinstance(event, rtmfp.SessionOpened) and event.role == "responder":
-                        out[event.session] = event.session.open_flow(metadata)
-                        print(f"* {event.far_peer_id and event.far_peer_id[:16]}... joined", flush=True)
-                    elif isinstance(event, rtmfp.FlowOpened):
-                        if event.metadata.startswith(PREFIX):
-                            names[event.flow] = event.metadata[len(PREFIX) :].decode(errors="replace")
-                            event.flow.accept()
-                        else:
-                            event.flow.reject(1)
-                    elif isinstance(event, rtmfp.Message):
-                        who = names.get(event.flow, "?")
-                        print(f"{who}> {event.data.decode(errors='replace')}", flush=True)
-                    elif isinstance(event, (rtmfp.MessageDelivered, rtmfp.MessageAbandoned)):
-                        unacked.discard((event.flow, event.message))
-                    elif isinstance(event, rtmfp.SessionClosed):
-                        out.pop(event.session, None)
-                        print("* a peer left", flush=True)
-                    event = ep.next_event(timeout=0)
-                # Then what was typed.
-                while leaving_at is None:
-                    try:
-                        line = lines.get_nowait()
-                    except queue.Empty:
-                        break
-                    if line is None:
-                        leaving_at = time.monotonic() + 5  # flush, then leave
-                        break
-                    for flow in out.values():
-                        unacked.add((flow, flow.send(line.encode())))
+            for e in server.events():
+                if isinstance(e, rtmfp.ClientConnected):
+                    print(f"* {(e.peer_id or '?')[:16]}... connected from {e.address}", flush=True)
+                elif isinstance(e, rtmfp.NameRegistered):
+                    print(f"* {e.peer_id[:16]}... is {e.name}", flush=True)
+                elif isinstance(e, rtmfp.PeerIntroduced):
+                    print(f"* introduced {e.initiator} to {e.peer_id[:16]}...", flush=True)
+                elif isinstance(e, rtmfp.ClientDisconnected):
+                    print(f"* {(e.peer_id or '?')[:16]}... left", flush=True)
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def find(nc: rtmfp.NetConnection, name: str, patience: float) -> Optional[str]:
+    """The peer ID registered as `name`, asking again until `patience` runs out."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return nc.lookup_name(name)
+        except rtmfp.CallError:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+
+
+def chat(args: argparse.Namespace) -> int:
+    try:
+        nc = rtmfp.NetConnection.connect(args.server, bind=args.bind, timeout=10)
+    except rtmfp.Error as e:
+        print(f"cannot connect to {args.server}: {e}", file=sys.stderr)
+        return 1
+    with nc:
+        try:
+            nc.register_name(args.name)
+        except rtmfp.CallError as e:
+            print(f"cannot register {args.name!r}: {e}", file=sys.stderr)
+            return 1
+        print(f"* registered as {args.name} (peer ID {nc.near_id})", flush=True)
+        mine = rtmfp.NetStream(nc, rtmfp.DIRECT_CONNECTIONS)
+        mine.publish(STREAM)
+
+        playing: Dict[str, rtmfp.NetStream] = {}  # peer ID -> their stream we play
+        names: Dict[str, str] = {}  # peer ID -> name, once known
+        gone: Set[str] = set()
+
+        def label(peer: str) -> str:
+            return names.get(peer, peer[:16] + "...")
+
+        def listen_to(peer: str) -> None:
+            if peer not in playing:
+                theirs = rtmfp.NetStream(nc, peer)
+                theirs.play(STREAM)
+                playing[peer] = theirs
+
+        if args.find:
+            friend = find(nc, args.find, args.patience)
+            if friend is None:
+                print(f"nobody is registered as {args.find!r}", file=sys.stderr)
+                return 1
+            names[friend] = args.find
+            print(f"* found {args.find}: {friend}", flush=True)
+            listen_to(friend)
+
+        lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        threading.Thread(target=read_stdin, args=(lines,), daemon=True).start()
+        try:
+            while True:
+                # Events first (short waits keep typing responsive).
+                event = nc.next_event(timeout=0.05)
+                while event is not None:
+                    if isinstance(event, rtmfp.PeerStreamOpened) and event.peer_id:
+                        # Someone plays our stream: play theirs back.
+                        print(f"* {label(event.peer_id)} joined", flush=True)
+                        gone.discard(event.peer_id)
+                        listen_to(event.peer_id)
+                    elif isinstance(event, rtmfp.NetStatus) and event.stream is not None:
+                        peer = event.stream.peer_id  # None for our own stream
+                        if peer and event.code == "NetStream.Play.Start":
+                            print(f"* talking with {label(peer)}", flush=True)
+                        elif peer and (
+                            event.level == "error" or event.code == "NetStream.Connect.Closed"
+                        ):
+                            playing.pop(peer, None)
+                            if peer not in gone:
+                                gone.add(peer)
+                                print(f"* {label(peer)} left", flush=True)
+                    elif isinstance(event, rtmfp.Media) and event.message_type == rtmfp.MessageType.DATA:
+                        values = event.values()
+                        if len(values) == 3 and values[0] == "chat":
+                            _, who, text = values
+                            if event.stream is not None and event.stream.peer_id:
+                                names[event.stream.peer_id] = str(who)
+                            print(f"{who}> {text}", flush=True)
+                    event = nc.next_event(timeout=0)
+                # Then what was typed.
+                try:
+                    line = lines.get_nowait()
+                except queue.Empty:
+                    continue
+                if line is None:
+                    time.sleep(0.5)  # let the last lines arrive, then leave
+                    break
+                if mine.send_data("chat", args.name, line) == 0:
+                    print("* nobody is listening yet", flush=True)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", metavar="ADDRESS", help="run a rendezvous server here (ip:port)")
+    parser.add_argument("--server", metavar="URI", help="the rendezvous server, rtmfp://host:port/app")
+    parser.add_argument("--name", default="anonymous", help="the name others find you by")
+    parser.add_argument("--find", metavar="NAME", help="talk to the peer registered as NAME")
+    parser.add_argument("--bind", default="0.0.0.0:0", help="local address (ip:port)")
+    parser.add_argument(
+        "--patience", type=float, default=10.0, help="seconds to wait for NAME to appear"
+    )
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve)
+    if not args.server:
+        parser.error("give --serve ADDRESS or --server URI")
+    return chat(args)
 
 
 if __name__ == "__main__":

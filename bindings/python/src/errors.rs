@@ -6,8 +6,13 @@
 //! ├── TimeoutError(..., TimeoutError)   a blocking wait ran out
 //! ├── InvalidArgument(..., ValueError)  bad URI, address, peer ID, option
 //! ├── SessionError                      no such session, not open, open failed
-//! └── FlowError                         no such flow, flow closed
-//!     └── WouldBlock(..., BlockingIOError)  send buffer full: wait for FlowWritable
+//! ├── FlowError                         no such flow, flow closed
+//! │   └── WouldBlock(..., BlockingIOError)  send buffer full: wait for FlowWritable
+//! ├── NetError                          a NetConnection / NetStream call does not
+//! │   │                                 fit the state (not connected, not publishing)
+//! │   ├── ConnectError                  NetConnection.Connect.Rejected / .Failed
+//! │   └── CallError                     the server answered a call with `_error`
+//! └── CallbackError                     a Python callback raised (`__cause__`)
 //! ```
 //!
 //! The classes are made with `type()` at import so that they can also
@@ -19,6 +24,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use rtmfp_core::endpoint::EndpointError;
+use rtmfp_core::flash::client::ClientError;
+use rtmfp_core::flash::NetError;
 use rtmfp_core::runtime::RuntimeError;
 use rtmfp_core::session::flows::FlowError as CoreFlowError;
 
@@ -32,6 +39,10 @@ pub(crate) enum Kind {
     Session,
     Flow,
     WouldBlock,
+    Net,
+    Connect,
+    Call,
+    Callback,
 }
 
 struct Types {
@@ -42,6 +53,10 @@ struct Types {
     session: Py<PyType>,
     flow: Py<PyType>,
     would_block: Py<PyType>,
+    net: Py<PyType>,
+    connect: Py<PyType>,
+    call: Py<PyType>,
+    callback: Py<PyType>,
 }
 
 static TYPES: PyOnceLock<Types> = PyOnceLock::new();
@@ -75,7 +90,41 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             std::slice::from_ref(&e),
             "A flow operation failed: no such flow, or the flow is closed.",
         )?;
+        let net = new_class(
+            py,
+            "NetError",
+            std::slice::from_ref(&e),
+            "A NetConnection or NetStream call does not fit the state: not \
+             connected (yet), already connected, the stream is not publishing, \
+             no such stream or subscriber.",
+        )?;
+        let n = net.bind(py).clone();
         Ok(Types {
+            connect: new_class(
+                py,
+                "ConnectError",
+                std::slice::from_ref(&n),
+                "NetConnection.connect failed: the server rejected the connect \
+                 (NetConnection.Connect.Rejected, e.g. a bad developer key) or it \
+                 failed (NetConnection.Connect.Failed). Attributes: code, level, \
+                 description (the status info).",
+            )?,
+            call: new_class(
+                py,
+                "CallError",
+                std::slice::from_ref(&n),
+                "The server answered a call (register_name, lookup_name, call) \
+                 with _error. Attributes: code, description.",
+            )?,
+            callback: new_class(
+                py,
+                "CallbackError",
+                std::slice::from_ref(&e),
+                "A Python callback (on_peer_connect, a Server hook) raised. The \
+                 original exception is __cause__; it was also logged (logger \
+                 \"rtmfp\") when it happened.",
+            )?,
+            net,
             closed: new_class(
                 py,
                 "ClosedError",
@@ -127,6 +176,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("SessionError", &t.session),
         ("FlowError", &t.flow),
         ("WouldBlock", &t.would_block),
+        ("NetError", &t.net),
+        ("ConnectError", &t.connect),
+        ("CallError", &t.call),
+        ("CallbackError", &t.callback),
     ] {
         m.add(name, ty.clone_ref(py))?;
     }
@@ -148,6 +201,10 @@ pub(crate) fn err(py: Python<'_>, kind: Kind, message: impl Into<String>) -> PyE
         Kind::Session => &t.session,
         Kind::Flow => &t.flow,
         Kind::WouldBlock => &t.would_block,
+        Kind::Net => &t.net,
+        Kind::Connect => &t.connect,
+        Kind::Call => &t.call,
+        Kind::Callback => &t.callback,
     };
     PyErr::from_type(ty.bind(py).clone(), (message,))
 }
@@ -158,6 +215,11 @@ pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
 
 pub(crate) fn closed(py: Python<'_>) -> PyErr {
     err(py, Kind::Closed, "the endpoint is closed")
+}
+
+/// `ClosedError` naming what is closed ("the NetConnection", "the server").
+pub(crate) fn closed_as(py: Python<'_>, what: &str) -> PyErr {
+    err(py, Kind::Closed, format!("{what} is closed"))
 }
 
 /// The exception for a runtime error.
@@ -186,6 +248,48 @@ pub(crate) fn from_runtime(py: Python<'_>, e: RuntimeError) -> PyErr {
         other => other.to_string(),
     };
     err(py, kind, message)
+}
+
+/// The exception for a NetConnection / NetStream error.
+pub(crate) fn from_net(py: Python<'_>, e: NetError) -> PyErr {
+    match e {
+        NetError::Runtime(e) => from_runtime(py, e),
+        NetError::Io(e) => PyErr::from(e),
+        NetError::Client(e) => match e {
+            ClientError::Endpoint(e) => from_runtime(py, RuntimeError::Endpoint(e)),
+            ClientError::InvalidArgument(why) => invalid(py, why),
+            other => err(py, Kind::Net, other.to_string()),
+        },
+    }
+}
+
+/// An exception of `kind` with `code`, `level` and `description`
+/// attributes (a status info object).
+pub(crate) fn with_status(
+    py: Python<'_>,
+    kind: Kind,
+    message: String,
+    code: &str,
+    level: &str,
+    description: &str,
+) -> PyErr {
+    let e = err(py, kind, message);
+    let value = e.value(py);
+    let _ = value.setattr("code", code);
+    let _ = value.setattr("level", level);
+    let _ = value.setattr("description", description);
+    e
+}
+
+/// `Result<T, NetError>` to `PyResult<T>`.
+pub(crate) trait NetOrRaise<T> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> NetOrRaise<T> for Result<T, NetError> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| from_net(py, e))
+    }
 }
 
 /// `Result<T, RuntimeError>` to `PyResult<T>`.

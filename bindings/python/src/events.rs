@@ -39,7 +39,7 @@ macro_rules! event_class {
                     format!(
                         "{}={}",
                         stringify!($field),
-                        short_repr((&self.$field).into_pyobject(py)?.as_any())?
+                        $crate::events::short_repr((&self.$field).into_pyobject(py)?.as_any())?
                     )
                 ),*];
                 Ok(format!("{}({})", stringify!($name), fields.join(", ")))
@@ -48,7 +48,10 @@ macro_rules! event_class {
     };
 }
 
-fn short_repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+pub(crate) use event_class;
+
+/// An object's `repr()`, cut to [`REPR_FIELD_MAX`] characters.
+pub(crate) fn short_repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     let r = obj.repr()?.to_string();
     if r.chars().count() <= REPR_FIELD_MAX {
         return Ok(r);

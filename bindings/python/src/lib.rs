@@ -12,16 +12,26 @@
 //! - [`errors`]: the `rtmfp.Error` hierarchy;
 //! - [`convert`]: bytes-like data, durations, addresses, peer IDs.
 //!
-//! The Flash layer (`NetConnection`, `NetStream`) and the rendezvous
-//! `Server` go in modules of their own beside these: each starts its
-//! runtime with `Runtime::start_with_layer`, wraps it in a [`shared::Shared`]
-//! (`Shared::new(runtime, peer_id)`) and so gets the same blocking waits,
-//! event fd and error mapping; layer events are added to [`events`].
+//! The Flash layer and the rendezvous server:
+//! - [`netconnection`]: `NetConnection` and `NetStream`, over
+//!   `rtmfp_core::flash::{NetConnection, NetStream}`; `on_peer_connect`
+//!   through the client's ask mode;
+//! - [`server`]: `Server`, over `rtmfp_core::rendezvous::ServerHandle`,
+//!   with Python hooks run on the event-reading thread;
+//! - [`layer`]: what both share: the layer's event queue with blocking
+//!   waits and a duplicated event fd (the counterpart of [`shared`]), and
+//!   the delivery of callback exceptions;
+//! - [`flash_events`]: their event classes; [`amf`]: AMF values.
 
+mod amf;
 mod convert;
 mod endpoint;
 mod errors;
 mod events;
+mod flash_events;
+mod layer;
+mod netconnection;
+mod server;
 mod session;
 mod shared;
 
@@ -39,5 +49,17 @@ fn _rtmfp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::RecvFlow>()?;
     events::register(m)?;
     m.add_function(wrap_pyfunction!(endpoint::_open_error, m)?)?;
+    m.add_class::<netconnection::NetConnection>()?;
+    m.add_class::<netconnection::NetStream>()?;
+    m.add_class::<netconnection::NetEventIterator>()?;
+    m.add_class::<server::Server>()?;
+    m.add_class::<server::ServerEventIterator>()?;
+    flash_events::register(m)?;
+    m.add("DIRECT_CONNECTIONS", netconnection::DIRECT_CONNECTIONS)?;
+    m.add("CONNECT_TO_FMS", netconnection::CONNECT_TO_FMS)?;
+    m.add_function(wrap_pyfunction!(netconnection::_call_outcome, m)?)?;
+    m.add_function(wrap_pyfunction!(netconnection::_lookup_answer, m)?)?;
+    m.add_function(wrap_pyfunction!(netconnection::_connect_outcome, m)?)?;
+    m.add_function(wrap_pyfunction!(netconnection::_is_connect_outcome, m)?)?;
     Ok(())
 }

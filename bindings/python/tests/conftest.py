@@ -64,3 +64,77 @@ def connected(
     assert isinstance(opened, rtmfp.SessionOpened)
     wait_kind(a, "session_opened")
     return a, b, sa, opened.session
+
+
+# ------------------------------------------------------------ Flash layer --
+
+KEY = "TESTKEY"
+
+
+def wait_net(
+    nc: rtmfp.NetConnection,
+    match: Callable[[rtmfp.NetEvent], bool],
+    timeout: float = WAIT,
+    seen: Optional[List[rtmfp.NetEvent]] = None,
+) -> rtmfp.NetEvent:
+    """Reads a NetConnection's events until one matches; the others go to
+    `seen`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no matching event within {timeout} s; saw {seen}")
+        event = nc.next_event(left)
+        if event is None:
+            continue
+        if match(event):
+            return event
+        if seen is not None:
+            seen.append(event)
+
+
+def wait_status(
+    nc: rtmfp.NetConnection,
+    code: str,
+    stream: Optional[rtmfp.NetStream] = None,
+    seen: Optional[List[rtmfp.NetEvent]] = None,
+) -> rtmfp.NetStatus:
+    """Waits for status `code` (of `stream`, or of the connection)."""
+    if seen is None:
+        seen = []
+    e = wait_net(
+        nc, lambda e: e.kind == "status" and e.code == code and e.stream == stream, seen=seen
+    )
+    assert isinstance(e, rtmfp.NetStatus)
+    return e
+
+
+@pytest.fixture
+def server() -> Iterator[rtmfp.Server]:
+    """A rendezvous server on loopback that accepts the key KEY."""
+    s = rtmfp.Server("127.0.0.1:0", keys=[KEY])
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def uri(server: rtmfp.Server, key: str = KEY, app: str = "app") -> str:
+    return f"rtmfp://{server.address}/{app}/{key}"
+
+
+@pytest.fixture
+def connect(server: rtmfp.Server) -> Iterator[Callable[[], rtmfp.NetConnection]]:
+    """Makes NetConnections to `server` (connected), closed afterwards."""
+    made: List[rtmfp.NetConnection] = []
+
+    def make() -> rtmfp.NetConnection:
+        nc = rtmfp.NetConnection.connect(uri(server), bind="127.0.0.1:0", timeout=WAIT)
+        made.append(nc)
+        return nc
+
+    try:
+        yield make
+    finally:
+        for nc in made:
+            nc.close()

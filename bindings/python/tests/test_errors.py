@@ -26,6 +26,10 @@ def test_hierarchy() -> None:
         rtmfp.SessionError,
         rtmfp.FlowError,
         rtmfp.WouldBlock,
+        rtmfp.NetError,
+        rtmfp.ConnectError,
+        rtmfp.CallError,
+        rtmfp.CallbackError,
     ):
         assert issubclass(cls, rtmfp.Error)
         assert cls.__module__ == "rtmfp"
@@ -34,6 +38,8 @@ def test_hierarchy() -> None:
     assert issubclass(rtmfp.InvalidArgument, ValueError)
     assert issubclass(rtmfp.WouldBlock, rtmfp.FlowError)
     assert issubclass(rtmfp.WouldBlock, BlockingIOError)
+    assert issubclass(rtmfp.ConnectError, rtmfp.NetError)
+    assert issubclass(rtmfp.CallError, rtmfp.NetError)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Other processes: the chat example, and the Rust CLI (`rtmfp echo`)."""
+"""Other processes: the chat example (a server and two peers), and the
+Rust CLI (`rtmfp echo`)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class Proc:
         )
         self.lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self.seen: List[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.p.stdout is not None
@@ -71,29 +73,43 @@ class Proc:
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait()
+        # Its reader thread ends at end of output: do not leave it behind
+        # for the thread counts of later tests.
+        self.reader.join(WAIT)
 
 
-def test_chat_example_two_peers() -> None:
-    alice = Proc([sys.executable, str(CHAT), "--name", "alice", "--listen", "127.0.0.1:0"])
-    bob: Optional[Proc] = None
+def test_chat_example_finds_a_friend_by_name_and_talks() -> None:
+    """The seed's flow: a rendezvous server (rtmfp.Server in chat.py), alice
+    registers her name, bob finds her by name and they talk directly."""
+    procs: List[Proc] = []
     try:
-        m = alice.expect(r"others join with: .* --connect (\S+@\S+)")
-        bob = Proc([sys.executable, str(CHAT), "--name", "bob", "--connect", m.group(1)])
-        bob.expect(r"\* joined")
-        alice.expect(r"\* \w+\.\.\. joined")
+        server = Proc([sys.executable, str(CHAT), "--serve", "127.0.0.1:0"])
+        procs.append(server)
+        uri = server.expect(r"^serving on (rtmfp://\S+)").group(1)
+        peer = ["--server", uri, "--bind", "127.0.0.1:0"]
+        alice = Proc([sys.executable, str(CHAT), *peer, "--name", "alice"])
+        procs.append(alice)
+        alice_id = alice.expect(r"^\* registered as alice \(peer ID ([0-9a-f]{64})\)").group(1)
+        bob = Proc([sys.executable, str(CHAT), *peer, "--name", "bob", "--find", "alice"])
+        procs.append(bob)
+        assert bob.expect(r"^\* found alice: ([0-9a-f]{64})").group(1) == alice_id
+        bob.expect(r"^\* talking with alice$")
+        alice.expect(r"^\* [0-9a-f]{16}\.\.\. joined$")  # bob plays her stream
+        bob.expect(r"^\* alice joined$")  # she plays his back
         bob.write("hello from bob\n")
         alice.expect(r"^bob> hello from bob$")
         alice.write("hi bob\n")
         bob.expect(r"^alice> hi bob$")
-        bob.close_stdin()  # end of input: bob flushes and leaves
+        # The server only introduced them.
+        server.expect(r"introduced .* to " + alice_id[:16])
+        bob.close_stdin()  # end of input: bob leaves
         assert bob.p.wait(WAIT) == 0
-        alice.expect(r"\* a peer left")
+        alice.expect(r"^\* bob left$")
         alice.close_stdin()
         assert alice.p.wait(WAIT) == 0
     finally:
-        alice.stop()
-        if bob is not None:
-            bob.stop()
+        for p in procs:
+            p.stop()
 
 
 def find_cli() -> Optional[Path]:

@@ -73,6 +73,93 @@ def errors(ep: rtmfp.Endpoint) -> List[str]:
     return caught
 
 
+# ------------------------------------------------------------ Flash layer --
+
+
+def describe_net(event: rtmfp.NetEvent) -> str:
+    if event.kind == "status":
+        where = "connection" if event.stream is None else f"stream {event.stream.id}"
+        return f"{where}: {event.code} ({event.level})"
+    if event.kind == "media":
+        return f"{len(event.payload)} bytes of type {event.message_type} at {event.timestamp}"
+    if isinstance(event, rtmfp.PeerConnect):
+        return f"{event.peer_id} asked for {event.name}: {event.accepted}"
+    return event.kind
+
+
+def describe_server(event: rtmfp.ServerEvent) -> str:
+    if event.kind == "connected":
+        key: Optional[str] = event.key
+        return f"{event.peer_id} connected to {event.app} with {key}"
+    if isinstance(event, rtmfp.PeerIntroduced):
+        return f"{event.initiator} introduced to {event.peer_id[:16]}"
+    return event.kind
+
+
+def flash(server: rtmfp.Server) -> Tuple[int, List[str]]:
+    uri = f"rtmfp://{server.address}/typed/KEY"
+    publisher: rtmfp.NetConnection = rtmfp.NetConnection.connect(uri, bind="127.0.0.1:0")
+    player = rtmfp.NetConnection(bind="127.0.0.1:0", max_peer_connections=4)
+    player = player.connect(uri, timeout=10.0)
+    with publisher, player:
+        near: str = publisher.near_id
+        far: Optional[str] = publisher.far_id
+        assert far == server.peer_id and publisher.near_nonce is not None
+        publisher.register_name("typed")
+        assert player.lookup_name("typed") == near
+
+        cam = rtmfp.NetStream(publisher, rtmfp.DIRECT_CONNECTIONS)
+
+        def on_peer_connect(peer_id: str, name: str) -> bool:
+            return name == "typed-cam"
+
+        cam.on_peer_connect = on_peer_connect
+        cam.max_peer_connections = 2
+        cam.publish("typed-cam")
+        play = rtmfp.NetStream(player, near)
+        play.play("typed-cam")
+        log: List[str] = []
+        started = False
+        while not started:
+            # The publisher's reads run on_peer_connect.
+            for e in publisher.drain_events():
+                log.append(describe_net(e))
+            ev = player.next_event(timeout=0.05)
+            if ev is not None:
+                log.append(describe_net(ev))
+                started = ev.kind == "status" and ev.code == "NetStream.Play.Start"
+        n: int = cam.send_video(0, bytearray(b"\x17\x01frame"))
+        n += cam.send_data("hello", {"from": "typed"}, timestamp=1)
+        peers: List[str] = cam.peer_streams
+        assert peers == [player.near_id]
+        sessions: List[rtmfp.ServerSession] = server.sessions()
+        assert len(sessions) == 2
+        for s in server.drain_events():
+            log.append(describe_server(s))
+        return n, log
+
+
+async def flash_async(server: rtmfp.Server) -> str:
+    uri = f"rtmfp://{server.address}/typed/KEY"
+    nc = await rtmfp.NetConnection.connect_async(uri, bind="127.0.0.1:0", timeout=10.0)
+    async with nc:
+        await nc.register_name_async("typed-async")
+        peer: str = await nc.lookup_name_async("typed-async")
+        async for event in nc.events_async():
+            if isinstance(event, rtmfp.NetStatus):
+                break
+    return peer
+
+
+def flash_errors(server: rtmfp.Server) -> List[str]:
+    caught: List[str] = []
+    try:
+        rtmfp.NetConnection.connect(f"rtmfp://{server.address}/typed/WRONG", bind="127.0.0.1:0")
+    except rtmfp.ConnectError as e:
+        caught.append(e.code)
+    return caught
+
+
 def main() -> None:
     with rtmfp.Endpoint("127.0.0.1:0") as a, rtmfp.Endpoint("127.0.0.1:0") as b:
         received, _ = blocking(a, b)
@@ -80,6 +167,11 @@ def main() -> None:
         assert errors(a) == ["InvalidArgument", "TimeoutError"]
     with rtmfp.Endpoint("127.0.0.1:0") as a, rtmfp.Endpoint("127.0.0.1:0") as b:
         assert asyncio.run(with_asyncio(a, b)) == [b"async"]
+    with rtmfp.Server("127.0.0.1:0", keys=["KEY"]) as server:
+        sent, log = flash(server)
+        assert sent == 2 and any("Play.Start" in line for line in log)
+        assert len(asyncio.run(flash_async(server))) == 64
+        assert flash_errors(server) == ["NetConnection.Connect.Rejected"]
 
 
 if __name__ == "__main__":

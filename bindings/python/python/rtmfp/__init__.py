@@ -24,20 +24,77 @@ Blocking calls release the GIL and Ctrl-C interrupts them; the asyncio
 methods wait on the endpoint's event fd with ``loop.add_reader`` (no
 polling, no thread per endpoint).  Use one style per endpoint: events read
 by one are not seen by the other.
+
+The Flash layer (RFC 7425 §5) and a rendezvous server::
+
+    with rtmfp.Server("127.0.0.1:1935") as server:          # any key
+        nc = rtmfp.NetConnection.connect("rtmfp://127.0.0.1:1935/app")
+        cam = rtmfp.NetStream(nc, rtmfp.DIRECT_CONNECTIONS)
+        cam.publish("cam")                                   # peers play it by nc.near_id
+        cam.send_video(0, flv_video_tag_body)
+
+``NetConnection``, ``NetStream`` and ``Server`` have the same blocking and
+asyncio styles.  Python callbacks (``NetStream.on_peer_connect``, the
+server's hooks) run on the thread that reads their events, never on the
+I/O thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from typing import TYPE_CHECKING, AsyncIterator, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from . import _aio, _rtmfp
 from ._rtmfp import (
+    CONNECT_TO_FMS,
+    DIRECT_CONNECTIONS,
+    CallError,
+    CallResult,
+    CallbackError,
+    ClientConnected,
+    ClientDisconnected,
+    ClientPeerInfo,
+    ClientRejected,
     ClosedError,
+    ConnectError,
     Error,
     EventIterator,
     FarAddressChanged,
+    KeepaliveTimers,
+    Media,
+    NameRegistered,
+    NetCommand,
+    NetError,
+    NetEventIterator,
+    NetStatus,
+    NetStream,
+    PeerConnect,
+    PeerIntroduced,
+    PeerStreamClosed,
+    PeerStreamOpened,
+    ServerEventIterator,
+    ServerSession,
+    ServerStream,
+    StreamCreated,
+    StreamPlaying,
+    StreamPublished,
+    StreamRejected,
+    StreamUnpublished,
+    UserControl,
     Flow,
     FlowComplete,
     FlowError,
@@ -81,6 +138,34 @@ Event = Union[
     FarAddressChanged,
 ]
 
+#: Any NetConnection event; dispatch on ``event.kind`` or ``isinstance``.
+NetEvent = Union[
+    NetStatus,
+    StreamCreated,
+    UserControl,
+    Media,
+    NetCommand,
+    CallResult,
+    PeerConnect,
+    PeerStreamOpened,
+    PeerStreamClosed,
+    KeepaliveTimers,
+]
+
+#: Any Server event.
+ServerEvent = Union[
+    ClientConnected,
+    ClientRejected,
+    ClientPeerInfo,
+    ClientDisconnected,
+    StreamPublished,
+    StreamUnpublished,
+    StreamPlaying,
+    StreamRejected,
+    PeerIntroduced,
+    NameRegistered,
+]
+
 #: One address: ``"host:port"`` / ``"[v6]:port"`` or ``(host, port)``.
 Address = Union[str, Tuple[str, int]]
 #: One address or several.
@@ -98,6 +183,15 @@ class Priority(enum.IntEnum):
     IMMEDIATE = 5
     FLASH = 6
     FLASH_OVERRIDE = 7
+
+
+class MessageType(enum.IntEnum):
+    """RTMP message types of ``Media`` events and ``NetStream.send``."""
+
+    AUDIO = 8
+    VIDEO = 9
+    DATA_AMF3 = 15
+    DATA = 18
 
 
 class Endpoint(_rtmfp.Endpoint):
@@ -191,10 +285,304 @@ class Endpoint(_rtmfp.Endpoint):
         await self.close_async()
 
 
+# ------------------------------------------------------------ Flash layer --
+
+_NC = TypeVar("_NC", bound="NetConnection")
+_NC_co = TypeVar("_NC_co", bound="NetConnection", covariant=True)
+
+
+class _ConnectNew(Protocol[_NC_co]):
+    def __call__(self, uri: str, *, timeout: float = 10.0, **options: Any) -> _NC_co: ...
+
+
+class _ConnectBound(Protocol[_NC_co]):
+    def __call__(self, uri: str, *, timeout: float = 10.0) -> _NC_co: ...
+
+
+class _ConnectNewAsync(Protocol[_NC_co]):
+    def __call__(
+        self, uri: str, *, timeout: float = 10.0, **options: Any
+    ) -> Awaitable[_NC_co]: ...
+
+
+class _ConnectBoundAsync(Protocol[_NC_co]):
+    def __call__(self, uri: str, *, timeout: float = 10.0) -> Awaitable[_NC_co]: ...
+
+
+class _Connect:
+    """``NetConnection.connect(uri, timeout=10.0, **options)`` makes a
+    NetConnection and connects it; ``nc.connect(uri, timeout=10.0)``
+    connects ``nc`` (made with ``NetConnection(**options)``).  Both block
+    until "NetConnection.Connect.Success" and return the connection; on
+    failure it is closed and ``ConnectError`` / ``TimeoutError`` raised."""
+
+    @overload
+    def __get__(self, obj: None, owner: Type[_NC]) -> _ConnectNew[_NC]: ...
+    @overload
+    def __get__(self, obj: _NC, owner: Type[_NC]) -> _ConnectBound[_NC]: ...
+    def __get__(
+        self, obj: Optional[_NC], owner: Type[_NC]
+    ) -> Union[_ConnectNew[_NC], _ConnectBound[_NC]]:
+        if obj is None:
+
+            def connect_new(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+                nc = owner(**options)
+                return nc.connect(uri, timeout=timeout)
+
+            return connect_new
+        nc = obj
+
+        def connect(uri: str, *, timeout: float = 10.0) -> _NC:
+            try:
+                nc.start_connect(uri)
+                nc.wait_connected(timeout)
+            except BaseException:
+                nc.close()
+                raise
+            return nc
+
+        return connect
+
+
+class _ConnectAsync:
+    """``connect`` for asyncio: ``await NetConnection.connect_async(uri)``
+    or ``await nc.connect_async(uri)``."""
+
+    @overload
+    def __get__(self, obj: None, owner: Type[_NC]) -> _ConnectNewAsync[_NC]: ...
+    @overload
+    def __get__(self, obj: _NC, owner: Type[_NC]) -> _ConnectBoundAsync[_NC]: ...
+    def __get__(
+        self, obj: Optional[_NC], owner: Type[_NC]
+    ) -> Union[_ConnectNewAsync[_NC], _ConnectBoundAsync[_NC]]:
+        if obj is None:
+
+            async def connect_new(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+                nc = owner(**options)
+                return await nc.connect_async(uri, timeout=timeout)
+
+            return connect_new
+        nc = obj
+
+        async def connect(uri: str, *, timeout: float = 10.0) -> _NC:
+            try:
+                # Name resolution and the identity block: use the executor.
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, nc.start_connect, uri)
+                await nc.wait_connected_async(timeout)
+            except BaseException:
+                await nc.close_async()
+                raise
+            return nc
+
+        return connect
+
+
+class NetConnection(_rtmfp.NetConnection):
+    """A connection to an RTMFP server with Flash's NetConnection semantics.
+
+    ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
+    max_peer_connections=8, hostname=None, open_timeout=None,
+    idle_timeout=None, keepalive_interval=None)``
+
+    - ``uri``: ``rtmfp://host[:port]/app[/DEVELOPER-KEY]``; given here, the
+      connect starts at once (its outcome arrives as a ``NetStatus``
+      event); otherwise call ``connect(uri)``.
+    - ``bind``: local address(es); their family must match the server's.
+    - ``args``: extra ``connect`` arguments (AMF values).
+    - ``max_peer_connections``: subscribers allowed across our
+      DIRECT_CONNECTIONS streams (Flash's ``maxPeerConnections``).
+
+    Each connection has a fresh identity: ``near_id`` (our peer ID, 64 hex
+    digits) is what subscribers pass to ``NetStream(nc, peer_id)``.
+    ``NetConnection.connect(uri, timeout=10.0, **options)`` makes one and
+    waits until it is connected; ``nc.connect(uri)`` does that for ``nc``.
+    Status codes are Flash's: "NetConnection.Connect.Success", ".Failed",
+    ".Rejected", ".Closed".  A context manager (``with`` / ``async with``).
+    """
+
+    connect = _Connect()
+    connect_async = _ConnectAsync()
+    _dispatcher: Optional[_aio.LayerDispatcher[NetEvent]] = None
+
+    def _aio(self) -> _aio.LayerDispatcher[NetEvent]:
+        self._dispatcher = _aio.layer_dispatcher(self, self._dispatcher)
+        return self._dispatcher
+
+    async def wait_connected_async(self, timeout: float = 10.0) -> None:
+        """``wait_connected`` for asyncio."""
+        d = self._aio()
+        if self.connected:
+            return
+
+        def outcome(e: NetEvent) -> bool:
+            return e.kind == "status" and e.stream is None and _rtmfp._is_connect_outcome(e.code)
+
+        event = await d.wait_for(outcome, timeout, f"no answer from {self.uri}")
+        assert isinstance(event, NetStatus)
+        _rtmfp._connect_outcome(event, self.uri or "")
+
+    async def next_event_async(self, timeout: Optional[float] = None) -> Optional[NetEvent]:
+        """The next event; None on timeout.  Raises ``ClosedError`` once
+        closed and every event was read, ``CallbackError`` when an
+        ``on_peer_connect`` raised (the event follows)."""
+        d = self._aio()
+        event = await d.get(timeout)
+        if event is None and not d.active:
+            raise ClosedError("the NetConnection is closed")
+        return event
+
+    async def events_async(self) -> AsyncIterator[NetEvent]:
+        """``async for event in nc.events_async()``; ends when closed."""
+        d = self._aio()
+        while True:
+            event = await d.get()
+            if event is None:
+                return
+            yield event
+
+    async def call_async(self, command: str, *args: Any, timeout: float = 10.0) -> Any:
+        """``call`` for asyncio."""
+        return await self._call_async(command, args, timeout, f"call({command!r})")
+
+    async def _call_async(
+        self, command: str, args: Sequence[Any], timeout: float, what: str
+    ) -> Any:
+        d = self._aio()
+        txn = self.start_call(command, *args)
+
+        def answer(e: NetEvent) -> bool:
+            return e.kind == "call_result" and e.transaction_id == txn
+
+        event = await d.wait_for(answer, timeout, f"{what}: no answer from the server")
+        assert isinstance(event, CallResult)
+        return _rtmfp._call_outcome(event, what)
+
+    async def register_name_async(self, name: str, *, timeout: float = 10.0) -> None:
+        """``register_name`` for asyncio."""
+        await self._call_async("registerName", [name], timeout, f"register_name({name!r})")
+
+    async def lookup_name_async(self, name: str, *, timeout: float = 10.0) -> str:
+        """``lookup_name`` for asyncio."""
+        value = await self._call_async("lookupName", [name], timeout, f"lookup_name({name!r})")
+        return _rtmfp._lookup_answer(value, name)
+
+    async def close_async(self, timeout: float = 1.0) -> bool:
+        """``close`` without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        clean: bool = await loop.run_in_executor(None, self.close, timeout)
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+        return clean
+
+    async def __aenter__(self: _NC) -> _NC:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close_async()
+
+
+class Server(_rtmfp.Server):
+    """An RTMFP rendezvous server (Stratus/Cirrus-like): it introduces
+    peers to each other by peer ID (DIRECT_CONNECTIONS), registers and
+    looks up names, and relays streams published through it.
+
+    ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
+    on_publish=None, on_play=None, on_disconnect=None,
+    keepalive=(15.0, 10.0), relay=True)``
+
+    - ``keys``: the developer keys accepted (the last segment of the
+      URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
+      of keys, or the path of a key file (one per line, ``#`` comments).
+      A wrong key gets "NetConnection.Connect.Rejected".  Keys are checked
+      in Rust before the connect is answered.
+    - ``keepalive``: (server, peer) keepalive periods advised to clients
+      (seconds), or None.
+    - ``relay``: relay streams published through the server.
+
+    Hooks are Python callables, run on the thread that reads the server's
+    events (``events()``, ``serve_forever()``, or the asyncio reader):
+    ``on_connect(peer_id, app, key)``, ``on_publish(peer_id, name)``,
+    ``on_play(peer_id, name)`` answer True (keep), False/None or a reason
+    ``str`` (refuse); ``on_disconnect(peer_id)`` is told.  The server in
+    Rust has no way to wait for Python before answering, so a refusal
+    comes after the fact: the client was accepted and is disconnected
+    (it sees "NetConnection.Connect.Closed", or only ".Failed" when the
+    close overtakes the success).  A hook that raises refuses;
+    its exception is logged (logger "rtmfp") and raised as
+    ``CallbackError`` by the next event read.  Hooks only run while
+    events are read.
+    """
+
+    _dispatcher: Optional[_aio.LayerDispatcher[ServerEvent]] = None
+
+    def _aio(self) -> _aio.LayerDispatcher[ServerEvent]:
+        self._dispatcher = _aio.layer_dispatcher(self, self._dispatcher)
+        return self._dispatcher
+
+    def serve_forever(self) -> None:
+        """Reads events (running the hooks) until the server closes."""
+        for _ in self.events():
+            pass
+
+    async def next_event_async(self, timeout: Optional[float] = None) -> Optional[ServerEvent]:
+        """The next event; None on timeout.  Raises ``ClosedError`` once
+        closed and every event was read."""
+        d = self._aio()
+        event = await d.get(timeout)
+        if event is None and not d.active:
+            raise ClosedError("the server is closed")
+        return event
+
+    async def events_async(self) -> AsyncIterator[ServerEvent]:
+        """``async for event in server.events_async()``; ends when closed."""
+        d = self._aio()
+        while True:
+            event = await d.get()
+            if event is None:
+                return
+            yield event
+
+    async def close_async(self, timeout: float = 1.0) -> bool:
+        """``close`` without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        clean: bool = await loop.run_in_executor(None, self.close, timeout)
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+        return clean
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close_async()
+
+
+
 __all__ = [
     "Address",
     "Addresses",
+    "CONNECT_TO_FMS",
+    "CallError",
+    "CallResult",
+    "CallbackError",
+    "ClientConnected",
+    "ClientDisconnected",
+    "ClientPeerInfo",
+    "ClientRejected",
     "ClosedError",
+    "ConnectError",
+    "DIRECT_CONNECTIONS",
     "Endpoint",
     "Error",
     "Event",
@@ -208,18 +596,44 @@ __all__ = [
     "FlowRejected",
     "FlowWritable",
     "InvalidArgument",
+    "KeepaliveTimers",
+    "Media",
     "Message",
     "MessageAbandoned",
     "MessageDelivered",
+    "MessageType",
+    "NameRegistered",
+    "NetCommand",
+    "NetConnection",
+    "NetError",
+    "NetEvent",
+    "NetEventIterator",
+    "NetStatus",
+    "NetStream",
+    "PeerConnect",
+    "PeerIntroduced",
+    "PeerStreamClosed",
+    "PeerStreamOpened",
     "Priority",
     "RecvFlow",
+    "Server",
+    "ServerEvent",
+    "ServerEventIterator",
+    "ServerSession",
+    "ServerStream",
     "Session",
     "SessionClosed",
     "SessionError",
     "SessionOpenFailed",
     "SessionOpened",
+    "StreamCreated",
+    "StreamPlaying",
+    "StreamPublished",
+    "StreamRejected",
+    "StreamUnpublished",
     "TimeoutError",
     "UnmatchedIHello",
+    "UserControl",
     "WouldBlock",
     "__version__",
 ]

@@ -1,16 +1,33 @@
-"""asyncio support: one reader on the endpoint's event fd per event loop.
+"""asyncio support: one reader on the event fd per object and event loop.
 
 The runtime's event fd is readable while events wait, so the loop wakes
 only when there is work: no polling and no helper thread.  Each wake-up
 drains every waiting event and routes it: connect waiters look at session
 outcomes, and every event goes to the queue `events_async()` reads.
+
+`LayerDispatcher` does the same for a `NetConnection` or a `Server`, whose
+layer has an event queue (and fd) of its own.  Their Python callbacks run
+while it drains (on the loop's thread); an exception one raised comes out
+of the queue as an item and is raised by the next read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from typing import TYPE_CHECKING, Deque, Dict, List, Optional
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Deque,
+    Dict,
+    Generic,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from . import _rtmfp
 
@@ -163,3 +180,137 @@ def dispatcher(endpoint: _Endpoint, current: Optional[Dispatcher]) -> Dispatcher
     if endpoint.closed:
         raise _rtmfp.ClosedError("the endpoint is closed")
     return Dispatcher(endpoint, loop)
+
+
+# ------------------------------------------------------------------ layers --
+
+_Ev = TypeVar("_Ev")
+
+
+class LayerSource(Protocol[_Ev]):
+    """What LayerDispatcher needs: a NetConnection or a Server."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def fileno(self) -> int: ...
+
+    def _drain(self) -> List[Union[_Ev, BaseException]]: ...
+
+
+class LayerDispatcher(Generic[_Ev]):
+    """Routes the events of a NetConnection or Server inside one loop."""
+
+    def __init__(self, source: LayerSource[_Ev], loop: asyncio.AbstractEventLoop) -> None:
+        self.source = source
+        self.loop = loop
+        self.queue: Deque[Union[_Ev, BaseException]] = collections.deque()
+        self.getters: Deque[asyncio.Future[None]] = collections.deque()
+        self.waiters: List[Tuple[Callable[[_Ev], bool], asyncio.Future[_Ev]]] = []
+        self.fd = source.fileno()
+        self.active = True
+        loop.add_reader(self.fd, self.on_readable)
+        # Events set aside by blocking calls do not make the fd readable.
+        loop.call_soon(self.on_readable)
+
+    def on_readable(self) -> None:
+        if not self.active:
+            return
+        items: List[Union[_Ev, BaseException]]
+        try:
+            items = self.source._drain()
+        except Exception as e:  # never lose it: the next read raises it
+            items = [e]
+        for item in items:
+            self.route(item)
+        if self.source.closed:
+            self.stop()
+
+    def route(self, item: Union[_Ev, BaseException]) -> None:
+        if not isinstance(item, BaseException) and self.waiters:
+            for match, fut in self.waiters:
+                if not fut.done() and match(item):
+                    fut.set_result(item)
+            self.waiters = [(m, f) for m, f in self.waiters if not f.done()]
+        self.queue.append(item)
+        self.wake_one()
+
+    def wake_one(self) -> None:
+        while self.getters:
+            fut = self.getters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def stop(self) -> None:
+        """Closed: detach from the loop, wake every waiter."""
+        if not self.active:
+            return
+        self.active = False
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+        for fut in self.getters:
+            if not fut.done():
+                fut.set_result(None)
+        self.getters.clear()
+        for _, w in self.waiters:
+            if not w.done():
+                w.set_exception(_rtmfp.ClosedError("closed while waiting"))
+        self.waiters.clear()
+
+    async def get(self, timeout: Optional[float] = None) -> Optional[_Ev]:
+        """The next event; None on timeout or once closed and drained.
+        Raises what a callback raised (a CallbackError)."""
+        deadline = None if timeout is None else self.loop.time() + timeout
+        while True:
+            if self.queue:
+                item = self.queue.popleft()
+                if isinstance(item, BaseException):
+                    raise item
+                return item
+            if not self.active:
+                return None
+            fut: asyncio.Future[None] = self.loop.create_future()
+            self.getters.append(fut)
+            try:
+                if deadline is None:
+                    await fut
+                else:
+                    remaining = deadline - self.loop.time()
+                    if remaining <= 0:
+                        return None
+                    try:
+                        await asyncio.wait_for(fut, remaining)
+                    except asyncio.TimeoutError:
+                        return None
+            finally:
+                if not fut.done():
+                    fut.cancel()
+                if self.queue:
+                    self.wake_one()
+
+    async def wait_for(self, match: Callable[[_Ev], bool], timeout: float, what: str) -> _Ev:
+        """The first event from now on that `match`es (it also stays in
+        the queue).  Register before yielding to the loop."""
+        fut: asyncio.Future[_Ev] = self.loop.create_future()
+        if not self.active:
+            raise _rtmfp.ClosedError("closed")
+        self.waiters.append((match, fut))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise _rtmfp.TimeoutError(f"{what} within {timeout:.3f} s") from None
+
+
+def layer_dispatcher(
+    source: LayerSource[_Ev], current: Optional[LayerDispatcher[_Ev]]
+) -> LayerDispatcher[_Ev]:
+    """The dispatcher for the running loop, replacing one of another loop."""
+    loop = asyncio.get_running_loop()
+    if current is not None and current.loop is loop and current.active:
+        return current
+    if current is not None and current.active:
+        current.stop()
+    if source.closed:
+        raise _rtmfp.ClosedError("closed")
+    return LayerDispatcher(source, loop)

@@ -5,9 +5,13 @@ methods to the ``Endpoint`` below.
 """
 
 import builtins
+import datetime
+import os
 from typing import (
     Any,
+    Callable,
     Dict,
+    Mapping,
     Iterator,
     List,
     Literal,
@@ -29,6 +33,17 @@ _Addresses = Union[_Address, Sequence[_Address]]
 # Any bytes-like object: bytes, bytearray, memoryview, array.array, mmap...
 _BytesLike = Buffer
 _E = TypeVar("_E", bound="Endpoint")
+_NCT = TypeVar("_NCT", bound="NetConnection")
+_ST = TypeVar("_ST", bound="Server")
+# What crosses as an AMF value (data messages, call arguments and results).
+# Numbers come back as float (AMF0 has only doubles), dates in UTC.
+_Amf = Union[
+    None, bool, int, float, str, bytes, bytearray, datetime.datetime,
+    Sequence[Any], Mapping[str, Any],
+]
+# on_peer_connect / Server hook answers: True keeps, False/None refuses,
+# a str refuses with that reason.
+_Verdict = Union[bool, str, None]
 
 # ------------------------------------------------------------------ errors --
 
@@ -52,6 +67,30 @@ class FlowError(Error):
 
 class WouldBlock(FlowError, BlockingIOError):
     """The flow's send buffer is full: wait for FlowWritable."""
+
+class NetError(Error):
+    """A NetConnection / NetStream call does not fit the state: not
+    connected (yet), already connected, not publishing, no such stream."""
+
+class ConnectError(NetError):
+    """NetConnection.connect failed: "NetConnection.Connect.Rejected" (a bad
+    developer key) or ".Failed"."""
+
+    code: str
+    level: str
+    description: str
+
+class CallError(NetError):
+    """The server answered a call with ``_error`` (an unknown or taken
+    name for lookup_name / register_name)."""
+
+    code: str
+    level: str
+    description: str
+
+class CallbackError(Error):
+    """A Python callback (``on_peer_connect``, a Server hook) raised; the
+    exception is ``__cause__``.  Also logged (logger "rtmfp") at once."""
 
 # ------------------------------------------------------- sessions, flows --
 
@@ -323,7 +362,7 @@ class Endpoint:
     def close(self, timeout: float = 1.0) -> bool:
         """Closes sessions in order, stops the I/O thread; idempotent."""
     def __enter__(self: _E) -> _E: ...
-    def __exit__(self, *args: object) -> bool: ...
+    def __exit__(self, *args: object) -> Literal[False]: ...
     def connect(self, uri: str, *, timeout: float = 10.0) -> Session:
         """Connects to an ``rtmfp://host[:port]/app`` URI; waits until open."""
     def connect_peer(
@@ -350,3 +389,514 @@ class Endpoint:
         """Counters: sessions, datagrams, bytes, drops, and ``"io"``."""
 
 def _open_error(event: SessionOpenFailed, what: str) -> Error: ...
+
+# -------------------------------------------------------------- Flash layer --
+
+DIRECT_CONNECTIONS: str
+"""``NetStream(nc, DIRECT_CONNECTIONS)``: publish to peers that play directly."""
+CONNECT_TO_FMS: str
+"""``NetStream(nc, CONNECT_TO_FMS)``: a stream through the server (as None)."""
+
+@final
+class NetStatus:
+    """A status event: of the NetConnection (``stream`` None) or a NetStream."""
+
+    kind: Literal["status"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def code(self) -> str:
+        """E.g. "NetConnection.Connect.Success", "NetStream.Play.Start"."""
+    @property
+    def level(self) -> Literal["status", "warning", "error"]: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def info(self) -> Dict[str, Any]:
+        """The whole info object (with ``details`` and other members)."""
+
+@final
+class StreamCreated:
+    kind: Literal["stream_created"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def stream_id(self) -> int: ...
+
+@final
+class UserControl:
+    kind: Literal["user_control"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def event(self) -> str: ...
+
+@final
+class Media:
+    """A message of a stream being played (audio 8, video 9, data 18...)."""
+
+    kind: Literal["media"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def message_type(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def payload(self) -> bytes:
+        """Byte for byte what the publisher sent."""
+    def values(self) -> List[Any]:
+        """A data message's values (what ``send_data`` sent)."""
+
+@final
+class NetCommand:
+    kind: Literal["command"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def command_object(self) -> Any: ...
+    @property
+    def args(self) -> List[Any]: ...
+
+@final
+class CallResult:
+    kind: Literal["call_result"]
+    @property
+    def transaction_id(self) -> int: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def result(self) -> Any: ...
+    @property
+    def args(self) -> List[Any]: ...
+    @property
+    def code(self) -> Optional[str]: ...
+    @property
+    def description(self) -> Optional[str]: ...
+
+@final
+class PeerConnect:
+    """A subscriber asked to play one of our DIRECT_CONNECTIONS streams;
+    reported after the decision (``on_peer_connect``, else accepted)."""
+
+    kind: Literal["peer_connect"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+
+@final
+class PeerStreamOpened:
+    kind: Literal["peer_stream_opened"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+
+@final
+class PeerStreamClosed:
+    kind: Literal["peer_stream_closed"]
+    @property
+    def stream(self) -> Optional[NetStream]: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class KeepaliveTimers:
+    kind: Literal["keepalive_timers"]
+    @property
+    def server(self) -> float: ...
+    @property
+    def peer(self) -> float: ...
+
+_NetEvent = Union[
+    NetStatus,
+    StreamCreated,
+    UserControl,
+    Media,
+    NetCommand,
+    CallResult,
+    PeerConnect,
+    PeerStreamOpened,
+    PeerStreamClosed,
+    KeepaliveTimers,
+]
+
+@final
+class NetEventIterator(Iterator[_NetEvent]):
+    """Blocking iterator over a NetConnection's events; ends when closed."""
+
+    def __iter__(self) -> NetEventIterator: ...
+    def __next__(self) -> _NetEvent: ...
+
+class NetConnection:
+    """A connection to an RTMFP server (use ``rtmfp.NetConnection``, which
+    adds ``connect`` and asyncio)."""
+
+    def __init__(
+        self,
+        uri: Optional[str] = None,
+        *,
+        bind: Optional[_Addresses] = None,
+        args: Optional[Sequence[_Amf]] = None,
+        max_peer_connections: int = 8,
+        hostname: Optional[str] = None,
+        open_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+        keepalive_interval: Optional[float] = None,
+    ) -> None: ...
+    def start_connect(self, uri: str) -> None:
+        """Starts connecting; the outcome arrives as a NetStatus event."""
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        """Waits for the connect; raises ConnectError or TimeoutError."""
+    @property
+    def uri(self) -> Optional[str]: ...
+    @property
+    def connected(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def near_id(self) -> str:
+        """Our peer ID (64 hex digits); NetError before connect."""
+    @property
+    def far_id(self) -> Optional[str]:
+        """The server's peer ID (64 hex digits) once open."""
+    @property
+    def near_nonce(self) -> Optional[bytes]: ...
+    @property
+    def far_nonce(self) -> Optional[bytes]: ...
+    @property
+    def address(self) -> Optional[str]: ...
+    @property
+    def max_peer_connections(self) -> int: ...
+    @max_peer_connections.setter
+    def max_peer_connections(self, value: int) -> None: ...
+    def start_call(self, command: str, *args: _Amf) -> int:
+        """Sends a call; the answer arrives as CallResult with this ID."""
+    def call(self, command: str, *args: _Amf, timeout: float = 10.0) -> Any:
+        """Calls and returns the answer's first value (CallError on _error)."""
+    def register_name(self, name: str, *, timeout: float = 10.0) -> None:
+        """Registers ``name`` for our peer ID at the server."""
+    def lookup_name(self, name: str, *, timeout: float = 10.0) -> str:
+        """The peer ID registered under ``name`` (CallError if none)."""
+    def next_event(self, timeout: Optional[float] = None) -> Optional[_NetEvent]:
+        """The next event, or None after ``timeout`` seconds."""
+    def events(self) -> NetEventIterator: ...
+    def drain_events(self) -> List[_NetEvent]: ...
+    def _drain(self) -> List[Union[_NetEvent, BaseException]]: ...
+    def fileno(self) -> int: ...
+    def close(self, timeout: float = 1.0) -> bool: ...
+    def __enter__(self: _NCT) -> _NCT: ...
+    def __exit__(self, *args: object) -> Literal[False]: ...
+
+class NetStream:
+    """``NetStream(connection, peer_id=None)``: None (or CONNECT_TO_FMS)
+    through the server, DIRECT_CONNECTIONS to publish to peers, or a peer
+    ID to play that peer's DIRECT_CONNECTIONS stream."""
+
+    def __init__(
+        self, connection: NetConnection, peer_id: Union[str, bytes, None] = None
+    ) -> None: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> Literal["server", "direct_connections", "peer"]: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def connection(self) -> NetConnection: ...
+    def publish(self, name: str) -> None: ...
+    def play(self, name: str) -> None: ...
+    def send_audio(self, timestamp: int, data: _BytesLike) -> int:
+        """Returns how many destinations it was queued for."""
+    def send_video(self, timestamp: int, data: _BytesLike) -> int: ...
+    def send_data(self, *values: _Amf, timestamp: int = 0) -> int: ...
+    def send(self, message_type: int, timestamp: int, data: _BytesLike) -> int: ...
+    def send_to_peer(
+        self, peer_id: Union[str, bytes], message_type: int, timestamp: int, data: _BytesLike
+    ) -> None: ...
+    @property
+    def peer_streams(self) -> List[str]:
+        """Peer IDs of the accepted subscribers."""
+    @property
+    def max_peer_connections(self) -> int: ...
+    @max_peer_connections.setter
+    def max_peer_connections(self, value: int) -> None: ...
+    @property
+    def on_peer_connect(self) -> Optional[Callable[[str, str], _Verdict]]:
+        """``callback(subscriber_peer_id, stream_name)``: True accepts."""
+    @on_peer_connect.setter
+    def on_peer_connect(self, callback: Optional[Callable[[str, str], _Verdict]]) -> None: ...
+    def close(self) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def _call_outcome(event: CallResult, what: str) -> Any: ...
+def _lookup_answer(value: Any, name: str) -> str: ...
+def _connect_outcome(event: NetStatus, uri: str) -> None: ...
+def _is_connect_outcome(code: str) -> bool: ...
+
+# ------------------------------------------------------------------ server --
+
+@final
+class ClientConnected:
+    kind: Literal["connected"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def key(self) -> Optional[str]: ...
+    @property
+    def accepted(self) -> bool:
+        """False when on_connect refused it (it was disconnected)."""
+    @property
+    def reason(self) -> Optional[str]: ...
+
+@final
+class ClientRejected:
+    kind: Literal["rejected"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class ClientPeerInfo:
+    kind: Literal["peer_info"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def addresses(self) -> List[str]: ...
+
+@final
+class ClientDisconnected:
+    kind: Literal["disconnected"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def names(self) -> List[str]: ...
+
+@final
+class StreamPublished:
+    kind: Literal["published"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+
+@final
+class StreamUnpublished:
+    kind: Literal["unpublished"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+
+@final
+class StreamPlaying:
+    kind: Literal["playing"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+
+@final
+class StreamRejected:
+    kind: Literal["stream_rejected"]
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class PeerIntroduced:
+    kind: Literal["introduced"]
+    @property
+    def initiator(self) -> str: ...
+    @property
+    def peer_id(self) -> str: ...
+    @property
+    def addresses(self) -> List[str]: ...
+
+@final
+class NameRegistered:
+    kind: Literal["name_registered"]
+    @property
+    def peer_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+_ServerEvent = Union[
+    ClientConnected,
+    ClientRejected,
+    ClientPeerInfo,
+    ClientDisconnected,
+    StreamPublished,
+    StreamUnpublished,
+    StreamPlaying,
+    StreamRejected,
+    PeerIntroduced,
+    NameRegistered,
+]
+
+@final
+class ServerSession:
+    """One client session (``Server.sessions()``)."""
+
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def addresses(self) -> List[str]: ...
+    @property
+    def connected(self) -> bool: ...
+    @property
+    def behind_nat(self) -> Optional[bool]: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def key(self) -> Optional[str]: ...
+    @property
+    def names(self) -> List[str]: ...
+    @property
+    def publishing(self) -> List[str]: ...
+    @property
+    def playing(self) -> List[str]: ...
+    @property
+    def media_in(self) -> int: ...
+
+@final
+class ServerStream:
+    """One stream published through the server (``Server.streams()``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def publisher(self) -> int: ...
+    @property
+    def publisher_id(self) -> Optional[str]: ...
+    @property
+    def players(self) -> int: ...
+    @property
+    def messages(self) -> int: ...
+    @property
+    def bytes(self) -> builtins.int: ...
+    @property
+    def relayed(self) -> int: ...
+
+@final
+class ServerEventIterator(Iterator[_ServerEvent]):
+    """Blocking iterator over a server's events; ends when it closes."""
+
+    def __iter__(self) -> ServerEventIterator: ...
+    def __next__(self) -> _ServerEvent: ...
+
+_ConnectHook = Callable[[Optional[str], str, Optional[str]], _Verdict]
+_StreamHook = Callable[[Optional[str], str], _Verdict]
+_DisconnectHook = Callable[[Optional[str]], object]
+
+class Server:
+    """A rendezvous server (use ``rtmfp.Server``, which adds asyncio)."""
+
+    def __init__(
+        self,
+        bind: Optional[_Addresses] = None,
+        *,
+        keys: Union[None, Sequence[str], str, "os.PathLike[str]"] = None,
+        on_connect: Optional[_ConnectHook] = None,
+        on_publish: Optional[_StreamHook] = None,
+        on_play: Optional[_StreamHook] = None,
+        on_disconnect: Optional[_DisconnectHook] = None,
+        keepalive: Optional[Tuple[float, float]] = (15.0, 10.0),
+        relay: bool = True,
+    ) -> None: ...
+    @property
+    def peer_id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def addresses(self) -> List[str]: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def on_connect(self) -> Optional[_ConnectHook]: ...
+    @on_connect.setter
+    def on_connect(self, hook: Optional[_ConnectHook]) -> None: ...
+    @property
+    def on_publish(self) -> Optional[_StreamHook]: ...
+    @on_publish.setter
+    def on_publish(self, hook: Optional[_StreamHook]) -> None: ...
+    @property
+    def on_play(self) -> Optional[_StreamHook]: ...
+    @on_play.setter
+    def on_play(self, hook: Optional[_StreamHook]) -> None: ...
+    @property
+    def on_disconnect(self) -> Optional[_DisconnectHook]: ...
+    @on_disconnect.setter
+    def on_disconnect(self, hook: Optional[_DisconnectHook]) -> None: ...
+    def sessions(self) -> List[ServerSession]: ...
+    def streams(self) -> List[ServerStream]: ...
+    def stats(self) -> Dict[str, int]: ...
+    def lookup_name(self, name: str) -> Optional[str]: ...
+    def disconnect(self, client: Union[int, str, bytes]) -> bool:
+        """By session number or peer ID; whether there was such a client."""
+    def next_event(self, timeout: Optional[float] = None) -> Optional[_ServerEvent]: ...
+    def events(self) -> ServerEventIterator: ...
+    def drain_events(self) -> List[_ServerEvent]: ...
+    def _drain(self) -> List[Union[_ServerEvent, BaseException]]: ...
+    def fileno(self) -> int: ...
+    def close(self, timeout: float = 1.0) -> bool: ...
+    def __enter__(self: _ST) -> _ST: ...
+    def __exit__(self, *args: object) -> Literal[False]: ...

@@ -1,0 +1,478 @@
+//! What the Flash-layer objects (`NetConnection`, `Server`) share: a
+//! runtime that runs an application layer on its I/O thread and queues the
+//! layer's events ([`Source`]), the blocking waits over that queue
+//! ([`Layered`]), and the delivery of events to Python with the
+//! exceptions of Python callbacks ([`Outbox`]).
+//!
+//! The endpoint binding ([`crate::shared::Shared`]) reads the runtime's
+//! own event queue; a layer has a queue of its own, with the same event-fd
+//! contract, so this module mirrors `Shared` for it.
+//!
+//! Python callbacks (`on_peer_connect`, the server hooks) are never called
+//! by the I/O thread: the layers ask (or report) through events, and the
+//! binding calls the callback while converting that event, on the thread
+//! that reads events.  What a callback raises is logged at once (logger
+//! `"rtmfp"`) and raised, as `rtmfp.CallbackError` from it, by the next
+//! event-reading call; the event itself is delivered after it.
+
+use crate::errors::{self, Kind};
+use crate::shared::SLICE;
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::PyTraverseError;
+use rtmfp_core::flash::client::ClientEvent;
+use rtmfp_core::flash::NetConnection as CoreNetConnection;
+use rtmfp_core::rendezvous::{ServerEvent, ServerHandle};
+use rtmfp_core::runtime::Handle;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Critical sections are plain collection updates: a panic cannot
+    // leave the data inconsistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A runtime with an application layer whose events come out of a queue.
+pub(crate) trait Source: Send + Sync + Sized + 'static {
+    type Event: Send + 'static;
+    /// What `ClosedError` names.
+    const WHAT: &'static str;
+    fn pop(&self, timeout: Duration) -> Option<Self::Event>;
+    fn try_pop(&self) -> Option<Self::Event>;
+    fn event_fd(&self) -> RawFd;
+    fn handle(&self) -> Handle;
+    fn local_addrs(&self) -> Vec<SocketAddr>;
+    /// Closes in order within `deadline`; whether it was clean.
+    fn shutdown(self, deadline: Duration) -> bool;
+}
+
+impl Source for CoreNetConnection {
+    type Event = ClientEvent;
+    const WHAT: &'static str = "the NetConnection";
+    fn pop(&self, timeout: Duration) -> Option<ClientEvent> {
+        self.next_event_timeout(timeout)
+    }
+    fn try_pop(&self) -> Option<ClientEvent> {
+        self.try_next_event()
+    }
+    fn event_fd(&self) -> RawFd {
+        CoreNetConnection::event_fd(self)
+    }
+    fn handle(&self) -> Handle {
+        CoreNetConnection::handle(self)
+    }
+    fn local_addrs(&self) -> Vec<SocketAddr> {
+        CoreNetConnection::local_addrs(self)
+    }
+    fn shutdown(self, deadline: Duration) -> bool {
+        self.close(deadline).clean
+    }
+}
+
+impl Source for ServerHandle {
+    type Event = ServerEvent;
+    const WHAT: &'static str = "the server";
+    fn pop(&self, timeout: Duration) -> Option<ServerEvent> {
+        self.next_event_timeout(timeout)
+    }
+    fn try_pop(&self) -> Option<ServerEvent> {
+        self.try_next_event()
+    }
+    fn event_fd(&self) -> RawFd {
+        ServerHandle::event_fd(self)
+    }
+    fn handle(&self) -> Handle {
+        ServerHandle::handle(self)
+    }
+    fn local_addrs(&self) -> Vec<SocketAddr> {
+        ServerHandle::local_addrs(self)
+    }
+    fn shutdown(self, deadline: Duration) -> bool {
+        ServerHandle::shutdown(self, deadline).clean
+    }
+}
+
+/// One running layer: the source (until `close`), events set aside by
+/// blocking waits, and a duplicate of the event fd.
+///
+/// The source's own event fd is closed when the source is dropped at
+/// `close()`; the duplicate keeps the same eventfd (or pipe) open for as
+/// long as the Python object lives, so an asyncio reader never watches a
+/// closed (or reused) descriptor.  After close it stays readable for good,
+/// as the contract says: the queue was closed, and nobody clears it.
+pub(crate) struct Layered<S: Source> {
+    source: Mutex<Option<Arc<S>>>,
+    handle: Handle,
+    backlog: Mutex<VecDeque<S::Event>>,
+    closed: AtomicBool,
+    fd: OwnedFd,
+    pub(crate) local_addrs: Vec<SocketAddr>,
+}
+
+impl<S: Source> Layered<S> {
+    pub(crate) fn new(source: S) -> std::io::Result<Layered<S>> {
+        // SAFETY: the fd belongs to the source's event queue, alive while
+        // `source` is; it is only duplicated here.
+        let fd = unsafe { BorrowedFd::borrow_raw(source.event_fd()) }.try_clone_to_owned()?;
+        Ok(Layered {
+            handle: source.handle(),
+            local_addrs: source.local_addrs(),
+            source: Mutex::new(Some(Arc::new(source))),
+            backlog: Mutex::new(VecDeque::new()),
+            closed: AtomicBool::new(false),
+            fd,
+        })
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Closed by `close()` or because the I/O thread stopped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) || self.handle.is_closed()
+    }
+
+    /// The source, for one call (`ClosedError` once closed).
+    pub(crate) fn get(&self, py: Python<'_>) -> PyResult<Arc<S>> {
+        if self.is_closed() {
+            return Err(errors::closed_as(py, S::WHAT));
+        }
+        lock(&self.source)
+            .clone()
+            .ok_or_else(|| errors::closed_as(py, S::WHAT))
+    }
+
+    /// Runs `f` with the source, GIL released.
+    pub(crate) fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    where
+        R: Send,
+        F: FnOnce(&S) -> R + Send,
+    {
+        let source = self.get(py)?;
+        Ok(py.detach(move || f(&source)))
+    }
+
+    /// One wait of at most `wait` on the queue (GIL released).
+    fn pop_slice(&self, py: Python<'_>, wait: Duration) -> PyResult<Option<S::Event>> {
+        let source = self.get(py)?;
+        let handle = &self.handle;
+        let event = py.detach(move || {
+            let start = Instant::now();
+            let event = source.pop(wait);
+            if event.is_none() && !handle.is_closed() {
+                // A closed queue answers at once: do not spin on it.
+                let left = wait.saturating_sub(start.elapsed());
+                if left > Duration::from_millis(1) {
+                    std::thread::sleep(left.min(Duration::from_millis(10)));
+                }
+            }
+            event
+        });
+        Ok(event)
+    }
+
+    /// The next event: set-aside events first, then the queue.  Waits
+    /// until `deadline` (`None`: for ever) in slices, checking for
+    /// signals between them.  `Ok(None)` on timeout; `ClosedError` once
+    /// closed.
+    pub(crate) fn next_event(
+        &self,
+        py: Python<'_>,
+        deadline: Option<Instant>,
+    ) -> PyResult<Option<S::Event>> {
+        loop {
+            if self.is_closed() {
+                return Err(errors::closed_as(py, S::WHAT));
+            }
+            if let Some(event) = lock(&self.backlog).pop_front() {
+                return Ok(Some(event));
+            }
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+                None => SLICE,
+            };
+            if let Some(event) = self.pop_slice(py, wait)? {
+                return Ok(Some(event));
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Every event waiting now, without blocking.  Empty once closed.
+    pub(crate) fn drain(&self) -> Vec<S::Event> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        let mut out: Vec<S::Event> = lock(&self.backlog).drain(..).collect();
+        if let Some(source) = lock(&self.source).clone() {
+            while let Some(event) = source.try_pop() {
+                out.push(event);
+            }
+        }
+        out
+    }
+
+    /// Waits (GIL released, Ctrl-C interrupts) until `pick` finds what it
+    /// wants in an event, at most `timeout`.  Every event read stays in
+    /// the event stream.  `Ok(None)` on timeout.
+    pub(crate) fn wait_for<T>(
+        &self,
+        py: Python<'_>,
+        timeout: Duration,
+        mut pick: impl FnMut(&S::Event) -> Option<T>,
+    ) -> PyResult<Option<T>> {
+        let deadline = Instant::now().checked_add(timeout);
+        if let Some(found) = lock(&self.backlog).iter().find_map(&mut pick) {
+            return Ok(Some(found));
+        }
+        loop {
+            if self.is_closed() {
+                return Err(errors::closed_as(py, S::WHAT));
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(None);
+            }
+            let wait = deadline.map_or(SLICE, |d| (d - now).min(SLICE));
+            if let Some(event) = self.pop_slice(py, wait)? {
+                let found = pick(&event);
+                lock(&self.backlog).push_back(event);
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            py.check_signals()?;
+        }
+    }
+
+    /// Closes in order (GIL released) within `deadline` and stops the I/O
+    /// thread.  Idempotent; `true` if this call closed it cleanly.
+    pub(crate) fn close(&self, py: Python<'_>, deadline: Duration) -> bool {
+        self.closed.store(true, Ordering::SeqCst);
+        let source = lock(&self.source).take();
+        lock(&self.backlog).clear();
+        let Some(mut source) = source else {
+            return false;
+        };
+        py.detach(move || loop {
+            // Other threads hold the source for one wait slice at most.
+            match Arc::try_unwrap(source) {
+                Ok(s) => return s.shutdown(deadline),
+                Err(shared) => {
+                    source = shared;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        })
+    }
+}
+
+// ------------------------------------------------------------- delivery --
+
+/// Events converted to Python and callback exceptions, waiting for the
+/// next event-reading call.  Only touched with the GIL held, and no lock
+/// here is held while the GIL is released.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    ready: Mutex<VecDeque<Py<PyAny>>>,
+    errors: Mutex<VecDeque<PyErr>>,
+}
+
+/// One delivery of a non-blocking read: an event, or the exception of a
+/// callback run while converting the event after it.
+pub(crate) enum Item {
+    Event(Py<PyAny>),
+    Error(PyErr),
+}
+
+impl Outbox {
+    pub(crate) fn push_error(&self, e: PyErr) {
+        lock(&self.errors).push_back(e);
+    }
+
+    fn take_error(&self) -> Option<PyErr> {
+        lock(&self.errors).pop_front()
+    }
+
+    pub(crate) fn clear(&self) {
+        // Dropped outside the locks: a finalizer may run Python code.
+        let ready = std::mem::take(&mut *lock(&self.ready));
+        let errors = std::mem::take(&mut *lock(&self.errors));
+        drop(ready);
+        drop(errors);
+    }
+
+    /// For `__traverse__`: the Python objects held.  Never blocks (the
+    /// locks are only taken with the GIL held, which the collector has).
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(ready) = self.ready.try_lock() {
+            for obj in ready.iter() {
+                visit.call(obj)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next event of a blocking read: a pending callback exception
+    /// first, then events converted earlier, then `read()` converted by
+    /// `convert`.  If converting it ran a callback that raised, the
+    /// exception is raised now and the event is delivered next time.
+    pub(crate) fn next<E>(
+        &self,
+        py: Python<'_>,
+        read: impl FnOnce() -> PyResult<Option<E>>,
+        convert: impl FnOnce(Python<'_>, E) -> PyResult<Py<PyAny>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(e) = self.take_error() {
+            return Err(e);
+        }
+        if let Some(event) = lock(&self.ready).pop_front() {
+            return Ok(Some(event));
+        }
+        let Some(raw) = read()? else {
+            return Ok(None);
+        };
+        let event = convert(py, raw)?;
+        if let Some(e) = self.take_error() {
+            lock(&self.ready).push_back(event);
+            return Err(e);
+        }
+        Ok(Some(event))
+    }
+
+    /// Everything waiting, in order: each callback exception comes right
+    /// before the event whose conversion raised it.
+    pub(crate) fn drain<E>(
+        &self,
+        py: Python<'_>,
+        raw: Vec<E>,
+        mut convert: impl FnMut(Python<'_>, E) -> PyResult<Py<PyAny>>,
+    ) -> PyResult<Vec<Item>> {
+        let mut out: Vec<Item> = lock(&self.errors).drain(..).map(Item::Error).collect();
+        out.extend(lock(&self.ready).drain(..).map(Item::Event));
+        for e in raw {
+            let event = convert(py, e)?;
+            out.extend(lock(&self.errors).drain(..).map(Item::Error));
+            out.push(Item::Event(event));
+        }
+        Ok(out)
+    }
+
+    /// `drain_events()`: the events; if a callback raised, its exception
+    /// is raised instead and the events are kept for the next call.
+    pub(crate) fn drain_list<'py>(
+        &self,
+        py: Python<'py>,
+        items: Vec<Item>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut first_error = None;
+        let list = PyList::empty(py);
+        for item in items {
+            match item {
+                Item::Event(e) => list.append(e)?,
+                Item::Error(e) if first_error.is_none() => first_error = Some(e),
+                Item::Error(e) => self.push_error(e),
+            }
+        }
+        match first_error {
+            None => Ok(list),
+            Some(e) => {
+                let mut ready = lock(&self.ready);
+                for (i, event) in list.iter().enumerate() {
+                    ready.insert(i, event.unbind());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The asyncio dispatcher's read: events and exception instances.
+    pub(crate) fn drain_raw<'py>(
+        &self,
+        py: Python<'py>,
+        items: Vec<Item>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for item in items {
+            match item {
+                Item::Event(e) => list.append(e)?,
+                Item::Error(e) => list.append(e.into_value(py))?,
+            }
+        }
+        Ok(list)
+    }
+}
+
+// ------------------------------------------------------------ callbacks --
+
+/// A veto callback's answer: `Ok(None)` accepts, `Ok(Some(reason))`
+/// rejects.  A `str` rejects with that reason; otherwise truthy accepts
+/// and falsy (`False`, `None`) rejects with `default_reason`.
+pub(crate) fn verdict(answer: &Bound<'_, PyAny>, default_reason: &str) -> PyResult<Option<String>> {
+    if let Ok(s) = answer.cast::<PyString>() {
+        return Ok(Some(s.to_cow()?.into_owned()));
+    }
+    Ok(if answer.is_truthy()? {
+        None
+    } else {
+        Some(default_reason.to_owned())
+    })
+}
+
+/// Reports that callback `what` raised `error`: logs it now (logger
+/// `"rtmfp"`, with the traceback) and returns the `CallbackError` (whose
+/// `__cause__` is `error`) to raise from the next event-reading call.
+/// `consequence` says what the binding did instead.
+pub(crate) fn callback_failed(
+    py: Python<'_>,
+    error: PyErr,
+    what: &str,
+    consequence: &str,
+) -> PyErr {
+    let message = format!("{what} raised {}; {consequence}", describe(py, &error));
+    let _ = log_error(py, &message, &error);
+    let wrapped = errors::err(py, Kind::Callback, message);
+    wrapped.set_cause(py, Some(error));
+    wrapped
+}
+
+fn describe(py: Python<'_>, error: &PyErr) -> String {
+    let value = error.value(py);
+    let name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "an exception".to_owned());
+    match value.str() {
+        Ok(s) if !s.to_string().is_empty() => format!("{name}: {s}"),
+        _ => name,
+    }
+}
+
+fn log_error(py: Python<'_>, message: &str, error: &PyErr) -> PyResult<()> {
+    let logger = py
+        .import("logging")?
+        .call_method1("getLogger", ("rtmfp",))?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("exc_info", error.clone_ref(py).into_value(py))?;
+    logger.call_method("error", ("%s", message), Some(&kwargs))?;
+    Ok(())
+}
+
+/// Deadline for a timeout in seconds (`None`: for ever).
+pub(crate) fn deadline(py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    Ok(match timeout {
+        Some(t) => Instant::now().checked_add(crate::convert::duration(py, t, "timeout")?),
+        None => None,
+    })
+}

@@ -1,0 +1,1278 @@
+//! `NetConnection` and `NetStream`: Flash's client API over
+//! `rtmfp_core::flash::{NetConnection, NetStream}`.
+//!
+//! Each NetConnection is its own runtime (I/O thread, sockets, a fresh
+//! identity) started by `start_connect`.  Its events come from the Flash
+//! client layer's queue through [`Layered`], which gives the blocking
+//! waits, the (duplicated) event fd for asyncio and the closed state.
+//!
+//! `on_peer_connect` uses the client's ask mode, so that Python is never
+//! called on the I/O thread: the connection is made with
+//! `PeerConnectMode::Ask`, and while no stream has a Python callback a
+//! Rust policy that accepts everyone stands in (subscribers are accepted
+//! without anyone reading events).  As soon as one stream has a callback
+//! the policy is removed: the client emits `PeerConnect` and waits; the
+//! binding calls the callback while converting that event (on the thread
+//! that reads events) and answers with `accept_peer` / `reject_peer`.
+
+use crate::convert::{self, copy_bytes, duration, hex, AddrList};
+use crate::errors::{self, Kind, NetOrRaise};
+use crate::flash_events::{
+    CallResult, KeepaliveTimers, Media, NetCommand, NetStatus, PeerConnect, PeerStreamClosed,
+    PeerStreamOpened, StreamCreated, UserControl,
+};
+use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::PyTraverseError;
+use rtmfp_core::crypto::FlashConfig;
+use rtmfp_core::flash::client::{ClientEvent, PeerConnectMode, PeerStreamId, StreamId};
+use rtmfp_core::flash::command::{code, StatusInfo};
+use rtmfp_core::flash::{
+    NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
+};
+use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Flash's `NetStream.DIRECT_CONNECTIONS`.
+pub(crate) const DIRECT_CONNECTIONS: &str = "directConnections";
+/// Flash's `NetStream.CONNECT_TO_FMS`: a stream through the server.
+pub(crate) const CONNECT_TO_FMS: &str = "connectToFMS";
+
+const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
+const REJECTED_BY_CALLBACK: &str = "rejected by the publisher's on_peer_connect";
+
+/// What a NetStream is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Target {
+    Server,
+    Direct,
+    Peer(String),
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Server => "server",
+            Target::Direct => "direct_connections",
+            Target::Peer(_) => "peer",
+        }
+    }
+}
+
+struct StreamEntry {
+    core: CoreNetStream,
+    target: Target,
+}
+
+/// A connection to an RTMFP server with Flash's NetConnection semantics.
+/// See the `rtmfp.NetConnection` documentation.
+#[pyclass(frozen, subclass, module = "rtmfp._rtmfp", name = "NetConnection")]
+pub(crate) struct NetConnection {
+    /// Settings, until `start_connect` takes them.
+    config: Mutex<Option<NetConnectionConfig>>,
+    /// Set by `start_connect`.
+    live: OnceLock<Arc<Layered<CoreNetConnection>>>,
+    near_id: OnceLock<String>,
+    uri: OnceLock<String>,
+    /// `close()` before any connect.
+    closed_early: AtomicBool,
+    streams: Mutex<HashMap<StreamId, StreamEntry>>,
+    /// `on_peer_connect` callbacks by stream.
+    callbacks: Mutex<HashMap<StreamId, Py<PyAny>>>,
+    /// How many callbacks there are (read without the GIL).
+    asking: AtomicUsize,
+    /// Serialises policy updates; only ever taken with the GIL released.
+    policy_lock: Mutex<()>,
+    /// Subscriber peer IDs by handle, for `PeerStreamClosed`.
+    subscribers: Mutex<HashMap<PeerStreamId, Option<String>>>,
+    outbox: Outbox,
+}
+
+fn not_connected(py: Python<'_>) -> PyErr {
+    errors::err(
+        py,
+        Kind::Net,
+        "the NetConnection is not connected: call connect(uri) first",
+    )
+}
+
+fn status_dict<'py>(py: Python<'py>, info: &StatusInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("level", &info.level)?;
+    d.set_item("code", &info.code)?;
+    d.set_item("description", &info.description)?;
+    for (k, v) in &info.extra {
+        d.set_item(k, crate::amf::to_python(py, v)?)?;
+    }
+    Ok(d)
+}
+
+fn is_connect_outcome(code_: &str) -> bool {
+    code_ == code::CONNECT_SUCCESS
+        || code_ == code::CONNECT_FAILED
+        || code_ == code::CONNECT_REJECTED
+        || code_ == code::CONNECT_CLOSED
+}
+
+/// The value of a call's answer, or `CallError` for `_error`.
+fn call_outcome(
+    py: Python<'_>,
+    ok: bool,
+    first: Option<Py<PyAny>>,
+    code_: Option<&str>,
+    description: Option<&str>,
+    what: &str,
+) -> PyResult<Py<PyAny>> {
+    if ok {
+        return Ok(first.unwrap_or_else(|| py.None()));
+    }
+    let code_ = code_.unwrap_or(code::CALL_FAILED);
+    let description = description.unwrap_or("the server answered _error");
+    Err(errors::with_status(
+        py,
+        Kind::Call,
+        format!("{what} failed: {description}"),
+        code_,
+        "error",
+        description,
+    ))
+}
+
+fn lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> PyResult<String> {
+    value.bind(py).extract::<String>().map_err(|_| {
+        errors::err(
+            py,
+            Kind::Call,
+            format!("lookup_name({name:?}): the server answered something that is not a peer ID"),
+        )
+    })
+}
+
+impl NetConnection {
+    fn live(&self, py: Python<'_>) -> PyResult<&Arc<Layered<CoreNetConnection>>> {
+        match self.live.get() {
+            Some(l) => Ok(l),
+            None if self.closed_early.load(Ordering::SeqCst) => {
+                Err(errors::closed_as(py, "the NetConnection"))
+            }
+            None => Err(not_connected(py)),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed_early.load(Ordering::SeqCst) || self.live.get().is_some_and(|l| l.is_closed())
+    }
+
+    /// Runs `f` with the core connection, GIL released, mapping errors.
+    fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    where
+        R: Send,
+        F: FnOnce(&CoreNetConnection) -> Result<R, rtmfp_core::flash::NetError> + Send,
+    {
+        self.live(py)?.with(py, f)?.or_raise(py)
+    }
+
+    fn register_stream(&self, core: CoreNetStream, target: Target) {
+        lock(&self.streams).insert(core.id(), StreamEntry { core, target });
+    }
+
+    fn stream_object(
+        slf: &Bound<'_, Self>,
+        id: Option<StreamId>,
+    ) -> PyResult<Option<Py<NetStream>>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let entry = lock(&slf.get().streams)
+            .get(&id)
+            .map(|e| (e.core.clone(), e.target.clone()));
+        let Some((core, target)) = entry else {
+            return Ok(None);
+        };
+        Ok(Some(Py::new(
+            slf.py(),
+            NetStream {
+                nc: slf.clone().unbind(),
+                core,
+                target,
+            },
+        )?))
+    }
+
+    /// Sets the peer-connect policy from the number of callbacks: none,
+    /// accept everyone in Rust; some, ask (PeerConnect events).
+    fn update_policy(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(live) = self.live.get() else {
+            return Ok(());
+        };
+        let conn = live.get(py)?;
+        let asking = &self.asking;
+        let policy_lock = &self.policy_lock;
+        py.detach(move || {
+            let _serial = lock(policy_lock);
+            let policy: Option<rtmfp_core::flash::client::PeerConnectPolicy> =
+                if asking.load(Ordering::SeqCst) > 0 {
+                    None
+                } else {
+                    Some(Box::new(|_| true))
+                };
+            conn.set_peer_connect_policy(policy)
+        })
+        .or_raise(py)
+    }
+
+    /// Converts one client event, running `on_peer_connect` for a
+    /// `PeerConnect` (see the module docs).
+    fn convert(slf: &Bound<'_, Self>, py: Python<'_>, event: ClientEvent) -> PyResult<Py<PyAny>> {
+        let this = slf.get();
+        let stream = |id: Option<StreamId>| Self::stream_object(slf, id);
+        let obj: Py<PyAny> = match event {
+            ClientEvent::Status { stream: s, info } => Py::new(
+                py,
+                NetStatus {
+                    stream: stream(s)?,
+                    info: status_dict(py, &info)?.unbind(),
+                    code: info.code,
+                    level: info.level,
+                    description: info.description,
+                },
+            )?
+            .into_any(),
+            ClientEvent::StreamCreated {
+                stream: s,
+                stream_id,
+            } => Py::new(
+                py,
+                StreamCreated {
+                    stream: stream(Some(s))?,
+                    stream_id,
+                },
+            )?
+            .into_any(),
+            ClientEvent::UserControl { stream: s, event } => Py::new(
+                py,
+                UserControl {
+                    stream: stream(s)?,
+                    event: format!("{event:?}"),
+                },
+            )?
+            .into_any(),
+            ClientEvent::Media {
+                stream: s,
+                message_type,
+                timestamp,
+                payload,
+            } => Py::new(
+                py,
+                Media {
+                    stream: stream(Some(s))?,
+                    message_type,
+                    timestamp,
+                    payload: PyBytes::new(py, &payload).unbind(),
+                },
+            )?
+            .into_any(),
+            ClientEvent::Command { stream: s, command } => Py::new(
+                py,
+                NetCommand {
+                    stream: stream(s)?,
+                    name: command.name.clone(),
+                    command_object: crate::amf::to_python(py, &command.command_object)?,
+                    args: crate::amf::list(py, &command.args)?,
+                },
+            )?
+            .into_any(),
+            ClientEvent::CallResult {
+                transaction_id,
+                ok,
+                response,
+            } => {
+                let info = if ok { None } else { response.status_info() };
+                Py::new(
+                    py,
+                    CallResult {
+                        transaction_id: transaction_id as u64,
+                        ok,
+                        result: match response.args.first() {
+                            Some(v) => crate::amf::to_python(py, v)?,
+                            None => py.None(),
+                        },
+                        args: crate::amf::list(py, &response.args)?,
+                        code: info.as_ref().map(|i| i.code.clone()),
+                        description: info.map(|i| i.description),
+                    },
+                )?
+                .into_any()
+            }
+            ClientEvent::PeerConnect { peer } => {
+                let callback = peer
+                    .stream
+                    .and_then(|s| lock(&this.callbacks).get(&s).map(|c| c.clone_ref(py)));
+                let peer_hex = peer.far_id_hex();
+                let who = peer_hex
+                    .as_deref()
+                    .map_or_else(|| "?".to_owned(), |h| h[..16].to_owned());
+                let decision: Option<String> = match callback {
+                    None => None,
+                    Some(cb) => {
+                        let answer = cb
+                            .bind(py)
+                            .call1((peer_hex.clone(), peer.name.clone()))
+                            .and_then(|a| verdict(&a, REJECTED_BY_CALLBACK));
+                        match answer {
+                            Ok(decision) => decision,
+                            Err(e) => {
+                                let consequence = format!(
+                                    "the subscriber {who}... of {:?} was rejected",
+                                    peer.name
+                                );
+                                this.outbox.push_error(callback_failed(
+                                    py,
+                                    e,
+                                    "on_peer_connect",
+                                    &consequence,
+                                ));
+                                Some("the publisher's on_peer_connect failed".to_owned())
+                            }
+                        }
+                    }
+                };
+                lock(&this.subscribers).insert(peer.id, peer_hex.clone());
+                let id = peer.id;
+                let applied = match &decision {
+                    None => this.with(py, move |c| c.accept_peer(id)),
+                    Some(reason) => {
+                        let reason = reason.clone();
+                        this.with(py, move |c| c.reject_peer(id, &reason))
+                    }
+                };
+                let (accepted, reason) = match (decision, applied) {
+                    (None, Ok(())) => (true, None),
+                    (Some(reason), _) => (false, Some(reason)),
+                    (None, Err(e)) => (
+                        false,
+                        Some(format!("the subscriber is gone: {}", e.value(py))),
+                    ),
+                };
+                Py::new(
+                    py,
+                    PeerConnect {
+                        stream: stream(peer.stream)?,
+                        peer_id: peer_hex,
+                        name: peer.name,
+                        address: peer.far_address.to_string(),
+                        accepted,
+                        reason,
+                    },
+                )?
+                .into_any()
+            }
+            ClientEvent::PeerStreamOpened { peer } => {
+                let peer_hex = peer.far_id_hex();
+                lock(&this.subscribers).insert(peer.id, peer_hex.clone());
+                Py::new(
+                    py,
+                    PeerStreamOpened {
+                        stream: stream(peer.stream)?,
+                        peer_id: peer_hex,
+                        name: peer.name,
+                        address: peer.far_address.to_string(),
+                    },
+                )?
+                .into_any()
+            }
+            ClientEvent::PeerStreamClosed {
+                peer,
+                stream: s,
+                reason,
+            } => Py::new(
+                py,
+                PeerStreamClosed {
+                    stream: stream(s)?,
+                    peer_id: lock(&this.subscribers).remove(&peer).flatten(),
+                    reason,
+                },
+            )?
+            .into_any(),
+            ClientEvent::KeepaliveTimers { server, peer } => Py::new(
+                py,
+                KeepaliveTimers {
+                    server: server.as_secs_f64(),
+                    peer: peer.as_secs_f64(),
+                },
+            )?
+            .into_any(),
+        };
+        Ok(obj)
+    }
+
+    /// The next event (see [`Outbox::next`]).
+    pub(crate) fn read(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let this = slf.get();
+        let live = this.live(py)?.clone();
+        let deadline = layer::deadline(py, timeout)?;
+        this.outbox.next(
+            py,
+            || live.next_event(py, deadline),
+            |py, e| Self::convert(slf, py, e),
+        )
+    }
+
+    fn items(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<layer::Item>> {
+        let this = slf.get();
+        let raw = match this.live.get() {
+            Some(live) => live.drain(),
+            None => Vec::new(),
+        };
+        this.outbox
+            .drain(py, raw, |py, e| Self::convert(slf, py, e))
+    }
+
+    /// Sends a call; its transaction ID.
+    fn send_call(&self, py: Python<'_>, command: &str, args: Vec<Value>) -> PyResult<u64> {
+        let command = command.to_owned();
+        let txn = self.with(py, move |c| c.call(&command, args))?;
+        Ok(txn as u64)
+    }
+
+    /// Calls and waits for the answer's first value (`CallError` for
+    /// `_error`).
+    fn call_blocking(
+        &self,
+        py: Python<'_>,
+        command: &str,
+        args: Vec<Value>,
+        timeout: f64,
+        what: &str,
+    ) -> PyResult<Py<PyAny>> {
+        let timeout = duration(py, timeout, "timeout")?;
+        let txn = self.send_call(py, command, args)?;
+        let answer = self.live(py)?.wait_for(py, timeout, |e| match e {
+            ClientEvent::CallResult {
+                transaction_id,
+                ok,
+                response,
+            } if *transaction_id as u64 == txn => Some((*ok, response.clone())),
+            _ => None,
+        })?;
+        let Some((ok, response)) = answer else {
+            return Err(errors::err(
+                py,
+                Kind::Timeout,
+                format!(
+                    "{what}: no answer from the server within {:.3} s",
+                    timeout.as_secs_f64()
+                ),
+            ));
+        };
+        let first = match response.args.first() {
+            Some(v) => Some(crate::amf::to_python(py, v)?),
+            None => None,
+        };
+        let info = if ok { None } else { response.status_info() };
+        call_outcome(
+            py,
+            ok,
+            first,
+            info.as_ref().map(|i| i.code.as_str()),
+            info.as_ref().map(|i| i.description.as_str()),
+            what,
+        )
+    }
+}
+
+fn amf_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Value>> {
+    args.iter().map(|a| crate::amf::to_value(&a)).collect()
+}
+
+#[pymethods]
+impl NetConnection {
+    #[new]
+    #[pyo3(signature = (
+        uri = None,
+        *,
+        bind = None,
+        args = None,
+        max_peer_connections = 8,
+        hostname = None,
+        open_timeout = None,
+        idle_timeout = None,
+        keepalive_interval = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        uri: Option<&str>,
+        bind: Option<AddrList>,
+        args: Option<&Bound<'_, PyAny>>,
+        max_peer_connections: usize,
+        hostname: Option<String>,
+        open_timeout: Option<f64>,
+        idle_timeout: Option<f64>,
+        keepalive_interval: Option<f64>,
+    ) -> PyResult<Self> {
+        let mut config = NetConnectionConfig::default();
+        if let Some(b) = bind {
+            config.bind = b.resolve(py)?;
+        }
+        if let Some(a) = args {
+            for item in a.try_iter()? {
+                config.args.push(crate::amf::to_value(&item?)?);
+            }
+        }
+        config.client.max_peer_connections = max_peer_connections;
+        config.client.peer_connect = PeerConnectMode::Ask;
+        let mut flash = FlashConfig::client();
+        flash.hostname = hostname.map(String::into_bytes);
+        config.flash = flash;
+        if let Some(t) = open_timeout {
+            config.endpoint.open_timeout = duration(py, t, "open_timeout")?;
+        }
+        if let Some(t) = idle_timeout {
+            config.endpoint.idle_timeout = duration(py, t, "idle_timeout")?;
+        }
+        if let Some(t) = keepalive_interval {
+            config.endpoint.keepalive_interval = duration(py, t, "keepalive_interval")?;
+        }
+        let nc = NetConnection {
+            config: Mutex::new(Some(config)),
+            live: OnceLock::new(),
+            near_id: OnceLock::new(),
+            uri: OnceLock::new(),
+            closed_early: AtomicBool::new(false),
+            streams: Mutex::new(HashMap::new()),
+            callbacks: Mutex::new(HashMap::new()),
+            asking: AtomicUsize::new(0),
+            policy_lock: Mutex::new(()),
+            subscribers: Mutex::new(HashMap::new()),
+            outbox: Outbox::default(),
+        };
+        if let Some(uri) = uri {
+            nc.start_connect(py, uri)?;
+        }
+        Ok(nc)
+    }
+
+    /// Starts connecting to `uri` (`rtmfp://host[:port]/app[/KEY]`) and
+    /// returns at once: a fresh identity, sockets and an I/O thread, then
+    /// the session to the server.  The outcome arrives as a `NetStatus`
+    /// event ("NetConnection.Connect.Success", ".Failed", ".Rejected").
+    /// A NetConnection connects once.  Name resolution blocks (GIL
+    /// released).
+    fn start_connect(&self, py: Python<'_>, uri: &str) -> PyResult<()> {
+        if self.closed_early.load(Ordering::SeqCst) {
+            return Err(errors::closed_as(py, "the NetConnection"));
+        }
+        let Some(config) = lock(&self.config).take() else {
+            return Err(errors::err(
+                py,
+                Kind::Net,
+                "already connected: a NetConnection connects once; make a new one",
+            ));
+        };
+        let attempt = config.clone();
+        let uri_owned = uri.to_owned();
+        let started = py.detach(move || {
+            let nc = CoreNetConnection::connect(&uri_owned, attempt)?;
+            // Accept everyone until an on_peer_connect is set.
+            nc.set_peer_connect_policy(Some(Box::new(|_| true)))?;
+            Ok::<_, rtmfp_core::flash::NetError>(nc)
+        });
+        let nc = match started {
+            Ok(nc) => nc,
+            Err(e) => {
+                *lock(&self.config) = Some(config);
+                return Err(errors::from_net(py, e));
+            }
+        };
+        let near_id = nc.near_id_hex();
+        let layered = Layered::new(nc)?;
+        let _ = self.near_id.set(near_id);
+        let _ = self.uri.set(uri.to_owned());
+        let _ = self.live.set(Arc::new(layered));
+        Ok(())
+    }
+
+    /// Waits (GIL released, Ctrl-C interrupts) for the outcome of the
+    /// connect among the events not read yet (they stay in the event
+    /// stream).  Returns once connected; raises `ConnectError` (with
+    /// `code` "NetConnection.Connect.Rejected" or ".Failed") or
+    /// `TimeoutError`.
+    #[pyo3(signature = (timeout = 10.0))]
+    fn wait_connected(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let t = duration(py, timeout, "timeout")?;
+        let live = self.live(py)?.clone();
+        if live.with(py, |c| c.is_connected().unwrap_or(false))? {
+            return Ok(());
+        }
+        let outcome = live.wait_for(py, t, |e| match e {
+            ClientEvent::Status { stream: None, info } if is_connect_outcome(&info.code) => {
+                Some(info.clone())
+            }
+            _ => None,
+        })?;
+        let uri = self.uri.get().cloned().unwrap_or_default();
+        match outcome {
+            None => Err(errors::err(
+                py,
+                Kind::Timeout,
+                format!("no answer from {uri} within {:.3} s", t.as_secs_f64()),
+            )),
+            Some(info) => connect_outcome(py, &info.code, &info.level, &info.description, &uri),
+        }
+    }
+
+    /// The `rtmfp://` URI given to connect, if any.
+    #[getter]
+    fn uri(&self) -> Option<String> {
+        self.uri.get().cloned()
+    }
+
+    /// Whether the connection to the server is up.
+    #[getter]
+    fn connected(&self, py: Python<'_>) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        match self.live.get() {
+            Some(live) => live
+                .with(py, |c| c.is_connected().unwrap_or(false))
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Whether `close()` was called (or the I/O thread stopped).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.is_closed()
+    }
+
+    /// Our peer ID (Flash's `nearID`), 64 hex digits: what a subscriber
+    /// passes to `NetStream(nc, peer_id)`.  Known from `connect` on (each
+    /// NetConnection has a fresh identity); `NetError` before.
+    #[getter]
+    fn near_id(&self, py: Python<'_>) -> PyResult<String> {
+        self.near_id.get().cloned().ok_or_else(|| not_connected(py))
+    }
+
+    /// The server's peer ID (`farID`), 64 hex digits, once the session is
+    /// open; None before.
+    #[getter]
+    fn far_id(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        if self.live.get().is_none() {
+            return Ok(None);
+        }
+        self.with(py, |c| c.far_id_hex())
+    }
+
+    /// NEAR_NONCE of the server session (RFC 7425 §4.6.5), once open.
+    #[getter]
+    fn near_nonce<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        if self.live.get().is_none() {
+            return Ok(None);
+        }
+        let n = self.with(py, |c| {
+            c.with_client(|cl, _, _| cl.near_nonce().map(<[u8]>::to_vec))
+        })?;
+        Ok(n.map(|n| PyBytes::new(py, &n)))
+    }
+
+    /// FAR_NONCE of the server session, once open.
+    #[getter]
+    fn far_nonce<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        if self.live.get().is_none() {
+            return Ok(None);
+        }
+        let n = self.with(py, |c| {
+            c.with_client(|cl, _, _| cl.far_nonce().map(<[u8]>::to_vec))
+        })?;
+        Ok(n.map(|n| PyBytes::new(py, &n)))
+    }
+
+    /// The first bound local address, "ip:port" (None before connect).
+    #[getter]
+    fn address(&self) -> Option<String> {
+        self.live
+            .get()
+            .and_then(|l| l.local_addrs.first().map(ToString::to_string))
+    }
+
+    /// Most subscribers, pending or accepted, across all our
+    /// DIRECT_CONNECTIONS streams (Flash's `maxPeerConnections`; default
+    /// 8).  Lowering it keeps the subscribers already accepted.
+    #[getter]
+    fn get_max_peer_connections(&self, py: Python<'_>) -> PyResult<usize> {
+        if let Some(config) = lock(&self.config).as_ref() {
+            return Ok(config.client.max_peer_connections);
+        }
+        self.with(py, |c| {
+            c.with_client(|cl, _, _| cl.config().max_peer_connections)
+        })
+    }
+
+    #[setter]
+    fn set_max_peer_connections(&self, py: Python<'_>, max: usize) -> PyResult<()> {
+        if let Some(config) = lock(&self.config).as_mut() {
+            config.client.max_peer_connections = max;
+            return Ok(());
+        }
+        self.with(py, move |c| c.set_max_peer_connections(max))
+    }
+
+    /// Sends a server call `(command, txn, null, *args)` and returns its
+    /// transaction ID at once; the answer arrives as a `CallResult` event.
+    #[pyo3(signature = (command, *args))]
+    fn start_call(
+        &self,
+        py: Python<'_>,
+        command: &str,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<u64> {
+        self.send_call(py, command, amf_args(args)?)
+    }
+
+    /// Calls a server command and waits for the answer (GIL released,
+    /// Ctrl-C interrupts): returns its first value; raises `CallError` if
+    /// the server answered `_error`, `TimeoutError` after `timeout`.
+    #[pyo3(signature = (command, *args, timeout = 10.0))]
+    fn call(
+        &self,
+        py: Python<'_>,
+        command: &str,
+        args: &Bound<'_, PyTuple>,
+        timeout: f64,
+    ) -> PyResult<Py<PyAny>> {
+        let what = format!("call({command:?})");
+        self.call_blocking(py, command, amf_args(args)?, timeout, &what)
+    }
+
+    /// Registers `name` for this peer at the server (the server's
+    /// `registerName`), so that others find our peer ID with
+    /// `lookup_name`.  Raises `CallError` if the name is taken or invalid.
+    #[pyo3(signature = (name, *, timeout = 10.0))]
+    fn register_name(&self, py: Python<'_>, name: &str, timeout: f64) -> PyResult<()> {
+        let what = format!("register_name({name:?})");
+        let args = vec![Value::from(name)];
+        self.call_blocking(py, REGISTER_NAME, args, timeout, &what)?;
+        Ok(())
+    }
+
+    /// The peer ID (64 hex digits) registered under `name` at the server
+    /// (the server's `lookupName`).  Raises `CallError` if no connected
+    /// peer has that name.
+    #[pyo3(signature = (name, *, timeout = 10.0))]
+    fn lookup_name(&self, py: Python<'_>, name: &str, timeout: f64) -> PyResult<String> {
+        let what = format!("lookup_name({name:?})");
+        let args = vec![Value::from(name)];
+        let value = self.call_blocking(py, LOOKUP_NAME, args, timeout, &what)?;
+        lookup_answer(py, value, name)
+    }
+
+    /// The next event, waiting at most `timeout` seconds (None: as long
+    /// as it takes; 0: only what is already there); None on timeout.  The
+    /// GIL is released while waiting and Ctrl-C interrupts.  Raises
+    /// `ClosedError` once closed, and `CallbackError` when an
+    /// `on_peer_connect` callback raised (the event follows).
+    #[pyo3(signature = (timeout = None))]
+    fn next_event(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        Self::read(slf, py, timeout)
+    }
+
+    /// A blocking iterator over events; it ends when the connection closes.
+    fn events(slf: &Bound<'_, Self>) -> NetEventIterator {
+        NetEventIterator {
+            nc: slf.clone().unbind(),
+        }
+    }
+
+    /// Every event waiting now, without blocking (empty once closed).
+    fn drain_events<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = Self::items(slf, py)?;
+        slf.get().outbox.drain_list(py, items)
+    }
+
+    /// For the asyncio dispatcher: events, with the exceptions of
+    /// callbacks in their place.
+    fn _drain<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = Self::items(slf, py)?;
+        slf.get().outbox.drain_raw(py, items)
+    }
+
+    /// A file descriptor readable while events wait (and for good once
+    /// closed), for `select` / `loop.add_reader`.  Never read it.
+    fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        Ok(self.live(py)?.fd())
+    }
+
+    /// Closes the connection in order (RFC 7425 §5.3.6): streams, peer
+    /// sessions, the server session; waits at most `timeout` seconds and
+    /// stops the I/O thread.  Releases the callbacks.  Idempotent;
+    /// returns whether everything closed cleanly in time.
+    #[pyo3(signature = (timeout = DEFAULT_CLOSE_TIMEOUT))]
+    fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = duration(py, timeout, "timeout")?;
+        self.closed_early.store(true, Ordering::SeqCst);
+        lock(&self.config).take();
+        let clean = match self.live.get() {
+            Some(live) => live.close(py, timeout),
+            None => false,
+        };
+        let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
+        drop(callbacks);
+        self.asking.store(0, Ordering::SeqCst);
+        self.outbox.clear();
+        Ok(clean)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py, DEFAULT_CLOSE_TIMEOUT)?;
+        Ok(false)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(callbacks) = self.callbacks.try_lock() {
+            for cb in callbacks.values() {
+                visit.call(cb)?;
+            }
+        }
+        self.outbox.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
+        drop(callbacks);
+        self.outbox.clear();
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.is_closed() {
+            " closed".to_owned()
+        } else if self.live.get().is_none() {
+            " not connected".to_owned()
+        } else {
+            String::new()
+        };
+        format!(
+            "<rtmfp.NetConnection {}{}{}>",
+            self.uri.get().map_or("", String::as_str),
+            self.near_id
+                .get()
+                .map_or_else(String::new, |id| format!(" peer {}", &id[..16])),
+            state
+        )
+    }
+}
+
+/// `CallResult` → its value, or `CallError` (for the asyncio methods).
+#[pyfunction]
+pub(crate) fn _call_outcome(
+    py: Python<'_>,
+    event: PyRef<'_, CallResult>,
+    what: &str,
+) -> PyResult<Py<PyAny>> {
+    call_outcome(
+        py,
+        event.ok,
+        Some(event.result.clone_ref(py)),
+        event.code.as_deref(),
+        event.description.as_deref(),
+        what,
+    )
+}
+
+/// The connect's outcome status → `None` on success, or `ConnectError`
+/// (for the asyncio methods).
+#[pyfunction]
+pub(crate) fn _connect_outcome(
+    py: Python<'_>,
+    event: PyRef<'_, NetStatus>,
+    uri: &str,
+) -> PyResult<()> {
+    connect_outcome(py, &event.code, &event.level, &event.description, uri)
+}
+
+fn connect_outcome(
+    py: Python<'_>,
+    code_: &str,
+    level: &str,
+    description: &str,
+    uri: &str,
+) -> PyResult<()> {
+    if code_ == code::CONNECT_SUCCESS {
+        return Ok(());
+    }
+    Err(errors::with_status(
+        py,
+        Kind::Connect,
+        format!("{uri}: {code_} ({description})"),
+        code_,
+        level,
+        description,
+    ))
+}
+
+/// Whether a status event ends a connect (for the asyncio methods).
+#[pyfunction]
+pub(crate) fn _is_connect_outcome(code_: &str) -> bool {
+    is_connect_outcome(code_)
+}
+
+/// `lookup_name`'s answer → the peer ID, or `CallError`.
+#[pyfunction]
+pub(crate) fn _lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> PyResult<String> {
+    lookup_answer(py, value, name)
+}
+
+/// Iterates a NetConnection's events, blocking for each (GIL released,
+/// Ctrl-C interrupts); stops when the connection closes.
+#[pyclass(frozen, module = "rtmfp")]
+pub(crate) struct NetEventIterator {
+    nc: Py<NetConnection>,
+}
+
+#[pymethods]
+impl NetEventIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let nc = self.nc.bind(py);
+        if nc.get().is_closed() {
+            return Ok(None);
+        }
+        match NetConnection::read(nc, py, None) {
+            Err(_) if nc.get().is_closed() => Ok(None),
+            other => other,
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.nc)
+    }
+}
+
+// ------------------------------------------------------------- NetStream --
+
+/// A NetStream of a NetConnection.  See the `rtmfp.NetStream`
+/// documentation.  Streams are equal when they are the same stream of the
+/// same connection.
+#[pyclass(frozen, subclass, module = "rtmfp", name = "NetStream")]
+pub(crate) struct NetStream {
+    nc: Py<NetConnection>,
+    core: CoreNetStream,
+    target: Target,
+}
+
+impl NetStream {
+    fn check(&self, py: Python<'_>) -> PyResult<()> {
+        if self.nc.get().is_closed() {
+            Err(errors::closed_as(py, "the NetConnection"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn run<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    where
+        R: Send,
+        F: FnOnce(&CoreNetStream) -> Result<R, rtmfp_core::flash::NetError> + Send,
+    {
+        self.check(py)?;
+        let core = &self.core;
+        py.detach(move || f(core)).or_raise(py)
+    }
+
+    fn send_message(
+        &self,
+        py: Python<'_>,
+        message_type: u8,
+        timestamp: u32,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let payload = copy_bytes(data)?;
+        self.run(py, move |s| s.send(message_type, timestamp, &payload))
+    }
+}
+
+#[pymethods]
+impl NetStream {
+    /// `NetStream(connection, peer_id=None)`: `None` (or
+    /// `CONNECT_TO_FMS`) for a stream through the server,
+    /// `rtmfp.DIRECT_CONNECTIONS` to publish to peers that play it
+    /// directly, or a peer ID (64 hex digits or 32 bytes) to play that
+    /// peer's DIRECT_CONNECTIONS stream.
+    #[new]
+    #[pyo3(signature = (connection, peer_id = None))]
+    fn new(
+        py: Python<'_>,
+        connection: &Bound<'_, NetConnection>,
+        peer_id: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let target = match peer_id {
+            None => Target::Server,
+            Some(p) => match p.cast::<PyString>() {
+                Ok(s) if s.to_cow()? == DIRECT_CONNECTIONS => Target::Direct,
+                Ok(s) if s.to_cow()? == CONNECT_TO_FMS => Target::Server,
+                _ => Target::Peer(hex(&convert::peer_id(p)?)),
+            },
+        };
+        let nc = connection.get();
+        let core = match &target {
+            Target::Server => nc.with(py, |c| c.create_stream())?,
+            Target::Direct => nc.with(py, |c| c.create_direct_stream())?,
+            Target::Peer(id) => {
+                let id = id.clone();
+                nc.with(py, move |c| c.create_peer_stream(&id))?
+            }
+        };
+        nc.register_stream(core.clone(), target.clone());
+        Ok(NetStream {
+            nc: connection.clone().unbind(),
+            core,
+            target,
+        })
+    }
+
+    /// The stream's number within its connection.
+    #[getter]
+    fn id(&self) -> u32 {
+        self.core.id().0
+    }
+
+    /// `"server"`, `"direct_connections"` or `"peer"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.target.name()
+    }
+
+    /// For a peer stream: the publisher's peer ID.
+    #[getter]
+    fn peer_id(&self) -> Option<String> {
+        match &self.target {
+            Target::Peer(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
+    /// The NetConnection.
+    #[getter]
+    fn connection(&self, py: Python<'_>) -> Py<NetConnection> {
+        self.nc.clone_ref(py)
+    }
+
+    /// Publishes the stream as `name`: to the server, or (DIRECT_CONNECTIONS)
+    /// to the peers that play it.  "NetStream.Publish.Start" follows.
+    fn publish(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let name = name.to_owned();
+        self.run(py, move |s| s.publish(&name))
+    }
+
+    /// Plays `name`: through the server, or (a peer stream) from the
+    /// publisher directly.  "NetStream.Play.Start" follows, or a
+    /// rejection ("NetStream.Connect.Rejected", ".Play.StreamNotFound").
+    fn play(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let name = name.to_owned();
+        self.run(py, move |s| s.play(&name))
+    }
+
+    /// Sends an audio message (type 8: an FLV audio tag body; bytes-like,
+    /// copied once).  Returns how many destinations it was queued for
+    /// (DIRECT_CONNECTIONS: the accepted subscribers).
+    fn send_audio(
+        &self,
+        py: Python<'_>,
+        timestamp: u32,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        self.send_message(py, 8, timestamp, data)
+    }
+
+    /// Sends a video message (type 9: an FLV video tag body).
+    fn send_video(
+        &self,
+        py: Python<'_>,
+        timestamp: u32,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        self.send_message(py, 9, timestamp, data)
+    }
+
+    /// Sends a data message (type 18) of AMF0 values, e.g.
+    /// `send_data("onTextData", {"text": "hi"})`; players read it with
+    /// `Media.values()`.
+    #[pyo3(signature = (*values, timestamp = 0))]
+    fn send_data(
+        &self,
+        py: Python<'_>,
+        values: &Bound<'_, PyTuple>,
+        timestamp: u32,
+    ) -> PyResult<usize> {
+        let values = amf_args(values)?;
+        self.run(py, move |s| s.send_data(timestamp, &values))
+    }
+
+    /// Sends a message of any RTMP type.
+    fn send(
+        &self,
+        py: Python<'_>,
+        message_type: u8,
+        timestamp: u32,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        self.send_message(py, message_type, timestamp, data)
+    }
+
+    /// Sends a message to one accepted subscriber (by peer ID) of this
+    /// DIRECT_CONNECTIONS stream.
+    fn send_to_peer(
+        &self,
+        py: Python<'_>,
+        peer_id: &Bound<'_, PyAny>,
+        message_type: u8,
+        timestamp: u32,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let want = convert::peer_id(peer_id)?;
+        let payload = copy_bytes(data)?;
+        self.run(py, move |s| {
+            let peers = s.peer_streams()?;
+            let Some(p) = peers.iter().find(|p| p.far_id == Some(want)) else {
+                return Err(rtmfp_core::flash::client::ClientError::WrongState(
+                    "no accepted subscriber with that peer ID",
+                )
+                .into());
+            };
+            s.send_to_peer(p.id, message_type, timestamp, &payload)
+        })
+    }
+
+    /// The peer IDs of this DIRECT_CONNECTIONS stream's accepted
+    /// subscribers (Flash's `peerStreams`).
+    #[getter]
+    fn peer_streams(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let peers = self.run(py, |s| s.peer_streams())?;
+        Ok(peers.iter().filter_map(|p| p.far_id_hex()).collect())
+    }
+
+    /// Most subscribers (pending or accepted) of the connection's
+    /// DIRECT_CONNECTIONS streams, together (`NetConnection.max_peer_connections`).
+    #[getter]
+    fn get_max_peer_connections(&self, py: Python<'_>) -> PyResult<usize> {
+        self.nc.get().get_max_peer_connections(py)
+    }
+
+    #[setter]
+    fn set_max_peer_connections(&self, py: Python<'_>, max: usize) -> PyResult<()> {
+        self.nc.get().set_max_peer_connections(py, max)
+    }
+
+    /// A DIRECT_CONNECTIONS publisher's `onPeerConnect`:
+    /// `callback(subscriber_peer_id, stream_name)`; True accepts the
+    /// subscriber, False or None rejects it, a `str` rejects it with that
+    /// reason.  It runs on the thread that reads the connection's events
+    /// (`events()`, `next_event()`, or the asyncio reader), never on the
+    /// I/O thread, so subscribers wait until events are read.  If it
+    /// raises, the subscriber is rejected, the exception is logged
+    /// (logger "rtmfp") and the next event read raises `CallbackError`
+    /// from it.  None removes it (subscribers are accepted again).
+    #[getter]
+    fn get_on_peer_connect(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        lock(&self.nc.get().callbacks)
+            .get(&self.core.id())
+            .map(|c| c.clone_ref(py))
+    }
+
+    #[setter]
+    fn set_on_peer_connect(&self, py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<()> {
+        if self.target != Target::Direct {
+            return Err(errors::err(
+                py,
+                Kind::Net,
+                "on_peer_connect is for DIRECT_CONNECTIONS streams (the publisher's side)",
+            ));
+        }
+        self.check(py)?;
+        let nc = self.nc.get();
+        let old = {
+            let mut callbacks = lock(&nc.callbacks);
+            let old = match callback {
+                Some(cb) => {
+                    if !cb.bind(py).is_callable() {
+                        return Err(pyo3::exceptions::PyTypeError::new_err(
+                            "on_peer_connect must be callable (or None)",
+                        ));
+                    }
+                    callbacks.insert(self.core.id(), cb)
+                }
+                None => callbacks.remove(&self.core.id()),
+            };
+            nc.asking.store(callbacks.len(), Ordering::SeqCst);
+            old
+        };
+        drop(old);
+        nc.update_policy(py)
+    }
+
+    /// Closes the stream: a publisher unpublishes (subscribers are told),
+    /// a player stops.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let id = self.core.id();
+        let old = lock(&self.nc.get().callbacks).remove(&id);
+        if old.is_some() {
+            let nc = self.nc.get();
+            nc.asking.store(lock(&nc.callbacks).len(), Ordering::SeqCst);
+            drop(old);
+            nc.update_policy(py)?;
+        }
+        self.run(py, |s| s.close())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<NetStream>().is_ok_and(|o| {
+            let o = o.get();
+            o.nc.as_ptr() == self.nc.as_ptr() && o.core.id() == self.core.id()
+        })
+    }
+
+    fn __hash__(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.nc.as_ptr() as usize).hash(&mut h);
+        self.core.id().0.hash(&mut h);
+        h.finish()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.nc)
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.target {
+            Target::Peer(id) => format!(
+                "<rtmfp.NetStream {} playing from peer {}>",
+                self.core.id().0,
+                &id[..16]
+            ),
+            t => format!("<rtmfp.NetStream {} {}>", self.core.id().0, t.name()),
+        }
+    }
+}

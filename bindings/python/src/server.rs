@@ -1,0 +1,718 @@
+//! `Server`: the rendezvous server (`rtmfp_core::rendezvous::ServerHandle`)
+//! with Python hooks.
+//!
+//! The core server's hooks are synchronous Rust closures that run on the
+//! I/O thread and decide at once; it has no ask/approve mode.  Python is
+//! never called on the I/O thread, so the Python hooks are not installed
+//! there: they run on the thread that reads the server's events, when the
+//! matching event (`connected`, `published`, `playing`, `disconnected`)
+//! is converted.  A hook that refuses (or raises) disconnects the client
+//! after the fact: the client has already been told
+//! "NetConnection.Connect.Success" (or "NetStream.Publish.Start") and then
+//! sees "NetConnection.Connect.Closed" (only ".Failed" when the close
+//! overtakes the success).  Developer keys (`keys=`) are
+//! checked in Rust before the connect is answered.
+
+use crate::convert::{duration, AddrList};
+use crate::errors::{self, OrRaise};
+use crate::flash_events::{
+    ClientConnected, ClientDisconnected, ClientPeerInfo, ClientRejected, NameRegistered,
+    PeerIntroduced, ServerSession, ServerStream, StreamPlaying, StreamPublished, StreamRejected,
+    StreamUnpublished,
+};
+use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::PyTraverseError;
+use rtmfp_core::endpoint::SessionHandle;
+use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
+
+/// The Python hooks.
+#[derive(Default)]
+struct PyHooks {
+    on_connect: Option<Py<PyAny>>,
+    on_publish: Option<Py<PyAny>>,
+    on_play: Option<Py<PyAny>>,
+    on_disconnect: Option<Py<PyAny>>,
+}
+
+impl PyHooks {
+    fn all(&self) -> [&Option<Py<PyAny>>; 4] {
+        [
+            &self.on_connect,
+            &self.on_publish,
+            &self.on_play,
+            &self.on_disconnect,
+        ]
+    }
+}
+
+/// An RTMFP rendezvous server.  See the `rtmfp.Server` documentation.
+#[pyclass(frozen, subclass, module = "rtmfp._rtmfp", name = "Server")]
+pub(crate) struct Server {
+    live: Arc<Layered<ServerHandle>>,
+    peer_id: String,
+    hooks: Mutex<PyHooks>,
+    /// Peer IDs by session, from `connected` events (for the events that
+    /// name only the session).
+    clients: Mutex<HashMap<SessionHandle, Option<String>>>,
+    outbox: Outbox,
+}
+
+fn addrs(list: &[SocketAddr]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
+fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
+    let Some(keys) = keys else {
+        return Ok(KeySet::Any);
+    };
+    let py = keys.py();
+    if keys.is_instance_of::<PyString>() || keys.hasattr("__fspath__")? {
+        let path: std::path::PathBuf = py
+            .import("os")?
+            .call_method1("fspath", (keys,))?
+            .extract()?;
+        return Ok(py.detach(move || KeySet::from_file(path))?);
+    }
+    let mut list = Vec::new();
+    for key in keys.try_iter().map_err(|_| {
+        errors::invalid(
+            py,
+            "keys must be None (any key), a list of keys or the path of a key file",
+        )
+    })? {
+        list.push(key?.extract::<String>()?);
+    }
+    Ok(KeySet::of(list))
+}
+
+fn check_hook(py: Python<'_>, hook: &Option<Py<PyAny>>, name: &str) -> PyResult<()> {
+    match hook {
+        Some(h) if !h.bind(py).is_callable() => Err(pyo3::exceptions::PyTypeError::new_err(
+            format!("{name} must be callable (or None)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Server {
+    fn hook(&self, py: Python<'_>, pick: fn(&PyHooks) -> &Option<Py<PyAny>>) -> Option<Py<PyAny>> {
+        pick(&lock(&self.hooks)).as_ref().map(|h| h.clone_ref(py))
+    }
+
+    fn set_hook(
+        &self,
+        py: Python<'_>,
+        value: Option<Py<PyAny>>,
+        name: &str,
+        pick: fn(&mut PyHooks) -> &mut Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        check_hook(py, &value, name)?;
+        let old = std::mem::replace(pick(&mut lock(&self.hooks)), value);
+        drop(old);
+        Ok(())
+    }
+
+    /// Runs a veto hook; `Some(reason)` if it refused or raised (then the
+    /// exception is reported).  `target` names the client in messages.
+    fn decide(
+        &self,
+        py: Python<'_>,
+        hook: Option<Py<PyAny>>,
+        name: &str,
+        args: Bound<'_, PyTuple>,
+        target: &str,
+    ) -> Option<String> {
+        let hook = hook?;
+        let default = format!("refused by the server's {name}");
+        match hook
+            .bind(py)
+            .call1(args)
+            .and_then(|a| verdict(&a, &default))
+        {
+            Ok(decision) => decision,
+            Err(e) => {
+                let consequence = format!("{target} was disconnected");
+                self.outbox
+                    .push_error(callback_failed(py, e, name, &consequence));
+                Some(format!("the server's {name} failed"))
+            }
+        }
+    }
+
+    fn disconnect_session(&self, py: Python<'_>, session: SessionHandle) -> PyResult<bool> {
+        self.live
+            .with(py, move |s| s.disconnect(session))?
+            .or_raise(py)
+    }
+
+    fn peer_of(&self, session: SessionHandle) -> Option<String> {
+        lock(&self.clients).get(&session).cloned().flatten()
+    }
+
+    fn convert(&self, py: Python<'_>, event: ServerEvent) -> PyResult<Py<PyAny>> {
+        let hex = |p: Option<rtmfp_core::crypto::PeerId>| p.map(|p| to_hex(&p));
+        let obj: Py<PyAny> = match event {
+            ServerEvent::Connected { client } => {
+                let peer_id = client.peer_id_hex();
+                lock(&self.clients).insert(client.session, peer_id.clone());
+                let args = PyTuple::new(
+                    py,
+                    [
+                        peer_id.clone().into_pyobject(py)?.into_any(),
+                        PyString::new(py, &client.app).into_any(),
+                        client.key.clone().into_pyobject(py)?.into_any(),
+                    ],
+                )?;
+                let target = format!("client session {}", client.session.0);
+                let reason = self.decide(
+                    py,
+                    self.hook(py, |h| &h.on_connect),
+                    "on_connect",
+                    args,
+                    &target,
+                );
+                if reason.is_some() {
+                    let _ = self.disconnect_session(py, client.session);
+                }
+                Py::new(
+                    py,
+                    ClientConnected {
+                        session: client.session.0,
+                        peer_id,
+                        address: client.address.to_string(),
+                        app: client.app,
+                        key: client.key,
+                        accepted: reason.is_none(),
+                        reason,
+                    },
+                )?
+                .into_any()
+            }
+            ServerEvent::Rejected {
+                session,
+                peer_id,
+                reason,
+            } => Py::new(
+                py,
+                ClientRejected {
+                    session: session.0,
+                    peer_id: hex(peer_id),
+                    reason,
+                },
+            )?
+            .into_any(),
+            ServerEvent::PeerInfo {
+                session,
+                peer_id,
+                addresses,
+            } => Py::new(
+                py,
+                ClientPeerInfo {
+                    session: session.0,
+                    peer_id: hex(peer_id),
+                    addresses: addrs(&addresses),
+                },
+            )?
+            .into_any(),
+            ServerEvent::Disconnected { client } => {
+                lock(&self.clients).remove(&client.session);
+                let peer_id = client.peer_id_hex();
+                if let Some(hook) = self.hook(py, |h| &h.on_disconnect) {
+                    if let Err(e) = hook.bind(py).call1((peer_id.clone(),)) {
+                        self.outbox.push_error(callback_failed(
+                            py,
+                            e,
+                            "on_disconnect",
+                            "nothing else was done",
+                        ));
+                    }
+                }
+                Py::new(
+                    py,
+                    ClientDisconnected {
+                        session: client.session.0,
+                        peer_id,
+                        address: client.address.to_string(),
+                        app: client.app,
+                        names: client.names,
+                    },
+                )?
+                .into_any()
+            }
+            ServerEvent::Published { session, name } => {
+                let peer_id = self.peer_of(session);
+                let args = PyTuple::new(
+                    py,
+                    [
+                        peer_id.clone().into_pyobject(py)?.into_any(),
+                        PyString::new(py, &name).into_any(),
+                    ],
+                )?;
+                let target = format!("the publisher (session {})", session.0);
+                let hook = self.hook(py, |h| &h.on_publish);
+                let reason = self.decide(py, hook, "on_publish", args, &target);
+                if reason.is_some() {
+                    let _ = self.disconnect_session(py, session);
+                }
+                Py::new(
+                    py,
+                    StreamPublished {
+                        session: session.0,
+                        peer_id,
+                        name,
+                        accepted: reason.is_none(),
+                        reason,
+                    },
+                )?
+                .into_any()
+            }
+            ServerEvent::Unpublished { session, name } => Py::new(
+                py,
+                StreamUnpublished {
+                    session: session.0,
+                    peer_id: self.peer_of(session),
+                    name,
+                },
+            )?
+            .into_any(),
+            ServerEvent::Playing { session, name } => {
+                let peer_id = self.peer_of(session);
+                let args = PyTuple::new(
+                    py,
+                    [
+                        peer_id.clone().into_pyobject(py)?.into_any(),
+                        PyString::new(py, &name).into_any(),
+                    ],
+                )?;
+                let target = format!("the player (session {})", session.0);
+                let hook = self.hook(py, |h| &h.on_play);
+                let reason = self.decide(py, hook, "on_play", args, &target);
+                if reason.is_some() {
+                    let _ = self.disconnect_session(py, session);
+                }
+                Py::new(
+                    py,
+                    StreamPlaying {
+                        session: session.0,
+                        peer_id,
+                        name,
+                        accepted: reason.is_none(),
+                        reason,
+                    },
+                )?
+                .into_any()
+            }
+            ServerEvent::StreamRejected {
+                session,
+                name,
+                reason,
+            } => Py::new(
+                py,
+                StreamRejected {
+                    session: session.0,
+                    peer_id: self.peer_of(session),
+                    name,
+                    reason,
+                },
+            )?
+            .into_any(),
+            ServerEvent::Introduced {
+                initiator,
+                target,
+                addresses,
+            } => Py::new(
+                py,
+                PeerIntroduced {
+                    initiator: initiator.to_string(),
+                    peer_id: to_hex(&target),
+                    addresses: addrs(&addresses),
+                },
+            )?
+            .into_any(),
+            ServerEvent::NameRegistered { peer_id, name } => Py::new(
+                py,
+                NameRegistered {
+                    peer_id: to_hex(&peer_id),
+                    name,
+                },
+            )?
+            .into_any(),
+        };
+        Ok(obj)
+    }
+
+    pub(crate) fn read(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        let deadline = layer::deadline(py, timeout)?;
+        let live = &self.live;
+        self.outbox.next(
+            py,
+            || live.next_event(py, deadline),
+            |py, e| self.convert(py, e),
+        )
+    }
+
+    fn items(&self, py: Python<'_>) -> PyResult<Vec<layer::Item>> {
+        let raw = self.live.drain();
+        self.outbox.drain(py, raw, |py, e| self.convert(py, e))
+    }
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (
+        bind = None,
+        *,
+        keys = None,
+        on_connect = None,
+        on_publish = None,
+        on_play = None,
+        on_disconnect = None,
+        keepalive = Some((15.0, 10.0)),
+        relay = true,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        bind: Option<AddrList>,
+        keys: Option<&Bound<'_, PyAny>>,
+        on_connect: Option<Py<PyAny>>,
+        on_publish: Option<Py<PyAny>>,
+        on_play: Option<Py<PyAny>>,
+        on_disconnect: Option<Py<PyAny>>,
+        keepalive: Option<(f64, f64)>,
+        relay: bool,
+    ) -> PyResult<Self> {
+        let bind = match bind {
+            Some(b) => b.resolve(py)?,
+            None => vec!["0.0.0.0:1935".parse().expect("literal address")],
+        };
+        let hooks = PyHooks {
+            on_connect,
+            on_publish,
+            on_play,
+            on_disconnect,
+        };
+        for (hook, name) in
+            hooks
+                .all()
+                .into_iter()
+                .zip(["on_connect", "on_publish", "on_play", "on_disconnect"])
+        {
+            check_hook(py, hook, name)?;
+        }
+        let mut config = ServerConfig {
+            keys: key_set(keys)?,
+            relay,
+            ..ServerConfig::default()
+        };
+        config.keepalive = match keepalive {
+            Some((server, peer)) => Some((
+                duration(py, server, "keepalive")?,
+                duration(py, peer, "keepalive")?,
+            )),
+            None => None,
+        };
+        // The server's identity takes a moment: release the GIL.
+        let handle = py.detach(move || ServerHandle::start(&bind, config, Hooks::default()))?;
+        let peer_id = handle.fingerprint_hex();
+        Ok(Server {
+            live: Arc::new(Layered::new(handle)?),
+            peer_id,
+            hooks: Mutex::new(hooks),
+            clients: Mutex::new(HashMap::new()),
+            outbox: Outbox::default(),
+        })
+    }
+
+    /// The server's peer ID (its certificate fingerprint), 64 hex digits.
+    #[getter]
+    fn peer_id(&self) -> String {
+        self.peer_id.clone()
+    }
+
+    /// The first bound address, "ip:port" (the port the system picked for
+    /// port 0).
+    #[getter]
+    fn address(&self) -> String {
+        self.live
+            .local_addrs
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// Every bound address.
+    #[getter]
+    fn addresses(&self) -> Vec<String> {
+        addrs(&self.live.local_addrs)
+    }
+
+    /// Whether the server is closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.live.is_closed()
+    }
+
+    /// `on_connect(peer_id, app, key)`: True keeps the client, False or
+    /// None disconnects it, a `str` disconnects it with that reason.
+    /// Runs when the `connected` event is read, after the server accepted
+    /// the connect (see the class documentation).
+    #[getter]
+    fn get_on_connect(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.hook(py, |h| &h.on_connect)
+    }
+
+    #[setter]
+    fn set_on_connect(&self, py: Python<'_>, hook: Option<Py<PyAny>>) -> PyResult<()> {
+        self.set_hook(py, hook, "on_connect", |h| &mut h.on_connect)
+    }
+
+    /// `on_publish(peer_id, name)`, for streams published through the
+    /// server; refusing disconnects the publisher.
+    #[getter]
+    fn get_on_publish(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.hook(py, |h| &h.on_publish)
+    }
+
+    #[setter]
+    fn set_on_publish(&self, py: Python<'_>, hook: Option<Py<PyAny>>) -> PyResult<()> {
+        self.set_hook(py, hook, "on_publish", |h| &mut h.on_publish)
+    }
+
+    /// `on_play(peer_id, name)`, for streams played through the server;
+    /// refusing disconnects the player.
+    #[getter]
+    fn get_on_play(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.hook(py, |h| &h.on_play)
+    }
+
+    #[setter]
+    fn set_on_play(&self, py: Python<'_>, hook: Option<Py<PyAny>>) -> PyResult<()> {
+        self.set_hook(py, hook, "on_play", |h| &mut h.on_play)
+    }
+
+    /// `on_disconnect(peer_id)`: a connected client went away.
+    #[getter]
+    fn get_on_disconnect(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.hook(py, |h| &h.on_disconnect)
+    }
+
+    #[setter]
+    fn set_on_disconnect(&self, py: Python<'_>, hook: Option<Py<PyAny>>) -> PyResult<()> {
+        self.set_hook(py, hook, "on_disconnect", |h| &mut h.on_disconnect)
+    }
+
+    /// The client sessions, connected or not.
+    fn sessions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let sessions = self.live.with(py, |s| s.sessions())?.or_raise(py)?;
+        let out = PyList::empty(py);
+        for c in sessions {
+            out.append(Py::new(
+                py,
+                ServerSession {
+                    session: c.session.0,
+                    peer_id: c.peer_id_hex(),
+                    address: c.address.to_string(),
+                    addresses: addrs(&c.addresses),
+                    connected: c.connected,
+                    behind_nat: c.behind_nat,
+                    app: c.app,
+                    key: c.key,
+                    names: c.names,
+                    publishing: c.publishing,
+                    playing: c.playing,
+                    media_in: c.media_in,
+                },
+            )?)?;
+        }
+        Ok(out)
+    }
+
+    /// The streams published through the server (DIRECT_CONNECTIONS
+    /// streams never reach it).
+    fn streams<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let streams = self.live.with(py, |s| s.streams())?.or_raise(py)?;
+        let out = PyList::empty(py);
+        for s in streams {
+            out.append(Py::new(
+                py,
+                ServerStream {
+                    name: s.name,
+                    publisher: s.publisher.0,
+                    publisher_id: s.publisher_id.map(|p| to_hex(&p)),
+                    players: s.players,
+                    messages: s.messages,
+                    bytes: s.bytes,
+                    relayed: s.relayed,
+                },
+            )?)?;
+        }
+        Ok(out)
+    }
+
+    /// Counters: connects, rejects, introductions, unknown_peers,
+    /// media_in, relayed, relay_dropped.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.live.with(py, |s| s.stats())?.or_raise(py)?;
+        let d = PyDict::new(py);
+        d.set_item("connects", s.connects)?;
+        d.set_item("rejects", s.rejects)?;
+        d.set_item("introductions", s.introductions)?;
+        d.set_item("unknown_peers", s.unknown_peers)?;
+        d.set_item("media_in", s.media_in)?;
+        d.set_item("relayed", s.relayed)?;
+        d.set_item("relay_dropped", s.relay_dropped)?;
+        Ok(d)
+    }
+
+    /// The peer ID registered under `name`, or None.
+    fn lookup_name(&self, py: Python<'_>, name: &str) -> PyResult<Option<String>> {
+        let name = name.to_owned();
+        let peer = self
+            .live
+            .with(py, move |s| s.lookup_name(&name))?
+            .or_raise(py)?;
+        Ok(peer.map(|p| to_hex(&p)))
+    }
+
+    /// Disconnects a client, given by session number or peer ID; its
+    /// session closes in order.  Returns whether there was such a client.
+    fn disconnect(&self, py: Python<'_>, client: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let session = if client.is_instance_of::<PyInt>() {
+            Some(SessionHandle(client.extract()?))
+        } else {
+            let want = crate::convert::hex(&crate::convert::peer_id(client)?);
+            let sessions = self.live.with(py, |s| s.sessions())?.or_raise(py)?;
+            sessions
+                .into_iter()
+                .find(|c| c.peer_id_hex().as_deref() == Some(want.as_str()))
+                .map(|c| c.session)
+        };
+        match session {
+            Some(s) => self.disconnect_session(py, s),
+            None => Ok(false),
+        }
+    }
+
+    /// The next event, waiting at most `timeout` seconds (None: as long
+    /// as it takes); None on timeout.  Runs the hooks.  GIL released,
+    /// Ctrl-C interrupts.  Raises `ClosedError` once closed, and
+    /// `CallbackError` when a hook raised (the event follows).
+    #[pyo3(signature = (timeout = None))]
+    fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        self.read(py, timeout)
+    }
+
+    /// A blocking iterator over events; it ends when the server closes.
+    fn events(slf: &Bound<'_, Self>) -> ServerEventIterator {
+        ServerEventIterator {
+            server: slf.clone().unbind(),
+        }
+    }
+
+    /// Every event waiting now, without blocking (empty once closed).
+    fn drain_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = self.items(py)?;
+        self.outbox.drain_list(py, items)
+    }
+
+    /// For the asyncio dispatcher: events, with the exceptions of hooks in
+    /// their place.
+    fn _drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = self.items(py)?;
+        self.outbox.drain_raw(py, items)
+    }
+
+    /// A file descriptor readable while events wait (and for good once
+    /// closed).  Never read it.
+    fn fileno(&self) -> i32 {
+        self.live.fd()
+    }
+
+    /// Closes every session in order, waits at most `timeout` seconds and
+    /// stops.  Releases the hooks.  Idempotent; returns whether it closed
+    /// cleanly in time.
+    #[pyo3(signature = (timeout = DEFAULT_CLOSE_TIMEOUT))]
+    fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout: Duration = duration(py, timeout, "timeout")?;
+        let clean = self.live.close(py, timeout);
+        let old = std::mem::take(&mut *lock(&self.hooks));
+        drop(old);
+        self.outbox.clear();
+        Ok(clean)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py, DEFAULT_CLOSE_TIMEOUT)?;
+        Ok(false)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(hooks) = self.hooks.try_lock() {
+            for hook in hooks.all() {
+                visit.call(hook)?;
+            }
+        }
+        self.outbox.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        let old = std::mem::take(&mut *lock(&self.hooks));
+        drop(old);
+        self.outbox.clear();
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rtmfp.Server {} peer {}{}>",
+            self.address(),
+            &self.peer_id[..self.peer_id.len().min(16)],
+            if self.live.is_closed() { " closed" } else { "" }
+        )
+    }
+}
+
+/// Iterates a server's events, blocking for each (GIL released, Ctrl-C
+/// interrupts); stops when the server closes.
+#[pyclass(frozen, module = "rtmfp")]
+pub(crate) struct ServerEventIterator {
+    server: Py<Server>,
+}
+
+#[pymethods]
+impl ServerEventIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let server = self.server.get();
+        if server.live.is_closed() {
+            return Ok(None);
+        }
+        match server.read(py, None) {
+            Err(_) if server.live.is_closed() => Ok(None),
+            other => other,
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.server)
+    }
+}
