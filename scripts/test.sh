@@ -359,6 +359,14 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
     die "consumer: an Endpoint did not open, close and exit (exit $?)"
   [ "$got" = "closed true" ] || die "consumer: Endpoint close() gave '$got'"
   echo "consumer project: new Endpoint() opened and closed; the process exited"
+  # The Flash layer too: a NetConnection connects to a Server; both close.
+  got="$(timeout 20 node -e 'const { Server, NetConnection } = require("rtmfp")
+    const srv = new Server({ bind: "127.0.0.1:0" }), nc = new NetConnection({ bind: "127.0.0.1:0" })
+    nc.connect(`rtmfp://${srv.address}/app`).then(() => Promise.all([nc.close(), srv.close()]))
+      .then((c) => process.stdout.write(`closed ${c.join(" ")}`))')" ||
+    die "consumer: a NetConnection to a Server did not connect, close and exit (exit $?)"
+  [ "$got" = "closed true true" ] || die "consumer: NetConnection/Server close() gave '$got'"
+  echo "consumer project: a NetConnection connected to a Server; both closed; the process exited"
 )
 
 # ------------------------------------------------------------------- fuzz --

@@ -85,6 +85,158 @@ export declare class NativeEndpoint {
   close(timeoutMs: number): Promise<boolean>
 }
 
+/** A Flash client on its own runtime. */
+export declare class NativeNetConnection {
+  /**
+   * Makes a client identity, binds the sockets and starts the I/O and
+   * dispatcher threads (no connection yet: see `connect`).  `onItems`
+   * receives every event and reply, in batches, on the JS thread.
+   */
+  constructor(options: NativeNetConnectionOptions, onItems: (arg: Array<NativeItem>) => void)
+  /** Our peer ID (`nearID`: the certificate fingerprint), 64 hex digits. */
+  get peerId(): string
+  /** Every bound address, `"ip:port"`. */
+  get addresses(): Array<string>
+  /** Whether it is closed (or its I/O thread stopped). */
+  get closed(): boolean
+  /** The event callback keeps the process alive. */
+  ref(): void
+  /** The event callback no longer keeps the process alive. */
+  unref(): void
+  /**
+   * Connects to the server of `uri` (`rtmfp://host[:port]/app[/KEY]`;
+   * throws for a malformed one), with `args` as extra `connect`
+   * arguments.  Replies once `connect` was sent (an error if it could
+   * not be: unknown host, already connected); the outcome follows as a
+   * `netStatus` item: "NetConnection.Connect.Success", ".Failed" or
+   * ".Rejected".
+   */
+  connect(request: number, uri: string, args: Array<unknown>): void
+  /**
+   * Creates NetStream `key`: `kind` `'server'` (through the server),
+   * `'direct'` (DIRECT_CONNECTIONS) or `'peer'` (plays the
+   * DIRECT_CONNECTIONS stream of `peerId`).
+   */
+  createStream(key: number, kind: string, peerId?: string | undefined | null): void
+  /** `publish(name)` on NetStream `key` (server or DIRECT_CONNECTIONS). */
+  publish(request: number, key: number, name: string): void
+  /** `play(name)` on NetStream `key` (server or peer). */
+  play(request: number, key: number, name: string): void
+  /**
+   * Sends a message (`messageType` 8 audio, 9 video, 15 or 18 data,
+   * the payload as it is) on publishing NetStream `key`; replies with
+   * how many destinations it was queued for.
+   */
+  send(request: number, key: number, messageType: number, timestamp: number, data: Uint8Array): void
+  /**
+   * Sends a data message (type 18) of `values` in AMF0 on publishing
+   * NetStream `key`; replies with how many destinations.
+   */
+  sendData(request: number, key: number, timestamp: number, values: Array<unknown>): void
+  /**
+   * Closes NetStream `key` (unpublishes, drops subscribers, stops
+   * playing).
+   */
+  closeStream(key: number): void
+  /**
+   * Calls command `name` on the server with `args`; replies with the
+   * transaction ID, which the `callResult` item carries.  `name`
+   * `registerName` and `lookupName` are the rendezvous server's own.
+   */
+  call(request: number, name: string, args: Array<unknown>): void
+  /** Accepts subscriber `peer` (from a `peerConnect` item). */
+  acceptPeer(peer: number): void
+  /**
+   * Rejects (or drops) subscriber `peer`: it gets
+   * "NetStream.Connect.Rejected" with `reason`.
+   */
+  rejectPeer(peer: number, reason: string): void
+  /** Sets the most subscribers of our DIRECT_CONNECTIONS streams. */
+  setMaxPeerConnections(max: number): void
+  /**
+   * Closes the connection in order (RFC 7425 §5.3.6: streams, flows,
+   * then the sessions to the server and to peers), waits at most
+   * `timeoutMs` for the far ends, stops both threads.  Resolves to
+   * whether everything closed cleanly in time; the last events
+   * ("NetConnection.Connect.Closed", then `end`) reach the callback
+   * first.
+   */
+  close(timeoutMs: number): Promise<boolean>
+}
+
+/** A rendezvous server on its own runtime. */
+export declare class NativeServer {
+  /**
+   * Makes a server identity (ephemeral Diffie-Hellman: clients reach it
+   * by `rtmfp://` URI), binds the sockets and starts the I/O and
+   * dispatcher threads.  `onItems` receives every event and reply, in
+   * batches, on the JS thread.
+   */
+  constructor(options: NativeServerOptions, onItems: (arg: Array<NativeItem>) => void)
+  /** The server's peer ID (certificate fingerprint; clients' `farID`). */
+  get peerId(): string
+  /** Every bound address, `"ip:port"`. */
+  get addresses(): Array<string>
+  /** Whether it is closed (or its I/O thread stopped). */
+  get closed(): boolean
+  /** The event callback keeps the process alive. */
+  ref(): void
+  /** The event callback no longer keeps the process alive. */
+  unref(): void
+  /** Replies (`clientsReply`) with the client sessions. */
+  sessions(request: number): void
+  /** Replies (`streamsReply`) with the streams published to the server. */
+  streams(request: number): void
+  /**
+   * Disconnects the client of session `session`; replies with 1 if
+   * there was one, else 0.
+   */
+  disconnect(request: number, session: number): void
+  /**
+   * Closes every client session in order, waits at most `timeoutMs`
+   * for the far ends, stops both threads.  Resolves to whether
+   * everything closed cleanly in time; the last events (then `end`)
+   * reach the callback first.
+   */
+  close(timeoutMs: number): Promise<boolean>
+}
+
+/**
+ * Checks local addresses to bind (`"ip:port"` / `"[ipv6]:port"`
+ * literals) without binding them; throws for a bad one.
+ */
+export declare function checkBind(bind: Array<string>): void
+
+/** One client of a rendezvous server. */
+export interface NativeClientInfo {
+  /** Its session number. */
+  session: number
+  peerId?: string
+  /** The session's far address. */
+  address: string
+  /** Its `setPeerInfo` addresses. */
+  addresses: Array<string>
+  /** Whether its `connect` succeeded. */
+  connected: boolean
+  /**
+   * Behind a NAT (its address is not among its own); absent before
+   * `setPeerInfo`.
+   */
+  behindNat?: boolean
+  /** The app of its URI. */
+  app: string
+  /** Its developer key. */
+  key?: string
+  /** Names it registered. */
+  names: Array<string>
+  /** Streams it publishes through the server. */
+  publishing: Array<string>
+  /** Streams it plays through the server. */
+  playing: Array<string>
+  /** Audio and video messages it sent to the server. */
+  mediaIn: number
+}
+
 /**
  * Options of `new NativeEndpoint` (validated and defaulted by the JS
  * wrapper; durations in ms).
@@ -161,7 +313,62 @@ export type NativeItem =
   | { type: 'flowComplete'; session: number; flow: number }
   | { type: 'unmatchedIHello'; epd: Buffer; tag: Buffer; address: string }
   | { type: 'farAddressChanged'; session: number; from: string; to: string }
+  | { type: 'clientsReply'; request: number; clients: Array<NativeClientInfo> }
+  | { type: 'streamsReply'; request: number; streams: Array<NativeServerStream> }
+  | { type: 'netStatus'; stream?: number; level: string; code: string; description: string; extra: Record<string, unknown> }
+  | { type: 'media'; stream: number; messageType: number; timestamp: number; data: Buffer; values?: unknown[] }
+  | { type: 'command'; stream?: number; name: string; args: unknown[] }
+  | { type: 'callResult'; transactionId: number; ok: boolean; args: unknown[]; code?: string; description?: string }
+  | { type: 'peerConnect'; stream?: number; peer: NativePeerStream }
+  | { type: 'peerStreamOpened'; stream?: number; peer: NativePeerStream }
+  | { type: 'peerStreamClosed'; stream?: number; peer: number; reason: string }
+  | { type: 'streamCreated'; stream: number; streamId: number }
+  | { type: 'userControl'; stream?: number; eventType: number }
+  | { type: 'keepaliveTimers'; server: number; peer: number }
+  | { type: 'serverSession'; farId?: string; nearNonce: string; farNonce: string; farAddress: string }
+  | { type: 'clientConnected'; client: NativeClientInfo }
+  | { type: 'clientRejected'; session: number; peerId?: string; reason: string }
+  | { type: 'clientPeerInfo'; session: number; peerId?: string; addresses: Array<string> }
+  | { type: 'clientDisconnected'; client: NativeClientInfo }
+  | { type: 'streamPublished'; session: number; name: string }
+  | { type: 'streamUnpublished'; session: number; name: string }
+  | { type: 'streamPlaying'; session: number; name: string }
+  | { type: 'streamRejected'; session: number; name: string; reason: string }
+  | { type: 'introduced'; initiator: string; peerId: string; addresses: Array<string> }
+  | { type: 'nameRegistered'; peerId: string; name: string }
   | { type: 'end' }
+
+/**
+ * Options of `new NativeNetConnection` (validated and defaulted by the
+ * JS wrapper; durations in ms).
+ */
+export interface NativeNetConnectionOptions {
+  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
+  bind: Array<string>
+  openTimeout?: number
+  idleTimeout?: number
+  keepaliveInterval?: number
+  /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
+  maxPeerConnections?: number
+}
+
+/** A subscriber of one of our DIRECT_CONNECTIONS streams. */
+export interface NativePeerStream {
+  /** Its number (for `acceptPeer` / `rejectPeer`). */
+  id: number
+  /** The stream name it asked for. */
+  name: string
+  /** The subscriber's peer ID. */
+  farId?: string
+  /** The subscriber's address. */
+  farAddress: string
+  /** The RTMP stream ID of its control flow. */
+  streamId: number
+  /** Whether it was accepted. */
+  accepted: boolean
+  /** Audio and video messages sent to it so far. */
+  mediaSent: number
+}
 
 /** Options of one message (`NativeEndpoint.send`); durations in ms. */
 export interface NativeSendOptions {
@@ -170,6 +377,45 @@ export interface NativeSendOptions {
   retransmit?: boolean
   /** The message number of an earlier message of the same flow. */
   parent?: number
+}
+
+/**
+ * Options of `new NativeServer` (validated and defaulted by the JS
+ * wrapper; durations in ms).
+ */
+export interface NativeServerOptions {
+  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
+  bind: Array<string>
+  /**
+   * The developer keys accepted on `connect`; absent (and no
+   * `keysFile`): any key, or none.
+   */
+  keys?: Array<string>
+  /**
+   * A file of developer keys: one a line; blank lines and lines
+   * starting with `#` are skipped.
+   */
+  keysFile?: string
+  /** The certificate's hostname option. */
+  hostname?: string
+  openTimeout?: number
+  idleTimeout?: number
+  keepaliveInterval?: number
+}
+
+/** One stream published to a rendezvous server. */
+export interface NativeServerStream {
+  name: string
+  /** The publisher's session number. */
+  publisher: number
+  publisherId?: string
+  /** How many clients play it. */
+  players: number
+  /** Messages and payload bytes received from the publisher. */
+  messages: number
+  bytes: number
+  /** Messages sent to players. */
+  relayed: number
 }
 
 /** A session's counters and RTT estimates (`session.stats()`); times in ms. */

@@ -836,4 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeEndpoint = nativeBinding.NativeEndpoint
+module.exports.NativeNetConnection = nativeBinding.NativeNetConnection
+module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.checkBind = nativeBinding.checkBind
 module.exports.version = nativeBinding.version

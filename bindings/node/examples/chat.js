@@ -1,103 +1,181 @@
 #!/usr/bin/env node
-// Two (or more) peers exchanging lines of text over RTMFP.
+// Find a friend by name through a rendezvous server, then talk directly.
 //
-// Start one peer; it prints how others can join:
+// Start a rendezvous server (or use any RTMFP server with names):
 //
-//   $ node examples/chat.js --name alice --listen 127.0.0.1:5000
-//   alice: peer ID 3f9c...e1 at 127.0.0.1:5000
-//   others join with: node chat.js --connect 3f9c...e1@127.0.0.1:5000
+//   $ node examples/chat.js --serve 127.0.0.1:1935
+//   serving on rtmfp://127.0.0.1:1935/chat
 //
-// Join from another terminal (or machine):
+// Alice connects and registers her name:
 //
-//   $ node examples/chat.js --name bob --connect 3f9c...e1@127.0.0.1:5000
+//   $ node examples/chat.js --server rtmfp://127.0.0.1:1935/chat --name alice
+//   * registered as alice (peer ID 3f9c...)
 //
-// Type lines; they appear on the other side as "alice> hello".  End of
-// input (Ctrl-D) or Ctrl-C leaves.
+// Bob finds her by name and they talk; the server only introduces them:
 //
-// Peers are found by peer ID and address for now; finding a friend by name
-// comes with the rendezvous server (a Flash NetConnection with
-// DIRECT_CONNECTIONS introduces peers by peer ID without their address).
+//   $ node examples/chat.js --server rtmfp://127.0.0.1:1935/chat --name bob --find alice
+//   * found alice: 3f9c...
+//   * talking with alice
 //
-// Each peer opens one flow, with metadata "chat:<name>", on every session
-// (the one it starts and the ones that reach it) and accepts the chat
-// flows others open: the same protocol as bindings/python/examples/chat.py,
-// so Node and Python peers can chat.  Everything else is the library's:
-// sessions, crypto, retransmission, ordering.
+// Type lines; they appear on the other side as "bob> hello".  End of input
+// (Ctrl-D) or Ctrl-C leaves.
+//
+// How it works (Flash's own way, RFC 7425 §5.4): every peer publishes a
+// DIRECT_CONNECTIONS stream named "chat" and sends each line as a data
+// message ("chat", name, text) on it.  Bob looks Alice's peer ID up by
+// name and plays her stream (new NetStream(nc, peerId)): the server
+// introduces him to her, and the session is direct.  Alice sees a new
+// subscriber and plays his stream back.  The server carries no chat at
+// all.  This is the protocol of bindings/python/examples/chat.py, so Node
+// and Python peers (and servers) mix.
 'use strict'
 
 const { parseArgs } = require('node:util')
 const readline = require('node:readline')
-const rtmfp = require('..')
+const { NetConnection, NetStream, Server } = require('..')
 
-const PREFIX = 'chat:'
+const STREAM = 'chat'
+const short = (id) => `${(id || '?').slice(0, 16)}...`
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function main() {
-  const { values: args } = parseArgs({
-    options: {
-      name: { type: 'string', default: 'anonymous' },
-      listen: { type: 'string', default: '0.0.0.0:0' },
-      connect: { type: 'string' },
-    },
+/** A rendezvous server, printing what happens; runs until Ctrl-C (or SIGTERM). */
+async function serve(listen) {
+  const server = new Server({ bind: listen, ref: true }) // any developer key
+  const at = server.address.lastIndexOf(':')
+  let host = server.address.slice(0, at)
+  if (host === '0.0.0.0' || host === '[::]') host = '127.0.0.1'
+  console.log(`serving on rtmfp://${host}:${server.address.slice(at + 1)}/${STREAM}`)
+  server.on('connect', (c) => console.log(`* ${short(c.peerId)} connected from ${c.address}`))
+  server.on('registerName', ({ peerId, name }) => console.log(`* ${short(peerId)} is ${name}`))
+  server.on('introduce', ({ initiator, peerId }) => console.log(`* introduced ${initiator} to ${short(peerId)}`))
+  server.on('disconnect', (c) => console.log(`* ${short(c.peerId)} left`))
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
   })
-  const ep = new rtmfp.Endpoint({ bind: args.listen })
-  console.log(`${args.name}: peer ID ${ep.peerId} at ${ep.address}`)
-  console.log(`others join with: node chat.js --connect ${ep.peerId}@${ep.address}`)
+  await server.close()
+  return 0
+}
 
-  const out = new Map() // session -> our chat flow on it
-  const unacked = new Set() // send promises not yet settled
+/** The peer ID registered as `name`, asking again until `patience` (s) runs out. */
+async function find(nc, name, patience) {
+  const deadline = Date.now() + patience * 1000
+  for (;;) {
+    try {
+      return await nc.lookupName(name)
+    } catch (e) {
+      if (e.code !== 'ERR_RTMFP_CALL_FAILED' || Date.now() >= deadline) return null
+      await sleep(200)
+    }
+  }
+}
 
-  // Chat on a session: our flow to it, and its flows to us.
-  function chatOn(session) {
-    out.set(session, session.openFlow(PREFIX + args.name))
-    session.on('flow', (flow) => {
-      const metadata = flow.metadata.toString()
-      if (!metadata.startsWith(PREFIX)) return flow.reject(1)
-      const who = metadata.slice(PREFIX.length)
-      flow.accept().on('message', (data) => console.log(`${who}> ${data.toString()}`))
+async function chat(args) {
+  const nc = new NetConnection({ bind: args.bind })
+  try {
+    await nc.connect(args.server, { timeout: 10_000 })
+  } catch (e) {
+    console.error(`cannot connect to ${args.server}: ${e.message}`)
+    await nc.close()
+    return 1
+  }
+  try {
+    await nc.registerName(args.name)
+  } catch (e) {
+    console.error(`cannot register ${JSON.stringify(args.name)}: ${e.message}`)
+    await nc.close()
+    return 1
+  }
+  console.log(`* registered as ${args.name} (peer ID ${nc.nearID})`)
+  const mine = new NetStream(nc, NetStream.DIRECT_CONNECTIONS)
+  mine.publish(STREAM)
+
+  const playing = new Map() // peer ID -> their stream we play
+  const names = new Map() // peer ID -> name, once known
+  const gone = new Set()
+  const label = (peer) => names.get(peer) || short(peer)
+
+  function listenTo(peer) {
+    if (playing.has(peer)) return
+    const theirs = new NetStream(nc, peer)
+    playing.set(peer, theirs)
+    theirs.on('netStatus', (info) => {
+      if (info.code === 'NetStream.Play.Start') {
+        console.log(`* talking with ${label(peer)}`)
+      } else if (info.level === 'error' || info.code === 'NetStream.Connect.Closed') {
+        playing.delete(peer)
+        theirs.close()
+        if (!gone.has(peer)) {
+          gone.add(peer)
+          console.log(`* ${label(peer)} left`)
+        }
+      }
     })
-    session.on('close', () => {
-      out.delete(session)
-      console.log('* a peer left')
+    theirs.on('media', (m) => {
+      const v = m.values
+      if (m.type === 'data' && v && v.length === 3 && v[0] === 'chat') {
+        names.set(peer, String(v[1]))
+        console.log(`${v[1]}> ${v[2]}`)
+      }
     })
+    theirs.play(STREAM)
   }
 
-  ep.on('session', (session) => {
-    chatOn(session)
-    console.log(`* ${(session.farPeerId || '?').slice(0, 16)}... joined`)
+  // Someone plays our stream: play theirs back.
+  mine.on('peerStreamOpened', (sub) => {
+    if (!sub.farID) return
+    console.log(`* ${label(sub.farID)} joined`)
+    gone.delete(sub.farID)
+    listenTo(sub.farID)
   })
 
-  if (args.connect) {
-    const at = args.connect.indexOf('@')
-    const peerId = args.connect.slice(0, at)
-    const address = args.connect.slice(at + 1)
-    try {
-      chatOn(await ep.connectPeer(peerId, address, { timeout: 10_000 }))
-    } catch (e) {
-      console.error(`cannot join: ${e.message}`)
-      await ep.close()
+  if (args.find) {
+    const friend = await find(nc, args.find, Number(args.patience))
+    if (friend === null) {
+      console.error(`nobody is registered as ${JSON.stringify(args.find)}`)
+      await nc.close()
       return 1
     }
-    console.log(`* joined ${peerId.slice(0, 16)}...`)
+    names.set(friend, args.find)
+    console.log(`* found ${args.find}: ${friend}`)
+    listenTo(friend)
   }
 
   const input = readline.createInterface({ input: process.stdin })
   input.on('line', (line) => {
-    for (const flow of out.values()) {
-      const sent = flow.send(line)
-      unacked.add(sent)
-      sent.finally(() => unacked.delete(sent)).catch(() => {})
-    }
+    mine.send('chat', args.name, line).then(
+      (n) => n === 0 && console.log('* nobody is listening yet'),
+      () => {},
+    )
   })
-  await new Promise((resolve) => {
-    input.on('close', resolve) // end of input
-    process.once('SIGINT', resolve)
+  const left = await new Promise((resolve) => {
+    input.on('close', () => resolve('eof')) // end of input
+    process.once('SIGINT', () => resolve('interrupt'))
+    nc.on('close', () => resolve('closed')) // the server went away
   })
   input.close()
-  // Flush what is still on its way (for at most 5 s), then leave.
-  const flushed = Promise.allSettled([...unacked])
-  await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, 5000).unref())])
-  await ep.close()
+  if (left === 'eof') await sleep(500) // let the last lines arrive, then leave
+  await nc.close()
   return 0
+}
+
+async function main() {
+  const { values: args } = parseArgs({
+    options: {
+      serve: { type: 'string' },
+      server: { type: 'string' },
+      name: { type: 'string', default: 'anonymous' },
+      find: { type: 'string' },
+      bind: { type: 'string', default: '0.0.0.0:0' },
+      patience: { type: 'string', default: '10' },
+    },
+  })
+  if (args.serve) return serve(args.serve)
+  if (!args.server) {
+    console.error('usage: chat.js --serve ADDRESS | --server URI [--name NAME] [--find NAME] [--bind ADDRESS]')
+    return 2
+  }
+  return chat(args)
 }
 
 main().then(

@@ -43,12 +43,16 @@ class Core {
    * @param {import('node:events').EventEmitter} endpoint the public object:
    *   gets 'session', 'unmatchedIHello', 'close', and (through its
    *   `[kItem]` method, if any) the items this class does not know
-   * @param {(onItems: (items: object[]) => void) => import('../index').NativeEndpoint} open
-   *   makes the native object (a NativeEndpoint; later Flash classes pass
-   *   their own, with the same calls and items)
+   * @param {(onItems: (items: object[]) => void) => any} open makes the
+   *   native object (a NativeEndpoint, NativeNetConnection or NativeServer:
+   *   the same ref/unref/close and 'reply'/'end' items)
+   * @param {{ layer?: boolean }} [options] `layer`: the native object runs
+   *   a Flash layer (NetConnection, Server): every item that is not a
+   *   reply or 'end' goes to the public object's `[kItem]`
    */
-  constructor(endpoint, open) {
+  constructor(endpoint, open, options = {}) {
     this.endpoint = endpoint
+    this.layer = options.layer === true
     /** request number -> done(err, item) */
     this.requests = new Map()
     this.nextRequest = 1
@@ -245,18 +249,17 @@ class Core {
   }
 
   onItem(item) {
+    if (item.type.endsWith('Reply') && item.type !== 'reply') {
+      // statsReply, sessionStatsReply, clientsReply, streamsReply
+      return this.onReply(item)
+    }
+    if (this.layer && item.type !== 'reply' && item.type !== 'end') {
+      this.endpoint[kItem](item)
+      return
+    }
     switch (item.type) {
       case 'reply':
-      case 'statsReply':
-      case 'sessionStatsReply': {
-        const done = this.requests.get(item.request)
-        if (done === undefined) return // answered already (closed)
-        this.requests.delete(item.request)
-        this.release()
-        if (item.code !== undefined) done(new RtmfpError(item.code, item.message))
-        else done(null, item)
-        return
-      }
+        return this.onReply(item)
       case 'sessionOpened': {
         let session = this.sessions.get(item.session)
         if (session === undefined) {
@@ -314,6 +317,15 @@ class Core {
         if (session !== undefined) session[kItem](item)
       }
     }
+  }
+
+  onReply(item) {
+    const done = this.requests.get(item.request)
+    if (done === undefined) return // answered already (closed)
+    this.requests.delete(item.request)
+    this.release()
+    if (item.code !== undefined) done(new RtmfpError(item.code, item.message))
+    else done(null, item)
   }
 
   // The runtime stopped and every event was handed over.

@@ -24,6 +24,18 @@ const codes = Object.freeze({
   ABANDONED: 'ERR_RTMFP_ABANDONED',
   /** The system refused: a socket could not be bound. */
   IO: 'ERR_RTMFP_IO',
+  /**
+   * The call does not fit the object's state: a NetConnection not
+   * connected (or already), a NetStream that does not publish, or of the
+   * wrong kind.
+   */
+  STATE: 'ERR_RTMFP_STATE',
+  /** The server rejected the connect ("NetConnection.Connect.Rejected"; `err.info`). */
+  REJECTED: 'ERR_RTMFP_REJECTED',
+  /** The connection failed or closed before it succeeded ("NetConnection.Connect.Failed"; `err.info`). */
+  CONNECT_FAILED: 'ERR_RTMFP_CONNECT_FAILED',
+  /** The server answered a call with an error ("NetConnection.Call.Failed"; `err.info`). */
+  CALL_FAILED: 'ERR_RTMFP_CALL_FAILED',
   /** A bug in rtmfp. */
   INTERNAL: 'ERR_RTMFP_INTERNAL',
 })
@@ -44,6 +56,7 @@ class RtmfpError extends Error {
 
 const invalid = (message) => new RtmfpError(codes.INVALID_ARGUMENT, message)
 const closed = (what = 'endpoint') => new RtmfpError(codes.CLOSED, `the ${what} is closed`)
+const state = (message) => new RtmfpError(codes.STATE, message)
 
 // Node-API's own argument conversion errors.
 const NAPI_ARGUMENT = new Set(['InvalidArg', 'ObjectExpected', 'StringExpected', 'NumberExpected',
@@ -58,4 +71,4 @@ function fromNative(e) {
   return new RtmfpError(code, e.message)
 }
 
-module.exports = { RtmfpError, codes, invalid, closed, fromNative }
+module.exports = { RtmfpError, codes, invalid, closed, state, fromNative }

@@ -31,6 +31,14 @@ export declare const codes: {
   readonly ABANDONED: 'ERR_RTMFP_ABANDONED'
   /** The system refused: a socket could not be bound. */
   readonly IO: 'ERR_RTMFP_IO'
+  /** The call does not fit the state: a NetConnection not connected (or already), a NetStream of the wrong kind. */
+  readonly STATE: 'ERR_RTMFP_STATE'
+  /** The server rejected the connect ("NetConnection.Connect.Rejected"; `err.info`). */
+  readonly REJECTED: 'ERR_RTMFP_REJECTED'
+  /** The connection failed or closed before it succeeded ("NetConnection.Connect.Failed"; `err.info`). */
+  readonly CONNECT_FAILED: 'ERR_RTMFP_CONNECT_FAILED'
+  /** The server answered a call with an error ("NetConnection.Call.Failed"; `err.info`). */
+  readonly CALL_FAILED: 'ERR_RTMFP_CALL_FAILED'
   /** A bug in rtmfp. */
   readonly INTERNAL: 'ERR_RTMFP_INTERNAL'
 }
@@ -43,6 +51,8 @@ export declare class RtmfpError extends Error {
   readonly code: ErrorCode
   /** With ERR_RTMFP_FLOW_REJECTED: the far end's code. */
   readonly rejectCode?: number
+  /** With ERR_RTMFP_REJECTED, _CONNECT_FAILED, _CALL_FAILED: the status that said so. */
+  readonly info?: Partial<NetStatusInfo>
 }
 
 // ------------------------------------------------------------ common types --
@@ -304,4 +314,290 @@ export declare class RecvFlow extends TypedEmitter<RecvFlowEvents> {
   pause(): this
   /** Delivers messages again. */
   resume(): this
+}
+
+// ------------------------------------------------------------ Flash layer --
+
+/** Flash's status codes (`info.code` of 'netStatus' events). */
+export type NetStatusCode =
+  | 'NetConnection.Connect.Success'
+  | 'NetConnection.Connect.Failed'
+  | 'NetConnection.Connect.Rejected'
+  | 'NetConnection.Connect.Closed'
+  | 'NetConnection.Call.Failed'
+  | 'NetStream.Publish.Start'
+  | 'NetStream.Publish.BadName'
+  | 'NetStream.Unpublish.Success'
+  | 'NetStream.Play.Reset'
+  | 'NetStream.Play.Start'
+  | 'NetStream.Play.Stop'
+  | 'NetStream.Play.StreamNotFound'
+  | 'NetStream.Play.Failed'
+  | 'NetStream.Play.PublishNotify'
+  | 'NetStream.Play.UnpublishNotify'
+  | 'NetStream.Connect.Success'
+  | 'NetStream.Connect.Rejected'
+  | 'NetStream.Connect.Closed'
+  | 'NetStream.Connect.Failed'
+  | 'NetStream.Failed'
+
+/** A 'netStatus' event's info object, as Flash's `NetStatusEvent.info`. */
+export interface NetStatusInfo {
+  level: 'status' | 'warning' | 'error'
+  code: NetStatusCode | (string & {})
+  description: string
+  /** Other members the far end put in the info object. */
+  [member: string]: unknown
+}
+
+export interface NetConnectionOptions {
+  /** Local address(es) to bind, or a port; default "0.0.0.0:0". */
+  bind?: Address | Address[] | number
+  /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
+  maxPeerConnections?: number
+  /** ms before an opening session gives up (RFC 7016: 95 s). */
+  openTimeout?: number
+  /** ms of silence before an open session is dead (default 60 s). */
+  idleTimeout?: number
+  /** ms of silence before a keepalive (default 10 s). */
+  keepaliveInterval?: number
+  /** Keep the process alive while the native connection exists, even idle. */
+  ref?: boolean
+}
+
+export interface NetConnectOptions {
+  /** ms to wait for "NetConnection.Connect.Success" (default 10 000). */
+  timeout?: number
+  /** Extra `connect` arguments (AMF values). */
+  args?: unknown[]
+}
+
+export interface NetConnectionEvents {
+  /** A status of the connection: info.code is Flash's ("NetConnection.Connect.Success", ...). */
+  netStatus: [info: NetStatusInfo]
+  /** A command from the server that the client does not handle. */
+  command: [name: string, args: unknown[]]
+  /** The connection ended (closed, failed or rejected); its NetStreams are closed. */
+  close: []
+}
+
+/**
+ * Flash's NetConnection: a connection to an RTMFP server (RFC 7425 §5.3),
+ * with a new identity (peer ID) for each connect().  Alive (keeps the
+ * process alive) while connecting or connected; never once it ended.
+ */
+export declare class NetConnection extends TypedEmitter<NetConnectionEvents> {
+  constructor(options?: NetConnectionOptions)
+  /** Our peer ID (64 hex digits) once connect() was called, else null. */
+  readonly nearID: string | null
+  /** The server's peer ID once its session is open, else null. */
+  readonly farID: string | null
+  /** This end's session nonce with the server (hex), else null. */
+  readonly nearNonce: string | null
+  /** The server's session nonce (hex), else null. */
+  readonly farNonce: string | null
+  /** The server's address, "ip:port", else null. */
+  readonly farAddress: string | null
+  /** The URI of the last connect(), or null. */
+  readonly uri: string | null
+  /** Whether the connection is up ("NetConnection.Connect.Success" came). */
+  readonly connected: boolean
+  /** The local addresses of the current connection. */
+  readonly addresses: string[]
+  readonly address: string | null
+  /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
+  maxPeerConnections: number
+  /** Connects; resolves on "NetConnection.Connect.Success". */
+  connect(uri: string, options?: NetConnectOptions): Promise<void>
+  /** Calls a server command; resolves with the `_result`'s arguments. */
+  call(command: string, ...args: unknown[]): Promise<unknown[]>
+  /** Registers `name` for our peer ID with the rendezvous server. */
+  registerName(name: string): Promise<void>
+  /** The peer ID registered as `name`. */
+  lookupName(name: string): Promise<string>
+  /** Closes in order; resolves to whether it was clean. */
+  close(options?: CloseOptions): Promise<boolean>
+  ref(): this
+  unref(): this
+}
+
+/** A subscriber of a DIRECT_CONNECTIONS stream. */
+export interface PeerStream {
+  readonly id: number
+  /** The stream name it plays. */
+  readonly name: string
+  /** Its peer ID. */
+  readonly farID: string | null
+  /** Its address, "ip:port". */
+  readonly farAddress: string
+  /** The RTMP stream ID of its control flow. */
+  readonly streamId: number
+}
+
+/** A message of a stream being played. */
+export interface MediaMessage {
+  type: 'audio' | 'video' | 'data' | 'other'
+  /** The RTMP message type (MessageType). */
+  messageType: number
+  /** ms */
+  timestamp: number
+  /** The payload: an FLV tag body for audio and video. */
+  data: Buffer
+  /** For data messages: the decoded AMF values (`[handler, ...args]` after send()). */
+  values?: unknown[]
+}
+
+/** RTMP message types of NetStream messages. */
+export declare const MessageType: {
+  readonly AUDIO: 8
+  readonly VIDEO: 9
+  readonly DATA_AMF3: 15
+  readonly DATA: 18
+}
+
+export interface NetStreamEvents {
+  /** A status of the stream ("NetStream.Publish.Start", "NetStream.Play.Start", ...). */
+  netStatus: [info: NetStatusInfo]
+  /** A message of the stream being played. */
+  media: [message: MediaMessage]
+  /** A command on the stream that the client does not handle. */
+  command: [name: string, args: unknown[]]
+  /** A subscriber was accepted: it is sent what the stream sends. */
+  peerStreamOpened: [subscriber: PeerStream]
+  /** A subscriber is gone. */
+  peerStreamClosed: [subscriber: PeerStream, reason: string]
+  /** onPeerConnect threw (the subscriber was rejected). */
+  error: [err: unknown]
+  /** The stream is closed. */
+  close: []
+}
+
+/** Flash's NetStream: publish or play, through the server or directly between peers. */
+export declare class NetStream extends TypedEmitter<NetStreamEvents> {
+  /** Publish to peers that play the stream directly by our peer ID. */
+  static readonly DIRECT_CONNECTIONS: 'directConnections'
+  /** Publish or play through the server (the default). */
+  static readonly CONNECT_TO_FMS: 'connectToFMS'
+  /** `peerID`: DIRECT_CONNECTIONS, CONNECT_TO_FMS (default), or a publisher's peer ID to play. */
+  constructor(nc: NetConnection, peerID?: 'directConnections' | 'connectToFMS' | (string & {}))
+  readonly netConnection: NetConnection
+  /** The publisher's peer ID of a peer NetStream, else null. */
+  readonly farID: string | null
+  readonly kind: 'server' | 'direct' | 'peer'
+  readonly closed: boolean
+  /** The accepted subscribers (DIRECT_CONNECTIONS). */
+  readonly peerStreams: PeerStream[]
+  /**
+   * Decides on each subscriber (DIRECT_CONNECTIONS), on the JS thread:
+   * true accepts, false rejects; throwing rejects and reports the error
+   * ('error', or a process warning).  null (default) accepts all.
+   */
+  onPeerConnect: ((subscriber: PeerStream) => boolean) | null
+  publish(name: string): Promise<void>
+  play(name: string): Promise<void>
+  /** Resolves with how many destinations the message was queued for. */
+  sendAudio(timestamp: number, data: Data): Promise<number>
+  sendVideo(timestamp: number, data: Data): Promise<number>
+  /** A data message (type 18) of AMF0 values. */
+  sendData(timestamp: number, ...values: unknown[]): Promise<number>
+  /** Flash's NetStream.send(handlerName, ...args). */
+  send(handler: string, ...args: unknown[]): Promise<number>
+  close(): void
+}
+
+// ------------------------------------------------------------------ Server --
+
+export interface ServerOptions {
+  /** Address(es) to bind, or a port; default "0.0.0.0:1935". */
+  bind?: Address | Address[] | number
+  /** Developer keys: undefined (any), a list, or the path of a file of keys. */
+  keys?: string[] | string
+  /** The certificate's hostname option. */
+  hostname?: string
+  openTimeout?: number
+  idleTimeout?: number
+  keepaliveInterval?: number
+  /** Keep the process alive while open, as ref(); default false. */
+  ref?: boolean
+}
+
+/** A client of the server. */
+export interface ServerClient {
+  /** Its session number (for disconnect()). */
+  session: number
+  peerId: string | null
+  /** The session's far address. */
+  address: string
+  /** Its setPeerInfo addresses. */
+  addresses: string[]
+  connected: boolean
+  /** Behind a NAT; null before setPeerInfo. */
+  behindNat: boolean | null
+  app: string
+  /** Its developer key. */
+  key: string | null
+  names: string[]
+  publishing: string[]
+  playing: string[]
+  mediaIn: number
+}
+
+/** A stream published through the server. */
+export interface ServerStream {
+  name: string
+  /** The publisher's session number. */
+  publisher: number
+  publisherId: string | null
+  players: number
+  messages: number
+  bytes: number
+  relayed: number
+}
+
+export interface ServerStreamEvent {
+  session: number
+  name: string
+}
+
+export interface ServerEvents {
+  /** A client connected (its developer key was accepted). */
+  connect: [client: ServerClient]
+  /** A connected client went away. */
+  disconnect: [client: ServerClient]
+  /** A connect was rejected (developer key). */
+  reject: [rejection: { session: number; peerId: string | null; reason: string }]
+  /** A client sent its addresses (setPeerInfo). */
+  peerInfo: [info: { session: number; peerId: string | null; addresses: string[] }]
+  /** A stream was published through the server. */
+  publish: [stream: ServerStreamEvent]
+  unpublish: [stream: ServerStreamEvent]
+  /** A client plays a stream through the server. */
+  play: [stream: ServerStreamEvent]
+  streamReject: [rejection: ServerStreamEvent & { reason: string }]
+  /** The server introduced an initiator to a connected peer (DIRECT_CONNECTIONS). */
+  introduce: [introduction: { initiator: string; peerId: string; addresses: string[] }]
+  /** A client registered a name. */
+  registerName: [registration: { peerId: string; name: string }]
+  /** The server closed. */
+  close: []
+}
+
+/** The rendezvous server (RFC 7425 §5, Stratus/Cirrus-like). */
+export declare class Server extends TypedEmitter<ServerEvents> {
+  constructor(options?: ServerOptions)
+  /** The server's peer ID (clients' farID). */
+  readonly peerId: string
+  /** The first bound address; clients connect to rtmfp://ADDRESS/app. */
+  readonly address: string
+  readonly addresses: string[]
+  readonly closed: boolean
+  /** The client sessions. */
+  sessions(): Promise<ServerClient[]>
+  /** The streams published through the server. */
+  streams(): Promise<ServerStream[]>
+  /** Disconnects a client; resolves to whether there was one. */
+  disconnect(session: number | ServerClient): Promise<boolean>
+  close(options?: CloseOptions): Promise<boolean>
+  ref(): this
+  unref(): this
 }

@@ -7,6 +7,8 @@
 const native = require('./native')
 const { Endpoint } = require('./endpoint')
 const { Session, Flow, RecvFlow, Priority } = require('./session')
+const { NetConnection, NetStream, MessageType } = require('./netconnection')
+const { Server } = require('./server')
 const { RtmfpError, codes } = require('./errors')
 
 /** The version of the native library (the Cargo package version). */
@@ -14,4 +16,17 @@ function version() {
   return native.version()
 }
 
-module.exports = { Endpoint, Session, Flow, RecvFlow, Priority, RtmfpError, codes, version }
+module.exports = {
+  Endpoint,
+  Session,
+  Flow,
+  RecvFlow,
+  Priority,
+  NetConnection,
+  NetStream,
+  MessageType,
+  Server,
+  RtmfpError,
+  codes,
+  version,
+}

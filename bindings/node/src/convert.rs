@@ -60,6 +60,24 @@ fn addr_spec(text: &str) -> Result<AddrSpec> {
     Ok(AddrSpec::Name(host.to_owned(), port))
 }
 
+/// Local addresses to bind: IP literals only (`"ip:port"`,
+/// `"[ipv6]:port"`); empty is an error.
+pub fn bind_addrs(list: &[String]) -> Result<Vec<SocketAddr>> {
+    if list.is_empty() {
+        return Err(invalid("bind: no address given"));
+    }
+    list.iter()
+        .map(|a| {
+            a.parse::<SocketAddr>().map_err(|_| {
+                invalid(format!(
+                    "bad bind address {a:?}: expected an IP literal and port, \
+                     \"ip:port\" or \"[ipv6]:port\""
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Checks a list of addresses; empty is an error.
 pub fn addr_specs(list: &[String], what: &str) -> Result<Vec<AddrSpec>> {
     if list.is_empty() {
@@ -141,6 +159,18 @@ pub fn id(value: f64, what: &str) -> Result<u64> {
     } else {
         Err(invalid(format!(
             "{what} must be a non-negative integer, got {value}"
+        )))
+    }
+}
+
+/// A non-negative integer that fits 32 bits (a timestamp, a count).
+pub fn u32_arg(value: f64, what: &str) -> Result<u32> {
+    if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(invalid(format!(
+            "{what} must be an integer from 0 to {}, got {value}",
+            u32::MAX
         )))
     }
 }

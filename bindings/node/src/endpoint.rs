@@ -12,9 +12,10 @@ use crate::convert::{self, hex, AddrSpec};
 use crate::errors::{self, invalid, Code, Result};
 use crate::items::NativeItem;
 use crate::items::{Item, ReplyValue};
-use crate::shared::{Outbox, Reply, Shared};
+use crate::object::{Base, CloseTask};
+use crate::shared::{Reply, Shared, Source};
 use napi::bindgen_prelude::{AsyncTask, Function};
-use napi::{CleanupEnvHook, Env, Task};
+use napi::{Env, Task};
 use napi_derive::napi;
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
@@ -22,8 +23,7 @@ use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
 use rtmfp_core::flow::MessageOptions;
 use rtmfp_core::runtime::{parse_uri, Runtime, RuntimeConfig, RuntimeError};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 /// Options of `new NativeEndpoint` (validated and defaulted by the JS
 /// wrapper; durations in ms).
@@ -59,46 +59,16 @@ pub struct NativeSendOptions {
 /// returns settles, and a `&mut self` `close` would make every call made
 /// meanwhile throw.
 pub struct NativeEndpoint {
-    shared: Arc<Shared>,
-    /// `None` once closed: then the threadsafe function goes as soon as
-    /// the dispatcher and the pending requests are done with it.
-    outbox: Mutex<Option<Outbox>>,
-    hook: Mutex<Option<CleanupEnvHook<Weak<Shared>>>>,
-}
-
-fn bind_addrs(list: &[String]) -> Result<Vec<SocketAddr>> {
-    if list.is_empty() {
-        return Err(invalid("bind: no address given"));
-    }
-    list.iter()
-        .map(|a| {
-            a.parse::<SocketAddr>().map_err(|_| {
-                invalid(format!(
-                    "bad bind address {a:?}: expected an IP literal and port, \
-                     \"ip:port\" or \"[ipv6]:port\""
-                ))
-            })
-        })
-        .collect()
+    base: Base,
 }
 
 fn session_handle(session: f64) -> Result<SessionHandle> {
     Ok(SessionHandle(convert::id(session, "session")?))
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl NativeEndpoint {
-    fn outbox(&self) -> Option<Outbox> {
-        lock(&self.outbox).clone()
-    }
-
     fn reply(&self, request: u32) -> Result<Reply> {
-        self.shared.check_open()?;
-        let outbox = self.outbox().ok_or_else(errors::closed)?;
-        Ok(Reply::new(outbox, request))
+        self.base.reply(request)
     }
 
     /// Opens a session to `epd` at `specs`, resolving names on a thread of
@@ -115,10 +85,10 @@ impl NativeEndpoint {
             })
         };
         if let Some(addrs) = convert::ready(&specs) {
-            return post(addrs, reply, &self.shared);
+            return post(addrs, reply, &self.base.shared);
         }
         // Name resolution blocks: never on the JS thread.
-        let shared = self.shared.clone();
+        let shared = self.base.shared.clone();
         std::thread::Builder::new()
             .name("rtmfp-resolve".into())
             .spawn(move || match convert::resolve(specs) {
@@ -145,7 +115,7 @@ impl NativeEndpoint {
         options: NativeEndpointOptions,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let bind = bind_addrs(&options.bind)?;
+        let bind = convert::bind_addrs(&options.bind)?;
         let mut endpoint = EndpointConfig::default();
         if let Some(ms) = options.open_timeout {
             endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
@@ -171,34 +141,24 @@ impl NativeEndpoint {
             let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
             errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
         })?;
-        let (shared, outbox) = Shared::start(runtime, peer_id, on_items)?;
-        // If the environment goes (process exit, worker terminated) with
-        // the endpoint open, stop its threads.
-        let hook = env
-            .add_env_cleanup_hook(Arc::downgrade(&shared), |weak| {
-                if let Some(shared) = weak.upgrade() {
-                    shared.stop_now();
-                }
-            })
-            .map_err(errors::internal)?;
+        let (shared, outbox) = Shared::start(runtime, Source::Runtime, peer_id, on_items)?;
         Ok(NativeEndpoint {
-            shared,
-            outbox: Mutex::new(Some(outbox)),
-            hook: Mutex::new(Some(hook)),
+            base: Base::new(&env, shared, outbox)?,
         })
     }
 
     /// This endpoint's peer ID (certificate fingerprint), 64 hex digits.
     #[napi(getter)]
     pub fn peer_id(&self) -> String {
-        hex(&self.shared.peer_id)
+        hex(&self.base.shared.peer_id)
     }
 
     /// Every bound address, `"ip:port"` (with the port the system picked
     /// for port 0).
     #[napi(getter)]
     pub fn addresses(&self) -> Vec<String> {
-        self.shared
+        self.base
+            .shared
             .local_addrs
             .iter()
             .map(ToString::to_string)
@@ -208,25 +168,19 @@ impl NativeEndpoint {
     /// Whether the endpoint is closed (or its I/O thread stopped).
     #[napi(getter)]
     pub fn closed(&self) -> bool {
-        self.shared.is_closed()
+        self.base.shared.is_closed()
     }
 
     /// Whether the event callback keeps the process alive.
     #[napi(js_name = "ref")]
     pub fn ref_(&self, env: Env) -> Result<()> {
-        match self.outbox() {
-            Some(outbox) => outbox.set_ref(&env, true),
-            None => Ok(()),
-        }
+        self.base.set_ref(&env, true)
     }
 
     /// The event callback no longer keeps the process alive.
     #[napi]
     pub fn unref(&self, env: Env) -> Result<()> {
-        match self.outbox() {
-            Some(outbox) => outbox.set_ref(&env, false),
-            None => Ok(()),
-        }
+        self.base.set_ref(&env, false)
     }
 
     /// Connects to the server of an `rtmfp://host[:port]/app` URI (throws
@@ -234,7 +188,7 @@ impl NativeEndpoint {
     /// follow: `sessionOpened` or `sessionOpenFailed`.
     #[napi]
     pub fn connect_uri(&self, request: u32, uri: String) -> Result<()> {
-        self.shared.check_open()?;
+        self.base.shared.check_open()?;
         let (host, port) = parse_uri(&uri).map_err(errors::from_runtime)?;
         let spec = match host.parse::<IpAddr>() {
             Ok(ip) => AddrSpec::Ready(SocketAddr::new(ip, port)),
@@ -252,7 +206,7 @@ impl NativeEndpoint {
         peer_id: String,
         addresses: Vec<String>,
     ) -> Result<()> {
-        self.shared.check_open()?;
+        self.base.shared.check_open()?;
         let id = convert::peer_id(&peer_id)?;
         let specs = convert::addr_specs(&addresses, "addresses")?;
         self.connect_to(request, epd_for_fingerprint(&id), specs)
@@ -282,7 +236,7 @@ impl NativeEndpoint {
             .transpose()?;
         let metadata = metadata.to_vec();
         let reply = self.reply(request)?;
-        self.shared.post(move |ep, _| {
+        self.base.shared.post(move |ep, _| {
             let r = ep.open_flow(session, &metadata, priority, association);
             reply.send(Item::reply(
                 request,
@@ -321,7 +275,7 @@ impl NativeEndpoint {
         };
         let data = data.to_vec();
         let reply = self.reply(request)?;
-        self.shared.post(move |ep, now| {
+        self.base.shared.post(move |ep, now| {
             let r = ep.send(now, session, flow, &data, options);
             reply.send(Item::reply(
                 request,
@@ -335,7 +289,7 @@ impl NativeEndpoint {
     pub fn close_flow(&self, session: f64, flow: f64) -> Result<()> {
         let session = session_handle(session)?;
         let flow = convert::id(flow, "flow")?;
-        self.shared.post(move |ep, now| {
+        self.base.shared.post(move |ep, now| {
             let _ = ep.close_flow(now, session, flow);
         })
     }
@@ -346,7 +300,7 @@ impl NativeEndpoint {
         let session = session_handle(session)?;
         let flow = convert::id(flow, "flow")?;
         let order = convert::delivery_order(&order)?;
-        self.shared.post(move |ep, now| {
+        self.base.shared.post(move |ep, now| {
             let _ = ep.accept_flow(now, session, flow, order);
         })
     }
@@ -357,7 +311,7 @@ impl NativeEndpoint {
         let session = session_handle(session)?;
         let flow = convert::id(flow, "flow")?;
         let code = convert::id(code, "code")?;
-        self.shared.post(move |ep, _| {
+        self.base.shared.post(move |ep, _| {
             let _ = ep.reject_flow(session, flow, code);
         })
     }
@@ -367,7 +321,7 @@ impl NativeEndpoint {
     pub fn set_flow_suspended(&self, session: f64, flow: f64, suspended: bool) -> Result<()> {
         let session = session_handle(session)?;
         let flow = convert::id(flow, "flow")?;
-        self.shared.post(move |ep, now| {
+        self.base.shared.post(move |ep, now| {
             let _ = ep.set_flow_suspended(now, session, flow, suspended);
         })
     }
@@ -378,7 +332,7 @@ impl NativeEndpoint {
     #[napi]
     pub fn close_session(&self, session: f64, abrupt: bool) -> Result<()> {
         let session = session_handle(session)?;
-        self.shared.post(move |ep, now| {
+        self.base.shared.post(move |ep, now| {
             let _ = ep.close(now, session, abrupt);
         })
     }
@@ -388,7 +342,7 @@ impl NativeEndpoint {
     pub fn session_stats(&self, request: u32, session: f64) -> Result<()> {
         let session = session_handle(session)?;
         let reply = self.reply(request)?;
-        self.shared.post(move |ep, _| {
+        self.base.shared.post(move |ep, _| {
             let info = ep.session_info(session).map(Box::new);
             reply.send(Item::reply(request, Ok(ReplyValue::Session(info))));
         })
@@ -400,7 +354,7 @@ impl NativeEndpoint {
     pub fn stats(&self, request: u32) -> Result<AsyncTask<StatsTask>> {
         let reply = self.reply(request)?;
         Ok(AsyncTask::new(StatsTask {
-            shared: self.shared.clone(),
+            shared: self.base.shared.clone(),
             reply: Some(reply),
         }))
     }
@@ -411,18 +365,7 @@ impl NativeEndpoint {
     /// callback before the threadsafe function goes.
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn close(&self, env: Env, timeout_ms: f64) -> Result<AsyncTask<CloseTask>> {
-        let timeout = convert::millis(timeout_ms, "timeout")?;
-        self.shared.mark_closed();
-        // Our reference goes now; the dispatcher's goes after `end`.
-        lock(&self.outbox).take();
-        if let Some(hook) = lock(&self.hook).take() {
-            env.remove_env_cleanup_hook(hook)
-                .map_err(errors::internal)?;
-        }
-        Ok(AsyncTask::new(CloseTask {
-            shared: self.shared.clone(),
-            timeout,
-        }))
+        self.base.close(&env, timeout_ms)
     }
 }
 
@@ -453,24 +396,5 @@ impl Task for StatsTask {
 
     fn resolve(&mut self, _: Env, _: ()) -> napi::Result<()> {
         Ok(())
-    }
-}
-
-/// `close()` on a libuv worker: shutting down waits for the far ends.
-pub struct CloseTask {
-    shared: Arc<Shared>,
-    timeout: Duration,
-}
-
-impl Task for CloseTask {
-    type Output = bool;
-    type JsValue = bool;
-
-    fn compute(&mut self) -> napi::Result<bool> {
-        Ok(self.shared.shutdown(self.timeout))
-    }
-
-    fn resolve(&mut self, _: Env, clean: bool) -> napi::Result<bool> {
-        Ok(clean)
     }
 }

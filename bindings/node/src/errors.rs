@@ -8,6 +8,7 @@
 
 use napi::Status;
 use rtmfp_core::endpoint::{EndpointError, OpenFailure};
+use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::runtime::RuntimeError;
 use rtmfp_core::session::flows::FlowError;
 
@@ -30,6 +31,10 @@ pub enum Code {
     /// The system refused: a socket could not be bound, a thread not
     /// started.
     Io,
+    /// The call does not fit the object's state: a NetConnection not
+    /// connected (or already), a NetStream that does not publish, plays
+    /// already, or is of the wrong kind.
+    State,
     /// A bug: a call panicked on the I/O thread, or Node-API failed.
     Internal,
 }
@@ -45,6 +50,7 @@ impl Code {
             Code::Session => "ERR_RTMFP_SESSION",
             Code::Flow => "ERR_RTMFP_FLOW",
             Code::Io => "ERR_RTMFP_IO",
+            Code::State => "ERR_RTMFP_STATE",
             Code::Internal => "ERR_RTMFP_INTERNAL",
         }
     }
@@ -130,5 +136,15 @@ pub fn open_failure_name(reason: OpenFailure) -> &'static str {
         OpenFailure::Duplicate(_) => "duplicate",
         OpenFailure::KeyingFailed => "keyingFailed",
         OpenFailure::Cancelled => "cancelled",
+    }
+}
+
+/// The code and message for a Flash client error.
+pub fn describe_client(e: ClientError) -> (Code, String) {
+    match e {
+        ClientError::Endpoint(inner) => describe(&RuntimeError::Endpoint(inner)),
+        ClientError::InvalidArgument(why) => (Code::InvalidArgument, why),
+        ClientError::UnknownStream => (Code::State, "no such stream (closed?)".to_owned()),
+        other => (Code::State, other.to_string()),
     }
 }

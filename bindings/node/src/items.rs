@@ -1,5 +1,6 @@
-//! What the addon hands the JS thread: endpoint events, replies to
-//! requests, and the end of the stream.
+//! What the addon hands the JS thread: endpoint events, Flash client and
+//! rendezvous server events, replies to requests, and the end of the
+//! stream.
 //!
 //! [`Item`] is the Rust side (plain data, `Send`), made on the I/O
 //! thread or the dispatcher thread; [`NativeItem`] is its JS form, made on
@@ -7,13 +8,19 @@
 //! an object whose `type` says which (`'sessionOpened'`, `'reply'`, ...);
 //! ids are numbers, payloads Buffers (handed over without a copy).
 
+use crate::amf::Amf;
 use crate::convert::{hex, num, to_millis};
 use crate::errors::{describe, open_failure_name, Code};
+use crate::flash_items::{NativeClientInfo, NativePeerStream, NativeServerStream};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
+use rtmfp_core::crypto::PeerId;
 use rtmfp_core::endpoint::{CloseReason, DropReason, Event, OpenFailure, Role, SessionInfo};
+use rtmfp_core::flash::ClientEvent;
+use rtmfp_core::rendezvous::{ClientInfo, ServerEvent, StreamInfo};
 use rtmfp_core::runtime::{RuntimeError, RuntimeStats};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 /// What a request produced.
 #[derive(Debug)]
@@ -26,12 +33,32 @@ pub enum ReplyValue {
     Stats(Box<RuntimeStats>),
     /// `Handle::session_info` (`None`: not open).
     Session(Option<Box<SessionInfo>>),
+    /// The rendezvous server's clients.
+    Clients(Vec<ClientInfo>),
+    /// The streams published to the rendezvous server.
+    Streams(Vec<StreamInfo>),
 }
 
 /// One thing for the JS thread.
 #[derive(Debug)]
 pub enum Item {
     Event(Event),
+    /// A Flash client event; `stream` is the JS key of the NetStream it is
+    /// about (its `StreamId`s are the client's own numbers).
+    Client {
+        event: ClientEvent,
+        stream: Option<u32>,
+    },
+    /// The session to the server opened (a NetConnection's `farID` and
+    /// nonces).
+    ServerSession {
+        far_id: Option<PeerId>,
+        near_nonce: Vec<u8>,
+        far_nonce: Vec<u8>,
+        far_address: SocketAddr,
+    },
+    /// A rendezvous server event.
+    Server(ServerEvent),
     Reply {
         request: u32,
         result: Result<ReplyValue, (Code, String)>,
@@ -223,6 +250,148 @@ pub enum NativeItem {
         from: String,
         to: String,
     },
+    /// The result of a server's `sessions` request.
+    ClientsReply {
+        request: u32,
+        clients: Vec<NativeClientInfo>,
+    },
+    /// The result of a server's `streams` request.
+    StreamsReply {
+        request: u32,
+        streams: Vec<NativeServerStream>,
+    },
+    // ----- NetConnection (Flash client) -----
+    /// A status event of the NetConnection (`stream` absent) or of the
+    /// NetStream with key `stream`; `extra` holds the info object's other
+    /// members.
+    NetStatus {
+        stream: Option<u32>,
+        level: String,
+        code: String,
+        description: String,
+        #[napi(ts_type = "Record<string, unknown>")]
+        extra: Amf,
+    },
+    /// A message of a stream being played: audio (8), video (9), data
+    /// (18, 15: then `values` are its decoded AMF values) or other.
+    Media {
+        stream: u32,
+        message_type: u32,
+        timestamp: f64,
+        data: Buffer,
+        #[napi(ts_type = "unknown[]")]
+        values: Option<Vec<Amf>>,
+    },
+    /// A command from the far end that the client does not handle.
+    Command {
+        stream: Option<u32>,
+        name: String,
+        #[napi(ts_type = "unknown[]")]
+        args: Vec<Amf>,
+    },
+    /// The answer to `call` (transaction `transactionId`): `_result`
+    /// (`ok`) or `_error`, with the response's arguments and, for an
+    /// error, its status code and description.
+    CallResult {
+        transaction_id: f64,
+        ok: bool,
+        #[napi(ts_type = "unknown[]")]
+        args: Vec<Amf>,
+        code: Option<String>,
+        description: Option<String>,
+    },
+    /// A subscriber asks to play our DIRECT_CONNECTIONS stream `stream`:
+    /// answer with `acceptPeer` or `rejectPeer`.
+    PeerConnect {
+        stream: Option<u32>,
+        peer: NativePeerStream,
+    },
+    /// A subscriber was accepted and is sent the stream.
+    PeerStreamOpened {
+        stream: Option<u32>,
+        peer: NativePeerStream,
+    },
+    /// A subscriber is gone (rejected, closed by it, its session ended).
+    PeerStreamClosed {
+        stream: Option<u32>,
+        peer: f64,
+        reason: String,
+    },
+    /// The server answered `createStream` for NetStream `stream`.
+    StreamCreated {
+        stream: u32,
+        stream_id: u32,
+    },
+    /// A user control event (RTMP type 4) of type `eventType`.
+    UserControl {
+        stream: Option<u32>,
+        event_type: u32,
+    },
+    /// Keepalive periods (ms) set by the server's Set Keepalive Timers.
+    KeepaliveTimers {
+        server: f64,
+        peer: f64,
+    },
+    /// The session to the server opened: its peer ID and nonces (hex).
+    ServerSession {
+        far_id: Option<String>,
+        near_nonce: String,
+        far_nonce: String,
+        far_address: String,
+    },
+    // ----- rendezvous server -----
+    /// A client connected.
+    ClientConnected {
+        client: NativeClientInfo,
+    },
+    /// A connect was rejected (developer key).
+    ClientRejected {
+        session: f64,
+        peer_id: Option<String>,
+        reason: String,
+    },
+    /// A client sent `setPeerInfo`.
+    ClientPeerInfo {
+        session: f64,
+        peer_id: Option<String>,
+        addresses: Vec<String>,
+    },
+    /// A connected client went away.
+    ClientDisconnected {
+        client: NativeClientInfo,
+    },
+    /// A stream was published to the server.
+    StreamPublished {
+        session: f64,
+        name: String,
+    },
+    /// A stream stopped being published.
+    StreamUnpublished {
+        session: f64,
+        name: String,
+    },
+    /// A client started playing a stream through the server.
+    StreamPlaying {
+        session: f64,
+        name: String,
+    },
+    /// A publish or play was refused.
+    StreamRejected {
+        session: f64,
+        name: String,
+        reason: String,
+    },
+    /// The server introduced an initiator to a connected peer.
+    Introduced {
+        initiator: String,
+        peer_id: String,
+        addresses: Vec<String>,
+    },
+    /// A client registered a name.
+    NameRegistered {
+        peer_id: String,
+        name: String,
+    },
     /// Nothing follows: the runtime stopped and every event was handed
     /// over.
     End {},
@@ -333,6 +502,14 @@ impl From<Item> for NativeItem {
                     request,
                     stats: info.as_deref().map(session_stats),
                 },
+                Ok(ReplyValue::Clients(list)) => NativeItem::ClientsReply {
+                    request,
+                    clients: list.into_iter().map(NativeClientInfo::from).collect(),
+                },
+                Ok(ReplyValue::Streams(list)) => NativeItem::StreamsReply {
+                    request,
+                    streams: list.into_iter().map(NativeServerStream::from).collect(),
+                },
                 Err((code, message)) => NativeItem::Reply {
                     request,
                     value: None,
@@ -340,6 +517,19 @@ impl From<Item> for NativeItem {
                     message: Some(message),
                 },
             },
+            Item::Client { event, stream } => crate::flash_items::client_item(event, stream),
+            Item::ServerSession {
+                far_id,
+                near_nonce,
+                far_nonce,
+                far_address,
+            } => NativeItem::ServerSession {
+                far_id: far_id.map(|id| hex(&id)),
+                near_nonce: hex(&near_nonce),
+                far_nonce: hex(&far_nonce),
+                far_address: far_address.to_string(),
+            },
+            Item::Server(event) => crate::flash_items::server_item(event),
             Item::End => NativeItem::End {},
         }
     }

@@ -7,28 +7,37 @@
 //! [`endpoint::NativeEndpoint`].
 //!
 //! Layout:
-//! - [`endpoint`]: `NativeEndpoint`, its options, and the libuv tasks for
-//!   the calls that must wait (`close`, `stats`);
-//! - [`shared`]: what runs behind one endpoint: the runtime, the
+//! - [`endpoint`]: `NativeEndpoint`, its options, and the libuv task for
+//!   `stats`;
+//! - [`netconnection`]: `NativeNetConnection`, the Flash client (RFC 7425
+//!   NetConnection and NetStream, DIRECT_CONNECTIONS) on its own runtime;
+//! - [`server`]: `NativeServer`, the rendezvous server on its own runtime;
+//! - [`object`]: what the three classes share (runtime, outbox, cleanup
+//!   hook, `ref`/`unref`/`close`);
+//! - [`shared`]: what runs behind one object: the runtime, the
 //!   dispatcher thread, the threadsafe function and the request replies;
-//! - [`items`]: events and replies as the JS callback receives them;
+//! - [`layer`]: a layer hosted on the I/O thread, reachable without
+//!   waiting, and its event sink;
+//! - [`items`], [`flash_items`]: events and replies as the JS callback
+//!   receives them;
+//! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
 //! - [`convert`]: durations (ms), addresses, peer IDs, priorities.
 //!
 //! There are no Rust unit tests: a test binary cannot link the Node-API
 //! symbols, which only the `node` process provides.  `test/*.test.js`
 //! exercise everything through the package.
-//!
-//! The Flash layer (`NetConnection`, `NetStream`) and the rendezvous
-//! `Server` go in modules of their own beside these: each starts its
-//! runtime with `Runtime::start_with_layer`, wraps it with
-//! [`shared::Shared::start`] (same dispatcher, threadsafe function, replies
-//! and lifetime), and adds its layer's events to [`items`].
 
+mod amf;
 mod convert;
 mod endpoint;
 mod errors;
+mod flash_items;
 mod items;
+mod layer;
+mod netconnection;
+mod object;
+mod server;
 mod shared;
 
 use napi_derive::napi;
@@ -37,4 +46,11 @@ use napi_derive::napi;
 #[napi]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Checks local addresses to bind (`"ip:port"` / `"[ipv6]:port"`
+/// literals) without binding them; throws for a bad one.
+#[napi]
+pub fn check_bind(bind: Vec<String>) -> errors::Result<()> {
+    convert::bind_addrs(&bind).map(|_| ())
 }

@@ -25,10 +25,11 @@
 //! alive by itself.  The JS wrapper refs it while it waits for something
 //! (a connect, a receipt, a close) or when asked to (`endpoint.ref()`).
 //!
-//! A later Flash `NetConnection` or rendezvous `Server` starts its
-//! runtime with `Runtime::start_with_layer` and wraps it the same way
-//! ([`Shared::start`] takes a started runtime); its layer's events become
-//! more [`Item`] variants.
+//! A Flash `NetConnection` or rendezvous `Server` runs its layer on the
+//! I/O thread (`Runtime::start_with_layer`, see [`crate::layer`]); the
+//! layer hands its events to a queue of [`Item`]s of its own
+//! ([`Source::Queue`]) instead of the runtime's event queue, and the
+//! dispatcher reads that queue the same way.
 
 use crate::errors::{self, Code};
 use crate::items::{Item, NativeItem};
@@ -37,7 +38,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use rtmfp_core::crypto::PeerId;
 use rtmfp_core::endpoint::Endpoint as CoreEndpoint;
-use rtmfp_core::runtime::{Handle, Runtime};
+use rtmfp_core::runtime::{EventQueue, Handle, Runtime};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -99,6 +100,40 @@ impl Gate {
         let _n = lock(&self.in_flight);
         self.stop.store(true, Ordering::SeqCst);
         self.room.notify_all();
+    }
+}
+
+/// Where the dispatcher takes its items from.
+pub enum Source {
+    /// The runtime's own event queue (a plain endpoint).
+    Runtime,
+    /// A layer's queue (`NetConnection`, `Server`): the layer's sink pushes
+    /// items and closes it when the layer goes (the I/O thread ended).
+    Queue(Arc<EventQueue<Item>>),
+}
+
+impl Source {
+    /// The next item, waiting; `None` once finished.
+    fn next(&self, handle: &Handle) -> Option<Item> {
+        match self {
+            Source::Runtime => handle.next_event().map(Item::Event),
+            Source::Queue(q) => q.pop_timeout(None),
+        }
+    }
+
+    /// The next item if one waits.
+    fn try_next(&self, handle: &Handle) -> Option<Item> {
+        match self {
+            Source::Runtime => handle.try_next_event().map(Item::Event),
+            Source::Queue(q) => q.try_pop(),
+        }
+    }
+
+    /// Nothing more comes (the runtime has stopped): wake the dispatcher.
+    fn finish(&self) {
+        if let Source::Queue(q) = self {
+            q.close();
+        }
     }
 }
 
@@ -194,6 +229,8 @@ pub struct Shared {
     /// `Some` until closed; shutting it down stops the I/O thread.
     runtime: Mutex<Option<Runtime>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
+    /// `Some` until closed: a layer's queue holds a file descriptor.
+    source: Mutex<Option<Arc<Source>>>,
     gate: Arc<Gate>,
     closed: AtomicBool,
     pub peer_id: PeerId,
@@ -202,10 +239,11 @@ pub struct Shared {
 
 impl Shared {
     /// Wraps a started runtime: makes the threadsafe function to
-    /// `callback` and starts the dispatcher.  Returns the outbox for
-    /// replies.
+    /// `callback` and starts the dispatcher, which reads `source`.
+    /// Returns the outbox for replies.
     pub fn start(
         runtime: Runtime,
+        source: Source,
         peer_id: PeerId,
         callback: Function<'_, Vec<NativeItem>, ()>,
     ) -> errors::Result<(Arc<Shared>, Outbox)> {
@@ -225,11 +263,13 @@ impl Shared {
             .map_err(errors::internal)?;
         let outbox = Outbox(Arc::new(tsfn));
         let handle = runtime.handle();
+        let source = Arc::new(source);
         let thread = {
             let (handle, outbox, gate) = (handle.clone(), outbox.clone(), gate.clone());
+            let source = source.clone();
             std::thread::Builder::new()
                 .name("rtmfp-events".into())
-                .spawn(move || dispatch(&handle, &outbox, &gate))
+                .spawn(move || dispatch(&handle, &source, &outbox, &gate))
                 .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?
         };
         let shared = Arc::new(Shared {
@@ -237,6 +277,7 @@ impl Shared {
             local_addrs: runtime.local_addrs(),
             runtime: Mutex::new(Some(runtime)),
             dispatcher: Mutex::new(Some(thread)),
+            source: Mutex::new(Some(source)),
             gate,
             closed: AtomicBool::new(false),
             peer_id,
@@ -290,9 +331,16 @@ impl Shared {
         self.mark_closed();
         let runtime = lock(&self.runtime).take();
         let clean = runtime.is_some_and(|rt| rt.shutdown(deadline).clean);
+        // The I/O thread has ended (its layer, and the layer's sink, with
+        // it); make sure the dispatcher sees the end.
+        let source = lock(&self.source).take();
+        if let Some(source) = &source {
+            source.finish();
+        }
         if let Some(thread) = lock(&self.dispatcher).take() {
             let _ = thread.join();
         }
+        drop(source);
         lock(&self.handle).take();
         clean
     }
@@ -304,25 +352,30 @@ impl Shared {
         if let Some(rt) = lock(&self.runtime).take() {
             rt.shutdown(Duration::ZERO);
         }
+        let source = lock(&self.source).take();
+        if let Some(source) = &source {
+            source.finish();
+        }
         self.gate.stop();
         if let Some(thread) = lock(&self.dispatcher).take() {
             let _ = thread.join();
         }
+        drop(source);
         lock(&self.handle).take();
     }
 }
 
 /// The dispatcher thread: runtime events to JS, in batches, until the
 /// runtime stops; then [`Item::End`].
-fn dispatch(handle: &Handle, outbox: &Outbox, gate: &Gate) {
+fn dispatch(handle: &Handle, source: &Source, outbox: &Outbox, gate: &Gate) {
     while gate.wait_room() {
-        let Some(first) = handle.next_event() else {
+        let Some(first) = source.next(handle) else {
             break;
         };
-        let mut items = vec![Item::Event(first)];
+        let mut items = vec![first];
         while items.len() < BATCH {
-            match handle.try_next_event() {
-                Some(event) => items.push(Item::Event(event)),
+            match source.try_next(handle) {
+                Some(item) => items.push(item),
                 None => break,
             }
         }

@@ -1,7 +1,8 @@
 'use strict'
-// Other processes: the chat example (Node with Node, Node with Python) and
-// the Rust CLI (`rtmfp echo`).  The cross-language tests are skipped, with
-// the reason, when the other side is not built.
+// Other processes: the chat example (a rendezvous server and two peers, in
+// Node and mixed with the Python chat) and the Rust CLI (`rtmfp echo`).
+// The cross-language tests are skipped, with the reason, when the other
+// side is not built (or speaks another protocol).
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -72,60 +73,88 @@ class Proc {
   }
 }
 
-/** Alice listens, Bob joins; they exchange a line each way and leave. */
-async function chat(t, alice, bobCommand) {
+/**
+ * The chat example's flow: a rendezvous server; alice registers her name;
+ * bob finds her by name; they play each other's DIRECT_CONNECTIONS stream
+ * and exchange a line each way; bob leaves, then alice.  `run(role, args)`
+ * starts one of them (a chat.js or chat.py process).
+ */
+async function chat(t, run) {
+  const server = run('server', ['--serve', '127.0.0.1:0'])
+  t.after(() => server.stop())
+  const uri = (await server.expect(/^serving on (rtmfp:\/\/\S+)/))[1]
+  const peer = ['--server', uri, '--bind', '127.0.0.1:0']
+  const alice = run('alice', [...peer, '--name', 'alice'])
   t.after(() => alice.stop())
-  const m = await alice.expect(/others join with: .* --connect (\S+@\S+)/)
-  const bob = bobCommand(m[1])
+  const aliceId = (await alice.expect(/^\* registered as alice \(peer ID ([0-9a-f]{64})\)/))[1]
+  const bob = run('bob', [...peer, '--name', 'bob', '--find', 'alice'])
   t.after(() => bob.stop())
-  await bob.expect(/^\* joined/)
-  await alice.expect(/^\* \w+\.\.\. joined/)
+  assert.equal((await bob.expect(/^\* found alice: ([0-9a-f]{64})/))[1], aliceId)
+  await bob.expect(/^\* talking with alice$/)
+  await alice.expect(/^\* [0-9a-f]{16}\.\.\. joined$/) // bob plays her stream
+  await bob.expect(/^\* alice joined$/) // she plays his back
   bob.write('hello from bob\n')
   await alice.expect(/^bob> hello from bob$/)
   alice.write('hi bob\n')
   await bob.expect(/^alice> hi bob$/)
-  bob.end() // end of input: bob flushes and leaves
+  // The server only introduced them.
+  await server.expect(new RegExp(`introduced .* to ${aliceId.slice(0, 16)}`))
+  bob.end() // end of input: bob leaves
   assert.equal(await within(bob.exited, 'bob to exit'), 0)
-  await alice.expect(/^\* a peer left$/)
+  await alice.expect(/^\* bob left$/)
   alice.end()
   assert.equal(await within(alice.exited, 'alice to exit'), 0)
+  return server
 }
 
-test('examples/chat.js: two Node peers chat', async (t) => {
-  const node = (...args) => new Proc(process.execPath, [CHAT_JS, ...args])
-  await chat(t, node('--name', 'alice', '--listen', '127.0.0.1:0'), (peer) =>
-    node('--name', 'bob', '--connect', peer),
-  )
+test('examples/chat.js: a server, and two Node peers that find each other by name', async (t) => {
+  const server = await chat(t, (_, args) => new Proc(process.execPath, [CHAT_JS, ...args]))
+  server.child.kill('SIGTERM')
+  assert.equal(await within(server.exited, 'the server to exit'), 0)
 })
 
-/** A Python with the rtmfp package, or null. */
-function findPython() {
+/**
+ * A Python whose rtmfp package has the Flash classes and whose chat.py
+ * speaks this protocol (a rendezvous server, names, DIRECT_CONNECTIONS),
+ * or the reason there is none.
+ */
+function findPythonChat() {
+  if (!fs.existsSync(CHAT_PY)) return { reason: `no ${CHAT_PY}` }
   const candidates = [process.env.RTMFP_PYTHON, path.join(REPO, 'build', 'venv', 'bin', 'python'), 'python3']
+  let reason = 'no Python with the rtmfp package (build/venv from scripts/test.sh, or set RTMFP_PYTHON)'
   for (const python of candidates.filter(Boolean)) {
-    const probe = spawnSync(python, ['-c', 'import rtmfp; rtmfp.Endpoint'], { encoding: 'utf8', timeout: 20_000 })
-    if (probe.status === 0) return python
+    const probe = spawnSync(python, ['-c', 'import rtmfp; rtmfp.NetConnection; rtmfp.Server'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    })
+    if (probe.status !== 0) continue
+    const help = spawnSync(python, [CHAT_PY, '--help'], { encoding: 'utf8', timeout: 20_000 })
+    const text = `${help.stdout}${help.stderr}`
+    if (help.status === 0 && ['--serve', '--server', '--find', '--bind'].every((o) => text.includes(o))) {
+      return { python }
+    }
+    reason = `${CHAT_PY} does not speak the protocol of chat.js (--serve/--server/--find)`
   }
-  return null
+  return { reason }
 }
 
-test('cross-language: a Node chat peer and a Python chat peer', async (t) => {
-  const python = findPython()
-  if (python === null) {
-    t.skip('no Python with the rtmfp package (build/venv from scripts/test.sh, or set RTMFP_PYTHON)')
-    return
-  }
-  if (!fs.existsSync(CHAT_PY)) {
-    t.skip(`no ${CHAT_PY}`)
-    return
-  }
-  const help = spawnSync(python, [CHAT_PY, '--help'], { encoding: 'utf8', timeout: 20_000 })
-  if (!String(help.stdout).includes('--connect')) {
-    t.skip('chat.py finds peers by name through a server; chat.js still connects by peer ID and address')
-    return
-  }
-  const alice = new Proc(process.execPath, [CHAT_JS, '--name', 'alice', '--listen', '127.0.0.1:0'])
-  await chat(t, alice, (peer) => new Proc(python, [CHAT_PY, '--name', 'bob', '--connect', peer]))
-})
+for (const [name, pick] of [
+  ['a Node server, a Python peer and a Node peer', { server: 'node', alice: 'python', bob: 'node' }],
+  ['a Python server, a Node peer and a Python peer', { server: 'python', alice: 'node', bob: 'python' }],
+]) {
+  test(`cross-language chat: ${name}`, async (t) => {
+    const found = findPythonChat()
+    if (found.python === undefined) {
+      t.skip(found.reason)
+      return
+    }
+    await chat(t, (role, args) =>
+      pick[role] === 'node'
+        ? new Proc(process.execPath, [CHAT_JS, ...args])
+        : new Proc(found.python, [CHAT_PY, ...args]),
+    )
+  })
+}
 
 /** The `rtmfp` binary of the Rust CLI, if it is built and has `echo`. */
 function findCli() {

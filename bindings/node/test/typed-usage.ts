@@ -5,9 +5,18 @@ import { once } from 'node:events'
 import {
   codes,
   Endpoint,
+  MessageType,
+  NetConnection,
+  NetStream,
   Priority,
   RtmfpError,
+  Server,
   version,
+  type MediaMessage,
+  type NetStatusInfo,
+  type PeerStream,
+  type ServerClient,
+  type ServerStream,
   type Flow,
   type RecvFlow,
   type Session,
@@ -86,4 +95,73 @@ export async function chat(peerId: string, address: string): Promise<void> {
   session.on('flow', (f: string) => console.log(f))
   // @ts-expect-error: connect takes a URI string
   await ep.connect(42)
+}
+
+// The Flash layer: a rendezvous server, a publisher and a player.
+export async function flash(): Promise<void> {
+  const server = new Server({ bind: '127.0.0.1:0', keys: ['key'], ref: true })
+  const keysFromFile = new Server({ bind: 1935, keys: '/etc/rtmfp/keys' })
+  server.on('connect', (c: ServerClient) => console.log(c.peerId, c.address, c.session, c.names))
+  server.on('disconnect', (c) => console.log(c.mediaIn))
+  server.on('introduce', ({ initiator, peerId, addresses }) => console.log(initiator, peerId, addresses))
+  server.on('registerName', ({ peerId, name }) => console.log(peerId, name))
+  server.on('publish', ({ session, name }) => console.log(session, name))
+  const sid: string = server.peerId
+  const uri = `rtmfp://${server.address}/app/key`
+
+  const nc = new NetConnection({ bind: '127.0.0.1:0', maxPeerConnections: 4 })
+  nc.on('netStatus', (info: NetStatusInfo) => {
+    if (info.code === 'NetConnection.Connect.Closed') console.log(info.description, info.level)
+  })
+  await nc.connect(uri, { timeout: 5_000, args: ['extra', 1] })
+  const near: string | null = nc.nearID
+  const far: string | null = nc.farID
+  console.log(near, far, nc.nearNonce, nc.farNonce, nc.connected, sid)
+  nc.maxPeerConnections = 2
+  await nc.registerName('me')
+  const friend: string = await nc.lookupName('friend')
+  const result: unknown[] = await nc.call('custom', 1, 'two', { three: 3 })
+  console.log(result)
+
+  const pub = new NetStream(nc, NetStream.DIRECT_CONNECTIONS)
+  pub.onPeerConnect = (subscriber: PeerStream) => subscriber.farID !== null
+  pub.on('peerStreamOpened', (s) => console.log(s.farID, s.farAddress))
+  pub.on('peerStreamClosed', (s, reason: string) => console.log(s.id, reason))
+  await pub.publish('live')
+  const n: number = await pub.sendAudio(0, Buffer.from([0xaf, 1]))
+  await pub.sendVideo(40, new Uint8Array([0x17]))
+  await pub.sendData(80, 'onMetaData', { width: 640 })
+  await pub.send('chat', 'me', 'hello')
+  const subs: PeerStream[] = pub.peerStreams
+  console.log(n, subs.length, MessageType.AUDIO)
+
+  const play = new NetStream(nc, friend)
+  play.on('media', (m: MediaMessage) => {
+    if (m.type === 'data') console.log(m.values)
+    else console.log(m.messageType, m.timestamp, m.data.length)
+  })
+  play.on('netStatus', (info) => console.log(info.code === 'NetStream.Play.Start'))
+  await play.play('live')
+  play.close()
+  const viaServer = new NetStream(nc, NetStream.CONNECT_TO_FMS)
+  console.log(viaServer.kind, play.farID)
+
+  try {
+    await new NetConnection().connect('rtmfp://127.0.0.1/app/wrong')
+  } catch (e) {
+    if (e instanceof RtmfpError && e.code === codes.REJECTED) console.log(e.info?.code)
+  }
+  const streams: ServerStream[] = await server.streams()
+  const clients: ServerClient[] = await server.sessions()
+  if (clients[0]) await server.disconnect(clients[0])
+  console.log(streams.length, await nc.close({ timeout: 500 }), await server.unref().close(), await keysFromFile.close())
+
+  // @ts-expect-error: onPeerConnect returns a boolean
+  pub.onPeerConnect = (s: PeerStream) => s.name
+  // @ts-expect-error: no such event
+  nc.on('media', () => {})
+  // @ts-expect-error: timestamps are numbers
+  await pub.sendAudio('0', Buffer.alloc(1))
+  // @ts-expect-error: keys are strings
+  new Server({ keys: [1, 2] })
 }

@@ -1,0 +1,745 @@
+'use strict'
+// NetConnection and NetStream: Flash's classes (RFC 7425 §5.3, §5.4) over
+// the native Flash client.  Every protocol decision is the client's, on
+// the connection's I/O thread; these classes translate calls, route
+// events ('netStatus', 'media', ...) and keep what Flash exposes as
+// properties (nearID, farID, peerStreams) up to date from those events.
+//
+// Each connect() makes a native NetConnection: a fresh client identity
+// (a new peer ID per connection, as RFC 7425 §5.3 asks), UDP sockets, an
+// I/O thread and an event thread.  It goes when the connection ends
+// (close(), or the server closing it, or a failed connect), so an ended
+// NetConnection never keeps the process alive; a connecting or connected
+// one does, like a socket.
+
+const { EventEmitter } = require('node:events')
+const { Core } = require('./core')
+const { NativeNetConnection, checkBind } = require('./native')
+const { RtmfpError, codes, closed, invalid, state, fromNative } = require('./errors')
+const v = require('./validate')
+const { kItem } = require('./internal')
+
+const DEFAULT_CONNECT_TIMEOUT = 10_000
+const DEFAULT_CLOSE_TIMEOUT = 1_000
+// setTimeout's longest delay; longer connect timeouts mean "no timer".
+const MAX_TIMER = 2 ** 31 - 1
+// Closing after the server ended the connection: nothing to wait for.
+const ENDED_CLOSE_TIMEOUT = 200
+
+/** `new NetStream(nc, NetStream.DIRECT_CONNECTIONS)`: publish to peers directly. */
+const DIRECT_CONNECTIONS = 'directConnections'
+/** `new NetStream(nc, NetStream.CONNECT_TO_FMS)` (the default): through the server. */
+const CONNECT_TO_FMS = 'connectToFMS'
+
+/** RTMP message types of NetStream messages (RFC 7425 §5.1.2). */
+const MessageType = Object.freeze({
+  AUDIO: 8,
+  VIDEO: 9,
+  DATA_AMF3: 15,
+  DATA: 18,
+})
+
+const TYPE_NAMES = { 8: 'audio', 9: 'video', 15: 'data', 18: 'data' }
+
+// Internal calls between NetConnection and NetStream.
+const kAttach = Symbol('rtmfp.attach')
+const kLink = Symbol('rtmfp.link')
+
+const noop = () => {}
+
+/** `promise`, never an unhandled rejection (whoever awaits it still sees the error). */
+function quiet(promise) {
+  promise.catch(noop)
+  return promise
+}
+
+function info(item) {
+  return { ...item.extra, level: item.level, code: item.code, description: item.description }
+}
+
+/** A subscriber of a DIRECT_CONNECTIONS stream, as JS sees it. */
+function subscriber(peer) {
+  return Object.freeze({
+    id: peer.id,
+    name: peer.name,
+    farID: peer.farId === undefined ? null : peer.farId,
+    farAddress: peer.farAddress,
+    streamId: peer.streamId,
+  })
+}
+
+function integer32(value, name) {
+  return v.integer(value, name, 0xffffffff)
+}
+
+// One connect(): the native object and what goes with it.
+class Connection {
+  constructor(nc, nativeOptions, ref) {
+    this.nc = nc
+    /** NetStream key -> NetStream */
+    this.streams = new Map()
+    this.nextKey = 1
+    /** transaction ID -> { resolve, reject } */
+    this.calls = new Map()
+    this.connected = false
+    /** the connection's last status was reported (Success is not the last) */
+    this.ended = false
+    /** the pending connect(): { resolve, reject, timer } */
+    this.pending = null
+    this.held = false
+    this.server = null
+    this.core = new Core(
+      {
+        emit: (event) => {
+          if (event === 'close') this.onEnd()
+        },
+        [kItem]: (item) => this.onItem(item),
+      },
+      (onItems) => new NativeNetConnection(nativeOptions, onItems),
+      { layer: true },
+    )
+    if (ref) this.core.ref()
+  }
+
+  hold() {
+    if (!this.held) {
+      this.held = true
+      this.core.hold()
+    }
+  }
+
+  release() {
+    if (this.held) {
+      this.held = false
+      this.core.release()
+    }
+  }
+
+  settle(err) {
+    const p = this.pending
+    if (p === null) return
+    this.pending = null
+    clearTimeout(p.timer)
+    if (err) p.reject(err)
+    else p.resolve()
+  }
+
+  /** The connection is over (status reported, or the native object ended). */
+  over(err) {
+    this.connected = false
+    this.settle(err)
+    if (!this.ended) {
+      this.ended = true
+      this.release()
+    }
+    // Nothing more will happen on it: stop its threads (idempotent).
+    if (!this.core.closing) this.core.close(ENDED_CLOSE_TIMEOUT).catch(noop)
+  }
+
+  onItem(item) {
+    if (item.type === 'netStatus' && item.stream === undefined) return this.onStatus(info(item))
+    if (item.type === 'serverSession') {
+      this.server = { farID: item.farId === undefined ? null : item.farId, nearNonce: item.nearNonce, farNonce: item.farNonce, farAddress: item.farAddress }
+      return
+    }
+    if (item.type === 'callResult') {
+      const call = this.calls.get(item.transactionId)
+      if (call === undefined) return
+      this.calls.delete(item.transactionId)
+      this.core.release()
+      if (item.ok) {
+        call.resolve(item.args)
+      } else {
+        const i = { code: item.code, description: item.description }
+        call.reject(new RtmfpError(codes.CALL_FAILED, item.description || item.code || 'the call failed', { info: i }))
+      }
+      return
+    }
+    if (item.type === 'command' && item.stream === undefined) {
+      this.nc.emit('command', item.name, item.args)
+      return
+    }
+    if (item.stream !== undefined) {
+      const ns = this.streams.get(item.stream)
+      if (ns !== undefined) ns[kItem](item)
+      else if (item.type === 'peerConnect' && !this.core.closed) {
+        this.core.call('rejectPeer', item.peer.id, 'the NetStream is closed')
+      }
+    }
+  }
+
+  onStatus(i) {
+    switch (i.code) {
+      case 'NetConnection.Connect.Success':
+        this.connected = true
+        this.settle(null)
+        break
+      case 'NetConnection.Connect.Rejected':
+        this.over(new RtmfpError(codes.REJECTED, `the server rejected the connection: ${i.description}`, { info: i }))
+        break
+      case 'NetConnection.Connect.Failed':
+        this.over(new RtmfpError(codes.CONNECT_FAILED, `the connection failed: ${i.description}`, { info: i }))
+        break
+      case 'NetConnection.Connect.Closed':
+        this.over(new RtmfpError(codes.CONNECT_FAILED, `the connection closed before it succeeded: ${i.description}`, { info: i }))
+        break
+    }
+    this.nc.emit('netStatus', i)
+  }
+
+  // The native object ended: every event was handed over.
+  onEnd() {
+    this.over(closed('NetConnection'))
+    const err = closed('NetConnection')
+    for (const call of this.calls.values()) {
+      this.core.release()
+      call.reject(err)
+    }
+    this.calls.clear()
+    const streams = [...this.streams.values()]
+    this.streams.clear()
+    let thrown = null
+    for (const ns of streams) {
+      try {
+        ns[kLink](null)
+      } catch (e) {
+        if (thrown === null) thrown = { e }
+      }
+    }
+    this.nc[kLink](this)
+    if (thrown !== null) throw thrown.e
+  }
+
+  /**
+   * Starts a request; its promise resolves with `map(item)` on the reply.
+   * A bad argument throws at once; a closed connection rejects.
+   */
+  request(method, args, map = () => undefined, onReply = null) {
+    let resolve, reject
+    const promise = quiet(
+      new Promise((res, rej) => {
+        resolve = res
+        reject = rej
+      }),
+    )
+    try {
+      this.core.request(method, args, (err, item) => {
+        if (err) reject(err)
+        else if (onReply !== null) onReply(item, resolve, reject)
+        else resolve(map(item))
+      })
+    } catch (e) {
+      if (e.code !== codes.CLOSED) throw e
+      reject(closed('NetConnection'))
+    }
+    return promise
+  }
+
+  call(name, args) {
+    return this.request('call', [name, args], undefined, (item, resolve, reject) => {
+      // Held until the answer comes (or the connection ends).
+      this.core.hold()
+      this.calls.set(item.value, { resolve, reject })
+    })
+  }
+}
+
+class NetConnection extends EventEmitter {
+  #options
+  #ref
+  #maxPeerConnections = 8
+  /** the current Connection, or null */
+  #conn = null
+  /** what the last connection told (kept after it ends) */
+  #nearID = null
+  #uri = null
+  #server = null
+
+  /**
+   * Options (all optional; durations in ms):
+   * - `bind`: local address(es), as Endpoint's; default "0.0.0.0:0";
+   * - `maxPeerConnections`: most subscribers of our DIRECT_CONNECTIONS
+   *   streams (default 8; also a property);
+   * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
+   * - `ref`: keep the process alive while the native connection exists,
+   *   even when idle; default false.
+   */
+  constructor(options) {
+    super()
+    const o = v.object(options, 'options')
+    let bind = ['0.0.0.0:0']
+    if (typeof o.bind === 'number') bind = [`0.0.0.0:${v.integer(o.bind, 'options.bind', 65535)}`]
+    else if (o.bind !== undefined) bind = v.addresses(o.bind, 'options.bind')
+    try {
+      checkBind(bind) // bound at connect(); a bad address throws now
+    } catch (e) {
+      throw fromNative(e)
+    }
+    this.#options = { bind }
+    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
+      if (o[key] !== undefined) this.#options[key] = v.millis(o[key], `options.${key}`)
+    }
+    if (o.maxPeerConnections !== undefined) {
+      this.#maxPeerConnections = integer32(o.maxPeerConnections, 'options.maxPeerConnections')
+    }
+    this.#ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
+  }
+
+  /** Our peer ID (64 hex digits) once connect() was called: a new one per connection. */
+  get nearID() {
+    return this.#conn !== null ? this.#conn.core.peerId : this.#nearID
+  }
+
+  /** The server's peer ID (64 hex digits) once its session is open, else null. */
+  get farID() {
+    const s = this.#serverInfo()
+    return s === null ? null : s.farID
+  }
+
+  /** This end's session nonce with the server (hex; RFC 7425 §4.6.5), else null. */
+  get nearNonce() {
+    const s = this.#serverInfo()
+    return s === null ? null : s.nearNonce
+  }
+
+  /** The server's session nonce (hex), else null. */
+  get farNonce() {
+    const s = this.#serverInfo()
+    return s === null ? null : s.farNonce
+  }
+
+  /** The server's address, "ip:port", once its session is open, else null. */
+  get farAddress() {
+    const s = this.#serverInfo()
+    return s === null ? null : s.farAddress
+  }
+
+  /** The URI given to the last connect(), or null. */
+  get uri() {
+    return this.#uri
+  }
+
+  /** Whether "NetConnection.Connect.Success" came and the connection is up. */
+  get connected() {
+    return this.#conn !== null && this.#conn.connected
+  }
+
+  /** The local addresses of the current connection (empty without one). */
+  get addresses() {
+    return this.#conn !== null ? [...this.#conn.core.addresses] : []
+  }
+
+  /** The first local address, or null. */
+  get address() {
+    return this.#conn !== null ? this.#conn.core.addresses[0] : null
+  }
+
+  /** Most subscribers, pending or accepted, of our DIRECT_CONNECTIONS streams (default 8). */
+  get maxPeerConnections() {
+    return this.#maxPeerConnections
+  }
+
+  set maxPeerConnections(max) {
+    this.#maxPeerConnections = integer32(max, 'maxPeerConnections')
+    const conn = this.#conn
+    if (conn !== null && !conn.core.closed) conn.core.call('setMaxPeerConnections', max)
+  }
+
+  #serverInfo() {
+    return this.#conn !== null ? this.#conn.server : this.#server
+  }
+
+  /**
+   * Connects to the server of `uri` (`rtmfp://host[:port]/app[/KEY]`) and
+   * resolves on "NetConnection.Connect.Success".  Every status is also a
+   * 'netStatus' event.  Rejects with ERR_RTMFP_REJECTED ("...Rejected": a
+   * bad developer key), ERR_RTMFP_CONNECT_FAILED ("...Failed"),
+   * ERR_RTMFP_TIMEOUT after `timeout` ms (default 10 s; the connection is
+   * then closed), ERR_RTMFP_INVALID_ARGUMENT for an unknown host.  A
+   * malformed URI throws.  `args`: extra `connect` arguments (AMF).
+   * Calling it while connected (or connecting) throws ERR_RTMFP_STATE;
+   * once the connection ended (closed, failed, rejected) it connects
+   * again, with a new identity.
+   */
+  connect(uri, options) {
+    v.string(uri, 'uri')
+    const o = v.object(options, 'options')
+    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const args = o.args === undefined ? [] : o.args
+    if (!Array.isArray(args)) throw invalid('options.args must be an array')
+    // An ended connection may still be closing: it finishes on its own.
+    if (this.#conn !== null && !this.#conn.ended) {
+      throw state('the NetConnection is connected or connecting: close() it first')
+    }
+    const conn = new Connection(this, { ...this.#options, maxPeerConnections: this.#maxPeerConnections }, this.#ref)
+    const promise = quiet(
+      new Promise((resolve, reject) => {
+        conn.pending = { resolve, reject, timer: null }
+      }),
+    )
+    try {
+      conn.core.request('connect', [uri, args], (err) => {
+        if (err) conn.over(err)
+      })
+    } catch (e) {
+      conn.core.close(0).catch(noop)
+      throw e
+    }
+    this.#conn = conn
+    this.#uri = uri
+    this.#nearID = conn.core.peerId
+    this.#server = null
+    conn.hold()
+    if (timeout <= MAX_TIMER) {
+      conn.pending.timer = setTimeout(() => {
+        conn.over(new RtmfpError(codes.TIMEOUT, `no answer from ${uri} within ${timeout} ms`))
+      }, timeout)
+      conn.pending.timer.unref()
+    }
+    return promise
+  }
+
+  /**
+   * Calls `command` on the server with `args` (AMF values: numbers,
+   * strings, booleans, null, arrays, plain objects, Dates, Buffers);
+   * resolves with the `_result`'s arguments, rejects with
+   * ERR_RTMFP_CALL_FAILED (`err.info`) for an `_error`.
+   */
+  call(command, ...args) {
+    v.string(command, 'command')
+    return this.#connected().call(command, args)
+  }
+
+  /**
+   * Registers `name` for our peer ID with the rendezvous server, so that
+   * others find us with lookupName().  Rejects with ERR_RTMFP_CALL_FAILED
+   * if another peer holds it.  The name goes when we disconnect.
+   */
+  registerName(name) {
+    if (v.string(name, 'name') === '') throw invalid('name must not be empty')
+    return this.#connected()
+      .call('registerName', [name])
+      .then(() => undefined)
+  }
+
+  /**
+   * Resolves with the peer ID (64 hex digits) registered as `name`;
+   * rejects with ERR_RTMFP_CALL_FAILED if no connected peer holds it.
+   * Play its streams with `new NetStream(nc, peerId)`.
+   */
+  lookupName(name) {
+    if (v.string(name, 'name') === '') throw invalid('name must not be empty')
+    return this.#connected()
+      .call('lookupName', [name])
+      .then((args) => {
+        if (typeof args[0] !== 'string') throw new RtmfpError(codes.CALL_FAILED, 'lookupName: no peer ID in the answer')
+        return args[0]
+      })
+  }
+
+  #connected() {
+    const conn = this.#conn
+    if (conn === null || conn.ended) throw state('the NetConnection is not connected')
+    return conn
+  }
+
+  /**
+   * Closes the connection in order (RFC 7425 §5.3.6: NetStreams, flows,
+   * the sessions to the server and to peers), waits at most `timeout` ms
+   * (default 1000) for the far ends, and stops its threads.  Resolves to
+   * whether everything closed cleanly in time, after
+   * "NetConnection.Connect.Closed" and 'close'.
+   */
+  close(options) {
+    const o = v.object(options, 'options')
+    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const conn = this.#conn
+    if (conn === null) return Promise.resolve(true)
+    return conn.core.close(timeout)
+  }
+
+  /** Keeps the process alive while the native connection exists (even idle). */
+  ref() {
+    this.#ref = true
+    if (this.#conn !== null) this.#conn.core.ref()
+    return this
+  }
+
+  /** The default: alive only while connecting or connected. */
+  unref() {
+    this.#ref = false
+    if (this.#conn !== null) this.#conn.core.unref()
+    return this
+  }
+
+  /** @internal A NetStream of this connection: its key and connection. */
+  [kAttach](ns) {
+    const conn = this.#conn
+    if (conn === null || conn.ended || conn.core.closed) {
+      throw state('the NetConnection is not connected: connect() first')
+    }
+    const key = conn.nextKey++
+    conn.streams.set(key, ns)
+    return { conn, key }
+  }
+
+  /** @internal The connection ended. */
+  [kLink](conn) {
+    if (this.#conn !== conn) return
+    this.#server = conn.server
+    this.#conn = null
+    this.emit('close')
+  }
+}
+
+class NetStream extends EventEmitter {
+  static DIRECT_CONNECTIONS = DIRECT_CONNECTIONS
+  static CONNECT_TO_FMS = CONNECT_TO_FMS
+
+  #nc
+  #conn
+  #key
+  #kind
+  #farID = null
+  #closed = false
+  /** peer stream id -> subscriber (accepted) */
+  #peers = new Map()
+
+  /**
+   * A publisher's `onPeerConnect(subscriber)`: called on the JS thread for
+   * every subscriber that asks to play this DIRECT_CONNECTIONS stream
+   * (within maxPeerConnections); return true to accept it, false to
+   * reject it (it gets "NetStream.Connect.Rejected").  If it throws, the
+   * subscriber is rejected and the error is emitted as 'error' (or, with
+   * no 'error' listener, a process warning).  Default (null): accept.
+   */
+  onPeerConnect = null
+
+  /**
+   * `new NetStream(nc)` or `(nc, NetStream.CONNECT_TO_FMS)`: publish or play
+   * through the server; `(nc, NetStream.DIRECT_CONNECTIONS)`: publish to
+   * peers that play it directly; `(nc, peerID)`: play the
+   * DIRECT_CONNECTIONS stream of the peer with that ID (64 hex digits).
+   * `nc` must be connecting or connected.
+   */
+  constructor(nc, peerID) {
+    super()
+    if (!(nc instanceof NetConnection)) throw invalid('nc must be a NetConnection')
+    let kind = 'server'
+    let peer = null
+    if (peerID === DIRECT_CONNECTIONS) kind = 'direct'
+    else if (peerID !== undefined && peerID !== CONNECT_TO_FMS) {
+      v.string(peerID, 'peerID')
+      kind = 'peer'
+      peer = peerID.toLowerCase()
+    }
+    const { conn, key } = nc[kAttach](this)
+    try {
+      conn.core.call('createStream', key, kind, peer)
+    } catch (e) {
+      conn.streams.delete(key)
+      throw e
+    }
+    this.#nc = nc
+    this.#conn = conn
+    this.#key = key
+    this.#kind = kind
+    this.#farID = peer
+  }
+
+  /** Its NetConnection. */
+  get netConnection() {
+    return this.#nc
+  }
+
+  /** The publisher's peer ID for a peer NetStream, else null. */
+  get farID() {
+    return this.#farID
+  }
+
+  /** 'server', 'direct' (DIRECT_CONNECTIONS) or 'peer'. */
+  get kind() {
+    return this.#kind
+  }
+
+  /** Whether close() was called (or the connection ended). */
+  get closed() {
+    return this.#closed
+  }
+
+  /** The accepted subscribers of this DIRECT_CONNECTIONS stream. */
+  get peerStreams() {
+    return [...this.#peers.values()]
+  }
+
+  #live() {
+    if (this.#closed) return quiet(Promise.reject(closed('NetStream')))
+    return null
+  }
+
+  #request(method, args, map) {
+    const dead = this.#live()
+    if (dead !== null) return dead
+    return this.#conn.request(method, [this.#key, ...args], map)
+  }
+
+  /**
+   * Publishes `name`: through the server, or (DIRECT_CONNECTIONS) to the
+   * peers that play it by our peer ID.  "NetStream.Publish.Start" follows
+   * as 'netStatus'.  The promise resolves once the client took the call
+   * and rejects (ERR_RTMFP_STATE, ...) if it refused; ignoring it is fine.
+   */
+  publish(name) {
+    if (v.string(name, 'name') === '') throw invalid('name must not be empty')
+    return this.#request('publish', [name])
+  }
+
+  /**
+   * Plays `name`: through the server, or from the peer of a peer
+   * NetStream.  "NetStream.Play.Start" (or "NetStream.Connect.Rejected")
+   * follows as 'netStatus', then 'media' events.  Resolves as publish().
+   */
+  play(name) {
+    if (v.string(name, 'name') === '') throw invalid('name must not be empty')
+    return this.#request('play', [name])
+  }
+
+  #media(type, timestamp, data) {
+    integer32(timestamp, 'timestamp')
+    return this.#request('send', [type, timestamp, v.bytes(data, 'data')], (item) => item.value)
+  }
+
+  /**
+   * Sends an audio message (an FLV audio tag body) with `timestamp` (ms)
+   * on a publishing stream: to the server, or to every accepted
+   * subscriber.  Resolves with how many destinations it was queued for.
+   */
+  sendAudio(timestamp, data) {
+    return this.#media(MessageType.AUDIO, timestamp, data)
+  }
+
+  /** Sends a video message (an FLV video tag body), as sendAudio(). */
+  sendVideo(timestamp, data) {
+    return this.#media(MessageType.VIDEO, timestamp, data)
+  }
+
+  /** Sends a data message (type 18) of AMF0 `values` with `timestamp`, as sendAudio(). */
+  sendData(timestamp, ...values) {
+    integer32(timestamp, 'timestamp')
+    return this.#request('sendData', [timestamp, values], (item) => item.value)
+  }
+
+  /**
+   * Flash's `NetStream.send(handlerName, ...args)`: a data message of the
+   * handler name and `args`; players get it as 'media' with `values`
+   * `[handler, ...args]`.
+   */
+  send(handler, ...args) {
+    if (v.string(handler, 'handler') === '') throw invalid('handler must not be empty')
+    return this.sendData(0, handler, ...args)
+  }
+
+  /**
+   * Closes the stream: unpublishes (dropping its subscribers) or stops
+   * playing; 'close' follows.  Later calls reject with ERR_RTMFP_CLOSED.
+   */
+  close() {
+    if (this.#closed) return
+    try {
+      this.#conn.core.call('closeStream', this.#key)
+    } catch {
+      // The connection is closed: so is the stream.
+    }
+    this.#conn.streams.delete(this.#key)
+    this.#finish()
+  }
+
+  #finish() {
+    if (this.#closed) return
+    this.#closed = true
+    const peers = [...this.#peers.values()]
+    this.#peers.clear()
+    let thrown = null
+    for (const sub of peers) {
+      try {
+        this.emit('peerStreamClosed', sub, 'the stream is closed')
+      } catch (e) {
+        if (thrown === null) thrown = { e }
+      }
+    }
+    this.emit('close')
+    if (thrown !== null) throw thrown.e
+  }
+
+  #peerConnect(peer) {
+    const sub = subscriber(peer)
+    let ok = true
+    let reason = "rejected by the publisher's onPeerConnect"
+    if (typeof this.onPeerConnect === 'function') {
+      try {
+        ok = Boolean(this.onPeerConnect(sub))
+      } catch (e) {
+        ok = false
+        reason = 'onPeerConnect failed'
+        if (this.listenerCount('error') > 0) {
+          this.emit('error', e)
+        } else {
+          process.emitWarning(`onPeerConnect threw, the subscriber was rejected: ${e && e.stack ? e.stack : e}`, {
+            type: 'RtmfpWarning',
+            code: 'RTMFP_ON_PEER_CONNECT',
+          })
+        }
+      }
+    }
+    try {
+      if (ok) this.#conn.core.call('acceptPeer', peer.id)
+      else this.#conn.core.call('rejectPeer', peer.id, reason)
+    } catch (e) {
+      if (e.code !== codes.CLOSED) throw fromNative(e)
+    }
+  }
+
+  /** @internal An item about this stream. */
+  [kItem](item) {
+    switch (item.type) {
+      case 'netStatus':
+        this.emit('netStatus', info(item))
+        return
+      case 'media': {
+        const message = {
+          type: TYPE_NAMES[item.messageType] || 'other',
+          messageType: item.messageType,
+          timestamp: item.timestamp,
+          data: item.data,
+        }
+        if (item.values !== undefined) message.values = item.values
+        this.emit('media', message)
+        return
+      }
+      case 'command':
+        this.emit('command', item.name, item.args)
+        return
+      case 'peerConnect':
+        this.#peerConnect(item.peer)
+        return
+      case 'peerStreamOpened': {
+        const sub = subscriber(item.peer)
+        this.#peers.set(sub.id, sub)
+        this.emit('peerStreamOpened', sub)
+        return
+      }
+      case 'peerStreamClosed': {
+        const sub = this.#peers.get(item.peer)
+        this.#peers.delete(item.peer)
+        if (sub !== undefined) this.emit('peerStreamClosed', sub, item.reason)
+      }
+    }
+  }
+
+  /** @internal Its connection ended. */
+  [kLink]() {
+    this.#finish()
+  }
+}
+
+module.exports = { NetConnection, NetStream, MessageType, DIRECT_CONNECTIONS }

@@ -1,0 +1,503 @@
+//! `NativeNetConnection`: a Flash client (`rtmfp_core::flash::client::
+//! FlashClient`) on its own runtime, with a fresh client identity (RFC 7425
+//! §5.3: a new certificate and peer ID per connection).  The JS wrapper
+//! (`lib/netconnection.js`) builds `NetConnection` and `NetStream` on it.
+//!
+//! The client runs on the I/O thread, hosted ([`crate::layer`]) so that
+//! every call here is posted without waiting; its events go to a queue of
+//! items that the dispatcher hands to JS like an endpoint's.
+//!
+//! NetStreams are named by keys the JS side picks (small integers): the
+//! posted closures translate them to the client's `StreamId`s and the
+//! event sink translates back, so a NetStream can be used at once,
+//! before its creation has run on the I/O thread.
+//!
+//! Subscribers of DIRECT_CONNECTIONS streams are asked about
+//! (`PeerConnectMode::Ask`): a `peerConnect` item goes to JS, whose
+//! `onPeerConnect` answers with `acceptPeer` or `rejectPeer`.
+
+use crate::amf;
+use crate::convert::{self, AddrSpec};
+use crate::errors::{self, describe_client, invalid, Code, Result};
+use crate::items::{Item, NativeItem, ReplyValue};
+use crate::layer::{self, Hosted, Observer};
+use crate::object::{lock, Base, CloseTask};
+use crate::shared::{Reply, Shared, Source};
+use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
+use napi::Env;
+use napi_derive::napi;
+use rtmfp_core::crypto::{FlashConfig, FlashProfile};
+use rtmfp_core::endpoint::{Endpoint, EndpointConfig, Event};
+use rtmfp_core::flash::candidates::local_candidates;
+use rtmfp_core::flash::client::{
+    ClientConfig, ClientError, PeerConnectMode, PeerStreamId, StreamId,
+};
+use rtmfp_core::flash::command::encode_values;
+use rtmfp_core::flash::message::{message_type, MAX_U24};
+use rtmfp_core::flash::peer_id::from_hex;
+use rtmfp_core::flash::uri::RtmfpUri;
+use rtmfp_core::flash::{ClientEvent, FlashClient};
+use rtmfp_core::runtime::{EventQueue, Runtime, RuntimeConfig};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+/// Options of `new NativeNetConnection` (validated and defaulted by the
+/// JS wrapper; durations in ms).
+#[napi(object)]
+pub struct NativeNetConnectionOptions {
+    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
+    pub bind: Vec<String>,
+    pub open_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub keepalive_interval: Option<f64>,
+    /// Most subscribers of our DIRECT_CONNECTIONS streams (default 8).
+    pub max_peer_connections: Option<u32>,
+}
+
+/// JS keys <-> the client's stream numbers.
+#[derive(Default)]
+struct Keys {
+    by_key: HashMap<u32, StreamId>,
+    by_id: HashMap<StreamId, u32>,
+}
+
+/// The stream an event is about.
+fn stream_of(event: &ClientEvent) -> Option<StreamId> {
+    match event {
+        ClientEvent::Status { stream, .. }
+        | ClientEvent::UserControl { stream, .. }
+        | ClientEvent::Command { stream, .. }
+        | ClientEvent::PeerStreamClosed { stream, .. } => *stream,
+        ClientEvent::StreamCreated { stream, .. } | ClientEvent::Media { stream, .. } => {
+            Some(*stream)
+        }
+        ClientEvent::PeerConnect { peer } | ClientEvent::PeerStreamOpened { peer } => peer.stream,
+        ClientEvent::CallResult { .. } | ClientEvent::KeepaliveTimers { .. } => None,
+    }
+}
+
+/// A Flash client on its own runtime.
+#[napi]
+pub struct NativeNetConnection {
+    base: Base,
+    client: Weak<Mutex<FlashClient>>,
+    keys: Arc<Mutex<Keys>>,
+}
+
+/// The kinds of `createStream`.
+fn stream_kind(kind: &str, peer: Option<String>) -> Result<Option<[u8; 32]>> {
+    match (kind, peer) {
+        ("server" | "direct", None) => Ok(None),
+        ("peer", Some(id)) => from_hex(&id)
+            .map(Some)
+            .ok_or_else(|| invalid(format!("bad peer ID {id:?}: expected 64 hex digits"))),
+        ("peer", None) => Err(invalid("a peer NetStream needs the publisher's peer ID")),
+        ("server" | "direct", Some(_)) => Err(invalid("only a peer NetStream takes a peer ID")),
+        (other, _) => Err(invalid(format!(
+            "kind must be 'server', 'direct' or 'peer', got {other:?}"
+        ))),
+    }
+}
+
+fn client_failed(request: u32, e: ClientError) -> Item {
+    let (code, message) = describe_client(e);
+    Item::failed(request, code, message)
+}
+
+impl NativeNetConnection {
+    fn reply(&self, request: u32) -> Result<Reply> {
+        self.base.reply(request)
+    }
+
+    /// Runs `f` with the client on the I/O thread, without waiting.
+    fn post<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut FlashClient, &mut Endpoint, Instant) + Send + 'static,
+    {
+        layer::post(&self.base.shared, &self.client, f)
+    }
+
+    /// Runs a request on the NetStream with key `key`; replies with what
+    /// `f` returns.
+    fn on_stream<F>(&self, request: u32, key: u32, f: F) -> Result<()>
+    where
+        F: FnOnce(
+                &mut FlashClient,
+                &mut Endpoint,
+                Instant,
+                StreamId,
+            ) -> std::result::Result<ReplyValue, ClientError>
+            + Send
+            + 'static,
+    {
+        let reply = self.reply(request)?;
+        let keys = self.keys.clone();
+        self.post(move |c, ep, now| {
+            let id = lock(&keys).by_key.get(&key).copied();
+            let result = match id {
+                Some(id) => f(c, ep, now, id),
+                None => Err(ClientError::UnknownStream),
+            };
+            reply.send(match result {
+                Ok(value) => Item::reply(request, Ok(value)),
+                Err(e) => client_failed(request, e),
+            });
+        })
+    }
+
+    /// Sends one message of `ty` on a publishing NetStream; replies with
+    /// the number of destinations.
+    fn send_message(
+        &self,
+        request: u32,
+        key: u32,
+        ty: u8,
+        timestamp: f64,
+        payload: Vec<u8>,
+    ) -> Result<()> {
+        let timestamp = convert::u32_arg(timestamp, "timestamp")?;
+        if payload.len() > MAX_U24 as usize {
+            return Err(invalid(format!(
+                "a message holds at most {MAX_U24} bytes, got {}",
+                payload.len()
+            )));
+        }
+        self.on_stream(request, key, move |c, ep, now, id| {
+            c.send(ep, now, id, ty, timestamp, &payload)
+                .map(|n| ReplyValue::Id(n as u64))
+        })
+    }
+}
+
+#[napi]
+impl NativeNetConnection {
+    /// Makes a client identity, binds the sockets and starts the I/O and
+    /// dispatcher threads (no connection yet: see `connect`).  `onItems`
+    /// receives every event and reply, in batches, on the JS thread.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        options: NativeNetConnectionOptions,
+        on_items: Function<'_, Vec<NativeItem>, ()>,
+    ) -> Result<Self> {
+        let bind = convert::bind_addrs(&options.bind)?;
+        let mut endpoint = EndpointConfig::default();
+        if let Some(ms) = options.open_timeout {
+            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
+        }
+        if let Some(ms) = options.idle_timeout {
+            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
+        }
+        if let Some(ms) = options.keepalive_interval {
+            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
+        }
+        let profile = FlashProfile::generate(FlashConfig::client())
+            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
+        let peer_id = profile.near_id();
+        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
+        config.endpoint = endpoint;
+
+        let queue = Arc::new(
+            EventQueue::new(usize::MAX)
+                .map_err(|e| errors::err(Code::Io, format!("cannot make a queue: {e}")))?,
+        );
+        let keys = Arc::new(Mutex::new(Keys::default()));
+        let mut client_config = ClientConfig {
+            peer_connect: PeerConnectMode::Ask,
+            ..ClientConfig::default()
+        };
+        if let Some(max) = options.max_peer_connections {
+            client_config.max_peer_connections = max as usize;
+        }
+        let mut client = FlashClient::new(client_config);
+        client.set_event_sink({
+            let keys = keys.clone();
+            layer::sink(queue.clone(), move |event: ClientEvent| {
+                let stream = stream_of(&event).and_then(|id| lock(&keys).by_id.get(&id).copied());
+                Some(Item::Client { event, stream })
+            })
+        });
+        // The server session's farID and nonces, as it opens.
+        let observer: Observer<FlashClient> = {
+            let queue = queue.clone();
+            Box::new(move |c: &FlashClient, event: &Event| {
+                if let Event::SessionOpened {
+                    session,
+                    far_address,
+                    far_peer_id,
+                    near_nonce,
+                    far_nonce,
+                    ..
+                } = event
+                {
+                    if c.server_session() == Some(*session) {
+                        queue.push(Item::ServerSession {
+                            far_id: *far_peer_id,
+                            near_nonce: near_nonce.clone(),
+                            far_nonce: far_nonce.clone(),
+                            far_address: *far_address,
+                        });
+                    }
+                }
+            })
+        };
+        let (hosted, client) = Hosted::new(client, Some(observer));
+        let runtime = Runtime::start_with_layer(config, Box::new(hosted)).map_err(|e| {
+            let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
+            errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
+        })?;
+        let local = local_candidates(&runtime.local_addrs());
+        let (shared, outbox) = Shared::start(runtime, Source::Queue(queue), peer_id, on_items)?;
+        let nc = NativeNetConnection {
+            base: Base::new(&env, shared, outbox)?,
+            client,
+            keys,
+        };
+        nc.post(move |c, _, _| c.set_local_addresses(local))?;
+        Ok(nc)
+    }
+
+    /// Our peer ID (`nearID`: the certificate fingerprint), 64 hex digits.
+    #[napi(getter)]
+    pub fn peer_id(&self) -> String {
+        convert::hex(&self.base.shared.peer_id)
+    }
+
+    /// Every bound address, `"ip:port"`.
+    #[napi(getter)]
+    pub fn addresses(&self) -> Vec<String> {
+        self.base
+            .shared
+            .local_addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Whether it is closed (or its I/O thread stopped).
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.base.shared.is_closed()
+    }
+
+    /// The event callback keeps the process alive.
+    #[napi(js_name = "ref")]
+    pub fn ref_(&self, env: Env) -> Result<()> {
+        self.base.set_ref(&env, true)
+    }
+
+    /// The event callback no longer keeps the process alive.
+    #[napi]
+    pub fn unref(&self, env: Env) -> Result<()> {
+        self.base.set_ref(&env, false)
+    }
+
+    /// Connects to the server of `uri` (`rtmfp://host[:port]/app[/KEY]`;
+    /// throws for a malformed one), with `args` as extra `connect`
+    /// arguments.  Replies once `connect` was sent (an error if it could
+    /// not be: unknown host, already connected); the outcome follows as a
+    /// `netStatus` item: "NetConnection.Connect.Success", ".Failed" or
+    /// ".Rejected".
+    #[napi]
+    pub fn connect(
+        &self,
+        env: Env,
+        request: u32,
+        uri: String,
+        args: Vec<Unknown<'_>>,
+    ) -> Result<()> {
+        let parsed = RtmfpUri::parse(&uri).map_err(|e| invalid(e.to_string()))?;
+        let args = amf::from_js_list(&env, &args, "args")?;
+        let reply = self.reply(request)?;
+        let bound = self.base.shared.local_addrs.clone();
+        let spec = match parsed.host.parse::<IpAddr>() {
+            Ok(ip) => AddrSpec::Ready(SocketAddr::new(ip, parsed.port)),
+            Err(_) => AddrSpec::Name(parsed.host.clone(), parsed.port),
+        };
+        let client = self.client.clone();
+        let post = move |addrs: Vec<SocketAddr>, reply: Reply, shared: &Shared| {
+            let candidates: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| bound.iter().any(|b| b.is_ipv4() == a.is_ipv4()))
+                .collect();
+            if candidates.is_empty() {
+                reply.send(Item::failed(
+                    request,
+                    Code::InvalidArgument,
+                    format!("{} has no address of a bound family", parsed.host),
+                ));
+                return Ok(());
+            }
+            layer::post(shared, &client, move |c, ep, now| {
+                let r = c.connect(ep, now, &uri, &candidates, args);
+                reply.send(match r {
+                    Ok(()) => Item::reply(request, Ok(ReplyValue::None)),
+                    Err(e) => client_failed(request, e),
+                });
+            })
+        };
+        if let Some(addrs) = convert::ready(std::slice::from_ref(&spec)) {
+            return post(addrs, reply, &self.base.shared);
+        }
+        // Name resolution blocks: never on the JS thread.
+        let shared = self.base.shared.clone();
+        std::thread::Builder::new()
+            .name("rtmfp-resolve".into())
+            .spawn(move || match convert::resolve(vec![spec]) {
+                Ok(addrs) => {
+                    // Closed meanwhile: the dropped reply says so.
+                    let _ = post(addrs, reply, &shared);
+                }
+                Err(why) => reply.send(Item::failed(request, Code::InvalidArgument, why)),
+            })
+            .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?;
+        Ok(())
+    }
+
+    /// Creates NetStream `key`: `kind` `'server'` (through the server),
+    /// `'direct'` (DIRECT_CONNECTIONS) or `'peer'` (plays the
+    /// DIRECT_CONNECTIONS stream of `peerId`).
+    #[napi]
+    pub fn create_stream(&self, key: u32, kind: String, peer_id: Option<String>) -> Result<()> {
+        let peer = stream_kind(&kind, peer_id)?;
+        let keys = self.keys.clone();
+        self.post(move |c, ep, now| {
+            let id = match (kind.as_str(), peer) {
+                ("server", _) => c.create_stream(ep, now),
+                (_, Some(p)) => c.create_peer_stream(p),
+                _ => c.create_direct_stream(),
+            };
+            let mut keys = lock(&keys);
+            keys.by_key.insert(key, id);
+            keys.by_id.insert(id, key);
+        })
+    }
+
+    /// `publish(name)` on NetStream `key` (server or DIRECT_CONNECTIONS).
+    #[napi]
+    pub fn publish(&self, request: u32, key: u32, name: String) -> Result<()> {
+        self.on_stream(request, key, move |c, ep, now, id| {
+            c.publish(ep, now, id, &name).map(|()| ReplyValue::None)
+        })
+    }
+
+    /// `play(name)` on NetStream `key` (server or peer).
+    #[napi]
+    pub fn play(&self, request: u32, key: u32, name: String) -> Result<()> {
+        self.on_stream(request, key, move |c, ep, now, id| {
+            c.play(ep, now, id, &name).map(|()| ReplyValue::None)
+        })
+    }
+
+    /// Sends a message (`messageType` 8 audio, 9 video, 15 or 18 data,
+    /// the payload as it is) on publishing NetStream `key`; replies with
+    /// how many destinations it was queued for.
+    #[napi]
+    pub fn send(
+        &self,
+        request: u32,
+        key: u32,
+        message_type: u32,
+        timestamp: f64,
+        data: &[u8],
+    ) -> Result<()> {
+        let ty = match message_type {
+            8 | 9 | 15 | 18 => message_type as u8,
+            other => {
+                return Err(invalid(format!(
+                    "messageType must be 8 (audio), 9 (video), 15 or 18 (data), got {other}"
+                )))
+            }
+        };
+        self.send_message(request, key, ty, timestamp, data.to_vec())
+    }
+
+    /// Sends a data message (type 18) of `values` in AMF0 on publishing
+    /// NetStream `key`; replies with how many destinations.
+    #[napi]
+    pub fn send_data(
+        &self,
+        env: Env,
+        request: u32,
+        key: u32,
+        timestamp: f64,
+        values: Vec<Unknown<'_>>,
+    ) -> Result<()> {
+        let values = amf::from_js_list(&env, &values, "values")?;
+        let payload = encode_values(message_type::DATA_AMF0, &values)
+            .map_err(|e| invalid(format!("cannot encode the values: {e}")))?;
+        self.send_message(request, key, message_type::DATA_AMF0, timestamp, payload)
+    }
+
+    /// Closes NetStream `key` (unpublishes, drops subscribers, stops
+    /// playing).
+    #[napi]
+    pub fn close_stream(&self, key: u32) -> Result<()> {
+        let keys = self.keys.clone();
+        self.post(move |c, ep, now| {
+            let id = lock(&keys).by_key.get(&key).copied();
+            if let Some(id) = id {
+                let _ = c.close_stream(ep, now, id);
+            }
+        })
+    }
+
+    /// Calls command `name` on the server with `args`; replies with the
+    /// transaction ID, which the `callResult` item carries.  `name`
+    /// `registerName` and `lookupName` are the rendezvous server's own.
+    #[napi]
+    pub fn call(&self, env: Env, request: u32, name: String, args: Vec<Unknown<'_>>) -> Result<()> {
+        if name.is_empty() {
+            return Err(invalid("the command name is empty"));
+        }
+        let args = amf::from_js_list(&env, &args, "args")?;
+        let reply = self.reply(request)?;
+        self.post(move |c, ep, now| {
+            reply.send(match c.call(ep, now, &name, args) {
+                Ok(txn) => Item::reply(request, Ok(ReplyValue::Id(txn as u64))),
+                Err(e) => client_failed(request, e),
+            });
+        })
+    }
+
+    /// Accepts subscriber `peer` (from a `peerConnect` item).
+    #[napi]
+    pub fn accept_peer(&self, peer: f64) -> Result<()> {
+        let peer = PeerStreamId(convert::id(peer, "peer")?);
+        self.post(move |c, ep, now| {
+            let _ = c.accept_peer(ep, now, peer);
+        })
+    }
+
+    /// Rejects (or drops) subscriber `peer`: it gets
+    /// "NetStream.Connect.Rejected" with `reason`.
+    #[napi]
+    pub fn reject_peer(&self, peer: f64, reason: String) -> Result<()> {
+        let peer = PeerStreamId(convert::id(peer, "peer")?);
+        self.post(move |c, ep, now| {
+            let _ = c.reject_peer(ep, now, peer, &reason);
+        })
+    }
+
+    /// Sets the most subscribers of our DIRECT_CONNECTIONS streams.
+    #[napi]
+    pub fn set_max_peer_connections(&self, max: u32) -> Result<()> {
+        self.post(move |c, _, _| c.set_max_peer_connections(max as usize))
+    }
+
+    /// Closes the connection in order (RFC 7425 §5.3.6: streams, flows,
+    /// then the sessions to the server and to peers), waits at most
+    /// `timeoutMs` for the far ends, stops both threads.  Resolves to
+    /// whether everything closed cleanly in time; the last events
+    /// ("NetConnection.Connect.Closed", then `end`) reach the callback
+    /// first.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn close(&self, env: Env, timeout_ms: f64) -> Result<AsyncTask<CloseTask>> {
+        convert::millis(timeout_ms, "timeout")?;
+        // Closed already (or the runtime stopped): nothing to close in order.
+        let _ = self.post(|c, ep, now| c.close(ep, now));
+        self.base.close(&env, timeout_ms)
+    }
+}

@@ -1,0 +1,202 @@
+//! `NativeServer`: the rendezvous server (`rtmfp_core::rendezvous::Server`,
+//! a Stratus/Cirrus-like service: developer keys, peer introductions for
+//! DIRECT_CONNECTIONS, registerName/lookupName, publish/play through the
+//! server) on its own runtime.  The JS wrapper (`lib/server.js`) builds
+//! `Server` on it.
+//!
+//! The server runs on the I/O thread, hosted ([`crate::layer`]) so that
+//! the queries here are posted without waiting; its events go to a queue
+//! of items that the dispatcher hands to JS like an endpoint's.
+
+use crate::convert;
+use crate::errors::{self, Code, Result};
+use crate::items::{Item, NativeItem, ReplyValue};
+use crate::layer::{self, Hosted};
+use crate::object::{Base, CloseTask};
+use napi::bindgen_prelude::{AsyncTask, Function};
+use napi::Env;
+use napi_derive::napi;
+use rtmfp_core::crypto::{FlashConfig, FlashProfile};
+use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
+use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerEvent};
+use rtmfp_core::runtime::{EventQueue, Runtime, RuntimeConfig};
+use std::sync::{Arc, Mutex, Weak};
+
+/// Options of `new NativeServer` (validated and defaulted by the JS
+/// wrapper; durations in ms).
+#[napi(object)]
+pub struct NativeServerOptions {
+    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
+    pub bind: Vec<String>,
+    /// The developer keys accepted on `connect`; absent (and no
+    /// `keysFile`): any key, or none.
+    pub keys: Option<Vec<String>>,
+    /// A file of developer keys: one a line; blank lines and lines
+    /// starting with `#` are skipped.
+    pub keys_file: Option<String>,
+    /// The certificate's hostname option.
+    pub hostname: Option<String>,
+    pub open_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub keepalive_interval: Option<f64>,
+}
+
+/// A rendezvous server on its own runtime.
+#[napi]
+pub struct NativeServer {
+    base: Base,
+    server: Weak<Mutex<Server>>,
+}
+
+fn key_set(options: &NativeServerOptions) -> Result<KeySet> {
+    match (&options.keys, &options.keys_file) {
+        (Some(_), Some(_)) => Err(errors::invalid("give keys or keysFile, not both")),
+        (Some(keys), None) => {
+            if let Some(i) = keys.iter().position(String::is_empty) {
+                return Err(errors::invalid(format!("keys[{i}] is empty")));
+            }
+            Ok(KeySet::of(keys.iter().cloned()))
+        }
+        (None, Some(path)) => KeySet::from_file(path)
+            .map_err(|e| errors::err(Code::Io, format!("cannot read the keys file {path:?}: {e}"))),
+        (None, None) => Ok(KeySet::Any),
+    }
+}
+
+#[napi]
+impl NativeServer {
+    /// Makes a server identity (ephemeral Diffie-Hellman: clients reach it
+    /// by `rtmfp://` URI), binds the sockets and starts the I/O and
+    /// dispatcher threads.  `onItems` receives every event and reply, in
+    /// batches, on the JS thread.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        options: NativeServerOptions,
+        on_items: Function<'_, Vec<NativeItem>, ()>,
+    ) -> Result<Self> {
+        let bind = convert::bind_addrs(&options.bind)?;
+        let keys = key_set(&options)?;
+        let mut endpoint = EndpointConfig::default();
+        if let Some(ms) = options.open_timeout {
+            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
+        }
+        if let Some(ms) = options.idle_timeout {
+            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
+        }
+        if let Some(ms) = options.keepalive_interval {
+            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
+        }
+        let mut flash = FlashConfig::server();
+        flash.hostname = options.hostname.map(String::into_bytes);
+        let profile = FlashProfile::generate(flash)
+            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
+        let peer_id = profile.near_id();
+        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
+        config.endpoint = endpoint;
+
+        let queue = Arc::new(
+            EventQueue::new(usize::MAX)
+                .map_err(|e| errors::err(Code::Io, format!("cannot make a queue: {e}")))?,
+        );
+        let mut server = Server::new(
+            ServerConfig {
+                keys,
+                ..ServerConfig::default()
+            },
+            Hooks::default(),
+        );
+        server.set_event_sink(layer::sink(queue.clone(), |event: ServerEvent| {
+            Some(Item::Server(event))
+        }));
+        let (hosted, server) = Hosted::new(server, None);
+        let runtime = Runtime::start_with_layer(config, Box::new(hosted)).map_err(|e| {
+            let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
+            errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
+        })?;
+        let (shared, outbox) = crate::shared::Shared::start(
+            runtime,
+            crate::shared::Source::Queue(queue),
+            peer_id,
+            on_items,
+        )?;
+        Ok(NativeServer {
+            base: Base::new(&env, shared, outbox)?,
+            server,
+        })
+    }
+
+    /// The server's peer ID (certificate fingerprint; clients' `farID`).
+    #[napi(getter)]
+    pub fn peer_id(&self) -> String {
+        convert::hex(&self.base.shared.peer_id)
+    }
+
+    /// Every bound address, `"ip:port"`.
+    #[napi(getter)]
+    pub fn addresses(&self) -> Vec<String> {
+        self.base
+            .shared
+            .local_addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Whether it is closed (or its I/O thread stopped).
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.base.shared.is_closed()
+    }
+
+    /// The event callback keeps the process alive.
+    #[napi(js_name = "ref")]
+    pub fn ref_(&self, env: Env) -> Result<()> {
+        self.base.set_ref(&env, true)
+    }
+
+    /// The event callback no longer keeps the process alive.
+    #[napi]
+    pub fn unref(&self, env: Env) -> Result<()> {
+        self.base.set_ref(&env, false)
+    }
+
+    /// Replies (`clientsReply`) with the client sessions.
+    #[napi]
+    pub fn sessions(&self, request: u32) -> Result<()> {
+        let reply = self.base.reply(request)?;
+        layer::post(&self.base.shared, &self.server, move |s, _, _| {
+            reply.send(Item::reply(request, Ok(ReplyValue::Clients(s.sessions()))));
+        })
+    }
+
+    /// Replies (`streamsReply`) with the streams published to the server.
+    #[napi]
+    pub fn streams(&self, request: u32) -> Result<()> {
+        let reply = self.base.reply(request)?;
+        layer::post(&self.base.shared, &self.server, move |s, _, _| {
+            reply.send(Item::reply(request, Ok(ReplyValue::Streams(s.streams()))));
+        })
+    }
+
+    /// Disconnects the client of session `session`; replies with 1 if
+    /// there was one, else 0.
+    #[napi]
+    pub fn disconnect(&self, request: u32, session: f64) -> Result<()> {
+        let session = SessionHandle(convert::id(session, "session")?);
+        let reply = self.base.reply(request)?;
+        layer::post(&self.base.shared, &self.server, move |s, ep, now| {
+            let found = s.disconnect(ep, now, session);
+            reply.send(Item::reply(request, Ok(ReplyValue::Id(u64::from(found)))));
+        })
+    }
+
+    /// Closes every client session in order, waits at most `timeoutMs`
+    /// for the far ends, stops both threads.  Resolves to whether
+    /// everything closed cleanly in time; the last events (then `end`)
+    /// reach the callback first.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn close(&self, env: Env, timeout_ms: f64) -> Result<AsyncTask<CloseTask>> {
+        self.base.close(&env, timeout_ms)
+    }
+}
