@@ -1,65 +1,44 @@
-//! Private VLU and Option helpers (RFC 7016 §2.1.2, §2.1.3) for the crypto
+//! VLU and Option helpers (RFC 7016 §2.1.2, §2.1.3) for the crypto
 //! profile's option-encoded structures (certificates, EPDs, keying
-//! components, signatures).
-//!
-//! These duplicate a small part of `wire::vlu` on purpose so that `crypto`
-//! does not depend on the wire codec; the two may be merged later.
+//! components, signatures), on top of the wire codec's `vlu` and `option`
+//! with errors in the crypto layer's terms.
 
 use super::CryptoError;
+use crate::wire::{option, vlu, WireError};
 
-/// Appends `value` as a VLU (RFC 7016 §2.1.2): 7 bits per byte, most
-/// significant first, high bit set on every byte but the last.
+fn malformed(e: WireError) -> CryptoError {
+    match e {
+        WireError::VluOverflow => CryptoError::Malformed("VLU exceeds 64 bits"),
+        WireError::Truncated => CryptoError::Malformed("truncated VLU"),
+        _ => CryptoError::Malformed("option longer than its container"),
+    }
+}
+
+/// Appends `value` as a VLU (RFC 7016 §2.1.2).
 pub(crate) fn put_vlu(out: &mut Vec<u8>, value: u64) {
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    let mut v = value;
-    loop {
-        digits[n] = (v & 0x7f) as u8;
-        n += 1;
-        v >>= 7;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in (0..n).rev() {
-        let more = if i > 0 { 0x80 } else { 0 };
-        out.push(digits[i] | more);
-    }
+    vlu::encode(value, out);
 }
 
 /// Number of bytes `put_vlu` writes for `value`.
 pub(crate) fn vlu_len(value: u64) -> usize {
-    let bits = 64 - value.leading_zeros() as usize;
-    bits.div_ceil(7).max(1)
+    vlu::encoded_len(value)
 }
 
 /// Reads one VLU from the front of `buf`, returning the value and the number
 /// of bytes consumed. Fails on truncation or on a value above `u64::MAX`.
 pub(crate) fn get_vlu(buf: &[u8]) -> Result<(u64, usize), CryptoError> {
-    let mut value: u64 = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        if value > (u64::MAX >> 7) {
-            return Err(CryptoError::Malformed("VLU exceeds 64 bits"));
-        }
-        value = (value << 7) | u64::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            return Ok((value, i + 1));
-        }
-    }
-    Err(CryptoError::Malformed("truncated VLU"))
+    vlu::decode(buf).map_err(malformed)
 }
 
 /// Appends one non-empty Option (RFC 7016 §2.1.3): VLU length of the payload,
 /// VLU type, value.
 pub(crate) fn put_option(out: &mut Vec<u8>, typ: u64, value: &[u8]) {
-    put_vlu(out, (vlu_len(typ) + value.len()) as u64);
-    put_vlu(out, typ);
-    out.extend_from_slice(value);
+    option::write_option(typ, value, out);
 }
 
 /// Appends a Marker (an empty Option, RFC 7016 §2.1.3).
 pub(crate) fn put_marker(out: &mut Vec<u8>) {
-    out.push(0);
+    option::write_marker(out);
 }
 
 /// One parsed element of an option sequence.
@@ -100,24 +79,17 @@ impl<'a> Options<'a> {
     }
 
     fn next_element(&mut self) -> Result<Element<'a>, CryptoError> {
-        let rest = &self.buf[self.pos..];
-        let (len, n) = get_vlu(rest)?;
-        let rest = &rest[n..];
-        if len == 0 {
-            self.pos += n;
-            return Ok(Element::Marker);
-        }
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&l| l <= rest.len())
-            .ok_or(CryptoError::Malformed("option longer than its container"))?;
-        let payload = &rest[..len];
-        let (typ, m) = get_vlu(payload)?;
-        self.pos += n + len;
-        Ok(Element::Option {
-            typ,
-            value: &payload[m..],
-        })
+        let mut reader = crate::wire::Reader::new(&self.buf[self.pos..]);
+        let before = reader.remaining();
+        let element = match option::read_option(&mut reader).map_err(malformed)? {
+            option::Parsed::Marker => Element::Marker,
+            option::Parsed::Option(o) => Element::Option {
+                typ: o.option_type,
+                value: o.value,
+            },
+        };
+        self.pos += before - reader.remaining();
+        Ok(element)
     }
 }
 
