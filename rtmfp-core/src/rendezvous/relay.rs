@@ -66,6 +66,37 @@ impl Server {
         }
     }
 
+    /// Whether a client's stream ID already publishes or plays.
+    fn stream_in_use(&self, session: SessionHandle, stream_id: u32) -> bool {
+        self.clients
+            .get(&session)
+            .and_then(|c| c.streams.get(&stream_id))
+            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some())
+    }
+
+    /// Refuses a publish or play: an error status on the stream with the
+    /// stream name as details, and a StreamRejected event.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_stream(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+        status_code: &str,
+        reason: String,
+    ) {
+        let info =
+            StatusInfo::error(status_code, &reason).with("details", Value::from(stream.as_str()));
+        self.stream_status(ep, now, session, stream_id, &info);
+        self.emit(ServerEvent::StreamRejected {
+            session,
+            name: stream,
+            reason,
+        });
+    }
+
     pub(super) fn on_stream(
         &mut self,
         ep: &mut Endpoint,
@@ -123,11 +154,7 @@ impl Server {
         stream_id: u32,
         stream: String,
     ) {
-        let busy = self
-            .clients
-            .get(&session)
-            .and_then(|c| c.streams.get(&stream_id))
-            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some());
+        let busy = self.stream_in_use(session, stream_id);
         let refusal = if stream.is_empty() {
             Some("a stream name is required".to_owned())
         } else if busy {
@@ -146,15 +173,15 @@ impl Server {
             None
         };
         if let Some(reason) = refusal {
-            let info = StatusInfo::error(code::PUBLISH_BAD_NAME, &reason)
-                .with("details", Value::from(stream.as_str()));
-            self.stream_status(ep, now, session, stream_id, &info);
-            self.emit(ServerEvent::StreamRejected {
+            return self.refuse_stream(
+                ep,
+                now,
                 session,
-                name: stream,
+                stream_id,
+                stream,
+                code::PUBLISH_BAD_NAME,
                 reason,
-            });
-            return;
+            );
         }
         if let Some(s) = self
             .clients
@@ -216,11 +243,7 @@ impl Server {
         stream_id: u32,
         stream: String,
     ) {
-        let busy = self
-            .clients
-            .get(&session)
-            .and_then(|c| c.streams.get(&stream_id))
-            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some());
+        let busy = self.stream_in_use(session, stream_id);
         let refusal = if stream.is_empty() {
             Some("a stream name is required".to_owned())
         } else if busy {
@@ -239,15 +262,15 @@ impl Server {
             None
         };
         if let Some(reason) = refusal {
-            let info = StatusInfo::error(code::PLAY_FAILED, &reason)
-                .with("details", Value::from(stream.as_str()));
-            self.stream_status(ep, now, session, stream_id, &info);
-            self.emit(ServerEvent::StreamRejected {
+            return self.refuse_stream(
+                ep,
+                now,
                 session,
-                name: stream,
+                stream_id,
+                stream,
+                code::PLAY_FAILED,
                 reason,
-            });
-            return;
+            );
         }
         if let Some(s) = self
             .clients
