@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 type HmacSha256 = Hmac<Sha256>;
 
 const VERSION: u8 = 1;
-const SLOT_TAG_LEN: usize = 8;
-const ADDRESS_TAG_LEN: usize = 16;
-/// Length of every cookie this module makes.
+const SLOT_TAG_LEN: usize = 27;
+const ADDRESS_TAG_LEN: usize = 32;
+/// Length of every cookie this module makes: 64 bytes, the size Adobe's
+/// servers sent and Flash-era initiators (librtmfp) insist on, although
+/// RFC 7016 §2.3.3 lets a cookie be any length.
 pub const COOKIE_LEN: usize = 1 + 4 + SLOT_TAG_LEN + ADDRESS_TAG_LEN;
 /// How many slots back a cookie is still accepted, besides the current.
 /// With slots of at least 48 s a cookie lives at least 96 s, over the
@@ -144,6 +146,7 @@ mod tests {
         let b: SocketAddr = "192.0.2.1:5001".parse().unwrap();
         let cookie = jar.make(t0, a);
         assert_eq!(cookie.len(), COOKIE_LEN);
+        assert_eq!(COOKIE_LEN, 64, "the size Flash-era initiators expect");
         assert_eq!(jar.check(t0, a, &cookie), CookieCheck::Valid);
         assert_eq!(jar.check(t0, b, &cookie), CookieCheck::OtherAddress);
         // Still valid after the 95 s open timeout...

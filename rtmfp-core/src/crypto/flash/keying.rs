@@ -139,32 +139,59 @@ impl KeyingComponent {
         Ok(k)
     }
 
-    /// Encodes the component: 0x0d, 0x1d, 0x0e, 0x1a, 0x1e, each if present.
+    /// Encodes the component in the Initiator's order:
+    /// [`encode_initiator`](Self::encode_initiator).
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_initiator()
+    }
+
+    /// Encodes the component as an Initiator sends it: 0x0d, 0x1d, 0x0e,
+    /// 0x1a, 0x1e, each if present. This is Flash Player's order (group
+    /// select, 64 bytes of randomness, then the negotiations: 76 bytes).
+    pub fn encode_initiator(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        self.put_keys(&mut out);
+        self.put_negotiations(&mut out);
+        out
+    }
+
+    /// Encodes the component as a Responder sends it: 0x1a, 0x1e, then
+    /// 0x0d, 0x1d, 0x0e. This is the order Flash Player and Adobe's servers
+    /// used; Flash-era initiators (librtmfp) expect the negotiations first
+    /// and read the ephemeral key at a fixed offset after them.
+    pub fn encode_responder(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.put_negotiations(&mut out);
+        self.put_keys(&mut out);
+        out
+    }
+
+    fn put_keys(&self, out: &mut Vec<u8>) {
         if let Some((g, key)) = &self.ephemeral_key {
             let mut v = Vec::with_capacity(key.len() + 2);
             put_vlu(&mut v, *g);
             v.extend_from_slice(key);
-            put_option(&mut out, OPT_EPHEMERAL_DH_KEY, &v);
+            put_option(out, OPT_EPHEMERAL_DH_KEY, &v);
         }
         if let Some(g) = self.group_select {
             let mut v = Vec::new();
             put_vlu(&mut v, g);
-            put_option(&mut out, OPT_DH_GROUP_SELECT, &v);
+            put_option(out, OPT_DH_GROUP_SELECT, &v);
         }
         if let Some(r) = &self.extra_randomness {
-            put_option(&mut out, OPT_EXTRA_RANDOMNESS, r);
+            put_option(out, OPT_EXTRA_RANDOMNESS, r);
         }
+    }
+
+    fn put_negotiations(&self, out: &mut Vec<u8>) {
         if let Some(h) = &self.hmac {
             let mut v = vec![h.flags.to_byte()];
             put_vlu(&mut v, h.hmac_length);
-            put_option(&mut out, OPT_HMAC_NEGOTIATION, &v);
+            put_option(out, OPT_HMAC_NEGOTIATION, &v);
         }
         if let Some(s) = &self.sseq {
-            put_option(&mut out, OPT_SSEQ_NEGOTIATION, &[s.to_byte()]);
+            put_option(out, OPT_SSEQ_NEGOTIATION, &[s.to_byte()]);
         }
-        out
     }
 }
 
@@ -205,12 +232,27 @@ impl Policy {
         require: false,
     };
 
-    /// The flags this policy advertises.
+    /// The flags this policy advertises as Initiator.
     pub fn flags(self) -> NegotiationFlags {
         NegotiationFlags {
             send_always: self.send_always,
             send_on_request: self.send_on_request,
             request: self.request || self.require,
+        }
+    }
+
+    /// The flags this policy answers an Initiator's `far` flags with, as
+    /// Responder. Conservative in what we send: a policy that insists
+    /// (always send, or require) says so; otherwise we move up only when
+    /// the Initiator asks. An Initiator that requests gets our full flags;
+    /// one that does not (Flash Player offered "send on request" and never
+    /// requested) gets all flags clear, which is what Flash Player and
+    /// Adobe's servers answered and what Flash-era initiators check for.
+    pub fn answer(self, far: NegotiationFlags) -> NegotiationFlags {
+        if self.send_always || self.require || far.request {
+            self.flags()
+        } else {
+            NegotiationFlags::default()
         }
     }
 }
@@ -234,8 +276,17 @@ pub struct Outcome {
 /// (absent option = all flags clear) (RFC 7425 §4.6.4, §4.6.6). Returns
 /// `None` if we require it and the far end will not send it.
 pub fn negotiate(near: Policy, far: Option<NegotiationFlags>) -> Option<Outcome> {
+    negotiate_flags(near, near.flags(), far)
+}
+
+/// [`negotiate`] where we advertised `near_flags` (say, a Responder's
+/// [`Policy::answer`]) under the policy `near`.
+pub fn negotiate_flags(
+    near: Policy,
+    near_flags: NegotiationFlags,
+    far: Option<NegotiationFlags>,
+) -> Option<Outcome> {
     let far = far.unwrap_or_default();
-    let near_flags = near.flags();
     let out = Outcome {
         send: will_send(near_flags, far),
         recv: will_send(far, near_flags),

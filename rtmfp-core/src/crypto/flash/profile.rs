@@ -7,7 +7,9 @@ use super::default_key::default_session_crypto;
 use super::dh::{self, DhKeyPair};
 use super::epd::{canonical_epd, Epd};
 use super::kdf::{derive, hmac_sha256, select_initiator_key, select_responder_key};
-use super::keying::{negotiate, HmacNegotiation, KeyingComponent, Outcome, Policy};
+use super::keying::{
+    negotiate_flags, HmacNegotiation, KeyingComponent, NegotiationFlags, Outcome, Policy,
+};
 use super::packet::{FlashSessionCrypto, HmacParams, HmacSha256, PacketParams};
 use crate::crypto::tlv::{put_option, Element, Options};
 use crate::crypto::{
@@ -19,8 +21,21 @@ use crate::crypto::{
 pub const SIG_OPT_SIMPLE_PASSWORD: u64 = 0x1d;
 
 /// Bytes of Extra Randomness we put in certificates and keying components
-/// (RFC 7425 §4.3.3.3, §4.5.2.2: 16 to 64).
-const EXTRA_RANDOMNESS_LEN: usize = 32;
+/// (RFC 7425 §4.3.3.3, §4.5.2.2: 16 to 64). Flash Player and Adobe's
+/// servers sent 64, and Flash-era stacks check the sizes that follow from it
+/// (a 76-byte initiator and a 73-byte responder keying component).
+const EXTRA_RANDOMNESS_LEN: usize = 64;
+
+/// The groups a client certificate carries static keys for by default: just
+/// group 2, as Flash Player did. Flash-era stacks (librtmfp, MonaServer2)
+/// parse a peer certificate as exactly one 1024-bit static key, and compute
+/// the peer ID over those 132 bytes only; every RFC 7425 stack supports it.
+pub const FLASH_CLIENT_GROUPS: [u64; 1] = [2];
+
+/// The groups a server certificate lists by default: Adobe's servers listed
+/// 2, 5 and 14; 16 is added for stacks that prefer it (rtmfp-cpp). An
+/// initiator picks among them, so each far end gets its own preference.
+pub const FLASH_SERVER_GROUPS: [u64; 4] = [2, 5, 14, 16];
 
 /// A password credential (RFC 7425 §4.3.5.1.1).
 #[derive(Clone, PartialEq, Eq)]
@@ -69,11 +84,11 @@ pub struct FlashConfig {
 }
 
 impl Default for FlashConfig {
-    /// Ephemeral DH, groups [14, 16, 5, 2], opportunistic HMAC (16 bytes)
-    /// and SSEQ, no passwords.
+    /// Ephemeral DH, groups [`FLASH_SERVER_GROUPS`], opportunistic HMAC
+    /// (16 bytes) and SSEQ, no passwords.
     fn default() -> Self {
         FlashConfig {
-            groups: vec![14, 16, 5, 2],
+            groups: FLASH_SERVER_GROUPS.to_vec(),
             dh_mode: DhMode::Ephemeral,
             hostname: None,
             accepts_ancillary_data: false,
@@ -96,10 +111,13 @@ impl FlashConfig {
         }
     }
 
-    /// A client or peer: static DH (RFC 7425 §5.3, §7).
+    /// A client or peer: static DH (RFC 7425 §5.3, §7) in the groups of
+    /// [`FLASH_CLIENT_GROUPS`], so that the certificate has the shape every
+    /// Flash-era stack expects.
     pub fn client() -> Self {
         FlashConfig {
             dh_mode: DhMode::Static,
+            groups: FLASH_CLIENT_GROUPS.to_vec(),
             ..Self::default()
         }
     }
@@ -193,8 +211,12 @@ impl FlashProfile {
         self.static_keys.iter().find(|k| k.group().id() == group)
     }
 
-    fn our_keying(&self, rng: &mut dyn rand::RngCore, extra: bool) -> KeyingComponent {
-        let hmac_flags = self.config.hmac.flags();
+    fn our_keying(
+        &self,
+        rng: &mut dyn rand::RngCore,
+        extra: bool,
+        (hmac_flags, sseq_flags): (NegotiationFlags, NegotiationFlags),
+    ) -> KeyingComponent {
         let extra_randomness = extra.then(|| {
             let mut r = vec![0u8; EXTRA_RANDOMNESS_LEN];
             rng.fill_bytes(&mut r);
@@ -211,15 +233,36 @@ impl FlashProfile {
                     0
                 },
             }),
-            sseq: Some(self.config.sseq.flags()),
+            sseq: Some(sseq_flags),
             ..KeyingComponent::default()
         }
     }
 
-    fn negotiate(&self, far: &KeyingComponent) -> Result<(Outcome, Outcome), CryptoError> {
-        let hmac = negotiate(self.config.hmac, far.hmac.map(|h| h.flags))
+    /// The HMAC and SSEQ flags we send as Initiator: what our policies say.
+    fn initiator_flags(&self) -> (NegotiationFlags, NegotiationFlags) {
+        (self.config.hmac.flags(), self.config.sseq.flags())
+    }
+
+    /// The HMAC and SSEQ flags we answer `far` with as Responder (see
+    /// [`Policy::answer`]).
+    fn responder_flags(&self, far: &KeyingComponent) -> (NegotiationFlags, NegotiationFlags) {
+        let far_hmac = far.hmac.map(|h| h.flags).unwrap_or_default();
+        let far_sseq = far.sseq.unwrap_or_default();
+        (
+            self.config.hmac.answer(far_hmac),
+            self.config.sseq.answer(far_sseq),
+        )
+    }
+
+    fn negotiate(
+        &self,
+        (near_hmac, near_sseq): (NegotiationFlags, NegotiationFlags),
+        far: &KeyingComponent,
+    ) -> Result<(Outcome, Outcome), CryptoError> {
+        let hmac = negotiate_flags(self.config.hmac, near_hmac, far.hmac.map(|h| h.flags))
             .ok_or(CryptoError::HmacRequired)?;
-        let sseq = negotiate(self.config.sseq, far.sseq).ok_or(CryptoError::SseqRequired)?;
+        let sseq = negotiate_flags(self.config.sseq, near_sseq, far.sseq)
+            .ok_or(CryptoError::SseqRequired)?;
         Ok((hmac, sseq))
     }
 
@@ -319,7 +362,7 @@ impl CryptoProfile for FlashProfile {
             DhMode::Ephemeral => {
                 // RFC 7425 §4.6.1.1-2: one 0x0d option, no group select.
                 let kp = DhKeyPair::generate(group, rng);
-                let mut k = self.our_keying(rng, false);
+                let mut k = self.our_keying(rng, false, self.initiator_flags());
                 k.ephemeral_key = Some((g, kp.public_key().to_vec()));
                 (kp, k)
             }
@@ -329,13 +372,13 @@ impl CryptoProfile for FlashProfile {
                     .static_key(g)
                     .ok_or(CryptoError::UnsupportedGroup(g))?
                     .clone();
-                let mut k = self.our_keying(rng, true);
+                let mut k = self.our_keying(rng, true, self.initiator_flags());
                 k.group_select = Some(g);
                 (kp, k)
             }
         };
         Ok(InitiatorKeying::new(
-            skic.encode(),
+            skic.encode_initiator(),
             InitState {
                 keypair,
                 far_fingerprint: far.fingerprint(),
@@ -344,10 +387,11 @@ impl CryptoProfile for FlashProfile {
     }
 
     fn sign(&self, signed: &[u8]) -> Vec<u8> {
-        // RFC 7425 §4.3.5: with nothing to sign, an empty signature.
+        // RFC 7425 §4.3.5: with nothing to sign, "X" or empty. Flash sent
+        // "X", and Flash-era stacks check for it after the keying component.
         match &self.config.sign_password {
             Some(pw) => Self::simple_password_option(pw, signed),
-            None => Vec::new(),
+            None => b"X".to_vec(),
         }
     }
 
@@ -397,13 +441,14 @@ impl CryptoProfile for FlashProfile {
         }
         let group = dh::group(g).ok_or(CryptoError::UnsupportedGroup(g))?;
         // Cheap checks before the expensive DH work.
-        let outcome = self.negotiate(&skic_p)?;
+        let flags = self.responder_flags(&skic_p);
+        let outcome = self.negotiate(flags, &skic_p)?;
         dh::validate_public_key(group, &far_public)?;
         let (keypair, skrc) = match self.config.dh_mode {
             DhMode::Ephemeral => {
                 // RFC 7425 §4.6.1.1, §4.6.1.3: 0x0d in the same group.
                 let kp = DhKeyPair::generate(group, rng);
-                let mut k = self.our_keying(rng, false);
+                let mut k = self.our_keying(rng, false, flags);
                 k.ephemeral_key = Some((g, kp.public_key().to_vec()));
                 (kp, k)
             }
@@ -413,11 +458,11 @@ impl CryptoProfile for FlashProfile {
                     .static_key(g)
                     .ok_or(CryptoError::UnsupportedGroup(g))?
                     .clone();
-                (kp, self.our_keying(rng, true))
+                (kp, self.our_keying(rng, true, flags))
             }
         };
         let secret = keypair.shared_secret(&far_public)?;
-        let skrc = skrc.encode();
+        let skrc = skrc.encode_responder();
         let keys = self.session_keys(&secret, &skrc, skic, &skic_p, outcome, far.fingerprint());
         Ok(ResponderKeyingResult { skrc, keys })
     }
@@ -438,7 +483,7 @@ impl CryptoProfile for FlashProfile {
         }
         let skrc_p = KeyingComponent::parse(skrc)?;
         let far_public = select_responder_key(&far, st.keypair.group().id(), &skrc_p)?;
-        let outcome = self.negotiate(&skrc_p)?;
+        let outcome = self.negotiate(self.initiator_flags(), &skrc_p)?;
         let secret = st.keypair.shared_secret(&far_public)?;
         Ok(self.session_keys(&secret, skic, skrc, &skrc_p, outcome, far.fingerprint()))
     }
