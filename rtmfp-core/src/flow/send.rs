@@ -397,6 +397,11 @@ impl SendFlow {
 
     /// Encodes entry `seq` as a User Data chunk (or, with `next`, a Next
     /// User Data chunk following `seq - 1` of this flow) into `out`.
+    ///
+    /// While the flow's startup options still ride along, every fragment
+    /// goes as a full User Data chunk: §2.3.12 lets Next User Data carry
+    /// options, but Flash Player never sent it that way and Flash-era
+    /// receivers (librtmfp) read its data right after the flags byte.
     pub fn encode_fragment(&self, seq: u64, fsn: u64, next: bool, out: &mut Vec<u8>) {
         let Some(entry) = self.queue.get(&seq) else {
             return;
@@ -406,6 +411,7 @@ impl SendFlow {
         } else {
             OptionList::parse_exact(&self.startup_options).ok()
         };
+        let next = next && options.is_none();
         let data: &[u8] = if entry.abandoned { &[] } else { &entry.data };
         let fin = Some(seq) == self.final_sn;
         let chunk = if next {
@@ -661,5 +667,31 @@ impl SendFlow {
     /// Whether the flow has anything left to send or acknowledge.
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::chunk::chunk_type;
+
+    #[test]
+    fn next_user_data_only_once_the_startup_options_are_acknowledged() {
+        let now = Instant::now();
+        let mut f = SendFlow::new(1, Priority::Routine, b"TC\x04\x00", Some(2), 1 << 20, 1000);
+        f.queue_message(now, b"one", MessageOptions::default())
+            .unwrap();
+        f.queue_message(now, b"two", MessageOptions::default())
+            .unwrap();
+        // Options still ride along: a full User Data chunk even when it
+        // follows the previous fragment in the same packet.
+        let mut chunk = Vec::new();
+        f.encode_fragment(2, 0, true, &mut chunk);
+        assert_eq!(chunk[0], chunk_type::USER_DATA);
+        // Acknowledged: the abbreviation is fine again.
+        f.on_ack(now, 65536, &[(1, 1)]);
+        chunk.clear();
+        f.encode_fragment(2, 1, true, &mut chunk);
+        assert_eq!(chunk[0], chunk_type::NEXT_USER_DATA);
     }
 }

@@ -31,7 +31,6 @@ pub struct RttState {
     ts_rx: Option<u16>,
     ts_rx_time: Option<Instant>,
     ts_echo_tx: Option<u16>,
-    ts_tx: Option<u16>,
     ts_echo_rx: Option<u16>,
     srtt: Option<Duration>,
     rttvar: Duration,
@@ -48,7 +47,6 @@ impl RttState {
             ts_rx: None,
             ts_rx_time: None,
             ts_echo_tx: None,
-            ts_tx: None,
             ts_echo_rx: None,
             srtt: None,
             rttvar: Duration::ZERO,
@@ -101,16 +99,15 @@ impl RttState {
         self.erto = self.mrto.max(MIN_ERTO);
     }
 
-    /// The timestamp and echo fields for a packet sent now: each is `Some`
-    /// only when it changed since last sent (§3.5.2.2).
+    /// The timestamp and echo fields for a packet sent now. The echo is
+    /// `Some` only when it changed since last sent (§3.5.2.2). The timestamp
+    /// is always there: §3.5.2.2 needs it only when it changed, but Flash
+    /// Player put one in every packet and Flash-era stacks (librtmfp) drop
+    /// packets without one. A repeated timestamp is harmless, because a
+    /// receiver acts only on a new value.
     pub fn on_send(&mut self, now: Instant) -> (Option<u16>, Option<u16>) {
         let ts = timestamp_now(self.epoch, now);
-        let timestamp = if self.ts_tx != Some(ts) {
-            self.ts_tx = Some(ts);
-            Some(ts)
-        } else {
-            None
-        };
+        let timestamp = Some(ts);
         let echo = match (self.ts_rx, self.ts_rx_time) {
             (Some(ts_rx), Some(rx_time)) => {
                 let elapsed = now.saturating_duration_since(rx_time);
@@ -198,11 +195,12 @@ mod tests {
     }
 
     #[test]
-    fn fields_sent_only_when_changed() {
+    fn timestamp_always_sent_echo_only_when_changed() {
         let t0 = Instant::now();
         let mut s = RttState::new(t0);
         assert_eq!(s.on_send(t0).0, Some(0));
-        assert_eq!(s.on_send(t0 + Duration::from_millis(3)).0, None);
+        // Flash-style: the same tick again still carries the timestamp.
+        assert_eq!(s.on_send(t0 + Duration::from_millis(3)).0, Some(0));
         assert_eq!(s.on_send(t0 + Duration::from_millis(4)).0, Some(1));
         s.on_receive(t0, Some(100), None);
         assert_eq!(s.on_send(t0 + Duration::from_millis(5)).1, Some(101));
