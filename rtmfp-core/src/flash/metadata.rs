@@ -126,6 +126,16 @@ mod tests {
     fn by_hand() {
         let control = FlowMetadata::new(0, ReceiveIntent::OriginalOrder);
         assert_eq!(control.to_bytes().unwrap(), [0x54, 0x43, 0x04, 0x00]);
+        // Flash Player's first direct NetStream on a peer session, as
+        // librtmfp sends and expects it.
+        let peer = FlowMetadata::new(
+            crate::flash::client::FIRST_PEER_STREAM_ID,
+            ReceiveIntent::OriginalOrder,
+        );
+        assert_eq!(
+            peer.to_bytes().unwrap(),
+            [0x54, 0x43, 0x04, 0xfa, 0x89, 0x01]
+        );
         let audio = FlowMetadata::new(300, ReceiveIntent::NetworkArrival);
         // 300 = 0b10_0101100 -> VLU 0x82 0x2c.
         assert_eq!(audio.to_bytes().unwrap(), [0x54, 0x43, 0x05, 0x82, 0x2c]);

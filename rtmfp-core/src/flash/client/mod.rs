@@ -26,6 +26,7 @@
 //!   subscriber's [`FlashClient::create_peer_stream`] does that.
 
 mod p2p;
+pub use p2p::FIRST_PEER_STREAM_ID;
 mod server;
 mod types;
 

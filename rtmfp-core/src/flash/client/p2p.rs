@@ -25,6 +25,13 @@ use std::time::Instant;
 /// encoding between peers.
 const P2P_COMMAND: u8 = message_type::COMMAND_AMF0;
 
+/// The stream ID of the first NetStream a player opens on a session to a
+/// publisher. Flash Player numbered them from 2,000,001 (flow metadata
+/// `TC 04 FA 89 01`), and Flash-era publishers (librtmfp) take only flows
+/// with that prefix as direct NetStreams. RFC 7425 §5.4.1 needs any
+/// non-zero ID, so use Flash's.
+pub const FIRST_PEER_STREAM_ID: u32 = 2_000_001;
+
 fn command_bytes(command: &Command) -> Vec<u8> {
     command.encode(P2P_COMMAND).unwrap_or_default()
 }
@@ -671,6 +678,6 @@ fn new_peer_session(far_id: Option<PeerId>) -> PeerSession {
         far_address: None,
         open: false,
         waiting: Vec::new(),
-        next_stream_id: 1,
+        next_stream_id: FIRST_PEER_STREAM_ID,
     }
 }
