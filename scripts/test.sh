@@ -10,7 +10,16 @@
 #   - @napi-rs/cli into bindings/node/node_modules (npm ci, lockfile)
 #
 # Steps, in order (the first failure stops the run):
-#   tools, fmt, clippy, cargo test, header, C, Python, test vectors, Node, fuzz
+#   tools, fmt, clippy, cargo test, header, flash server, C, Python,
+#   test vectors, Node, fuzz
+#
+# Independent peers, built outside the repository (../shared/interop/README.md),
+# are used when these name them, and their tests skip otherwise:
+#   RTMFP_CPP_DIR    rtmfp-cpp's test/ folder (tcserver, echoserver, ...)
+#   LIBRTMFP_DIR     librtmfp's checkout (TestClient/TestClient, lib/)
+#   MONASERVER2_DIR  MonaServer2's checkout (MonaServer/MonaServer, ...); the
+#                    C, Python and Node Flash-server tests then run against it
+#                    (against our own `rtmfp server` otherwise)
 #
 # Output: build/ (venv, C binaries, logs); it is git-ignored.
 set -euo pipefail
@@ -64,8 +73,10 @@ die() {
   exit 1
 }
 
+FLASH_SERVER_STOP=""
 on_exit() {
   local rc=$?
+  if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
   if [ $rc -ne 0 ]; then
     printf '\n%sFAILED%s in step "%s" (exit %s) after %ss\n' \
       "$RED" "$RESET" "$STEP" "$rc" "$(($(date +%s) - T_START))" >&2
@@ -168,6 +179,31 @@ if ! diff -u include/rtmfp.h "$BUILD/rtmfp.h"; then
 fi
 echo "include/rtmfp.h is up to date"
 
+# ----------------------------------------------------------- flash server --
+section "flash server"
+# One Flash server for the C, Python and Node tests of a server we did not
+# write in that language: MonaServer2 when MONASERVER2_DIR names a build,
+# otherwise our own `rtmfp server` (another process, the Rust CLI).
+if [ -n "${MONASERVER2_DIR:-}" ]; then
+  mona_work="$BUILD/monaserver"
+  rm -rf "$mona_work"
+  FLASH_SERVER_STOP="tests/interop/monaserver.sh stop '$mona_work'"
+  RTMFP_FLASH_SERVER_URI="$(tests/interop/monaserver.sh start "$MONASERVER2_DIR" 19391 "$mona_work")"
+  echo "MonaServer2 at $RTMFP_FLASH_SERVER_URI"
+else
+  cargo build --quiet -p rtmfp-cli --bin rtmfp
+  flash_out="$BUILD/flash-server.out"
+  "${CARGO_TARGET_DIR:-$ROOT/target}/debug/rtmfp" server --listen 127.0.0.1:0 >"$flash_out" 2>&1 &
+  FLASH_SERVER_STOP="kill -TERM $!; wait $! 2>/dev/null"
+  for _ in $(seq 300); do
+    grep -q '^listening ' "$flash_out" && break
+    sleep 0.1
+  done
+  RTMFP_FLASH_SERVER_URI="rtmfp://$(sed -n 's/^listening //p' "$flash_out")/live"
+  echo "MONASERVER2_DIR is not set: our own rtmfp server at $RTMFP_FLASH_SERVER_URI"
+fi
+export RTMFP_FLASH_SERVER_URI
+
 # ---------------------------------------------------------------------- C --
 section "C"
 cargo build -p rtmfp-ffi
@@ -185,6 +221,7 @@ cc_strict() {
 cc_strict test_ffi tests/c/test_ffi.c -DRTMFP_EXPECTED_VERSION="\"$VERSION\""
 cc_strict test_session tests/c/test_session.c
 cc_strict test_p2p tests/c/test_p2p.c
+cc_strict test_flash_server tests/c/test_flash_server.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -202,6 +239,7 @@ run_c() {
 run_c "$BUILD/c/test_ffi"
 run_c "$BUILD/c/test_session"
 run_c "$BUILD/c/test_p2p"
+run_c "$BUILD/c/test_flash_server"
 run_c env ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0:halt_on_error=1 \
   "$BUILD/c/test_misuse_asan"
 if grep -q "Sanitizer" "$LOGS/c.log"; then
