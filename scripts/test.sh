@@ -181,28 +181,43 @@ echo "include/rtmfp.h is up to date"
 
 # ----------------------------------------------------------- flash server --
 section "flash server"
-# One Flash server for the C, Python and Node tests of a server we did not
+# A Flash server for the C, Python and Node tests of a server we did not
 # write in that language: MonaServer2 when MONASERVER2_DIR names a build,
-# otherwise our own `rtmfp server` (another process, the Rust CLI).
-if [ -n "${MONASERVER2_DIR:-}" ]; then
-  mona_work="$BUILD/monaserver"
-  rm -rf "$mona_work"
-  FLASH_SERVER_STOP="tests/interop/monaserver.sh stop '$mona_work'"
-  RTMFP_FLASH_SERVER_URI="$(tests/interop/monaserver.sh start "$MONASERVER2_DIR" 19391 "$mona_work")"
-  echo "MonaServer2 at $RTMFP_FLASH_SERVER_URI"
-else
-  cargo build --quiet -p rtmfp-cli --bin rtmfp
-  flash_out="$BUILD/flash-server.out"
-  "${CARGO_TARGET_DIR:-$ROOT/target}/debug/rtmfp" server --listen 127.0.0.1:0 >"$flash_out" 2>&1 &
-  FLASH_SERVER_STOP="kill -TERM $!; wait $! 2>/dev/null"
-  for _ in $(seq 300); do
-    grep -q '^listening ' "$flash_out" && break
-    sleep 0.1
-  done
-  RTMFP_FLASH_SERVER_URI="rtmfp://$(sed -n 's/^listening //p' "$flash_out")/live"
-  echo "MONASERVER2_DIR is not set: our own rtmfp server at $RTMFP_FLASH_SERVER_URI"
-fi
-export RTMFP_FLASH_SERVER_URI
+# otherwise our own `rtmfp server` (another process, the Rust CLI). Each
+# language gets a fresh one: MonaServer2 v2.770 sometimes aborts ("A
+# LUAPublication ... was not released properly") on a publish that follows
+# an earlier, finished publication, whoever the clients are (four
+# back-to-back publishes by librtmfp's TestClient alone trigger it).
+cargo build --quiet -p rtmfp-cli --bin rtmfp
+FLASH_SERVERS=0
+# start_flash_server: sets and exports RTMFP_FLASH_SERVER_URI.
+start_flash_server() {
+  FLASH_SERVERS=$((FLASH_SERVERS + 1))
+  if [ -n "${MONASERVER2_DIR:-}" ]; then
+    local work="$BUILD/monaserver-$FLASH_SERVERS"
+    rm -rf "$work"
+    FLASH_SERVER_STOP="tests/interop/monaserver.sh stop '$work'"
+    RTMFP_FLASH_SERVER_URI="$(tests/interop/monaserver.sh start "$MONASERVER2_DIR" $((19390 + FLASH_SERVERS)) "$work")"
+    echo "MonaServer2 at $RTMFP_FLASH_SERVER_URI"
+  else
+    local out="$BUILD/flash-server-$FLASH_SERVERS.out"
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/rtmfp" server --listen 127.0.0.1:0 >"$out" 2>&1 &
+    FLASH_SERVER_STOP="kill -TERM $!; wait $! 2>/dev/null"
+    for _ in $(seq 300); do
+      grep -q '^listening ' "$out" && break
+      sleep 0.1
+    done
+    RTMFP_FLASH_SERVER_URI="rtmfp://$(sed -n 's/^listening //p' "$out")/live"
+    echo "MONASERVER2_DIR is not set: our own rtmfp server at $RTMFP_FLASH_SERVER_URI"
+  fi
+  export RTMFP_FLASH_SERVER_URI
+}
+stop_flash_server() {
+  if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
+  FLASH_SERVER_STOP=""
+  unset RTMFP_FLASH_SERVER_URI
+}
+echo "ready: one per language, started before its tests"
 
 # ---------------------------------------------------------------------- C --
 section "C"
@@ -239,7 +254,9 @@ run_c() {
 run_c "$BUILD/c/test_ffi"
 run_c "$BUILD/c/test_session"
 run_c "$BUILD/c/test_p2p"
+start_flash_server
 run_c "$BUILD/c/test_flash_server"
+stop_flash_server
 run_c env ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0:halt_on_error=1 \
   "$BUILD/c/test_misuse_asan"
 if grep -q "Sanitizer" "$LOGS/c.log"; then
@@ -337,7 +354,9 @@ MATURIN_PEP517_ARGS="--profile dev" \
 # The cross-language test echoes through the Rust CLI (`rtmfp echo`); make
 # sure target/debug/rtmfp is current (usually a no-op after cargo test).
 cargo build --quiet -p rtmfp-cli --bin rtmfp
+start_flash_server
 logged pytest python -m pytest -p no:cacheprovider bindings/python/tests
+stop_flash_server
 # Types: the package and a typical program pass mypy --strict against the
 # installed stubs (_rtmfp.pyi, py.typed).
 python -m mypy --strict --cache-dir "$BUILD/mypy-cache" -p rtmfp
@@ -373,7 +392,9 @@ section "Node"
 # generated index.d.ts), then node --test. The cross-language tests talk to
 # the Rust CLI (target/debug/rtmfp, built in the Python step) and to the
 # Python chat example (the venv's rtmfp); they skip, saying why, if absent.
+start_flash_server
 (cd bindings/node && RTMFP_PYTHON="$VENV/bin/python" logged node npm test)
+stop_flash_server
 
 # `npm install path/to/bindings/node` in a consumer project: the package's
 # install script builds the addon with cargo (no @napi-rs/cli, no download).

@@ -101,6 +101,28 @@ fn set_peer_info_may_be_empty_and_skips_junk() {
     );
 }
 
+#[test]
+fn set_peer_info_without_a_command_object_as_librtmfp_sends_it() {
+    // Seen on the wire from librtmfp: no Null command object, so the first
+    // address string comes right after the transaction ID.
+    let first = b"192.0.2.2:56699";
+    let second = b"[fd00::2]:58429";
+    let payload = cat(&[
+        &amf0_str(0x0b, b"setPeerInfo"),
+        &NUM_0,
+        &amf0_str(first.len() as u16, first),
+        &amf0_str(second.len() as u16, second),
+    ]);
+    let cmd = Command::decode(20, &payload).unwrap();
+    assert_eq!(
+        cmd.peer_info_addresses(),
+        [
+            "192.0.2.2:56699".parse::<SocketAddr>().unwrap(),
+            "[fd00::2]:58429".parse().unwrap()
+        ]
+    );
+}
+
 // ----------------------------------------------- rtmp-1.0 connect ------
 
 #[test]

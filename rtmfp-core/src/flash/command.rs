@@ -441,10 +441,12 @@ impl Command {
 
     /// The addresses of a `setPeerInfo`.  Arguments that are not strings
     /// or not socket addresses are skipped: a peer's odd entry should not
-    /// cost it the others.
+    /// cost it the others.  Flash-era clients (librtmfp) send no command
+    /// object, so their first address sits where the command object goes:
+    /// a string there counts as an address too (RFC 7425 §5.3 has a Null).
     pub fn peer_info_addresses(&self) -> Vec<SocketAddr> {
-        self.args
-            .iter()
+        std::iter::once(&self.command_object)
+            .chain(&self.args)
             .filter_map(|v| v.as_str()?.trim().parse().ok())
             .collect()
     }
