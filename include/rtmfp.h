@@ -450,6 +450,11 @@ typedef enum rtmfp_open_failure {
    * Closed by this end before it opened.
    */
   RTMFP_OPEN_FAILURE_CANCELLED = 4,
+  /**
+   * Every candidate address answered with an ICMP unreachable (port,
+   * host or network): nothing listens there. `address` names the last.
+   */
+  RTMFP_OPEN_FAILURE_UNREACHABLE = 5,
 } rtmfp_open_failure;
 
 /**

@@ -288,8 +288,9 @@ export interface NativeIoStats {
  *   `sessionStats` (`stats` absent: the session is not open);
  * - `sessionOpened.role`: `'initiator'` or `'responder'`;
  * - `sessionOpenFailed.reason`: `'timeout'`, `'duplicate'` (then
- *   `duplicateOf` is the session to use), `'keyingFailed'` or
- *   `'cancelled'`;
+ *   `duplicateOf` is the session to use), `'keyingFailed'`,
+ *   `'cancelled'` or `'unreachable'` (then `address` is the address that
+ *   answered with an ICMP unreachable);
  * - `sessionClosed.reason`: `'local'`, `'localAbrupt'`, `'remote'`,
  *   `'idleTimeout'` or `'overridden'`;
  * - the others are `rtmfp_core::endpoint::Event`s, fields renamed;
@@ -301,7 +302,7 @@ export type NativeItem =
   | { type: 'statsReply'; request: number; stats: NativeStats }
   | { type: 'sessionStatsReply'; request: number; stats?: NativeSessionStats }
   | { type: 'sessionOpened'; session: number; role: string; farAddress: string; farPeerId?: string; nearNonce: Buffer; farNonce: Buffer }
-  | { type: 'sessionOpenFailed'; session: number; reason: string; duplicateOf?: number }
+  | { type: 'sessionOpenFailed'; session: number; reason: string; duplicateOf?: number; address?: string }
   | { type: 'sessionClosed'; session: number; reason: string }
   | { type: 'flowOpened'; session: number; flow: number; metadata: Buffer; association?: number }
   | { type: 'message'; session: number; flow: number; data: Buffer; gapBefore: boolean }

@@ -517,14 +517,17 @@ pub fn fmt_rate(bytes: u64, elapsed: Duration) -> String {
     format!("{mbps:.2} MB/s ({:.1} Mbit/s)", mbps * 8.0)
 }
 
-pub fn describe_open_failure(reason: OpenFailure) -> &'static str {
+pub fn describe_open_failure(reason: OpenFailure) -> String {
     match reason {
-        OpenFailure::Timeout => "no answer (timeout)",
-        OpenFailure::Duplicate(_) => "a session to that peer already exists",
+        OpenFailure::Timeout => "no answer (timeout)".into(),
+        OpenFailure::Duplicate(_) => "a session to that peer already exists".into(),
         OpenFailure::KeyingFailed => {
-            "the far end's keying was unacceptable (bad keys, signature, or HMAC/sequence-number policy)"
+            "the far end's keying was unacceptable (bad keys, signature, or HMAC/sequence-number policy)".into()
         }
-        OpenFailure::Cancelled => "cancelled",
+        OpenFailure::Cancelled => "cancelled".into(),
+        OpenFailure::Unreachable(address) => format!(
+            "{address} is unreachable: ICMP port or host unreachable (is a server running there?)"
+        ),
     }
 }
 

@@ -203,8 +203,9 @@ fn usage_errors_exit_with_2_and_say_why() {
 }
 
 #[test]
-fn no_answer_is_a_runtime_failure_with_exit_1() {
-    // A port nobody listens on.
+fn a_closed_port_is_a_runtime_failure_with_exit_1_that_names_it() {
+    // A port nobody listens on: its ICMP port unreachable ends the connect
+    // long before the 300 s timeout, and the message says so.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -212,11 +213,20 @@ fn no_answer_is_a_runtime_failure_with_exit_1() {
         .port();
     let target = format!("127.0.0.1:{port}");
     let (code, _, err) = run(
-        &["send", &target, "--count", "1", "--timeout", "1"],
+        &["send", &target, "--count", "1", "--timeout", "300"],
         Duration::from_secs(30),
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot open a session"), "{err}");
+    assert!(err.contains(&format!("{target} is unreachable")), "{err}");
+    // The Flash client too (NetConnection.Connect.Failed).
+    let uri = format!("rtmfp://{target}/app#s");
+    let (code, out, err) = run(&["play", &uri], Duration::from_secs(30));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!("{target} is unreachable")),
+        "{out}\n{err}"
+    );
 }
 
 #[test]

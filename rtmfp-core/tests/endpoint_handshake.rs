@@ -207,3 +207,30 @@ fn orderly_close_reaches_both_ends() {
     p.run_for(Duration::from_secs(20));
     assert_eq!(p.b.session_count(), 0);
 }
+
+#[test]
+fn an_opening_fails_once_every_candidate_is_unreachable() {
+    use rtmfp_core::endpoint::OpenFailure;
+    let now = Instant::now();
+    let mut a = endpoint(FlashConfig::client(), 1, now);
+    let x: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+    let y: SocketAddr = "127.0.0.1:1002".parse().unwrap();
+    let other: SocketAddr = "127.0.0.1:1003".parse().unwrap();
+    let s = a.connect(now, b"some epd".to_vec(), &[x, y]).unwrap();
+    // An ICMP error for an address it never sent to changes nothing, and
+    // one dead candidate of two does not end it.
+    a.handle_unreachable(other);
+    a.handle_unreachable(x);
+    assert!(a.poll_event().is_none());
+    assert_eq!(a.opening_count(), 1);
+    // The last one does, naming it.
+    a.handle_unreachable(y);
+    assert_eq!(
+        a.poll_event(),
+        Some(Event::SessionOpenFailed {
+            session: s,
+            reason: OpenFailure::Unreachable(y)
+        })
+    );
+    assert_eq!(a.opening_count(), 0);
+}

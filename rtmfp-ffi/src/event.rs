@@ -178,6 +178,9 @@ pub enum rtmfp_open_failure {
     KeyingFailed = 3,
     /// Closed by this end before it opened.
     Cancelled = 4,
+    /// Every candidate address answered with an ICMP unreachable (port,
+    /// host or network): nothing listens there. `address` names the last.
+    Unreachable = 5,
 }
 
 /// Why an open session closed (`reason` of RTMFP_EVENT_TYPE_SESSION_CLOSED).
@@ -646,6 +649,10 @@ impl OwnedEvent {
                     }
                     OpenFailure::KeyingFailed => rtmfp_open_failure::KeyingFailed,
                     OpenFailure::Cancelled => rtmfp_open_failure::Cancelled,
+                    OpenFailure::Unreachable(address) => {
+                        fill_array(&mut ev.address, &address.to_string());
+                        rtmfp_open_failure::Unreachable
+                    }
                 } as i32;
             }
             Event::SessionClosed { session, reason } => {

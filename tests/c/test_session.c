@@ -10,7 +10,11 @@
  *      dispatcher threads; the server echoes from inside its callback
  *      (calling back into the API); the client connects by peer ID.
  *
- * In each, the client opens a flow, sends messages of many sizes (one
+ *   3. a closed port: the ICMP port unreachable ends the opening
+ *      (RTMFP_OPEN_FAILURE_UNREACHABLE, naming the address) long before
+ *      the open timeout.
+ *
+ * In the first two, the client opens a flow, sends messages of many sizes (one
  * empty, some with options), checks the echoes on the server's return flow
  * byte for byte, every write receipt, a rejected flow, session stats, flow
  * close, and session close.
@@ -26,6 +30,10 @@
 
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -634,6 +642,54 @@ static void scenario_callbacks(struct echo_server *s) {
     pthread_mutex_destroy(&c.lock);
 }
 
+/* A port nobody listens on: the ICMP port unreachable ends the opening
+ * (RTMFP_OPEN_FAILURE_UNREACHABLE, naming the address) although the open
+ * timeout is far longer than this test waits. */
+static void scenario_closed_port(void) {
+    rtmfp_config *cfg = NULL;
+    rtmfp_endpoint *ep = NULL;
+    rtmfp_event *ev = NULL;
+    char dead[64], uri[96];
+    uint64_t session = 0;
+    long long deadline;
+    int failed = 0, probe;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+
+    /* Bind a UDP port, note it, close it. */
+    probe = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(probe, (struct sockaddr *)&sin, sizeof sin) == 0);
+    CHECK(getsockname(probe, (struct sockaddr *)&sin, &len) == 0);
+    close(probe);
+    snprintf(dead, sizeof dead, "127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
+    snprintf(uri, sizeof uri, "rtmfp://%s/app", dead);
+
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_bind_address(cfg, "127.0.0.1:0"), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_open_timeout_ms(cfg, 600000), RTMFP_OK);
+    CHECK_RC(rtmfp_endpoint_new(cfg, &ep), RTMFP_OK);
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK_RC(rtmfp_session_connect_uri(ep, uri, &session), RTMFP_OK);
+    deadline = now_ms() + 20000;
+    while (!failed && now_ms() < deadline) {
+        if (rtmfp_next_event(ep, 100, &ev) != RTMFP_OK) {
+            continue;
+        }
+        if (ev->type == RTMFP_EVENT_TYPE_SESSION_OPEN_FAILED && ev->session == session) {
+            failed = 1;
+            CHECK(ev->reason == RTMFP_OPEN_FAILURE_UNREACHABLE);
+            CHECK(strcmp(ev->address, dead) == 0);
+        }
+        rtmfp_event_free(ev);
+    }
+    CHECK(failed);
+    printf("closed port %s: %s\n", dead, failed ? "SESSION_OPEN_FAILED, unreachable" : "no failure");
+    CHECK_RC(rtmfp_endpoint_free(ep), RTMFP_OK);
+}
+
 int main(int argc, char **argv) {
     struct echo_server s;
 
@@ -651,6 +707,7 @@ int main(int argc, char **argv) {
     s.ep = new_endpoint(RTMFP_ROLE_SERVER, 0);
     scenario_polling(&s, NULL);
     scenario_callbacks(&s);
+    scenario_closed_port();
     CHECK_RC(rtmfp_endpoint_close(s.ep, 1000), RTMFP_OK);
     CHECK_RC(rtmfp_endpoint_free(s.ep), RTMFP_OK);
     pthread_mutex_destroy(&s.lock);

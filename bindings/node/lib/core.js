@@ -25,8 +25,13 @@ const MAX_TIMER = 2 ** 31 - 1
 // How many times a connect follows "use that other session" (glare).
 const MAX_SWITCHES = 8
 
-function openError(reason, what) {
+function openError(reason, what, address) {
   switch (reason) {
+    case 'unreachable':
+      return new RtmfpError(
+        codes.SESSION,
+        `no session with ${what}: ${address} is unreachable (ICMP port or host unreachable: nothing listens there)`,
+      )
     case 'timeout':
       return new RtmfpError(codes.TIMEOUT, `no session with ${what}: no answer before the open timeout`)
     case 'keyingFailed':
@@ -289,7 +294,7 @@ class Core {
           return
         }
         // close() cancels openings: that is ERR_RTMFP_CLOSED.
-        pending.fail(item.reason === 'cancelled' && this.closed ? closed() : openError(item.reason, pending.what))
+        pending.fail(item.reason === 'cancelled' && this.closed ? closed() : openError(item.reason, pending.what, item.address))
         return
       }
       case 'sessionClosed': {

@@ -136,6 +136,7 @@ pub fn open_failure_name(reason: OpenFailure) -> &'static str {
         OpenFailure::Duplicate(_) => "duplicate",
         OpenFailure::KeyingFailed => "keyingFailed",
         OpenFailure::Cancelled => "cancelled",
+        OpenFailure::Unreachable(_) => "unreachable",
     }
 }
 

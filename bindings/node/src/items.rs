@@ -157,8 +157,9 @@ pub struct NativeSessionStats {
 ///   `sessionStats` (`stats` absent: the session is not open);
 /// - `sessionOpened.role`: `'initiator'` or `'responder'`;
 /// - `sessionOpenFailed.reason`: `'timeout'`, `'duplicate'` (then
-///   `duplicateOf` is the session to use), `'keyingFailed'` or
-///   `'cancelled'`;
+///   `duplicateOf` is the session to use), `'keyingFailed'`,
+///   `'cancelled'` or `'unreachable'` (then `address` is the address that
+///   answered with an ICMP unreachable);
 /// - `sessionClosed.reason`: `'local'`, `'localAbrupt'`, `'remote'`,
 ///   `'idleTimeout'` or `'overridden'`;
 /// - the others are `rtmfp_core::endpoint::Event`s, fields renamed;
@@ -196,6 +197,7 @@ pub enum NativeItem {
         session: f64,
         reason: String,
         duplicate_of: Option<f64>,
+        address: Option<String>,
     },
     SessionClosed {
         session: f64,
@@ -558,6 +560,10 @@ impl From<Event> for NativeItem {
                 reason: open_failure_name(reason).to_owned(),
                 duplicate_of: match reason {
                     OpenFailure::Duplicate(other) => Some(num(other.0)),
+                    _ => None,
+                },
+                address: match reason {
+                    OpenFailure::Unreachable(a) => Some(a.to_string()),
                     _ => None,
                 },
             },

@@ -108,6 +108,34 @@ test('an unreachable host rejects with ERR_RTMFP_TIMEOUT in bounded time', async
   assert.equal((await ep.stats()).openings, 0)
 })
 
+// A loopback port nobody listens on: datagrams to it draw ICMP port
+// unreachable.
+async function closedPort() {
+  const sock = dgram.createSocket('udp4')
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve))
+  const address = `127.0.0.1:${sock.address().port}`
+  await new Promise((resolve) => sock.close(resolve))
+  return address
+}
+
+test('a closed port fails on the ICMP error, not the timeout, and names the address', async (t) => {
+  const dead = await closedPort()
+  // Timeouts far longer than the test's own: only the ICMP error can end these.
+  const ep = new rtmfp.Endpoint({ bind: '127.0.0.1:0', openTimeout: 300_000 })
+  t.after(() => ep.close())
+  await assert.rejects(within(ep.connect(`rtmfp://${dead}/app`, { timeout: 300_000 }), 'connect'), (e) => {
+    assert.equal(e.code, 'ERR_RTMFP_SESSION')
+    assert.ok(e.message.includes(`${dead} is unreachable`), e.message)
+    return true
+  })
+  const nc = new rtmfp.NetConnection({ bind: '127.0.0.1:0' })
+  t.after(() => nc.close())
+  await assert.rejects(within(nc.connect(`rtmfp://${dead}/app`), 'NetConnection connect'), (e) => {
+    assert.ok(e.message.includes(`${dead} is unreachable`), e.message)
+    return true
+  })
+})
+
 test("the endpoint's openTimeout bounds an opening too", async (t) => {
   const silent = await silentPeer(t)
   const ep = new rtmfp.Endpoint({ bind: '127.0.0.1:0', openTimeout: 400 })

@@ -361,6 +361,10 @@ pub(crate) fn _open_error(
     let reason = match event.reason {
         "timeout" => OpenFailure::Timeout,
         "keying_failed" => OpenFailure::KeyingFailed,
+        "unreachable" => match event.address.as_deref().and_then(|a| a.parse().ok()) {
+            Some(address) => OpenFailure::Unreachable(address),
+            None => OpenFailure::Cancelled,
+        },
         "duplicate" => OpenFailure::Duplicate(
             event
                 .duplicate_of

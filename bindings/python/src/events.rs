@@ -84,10 +84,14 @@ event_class! {
     SessionOpenFailed = "session_open_failed" {
         /// The session.
         session: Py<Session>,
-        /// `"timeout"`, `"duplicate"`, `"keying_failed"` or `"cancelled"`.
+        /// `"timeout"`, `"duplicate"`, `"keying_failed"`, `"cancelled"` or
+        /// `"unreachable"`.
         reason: &'static str,
         /// For `"duplicate"`: the session to the same far end to use.
         duplicate_of: Option<Py<Session>>,
+        /// For `"unreachable"`: the address that answered with an ICMP
+        /// unreachable, `"ip:port"`.
+        address: Option<String>,
     }
 }
 
@@ -247,6 +251,7 @@ fn open_failure_name(reason: OpenFailure) -> &'static str {
         OpenFailure::Duplicate(_) => "duplicate",
         OpenFailure::KeyingFailed => "keying_failed",
         OpenFailure::Cancelled => "cancelled",
+        OpenFailure::Unreachable(_) => "unreachable",
     }
 }
 
@@ -296,6 +301,10 @@ pub(crate) fn to_python(py: Python<'_>, shared: &Arc<Shared>, event: Event) -> P
                 reason: open_failure_name(reason),
                 duplicate_of: match reason {
                     OpenFailure::Duplicate(other) => Some(session(other)?),
+                    _ => None,
+                },
+                address: match reason {
+                    OpenFailure::Unreachable(a) => Some(a.to_string()),
                     _ => None,
                 },
             },

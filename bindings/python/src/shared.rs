@@ -263,5 +263,13 @@ pub(crate) fn open_failed(py: Python<'_>, reason: OpenFailure, what: &str) -> Py
                 other.0
             ),
         ),
+        OpenFailure::Unreachable(address) => errors::err(
+            py,
+            Kind::Session,
+            format!(
+                "no session with {what}: {address} is unreachable (ICMP port or host \
+                 unreachable: nothing listens there)"
+            ),
+        ),
     }
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 import time
 from typing import Any, Coroutine, Dict, List, Set
@@ -80,12 +81,19 @@ def test_async_connect_by_uri_and_reject() -> None:
     run(main())
 
 
-def test_async_timeout_for_unreachable_peer() -> None:
+def test_async_timeout_for_a_silent_peer() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))  # takes datagrams, never answers
+        silent = "%s:%d" % sock.getsockname()
+        _async_timeout_for(silent)
+
+
+def _async_timeout_for(silent: str) -> None:
     async def main() -> None:
         async with rtmfp.Endpoint("127.0.0.1:0") as a:
             start = time.monotonic()
             with pytest.raises(rtmfp.TimeoutError):
-                await a.connect_peer_async("ab" * 32, "127.0.0.1:9", timeout=0.3)
+                await a.connect_peer_async("ab" * 32, silent, timeout=0.3)
             assert time.monotonic() - start < 3
             # The abandoned opening shows in the stream.
             e = await a.next_event_async(timeout=WAIT)

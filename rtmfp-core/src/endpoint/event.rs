@@ -30,6 +30,29 @@ pub enum OpenFailure {
     KeyingFailed,
     /// The application closed it before it opened.
     Cancelled,
+    /// Every candidate address answered with an ICMP error (port, host or
+    /// network unreachable): nothing listens there. The address is the
+    /// last one to answer so. Only a startup packet of ours can draw the
+    /// error, and the kernel matches it to our socket, so an off-path
+    /// sender cannot make it up without seeing our traffic.
+    Unreachable(SocketAddr),
+}
+
+impl std::fmt::Display for OpenFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenFailure::Timeout => f.write_str("no answer before the open timeout"),
+            OpenFailure::Duplicate(other) => {
+                write!(f, "another session to the same peer ({other:?}) is used")
+            }
+            OpenFailure::KeyingFailed => f.write_str("the far end's keying was unacceptable"),
+            OpenFailure::Cancelled => f.write_str("closed before it opened"),
+            OpenFailure::Unreachable(address) => write!(
+                f,
+                "{address} is unreachable (ICMP unreachable: nothing listens there)"
+            ),
+        }
+    }
 }
 
 /// Why an open session closed.

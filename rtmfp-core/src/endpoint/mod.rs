@@ -643,6 +643,42 @@ impl Endpoint {
         }
     }
 
+    /// An ICMP error (port, host or network unreachable) came back for a
+    /// datagram we sent to `remote`. An opening session whose every
+    /// candidate address has drawn one fails at once with
+    /// [`OpenFailure::Unreachable`], instead of retrying until the open
+    /// timeout: nothing listens there. A candidate that answers later is
+    /// still taken. Open sessions are not affected (their own keepalives
+    /// and idle limit decide, §3.5.4.1), nor is an opening already past
+    /// its RHello to another address.
+    pub fn handle_unreachable(&mut self, remote: SocketAddr) {
+        let mut failed = Vec::new();
+        for (handle, opening) in &mut self.openings {
+            let in_keying_to_it =
+                matches!(&opening.state, OpeningState::KeyingSent(k) if k.dest == remote);
+            let mut hit = false;
+            for c in opening
+                .candidates
+                .iter_mut()
+                .filter(|c| c.address == remote)
+            {
+                c.unreachable = true;
+                hit = true;
+            }
+            let all_unreachable = opening.candidates.iter().all(|c| c.unreachable);
+            let fails = match &opening.state {
+                OpeningState::IHelloSent => hit && all_unreachable,
+                OpeningState::KeyingSent(_) => in_keying_to_it,
+            };
+            if fails {
+                failed.push(*handle);
+            }
+        }
+        for handle in failed {
+            self.fail_opening(handle, OpenFailure::Unreachable(remote));
+        }
+    }
+
     /// Runs timers: IHello and IIKeying retransmission, open timeouts,
     /// keepalives, idle death and close states.
     pub fn handle_timeout(&mut self, now: Instant) {

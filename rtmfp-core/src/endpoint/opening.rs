@@ -25,6 +25,8 @@ pub struct Candidate {
     pub next_send: Instant,
     /// The interval after that one.
     pub interval: Duration,
+    /// An ICMP unreachable came back for an IHello to it.
+    pub unreachable: bool,
 }
 
 /// S_KEYING_SENT details.
@@ -88,6 +90,7 @@ impl Opening {
             address,
             next_send: now,
             interval: INITIAL_RETRY,
+            unreachable: false,
         });
         true
     }

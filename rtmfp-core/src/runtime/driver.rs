@@ -298,10 +298,17 @@ impl Driver {
             return;
         }
         let fd = self.sockets[i].io.as_raw_fd();
-        for errno in sys::drain_error_queue(fd, ERRQUEUE_BUDGET) {
-            self.stats
+        for (errno, destination) in sys::drain_error_queue(fd, ERRQUEUE_BUDGET) {
+            let class = self
+                .stats
                 .icmp_errors
                 .count(&io::Error::from_raw_os_error(errno));
+            if let (ErrorClass::Refused | ErrorClass::Unreachable, Some(to)) = (class, destination)
+            {
+                // Nothing listens there: an opening session to it can
+                // fail now instead of at its open timeout.
+                self.endpoint.handle_unreachable(to);
+            }
         }
     }
 

@@ -177,9 +177,10 @@ pub fn enable_recv_err(_fd: RawFd, _ipv6: bool) -> io::Result<()> {
 
 /// Reads up to `max` entries of the socket's error queue
 /// (`MSG_ERRQUEUE`) and returns the `errno` each carries
-/// (`ECONNREFUSED` for ICMP port unreachable, `EHOSTUNREACH`, ...).
+/// (`ECONNREFUSED` for ICMP port unreachable, `EHOSTUNREACH`, ...) with
+/// the destination of the datagram that drew it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn drain_error_queue(fd: RawFd, max: usize) -> Vec<i32> {
+pub fn drain_error_queue(fd: RawFd, max: usize) -> Vec<(i32, Option<SocketAddr>)> {
     let mut errors = Vec::new();
     for _ in 0..max {
         let mut data = [0u8; 64];
@@ -226,14 +227,21 @@ pub fn drain_error_queue(fd: RawFd, max: usize) -> Vec<i32> {
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
-        errors.push(errno);
+        // ip(7), IP_RECVERR: msg_name holds the original destination of
+        // the datagram that drew the error.
+        let destination = if msg.msg_namelen > 0 {
+            from_storage(&name)
+        } else {
+            None
+        };
+        errors.push((errno, destination));
     }
     errors
 }
 
 /// Not available off Linux.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn drain_error_queue(_fd: RawFd, _max: usize) -> Vec<i32> {
+pub fn drain_error_queue(_fd: RawFd, _max: usize) -> Vec<(i32, Option<SocketAddr>)> {
     Vec::new()
 }
 

@@ -758,7 +758,7 @@ impl Layer for FlashClient {
                 if Some(session) == server {
                     self.server_gone(
                         Some(code::CONNECT_FAILED),
-                        &format!("the session did not open: {reason:?}"),
+                        &format!("the session did not open: {reason}"),
                     );
                 } else {
                     self.on_peer_session_failed(ep, now, session, reason);

@@ -208,7 +208,7 @@ impl FlashClient {
                 OpenFailure::Duplicate(_) => self.start_peer_play(ep, now, stream),
                 _ => self.fail_peer_play(
                     stream,
-                    &format!("the session to the peer did not open: {reason:?}"),
+                    &format!("the session to the peer did not open: {reason}"),
                 ),
             }
         }
