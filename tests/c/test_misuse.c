@@ -19,6 +19,10 @@
 
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -326,11 +330,22 @@ static void test_wrong_state(void) {
     rtmfp_session_info info;
     rtmfp_event *ev;
     uint8_t *big;
+    int silent;
+    struct sockaddr_in sin;
+    socklen_t sin_len = sizeof sin;
 
-    /* Open towards a silent peer: the session stays opening. */
+    /* Open towards a silent peer: the session stays opening. A plain UDP
+     * socket takes the IHellos and never answers (a closed port would draw
+     * an ICMP port unreachable, which ends an opening at once). */
     CHECK_RC(rtmfp_endpoint_peer_id(nobody, id), RTMFP_OK);
-    CHECK(rtmfp_endpoint_local_addr(nobody, 0, nobody_addr, sizeof nobody_addr) > 0);
-    CHECK_RC(rtmfp_endpoint_close(nobody, 0), RTMFP_OK); /* socket closed: silence */
+    CHECK_RC(rtmfp_endpoint_close(nobody, 0), RTMFP_OK);
+    silent = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(silent, (struct sockaddr *)&sin, sizeof sin) == 0);
+    CHECK(getsockname(silent, (struct sockaddr *)&sin, &sin_len) == 0);
+    snprintf(nobody_addr, sizeof nobody_addr, "127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
     addrs[0] = nobody_addr;
     CHECK_RC(rtmfp_session_connect_peer(client, id, addrs, 1, &opening), RTMFP_OK);
     CHECK_ERR(rtmfp_flow_open(client, opening, NULL, 0, RTMFP_PRIORITY_ROUTINE, NULL, &flow),
@@ -348,6 +363,7 @@ static void test_wrong_state(void) {
               RTMFP_ERR_INVALID_HANDLE);
     CHECK_ERR(rtmfp_session_close(client, opening, false), RTMFP_ERR_INVALID_HANDLE);
     CHECK_RC(rtmfp_endpoint_free(nobody), RTMFP_OK);
+    close(silent);
 
     /* Sessions that never existed. */
     CHECK_ERR(rtmfp_session_close(client, NO_SUCH_SESSION, false), RTMFP_ERR_INVALID_HANDLE);
