@@ -430,19 +430,11 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
 
 # ------------------------------------------------------------------- fuzz --
 section "fuzz"
-# A short smoke run of each cargo-fuzz target. cargo-fuzz passes -Z flags;
-# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them, so no nightly is
-# needed. Crashes fail the run.
-if ! command -v cargo-fuzz >/dev/null 2>&1; then
-  cargo install cargo-fuzz --locked
-fi
-FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
-for target in datagram endpoint; do
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
-    -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1) \
-    > "$LOGS/fuzz-$target.log" 2>&1 || { tail -40 "$LOGS/fuzz-$target.log"; die "fuzz target $target failed"; }
-  grep -E "^Done [0-9]+ runs" "$LOGS/fuzz-$target.log" || true
-done
+# A short run of every cargo-fuzz target (scripts/fuzz.sh, seeded from
+# fuzz/seeds/; longer runs: scripts/fuzz.sh SECONDS). cargo-fuzz passes -Z
+# flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them, so no
+# nightly is needed. Crashes fail the run.
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || die "a fuzz target failed (input in fuzz/artifacts/)"
 
 # HOOK(more): later steps (system tests, netns/NAT, interop) go here.
 
