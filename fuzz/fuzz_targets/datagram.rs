@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rtmfp_core::crypto::{CryptoProfile, PlainProfile, SessionCrypto};
 use rtmfp_core::crypto::flash::default_key::default_session_crypto;
+use rtmfp_core::crypto::{CryptoProfile, PlainProfile, SessionCrypto};
 use rtmfp_core::wire::{read_multiplex, Chunk, Packet};
 
 fn check_plain(plain: &[u8]) {
@@ -28,12 +28,19 @@ fuzz_target!(|data: &[u8]| {
     // ...and as a datagram under the Flash Default Session Key.
     if let Ok((_session_id, encrypted)) = read_multiplex(data) {
         let mut plain = Vec::new();
-        if default_session_crypto().decrypt(encrypted, &mut plain).is_ok() {
+        if default_session_crypto()
+            .decrypt(encrypted, &mut plain)
+            .is_ok()
+        {
             check_plain(&plain);
         }
         plain.clear();
         let plain_profile = PlainProfile::new(b"fuzz".to_vec());
-        if plain_profile.default_session_crypto().decrypt(encrypted, &mut plain).is_ok() {
+        if plain_profile
+            .default_session_crypto()
+            .decrypt(encrypted, &mut plain)
+            .is_ok()
+        {
             check_plain(&plain);
         }
     }

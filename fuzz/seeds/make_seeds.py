@@ -5,7 +5,8 @@ target's working corpus before it runs.
 
 - datagram, endpoint: the handshake datagrams captured from rtmfp-cpp,
   librtmfp and MonaServer2 (tests/fixtures/*/).
-- amf, flash_message, flv: messages shaped as the other stacks send them
+- amf, flash_message, flv, rendezvous: messages shaped as the other stacks
+  send them
   (the connect, setPeerInfo without a command object as librtmfp sends it,
   Set Keepalive Timers, onStatus, an AMF3 object, a small FLV file).
 """
@@ -81,6 +82,23 @@ def main():
     flv += tag(9, 40, bytes.fromhex("1701000000") + bytes(range(64)))
     flv += tag(8, 23, bytes.fromhex("af01") + bytes(range(32)))
     write("flv", "small.flv", flv)
+
+    # rendezvous: op len body ... (see fuzz/fuzz_targets/rendezvous.rs).
+    def op(code, body):
+        assert len(body) < 256
+        return bytes([code, len(body)]) + body
+    null = b"\x05"
+    create = s0("createStream") + n0(2) + null
+    publish = s0("publish") + n0(0) + null + s0("cam")
+    play = s0("play") + n0(0) + null + s0("cam")
+    register = s0("registerName") + n0(3) + null + s0("alice")
+    lookup = s0("lookupName") + n0(4) + null + s0("alice")
+    write("rendezvous", "peer-info-and-names",
+          op(2, set_peer_info_lr) + op(2, register) + op(2, lookup) + op(3, b"\x05"))
+    write("rendezvous", "publish-and-play",
+          op(2, create) + op(0, b"TC\x04\x01") + op(2, publish)
+          + op(1, b"\x08\x00\x00\x00\x00\xaf\x01hello")
+          + op(0, b"TC\x04\x02") + op(2, play) + op(3, b"\x0a"))
 
 
 if __name__ == "__main__":
