@@ -336,6 +336,29 @@ echo "pkg-config --cflags --libs rtmfp: $pc_flags"
 "$BUILD/c/test_ffi_pc" >/dev/null
 echo "pkg-config build ok"
 
+# The one install command, into a temporary prefix: a SONAME with the usual
+# symlinks, stripped (debug info kept apart), rtmfp.pc. A program built
+# through pkg-config without an rpath runs once the loader is told where
+# the library is (README: ldconfig or LD_LIBRARY_PATH).
+prefix="$BUILD/prefix"
+rm -rf "$prefix"
+scripts/install.sh --prefix "$prefix" --no-ldconfig
+readelf -d "$prefix/lib/librtmfp.so.0" | grep -q 'SONAME.*\[librtmfp\.so\.0\]' ||
+  die "the installed library has no SONAME librtmfp.so.0"
+if readelf -S "$prefix/lib/librtmfp.so.0" | grep -q '\.debug_info'; then
+  die "the installed library is not stripped"
+fi
+pc_installed="$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs rtmfp)"
+# shellcheck disable=SC2086 # pkg-config output is a list of flags
+"$CC" "${CFLAGS_STRICT[@]}" -DRTMFP_EXPECTED_VERSION="\"$VERSION\"" \
+  tests/c/test_ffi.c $pc_installed -o "$BUILD/c/test_ffi_installed"
+ldd "$BUILD/c/test_ffi_installed" | grep -q 'librtmfp.so.0 => not found' ||
+  die "a program linked without rpath should need the loader path"
+LD_LIBRARY_PATH="$prefix/lib" ldd "$BUILD/c/test_ffi_installed" | grep -q "librtmfp.so.0 => $prefix/lib/" ||
+  die "the loader does not find the installed librtmfp.so.0"
+run_c env LD_LIBRARY_PATH="$prefix/lib" "$BUILD/c/test_ffi_installed"
+echo "scripts/install.sh: SONAME librtmfp.so.0, stripped, built through pkg-config, runs"
+
 # ----------------------------------------------------------------- Python --
 section "Python"
 rm -rf "$VENV"
