@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::{temp_flv, Proc, Server, WAIT};
+use common::{Proc, Server, WAIT};
 use rtmfp_core::flash::flv::{self, SliceReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -350,6 +350,54 @@ fn lr_url(port: u16, stream: &str) -> String {
     format!("--url=rtmfp://127.0.0.1:{port}/live/{stream}")
 }
 
+/// Where a TestClient plays from or publishes to: through the server, or
+/// directly (by peer ID for a player, DIRECT_CONNECTIONS for a publisher).
+enum Via<'a> {
+    Server,
+    Direct(Option<&'a str>),
+}
+
+/// A TestClient playing `stream` of the server on `port` into `out`:
+/// through the server, or directly from the peer `Direct(Some(id))`.
+fn lr_player(
+    lr: &Path,
+    scratch: &Scratch,
+    name: &str,
+    (port, stream): (u16, &str),
+    path: Via<'_>,
+    out: &Path,
+) -> TestClient {
+    let mut args = vec![lr_url(port, stream)];
+    if let Via::Direct(Some(id)) = path {
+        args.push("--host=127.0.0.1".into());
+        args.push(format!("--peerId={id}"));
+    }
+    args.push(format!("--mediaFile={}", out.display()));
+    TestClient::spawn(lr, scratch, name, &args)
+}
+
+/// A TestClient publishing `src` as `stream` of the server on `port`:
+/// through the server (`--write`), or directly (`--p2pWrite`).
+fn lr_publisher(
+    lr: &Path,
+    scratch: &Scratch,
+    name: &str,
+    (port, stream): (u16, &str),
+    path: Via<'_>,
+    src: &Path,
+) -> TestClient {
+    let mut args = vec![lr_url(port, stream)];
+    match path {
+        Via::Server => args.push("--write".into()),
+        Via::Direct(_) => {
+            args.push("--host=127.0.0.1".into());
+            args.push("--p2pWrite".into());
+        }
+    }
+    args.push(format!("--mediaFile={}", src.display()));
+    TestClient::spawn(lr, scratch, name, &args)
+}
+
 fn our_uri(port: u16, stream: &str) -> String {
     format!("rtmfp://127.0.0.1:{port}/live#{stream}")
 }
@@ -382,27 +430,11 @@ fn librtmfp_publishes_and_plays_through_our_server() {
     let scratch = Scratch::new("lr-server");
     let (src, src_path) = source(&scratch);
     let server = Server::start(&[]);
+    let at = (server.port, "s");
     let out = scratch.path("played.flv");
-    let player = TestClient::spawn(
-        &lr,
-        &scratch,
-        "player",
-        &[
-            lr_url(server.port, "s"),
-            format!("--mediaFile={}", out.display()),
-        ],
-    );
+    let player = lr_player(&lr, &scratch, "player", at, Via::Server, &out);
     std::thread::sleep(Duration::from_millis(500));
-    let mut publisher = TestClient::spawn(
-        &lr,
-        &scratch,
-        "publisher",
-        &[
-            lr_url(server.port, "s"),
-            "--write".into(),
-            format!("--mediaFile={}", src_path.display()),
-        ],
-    );
+    let mut publisher = lr_publisher(&lr, &scratch, "publisher", at, Via::Server, &src_path);
     publisher.wait_exit();
     assert_all(
         "librtmfp -> our server -> librtmfp",
@@ -416,30 +448,11 @@ fn librtmfp_peers_introduced_by_our_server_stream_directly() {
     let scratch = Scratch::new("lr-p2p");
     let (src, src_path) = source(&scratch);
     let server = Server::start(&[]);
-    let mut publisher = TestClient::spawn(
-        &lr,
-        &scratch,
-        "publisher",
-        &[
-            lr_url(server.port, "s"),
-            "--host=127.0.0.1".into(),
-            "--p2pWrite".into(),
-            format!("--mediaFile={}", src_path.display()),
-        ],
-    );
+    let at = (server.port, "s");
+    let mut publisher = lr_publisher(&lr, &scratch, "publisher", at, Via::Direct(None), &src_path);
     let id = publisher.peer_id();
     let out = scratch.path("played.flv");
-    let player = TestClient::spawn(
-        &lr,
-        &scratch,
-        "player",
-        &[
-            lr_url(server.port, "s"),
-            "--host=127.0.0.1".into(),
-            format!("--peerId={id}"),
-            format!("--mediaFile={}", out.display()),
-        ],
-    );
+    let player = lr_player(&lr, &scratch, "player", at, Via::Direct(Some(&id)), &out);
     publisher.wait_exit();
     assert_all(
         "librtmfp -> librtmfp, introduced by our server",
@@ -456,22 +469,15 @@ fn librtmfp_plays_our_publisher_through_our_server_and_directly() {
     let (src, src_path) = source(&scratch);
     let src_arg = src_path.to_str().unwrap();
     let server = Server::start(&[]);
+    let at = (server.port, "s");
+    let uri = our_uri(server.port, "s");
 
     // Through the server.
     let out = scratch.path("via-server.flv");
-    let player = TestClient::spawn(
-        &lr,
-        &scratch,
-        "player1",
-        &[
-            lr_url(server.port, "s"),
-            format!("--mediaFile={}", out.display()),
-        ],
-    );
+    let player = lr_player(&lr, &scratch, "player1", at, Via::Server, &out);
     std::thread::sleep(Duration::from_millis(500));
-    let uri = our_uri(server.port, "s");
-    let (code, out_text, err) = Proc::spawn(&["publish", &uri, src_arg]).finish();
-    assert_eq!(code, 0, "{out_text}\n{err}");
+    let (code, text, err) = Proc::spawn(&["publish", &uri, src_arg]).finish();
+    assert_eq!(code, 0, "{text}\n{err}");
     assert_all(
         "our publisher -> our server -> librtmfp",
         played_by(player, &src, &out),
@@ -481,19 +487,9 @@ fn librtmfp_plays_our_publisher_through_our_server_and_directly() {
     let mut publisher = Proc::spawn(&["publish", &uri, src_arg, "--direct"]);
     let id = publisher.wait_line("peer ID ");
     let out = scratch.path("direct.flv");
-    let player = TestClient::spawn(
-        &lr,
-        &scratch,
-        "player2",
-        &[
-            lr_url(server.port, "s"),
-            "--host=127.0.0.1".into(),
-            format!("--peerId={id}"),
-            format!("--mediaFile={}", out.display()),
-        ],
-    );
-    let (code, out_text, err) = publisher.finish();
-    assert_eq!(code, 0, "{out_text}\n{err}");
+    let player = lr_player(&lr, &scratch, "player2", at, Via::Direct(Some(&id)), &out);
+    let (code, text, err) = publisher.finish();
+    assert_eq!(code, 0, "{text}\n{err}");
     assert_all(
         "our direct publisher -> librtmfp",
         played_by(player, &src, &out),
@@ -506,6 +502,7 @@ fn we_play_librtmfp_publishers_through_our_server_and_directly() {
     let scratch = Scratch::new("we-play-lr");
     let (src, src_path) = source(&scratch);
     let server = Server::start(&[]);
+    let at = (server.port, "s");
     let uri = our_uri(server.port, "s");
 
     // Through the server.
@@ -513,16 +510,7 @@ fn we_play_librtmfp_publishers_through_our_server_and_directly() {
     let out_arg = out.to_str().unwrap().to_string();
     let player = Proc::spawn(&["play", &uri, "--out", &out_arg]);
     std::thread::sleep(Duration::from_millis(500));
-    let mut publisher = TestClient::spawn(
-        &lr,
-        &scratch,
-        "publisher1",
-        &[
-            lr_url(server.port, "s"),
-            "--write".into(),
-            format!("--mediaFile={}", src_path.display()),
-        ],
-    );
+    let mut publisher = lr_publisher(&lr, &scratch, "publisher1", at, Via::Server, &src_path);
     publisher.wait_exit();
     let (code, text, err) = player.finish();
     assert_eq!(code, 0, "{text}\n{err}");
@@ -532,26 +520,22 @@ fn we_play_librtmfp_publishers_through_our_server_and_directly() {
     );
 
     // Directly, by peer ID.
-    let publisher = TestClient::spawn(
+    let publisher = lr_publisher(
         &lr,
         &scratch,
         "publisher2",
-        &[
-            lr_url(server.port, "s"),
-            "--host=127.0.0.1".into(),
-            "--p2pWrite".into(),
-            format!("--mediaFile={}", src_path.display()),
-        ],
+        at,
+        Via::Direct(None),
+        &src_path,
     );
     let id = publisher.peer_id();
-    let out = temp_flv("from-librtmfp");
+    let out = scratch.path("direct.flv");
     let out_arg = out.to_str().unwrap().to_string();
     our_play(&["play", &uri, "--peer", &id, "--out", &out_arg]);
     assert_all(
         "librtmfp direct publisher -> our player",
         coverage(&src, &std::fs::read(&out).unwrap()),
     );
-    let _ = std::fs::remove_file(&out);
 }
 
 #[test]
@@ -584,23 +568,14 @@ fn monaserver_introduces_us_and_librtmfp_both_ways() {
     let (src, src_path) = source(&scratch);
     let src_arg = src_path.to_str().unwrap();
     let mona = Mona::start(&mona_dir);
-    let uri = our_uri(mona.port, "s");
 
     // Our DIRECT_CONNECTIONS publisher, played by librtmfp.
+    let uri = our_uri(mona.port, "s");
     let mut publisher = Proc::spawn(&["publish", &uri, src_arg, "--direct"]);
     let id = publisher.wait_line("peer ID ");
     let out = scratch.path("lr-played.flv");
-    let player = TestClient::spawn(
-        &lr,
-        &scratch,
-        "player",
-        &[
-            lr_url(mona.port, "s"),
-            "--host=127.0.0.1".into(),
-            format!("--peerId={id}"),
-            format!("--mediaFile={}", out.display()),
-        ],
-    );
+    let at = (mona.port, "s");
+    let player = lr_player(&lr, &scratch, "player", at, Via::Direct(Some(&id)), &out);
     let (code, text, err) = publisher.finish();
     assert_eq!(code, 0, "{text}\n{err}");
     assert_all(
@@ -609,17 +584,8 @@ fn monaserver_introduces_us_and_librtmfp_both_ways() {
     );
 
     // librtmfp's direct publisher, played by us.
-    let publisher = TestClient::spawn(
-        &lr,
-        &scratch,
-        "publisher",
-        &[
-            lr_url(mona.port, "t"),
-            "--host=127.0.0.1".into(),
-            "--p2pWrite".into(),
-            format!("--mediaFile={}", src_path.display()),
-        ],
-    );
+    let at = (mona.port, "t");
+    let publisher = lr_publisher(&lr, &scratch, "publisher", at, Via::Direct(None), &src_path);
     let id = publisher.peer_id();
     let out = scratch.path("we-played.flv");
     let out_arg = out.to_str().unwrap().to_string();

@@ -3,12 +3,14 @@
 //! See tests/fixtures/handshake/README.md for how they were captured.
 //! The fingerprints below are what those programs printed themselves.
 
+mod startup_fixtures;
+
 use rand::{rngs::StdRng, SeedableRng};
 use rtmfp_core::crypto::flash::cert::{fingerprint, Certificate};
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, Epd};
 use rtmfp_core::crypto::flash::keying::KeyingComponent;
 use rtmfp_core::crypto::{CryptoProfile, FlashConfig, FlashProfile};
-use rtmfp_core::wire::{chunk::Chunk, read_multiplex, Mode, Packet};
+use rtmfp_core::wire::{chunk::Chunk, Mode, Packet};
 
 /// tcserver's printed fingerprint (its RHello certificate).
 const TCSERVER_FP: &str = "1b5a537355a90e93168a0244fa5149deb0ef42a4c450b43029673fe97cd753d1";
@@ -19,26 +21,8 @@ const ECHOSERVER_FP: &str = "0af6ab0a6ea3591b23514fd62170c6caeb62ed8bcda289802bb
 /// fcclient's printed fingerprint.
 const FCCLIENT_FP: &str = "0c968bae127781d8fec07afa1841b31846ea24e500b8328186dd3cd5958dbb12";
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../tests/fixtures/handshake/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Decrypts a startup datagram with the Default Session Key and returns
-/// its session ID and plain packet.
 fn open(name: &str) -> (u32, Vec<u8>) {
-    let datagram = fixture(name);
-    let (session_id, encrypted) = read_multiplex(&datagram).unwrap();
-    let profile = FlashProfile::new(FlashConfig::default(), &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut plain = Vec::new();
-    profile
-        .default_session_crypto()
-        .decrypt(encrypted, &mut plain)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (session_id, plain)
+    startup_fixtures::open("handshake", name)
 }
 
 /// The single chunk of a startup packet, with its raw payload.

@@ -4,38 +4,22 @@
 //! those programs check. See tests/fixtures/flash-era/README.md for how
 //! they were captured.
 
+mod startup_fixtures;
+
 use rand::{rngs::StdRng, SeedableRng};
 use rtmfp_core::crypto::flash::cert::{fingerprint, Certificate};
 use rtmfp_core::crypto::flash::epd::Epd;
 use rtmfp_core::crypto::flash::keying::KeyingComponent;
 use rtmfp_core::crypto::{CryptoProfile, FlashConfig, FlashProfile};
-use rtmfp_core::wire::{chunk::Chunk, read_multiplex, Mode, Packet};
+use rtmfp_core::wire::{chunk::Chunk, Mode, Packet};
 
 /// The peer ID librtmfp's TestClient printed ("Peer ID :") in the capture:
 /// the certificate of its IIKeying to our server, and of its RHello to our
 /// player, since it is the same process.
 const TESTCLIENT_PEER_ID: &str = "f798333d49a3484c29aa659ffe773cd7d00ed8565709a65d5c0dd9011e139b3b";
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../tests/fixtures/flash-era/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Decrypts a startup datagram with the Default Session Key (RFC 7425
-/// §4.1) and returns its session ID and plain packet.
 fn open(name: &str) -> (u32, Vec<u8>) {
-    let datagram = fixture(name);
-    let (session_id, encrypted) = read_multiplex(&datagram).unwrap();
-    let profile = FlashProfile::new(FlashConfig::default(), &mut StdRng::seed_from_u64(0)).unwrap();
-    let mut plain = Vec::new();
-    profile
-        .default_session_crypto()
-        .decrypt(encrypted, &mut plain)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (session_id, plain)
+    startup_fixtures::open("flash-era", name)
 }
 
 /// Runs `f` on the single chunk of a startup packet.

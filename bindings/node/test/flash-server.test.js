@@ -8,26 +8,10 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const rtmfp = require('..')
-const { within } = require('./helpers')
+const { within, status } = require('./helpers')
 
 const { NetConnection, NetStream } = rtmfp
 const URI = process.env.RTMFP_FLASH_SERVER_URI || ''
-
-/** The next 'netStatus' of `emitter` with `code`. */
-function status(emitter, code) {
-  return within(
-    new Promise((resolve) => {
-      const on = (info) => {
-        if (info.code === code) {
-          emitter.off('netStatus', on)
-          resolve(info)
-        }
-      }
-      emitter.on('netStatus', on)
-    }),
-    code,
-  )
-}
 
 test('publish and play through a Flash server', { skip: URI ? false : 'RTMFP_FLASH_SERVER_URI is not set' }, async (t) => {
   const connect = async () => {

@@ -12,7 +12,7 @@ const path = require('node:path')
 const dgram = require('node:dgram')
 const { spawn } = require('node:child_process')
 const rtmfp = require('..')
-const { within, next } = require('./helpers')
+const { within, next, status } = require('./helpers')
 
 const { NetConnection, NetStream, Server } = rtmfp
 const HEX64 = /^[0-9a-f]{64}$/
@@ -30,22 +30,6 @@ async function peer(t, srv, path = 'app', options = {}) {
   t.after(() => nc.close())
   await within(nc.connect(`rtmfp://${srv.address}/${path}`), 'connect')
   return nc
-}
-
-/** The next 'netStatus' of `emitter` with `code`; rejects on another error status. */
-function status(emitter, code) {
-  return within(
-    new Promise((resolve) => {
-      const on = (info) => {
-        if (info.code === code) {
-          emitter.off('netStatus', on)
-          resolve(info)
-        }
-      }
-      emitter.on('netStatus', on)
-    }),
-    code,
-  )
 }
 
 test('DIRECT_CONNECTIONS: a Node server introduces two Node peers; media by peer ID, byte-exact', async (t) => {

@@ -53,4 +53,20 @@ function collect(flow, count) {
   )
 }
 
-module.exports = { WAIT, within, next, pair, connected, collect }
+/** The next 'netStatus' of `emitter` with `code`, bounded. */
+function status(emitter, code) {
+  return within(
+    new Promise((resolve) => {
+      const on = (info) => {
+        if (info.code === code) {
+          emitter.off('netStatus', on)
+          resolve(info)
+        }
+      }
+      emitter.on('netStatus', on)
+    }),
+    code,
+  )
+}
+
+module.exports = { WAIT, within, next, pair, connected, collect, status }
