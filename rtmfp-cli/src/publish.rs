@@ -3,7 +3,7 @@
 //! directly by our peer ID (`DIRECT_CONNECTIONS`, §5.4), paced by the
 //! tags' timestamps.
 
-use crate::common::{fail, parse_duration, stop_requested, Progress, Result};
+use crate::common::{fail, parse_duration, stop_requested, CliError, Progress, Result};
 use crate::peer::{self, parse_stream_uri, ClientArgs, StreamUri};
 use clap::Args;
 use rtmfp_core::endpoint::{EndpointError, SessionHandle};
@@ -43,8 +43,8 @@ pub struct PublishArgs {
     /// rtmfp://HOST[:PORT]/APP[/KEY]#STREAM (port 1935 by default).
     #[arg(value_name = "URI", value_parser = parse_stream_uri)]
     pub uri: StreamUri,
-    /// The FLV file to publish.
-    #[arg(value_name = "FILE.flv", required_unless_present = "synthetic")]
+    /// The FLV file to publish (or use --synthetic SECS).
+    #[arg(value_name = "FILE.flv")]
     pub file: Option<PathBuf>,
     /// Publish a synthetic FLV this long instead of a file (seconds).
     #[arg(long, value_name = "SECS", value_parser = parse_duration, conflicts_with = "file")]
@@ -277,7 +277,13 @@ pub fn run(args: PublishArgs) -> Result<()> {
                 SYNTHETIC_AUDIO_RATE,
             )))
         }
-        (None, None) => unreachable!("clap requires FILE or --synthetic"),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "nothing to publish: give an FLV file (rtmfp publish URI FILE.flv), \
+                 or --synthetic SECS for a generated test stream"
+                    .into(),
+            ))
+        }
     };
     // Open it once before connecting: a bad file fails fast.
     drop(source.open()?);

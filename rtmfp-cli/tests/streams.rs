@@ -130,7 +130,10 @@ fn usage_errors_exit_with_2() {
             ],
             "cannot be used with",
         ),
-        (&["publish", "rtmfp://127.0.0.1/app/k#s"], "required"),
+        (
+            &["publish", "rtmfp://127.0.0.1/app/k#s"],
+            "or --synthetic SECS",
+        ),
         (
             &[
                 "publish",
