@@ -104,9 +104,16 @@ impl Endpoint {
             .detach(move || FlashProfile::generate(flash))
             .map_err(|e| errors::err(py, Kind::Error, format!("cannot make an identity: {e}")))?;
         let peer_id = profile.near_id();
+        let shown = bind
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut config = RuntimeConfig::new(bind, Arc::new(profile));
         config.endpoint = config_endpoint;
-        let runtime = py.detach(move || Runtime::start(config))?;
+        let runtime = py
+            .detach(move || Runtime::start(config))
+            .map_err(|e| errors::os_error(e, &shown))?;
         Ok(Endpoint {
             shared: Arc::new(Shared::new(runtime, peer_id)),
         })

@@ -250,11 +250,29 @@ pub(crate) fn from_runtime(py: Python<'_>, e: RuntimeError) -> PyErr {
     err(py, kind, message)
 }
 
+/// An `OSError` for `e` with `errno`, `strerror` and `filename` set (the
+/// address or path involved), so that Python picks the subclass
+/// (`FileNotFoundError`, ...) and `str()` names what failed:
+/// `[Errno 98] Address already in use: '127.0.0.1:1935'`.
+pub(crate) fn os_error(e: std::io::Error, filename: &str) -> PyErr {
+    match e.raw_os_error() {
+        Some(errno) => {
+            let text = std::io::Error::from_raw_os_error(errno).to_string();
+            let strerror = match text.rsplit_once(" (os error") {
+                Some((s, _)) => s.to_owned(),
+                None => text,
+            };
+            pyo3::exceptions::PyOSError::new_err((errno, strerror, filename.to_owned()))
+        }
+        None => pyo3::exceptions::PyOSError::new_err(format!("{filename}: {e}")),
+    }
+}
+
 /// The exception for a NetConnection / NetStream error.
 pub(crate) fn from_net(py: Python<'_>, e: NetError) -> PyErr {
     match e {
         NetError::Runtime(e) => from_runtime(py, e),
-        NetError::Io(e) => PyErr::from(e),
+        NetError::Io(e) => os_error(e, ""),
         NetError::Client(e) => match e {
             ClientError::Endpoint(e) => from_runtime(py, RuntimeError::Endpoint(e)),
             ClientError::InvalidArgument(why) => invalid(py, why),

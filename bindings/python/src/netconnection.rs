@@ -590,8 +590,17 @@ impl NetConnection {
         let nc = match started {
             Ok(nc) => nc,
             Err(e) => {
+                let bind = config
+                    .bind
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 *lock(&self.config) = Some(config);
-                return Err(errors::from_net(py, e));
+                return Err(match e {
+                    rtmfp_core::flash::NetError::Io(e) => errors::os_error(e, &bind),
+                    other => errors::from_net(py, other),
+                });
             }
         };
         let near_id = nc.near_id_hex();

@@ -81,7 +81,10 @@ fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
             .import("os")?
             .call_method1("fspath", (keys,))?
             .extract()?;
-        return Ok(py.detach(move || KeySet::from_file(path))?);
+        let shown = path.display().to_string();
+        return py
+            .detach(move || KeySet::from_file(path))
+            .map_err(|e| errors::os_error(e, &shown));
     }
     let mut list = Vec::new();
     for key in keys.try_iter().map_err(|_| {
@@ -424,7 +427,10 @@ impl Server {
             None => None,
         };
         // The server's identity takes a moment: release the GIL.
-        let handle = py.detach(move || ServerHandle::start(&bind, config, Hooks::default()))?;
+        let shown = addrs(&bind).join(", ");
+        let handle = py
+            .detach(move || ServerHandle::start(&bind, config, Hooks::default()))
+            .map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();
         Ok(Server {
             live: Arc::new(Layered::new(handle)?),

@@ -301,3 +301,29 @@ def test_ctrl_c_interrupts_blocking_waits(wait: str) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_a_busy_port_raises_oserror_with_errno_and_the_address() -> None:
+    import errno
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        busy = "%s:%d" % sock.getsockname()
+        for make in (
+            lambda: rtmfp.Endpoint(busy),
+            lambda: rtmfp.Server(busy),
+            lambda: rtmfp.NetConnection.connect("rtmfp://127.0.0.1:1/app", bind=busy),
+        ):
+            with pytest.raises(OSError) as info:
+                make()
+            assert info.value.errno == errno.EADDRINUSE
+            assert info.value.filename == busy
+            assert busy in str(info.value)
+
+
+def test_a_missing_keys_file_raises_filenotfounderror_with_its_name(tmp_path: Any) -> None:
+    missing = str(tmp_path / "no-such-keys.txt")
+    with pytest.raises(FileNotFoundError) as info:
+        rtmfp.Server("127.0.0.1:0", keys=missing)
+    assert info.value.filename == missing
+    assert info.value.errno is not None
