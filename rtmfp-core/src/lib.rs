@@ -27,6 +27,7 @@ pub mod crypto;
 pub mod endpoint;
 pub mod flash;
 pub mod flow;
+pub mod host;
 pub mod rendezvous;
 pub mod runtime;
 pub mod session;

@@ -16,19 +16,17 @@
 //! event-reading call; the event itself is delivered after it.
 
 use crate::errors::{self, Kind};
-use crate::shared::SLICE;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::PyTraverseError;
-use rtmfp_core::flash::client::ClientEvent;
 use rtmfp_core::flash::NetConnection as CoreNetConnection;
-use rtmfp_core::rendezvous::{ServerEvent, ServerHandle};
+use rtmfp_core::host::{EventSource, Events, Next, Waiter};
+use rtmfp_core::rendezvous::ServerHandle;
 use rtmfp_core::runtime::Handle;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,13 +36,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A runtime with an application layer whose events come out of a queue.
-pub(crate) trait Source: Send + Sync + Sized + 'static {
-    type Event: Send + 'static;
+/// A runtime with an application layer whose events come out of a queue
+/// (the queue itself is core's [`EventSource`]).
+pub(crate) trait Source: EventSource + Sized + 'static {
     /// What `ClosedError` names.
     const WHAT: &'static str;
-    fn pop(&self, timeout: Duration) -> Option<Self::Event>;
-    fn try_pop(&self) -> Option<Self::Event>;
     fn event_fd(&self) -> RawFd;
     fn handle(&self) -> Handle;
     fn local_addrs(&self) -> Vec<SocketAddr>;
@@ -53,14 +49,7 @@ pub(crate) trait Source: Send + Sync + Sized + 'static {
 }
 
 impl Source for CoreNetConnection {
-    type Event = ClientEvent;
     const WHAT: &'static str = "the NetConnection";
-    fn pop(&self, timeout: Duration) -> Option<ClientEvent> {
-        self.next_event_timeout(timeout)
-    }
-    fn try_pop(&self) -> Option<ClientEvent> {
-        self.try_next_event()
-    }
     fn event_fd(&self) -> RawFd {
         CoreNetConnection::event_fd(self)
     }
@@ -76,14 +65,7 @@ impl Source for CoreNetConnection {
 }
 
 impl Source for ServerHandle {
-    type Event = ServerEvent;
     const WHAT: &'static str = "the server";
-    fn pop(&self, timeout: Duration) -> Option<ServerEvent> {
-        self.next_event_timeout(timeout)
-    }
-    fn try_pop(&self) -> Option<ServerEvent> {
-        self.try_next_event()
-    }
     fn event_fd(&self) -> RawFd {
         ServerHandle::event_fd(self)
     }
@@ -98,8 +80,23 @@ impl Source for ServerHandle {
     }
 }
 
-/// One running layer: the source (until `close`), events set aside by
-/// blocking waits, and a duplicate of the event fd.
+/// How a blocking wait spends its time in Python: the GIL is released
+/// while it blocks, and signals (Ctrl-C) are checked between slices.
+pub(crate) struct PyWaiter<'py>(pub(crate) Python<'py>);
+
+impl Waiter for PyWaiter<'_> {
+    type Error = PyErr;
+    fn block<R: Send>(&mut self, wait: impl FnOnce() -> R + Send) -> R {
+        self.0.detach(wait)
+    }
+    fn between(&mut self) -> PyResult<()> {
+        self.0.check_signals()
+    }
+}
+
+/// One running layer: the source (until `close`), its event stream
+/// (core's [`Events`]: set-aside events, waits, close), and a duplicate of
+/// the event fd.
 ///
 /// The source's own event fd is closed when the source is dropped at
 /// `close()`; the duplicate keeps the same eventfd (or pipe) open for as
@@ -109,8 +106,7 @@ impl Source for ServerHandle {
 pub(crate) struct Layered<S: Source> {
     source: Mutex<Option<Arc<S>>>,
     handle: Handle,
-    backlog: Mutex<VecDeque<S::Event>>,
-    closed: AtomicBool,
+    events: Events<S::Event>,
     fd: OwnedFd,
     pub(crate) local_addrs: Vec<SocketAddr>,
 }
@@ -124,8 +120,7 @@ impl<S: Source> Layered<S> {
             handle: source.handle(),
             local_addrs: source.local_addrs(),
             source: Mutex::new(Some(Arc::new(source))),
-            backlog: Mutex::new(VecDeque::new()),
-            closed: AtomicBool::new(false),
+            events: Events::new(),
             fd,
         })
     }
@@ -136,7 +131,7 @@ impl<S: Source> Layered<S> {
 
     /// Closed by `close()` or because the I/O thread stopped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst) || self.handle.is_closed()
+        self.events.close_called() || self.handle.is_closed()
     }
 
     /// The source, for one call (`ClosedError` once closed).
@@ -159,67 +154,28 @@ impl<S: Source> Layered<S> {
         Ok(py.detach(move || f(&source)))
     }
 
-    /// One wait of at most `wait` on the queue (GIL released).
-    fn pop_slice(&self, py: Python<'_>, wait: Duration) -> PyResult<Option<S::Event>> {
-        let source = self.get(py)?;
-        let handle = &self.handle;
-        let event = py.detach(move || {
-            let start = Instant::now();
-            let event = source.pop(wait);
-            if event.is_none() && !handle.is_closed() {
-                // A closed queue answers at once: do not spin on it.
-                let left = wait.saturating_sub(start.elapsed());
-                if left > Duration::from_millis(1) {
-                    std::thread::sleep(left.min(Duration::from_millis(10)));
-                }
-            }
-            event
-        });
-        Ok(event)
-    }
-
     /// The next event: set-aside events first, then the queue.  Waits
-    /// until `deadline` (`None`: for ever) in slices, checking for
-    /// signals between them.  `Ok(None)` on timeout; `ClosedError` once
-    /// closed.
+    /// until `deadline` (`None`: for ever), GIL released, Ctrl-C
+    /// interrupts.  `Ok(None)` on timeout; `ClosedError` once closed.
     pub(crate) fn next_event(
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
     ) -> PyResult<Option<S::Event>> {
-        loop {
-            if self.is_closed() {
-                return Err(errors::closed_as(py, S::WHAT));
-            }
-            if let Some(event) = lock(&self.backlog).pop_front() {
-                return Ok(Some(event));
-            }
-            let wait = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
-                None => SLICE,
-            };
-            if let Some(event) = self.pop_slice(py, wait)? {
-                return Ok(Some(event));
-            }
-            py.check_signals()?;
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
-            }
+        let source = self.get(py)?;
+        match self.events.next(&*source, deadline, &mut PyWaiter(py))? {
+            Next::Event(event) => Ok(Some(event)),
+            Next::Timeout => Ok(None),
+            Next::Closed => Err(errors::closed_as(py, S::WHAT)),
         }
     }
 
     /// Every event waiting now, without blocking.  Empty once closed.
     pub(crate) fn drain(&self) -> Vec<S::Event> {
-        if self.is_closed() {
-            return Vec::new();
+        match lock(&self.source).clone() {
+            Some(source) => self.events.drain(&*source),
+            None => Vec::new(),
         }
-        let mut out: Vec<S::Event> = lock(&self.backlog).drain(..).collect();
-        if let Some(source) = lock(&self.source).clone() {
-            while let Some(event) = source.try_pop() {
-                out.push(event);
-            }
-        }
-        out
     }
 
     /// Waits (GIL released, Ctrl-C interrupts) until `pick` finds what it
@@ -229,43 +185,30 @@ impl<S: Source> Layered<S> {
         &self,
         py: Python<'_>,
         timeout: Duration,
-        mut pick: impl FnMut(&S::Event) -> Option<T>,
+        pick: impl FnMut(&S::Event) -> Option<T>,
     ) -> PyResult<Option<T>> {
+        let source = self.get(py)?;
         let deadline = Instant::now().checked_add(timeout);
-        if let Some(found) = lock(&self.backlog).iter().find_map(&mut pick) {
-            return Ok(Some(found));
-        }
-        loop {
-            if self.is_closed() {
-                return Err(errors::closed_as(py, S::WHAT));
-            }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Ok(None);
-            }
-            let wait = deadline.map_or(SLICE, |d| (d - now).min(SLICE));
-            if let Some(event) = self.pop_slice(py, wait)? {
-                let found = pick(&event);
-                lock(&self.backlog).push_back(event);
-                if found.is_some() {
-                    return Ok(found);
-                }
-            }
-            py.check_signals()?;
+        match self
+            .events
+            .wait_for(&*source, deadline, &mut PyWaiter(py), pick)?
+        {
+            Next::Event(found) => Ok(Some(found)),
+            Next::Timeout => Ok(None),
+            Next::Closed => Err(errors::closed_as(py, S::WHAT)),
         }
     }
 
     /// Closes in order (GIL released) within `deadline` and stops the I/O
     /// thread.  Idempotent; `true` if this call closed it cleanly.
     pub(crate) fn close(&self, py: Python<'_>, deadline: Duration) -> bool {
-        self.closed.store(true, Ordering::SeqCst);
-        let source = lock(&self.source).take();
-        lock(&self.backlog).clear();
-        let Some(mut source) = source else {
+        self.events.close();
+        let Some(mut source) = lock(&self.source).take() else {
             return false;
         };
         py.detach(move || loop {
-            // Other threads hold the source for one wait slice at most.
+            // A waiting thread sees the close within one slice and lets
+            // go of the source.
             match Arc::try_unwrap(source) {
                 Ok(s) => return s.shutdown(deadline),
                 Err(shared) => {

@@ -11,26 +11,20 @@ use rtmfp_core::crypto::PeerId;
 use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, EndpointError, Event, OpenFailure};
 use rtmfp_core::endpoint::{SessionHandle, SessionInfo};
 use rtmfp_core::runtime::{Handle, Runtime, RuntimeError};
-use std::collections::VecDeque;
+use crate::layer::PyWaiter;
+use rtmfp_core::host::{Events, Next};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-/// Longest time a blocking wait goes without looking at Python signals
-/// (Ctrl-C), the closed flag and events set aside by other threads.
-pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
 /// One running endpoint.
 pub(crate) struct Shared {
     pub(crate) handle: Handle,
     /// `Some` until `close()`; dropping it shuts the runtime down.
     runtime: Mutex<Option<Runtime>>,
-    /// Events taken from the runtime by a blocking wait (connect) that
-    /// were not what it waited for: the event stream gives them first.
-    backlog: Mutex<VecDeque<Event>>,
-    /// `close()` was called.
-    closed: AtomicBool,
+    /// The event stream (core's [`Events`]): events a blocking wait
+    /// (connect) set aside come first; closed by `close()`.
+    events: Events<Event>,
     pub(crate) peer_id: PeerId,
     pub(crate) local_addrs: Vec<SocketAddr>,
 }
@@ -47,15 +41,14 @@ impl Shared {
             handle: runtime.handle(),
             local_addrs: runtime.local_addrs(),
             runtime: Mutex::new(Some(runtime)),
-            backlog: Mutex::new(VecDeque::new()),
-            closed: AtomicBool::new(false),
+            events: Events::new(),
             peer_id,
         }
     }
 
     /// Closed by `close()` or because the I/O thread stopped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst) || self.handle.is_closed()
+        self.events.close_called() || self.handle.is_closed()
     }
 
     pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
@@ -70,9 +63,8 @@ impl Shared {
     /// waits for them at most `deadline`.  Idempotent; `true` if this call
     /// closed it cleanly.
     pub(crate) fn close(&self, py: Python<'_>, deadline: Duration) -> bool {
-        self.closed.store(true, Ordering::SeqCst);
+        self.events.close();
         let runtime = lock(&self.runtime).take();
-        lock(&self.backlog).clear();
         match runtime {
             Some(rt) => py.detach(move || rt.shutdown(deadline).clean),
             None => false,
@@ -121,46 +113,26 @@ impl Shared {
     }
 
     /// The next event: set-aside events first, then the runtime's queue.
-    /// Waits until `deadline` (`None`: for ever) in slices, checking for
-    /// signals between them.  `Ok(None)` on timeout; `ClosedError` once
-    /// the endpoint is closed.
+    /// Waits until `deadline` (`None`: for ever), GIL released, Ctrl-C
+    /// interrupts.  `Ok(None)` on timeout; `ClosedError` once the
+    /// endpoint is closed.
     pub(crate) fn next_event(
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
     ) -> PyResult<Option<Event>> {
-        loop {
-            self.check_open(py)?;
-            if let Some(event) = lock(&self.backlog).pop_front() {
-                return Ok(Some(event));
-            }
-            let now = Instant::now();
-            let wait = match deadline {
-                Some(d) => d.saturating_duration_since(now).min(SLICE),
-                None => SLICE,
-            };
-            let handle = &self.handle;
-            if let Some(event) = py.detach(move || handle.next_event_timeout(wait)) {
-                return Ok(Some(event));
-            }
-            py.check_signals()?;
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
-            }
+        self.check_open(py)?;
+        match self.events.next(&self.handle, deadline, &mut PyWaiter(py))? {
+            Next::Event(event) => Ok(Some(event)),
+            Next::Timeout => Ok(None),
+            Next::Closed => Err(errors::closed(py)),
         }
     }
 
     /// Every event waiting now, without blocking (for asyncio).  Empty
     /// once closed.
     pub(crate) fn drain(&self) -> Vec<Event> {
-        if self.is_closed() {
-            return Vec::new();
-        }
-        let mut out: Vec<Event> = lock(&self.backlog).drain(..).collect();
-        while let Some(event) = self.handle.try_next_event() {
-            out.push(event);
-        }
-        out
+        self.events.drain(&self.handle)
     }
 
     /// Waits until `session` opens; returns the session to use (another
@@ -206,12 +178,11 @@ impl Shared {
                     ),
                 ));
             }
-            let wait = deadline.map_or(SLICE, |d| (d - now).min(SLICE));
-            let handle = &self.handle;
-            if let Some(event) = py.detach(move || handle.next_event_timeout(wait)) {
-                lock(&self.backlog).push_back(event);
-            }
-            if let Err(e) = py.check_signals() {
+            // One slice; an event read stays in the event stream.
+            if let Err(e) = self
+                .events
+                .read_aside(&self.handle, deadline, &mut PyWaiter(py))
+            {
                 self.cancel(py, session, target);
                 return Err(e);
             }
@@ -229,11 +200,17 @@ impl Shared {
     /// How `session`'s opening ended, from the set-aside events:
     /// `Some(None)` opened, `Some(Some(reason))` failed, `None` unknown.
     fn open_outcome(&self, session: SessionHandle) -> Option<Option<OpenFailure>> {
-        lock(&self.backlog).iter().find_map(|e| match e {
-            Event::SessionOpened { session: s, .. } if *s == session => Some(None),
-            Event::SessionOpenFailed { session: s, reason } if *s == session => Some(Some(*reason)),
-            _ => None,
-        })
+        self.events.find_set_aside(|e| outcome(e, session))
+    }
+}
+
+/// How `session`'s opening ended, if `event` says: `Some(None)` opened,
+/// `Some(Some(reason))` failed.
+fn outcome(event: &Event, session: SessionHandle) -> Option<Option<OpenFailure>> {
+    match event {
+        Event::SessionOpened { session: s, .. } if *s == session => Some(None),
+        Event::SessionOpenFailed { session: s, reason } if *s == session => Some(Some(*reason)),
+        _ => None,
     }
 }
 
