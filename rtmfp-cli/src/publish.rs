@@ -65,7 +65,8 @@ pub struct PublishArgs {
     /// 2 twice as fast, 0.5 at half speed.
     #[arg(long, value_name = "FACTOR", value_parser = parse_speed, default_value = "1")]
     pub speed: f64,
-    /// Start sending once N subscribers are connected.  Default: 1 with
+    /// Start sending once N subscribers are connected (--direct only: a
+    /// server does not tell the publisher who plays).  Default: 1 with
     /// --direct, 0 (at once) through the server.
     #[arg(long, value_name = "N")]
     pub wait: Option<usize>,
@@ -262,6 +263,16 @@ fn drain(nc: &NetConnection, state: &mut State, limit: Duration) {
 
 pub fn run(args: PublishArgs) -> Result<()> {
     crate::common::install_signal_handlers();
+    if !args.direct && args.wait.is_some_and(|n| n > 0) {
+        // A server does not tell a publisher who plays (RFC 7425 §5.4 has
+        // no such message), so this would wait for ever.
+        return Err(CliError::Usage(
+            "--wait counts the subscribers of a DIRECT_CONNECTIONS stream (--direct); \
+             through a server the publisher is not told who plays. Add --direct, or \
+             start the players first and publish without --wait"
+                .into(),
+        ));
+    }
     let source = match (&args.file, args.synthetic) {
         (Some(path), _) => Source::File(path.clone()),
         (None, Some(d)) => {

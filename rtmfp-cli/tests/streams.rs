@@ -140,6 +140,17 @@ fn usage_errors_exit_with_2() {
                 "rtmfp://127.0.0.1/app/k#s",
                 "--synthetic",
                 "1",
+                "--wait",
+                "1",
+            ],
+            "--wait counts the subscribers of a DIRECT_CONNECTIONS stream",
+        ),
+        (
+            &[
+                "publish",
+                "rtmfp://127.0.0.1/app/k#s",
+                "--synthetic",
+                "1",
                 "--name",
                 "x",
             ],
