@@ -6,13 +6,13 @@
 //! GIL is released or reacquired.
 
 use crate::errors::{self, Kind, OrRaise};
+use crate::layer::PyWaiter;
 use pyo3::prelude::*;
 use rtmfp_core::crypto::PeerId;
 use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, EndpointError, Event, OpenFailure};
 use rtmfp_core::endpoint::{SessionHandle, SessionInfo};
-use rtmfp_core::runtime::{Handle, Runtime, RuntimeError};
-use crate::layer::PyWaiter;
 use rtmfp_core::host::{Events, Next};
+use rtmfp_core::runtime::{Handle, Runtime, RuntimeError};
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -122,7 +122,10 @@ impl Shared {
         deadline: Option<Instant>,
     ) -> PyResult<Option<Event>> {
         self.check_open(py)?;
-        match self.events.next(&self.handle, deadline, &mut PyWaiter(py))? {
+        match self
+            .events
+            .next(&self.handle, deadline, &mut PyWaiter(py))?
+        {
             Next::Event(event) => Ok(Some(event)),
             Next::Timeout => Ok(None),
             Next::Closed => Err(errors::closed(py)),
