@@ -15,33 +15,30 @@
 //! Freeing a NetConnection also frees (invalidates) its NetStreams.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rtmfp_core::crypto::{FlashProfile, PeerId};
 use rtmfp_core::endpoint::Endpoint;
-use rtmfp_core::flash::candidates::local_candidates;
 use rtmfp_core::flash::client::{ClientError, FlashClient, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
-use rtmfp_core::flash::uri::RtmfpUri;
-use rtmfp_core::flash::{ClientEvent, Value};
+use rtmfp_core::flash::net_connection::resolve;
+use rtmfp_core::flash::{NetConnection as CoreNetConnection, NetConnectionConfig, NetError, Value};
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
-use rtmfp_core::runtime::{self as rt, queue_sink, EventQueue, Runtime, RuntimeConfig};
+use rtmfp_core::runtime as rt;
 
 use crate::config::{self, rtmfp_config, rtmfp_role};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO,
-    RTMFP_ERR_TIMEOUT, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_TIMEOUT, RTMFP_ERR_WRONG_STATE,
+    RTMFP_OK,
 };
 use crate::event::{rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{
-    bytes, client_error, cstr, cstr_list, hex, invalid, runtime_error, write_cstr, write_out,
+    bytes, client_error, cstr, cstr_list, hex, invalid, net_error, write_cstr, write_out,
 };
 
 /// Handle-table tag of NetConnections.
@@ -113,8 +110,7 @@ pub enum rtmfp_media_type {
 
 /// What a NetConnection object and its dispatcher thread share.
 struct NcShared {
-    handle: rt::Handle,
-    events: Arc<EventQueue<ClientEvent>>,
+    nc: CoreNetConnection,
     dispatch: Dispatch,
 }
 
@@ -124,19 +120,20 @@ impl Source for NcShared {
     }
 
     fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
+        let events = self.nc.event_queue();
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let e = match (timeout, deadline) {
                 (Some(_), Some(d)) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        self.events.try_pop()
+                        events.try_pop()
                     } else {
-                        self.events.pop_timeout(Some(left))
+                        events.pop_timeout(Some(left))
                     }
                 }
                 // No limit, or one too far to represent.
-                _ => self.events.pop_timeout(None),
+                _ => events.pop_timeout(None),
             }?;
             // Events the C API does not report are skipped.
             if let Some(owned) = OwnedEvent::from_client(e) {
@@ -146,7 +143,8 @@ impl Source for NcShared {
     }
 
     fn finished(&self) -> bool {
-        self.events.is_closed() && self.events.is_empty()
+        let events = self.nc.event_queue();
+        events.is_closed() && events.is_empty()
     }
 
     fn what(&self) -> &'static str {
@@ -157,8 +155,6 @@ impl Source for NcShared {
 /// What the NetConnection table holds.
 struct NcObj {
     shared: Arc<NcShared>,
-    runtime: Mutex<Option<Runtime>>,
-    near_id: PeerId,
     /// The NetStream handles made from it (freed with it).
     streams: Mutex<Streams>,
 }
@@ -176,11 +172,7 @@ impl NcObj {
     /// Closes the NetConnection in order and stops its runtime (once);
     /// `Some(clean)` if this call did it.
     fn shutdown(&self, deadline: Duration) -> Option<bool> {
-        let runtime = lock(&self.runtime).take()?;
-        let _ = runtime
-            .handle()
-            .call_layer::<FlashClient, _, _>(|c, ep, now| c.close(ep, now));
-        Some(runtime.shutdown(deadline).clean)
+        self.shared.nc.close(deadline).map(|r| r.clean)
     }
 }
 
@@ -221,16 +213,13 @@ where
     R: Send + 'static,
     F: FnOnce(&mut FlashClient, &mut Endpoint, Instant) -> R + Send + 'static,
 {
-    shared
-        .handle
-        .call_layer::<FlashClient, _, _>(f)
-        .map_err(|e| match e {
-            rt::RuntimeError::Closed | rt::RuntimeError::ShuttingDown => Error::new(
-                RTMFP_ERR_CLOSED,
-                "the NetConnection is closed (rtmfp_netconnection_close())",
-            ),
-            e => runtime_error(e),
-        })
+    shared.nc.with_client(f).map_err(|e| match e {
+        NetError::Runtime(rt::RuntimeError::Closed | rt::RuntimeError::ShuttingDown) => Error::new(
+            RTMFP_ERR_CLOSED,
+            "the NetConnection is closed (rtmfp_netconnection_close())",
+        ),
+        e => net_error(e),
+    })
 }
 
 /// Runs a fallible client call on a NetStream.
@@ -308,53 +297,24 @@ pub unsafe extern "C" fn rtmfp_netconnection_connect(
         if out.is_null() {
             return Err(Error::null_pointer("out"));
         }
-        let parsed = RtmfpUri::parse(&uri).map_err(|e| invalid(format!("`uri` {uri:?}: {e}")))?;
         let bind = data.bind_addresses();
-        let candidates: Vec<SocketAddr> = (parsed.host.as_str(), parsed.port)
-            .to_socket_addrs()
-            .map_err(|e| invalid(format!("cannot resolve {:?}: {e}", parsed.host)))?
-            .filter(|a| bind.iter().any(|b| b.is_ipv4() == a.is_ipv4()))
-            .collect();
-        if candidates.is_empty() {
-            return Err(invalid(format!(
-                "{:?} has no address of a bound family (bind: {bind:?})",
-                parsed.host
-            )));
-        }
-        let profile = FlashProfile::generate(data.flash_for(rtmfp_role::Client))
-            .map_err(|e| Error::new(RTMFP_ERR_CRYPTO, format!("making the identity: {e}")))?;
-        let near_id = profile.near_id();
-        let mut rc = RuntimeConfig::new(bind.clone(), Arc::new(profile));
-        rc.endpoint = data.endpoint.clone();
-        rc.drop_deadline = FREE_DEADLINE;
-        if let Some(limit) = data.event_queue_limit {
-            rc.event_queue_limit = limit;
-        }
-        let io = |what: &str, e: std::io::Error| Error::new(RTMFP_ERR_IO, format!("{what}: {e}"));
-        let events =
-            Arc::new(EventQueue::new(usize::MAX).map_err(|e| io("making the event queue", e))?);
-        let mut client = FlashClient::new(data.client());
-        client.set_event_sink(queue_sink(events.clone()));
-        let runtime = Runtime::start_with_layer(rc, Box::new(client))
-            .map_err(|e| io(&format!("starting the NetConnection on {bind:?}"), e))?;
-        let local = local_candidates(&runtime.local_addrs());
-        let handle = runtime.handle();
-        let connect_uri = uri.clone();
-        handle
-            .call_layer::<FlashClient, _, _>(move |c, ep, now| {
-                c.set_local_addresses(local);
-                c.connect(ep, now, &connect_uri, &candidates, Vec::new())
-            })
-            .map_err(runtime_error)?
-            .map_err(client_error)?;
+        let candidates = resolve(&uri, &bind).map_err(net_error)?;
+        let config = NetConnectionConfig {
+            bind,
+            client: data.client(),
+            endpoint: data.endpoint.clone(),
+            flash: data.flash_for(rtmfp_role::Client),
+            args: Vec::new(),
+            event_queue_limit: data.event_queue_limit,
+        };
+        let nc = CoreNetConnection::start(config).map_err(net_error)?;
+        nc.open_resolved(&uri, candidates, Vec::new())
+            .map_err(net_error)?;
         let h = NETCONNECTIONS.insert(NcObj {
             shared: Arc::new(NcShared {
-                handle,
-                events,
+                nc,
                 dispatch: Dispatch::default(),
             }),
-            runtime: Mutex::new(Some(runtime)),
-            near_id,
             streams: Mutex::new(Streams::default()),
         });
         // SAFETY: non-NULL (checked), writable by contract.
@@ -477,7 +437,9 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_id(
             return Err(Error::null_pointer("out"));
         }
         // SAFETY: 32 writable bytes by contract.
-        unsafe { std::ptr::copy_nonoverlapping(obj.near_id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(obj.shared.nc.near_id().as_ptr(), out, RTMFP_PEER_ID_LEN)
+        };
         Ok(RTMFP_OK)
     })
 }
@@ -501,7 +463,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_id_hex(
     ffi_guard(|| {
         let obj = netconnection(nc)?;
         // SAFETY: caller's contract.
-        unsafe { write_cstr(buf, len, &hex(&obj.near_id), "buf") }
+        unsafe { write_cstr(buf, len, &hex(&obj.shared.nc.near_id()), "buf") }
     })
 }
 
@@ -848,7 +810,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_next_event(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_netconnection_event_fd(nc: *const rtmfp_netconnection) -> c_int {
-    ffi_guard(|| Ok(netconnection(nc)?.shared.events.fd()))
+    ffi_guard(|| Ok(netconnection(nc)?.shared.nc.event_fd()))
 }
 
 /// Deliver NetConnection events to `callback` instead of

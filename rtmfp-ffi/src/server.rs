@@ -28,9 +28,9 @@ use std::time::Duration;
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::rendezvous::{
-    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, Server, ServerConfig, ServerEvent,
+    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerHandle,
 };
-use rtmfp_core::runtime::{self as rt, queue_sink, EventQueue, Runtime, RuntimeConfig};
+use rtmfp_core::runtime::RuntimeConfig;
 
 use crate::config::{self, rtmfp_config, rtmfp_role};
 use crate::dispatch::{self, lock, Dispatch, Source};
@@ -137,8 +137,7 @@ fn connect_hook(slot: Arc<HookSlot>) -> ConnectHook {
 
 /// What a server object and its dispatcher thread share.
 struct SrvShared {
-    handle: rt::Handle,
-    events: Arc<EventQueue<ServerEvent>>,
+    server: ServerHandle,
     dispatch: Dispatch,
     hook: Arc<HookSlot>,
 }
@@ -163,15 +162,17 @@ impl Source for SrvShared {
     }
 
     fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
+        let events = self.server.event_queue();
         let e = match timeout {
-            Some(t) if t.is_zero() => self.events.try_pop(),
-            t => self.events.pop_timeout(t),
+            Some(t) if t.is_zero() => events.try_pop(),
+            t => events.pop_timeout(t),
         }?;
         Some(OwnedEvent::from_server(e))
     }
 
     fn finished(&self) -> bool {
-        self.events.is_closed() && self.events.is_empty()
+        let events = self.server.event_queue();
+        events.is_closed() && events.is_empty()
     }
 
     fn what(&self) -> &'static str {
@@ -182,14 +183,12 @@ impl Source for SrvShared {
 /// What the server table holds.
 struct SrvObj {
     shared: Arc<SrvShared>,
-    runtime: Mutex<Option<Runtime>>,
 }
 
 impl SrvObj {
     /// Stops the server (once); `Some(clean)` if this call did it.
     fn shutdown(&self, deadline: Duration) -> Option<bool> {
-        let runtime = lock(&self.runtime).take()?;
-        Some(runtime.shutdown(deadline).clean)
+        self.shared.server.close(deadline).map(|r| r.clean)
     }
 }
 
@@ -266,13 +265,7 @@ pub unsafe extern "C" fn rtmfp_server_start(
             on_connect: Some(connect_hook(Arc::clone(&hook))),
             ..Hooks::default()
         };
-        let events = Arc::new(
-            EventQueue::new(usize::MAX)
-                .map_err(|e| Error::new(RTMFP_ERR_IO, format!("making the event queue: {e}")))?,
-        );
-        let mut layer = Server::new(config, hooks);
-        layer.set_event_sink(queue_sink(Arc::clone(&events)));
-        let runtime = Runtime::start_with_layer(rc, Box::new(layer)).map_err(|e| {
+        let server = ServerHandle::start_with(rc, config, hooks).map_err(|e| {
             Error::new(
                 RTMFP_ERR_IO,
                 format!("starting the server on {bind:?}: {e}"),
@@ -280,12 +273,10 @@ pub unsafe extern "C" fn rtmfp_server_start(
         })?;
         let h = SERVERS.insert(SrvObj {
             shared: Arc::new(SrvShared {
-                handle: runtime.handle(),
-                events,
+                server,
                 dispatch: Dispatch::default(),
                 hook,
             }),
-            runtime: Mutex::new(Some(runtime)),
         });
         // SAFETY: non-NULL (checked), writable by contract.
         unsafe { out.write(h.to_ptr()) };
@@ -373,7 +364,7 @@ pub unsafe extern "C" fn rtmfp_server_local_addr(
 ) -> c_int {
     ffi_guard(|| {
         let obj = server(srv)?;
-        let addrs = obj.shared.handle.local_addrs();
+        let addrs = obj.shared.server.local_addrs();
         let addr = addrs.get(index).ok_or_else(|| {
             invalid(format!(
                 "`index` is {index}; the server has {} local address(es)",
@@ -388,7 +379,7 @@ pub unsafe extern "C" fn rtmfp_server_local_addr(
 fn server_peer_id(srv: *const rtmfp_server) -> Result<[u8; RTMFP_PEER_ID_LEN], Error> {
     server(srv)?
         .shared
-        .handle
+        .server
         .peer_id()
         .ok_or_else(|| Error::new(RTMFP_ERR_UNSUPPORTED, "this identity has no peer ID"))
 }
@@ -453,8 +444,8 @@ pub extern "C" fn rtmfp_server_session_count(srv: *const rtmfp_server) -> c_int 
         obj.shared.not_in_hook("rtmfp_server_session_count()")?;
         let n = obj
             .shared
-            .handle
-            .call_layer::<Server, _, _>(|s, _, _| {
+            .server
+            .with_server(|s, _, _| {
                 s.sessions().iter().filter(|c| c.connected).count()
             })
             .map_err(runtime_error)?;
@@ -545,7 +536,7 @@ pub unsafe extern "C" fn rtmfp_server_next_event(
 /// Thread safety: safe from any thread, including the connect hook.
 #[no_mangle]
 pub extern "C" fn rtmfp_server_event_fd(srv: *const rtmfp_server) -> c_int {
-    ffi_guard(|| Ok(server(srv)?.shared.events.fd()))
+    ffi_guard(|| Ok(server(srv)?.shared.server.event_fd()))
 }
 
 /// Deliver server events to `callback` instead of

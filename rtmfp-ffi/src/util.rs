@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 
 use rtmfp_core::endpoint::EndpointError;
 use rtmfp_core::flash::client::ClientError;
+use rtmfp_core::flash::NetError;
 use rtmfp_core::runtime::RuntimeError;
 use rtmfp_core::session::flows::FlowError;
 
 use crate::error::{
-    Error, RTMFP_ERR_AGAIN, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_CLOSED,
-    RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_PANIC, RTMFP_ERR_WRONG_STATE,
+    Error, RTMFP_ERR_AGAIN, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO,
+    RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO, RTMFP_ERR_PANIC,
+    RTMFP_ERR_WRONG_STATE,
 };
 
 /// Longest C string an entry point reads (addresses, URIs). A longer
@@ -215,6 +217,18 @@ pub(crate) fn client_error(e: ClientError) -> Error {
         ClientError::WrongState(why) => Error::new(RTMFP_ERR_WRONG_STATE, why),
         ClientError::InvalidArgument(why) => invalid(why),
         ClientError::Endpoint(e) => runtime_error(RuntimeError::Endpoint(e)),
+    }
+}
+
+/// A NetConnection failure as an error code and message.
+pub(crate) fn net_error(e: NetError) -> Error {
+    match e {
+        NetError::Client(e) => client_error(e),
+        NetError::Runtime(e) => runtime_error(e),
+        NetError::Io(e) => Error::new(RTMFP_ERR_IO, format!("starting the NetConnection: {e}")),
+        NetError::Identity(why) => {
+            Error::new(RTMFP_ERR_CRYPTO, format!("making the identity: {why}"))
+        }
     }
 }
 

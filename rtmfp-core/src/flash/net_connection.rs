@@ -20,9 +20,8 @@ use super::uri::RtmfpUri;
 use super::Value;
 use crate::crypto::{FlashConfig, FlashProfile, PeerId};
 use crate::endpoint::EndpointConfig;
-use crate::runtime::{
-    queue_sink, EventQueue, Handle, Runtime, RuntimeConfig, RuntimeError, ShutdownReport,
-};
+use crate::host::Host;
+use crate::runtime::{queue_sink, EventQueue, Handle, RuntimeConfig, RuntimeError, ShutdownReport};
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::RawFd;
@@ -36,8 +35,10 @@ pub enum NetError {
     Client(ClientError),
     /// The runtime is closed or refused.
     Runtime(RuntimeError),
-    /// Binding sockets or making the identity failed.
+    /// Binding sockets failed.
     Io(std::io::Error),
+    /// Making the identity (certificate, Diffie-Hellman keys) failed.
+    Identity(String),
 }
 
 impl fmt::Display for NetError {
@@ -46,6 +47,7 @@ impl fmt::Display for NetError {
             NetError::Client(e) => write!(f, "{e}"),
             NetError::Runtime(e) => write!(f, "{e}"),
             NetError::Io(e) => write!(f, "{e}"),
+            NetError::Identity(why) => write!(f, "making the identity: {why}"),
         }
     }
 }
@@ -82,8 +84,11 @@ pub struct NetConnectionConfig {
     pub endpoint: EndpointConfig,
     /// The identity's settings (default: a client, static DH).
     pub flash: FlashConfig,
-    /// Extra `connect` arguments.
+    /// Extra `connect` arguments (for [`NetConnection::connect`]).
     pub args: Vec<Value>,
+    /// The runtime's event queue limit (see
+    /// [`RuntimeConfig::event_queue_limit`]); `None` keeps its default.
+    pub event_queue_limit: Option<usize>,
 }
 
 impl Default for NetConnectionConfig {
@@ -94,71 +99,136 @@ impl Default for NetConnectionConfig {
             endpoint: EndpointConfig::default(),
             flash: FlashConfig::client(),
             args: Vec::new(),
+            event_queue_limit: None,
         }
     }
 }
 
 /// A connection to an RTMFP server, with Flash's NetConnection semantics.
+///
+/// Usable from any thread (`Send + Sync`); share it with an `Arc`.  Start
+/// it and connect in one step with [`NetConnection::connect`], or in
+/// steps ([`NetConnection::start`], then [`NetConnection::open`], or
+/// [`resolve`] and [`NetConnection::open_resolved`] where name lookup
+/// must not block the thread that connects).
 #[derive(Debug)]
 pub struct NetConnection {
-    runtime: Runtime,
+    host: Host<FlashClient>,
     events: Arc<EventQueue<ClientEvent>>,
     near_id: PeerId,
+    bind: Vec<SocketAddr>,
 }
 
 type Res<T> = Result<T, NetError>;
 
+/// The server addresses of `uri` (`rtmfp://host[:port]/...`) that are of
+/// a family in `bind`.  Name resolution blocks the caller.
+pub fn resolve(uri: &str, bind: &[SocketAddr]) -> Res<Vec<SocketAddr>> {
+    let parsed = RtmfpUri::parse(uri)
+        .map_err(|e| ClientError::InvalidArgument(format!("`uri` {uri:?}: {e}")))?;
+    let resolved: Vec<SocketAddr> = (parsed.host.as_str(), parsed.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            ClientError::InvalidArgument(format!("cannot resolve {:?}: {e}", parsed.host))
+        })?
+        .collect();
+    let candidates: Vec<SocketAddr> = resolved
+        .into_iter()
+        .filter(|a| bind.iter().any(|b| b.is_ipv4() == a.is_ipv4()))
+        .collect();
+    if candidates.is_empty() {
+        return Err(ClientError::InvalidArgument(format!(
+            "{:?} has no address of a bound family (bind: {bind:?})",
+            parsed.host
+        ))
+        .into());
+    }
+    Ok(candidates)
+}
+
 impl NetConnection {
     /// Starts a runtime with a fresh identity and connects to `uri`
-    /// (`rtmfp://host[:port]/app[/DEVELOPER-KEY]`).  Returns at once; the
-    /// outcome arrives as "NetConnection.Connect.Success", ".Failed" or
+    /// (`rtmfp://host[:port]/app[/DEVELOPER-KEY]`), with `config.args`
+    /// as extra `connect` arguments.  Returns at once; the outcome
+    /// arrives as "NetConnection.Connect.Success", ".Failed" or
     /// ".Rejected" ([`NetConnection::next_event_timeout`]).  Name
     /// resolution blocks the caller.
     pub fn connect(uri: &str, config: NetConnectionConfig) -> Res<NetConnection> {
-        let parsed =
-            RtmfpUri::parse(uri).map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
-        let resolved: Vec<SocketAddr> = (parsed.host.as_str(), parsed.port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                ClientError::InvalidArgument(format!("cannot resolve {}: {e}", parsed.host))
-            })?
-            .collect();
-        let candidates: Vec<SocketAddr> = resolved
-            .into_iter()
-            .filter(|a| config.bind.iter().any(|b| b.is_ipv4() == a.is_ipv4()))
-            .collect();
-        if candidates.is_empty() {
-            return Err(ClientError::InvalidArgument(format!(
-                "{} has no address of a bound family",
-                parsed.host
-            ))
-            .into());
-        }
+        let candidates = resolve(uri, &config.bind)?;
+        let args = config.args.clone();
+        let nc = NetConnection::start(config)?;
+        nc.open_resolved(uri, candidates, args)?;
+        Ok(nc)
+    }
+
+    /// Makes a fresh client identity (a new certificate and peer ID per
+    /// connection, RFC 7425 §5.3), binds the sockets and starts the client
+    /// on its I/O thread, without connecting yet.
+    pub fn start(config: NetConnectionConfig) -> Res<NetConnection> {
         let crypto = FlashProfile::generate(config.flash.clone())
-            .map_err(|e| std::io::Error::other(format!("client identity: {e:?}")))?;
+            .map_err(|e| NetError::Identity(e.to_string()))?;
         let near_id = crypto.near_id();
         let mut runtime_config = RuntimeConfig::new(config.bind.clone(), Arc::new(crypto));
         runtime_config.endpoint = config.endpoint.clone();
+        if let Some(limit) = config.event_queue_limit {
+            runtime_config.event_queue_limit = limit;
+        }
         let events = Arc::new(EventQueue::new(usize::MAX)?);
         let mut client = FlashClient::new(config.client.clone());
         client.set_event_sink(queue_sink(events.clone()));
-        let runtime = Runtime::start_with_layer(runtime_config, Box::new(client))?;
+        let host = Host::start(runtime_config, client)?;
         let local = if config.client.local_addresses.is_empty() {
-            super::candidates::local_candidates(&runtime.local_addrs())
+            super::candidates::local_candidates(&host.local_addrs())
         } else {
             config.client.local_addresses.clone()
         };
-        let uri = uri.to_owned();
-        let args = config.args.clone();
-        runtime.call_layer(move |c: &mut FlashClient, ep, now| {
-            c.set_local_addresses(local);
-            c.connect(ep, now, &uri, &candidates, args)
-        })??;
+        host.post(move |c, _, _| c.set_local_addresses(local))?;
         Ok(NetConnection {
-            runtime,
+            host,
             events,
             near_id,
+            bind: config.bind,
         })
+    }
+
+    /// Connects to `uri` with extra `connect` arguments `args`.  Name
+    /// resolution blocks the caller.
+    pub fn open(&self, uri: &str, args: Vec<Value>) -> Res<()> {
+        let candidates = resolve(uri, &self.bind)?;
+        self.open_resolved(uri, candidates, args)
+    }
+
+    /// Connects to `uri` at the already resolved `candidates` (see
+    /// [`resolve`]).
+    pub fn open_resolved(
+        &self,
+        uri: &str,
+        candidates: Vec<SocketAddr>,
+        args: Vec<Value>,
+    ) -> Res<()> {
+        let uri = uri.to_owned();
+        Ok(self.with(move |c, ep, now| c.connect(ep, now, &uri, &candidates, args))??)
+    }
+
+    /// The addresses it was asked to bind (see [`NetConnection::local_addrs`]
+    /// for the bound ones).
+    pub fn bind_addrs(&self) -> &[SocketAddr] {
+        &self.bind
+    }
+
+    /// Runs `f` on the I/O thread with the client layer and the
+    /// endpoint, without waiting for it (dropped unrun once closed).
+    pub fn post_client<F>(&self, f: F) -> Res<()>
+    where
+        F: FnOnce(&mut FlashClient, &mut crate::endpoint::Endpoint, Instant) + Send + 'static,
+    {
+        Ok(self.host.post(f)?)
+    }
+
+    /// The event queue itself (for adapters that read it on a thread of
+    /// their own).
+    pub fn event_queue(&self) -> &Arc<EventQueue<ClientEvent>> {
+        &self.events
     }
 
     fn with<R, F>(&self, f: F) -> Res<R>
@@ -166,7 +236,7 @@ impl NetConnection {
         R: Send + 'static,
         F: FnOnce(&mut FlashClient, &mut crate::endpoint::Endpoint, Instant) -> R + Send + 'static,
     {
-        Ok(self.runtime.call_layer::<FlashClient, _, _>(f)?)
+        Ok(self.host.call(f)?)
     }
 
     /// Runs `f` on the I/O thread with the client layer and the endpoint.
@@ -206,7 +276,7 @@ impl NetConnection {
 
     /// The bound local addresses.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.runtime.local_addrs()
+        self.host.local_addrs()
     }
 
     /// The next event, waiting at most `timeout`.
@@ -267,7 +337,7 @@ impl NetConnection {
 
     fn stream(&self, id: StreamId) -> NetStream {
         NetStream {
-            handle: self.runtime.handle(),
+            handle: self.host.handle().clone(),
             id,
         }
     }
@@ -313,14 +383,21 @@ impl NetConnection {
 
     /// The runtime handle.
     pub fn handle(&self) -> Handle {
-        self.runtime.handle()
+        self.host.handle().clone()
     }
 
-    /// Closes the connection in order (RFC 7425 §5.3.6) and stops the
-    /// runtime within `deadline`.
-    pub fn close(self, deadline: Duration) -> ShutdownReport {
-        let _ = self.with(|c, ep, now| c.close(ep, now));
-        self.runtime.shutdown(deadline)
+    /// Whether it was closed (or its I/O thread stopped).
+    pub fn is_closed(&self) -> bool {
+        self.host.is_closed()
+    }
+
+    /// Closes the connection in order (RFC 7425 §5.3.6: its NetStreams,
+    /// flows, then the sessions to the server and to peers) and stops the
+    /// runtime within `deadline`.  Once: `Some(report)` for the call that
+    /// closed it, `None` for any later (or concurrent) one.  The events
+    /// it causes ("NetConnection.Connect.Closed", ...) stay readable.
+    pub fn close(&self, deadline: Duration) -> Option<ShutdownReport> {
+        self.host.shutdown(deadline, |c, ep, now| c.close(ep, now))
     }
 }
 

@@ -11,5 +11,7 @@
 //! `docs/host-model.md` (from the repository root).
 
 mod events;
+mod hosted;
 
 pub use events::{EventSource, Events, Next, Waiter, SLICE};
+pub use hosted::Host;

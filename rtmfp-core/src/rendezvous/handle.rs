@@ -7,9 +7,8 @@ use super::types::{ClientInfo, Hooks, ServerConfig, ServerEvent, StreamInfo};
 use crate::crypto::{FlashConfig, FlashProfile, PeerId};
 use crate::endpoint::{Endpoint, SessionHandle};
 use crate::flash::peer_id::to_hex;
-use crate::runtime::{
-    queue_sink, EventQueue, Handle, Runtime, RuntimeConfig, RuntimeError, ShutdownReport,
-};
+use crate::host::Host;
+use crate::runtime::{queue_sink, EventQueue, Handle, RuntimeConfig, RuntimeError, ShutdownReport};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
@@ -30,7 +29,7 @@ use std::time::{Duration, Instant};
 /// ```
 #[derive(Debug)]
 pub struct ServerHandle {
-    runtime: Runtime,
+    host: Host<Server>,
     events: Arc<EventQueue<ServerEvent>>,
 }
 
@@ -61,18 +60,18 @@ impl ServerHandle {
         let events = Arc::new(EventQueue::new(usize::MAX)?);
         let mut server = Server::new(config, hooks);
         server.set_event_sink(queue_sink(events.clone()));
-        let runtime = Runtime::start_with_layer(runtime, Box::new(server))?;
-        Ok(ServerHandle { runtime, events })
+        let host = Host::start(runtime, server)?;
+        Ok(ServerHandle { host, events })
     }
 
     /// The bound addresses.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.runtime.local_addrs()
+        self.host.local_addrs()
     }
 
     /// The server's peer ID (its certificate fingerprint).
     pub fn peer_id(&self) -> Option<PeerId> {
-        self.runtime.peer_id()
+        self.host.handle().peer_id()
     }
 
     /// The server's fingerprint as 64 hex characters.
@@ -86,7 +85,7 @@ impl ServerHandle {
         R: Send + 'static,
         F: FnOnce(&mut Server, &mut Endpoint, Instant) -> R + Send + 'static,
     {
-        self.runtime.call_layer::<Server, _, _>(f)
+        self.host.call(f)
     }
 
     /// The client sessions.
@@ -139,11 +138,42 @@ impl ServerHandle {
 
     /// The runtime handle (endpoint-level calls, I/O counters).
     pub fn handle(&self) -> Handle {
-        self.runtime.handle()
+        self.host.handle().clone()
     }
 
-    /// Closes every session in order and stops within `deadline`.
+    /// Runs `f` on the I/O thread with the server layer, without waiting
+    /// (dropped unrun once closed).
+    pub fn post_server<F>(&self, f: F) -> Result<(), RuntimeError>
+    where
+        F: FnOnce(&mut Server, &mut Endpoint, Instant) + Send + 'static,
+    {
+        self.host.post(f)
+    }
+
+    /// The event queue itself (for adapters that read it on a thread of
+    /// their own).
+    pub fn event_queue(&self) -> &Arc<EventQueue<ServerEvent>> {
+        &self.events
+    }
+
+    /// Whether it was closed (or its I/O thread stopped).
+    pub fn is_closed(&self) -> bool {
+        self.host.is_closed()
+    }
+
+    /// Closes every session in order and stops within `deadline`.  Once:
+    /// `Some(report)` for the call that closed it, `None` for any later
+    /// (or concurrent) one.  Events it causes stay readable.
+    pub fn close(&self, deadline: Duration) -> Option<ShutdownReport> {
+        self.host.shutdown(deadline, |_, _, _| {})
+    }
+
+    /// [`ServerHandle::close`], consuming the handle.  If it was closed
+    /// already, the report says not clean, with no counters.
     pub fn shutdown(self, deadline: Duration) -> ShutdownReport {
-        self.runtime.shutdown(deadline)
+        self.close(deadline).unwrap_or_else(|| ShutdownReport {
+            clean: false,
+            stats: Default::default(),
+        })
     }
 }

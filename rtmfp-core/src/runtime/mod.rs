@@ -357,6 +357,28 @@ impl Handle {
         }))
     }
 
+    /// Runs `f` on the I/O thread with the runtime's layer (of type `L`),
+    /// the endpoint and the time, without waiting (the non-blocking
+    /// [`Handle::call_layer`]).  Jobs run in the order they were sent.
+    /// If the runtime has no layer of type `L`, `f` is dropped unrun.
+    /// Fails only if the runtime has stopped; usable from the I/O thread.
+    pub fn post_layer<L, F>(&self, f: F) -> Result<(), RuntimeError>
+    where
+        L: crate::endpoint::Layer,
+        F: FnOnce(&mut L, &mut Endpoint, Instant) + Send + 'static,
+    {
+        self.submit(Box::new(move |d: &mut Driver| {
+            let now = d.now;
+            if let Some(layer) = d
+                .layer
+                .as_mut()
+                .and_then(|l| l.as_any_mut().downcast_mut::<L>())
+            {
+                f(layer, &mut d.endpoint, now)
+            }
+        }))
+    }
+
     /// Starts opening a session to the identity `epd` at the candidate
     /// `addresses` (RFC 7016 §3.5.1.1.1).  The result arrives as
     /// [`Event::SessionOpened`] or [`Event::SessionOpenFailed`].
