@@ -445,9 +445,7 @@ pub extern "C" fn rtmfp_server_session_count(srv: *const rtmfp_server) -> c_int 
         let n = obj
             .shared
             .server
-            .with_server(|s, _, _| {
-                s.sessions().iter().filter(|c| c.connected).count()
-            })
+            .with_server(|s, _, _| s.sessions().iter().filter(|c| c.connected).count())
             .map_err(runtime_error)?;
         Ok(c_int::try_from(n).unwrap_or(c_int::MAX))
     })
