@@ -273,6 +273,7 @@ pub(crate) fn from_net(py: Python<'_>, e: NetError) -> PyErr {
     match e {
         NetError::Runtime(e) => from_runtime(py, e),
         NetError::Io(e) => os_error(e, ""),
+        NetError::Identity(why) => err(py, Kind::Error, format!("making the identity: {why}")),
         NetError::Client(e) => match e {
             ClientError::Endpoint(e) => from_runtime(py, RuntimeError::Endpoint(e)),
             ClientError::InvalidArgument(why) => invalid(py, why),

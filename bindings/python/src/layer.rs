@@ -23,10 +23,9 @@ use pyo3::PyTraverseError;
 use rtmfp_core::flash::NetConnection as CoreNetConnection;
 use rtmfp_core::host::{EventSource, Events, Next, Waiter};
 use rtmfp_core::rendezvous::ServerHandle;
-use rtmfp_core::runtime::Handle;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -37,15 +36,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A runtime with an application layer whose events come out of a queue
-/// (the queue itself is core's [`EventSource`]).
+/// (the queue itself is core's [`EventSource`]; the rest is core's too).
 pub(crate) trait Source: EventSource + Sized + 'static {
     /// What `ClosedError` names.
     const WHAT: &'static str;
     fn event_fd(&self) -> RawFd;
-    fn handle(&self) -> Handle;
     fn local_addrs(&self) -> Vec<SocketAddr>;
-    /// Closes in order within `deadline`; whether it was clean.
-    fn shutdown(self, deadline: Duration) -> bool;
+    /// Closes in order within `deadline`, once: `Some(clean)` for the
+    /// call that did it.
+    fn close(&self, deadline: Duration) -> Option<bool>;
 }
 
 impl Source for CoreNetConnection {
@@ -53,14 +52,11 @@ impl Source for CoreNetConnection {
     fn event_fd(&self) -> RawFd {
         CoreNetConnection::event_fd(self)
     }
-    fn handle(&self) -> Handle {
-        CoreNetConnection::handle(self)
-    }
     fn local_addrs(&self) -> Vec<SocketAddr> {
         CoreNetConnection::local_addrs(self)
     }
-    fn shutdown(self, deadline: Duration) -> bool {
-        self.close(deadline).clean
+    fn close(&self, deadline: Duration) -> Option<bool> {
+        CoreNetConnection::close(self, deadline).map(|r| r.clean)
     }
 }
 
@@ -69,14 +65,11 @@ impl Source for ServerHandle {
     fn event_fd(&self) -> RawFd {
         ServerHandle::event_fd(self)
     }
-    fn handle(&self) -> Handle {
-        ServerHandle::handle(self)
-    }
     fn local_addrs(&self) -> Vec<SocketAddr> {
         ServerHandle::local_addrs(self)
     }
-    fn shutdown(self, deadline: Duration) -> bool {
-        ServerHandle::shutdown(self, deadline).clean
+    fn close(&self, deadline: Duration) -> Option<bool> {
+        ServerHandle::close(self, deadline).map(|r| r.clean)
     }
 }
 
@@ -94,44 +87,33 @@ impl Waiter for PyWaiter<'_> {
     }
 }
 
-/// One running layer: the source (until `close`), its event stream
-/// (core's [`Events`]: set-aside events, waits, close), and a duplicate of
-/// the event fd.
-///
-/// The source's own event fd is closed when the source is dropped at
-/// `close()`; the duplicate keeps the same eventfd (or pipe) open for as
-/// long as the Python object lives, so an asyncio reader never watches a
-/// closed (or reused) descriptor.  After close it stays readable for good,
-/// as the contract says: the queue was closed, and nobody clears it.
+/// One running layer: the source and its event stream (core's
+/// [`Events`]: set-aside events, waits, close).  The source, and so its
+/// event fd, lives as long as the Python object: an asyncio reader never
+/// watches a closed (or reused) descriptor.  After close the fd stays
+/// readable for good, as the contract says.
 pub(crate) struct Layered<S: Source> {
-    source: Mutex<Option<Arc<S>>>,
-    handle: Handle,
+    source: Arc<S>,
     events: Events<S::Event>,
-    fd: OwnedFd,
     pub(crate) local_addrs: Vec<SocketAddr>,
 }
 
 impl<S: Source> Layered<S> {
-    pub(crate) fn new(source: S) -> std::io::Result<Layered<S>> {
-        // SAFETY: the fd belongs to the source's event queue, alive while
-        // `source` is; it is only duplicated here.
-        let fd = unsafe { BorrowedFd::borrow_raw(source.event_fd()) }.try_clone_to_owned()?;
-        Ok(Layered {
-            handle: source.handle(),
+    pub(crate) fn new(source: S) -> Layered<S> {
+        Layered {
             local_addrs: source.local_addrs(),
-            source: Mutex::new(Some(Arc::new(source))),
+            source: Arc::new(source),
             events: Events::new(),
-            fd,
-        })
+        }
     }
 
     pub(crate) fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.source.event_fd()
     }
 
     /// Closed by `close()` or because the I/O thread stopped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.events.close_called() || self.handle.is_closed()
+        self.events.is_closed(&*self.source)
     }
 
     /// The source, for one call (`ClosedError` once closed).
@@ -139,9 +121,7 @@ impl<S: Source> Layered<S> {
         if self.is_closed() {
             return Err(errors::closed_as(py, S::WHAT));
         }
-        lock(&self.source)
-            .clone()
-            .ok_or_else(|| errors::closed_as(py, S::WHAT))
+        Ok(self.source.clone())
     }
 
     /// Runs `f` with the source, GIL released.
@@ -162,8 +142,10 @@ impl<S: Source> Layered<S> {
         py: Python<'_>,
         deadline: Option<Instant>,
     ) -> PyResult<Option<S::Event>> {
-        let source = self.get(py)?;
-        match self.events.next(&*source, deadline, &mut PyWaiter(py))? {
+        match self
+            .events
+            .next(&*self.source, deadline, &mut PyWaiter(py))?
+        {
             Next::Event(event) => Ok(Some(event)),
             Next::Timeout => Ok(None),
             Next::Closed => Err(errors::closed_as(py, S::WHAT)),
@@ -172,10 +154,7 @@ impl<S: Source> Layered<S> {
 
     /// Every event waiting now, without blocking.  Empty once closed.
     pub(crate) fn drain(&self) -> Vec<S::Event> {
-        match lock(&self.source).clone() {
-            Some(source) => self.events.drain(&*source),
-            None => Vec::new(),
-        }
+        self.events.drain(&*self.source)
     }
 
     /// Waits (GIL released, Ctrl-C interrupts) until `pick` finds what it
@@ -187,11 +166,10 @@ impl<S: Source> Layered<S> {
         timeout: Duration,
         pick: impl FnMut(&S::Event) -> Option<T>,
     ) -> PyResult<Option<T>> {
-        let source = self.get(py)?;
         let deadline = Instant::now().checked_add(timeout);
         match self
             .events
-            .wait_for(&*source, deadline, &mut PyWaiter(py), pick)?
+            .wait_for(&*self.source, deadline, &mut PyWaiter(py), pick)?
         {
             Next::Event(found) => Ok(Some(found)),
             Next::Timeout => Ok(None),
@@ -203,20 +181,8 @@ impl<S: Source> Layered<S> {
     /// thread.  Idempotent; `true` if this call closed it cleanly.
     pub(crate) fn close(&self, py: Python<'_>, deadline: Duration) -> bool {
         self.events.close();
-        let Some(mut source) = lock(&self.source).take() else {
-            return false;
-        };
-        py.detach(move || loop {
-            // A waiting thread sees the close within one slice and lets
-            // go of the source.
-            match Arc::try_unwrap(source) {
-                Ok(s) => return s.shutdown(deadline),
-                Err(shared) => {
-                    source = shared;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        })
+        let source = self.source.clone();
+        py.detach(move || source.close(deadline)) == Some(true)
     }
 }
 

@@ -604,7 +604,7 @@ impl NetConnection {
             }
         };
         let near_id = nc.near_id_hex();
-        let layered = Layered::new(nc)?;
+        let layered = Layered::new(nc);
         let _ = self.near_id.set(near_id);
         let _ = self.uri.set(uri.to_owned());
         let _ = self.live.set(Arc::new(layered));

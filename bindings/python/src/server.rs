@@ -433,7 +433,7 @@ impl Server {
             .map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();
         Ok(Server {
-            live: Arc::new(Layered::new(handle)?),
+            live: Arc::new(Layered::new(handle)),
             peer_id,
             hooks: Mutex::new(hooks),
             clients: Mutex::new(HashMap::new()),
