@@ -21,7 +21,8 @@ use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
 use rtmfp_core::flow::MessageOptions;
-use rtmfp_core::runtime::{parse_uri, Runtime, RuntimeConfig, RuntimeError};
+use rtmfp_core::host::Host;
+use rtmfp_core::runtime::{parse_uri, RuntimeConfig, RuntimeError};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -137,11 +138,11 @@ impl NativeEndpoint {
         let peer_id = profile.near_id();
         let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
         config.endpoint = endpoint;
-        let runtime = Runtime::start(config).map_err(|e| {
+        let host = Host::start_plain(config).map_err(|e| {
             let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
             errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
         })?;
-        let (shared, outbox) = Shared::start(runtime, Source::Runtime, peer_id, on_items)?;
+        let (shared, outbox) = Shared::start(Arc::new(host), Source::Runtime, peer_id, on_items)?;
         Ok(NativeEndpoint {
             base: Base::new(&env, shared, outbox)?,
         })

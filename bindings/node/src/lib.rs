@@ -34,7 +34,6 @@ mod endpoint;
 mod errors;
 mod flash_items;
 mod items;
-mod layer;
 mod netconnection;
 mod object;
 mod server;

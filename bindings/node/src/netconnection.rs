@@ -3,9 +3,9 @@
 //! §5.3: a new certificate and peer ID per connection).  The JS wrapper
 //! (`lib/netconnection.js`) builds `NetConnection` and `NetStream` on it.
 //!
-//! The client runs on the I/O thread, hosted ([`crate::layer`]) so that
-//! every call here is posted without waiting; its events go to a queue of
-//! items that the dispatcher hands to JS like an endpoint's.
+//! It is core's `NetConnection`: every call here is posted to its I/O
+//! thread without waiting, and the dispatcher hands its events to JS like
+//! an endpoint's.
 //!
 //! NetStreams are named by keys the JS side picks (small integers): the
 //! posted closures translate them to the client's `StreamId`s and the
@@ -20,15 +20,12 @@ use crate::amf;
 use crate::convert::{self, AddrSpec};
 use crate::errors::{self, describe_client, invalid, Code, Result};
 use crate::items::{Item, NativeItem, ReplyValue};
-use crate::layer::{self, Hosted, Observer};
 use crate::object::{lock, Base, CloseTask};
-use crate::shared::{Reply, Shared, Source};
+use crate::shared::{Mapped, Reply, Shared};
 use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use rtmfp_core::crypto::{FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{Endpoint, EndpointConfig, Event};
-use rtmfp_core::flash::candidates::local_candidates;
+use rtmfp_core::endpoint::{Endpoint, EndpointConfig};
 use rtmfp_core::flash::client::{
     ClientConfig, ClientError, PeerConnectMode, PeerStreamId, StreamId,
 };
@@ -36,11 +33,14 @@ use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
 use rtmfp_core::flash::peer_id::from_hex;
 use rtmfp_core::flash::uri::RtmfpUri;
-use rtmfp_core::flash::{ClientEvent, FlashClient};
-use rtmfp_core::runtime::{EventQueue, Runtime, RuntimeConfig};
+use rtmfp_core::flash::{
+    ClientEvent, FlashClient, NetConnection as CoreNetConnection, NetConnectionConfig, NetError,
+};
+use rtmfp_core::runtime::Handle;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Options of `new NativeNetConnection` (validated and defaulted by the
@@ -82,8 +82,17 @@ fn stream_of(event: &ClientEvent) -> Option<StreamId> {
 #[napi]
 pub struct NativeNetConnection {
     base: Base,
-    client: Weak<Mutex<FlashClient>>,
     keys: Arc<Mutex<Keys>>,
+}
+
+/// The server session's identity, as an item (once it is open).
+fn server_session(c: &mut FlashClient, _: &mut Endpoint, _: Instant) -> Option<Item> {
+    Some(Item::ServerSession {
+        far_id: c.far_id(),
+        near_nonce: c.near_nonce()?.to_vec(),
+        far_nonce: c.far_nonce()?.to_vec(),
+        far_address: c.server_address()?,
+    })
 }
 
 /// The kinds of `createStream`.
@@ -116,7 +125,7 @@ impl NativeNetConnection {
     where
         F: FnOnce(&mut FlashClient, &mut Endpoint, Instant) + Send + 'static,
     {
-        layer::post(&self.base.shared, &self.client, f)
+        self.base.shared.post_layer::<FlashClient, F>(f)
     }
 
     /// Runs a request on the NetStream with key `key`; replies with what
@@ -193,70 +202,50 @@ impl NativeNetConnection {
         if let Some(ms) = options.keepalive_interval {
             endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
         }
-        let profile = FlashProfile::generate(FlashConfig::client())
-            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
-        let peer_id = profile.near_id();
-        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
-        config.endpoint = endpoint;
-
-        let queue = Arc::new(
-            EventQueue::new(usize::MAX)
-                .map_err(|e| errors::err(Code::Io, format!("cannot make a queue: {e}")))?,
-        );
-        let keys = Arc::new(Mutex::new(Keys::default()));
-        let mut client_config = ClientConfig {
+        let mut client = ClientConfig {
             peer_connect: PeerConnectMode::Ask,
             ..ClientConfig::default()
         };
         if let Some(max) = options.max_peer_connections {
-            client_config.max_peer_connections = max as usize;
+            client.max_peer_connections = max as usize;
         }
-        let mut client = FlashClient::new(client_config);
-        client.set_event_sink({
+        let nc = CoreNetConnection::start(NetConnectionConfig {
+            bind: bind.clone(),
+            client,
+            endpoint,
+            ..NetConnectionConfig::default()
+        })
+        .map_err(|e| match e {
+            NetError::Io(e) => {
+                let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
+                errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
+            }
+            other => errors::err(Code::Internal, other.to_string()),
+        })?;
+        let peer_id = nc.near_id();
+        let keys = Arc::new(Mutex::new(Keys::default()));
+        let source = Mapped::source(nc.event_queue().clone(), {
             let keys = keys.clone();
-            layer::sink(queue.clone(), move |event: ClientEvent| {
-                let stream = stream_of(&event).and_then(|id| lock(&keys).by_id.get(&id).copied());
-                Some(Item::Client { event, stream })
-            })
-        });
-        // The server session's farID and nonces, as it opens.
-        let observer: Observer<FlashClient> = {
-            let queue = queue.clone();
-            Box::new(move |c: &FlashClient, event: &Event| {
-                if let Event::SessionOpened {
-                    session,
-                    far_address,
-                    far_peer_id,
-                    near_nonce,
-                    far_nonce,
-                    ..
-                } = event
+            let told = AtomicBool::new(false);
+            move |event: ClientEvent, handle: &Handle, items: &mut Vec<Item>| {
+                // The server session's farID and nonces, before the outcome
+                // of the connect.
+                if matches!(event, ClientEvent::Status { stream: None, .. })
+                    && !told.swap(true, Ordering::SeqCst)
                 {
-                    if c.server_session() == Some(*session) {
-                        queue.push(Item::ServerSession {
-                            far_id: *far_peer_id,
-                            near_nonce: near_nonce.clone(),
-                            far_nonce: far_nonce.clone(),
-                            far_address: *far_address,
-                        });
+                    if let Ok(Some(item)) = handle.call_layer(server_session) {
+                        items.push(item);
                     }
                 }
-            })
-        };
-        let (hosted, client) = Hosted::new(client, Some(observer));
-        let runtime = Runtime::start_with_layer(config, Box::new(hosted)).map_err(|e| {
-            let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
-            errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
-        })?;
-        let local = local_candidates(&runtime.local_addrs());
-        let (shared, outbox) = Shared::start(runtime, Source::Queue(queue), peer_id, on_items)?;
-        let nc = NativeNetConnection {
+                let stream = stream_of(&event).and_then(|id| lock(&keys).by_id.get(&id).copied());
+                items.push(Item::Client { event, stream });
+            }
+        });
+        let (shared, outbox) = Shared::start(Arc::new(nc), source, peer_id, on_items)?;
+        Ok(NativeNetConnection {
             base: Base::new(&env, shared, outbox)?,
-            client,
             keys,
-        };
-        nc.post(move |c, _, _| c.set_local_addresses(local))?;
-        Ok(nc)
+        })
     }
 
     /// Our peer ID (`nearID`: the certificate fingerprint), 64 hex digits.
@@ -316,7 +305,6 @@ impl NativeNetConnection {
             Ok(ip) => AddrSpec::Ready(SocketAddr::new(ip, parsed.port)),
             Err(_) => AddrSpec::Name(parsed.host.clone(), parsed.port),
         };
-        let client = self.client.clone();
         let post = move |addrs: Vec<SocketAddr>, reply: Reply, shared: &Shared| {
             let candidates: Vec<SocketAddr> = addrs
                 .into_iter()
@@ -330,7 +318,7 @@ impl NativeNetConnection {
                 ));
                 return Ok(());
             }
-            layer::post(shared, &client, move |c, ep, now| {
+            shared.post_layer::<FlashClient, _>(move |c: &mut FlashClient, ep, now| {
                 let r = c.connect(ep, now, &uri, &candidates, args);
                 reply.send(match r {
                     Ok(()) => Item::reply(request, Ok(ReplyValue::None)),

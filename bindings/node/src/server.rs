@@ -4,23 +4,24 @@
 //! server) on its own runtime.  The JS wrapper (`lib/server.js`) builds
 //! `Server` on it.
 //!
-//! The server runs on the I/O thread, hosted ([`crate::layer`]) so that
-//! the queries here are posted without waiting; its events go to a queue
-//! of items that the dispatcher hands to JS like an endpoint's.
+//! It is core's `ServerHandle`: the queries here are posted to its I/O
+//! thread without waiting, and the dispatcher hands its events to JS like
+//! an endpoint's.
 
 use crate::convert;
 use crate::errors::{self, Code, Result};
 use crate::items::{Item, NativeItem, ReplyValue};
-use crate::layer::{self, Hosted};
 use crate::object::{Base, CloseTask};
+use crate::shared::{Mapped, Shared};
 use napi::bindgen_prelude::{AsyncTask, Function};
 use napi::Env;
 use napi_derive::napi;
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
-use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerEvent};
-use rtmfp_core::runtime::{EventQueue, Runtime, RuntimeConfig};
-use std::sync::{Arc, Mutex, Weak};
+use rtmfp_core::endpoint::{Endpoint, EndpointConfig, SessionHandle};
+use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerHandle};
+use rtmfp_core::runtime::RuntimeConfig;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Options of `new NativeServer` (validated and defaulted by the JS
 /// wrapper; durations in ms).
@@ -45,7 +46,16 @@ pub struct NativeServerOptions {
 #[napi]
 pub struct NativeServer {
     base: Base,
-    server: Weak<Mutex<Server>>,
+}
+
+impl NativeServer {
+    /// Runs `f` with the server on the I/O thread, without waiting.
+    fn post<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Server, &mut Endpoint, Instant) + Send + 'static,
+    {
+        self.base.shared.post_layer::<Server, F>(f)
+    }
 }
 
 fn key_set(options: &NativeServerOptions) -> Result<KeySet> {
@@ -94,35 +104,20 @@ impl NativeServer {
         let peer_id = profile.near_id();
         let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
         config.endpoint = endpoint;
-
-        let queue = Arc::new(
-            EventQueue::new(usize::MAX)
-                .map_err(|e| errors::err(Code::Io, format!("cannot make a queue: {e}")))?,
-        );
-        let mut server = Server::new(
-            ServerConfig {
-                keys,
-                ..ServerConfig::default()
-            },
-            Hooks::default(),
-        );
-        server.set_event_sink(layer::sink(queue.clone(), |event: ServerEvent| {
-            Some(Item::Server(event))
-        }));
-        let (hosted, server) = Hosted::new(server, None);
-        let runtime = Runtime::start_with_layer(config, Box::new(hosted)).map_err(|e| {
+        let server = ServerConfig {
+            keys,
+            ..ServerConfig::default()
+        };
+        let server = ServerHandle::start_with(config, server, Hooks::default()).map_err(|e| {
             let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
             errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
         })?;
-        let (shared, outbox) = crate::shared::Shared::start(
-            runtime,
-            crate::shared::Source::Queue(queue),
-            peer_id,
-            on_items,
-        )?;
+        let source = Mapped::source(server.event_queue().clone(), |event, _, items| {
+            items.push(Item::Server(event))
+        });
+        let (shared, outbox) = Shared::start(Arc::new(server), source, peer_id, on_items)?;
         Ok(NativeServer {
             base: Base::new(&env, shared, outbox)?,
-            server,
         })
     }
 
@@ -165,7 +160,7 @@ impl NativeServer {
     #[napi]
     pub fn sessions(&self, request: u32) -> Result<()> {
         let reply = self.base.reply(request)?;
-        layer::post(&self.base.shared, &self.server, move |s, _, _| {
+        self.post(move |s, _, _| {
             reply.send(Item::reply(request, Ok(ReplyValue::Clients(s.sessions()))));
         })
     }
@@ -174,7 +169,7 @@ impl NativeServer {
     #[napi]
     pub fn streams(&self, request: u32) -> Result<()> {
         let reply = self.base.reply(request)?;
-        layer::post(&self.base.shared, &self.server, move |s, _, _| {
+        self.post(move |s, _, _| {
             reply.send(Item::reply(request, Ok(ReplyValue::Streams(s.streams()))));
         })
     }
@@ -185,7 +180,7 @@ impl NativeServer {
     pub fn disconnect(&self, request: u32, session: f64) -> Result<()> {
         let session = SessionHandle(convert::id(session, "session")?);
         let reply = self.base.reply(request)?;
-        layer::post(&self.base.shared, &self.server, move |s, ep, now| {
+        self.post(move |s, ep, now| {
             let found = s.disconnect(ep, now, session);
             reply.send(Item::reply(request, Ok(ReplyValue::Id(u64::from(found)))));
         })

@@ -25,11 +25,10 @@
 //! alive by itself.  The JS wrapper refs it while it waits for something
 //! (a connect, a receipt, a close) or when asked to (`endpoint.ref()`).
 //!
-//! A Flash `NetConnection` or rendezvous `Server` runs its layer on the
-//! I/O thread (`Runtime::start_with_layer`, see [`crate::layer`]); the
-//! layer hands its events to a queue of [`Item`]s of its own
-//! ([`Source::Queue`]) instead of the runtime's event queue, and the
-//! dispatcher reads that queue the same way.
+//! A Flash `NetConnection` or rendezvous `Server` is core's own object
+//! (its layer on the I/O thread, reached with [`Shared::post_layer`]);
+//! the layer hands its events to a queue of its own, which the
+//! dispatcher reads and converts ([`Source::Layer`]).
 
 use crate::errors::{self, Code};
 use crate::items::{Item, NativeItem};
@@ -37,8 +36,9 @@ use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use rtmfp_core::crypto::PeerId;
-use rtmfp_core::endpoint::Endpoint as CoreEndpoint;
-use rtmfp_core::runtime::{EventQueue, Handle, Runtime};
+use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, Layer};
+use rtmfp_core::host::Hosted;
+use rtmfp_core::runtime::{EventQueue, Handle};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -107,9 +107,67 @@ impl Gate {
 pub enum Source {
     /// The runtime's own event queue (a plain endpoint).
     Runtime,
-    /// A layer's queue (`NetConnection`, `Server`): the layer's sink pushes
-    /// items and closes it when the layer goes (the I/O thread ended).
-    Queue(Arc<EventQueue<Item>>),
+    /// A layer's queue of core events (`NetConnection`, `Server`), each
+    /// made items on the dispatcher thread; closed when the layer goes
+    /// (the I/O thread ended).
+    Layer(Box<dyn LayerSource>),
+}
+
+/// A layer's event queue, read as items.
+pub trait LayerSource: Send + Sync {
+    /// The next item, waiting (`wait`) or not; `None` once finished (or
+    /// nothing waits).
+    fn next(&self, handle: &Handle, wait: bool) -> Option<Item>;
+    /// Nothing more comes: wake the dispatcher.
+    fn finish(&self);
+}
+
+/// A queue of `T` whose events `convert` makes items (none, one or more)
+/// on the dispatcher thread, which may wait for the I/O thread there.
+pub struct Mapped<T, F> {
+    queue: Arc<EventQueue<T>>,
+    pending: Mutex<std::collections::VecDeque<Item>>,
+    convert: F,
+}
+
+impl<T, F> Mapped<T, F>
+where
+    T: Send + 'static,
+    F: Fn(T, &Handle, &mut Vec<Item>) + Send + Sync + 'static,
+{
+    pub fn source(queue: Arc<EventQueue<T>>, convert: F) -> Source {
+        Source::Layer(Box::new(Mapped {
+            queue,
+            pending: Mutex::new(Default::default()),
+            convert,
+        }))
+    }
+}
+
+impl<T, F> LayerSource for Mapped<T, F>
+where
+    T: Send + 'static,
+    F: Fn(T, &Handle, &mut Vec<Item>) + Send + Sync + 'static,
+{
+    fn next(&self, handle: &Handle, wait: bool) -> Option<Item> {
+        loop {
+            if let Some(item) = lock(&self.pending).pop_front() {
+                return Some(item);
+            }
+            let event = if wait {
+                self.queue.pop_timeout(None)
+            } else {
+                self.queue.try_pop()
+            }?;
+            let mut items = Vec::new();
+            (self.convert)(event, handle, &mut items);
+            lock(&self.pending).extend(items);
+        }
+    }
+
+    fn finish(&self) {
+        self.queue.close();
+    }
 }
 
 impl Source {
@@ -117,7 +175,7 @@ impl Source {
     fn next(&self, handle: &Handle) -> Option<Item> {
         match self {
             Source::Runtime => handle.next_event().map(Item::Event),
-            Source::Queue(q) => q.pop_timeout(None),
+            Source::Layer(l) => l.next(handle, true),
         }
     }
 
@@ -125,14 +183,14 @@ impl Source {
     fn try_next(&self, handle: &Handle) -> Option<Item> {
         match self {
             Source::Runtime => handle.try_next_event().map(Item::Event),
-            Source::Queue(q) => q.try_pop(),
+            Source::Layer(l) => l.next(handle, false),
         }
     }
 
     /// Nothing more comes (the runtime has stopped): wake the dispatcher.
     fn finish(&self) {
-        if let Source::Queue(q) = self {
-            q.close();
+        if let Source::Layer(l) = self {
+            l.finish();
         }
     }
 }
@@ -226,8 +284,8 @@ pub struct Shared {
     /// waker (two file descriptors) alive, so it goes with the runtime
     /// rather than with the JS object.
     handle: Mutex<Option<Handle>>,
-    /// `Some` until closed; shutting it down stops the I/O thread.
-    runtime: Mutex<Option<Runtime>>,
+    /// `Some` until closed; closing it stops the I/O thread.
+    host: Mutex<Option<Arc<dyn Hosted>>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     /// `Some` until closed: a layer's queue holds a file descriptor.
     source: Mutex<Option<Arc<Source>>>,
@@ -238,11 +296,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Wraps a started runtime: makes the threadsafe function to
-    /// `callback` and starts the dispatcher, which reads `source`.
-    /// Returns the outbox for replies.
+    /// Wraps a started object (core's plain `Host`, `NetConnection` or
+    /// `ServerHandle`): makes the threadsafe function to `callback` and
+    /// starts the dispatcher, which reads `source`.  Returns the outbox
+    /// for replies.
     pub fn start(
-        runtime: Runtime,
+        host: Arc<dyn Hosted>,
         source: Source,
         peer_id: PeerId,
         callback: Function<'_, Vec<NativeItem>, ()>,
@@ -262,7 +321,7 @@ impl Shared {
             })
             .map_err(errors::internal)?;
         let outbox = Outbox(Arc::new(tsfn));
-        let handle = runtime.handle();
+        let handle = host.runtime_handle();
         let source = Arc::new(source);
         let thread = {
             let (handle, outbox, gate) = (handle.clone(), outbox.clone(), gate.clone());
@@ -273,9 +332,9 @@ impl Shared {
                 .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?
         };
         let shared = Arc::new(Shared {
+            local_addrs: handle.local_addrs(),
             handle: Mutex::new(Some(handle)),
-            local_addrs: runtime.local_addrs(),
-            runtime: Mutex::new(Some(runtime)),
+            host: Mutex::new(Some(host)),
             dispatcher: Mutex::new(Some(thread)),
             source: Mutex::new(Some(source)),
             gate,
@@ -310,6 +369,21 @@ impl Shared {
         self.closed.store(true, Ordering::SeqCst);
     }
 
+    /// Runs `f` on the I/O thread with the layer `L`, without waiting.
+    /// If the runtime stops first `f` is dropped unrun: a `Reply` it
+    /// holds then answers `ERR_RTMFP_CLOSED`.
+    pub fn post_layer<L, F>(&self, f: F) -> errors::Result<()>
+    where
+        L: Layer,
+        F: FnOnce(&mut L, &mut CoreEndpoint, Instant) + Send + 'static,
+    {
+        self.check_open()?;
+        match lock(&self.handle).as_ref() {
+            Some(handle) => handle.post_layer::<L, F>(f).map_err(errors::from_runtime),
+            None => Err(errors::closed()),
+        }
+    }
+
     /// Runs `f` on the I/O thread, without waiting.
     pub fn post<F>(&self, f: F) -> errors::Result<()>
     where
@@ -329,8 +403,10 @@ impl Shared {
     /// closed everything cleanly.
     pub fn shutdown(&self, deadline: Duration) -> bool {
         self.mark_closed();
-        let runtime = lock(&self.runtime).take();
-        let clean = runtime.is_some_and(|rt| rt.shutdown(deadline).clean);
+        let host = lock(&self.host).take();
+        let clean = host
+            .and_then(|h| h.close_within(deadline))
+            .is_some_and(|r| r.clean);
         // The I/O thread has ended (its layer, and the layer's sink, with
         // it); make sure the dispatcher sees the end.
         let source = lock(&self.source).take();
@@ -349,8 +425,8 @@ impl Shared {
     /// take no more events, so the dispatcher is told to stop waiting.
     pub fn stop_now(&self) {
         self.mark_closed();
-        if let Some(rt) = lock(&self.runtime).take() {
-            rt.shutdown(Duration::ZERO);
+        if let Some(host) = lock(&self.host).take() {
+            host.close_within(Duration::ZERO);
         }
         let source = lock(&self.source).take();
         if let Some(source) = &source {

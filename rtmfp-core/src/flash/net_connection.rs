@@ -401,6 +401,15 @@ impl NetConnection {
     }
 }
 
+impl crate::host::Hosted for NetConnection {
+    fn runtime_handle(&self) -> Handle {
+        self.handle()
+    }
+    fn close_within(&self, deadline: Duration) -> Option<ShutdownReport> {
+        self.close(deadline)
+    }
+}
+
 /// A NetStream of a [`NetConnection`].  Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct NetStream {

@@ -34,16 +34,43 @@ impl<L> fmt::Debug for Host<L> {
     }
 }
 
-impl<L: Layer> Host<L> {
-    /// Binds the sockets of `config` and starts `layer` on a new I/O
-    /// thread.
-    pub fn start(config: RuntimeConfig, layer: L) -> io::Result<Host<L>> {
-        let runtime = Runtime::start_with_layer(config, Box::new(layer))?;
-        Ok(Host {
+/// An object on its own runtime (a plain endpoint, a NetConnection, a
+/// server), as an adapter holds it: its handle, and a close that happens
+/// once.
+pub trait Hosted: Send + Sync {
+    /// The runtime handle.
+    fn runtime_handle(&self) -> Handle;
+    /// Closes in order within `deadline` and stops the I/O thread, once:
+    /// `Some(report)` for the call that did it, `None` for any other.
+    fn close_within(&self, deadline: Duration) -> Option<ShutdownReport>;
+}
+
+impl Host<()> {
+    /// Binds the sockets of `config` and starts a plain endpoint (no
+    /// layer: its events go to the runtime's own queue).
+    pub fn start_plain(config: RuntimeConfig) -> io::Result<Host<()>> {
+        Ok(Host::wrap(Runtime::start(config)?))
+    }
+}
+
+impl<L> Host<L> {
+    fn wrap(runtime: Runtime) -> Host<L> {
+        Host {
             handle: runtime.handle(),
             runtime: Mutex::new(Some(runtime)),
             layer: PhantomData,
-        })
+        }
+    }
+
+    /// Closes every session in order and stops the I/O thread within
+    /// `deadline`, once (see [`Hosted::close_within`]).
+    pub fn close(&self, deadline: Duration) -> Option<ShutdownReport> {
+        let runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        Some(runtime.shutdown(deadline))
     }
 
     /// The runtime handle (endpoint calls, counters, the runtime's own
@@ -60,6 +87,26 @@ impl<L: Layer> Host<L> {
     /// Whether it was shut down (or its I/O thread stopped).
     pub fn is_closed(&self) -> bool {
         self.handle.is_closed()
+    }
+}
+
+impl<L: Send> Hosted for Host<L> {
+    fn runtime_handle(&self) -> Handle {
+        self.handle.clone()
+    }
+    fn close_within(&self, deadline: Duration) -> Option<ShutdownReport> {
+        self.close(deadline)
+    }
+}
+
+impl<L: Layer> Host<L> {
+    /// Binds the sockets of `config` and starts `layer` on a new I/O
+    /// thread.
+    pub fn start(config: RuntimeConfig, layer: L) -> io::Result<Host<L>> {
+        Ok(Host::wrap(Runtime::start_with_layer(
+            config,
+            Box::new(layer),
+        )?))
     }
 
     /// Runs `f` with the layer on the I/O thread and returns its result.

@@ -14,4 +14,4 @@ mod events;
 mod hosted;
 
 pub use events::{EventSource, Events, Next, Waiter, SLICE};
-pub use hosted::Host;
+pub use hosted::{Host, Hosted};

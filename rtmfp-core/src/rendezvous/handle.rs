@@ -177,3 +177,12 @@ impl ServerHandle {
         })
     }
 }
+
+impl crate::host::Hosted for ServerHandle {
+    fn runtime_handle(&self) -> Handle {
+        self.handle()
+    }
+    fn close_within(&self, deadline: Duration) -> Option<ShutdownReport> {
+        self.close(deadline)
+    }
+}
