@@ -1,6 +1,7 @@
 //! `rtmfp play`: plays a stream through the server (RFC 7425 §5.3.5) or
 //! directly from its publisher by peer ID or registered name (§5.4), and
-//! optionally writes what arrives to an FLV file.
+//! optionally writes what arrives as FLV to a file or to stdout
+//! (`rtmfp play URI --out - | ffplay -`).
 
 use crate::common::{fail, parse_duration, parse_peer_id, stop_requested, Progress, Result};
 use crate::peer::{self, parse_stream_uri, ClientArgs, StreamUri};
@@ -9,11 +10,11 @@ use clap::Args;
 use rtmfp_core::flash::client::ClientEvent;
 use rtmfp_core::flash::command::code;
 use rtmfp_core::flash::flv::{self, tag_type, Tag};
+use rtmfp_core::flash::flv_stream::FlvMuxer;
 use rtmfp_core::flash::message::message_type;
 use rtmfp_core::flash::{NetConnection, Value};
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,18 @@ The stream name is the URI's fragment: rtmfp://HOST[:PORT]/APP/KEY#STREAM.
 It plays until the publisher ends the stream, --count or --duration is \
 reached, or SIGINT; then it prints `received audio N tags (B bytes), \
 video ..., data ...`.  Exit status 1 if the connect or the play was \
-rejected or failed.")]
+rejected or failed.
+
+--out - writes an FLV byte stream to stdout for a pipe (`| ffplay -`, \
+`| ffmpeg -i - ...`): the header at once, then each tag as soon as the \
+reordering window lets it go.  Every message then goes to stderr.  The \
+window is stream time: a tag waits until one --window MS newer has \
+arrived (or nothing has arrived for that long), so that audio, video and \
+data, which travel on separate flows, come out in timestamp order.  \
+--window 0 writes tags as they arrive; a tag later than the window gets \
+the last timestamp written, as FLV readers want timestamps that never \
+decrease.  The reader going away (EPIPE) ends the play cleanly, with \
+status 0.")]
 pub struct PlayArgs {
     /// rtmfp://HOST[:PORT]/APP[/KEY]#STREAM (port 1935 by default).
     #[arg(value_name = "URI", value_parser = parse_stream_uri)]
@@ -41,11 +53,15 @@ pub struct PlayArgs {
     /// lookupName.
     #[arg(long, value_name = "NAME")]
     pub peer_name: Option<String>,
-    /// Write the audio, video and data messages to this FLV file, in
-    /// timestamp order (they arrive on separate flows; a 2 s window of
-    /// stream time puts them back in order).
+    /// Write the audio, video and data messages to this FLV file, or to
+    /// stdout with -, in timestamp order (see --window).
     #[arg(long, short = 'o', value_name = "FILE.flv")]
     pub out: Option<PathBuf>,
+    /// Reordering window of --out in milliseconds of stream time: 0
+    /// writes tags as they arrive.  Default 2000 for a file, 100 for
+    /// stdout (low latency).
+    #[arg(long, value_name = "MS", requires = "out")]
+    pub window: Option<u32>,
     /// Stop after N audio and video messages.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
@@ -63,70 +79,93 @@ fn parse_peer_id_hex(s: &str) -> std::result::Result<String, String> {
     parse_peer_id(s).map(|id| crate::common::hex(&id))
 }
 
-/// Stream time (ms) a tag is held so that tags from the stream's other
-/// flows can be put before it.
-const REORDER_WINDOW_MS: u32 = 2000;
+/// Default --window for a file: order first.
+const FILE_WINDOW_MS: u32 = 2000;
+/// Default --window for stdout: low latency, room for the skew between
+/// the audio and video flows.
+const PIPE_WINDOW_MS: u32 = 100;
 
-/// Puts tags back in timestamp order for the FLV file.  Audio, video and
-/// data travel on separate flows (RFC 7425 §5.1.1), audio at a higher
-/// priority, so they arrive interleaved differently from how they were
-/// sent; an FLV file wants non-decreasing timestamps.  At equal
-/// timestamps data goes first, then audio, then video.
-struct Reorder<W: Write> {
-    writer: flv::Writer<W>,
-    pending: BTreeMap<(u32, u8, u64), (u8, Vec<u8>)>,
-    newest: u32,
-    seq: u64,
+/// Where --out goes: FLV bytes from a [`FlvMuxer`] (which puts the
+/// stream's flows back in timestamp order) to a file or to stdout.
+struct Output {
+    muxer: FlvMuxer,
+    sink: Box<dyn Write>,
+    buf: Vec<u8>,
+    /// Stdout: every write goes out at once.
+    pipe: bool,
+    name: String,
 }
 
-impl<W: Write> Reorder<W> {
-    fn new(writer: flv::Writer<W>) -> Self {
-        Reorder {
-            writer,
-            pending: BTreeMap::new(),
-            newest: 0,
-            seq: 0,
-        }
-    }
-
-    fn push(&mut self, kind: u8, timestamp: u32, data: &[u8]) -> std::io::Result<()> {
-        // A jump far back in time (a new publish, a wrap): what is held
-        // belongs before it.
-        if !self.pending.is_empty() && timestamp.saturating_add(2 * REORDER_WINDOW_MS) < self.newest
-        {
-            self.flush_until(u32::MAX)?;
-            self.newest = timestamp;
-        }
-        let rank = match kind {
-            tag_type::AUDIO => 1,
-            tag_type::VIDEO => 2,
-            _ => 0,
+impl Output {
+    fn new(sink: Box<dyn Write>, pipe: bool, window_ms: u32, name: String) -> io::Result<Output> {
+        let mut out = Output {
+            muxer: FlvMuxer::new(flv::Header::new(true, true), window_ms),
+            sink,
+            buf: Vec::new(),
+            pipe,
+            name,
         };
-        self.seq += 1;
-        self.pending
-            .insert((timestamp, rank, self.seq), (kind, data.to_vec()));
-        self.newest = self.newest.max(timestamp);
-        match self.newest.checked_sub(REORDER_WINDOW_MS) {
-            Some(limit) => self.flush_until(limit),
-            None => Ok(()),
-        }
+        // The header at once: a reader knows FLV follows.
+        out.muxer.start(&mut out.buf);
+        out.drain()?;
+        Ok(out)
     }
 
-    /// Writes every held tag with a timestamp up to `limit`.
-    fn flush_until(&mut self, limit: u32) -> std::io::Result<()> {
-        while let Some(entry) = self.pending.first_entry() {
-            if entry.key().0 > limit {
-                break;
+    fn push(&mut self, kind: u8, timestamp: u32, data: &[u8]) -> io::Result<()> {
+        self.muxer
+            .push(Tag::borrowed(kind, timestamp, data), &mut self.buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.drain()
+    }
+
+    /// Writes what the window holds (the stream paused).
+    fn flush_held(&mut self) -> io::Result<()> {
+        self.muxer.flush(&mut self.buf);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.sink.write_all(&self.buf)?;
+            self.buf.clear();
+            if self.pipe {
+                self.sink.flush()?;
             }
-            let ((ts, _, _), (kind, data)) = entry.remove_entry();
-            self.writer.write_tag(&Tag::borrowed(kind, ts, &data))?;
         }
         Ok(())
     }
 
-    fn finish(mut self) -> std::io::Result<()> {
-        self.flush_until(u32::MAX)?;
-        self.writer.flush()
+    fn finish(&mut self) -> io::Result<()> {
+        self.muxer.finish(&mut self.buf);
+        self.drain()?;
+        self.sink.flush()
+    }
+}
+
+/// Gives the FLV stream stdout's descriptor, and stdout's place to
+/// stderr: every `println!` (here, in `peer`, anywhere) becomes a
+/// diagnostic on stderr and cannot corrupt the FLV.  SIGPIPE is ignored
+/// so that a reader that goes away is an EPIPE error, a clean end.
+fn take_stdout() -> Result<File> {
+    use std::os::fd::FromRawFd;
+    let _ = io::stdout().flush();
+    // SAFETY: plain descriptor calls on this process's own fds 1 and 2;
+    // the new descriptor is owned by the File and by nothing else.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 {
+            return Err(fail(format!(
+                "cannot use stdout: {}",
+                io::Error::last_os_error()
+            )));
+        }
+        if libc::dup2(2, 1) < 0 {
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            return Err(fail(format!("cannot send messages to stderr: {e}")));
+        }
+        Ok(File::from_raw_fd(fd))
     }
 }
 
@@ -139,17 +178,44 @@ enum End {
     Interrupted,
     /// The server connection went away (playing through it).
     ServerClosed,
+    /// Whoever read --out - closed it (EPIPE).
+    ReaderGone,
 }
 
 pub fn run(args: PlayArgs) -> Result<()> {
     crate::common::install_signal_handlers();
+    let pipe = args.out.as_deref() == Some(std::path::Path::new("-"));
+    // Before anything prints: stdout is for the FLV only.
+    let stdout = if pipe { Some(take_stdout()?) } else { None };
+    let window = args
+        .window
+        .unwrap_or(if pipe { PIPE_WINDOW_MS } else { FILE_WINDOW_MS });
+    let out = match (&args.out, stdout) {
+        (Some(_), Some(file)) => Some(
+            Output::new(Box::new(file), true, window, "stdout".into())
+                .map_err(|e| fail(format!("cannot write stdout: {e}")))?,
+        ),
+        (Some(path), None) => Some(
+            File::create(path)
+                .and_then(|f| {
+                    Output::new(
+                        Box::new(BufWriter::new(f)),
+                        false,
+                        window,
+                        path.display().to_string(),
+                    )
+                })
+                .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
     let nc = peer::connect(&args.uri, &args.client)?;
-    let result = play(&args, &nc);
+    let result = play(&args, &nc, out);
     nc.close(Duration::from_secs(1));
     result
 }
 
-fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
+fn play(args: &PlayArgs, nc: &NetConnection, mut writer: Option<Output>) -> Result<()> {
     let name = &args.uri.stream;
     let peer_id = match (&args.peer, &args.peer_name) {
         (Some(id), _) => Some(id.clone()),
@@ -187,27 +253,17 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
         Some(id) => println!("playing {name:?} directly from peer {id}"),
         None => println!("playing {name:?} through the server"),
     }
-
-    let mut writer = match &args.out {
-        Some(path) => {
-            let file = File::create(path)
-                .map_err(|e| fail(format!("cannot create {}: {e}", path.display())))?;
-            Some(Reorder::new(
-                flv::Writer::new(BufWriter::new(file), &flv::Header::new(true, true))
-                    .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?,
-            ))
-        }
-        None => None,
-    };
-    let write_err = |e: std::io::Error| {
-        fail(format!(
-            "cannot write {}: {e}",
-            args.out
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        ))
-    };
+    if let Some(w) = &writer {
+        println!(
+            "writing FLV to {}, reordering window {} ms",
+            w.name,
+            w.muxer.window_ms()
+        );
+    }
+    let out_name = writer.as_ref().map(|w| w.name.clone()).unwrap_or_default();
+    let write_err = |e: io::Error| fail(format!("cannot write {out_name}: {e}"));
+    // Whoever reads stdout went away: the end, not a failure.
+    let gone = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
 
     let mut counts = Counts::default();
     let mut progress = Progress::new();
@@ -219,6 +275,11 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
     let mut ending: Option<(End, Instant)> = None;
     let mut last_arrival = Instant::now();
     let grace = Duration::from_millis(300);
+    let idle_flush = Duration::from_millis(
+        writer
+            .as_ref()
+            .map_or(100, |w| u64::from(w.muxer.window_ms()).max(20)),
+    );
     let mut started = false;
     let end = loop {
         if let Some((_, since)) = &ending {
@@ -243,7 +304,17 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
                 ),
             }));
         }
-        let Some(event) = nc.next_event_timeout(Duration::from_millis(100)) else {
+        let Some(event) = nc.next_event_timeout(Duration::from_millis(100).min(idle_flush)) else {
+            // A paused stream: what the window holds goes out to a pipe.
+            if let Some(w) = writer.as_mut().filter(|w| w.pipe && w.muxer.held() > 0) {
+                if last_arrival.elapsed() >= idle_flush {
+                    match w.flush_held() {
+                        Ok(()) => {}
+                        Err(e) if gone(&e) => break End::ReaderGone,
+                        Err(e) => return Err(write_err(e)),
+                    }
+                }
+            }
             continue;
         };
         match event {
@@ -267,7 +338,11 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
                 };
                 counts.add(kind, data.len());
                 if let Some(w) = writer.as_mut() {
-                    w.push(kind, timestamp, data).map_err(write_err)?;
+                    match w.push(kind, timestamp, data) {
+                        Ok(()) => {}
+                        Err(e) if gone(&e) => break End::ReaderGone,
+                        Err(e) => return Err(write_err(e)),
+                    }
                 }
                 if ending.is_none()
                     && args
@@ -323,8 +398,13 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
     };
     progress.finish();
     let _ = ns.close();
-    if let Some(w) = writer {
-        w.finish().map_err(write_err)?;
+    let mut end = end;
+    if let Some(w) = writer.as_mut() {
+        match w.finish() {
+            Ok(()) => {}
+            Err(e) if gone(&e) => end = End::ReaderGone,
+            Err(e) => return Err(write_err(e)),
+        }
     }
     let why = match &end {
         End::Stream(c) => format!("the stream ended ({c})"),
@@ -332,6 +412,7 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
         End::Duration => "--duration reached".into(),
         End::Interrupted => "interrupted".into(),
         End::ServerClosed => "the server closed the connection".into(),
+        End::ReaderGone => "the reader of stdout went away".into(),
     };
     let media_time = first_media.map(|t| t.elapsed()).unwrap_or_default();
     println!(
@@ -339,8 +420,16 @@ fn play(args: &PlayArgs, nc: &NetConnection) -> Result<()> {
         counts.summary(),
         media_time.as_secs_f64()
     );
-    if let Some(path) = &args.out {
-        println!("wrote       {} ({} tags)", path.display(), counts.tags());
+    if let Some(w) = &writer {
+        println!(
+            "wrote       {} ({} tags{})",
+            w.name,
+            w.muxer.written(),
+            match w.muxer.raised() {
+                0 => String::new(),
+                n => format!(", {n} late ones given the last timestamp"),
+            }
+        );
     }
     if matches!(end, End::ServerClosed) && counts.tags() == 0 {
         return Err(fail("the server closed the connection"));
@@ -382,12 +471,23 @@ mod tests {
         }
         arrival.extend(audio);
         assert_ne!(arrival, sent);
-        let header = flv::Header::new(true, true);
-        let mut w = Reorder::new(flv::Writer::new(Vec::new(), &header).unwrap());
+        let file = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.borrow_mut().write(b)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Box::new(Shared(file.clone()));
+        let mut w = Output::new(sink, false, FILE_WINDOW_MS, "test".into()).unwrap();
         for t in &arrival {
             w.push(t.0, t.1, &t.2).unwrap();
         }
-        w.flush_until(u32::MAX).unwrap();
-        assert_eq!(tags(&w.writer.into_inner()), sent);
+        w.finish().unwrap();
+        assert_eq!(tags(&file.borrow()), sent);
+        assert_eq!(w.muxer.raised(), 0);
     }
 }

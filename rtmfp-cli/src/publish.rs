@@ -1,4 +1,5 @@
-//! `rtmfp publish`: publishes an FLV file (or a synthetic one) as a
+//! `rtmfp publish`: publishes an FLV file, an FLV byte stream on stdin
+//! (`ffmpeg ... -f flv - | rtmfp publish URI -`) or a synthetic FLV as a
 //! stream, through the server (RFC 7425 §5.3.5) or to peers that play it
 //! directly by our peer ID (`DIRECT_CONNECTIONS`, §5.4), paced by the
 //! tags' timestamps.
@@ -10,13 +11,14 @@ use rtmfp_core::endpoint::{EndpointError, SessionHandle};
 use rtmfp_core::flash::client::{ClientError, ClientEvent, PeerStreamId};
 use rtmfp_core::flash::command::code;
 use rtmfp_core::flash::flv::{self, tag_type, Tag};
+use rtmfp_core::flash::flv_stream::FlvDemuxer;
 use rtmfp_core::flash::{NetConnection, NetError, NetStream, Value};
 use rtmfp_core::session::flows::FlowError;
 use std::collections::HashSet;
 use std::io::{BufReader, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Frame rate of `--synthetic` video.
@@ -25,9 +27,9 @@ pub const SYNTHETIC_FPS: u32 = 25;
 /// samples a frame).
 pub const SYNTHETIC_AUDIO_RATE: u32 = 43;
 
-/// Publish an FLV file (or a synthetic one) as a stream: through the
-/// server, or directly to peers (DIRECT_CONNECTIONS) that play it by this
-/// publisher's peer ID or registered name.
+/// Publish an FLV file, FLV from stdin (`-`) or a synthetic FLV as a
+/// stream: through the server, or directly to peers (DIRECT_CONNECTIONS)
+/// that play it by this publisher's peer ID or registered name.
 #[derive(Args, Debug)]
 #[command(after_help = "\
 The stream name is the URI's fragment: rtmfp://HOST[:PORT]/APP/KEY#STREAM.
@@ -37,13 +39,23 @@ With --direct the publisher prints `peer ID HEX`; play it with \
 waits for its first subscriber before it starts (see --wait), then \
 prints one line per subscriber accepted, rejected or gone.
 
+FILE.flv `-` reads an FLV byte stream from stdin, for example from \
+FFmpeg: `ffmpeg -re -i in.mp4 -c:v libx264 -c:a aac -f flv - | rtmfp \
+publish URI -`.  A stream that is not FLV is an error before connecting; \
+one that breaks later ends the publish after its last whole tag.  Tags \
+are paced by their timestamps (--speed 1) unless --speed 0 sends them as \
+they come, for a live source that is already paced (ffmpeg -re, a \
+camera).  With --direct the tags read while waiting for the first \
+subscriber are kept (up to 256, then stdin is not read) and sent first.
+
 --synthetic makes a deterministic FLV: one onMetaData tag, 25 fps AVC \
 video (a key frame every second) and 43 AAC audio tags a second.")]
 pub struct PublishArgs {
     /// rtmfp://HOST[:PORT]/APP[/KEY]#STREAM (port 1935 by default).
     #[arg(value_name = "URI", value_parser = parse_stream_uri)]
     pub uri: StreamUri,
-    /// The FLV file to publish (or use --synthetic SECS).
+    /// The FLV file to publish, or - for an FLV byte stream on stdin
+    /// (or use --synthetic SECS).
     #[arg(value_name = "FILE.flv")]
     pub file: Option<PathBuf>,
     /// Publish a synthetic FLV this long instead of a file (seconds).
@@ -58,11 +70,12 @@ pub struct PublishArgs {
     #[arg(long, value_name = "NAME", requires = "direct")]
     pub name: Option<String>,
     /// Start over at the end of the file, for ever (timestamps keep
-    /// increasing).
+    /// increasing); not with stdin.
     #[arg(long = "loop")]
     pub repeat: bool,
     /// Pacing: 1 sends tags at their timestamps (real time, the default),
-    /// 2 twice as fast, 0.5 at half speed.
+    /// 2 twice as fast, 0.5 at half speed, 0 as fast as they are read
+    /// (for a live source on stdin that is already paced).
     #[arg(long, value_name = "FACTOR", value_parser = parse_speed, default_value = "1")]
     pub speed: f64,
     /// Start sending once N subscribers are connected (--direct only: a
@@ -87,9 +100,9 @@ pub struct PublishArgs {
 
 fn parse_speed(s: &str) -> std::result::Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
+        Ok(v) if v.is_finite() && (0.0..=1e6).contains(&v) => Ok(v),
         _ => Err(format!(
-            "bad speed {s:?}: a positive factor (1 = real time)"
+            "bad speed {s:?}: a factor (1 = real time, 0 = no pacing)"
         )),
     }
 }
@@ -98,19 +111,159 @@ fn parse_speed(s: &str) -> std::result::Result<f64, String> {
 enum Source {
     File(PathBuf),
     Synthetic(Arc<Vec<u8>>),
+    /// FLV on stdin, demuxed by a reader thread; read once.
+    Stdin(Option<mpsc::Receiver<Piece>>),
+}
+
+/// What the stdin reader thread hands over.
+enum Piece {
+    Header(flv::Header),
+    Tag(Tag<'static>),
+    /// The stream ended at a tag boundary.
+    End,
+    /// The stream is not (or no longer) FLV, or stdin failed.
+    Failed(String),
+}
+
+/// Tags of the stdin reader thread held at most: then it stops reading,
+/// and a live source is held back by the pipe.
+const STDIN_QUEUE: usize = 256;
+
+/// Reads stdin in a thread, so that the I/O of the connection goes on
+/// while a live source is quiet, and demuxes it with [`FlvDemuxer`].
+fn read_stdin() -> mpsc::Receiver<Piece> {
+    let (tx, rx) = mpsc::sync_channel(STDIN_QUEUE);
+    let reader = move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut demux = FlvDemuxer::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut header_sent = false;
+        loop {
+            let (pushed, eof) = match stdin.read(&mut buf) {
+                Ok(0) => (demux.finish(), true),
+                Ok(n) => (demux.push(&buf[..n]), false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.send(Piece::Failed(format!("cannot read: {e}")));
+                    return;
+                }
+            };
+            if !header_sent {
+                if let Some(h) = demux.header() {
+                    header_sent = true;
+                    if tx.send(Piece::Header(h)).is_err() {
+                        return;
+                    }
+                }
+            }
+            while let Some(tag) = demux.next_tag() {
+                if tx.send(Piece::Tag(tag)).is_err() {
+                    return;
+                }
+            }
+            match pushed {
+                Err(e) => {
+                    let _ = tx.send(Piece::Failed(e.to_string()));
+                    return;
+                }
+                Ok(()) if eof => {
+                    let _ = tx.send(Piece::End);
+                    return;
+                }
+                Ok(()) => {}
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("stdin-flv".into())
+        .spawn(reader)
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let _ = tx.send(Piece::Failed(format!("cannot start a thread: {e}")));
+        return rx;
+    }
+    rx
+}
+
+/// The tags of one pass over the source.
+enum Tags {
+    Reader(flv::Reader<Box<dyn Read>>),
+    Pipe(mpsc::Receiver<Piece>),
+}
+
+/// The next tag, or why there is none yet.
+enum Next {
+    Tag(Tag<'static>),
+    End,
+    Failed(String),
+    /// Nothing within the wait (stdin only).
+    Idle,
+}
+
+impl Tags {
+    fn next(&mut self, wait: Duration) -> Next {
+        match self {
+            Tags::Reader(r) => match r.read_tag() {
+                Ok(Some(t)) => Next::Tag(t),
+                Ok(None) => Next::End,
+                Err(e) => Next::Failed(e.to_string()),
+            },
+            Tags::Pipe(rx) => match rx.recv_timeout(wait) {
+                Ok(Piece::Tag(t)) => Next::Tag(t),
+                Ok(Piece::Header(_)) => Next::Idle,
+                Ok(Piece::End) => Next::End,
+                Ok(Piece::Failed(why)) => Next::Failed(why),
+                Err(mpsc::RecvTimeoutError::Timeout) => Next::Idle,
+                Err(mpsc::RecvTimeoutError::Disconnected) => Next::End,
+            },
+        }
+    }
 }
 
 impl Source {
-    fn open(&self) -> Result<flv::Reader<Box<dyn Read>>> {
+    fn open(&mut self) -> Result<Tags> {
         let inner: Box<dyn Read> = match self {
-            Source::File(path) => {
-                Box::new(BufReader::new(std::fs::File::open(path).map_err(|e| {
-                    fail(format!("cannot open {}: {e}", path.display()))
-                })?))
-            }
+            Source::File(path) => Box::new(BufReader::new(
+                std::fs::File::open(&*path)
+                    .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?,
+            )),
             Source::Synthetic(bytes) => Box::new(std::io::Cursor::new(ArcBytes(bytes.clone()))),
+            Source::Stdin(rx) => {
+                return rx
+                    .take()
+                    .map(Tags::Pipe)
+                    .ok_or_else(|| fail("stdin can be read only once"))
+            }
         };
-        flv::Reader::new(inner).map_err(|e| fail(format!("{}: not an FLV file: {e}", self)))
+        flv::Reader::new(inner)
+            .map(Tags::Reader)
+            .map_err(|e| fail(format!("{}: not an FLV file: {e}", self)))
+    }
+
+    /// Starts reading stdin and waits for the FLV header: a stream that
+    /// is not FLV fails before connecting.
+    fn stdin() -> Result<Source> {
+        let rx = read_stdin();
+        loop {
+            if stop_requested() {
+                return Err(fail("interrupted"));
+            }
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Piece::Header(h)) => {
+                    println!(
+                        "source stdin: FLV{}{}",
+                        if h.has_video { ", video" } else { "" },
+                        if h.has_audio { ", audio" } else { "" }
+                    );
+                    return Ok(Source::Stdin(Some(rx)));
+                }
+                Ok(Piece::Failed(why)) => return Err(fail(format!("stdin: {why}"))),
+                Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(fail("stdin: the stream ended before an FLV header"))
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 }
 
@@ -119,6 +272,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Synthetic(_) => f.write_str("synthetic FLV"),
+            Source::Stdin(_) => f.write_str("stdin"),
         }
     }
 }
@@ -214,6 +368,18 @@ impl State {
         }
     }
 
+    /// Whether the publish can go on: not if the stream failed, or the
+    /// server connection closed while publishing through it.
+    fn check(&mut self, direct: bool) -> std::result::Result<(), String> {
+        if let Some(why) = self.failure.take() {
+            return Err(why);
+        }
+        if self.server_closed && !direct {
+            return Err("the server closed the connection".into());
+        }
+        Ok(())
+    }
+
     /// Takes events for up to `wait`.
     fn pump(&mut self, nc: &NetConnection, wait: Duration) {
         if let Some(e) = nc.next_event_timeout(wait) {
@@ -273,7 +439,14 @@ pub fn run(args: PublishArgs) -> Result<()> {
                 .into(),
         ));
     }
-    let source = match (&args.file, args.synthetic) {
+    let stdin = args.file.as_deref() == Some(std::path::Path::new("-"));
+    if stdin && args.repeat {
+        return Err(CliError::Usage(
+            "--loop needs a file: stdin (-) can be read only once".into(),
+        ));
+    }
+    let mut source = match (&args.file, args.synthetic) {
+        (Some(_), _) if stdin => Source::stdin()?,
         (Some(path), _) => Source::File(path.clone()),
         (None, Some(d)) => {
             let ms = d.as_millis().min(u128::from(u32::MAX / 2)) as u32;
@@ -296,8 +469,11 @@ pub fn run(args: PublishArgs) -> Result<()> {
             ))
         }
     };
-    // Open it once before connecting: a bad file fails fast.
-    drop(source.open()?);
+    // Open it once before connecting: a bad file fails fast (stdin was
+    // checked above).
+    if !stdin {
+        drop(source.open()?);
+    }
 
     let nc = peer::connect(&args.uri, &args.client)?;
     println!("peer ID {}", nc.near_id_hex());
@@ -307,14 +483,14 @@ pub fn run(args: PublishArgs) -> Result<()> {
         server_closed: false,
         failure: None,
     };
-    let result = publish(&args, &source, &nc, &mut state);
+    let result = publish(&args, &mut source, &nc, &mut state);
     nc.close(Duration::from_secs(2));
     result
 }
 
 fn publish(
     args: &PublishArgs,
-    source: &Source,
+    source: &mut Source,
     nc: &NetConnection,
     state: &mut State,
 ) -> Result<()> {
@@ -424,13 +600,25 @@ fn publish(
         let mut reader = source.open()?;
         let mut pass_max: u32 = 0;
         loop {
-            let tag = match reader.read_tag() {
-                Ok(Some(t)) => t,
-                Ok(None) => break,
-                Err(e) => {
+            let tag = match reader.next(Duration::from_millis(100)) {
+                Next::Tag(t) => t,
+                Next::End => break,
+                Next::Failed(e) => {
                     progress.finish();
                     eprintln!("rtmfp: warning: {source}: {e}; stopping at the last whole tag");
                     break;
+                }
+                Next::Idle => {
+                    // A quiet live source: keep the connection served.
+                    if stop_requested() {
+                        break 'passes;
+                    }
+                    if let Err(why) = state.check(args.direct) {
+                        progress.finish();
+                        return Err(fail(why));
+                    }
+                    state.pump(nc, Duration::ZERO);
+                    continue;
                 }
             };
             if !matches!(
@@ -442,19 +630,22 @@ fn publish(
             pass_max = pass_max.max(tag.timestamp);
             let ts = tag.timestamp.wrapping_add(offset);
             let t0 = *first_ts.get_or_insert(ts);
-            let due = start
-                + Duration::from_secs_f64(f64::from(ts.saturating_sub(t0)) / 1000.0 / args.speed);
+            // --speed 0: no pacing, every tag is due at once.
+            let due = if args.speed > 0.0 {
+                start
+                    + Duration::from_secs_f64(
+                        f64::from(ts.saturating_sub(t0)) / 1000.0 / args.speed,
+                    )
+            } else {
+                start
+            };
             loop {
                 if stop_requested() {
                     break 'passes;
                 }
-                if let Some(why) = state.failure.take() {
+                if let Err(why) = state.check(args.direct) {
                     progress.finish();
                     return Err(fail(why));
-                }
-                if state.server_closed && !args.direct {
-                    progress.finish();
-                    return Err(fail("the server closed the connection"));
                 }
                 let now = Instant::now();
                 if now >= due {

@@ -98,7 +98,14 @@ fn help_for_the_stream_commands() {
         ),
         (
             "play",
-            &["--peer", "--peer-name", "--out", "--count", "--duration"],
+            &[
+                "--peer",
+                "--peer-name",
+                "--out",
+                "--window",
+                "--count",
+                "--duration",
+            ],
         ),
     ] {
         let (code, out, err) = Proc::spawn(&[cmd, "--help"]).finish();
@@ -163,7 +170,7 @@ fn usage_errors_exit_with_2() {
                 "--synthetic",
                 "1",
                 "--speed",
-                "0",
+                "fast",
             ],
             "bad speed",
         ),
