@@ -6,7 +6,9 @@
 
 mod bench;
 mod common;
+mod decrypt;
 mod echo;
+mod pcap;
 mod peer;
 mod play;
 mod publish;
@@ -14,6 +16,7 @@ mod send;
 mod server;
 
 use clap::{Parser, Subcommand};
+use rtmfp_core::crypto::flash::KeyLog;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,6 +26,11 @@ use clap::{Parser, Subcommand};
     after_help = "Exit codes: 0 success, 1 run-time failure, 2 usage error."
 )]
 struct Cli {
+    /// Append each session's packet keys to FILE (as RTMFP_KEYLOGFILE
+    /// does), so that a capture can be decrypted later; `rtmfp decrypt`
+    /// reads it. Anyone with the file can read those sessions.
+    #[arg(long, global = true, value_name = "FILE")]
+    key_log: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,21 +43,35 @@ enum Command {
     Echo(echo::EchoArgs),
     Send(send::SendArgs),
     Bench(bench::BenchArgs),
+    Decrypt(decrypt::DecryptArgs),
 }
 
 fn main() {
     common::default_sigpipe();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = run(cli);
+    if let Err(e) = result {
+        eprintln!("rtmfp: error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn run(cli: Cli) -> common::Result<()> {
+    if let Command::Decrypt(a) = cli.command {
+        return decrypt::run(a, cli.key_log);
+    }
+    if let Some(path) = &cli.key_log {
+        let log = KeyLog::open(path)
+            .map_err(|e| common::fail(format!("cannot open the key log {path:?}: {e}")))?;
+        KeyLog::set_process_default(Some(log));
+    }
+    match cli.command {
         Command::Server(a) => server::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Play(a) => play::run(a),
         Command::Echo(a) => echo::run(a),
         Command::Send(a) => send::run(a),
         Command::Bench(a) => bench::run(a),
-    };
-    if let Err(e) = result {
-        eprintln!("rtmfp: error: {e}");
-        std::process::exit(e.exit_code());
+        Command::Decrypt(_) => unreachable!("handled above"),
     }
 }

@@ -15,9 +15,11 @@ pub mod default_key;
 pub mod dh;
 pub mod epd;
 pub mod kdf;
+pub mod key_log;
 pub mod keying;
 pub mod packet;
 pub mod profile;
 
 pub use cert::DhMode;
+pub use key_log::KeyLog;
 pub use profile::{FlashConfig, FlashProfile, SimplePassword};

@@ -7,6 +7,7 @@ use super::default_key::default_session_crypto;
 use super::dh::{self, DhKeyPair};
 use super::epd::{canonical_epd, Epd};
 use super::kdf::{derive, hmac_sha256, select_initiator_key, select_responder_key};
+use super::key_log::{KeyLog, SessionKeyLine};
 use super::keying::{
     negotiate_flags, HmacNegotiation, KeyingComponent, NegotiationFlags, Outcome, Policy,
 };
@@ -81,6 +82,9 @@ pub struct FlashConfig {
     pub verify_passwords: Vec<SimplePassword>,
     /// Require a valid Simple Password signature from the far end.
     pub require_signature: bool,
+    /// Where to log each session's packet keys (see [`super::key_log`]);
+    /// `None`: [`KeyLog::default_for_process`] (`RTMFP_KEYLOGFILE`).
+    pub key_log: Option<KeyLog>,
 }
 
 impl Default for FlashConfig {
@@ -98,6 +102,7 @@ impl Default for FlashConfig {
             sign_password: None,
             verify_passwords: Vec::new(),
             require_signature: false,
+            key_log: None,
         }
     }
 }
@@ -193,7 +198,10 @@ impl FlashProfile {
     }
 
     /// [`FlashProfile::new`] with the thread-local CSPRNG.
-    pub fn generate(config: FlashConfig) -> Result<Self, CryptoError> {
+    pub fn generate(mut config: FlashConfig) -> Result<Self, CryptoError> {
+        if config.key_log.is_none() {
+            config.key_log = KeyLog::default_for_process();
+        }
         Self::new(config, &mut rand::rng())
     }
 
@@ -289,6 +297,14 @@ impl FlashProfile {
             send_sseq: sseq.send,
             recv_sseq: sseq.recv,
         };
+        if let Some(log) = &self.config.key_log {
+            log.record(&SessionKeyLine {
+                near_nonce: s.near_nonce.to_vec(),
+                encrypt_key: s.aes_encrypt_key(),
+                decrypt_key: s.aes_decrypt_key(),
+                params: params.clone(),
+            });
+        }
         let crypto = FlashSessionCrypto::new(&s.aes_encrypt_key(), &s.aes_decrypt_key(), &params);
         SessionKeys {
             crypto: Box::new(crypto),
