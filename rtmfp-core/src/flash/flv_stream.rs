@@ -407,22 +407,26 @@ pub const RESTART_JUMP_MS: u32 = 10_000;
 /// [`flush`](Self::flush) writes what is held (for a stream that paused),
 /// [`finish`](Self::finish) at the end.
 ///
-/// **Timestamps.**  FLV readers expect timestamps that never decrease
-/// through the file; tags from different flows can break that (always
-/// with a window of 0, and with a tag later than the window).  Such a
-/// late tag is written with the last timestamp written (its own is
-/// raised; [`raised`](Self::raised) counts them) unless
-/// [`set_monotonic`](Self::set_monotonic)`(false)` asked for the
-/// timestamps as received.  A jump back of more than the window plus
-/// [`RESTART_JUMP_MS`] is a stream that started over: what is held is
-/// written, and the new timestamps are shifted to continue from the last
-/// one written.
+/// **Timestamps.**  A tag later than the window (any out-of-order tag
+/// with a window of 0) is written after tags newer than it;
+/// [`late`](Self::late) counts them.  What is done to its timestamp is
+/// [`Monotonic`]: by default ([`Monotonic::PerType`]) it keeps it, so that
+/// timestamps never decrease within the audio, within the video and
+/// within the data, but may step back between them.  That is what FFmpeg
+/// reads and writes itself (its FLV muxer does so at the end of a
+/// stream); raising the timestamp instead ([`Monotonic::Global`]) makes
+/// video DTS repeat, which FFmpeg then has to patch when it remuxes.  A
+/// jump back of more than the window plus [`RESTART_JUMP_MS`] is a
+/// stream that started over: what is held is written, and the new
+/// timestamps are shifted to continue from the last one written.
 #[derive(Debug, Clone)]
 pub struct FlvMuxer {
+    mode: Monotonic,
     header: Header,
     header_written: bool,
     window_ms: u32,
-    monotonic: bool,
+    /// The last timestamp written per rank (script, audio, video, other).
+    last_by_type: [Option<u32>; 4],
     /// Held tags by (stream time, rank, arrival).
     held: BTreeMap<(u32, u8, u64), Tag<'static>>,
     /// Added to every incoming timestamp (after a restart).
@@ -431,7 +435,22 @@ pub struct FlvMuxer {
     last_out: Option<u32>,
     seq: u64,
     raised: u64,
+    late: u64,
     written: u64,
+}
+
+/// How far [`FlvMuxer`] keeps timestamps from going back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Monotonic {
+    /// Timestamps as received (after a restart's shift).
+    Off,
+    /// Never back within a tag type (audio, video, script data); a late
+    /// tag keeps its timestamp.  The default.
+    #[default]
+    PerType,
+    /// Never back through the whole stream: a late tag gets the last
+    /// timestamp written.
+    Global,
 }
 
 impl FlvMuxer {
@@ -442,21 +461,23 @@ impl FlvMuxer {
             header,
             header_written: false,
             window_ms,
-            monotonic: true,
+            mode: Monotonic::default(),
+            last_by_type: [None; 4],
             held: BTreeMap::new(),
             shift: 0,
             newest: None,
             last_out: None,
             seq: 0,
             raised: 0,
+            late: 0,
             written: 0,
         }
     }
 
-    /// Whether late tags get the last written timestamp (the default) or
-    /// keep their own.
-    pub fn set_monotonic(&mut self, on: bool) {
-        self.monotonic = on;
+    /// How timestamps are kept from going back ([`Monotonic::PerType`]
+    /// by default).
+    pub fn set_monotonic(&mut self, mode: Monotonic) {
+        self.mode = mode;
     }
 
     /// The window in milliseconds of stream time.
@@ -474,9 +495,15 @@ impl FlvMuxer {
         self.written
     }
 
-    /// Tags whose timestamp was raised to keep the stream non-decreasing.
+    /// Tags whose timestamp was raised (see [`Monotonic`]).
     pub fn raised(&self) -> u64 {
         self.raised
+    }
+
+    /// Tags written after a tag with a later timestamp: later than the
+    /// window.
+    pub fn late(&self) -> u64 {
+        self.late
     }
 
     /// Appends the header and PreviousTagSize0 to `out` if they have not
@@ -509,12 +536,7 @@ impl FlvMuxer {
         }
         let newest = self.newest.map_or(ts, |n| n.max(ts));
         self.newest = Some(newest);
-        let rank = match tag.tag_type {
-            tag_type::SCRIPT => 0,
-            tag_type::AUDIO => 1,
-            tag_type::VIDEO => 2,
-            _ => 3,
-        };
+        let rank = rank(tag.tag_type);
         self.seq += 1;
         let owned = Tag {
             timestamp: ts,
@@ -547,12 +569,20 @@ impl FlvMuxer {
     }
 
     fn write(&mut self, mut tag: Tag<'static>, out: &mut Vec<u8>) {
-        if let Some(last) = self.last_out {
-            if self.monotonic && tag.timestamp < last {
-                tag.timestamp = last;
-                self.raised += 1;
-            }
+        let slot = &mut self.last_by_type[usize::from(rank(tag.tag_type))];
+        let floor = match self.mode {
+            Monotonic::Off => None,
+            Monotonic::PerType => *slot,
+            Monotonic::Global => self.last_out,
+        };
+        if self.last_out.is_some_and(|l| tag.timestamp < l) {
+            self.late += 1;
         }
+        if let Some(floor) = floor.filter(|&f| tag.timestamp < f) {
+            tag.timestamp = floor;
+            self.raised += 1;
+        }
+        *slot = Some(slot.map_or(tag.timestamp, |l| l.max(tag.timestamp)));
         self.last_out = Some(
             self.last_out
                 .map_or(tag.timestamp, |l| l.max(tag.timestamp)),
@@ -560,6 +590,16 @@ impl FlvMuxer {
         // Checked in push: this cannot fail.
         let _ = tag.encode(out);
         self.written += 1;
+    }
+}
+
+/// Order at equal timestamps: script data, audio, video, anything else.
+fn rank(tag_type: u8) -> u8 {
+    match tag_type {
+        tag_type::SCRIPT => 0,
+        tag_type::AUDIO => 1,
+        tag_type::VIDEO => 2,
+        _ => 3,
     }
 }
 
@@ -877,7 +917,7 @@ mod tests {
     }
 
     #[test]
-    fn window_zero_writes_as_tags_arrive_with_timestamps_kept_non_decreasing() {
+    fn window_zero_writes_as_tags_arrive() {
         let arrival = [
             tag(tag_type::VIDEO, 0),
             tag(tag_type::AUDIO, 0),
@@ -894,28 +934,55 @@ mod tests {
             assert!(out.len() > before, "tag {i} written at once");
             assert_eq!(m.held(), 0);
         }
+        // Each type's timestamps never go back; between types they may.
         assert_eq!(
             written(&out),
             [
                 (9, 0, 0),
                 (8, 0, 0),
                 (9, 40, 40),
-                (8, 40, 23),
+                (8, 23, 23),
                 (8, 46, 46),
                 (9, 80, 80)
             ]
         );
-        assert_eq!(m.raised(), 1);
+        assert_eq!((m.late(), m.raised()), (1, 0));
 
-        // Without the clamp: the timestamps as received.
+        // Global: the late audio tag gets the last timestamp written.
         let mut m = FlvMuxer::new(Header::new(true, true), 0);
-        m.set_monotonic(false);
+        m.set_monotonic(Monotonic::Global);
         let mut out = Vec::new();
         for t in &arrival {
             m.push(t.clone(), &mut out).unwrap();
         }
         let ts: Vec<u32> = written(&out).iter().map(|t| t.1).collect();
-        assert_eq!(ts, [0, 0, 40, 23, 46, 80]);
+        assert_eq!(ts, [0, 0, 40, 40, 46, 80]);
+        assert_eq!((m.late(), m.raised()), (1, 1));
+    }
+
+    #[test]
+    fn per_type_and_off() {
+        // A video tag going back within its own type.
+        let arrival = [
+            tag(tag_type::VIDEO, 40),
+            tag(tag_type::AUDIO, 50),
+            tag(tag_type::VIDEO, 20),
+        ];
+        for (mode, want) in [
+            (Monotonic::PerType, [40, 50, 40]),
+            (Monotonic::Off, [40, 50, 20]),
+            (Monotonic::Global, [40, 50, 50]),
+        ] {
+            let mut m = FlvMuxer::new(Header::new(true, true), 0);
+            m.set_monotonic(mode);
+            let mut out = Vec::new();
+            for t in &arrival {
+                m.push(t.clone(), &mut out).unwrap();
+            }
+            let ts: Vec<u32> = written(&out).iter().map(|t| t.1).collect();
+            assert_eq!(ts, want, "{mode:?}");
+            assert_eq!(m.late(), 1);
+        }
     }
 
     #[test]
@@ -932,7 +999,7 @@ mod tests {
             tag(tag_type::VIDEO, 160),
             tag(tag_type::VIDEO, 200),
             tag(tag_type::VIDEO, 240),
-            // Later than the 100 ms window: raised to the last written.
+            // Later than the 100 ms window: written late, as it is.
             tag(tag_type::AUDIO, 69),
             tag(tag_type::AUDIO, 250),
         ];
@@ -957,14 +1024,14 @@ mod tests {
                 (8, 46, 46),
                 (9, 80, 80),
                 (9, 120, 120),
-                (8, 120, 69),
+                (8, 69, 69),
                 (9, 160, 160),
                 (9, 200, 200),
                 (9, 240, 240),
                 (8, 250, 250),
             ]
         );
-        assert_eq!(m.raised(), 1);
+        assert_eq!((m.late(), m.raised()), (1, 0));
         assert_eq!(m.written(), 13);
     }
 
