@@ -35,9 +35,10 @@ reordering window lets it go.  Every message then goes to stderr.  The \
 window is stream time: a tag waits until one --window MS newer has \
 arrived (or nothing has arrived for that long), so that audio, video and \
 data, which travel on separate flows, come out in timestamp order.  \
---window 0 writes tags as they arrive; a tag later than the window gets \
-the last timestamp written, as FLV readers want timestamps that never \
-decrease.  The reader going away (EPIPE) ends the play cleanly, with \
+--window 0 writes tags as they arrive.  A tag later than the window is \
+written late with its own timestamp: timestamps never go back within the \
+audio, the video or the data, but may between them, as in FFmpeg's own \
+FLV output.  The reader going away (EPIPE) ends the play cleanly, with \
 status 0.")]
 pub struct PlayArgs {
     /// rtmfp://HOST[:PORT]/APP[/KEY]#STREAM (port 1935 by default).
@@ -425,9 +426,9 @@ fn play(args: &PlayArgs, nc: &NetConnection, mut writer: Option<Output>) -> Resu
             "wrote       {} ({} tags{})",
             w.name,
             w.muxer.written(),
-            match w.muxer.raised() {
+            match w.muxer.late() {
                 0 => String::new(),
-                n => format!(", {n} late ones given the last timestamp"),
+                n => format!(", {n} later than the window"),
             }
         );
     }
@@ -488,6 +489,6 @@ mod tests {
         }
         w.finish().unwrap();
         assert_eq!(tags(&file.borrow()), sent);
-        assert_eq!(w.muxer.raised(), 0);
+        assert_eq!((w.muxer.late(), w.muxer.raised()), (0, 0));
     }
 }
