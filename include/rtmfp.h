@@ -1055,6 +1055,26 @@ int rtmfp_config_set_role(struct rtmfp_config *cfg, int role);
 int rtmfp_config_set_dh_groups(struct rtmfp_config *cfg, const uint32_t *groups, size_t count);
 
 /**
+ * Append each session's packet keys to the file `path` (created with
+ * mode 0600 if missing), one line per session in the format of
+ * SSLKEYLOGFILE's spirit that `rtmfp decrypt --key-log FILE CAPTURE.pcap`
+ * reads (see docs/key-log.md); NULL goes back to the default, the file
+ * named by the RTMFP_KEYLOGFILE environment variable, if set. Used by
+ * every object made from `cfg`. Anyone with the file can read those
+ * sessions: for debugging only.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_IO if the file cannot be opened for
+ * appending; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a path that is not UTF-8.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `path` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_config_set_key_log_file(struct rtmfp_config *cfg, const char *path);
+
+/**
  * Set the packet HMAC policy (an rtmfp_policy value; default
  * RTMFP_POLICY_OPPORTUNISTIC). zenomt/rtmfp-cpp's Flash programs require
  * HMAC by default.

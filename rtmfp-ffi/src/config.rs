@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use rtmfp_core::crypto::flash::dh::SUPPORTED_GROUPS;
 use rtmfp_core::crypto::flash::keying::Policy;
+use rtmfp_core::crypto::flash::KeyLog;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::EndpointConfig;
 use rtmfp_core::flash::client::PeerConnectMode;
 use rtmfp_core::flash::ClientConfig;
 
-use crate::error::{Error, RTMFP_OK};
+use crate::error::{Error, RTMFP_ERR_IO, RTMFP_OK};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{cstr, invalid, parse_addr, write_out};
@@ -101,6 +102,7 @@ pub(crate) struct ConfigData {
     pub(crate) event_queue_limit: Option<usize>,
     pub(crate) max_peer_connections: Option<usize>,
     pub(crate) peer_connect: Option<PeerConnectMode>,
+    pub(crate) key_log: Option<KeyLog>,
 }
 
 impl Default for ConfigData {
@@ -115,6 +117,7 @@ impl Default for ConfigData {
             event_queue_limit: None,
             max_peer_connections: None,
             peer_connect: None,
+            key_log: None,
         }
     }
 }
@@ -151,6 +154,7 @@ impl ConfigData {
         if let Some(p) = self.sseq {
             flash.sseq = p;
         }
+        flash.key_log = self.key_log.clone();
         flash
     }
 }
@@ -376,6 +380,41 @@ pub unsafe extern "C" fn rtmfp_config_set_dh_groups(
             out.push(g);
         }
         c.groups = Some(out);
+        Ok(())
+    })
+}
+
+/// Append each session's packet keys to the file `path` (created with
+/// mode 0600 if missing), one line per session in the format of
+/// SSLKEYLOGFILE's spirit that `rtmfp decrypt --key-log FILE CAPTURE.pcap`
+/// reads (see docs/key-log.md); NULL goes back to the default, the file
+/// named by the RTMFP_KEYLOGFILE environment variable, if set. Used by
+/// every object made from `cfg`. Anyone with the file can read those
+/// sessions: for debugging only.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_IO if the file cannot be opened for
+/// appending; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a path that is not UTF-8.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `path` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_config_set_key_log_file(
+    cfg: *mut rtmfp_config,
+    path: *const c_char,
+) -> c_int {
+    with_config(cfg, |c| {
+        c.key_log = if path.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, NUL-terminated by contract.
+            let path = unsafe { cstr(path, "path")? };
+            Some(KeyLog::open(path).map_err(|e| {
+                Error::new(RTMFP_ERR_IO, format!("cannot open the key log {path:?}: {e}"))
+            })?)
+        };
         Ok(())
     })
 }

@@ -673,6 +673,9 @@ static void test_flash_config_misuse(void) {
     CHECK_ERR(rtmfp_config_set_max_peer_connections(cfg, SIZE_MAX), RTMFP_ERR_INVALID_ARGUMENT);
     CHECK_ERR(rtmfp_config_set_peer_connect_mode(cfg, 2), RTMFP_ERR_INVALID_ARGUMENT);
     CHECK_ERR(rtmfp_config_set_peer_connect_mode(cfg, -1), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_config_set_key_log_file(NULL, "/tmp/keys.log"), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_config_set_key_log_file(cfg, "\xff\xfe"), RTMFP_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(rtmfp_config_set_key_log_file(cfg, "/"), RTMFP_ERR_IO);
     CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
     CHECK_ERR(rtmfp_config_set_peer_connect_mode(cfg, 0), RTMFP_ERR_INVALID_HANDLE);
 }

@@ -394,10 +394,16 @@ static int flows_done(struct ctx *x) { LOCKED(x->c, x->c->flow_complete && x->c-
 static int is_closed(struct ctx *x) { LOCKED(x->c, x->c->closed); }
 static int server_saw_close(struct ctx *x) { LOCKED(x->s, x->s->sessions_closed >= x->target); }
 
+/* Every endpoint of this test logs its session keys here (main sets it). */
+static char key_log_path[256];
+
 static rtmfp_endpoint *new_endpoint(int role, size_t send_buffer) {
     rtmfp_config *cfg = NULL;
     rtmfp_endpoint *ep = NULL;
     CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    if (key_log_path[0] != '\0') {
+        CHECK_RC(rtmfp_config_set_key_log_file(cfg, key_log_path), RTMFP_OK);
+    }
     CHECK_RC(rtmfp_config_set_bind_address(cfg, "127.0.0.1:0"), RTMFP_OK);
     CHECK_RC(rtmfp_config_set_role(cfg, role), RTMFP_OK);
     CHECK_RC(rtmfp_config_set_keepalive_ms(cfg, 2000), RTMFP_OK);
@@ -690,6 +696,53 @@ static void scenario_closed_port(void) {
     CHECK_RC(rtmfp_endpoint_free(ep), RTMFP_OK);
 }
 
+/*
+ * The key log the endpoints wrote: one RTMFP_SESSION line per session
+ * and end, 8 fields; each line's encrypt key is another line's decrypt
+ * key (the far end of the same session), and the other way round.
+ */
+static void check_key_log(int min_sessions) {
+    char lines[64][512];
+    char enc[64][33], dec[64][33];
+    int n = 0, i, j, mirrored = 0;
+    FILE *f = fopen(key_log_path, "r");
+    rtmfp_config *cfg = NULL;
+
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+    while (n < 64 && fgets(lines[n], sizeof lines[n], f) != NULL) {
+        char label[32], nonce[80], send_hmac[80], recv_hmac[80];
+        int send_sseq = -1, recv_sseq = -1;
+        int fields = sscanf(lines[n], "%31s %79s %32s %32s %79s %79s %d %d", label, nonce,
+                            enc[n], dec[n], send_hmac, recv_hmac, &send_sseq, &recv_sseq);
+        CHECK(fields == 8);
+        CHECK(strcmp(label, "RTMFP_SESSION") == 0);
+        CHECK(strlen(enc[n]) == 32 && strlen(dec[n]) == 32);
+        n++;
+    }
+    fclose(f);
+    CHECK(n >= 2 * min_sessions);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < n; j++) {
+            if (i != j && strcmp(enc[i], dec[j]) == 0 && strcmp(dec[i], enc[j]) == 0) {
+                mirrored++;
+                break;
+            }
+        }
+    }
+    CHECK(mirrored == n);
+    printf("key log: %d lines, each mirrored by the far end's\n", n);
+
+    CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
+    CHECK_ERR(rtmfp_config_set_key_log_file(cfg, "/nonexistent-dir/keys.log"), RTMFP_ERR_IO);
+    CHECK_RC(rtmfp_config_set_key_log_file(cfg, NULL), RTMFP_OK);
+    CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
+    CHECK_ERR(rtmfp_config_set_key_log_file(cfg, NULL), RTMFP_ERR_INVALID_HANDLE);
+    remove(key_log_path);
+}
+
 int main(int argc, char **argv) {
     struct echo_server s;
 
@@ -702,6 +755,9 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    snprintf(key_log_path, sizeof key_log_path, "/tmp/rtmfp-test-session-%ld.keys",
+             (long)getpid());
+    remove(key_log_path);
     memset(&s, 0, sizeof s);
     pthread_mutex_init(&s.lock, NULL);
     s.ep = new_endpoint(RTMFP_ROLE_SERVER, 0);
@@ -711,5 +767,6 @@ int main(int argc, char **argv) {
     CHECK_RC(rtmfp_endpoint_close(s.ep, 1000), RTMFP_OK);
     CHECK_RC(rtmfp_endpoint_free(s.ep), RTMFP_OK);
     pthread_mutex_destroy(&s.lock);
+    check_key_log(2);
     return check_summary();
 }
