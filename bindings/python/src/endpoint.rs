@@ -69,7 +69,9 @@ impl Endpoint {
         open_timeout = None,
         idle_timeout = None,
         keepalive_interval = None,
+        key_log = None,
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         bind: Option<AddrList>,
@@ -78,6 +80,7 @@ impl Endpoint {
         open_timeout: Option<f64>,
         idle_timeout: Option<f64>,
         keepalive_interval: Option<f64>,
+        key_log: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let bind = match bind {
             Some(b) => b.resolve(py)?,
@@ -89,6 +92,7 @@ impl Endpoint {
             FlashConfig::client()
         };
         flash.hostname = hostname.map(String::into_bytes);
+        flash.key_log = crate::errors::key_log(key_log)?;
         let mut config_endpoint = rtmfp_core::endpoint::EndpointConfig::default();
         if let Some(t) = open_timeout {
             config_endpoint.open_timeout = duration(py, t, "open_timeout")?;

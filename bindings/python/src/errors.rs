@@ -254,6 +254,17 @@ pub(crate) fn from_runtime(py: Python<'_>, e: RuntimeError) -> PyErr {
 /// address or path involved), so that Python picks the subclass
 /// (`FileNotFoundError`, ...) and `str()` names what failed:
 /// `[Errno 98] Address already in use: '127.0.0.1:1935'`.
+/// The key log at `path` (a `key_log=` argument), opened for appending;
+/// `None` keeps the default (`RTMFP_KEYLOGFILE`).
+pub(crate) fn key_log(
+    path: Option<std::path::PathBuf>,
+) -> PyResult<Option<rtmfp_core::crypto::flash::KeyLog>> {
+    path.map(|p| {
+        rtmfp_core::crypto::flash::KeyLog::open(&p).map_err(|e| os_error(e, &p.to_string_lossy()))
+    })
+    .transpose()
+}
+
 pub(crate) fn os_error(e: std::io::Error, filename: &str) -> PyErr {
     match e.raw_os_error() {
         Some(errno) => {

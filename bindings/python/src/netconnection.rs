@@ -507,6 +507,7 @@ impl NetConnection {
         open_timeout = None,
         idle_timeout = None,
         keepalive_interval = None,
+        key_log = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -519,6 +520,7 @@ impl NetConnection {
         open_timeout: Option<f64>,
         idle_timeout: Option<f64>,
         keepalive_interval: Option<f64>,
+        key_log: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let mut config = NetConnectionConfig::default();
         if let Some(b) = bind {
@@ -533,6 +535,7 @@ impl NetConnection {
         config.client.peer_connect = PeerConnectMode::Ask;
         let mut flash = FlashConfig::client();
         flash.hostname = hostname.map(String::into_bytes);
+        flash.key_log = errors::key_log(key_log)?;
         config.flash = flash;
         if let Some(t) = open_timeout {
             config.endpoint.open_timeout = duration(py, t, "open_timeout")?;

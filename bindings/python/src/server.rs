@@ -25,6 +25,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
+use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
@@ -383,6 +384,7 @@ impl Server {
         on_disconnect = None,
         keepalive = Some((15.0, 10.0)),
         relay = true,
+        key_log = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -395,6 +397,7 @@ impl Server {
         on_disconnect: Option<Py<PyAny>>,
         keepalive: Option<(f64, f64)>,
         relay: bool,
+        key_log: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let bind = match bind {
             Some(b) => b.resolve(py)?,
@@ -426,10 +429,14 @@ impl Server {
             )),
             None => None,
         };
+        let flash = FlashConfig {
+            key_log: errors::key_log(key_log)?,
+            ..FlashConfig::server()
+        };
         // The server's identity takes a moment: release the GIL.
         let shown = addrs(&bind).join(", ");
         let handle = py
-            .detach(move || ServerHandle::start(&bind, config, Hooks::default()))
+            .detach(move || ServerHandle::start_as(&bind, flash, config, Hooks::default()))
             .map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();
         Ok(Server {

@@ -504,3 +504,35 @@ def test_ctrl_c_interrupts_blocking_waits(wait: str) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def key_lines(path: "os.PathLike[str]") -> List[List[str]]:
+    with open(path) as f:
+        return [line.split(" ") for line in f.read().splitlines()]
+
+
+def test_key_logs_of_a_server_a_net_connection_and_endpoints(tmp_path: "os.PathLike[str]") -> None:
+    server_log = os.path.join(tmp_path, "server.keys")
+    client_log = os.path.join(tmp_path, "client.keys")
+    with rtmfp.Server("127.0.0.1:0", keys=[KEY], key_log=server_log) as s:
+        nc = rtmfp.NetConnection.connect(uri(s), timeout=WAIT, key_log=client_log)
+        nc.close()
+    (srv,) = key_lines(server_log)
+    (cli,) = key_lines(client_log)
+    for line in (srv, cli):
+        assert line[0] == "RTMFP_SESSION" and len(line) == 8, line
+        assert len(line[2]) == 32 and len(line[3]) == 32, line
+    # One session seen from both ends: the keys are mirrored.
+    assert (srv[2], srv[3]) == (cli[3], cli[2])
+
+    # Plain endpoints take the same option; lines append.
+    ep_log = os.path.join(tmp_path, "endpoints.keys")
+    with rtmfp.Endpoint("127.0.0.1:0", server=True, key_log=ep_log) as a, rtmfp.Endpoint(
+        "127.0.0.1:0", key_log=ep_log
+    ) as b:
+        b.connect(f"rtmfp://{a.address}/app", timeout=WAIT)
+    assert len(key_lines(ep_log)) == 2
+
+    with pytest.raises(OSError) as info:
+        rtmfp.NetConnection(key_log=str(tmp_path))
+    assert info.value.filename == str(tmp_path)

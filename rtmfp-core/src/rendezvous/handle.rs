@@ -41,7 +41,19 @@ impl ServerHandle {
         config: ServerConfig,
         hooks: Hooks,
     ) -> io::Result<ServerHandle> {
-        let crypto = FlashProfile::generate(FlashConfig::server())
+        Self::start_as(bind, FlashConfig::server(), config, hooks)
+    }
+
+    /// Binds `bind` and starts a server with a fresh identity made with
+    /// `flash` (start from [`FlashConfig::server`]: a hostname, a key
+    /// log, negotiation policies).
+    pub fn start_as(
+        bind: &[SocketAddr],
+        flash: FlashConfig,
+        config: ServerConfig,
+        hooks: Hooks,
+    ) -> io::Result<ServerHandle> {
+        let crypto = FlashProfile::generate(flash)
             .map_err(|e| io::Error::other(format!("server identity: {e:?}")))?;
         Self::start_with(
             RuntimeConfig::new(bind.to_vec(), Arc::new(crypto)),

@@ -198,7 +198,8 @@ class Endpoint(_rtmfp.Endpoint):
     """An RTMFP endpoint: an identity, UDP sockets and an I/O thread.
 
     ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
-    open_timeout=None, idle_timeout=None, keepalive_interval=None)``
+    open_timeout=None, idle_timeout=None, keepalive_interval=None,
+    key_log=None)``
 
     - ``bind``: address(es) to bind, ``"ip:port"`` or ``(host, port)``;
       port 0 picks a free port (see ``address``).
@@ -208,6 +209,9 @@ class Endpoint(_rtmfp.Endpoint):
     - ``hostname``: the certificate's hostname option.
     - ``open_timeout`` / ``idle_timeout`` / ``keepalive_interval``:
       seconds; the defaults are RFC 7016's (95 s / 60 s / 10 s).
+    - ``key_log``: a file to append each session's packet keys to, so
+      that a capture can be decrypted (``rtmfp decrypt --key-log FILE
+      CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
 
     A context manager (``with`` and ``async with``) that closes itself.
     Binding failures raise ``OSError``; everything else raises
@@ -383,7 +387,7 @@ class NetConnection(_rtmfp.NetConnection):
 
     ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
     max_peer_connections=8, hostname=None, open_timeout=None,
-    idle_timeout=None, keepalive_interval=None)``
+    idle_timeout=None, keepalive_interval=None, key_log=None)``
 
     - ``uri``: ``rtmfp://host[:port]/app[/DEVELOPER-KEY]``; given here, the
       connect starts at once (its outcome arrives as a ``NetStatus``
@@ -392,6 +396,9 @@ class NetConnection(_rtmfp.NetConnection):
     - ``args``: extra ``connect`` arguments (AMF values).
     - ``max_peer_connections``: subscribers allowed across our
       DIRECT_CONNECTIONS streams (Flash's ``maxPeerConnections``).
+    - ``key_log``: a file to append each session's packet keys to, so
+      that a capture can be decrypted (``rtmfp decrypt --key-log FILE
+      CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
 
     Each connection has a fresh identity: ``near_id`` (our peer ID, 64 hex
     digits) is what subscribers pass to ``NetStream(nc, peer_id)``.
@@ -494,7 +501,7 @@ class Server(_rtmfp.Server):
 
     ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
     on_publish=None, on_play=None, on_disconnect=None,
-    keepalive=(15.0, 10.0), relay=True)``
+    keepalive=(15.0, 10.0), relay=True, key_log=None)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
@@ -504,6 +511,9 @@ class Server(_rtmfp.Server):
     - ``keepalive``: (server, peer) keepalive periods advised to clients
       (seconds), or None.
     - ``relay``: relay streams published through the server.
+    - ``key_log``: a file to append each session's packet keys to, so
+      that a capture can be decrypted (``rtmfp decrypt --key-log FILE
+      CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
 
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):

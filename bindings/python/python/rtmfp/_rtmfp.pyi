@@ -348,6 +348,7 @@ class Endpoint:
         open_timeout: Optional[float] = None,
         idle_timeout: Optional[float] = None,
         keepalive_interval: Optional[float] = None,
+        key_log: Union[None, str, "os.PathLike[str]"] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str:
@@ -564,6 +565,7 @@ class NetConnection:
         open_timeout: Optional[float] = None,
         idle_timeout: Optional[float] = None,
         keepalive_interval: Optional[float] = None,
+        key_log: Union[None, str, "os.PathLike[str]"] = None,
     ) -> None: ...
     def start_connect(self, uri: str) -> None:
         """Starts connecting; the outcome arrives as a NetStatus event."""
@@ -865,6 +867,7 @@ class Server:
         on_disconnect: Optional[_DisconnectHook] = None,
         keepalive: Optional[Tuple[float, float]] = (15.0, 10.0),
         relay: bool = True,
+        key_log: Union[None, str, "os.PathLike[str]"] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
