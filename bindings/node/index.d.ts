@@ -254,6 +254,11 @@ export interface NativeEndpointOptions {
   openTimeout?: number
   idleTimeout?: number
   keepaliveInterval?: number
+  /**
+   * A file to append each session's packet keys to (see
+   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
+   */
+  keyLog?: string
 }
 
 /** The I/O thread's counters. */
@@ -349,6 +354,11 @@ export interface NativeNetConnectionOptions {
   openTimeout?: number
   idleTimeout?: number
   keepaliveInterval?: number
+  /**
+   * A file to append each session's packet keys to (see
+   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
+   */
+  keyLog?: string
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections?: number
 }
@@ -402,6 +412,11 @@ export interface NativeServerOptions {
   openTimeout?: number
   idleTimeout?: number
   keepaliveInterval?: number
+  /**
+   * A file to append each session's packet keys to (see
+   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
+   */
+  keyLog?: string
 }
 
 /** One stream published to a rendezvous server. */

@@ -27,6 +27,9 @@ class Endpoint extends EventEmitter {
    * - `server`: a server identity, reachable by `rtmfp://` URI (ephemeral
    *   Diffie-Hellman); default a peer identity, reached by `peerId`;
    * - `hostname`: the certificate's hostname option;
+   * - `keyLog`: a file to append each session's packet keys to, so that a
+   *   capture can be decrypted (`rtmfp decrypt`); default the file named
+   *   by RTMFP_KEYLOGFILE;
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: RFC 7016's
    *   defaults are 95 s, 60 s and 10 s;
    * - `ref`: keep the process alive while open (as `ref()`); default false.
@@ -39,6 +42,7 @@ class Endpoint extends EventEmitter {
       server: o.server === undefined ? false : v.boolean(o.server, 'options.server'),
     }
     if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
+    if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
     }

@@ -119,6 +119,8 @@ export interface EndpointOptions {
   idleTimeout?: number
   /** ms of silence before a keepalive (default 10 s). */
   keepaliveInterval?: number
+  /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
+  keyLog?: string
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }
@@ -361,6 +363,8 @@ export interface NetConnectionOptions {
   idleTimeout?: number
   /** ms of silence before a keepalive (default 10 s). */
   keepaliveInterval?: number
+  /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
+  keyLog?: string
   /** Keep the process alive while the native connection exists, even idle. */
   ref?: boolean
 }
@@ -517,6 +521,8 @@ export interface ServerOptions {
   openTimeout?: number
   idleTimeout?: number
   keepaliveInterval?: number
+  /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
+  keyLog?: string
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }

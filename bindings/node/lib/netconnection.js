@@ -261,6 +261,7 @@ class NetConnection extends EventEmitter {
    * - `maxPeerConnections`: most subscribers of our DIRECT_CONNECTIONS
    *   streams (default 8; also a property);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
+   * - `keyLog`: as Endpoint's (opened at connect());
    * - `ref`: keep the process alive while the native connection exists,
    *   even when idle; default false.
    */
@@ -276,6 +277,7 @@ class NetConnection extends EventEmitter {
       throw fromNative(e)
     }
     this.#options = { bind }
+    if (o.keyLog !== undefined) this.#options.keyLog = v.string(o.keyLog, 'options.keyLog')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) this.#options[key] = v.millis(o[key], `options.${key}`)
     }

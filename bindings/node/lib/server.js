@@ -60,6 +60,9 @@ class Server extends EventEmitter {
    *   lines starting with # skipped).  A refused client gets
    *   "NetConnection.Connect.Rejected";
    * - `hostname`: the certificate's hostname option;
+   * - `keyLog`: a file to append each session's packet keys to, so that a
+   *   capture can be decrypted (`rtmfp decrypt`); default the file named
+   *   by RTMFP_KEYLOGFILE;
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
    * - `ref`: keep the process alive while open, as ref(); default false
    *   (a server with connected clients keeps it alive anyway).
@@ -79,6 +82,7 @@ class Server extends EventEmitter {
       throw invalid('options.keys must be an array of keys, a file path, or undefined (any key)')
     }
     if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
+    if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
     }

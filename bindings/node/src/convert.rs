@@ -60,6 +60,20 @@ fn addr_spec(text: &str) -> Result<AddrSpec> {
     Ok(AddrSpec::Name(host.to_owned(), port))
 }
 
+/// The key log at `path` (option `keyLog`), opened for appending; `None`
+/// keeps the default (`RTMFP_KEYLOGFILE`).
+pub fn key_log(path: Option<String>) -> Result<Option<rtmfp_core::crypto::flash::KeyLog>> {
+    path.map(|p| {
+        rtmfp_core::crypto::flash::KeyLog::open(&p).map_err(|e| {
+            crate::errors::err(
+                crate::errors::Code::Io,
+                format!("cannot open the key log {p:?}: {e}"),
+            )
+        })
+    })
+    .transpose()
+}
+
 /// Local addresses to bind: IP literals only (`"ip:port"`,
 /// `"[ipv6]:port"`); empty is an error.
 pub fn bind_addrs(list: &[String]) -> Result<Vec<SocketAddr>> {

@@ -25,6 +25,7 @@ use crate::shared::{Mapped, Reply, Shared};
 use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
 use napi::Env;
 use napi_derive::napi;
+use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{Endpoint, EndpointConfig};
 use rtmfp_core::flash::client::{
     ClientConfig, ClientError, PeerConnectMode, PeerStreamId, StreamId,
@@ -52,6 +53,9 @@ pub struct NativeNetConnectionOptions {
     pub open_timeout: Option<f64>,
     pub idle_timeout: Option<f64>,
     pub keepalive_interval: Option<f64>,
+    /// A file to append each session's packet keys to (see
+    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
+    pub key_log: Option<String>,
     /// Most subscribers of our DIRECT_CONNECTIONS streams (default 8).
     pub max_peer_connections: Option<u32>,
 }
@@ -209,10 +213,13 @@ impl NativeNetConnection {
         if let Some(max) = options.max_peer_connections {
             client.max_peer_connections = max as usize;
         }
+        let mut flash = FlashConfig::client();
+        flash.key_log = convert::key_log(options.key_log)?;
         let nc = CoreNetConnection::start(NetConnectionConfig {
             bind: bind.clone(),
             client,
             endpoint,
+            flash,
             ..NetConnectionConfig::default()
         })
         .map_err(|e| match e {

@@ -40,6 +40,9 @@ pub struct NativeServerOptions {
     pub open_timeout: Option<f64>,
     pub idle_timeout: Option<f64>,
     pub keepalive_interval: Option<f64>,
+    /// A file to append each session's packet keys to (see
+    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
+    pub key_log: Option<String>,
 }
 
 /// A rendezvous server on its own runtime.
@@ -99,6 +102,7 @@ impl NativeServer {
         }
         let mut flash = FlashConfig::server();
         flash.hostname = options.hostname.map(String::into_bytes);
+        flash.key_log = convert::key_log(options.key_log)?;
         let profile = FlashProfile::generate(flash)
             .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
         let peer_id = profile.near_id();

@@ -426,3 +426,33 @@ test('NetConnections and servers leak no thread and no file descriptor', { timeo
   for (let i = 0; i < 10; i++) await cycle()
   assert.deepEqual(counts(), before)
 })
+
+test('keyLog: a server, a NetConnection and endpoints log their session keys', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtmfp-keylog-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => l.split(' '))
+  const srvLog = path.join(dir, 'server.keys')
+  const ncLog = path.join(dir, 'nc.keys')
+  const srv = server(t, { keyLog: srvLog })
+  const nc = await peer(t, srv, 'app', { keyLog: ncLog })
+  await nc.close()
+  const [s] = lines(srvLog)
+  const [c] = lines(ncLog)
+  for (const l of [s, c]) {
+    assert.equal(l[0], 'RTMFP_SESSION')
+    assert.equal(l.length, 8)
+    assert.match(l[2], /^[0-9a-f]{32}$/)
+  }
+  // One session from both ends: mirrored keys.
+  assert.deepEqual([s[2], s[3]], [c[3], c[2]])
+
+  const epLog = path.join(dir, 'endpoints.keys')
+  const a = new rtmfp.Endpoint({ bind: '127.0.0.1:0', server: true, keyLog: epLog })
+  const b = new rtmfp.Endpoint({ bind: '127.0.0.1:0', keyLog: epLog })
+  t.after(() => Promise.all([a.close(), b.close()]))
+  await within(b.connect(`rtmfp://${a.address}/app`), 'endpoint connect')
+  assert.equal(lines(epLog).length, 2)
+
+  assert.throws(() => new Server({ bind: '127.0.0.1:0', keyLog: dir }), (e) => e.code === 'ERR_RTMFP_IO' && /key log/.test(e.message))
+  assert.throws(() => new Server({ keyLog: 7 }), (e) => e.code === 'ERR_RTMFP_INVALID_ARGUMENT' && /options.keyLog/.test(e.message))
+})
