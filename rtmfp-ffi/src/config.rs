@@ -412,7 +412,10 @@ pub unsafe extern "C" fn rtmfp_config_set_key_log_file(
             // SAFETY: non-NULL, NUL-terminated by contract.
             let path = unsafe { cstr(path, "path")? };
             Some(KeyLog::open(path).map_err(|e| {
-                Error::new(RTMFP_ERR_IO, format!("cannot open the key log {path:?}: {e}"))
+                Error::new(
+                    RTMFP_ERR_IO,
+                    format!("cannot open the key log {path:?}: {e}"),
+                )
             })?)
         };
         Ok(())
