@@ -486,10 +486,8 @@ impl CpuTime {
 // ---------------------------------------------------------------------
 // Printing.
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lowercase hex (core's, shared by every adapter).
+pub use rtmfp_core::flash::peer_id::to_hex as hex;
 
 /// `1234567` → `1.23 MB` (decimal units).
 pub fn fmt_bytes(n: u64) -> String {

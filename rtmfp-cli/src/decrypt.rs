@@ -7,7 +7,7 @@
 //! logged session, both directions; the checksum or HMAC of the packet
 //! (§4.7.3) says which one is right.
 
-use crate::common::{fail, CliError, Result};
+use crate::common::{fail, hex, CliError, Result};
 use crate::pcap::{self, Datagram};
 use clap::Args;
 use rtmfp_core::crypto::flash::default_key::default_session_crypto;
@@ -79,13 +79,6 @@ fn open(sessions: &[SessionKeyLine], datagram: &[u8]) -> Option<(u32, Opened)> {
         logged().or_else(startup)
     };
     Some((session_id, opened.unwrap_or(Opened::Closed)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 fn fra(f: FragmentControl) -> &'static str {

@@ -141,16 +141,8 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(
     Ok(())
 }
 
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
+/// Lowercase hex (core's, shared by every adapter).
+pub(crate) use rtmfp_core::flash::peer_id::to_hex as hex;
 
 /// The bytes of a hex string of exactly `N` bytes.
 pub(crate) fn unhex<const N: usize>(s: &str, name: &str) -> Result<[u8; N], Error> {

@@ -211,16 +211,8 @@ impl AddrList {
 
 // ------------------------------------------------------------- peer IDs --
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
+/// Lowercase hex (core's, shared by every adapter).
+pub(crate) use rtmfp_core::flash::peer_id::to_hex as hex;
 
 /// A peer ID given as 64 hex digits or 32 bytes.
 pub(crate) fn peer_id(obj: &Bound<'_, PyAny>) -> PyResult<PeerId> {

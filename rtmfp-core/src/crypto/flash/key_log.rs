@@ -38,8 +38,8 @@
 
 use super::packet::{FlashSessionCrypto, HmacParams, PacketParams};
 use crate::crypto::SessionCrypto;
+use crate::flash::peer_id::to_hex as hex;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -175,13 +175,6 @@ pub enum Direction {
     Sent,
     /// Received by it.
     Received,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
