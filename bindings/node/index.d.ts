@@ -18,25 +18,25 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * meanwhile throw.
  */
 export declare class NativeEndpoint {
+  /** Its peer ID (the certificate fingerprint), 64 hex digits. */
+  get peerId(): string
+  /**
+   * Every bound address, `"ip:port"` (with the port the system
+   * picked for port 0).
+   */
+  get addresses(): Array<string>
+  /** Whether it is closed (or its I/O thread stopped). */
+  get closed(): boolean
+  /** The event callback keeps the process alive. */
+  ref(): void
+  /** The event callback no longer keeps the process alive. */
+  unref(): void
   /**
    * Makes an identity, binds the sockets and starts the I/O and
    * dispatcher threads.  `onItems` receives every event and reply, in
    * batches, on the JS thread.
    */
   constructor(options: NativeEndpointOptions, onItems: (arg: Array<NativeItem>) => void)
-  /** This endpoint's peer ID (certificate fingerprint), 64 hex digits. */
-  get peerId(): string
-  /**
-   * Every bound address, `"ip:port"` (with the port the system picked
-   * for port 0).
-   */
-  get addresses(): Array<string>
-  /** Whether the endpoint is closed (or its I/O thread stopped). */
-  get closed(): boolean
-  /** Whether the event callback keeps the process alive. */
-  ref(): void
-  /** The event callback no longer keeps the process alive. */
-  unref(): void
   /**
    * Connects to the server of an `rtmfp://host[:port]/app` URI (throws
    * for a malformed one); replies with the session number.  Events
@@ -87,15 +87,12 @@ export declare class NativeEndpoint {
 
 /** A Flash client on its own runtime. */
 export declare class NativeNetConnection {
-  /**
-   * Makes a client identity, binds the sockets and starts the I/O and
-   * dispatcher threads (no connection yet: see `connect`).  `onItems`
-   * receives every event and reply, in batches, on the JS thread.
-   */
-  constructor(options: NativeNetConnectionOptions, onItems: (arg: Array<NativeItem>) => void)
-  /** Our peer ID (`nearID`: the certificate fingerprint), 64 hex digits. */
+  /** Its peer ID (the certificate fingerprint), 64 hex digits. */
   get peerId(): string
-  /** Every bound address, `"ip:port"`. */
+  /**
+   * Every bound address, `"ip:port"` (with the port the system
+   * picked for port 0).
+   */
   get addresses(): Array<string>
   /** Whether it is closed (or its I/O thread stopped). */
   get closed(): boolean
@@ -103,6 +100,12 @@ export declare class NativeNetConnection {
   ref(): void
   /** The event callback no longer keeps the process alive. */
   unref(): void
+  /**
+   * Makes a client identity, binds the sockets and starts the I/O and
+   * dispatcher threads (no connection yet: see `connect`).  `onItems`
+   * receives every event and reply, in batches, on the JS thread.
+   */
+  constructor(options: NativeNetConnectionOptions, onItems: (arg: Array<NativeItem>) => void)
   /**
    * Connects to the server of `uri` (`rtmfp://host[:port]/app[/KEY]`;
    * throws for a malformed one), with `args` as extra `connect`
@@ -166,16 +169,12 @@ export declare class NativeNetConnection {
 
 /** A rendezvous server on its own runtime. */
 export declare class NativeServer {
-  /**
-   * Makes a server identity (ephemeral Diffie-Hellman: clients reach it
-   * by `rtmfp://` URI), binds the sockets and starts the I/O and
-   * dispatcher threads.  `onItems` receives every event and reply, in
-   * batches, on the JS thread.
-   */
-  constructor(options: NativeServerOptions, onItems: (arg: Array<NativeItem>) => void)
-  /** The server's peer ID (certificate fingerprint; clients' `farID`). */
+  /** Its peer ID (the certificate fingerprint), 64 hex digits. */
   get peerId(): string
-  /** Every bound address, `"ip:port"`. */
+  /**
+   * Every bound address, `"ip:port"` (with the port the system
+   * picked for port 0).
+   */
   get addresses(): Array<string>
   /** Whether it is closed (or its I/O thread stopped). */
   get closed(): boolean
@@ -183,6 +182,13 @@ export declare class NativeServer {
   ref(): void
   /** The event callback no longer keeps the process alive. */
   unref(): void
+  /**
+   * Makes a server identity (ephemeral Diffie-Hellman: clients reach it
+   * by `rtmfp://` URI), binds the sockets and starts the I/O and
+   * dispatcher threads.  `onItems` receives every event and reply, in
+   * batches, on the JS thread.
+   */
+  constructor(options: NativeServerOptions, onItems: (arg: Array<NativeItem>) => void)
   /** Replies (`clientsReply`) with the client sessions. */
   sessions(request: number): void
   /** Replies (`streamsReply`) with the streams published to the server. */

@@ -8,7 +8,7 @@
 //! `'reply'` item carrying it; the others are fire-and-forget (their only
 //! failure is a flow or session that has gone, which its own events tell).
 
-use crate::convert::{self, hex, AddrSpec};
+use crate::convert::{self, AddrSpec};
 use crate::errors::{self, invalid, Code, Result};
 use crate::items::NativeItem;
 use crate::items::{Item, ReplyValue};
@@ -108,6 +108,8 @@ impl NativeEndpoint {
     }
 }
 
+crate::object::base_members!(NativeEndpoint);
+
 #[napi]
 impl NativeEndpoint {
     /// Makes an identity, binds the sockets and starts the I/O and
@@ -150,42 +152,6 @@ impl NativeEndpoint {
         Ok(NativeEndpoint {
             base: Base::new(&env, shared, outbox)?,
         })
-    }
-
-    /// This endpoint's peer ID (certificate fingerprint), 64 hex digits.
-    #[napi(getter)]
-    pub fn peer_id(&self) -> String {
-        hex(&self.base.shared.peer_id)
-    }
-
-    /// Every bound address, `"ip:port"` (with the port the system picked
-    /// for port 0).
-    #[napi(getter)]
-    pub fn addresses(&self) -> Vec<String> {
-        self.base
-            .shared
-            .local_addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Whether the endpoint is closed (or its I/O thread stopped).
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.base.shared.is_closed()
-    }
-
-    /// Whether the event callback keeps the process alive.
-    #[napi(js_name = "ref")]
-    pub fn ref_(&self, env: Env) -> Result<()> {
-        self.base.set_ref(&env, true)
-    }
-
-    /// The event callback no longer keeps the process alive.
-    #[napi]
-    pub fn unref(&self, env: Env) -> Result<()> {
-        self.base.set_ref(&env, false)
     }
 
     /// Connects to the server of an `rtmfp://host[:port]/app` URI (throws

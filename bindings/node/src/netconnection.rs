@@ -184,6 +184,8 @@ impl NativeNetConnection {
     }
 }
 
+crate::object::base_members!(NativeNetConnection);
+
 #[napi]
 impl NativeNetConnection {
     /// Makes a client identity, binds the sockets and starts the I/O and
@@ -253,41 +255,6 @@ impl NativeNetConnection {
             base: Base::new(&env, shared, outbox)?,
             keys,
         })
-    }
-
-    /// Our peer ID (`nearID`: the certificate fingerprint), 64 hex digits.
-    #[napi(getter)]
-    pub fn peer_id(&self) -> String {
-        convert::hex(&self.base.shared.peer_id)
-    }
-
-    /// Every bound address, `"ip:port"`.
-    #[napi(getter)]
-    pub fn addresses(&self) -> Vec<String> {
-        self.base
-            .shared
-            .local_addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Whether it is closed (or its I/O thread stopped).
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.base.shared.is_closed()
-    }
-
-    /// The event callback keeps the process alive.
-    #[napi(js_name = "ref")]
-    pub fn ref_(&self, env: Env) -> Result<()> {
-        self.base.set_ref(&env, true)
-    }
-
-    /// The event callback no longer keeps the process alive.
-    #[napi]
-    pub fn unref(&self, env: Env) -> Result<()> {
-        self.base.set_ref(&env, false)
     }
 
     /// Connects to the server of `uri` (`rtmfp://host[:port]/app[/KEY]`;

@@ -17,6 +17,52 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The members every native class has over its `base: Base`: `peerId`,
+/// `addresses`, `closed`, `ref()` and `unref()`.
+macro_rules! base_members {
+    ($ty:ty) => {
+        #[napi_derive::napi]
+        impl $ty {
+            /// Its peer ID (the certificate fingerprint), 64 hex digits.
+            #[napi(getter)]
+            pub fn peer_id(&self) -> String {
+                crate::convert::hex(&self.base.shared.peer_id)
+            }
+
+            /// Every bound address, `"ip:port"` (with the port the system
+            /// picked for port 0).
+            #[napi(getter)]
+            pub fn addresses(&self) -> Vec<String> {
+                self.base
+                    .shared
+                    .local_addrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            }
+
+            /// Whether it is closed (or its I/O thread stopped).
+            #[napi(getter)]
+            pub fn closed(&self) -> bool {
+                self.base.shared.is_closed()
+            }
+
+            /// The event callback keeps the process alive.
+            #[napi(js_name = "ref")]
+            pub fn ref_(&self, env: napi::Env) -> crate::errors::Result<()> {
+                self.base.set_ref(&env, true)
+            }
+
+            /// The event callback no longer keeps the process alive.
+            #[napi]
+            pub fn unref(&self, env: napi::Env) -> crate::errors::Result<()> {
+                self.base.set_ref(&env, false)
+            }
+        }
+    };
+}
+pub(crate) use base_members;
+
 /// One native object's runtime, as seen from its JS object.
 pub struct Base {
     pub shared: Arc<Shared>,

@@ -76,6 +76,8 @@ fn key_set(options: &NativeServerOptions) -> Result<KeySet> {
     }
 }
 
+crate::object::base_members!(NativeServer);
+
 #[napi]
 impl NativeServer {
     /// Makes a server identity (ephemeral Diffie-Hellman: clients reach it
@@ -123,41 +125,6 @@ impl NativeServer {
         Ok(NativeServer {
             base: Base::new(&env, shared, outbox)?,
         })
-    }
-
-    /// The server's peer ID (certificate fingerprint; clients' `farID`).
-    #[napi(getter)]
-    pub fn peer_id(&self) -> String {
-        convert::hex(&self.base.shared.peer_id)
-    }
-
-    /// Every bound address, `"ip:port"`.
-    #[napi(getter)]
-    pub fn addresses(&self) -> Vec<String> {
-        self.base
-            .shared
-            .local_addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Whether it is closed (or its I/O thread stopped).
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.base.shared.is_closed()
-    }
-
-    /// The event callback keeps the process alive.
-    #[napi(js_name = "ref")]
-    pub fn ref_(&self, env: Env) -> Result<()> {
-        self.base.set_ref(&env, true)
-    }
-
-    /// The event callback no longer keeps the process alive.
-    #[napi]
-    pub fn unref(&self, env: Env) -> Result<()> {
-        self.base.set_ref(&env, false)
     }
 
     /// Replies (`clientsReply`) with the client sessions.
