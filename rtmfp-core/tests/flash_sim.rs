@@ -748,6 +748,51 @@ fn ask_mode_waits_for_accept_or_reject() {
 }
 
 #[test]
+fn a_stream_that_asks_waits_while_the_others_accept() {
+    let mut w = World::keyed();
+    let a = w.connected(None, ClientConfig::default());
+    let (asks, open) = w.with(a, |c, ep, now| {
+        let asks = c.create_direct_stream();
+        c.publish(ep, now, asks, "asks").unwrap();
+        c.set_stream_asks(asks, true).unwrap();
+        let open = c.create_direct_stream();
+        c.publish(ep, now, open, "open").unwrap();
+        (asks, open)
+    });
+    let b = w.connected(None, ClientConfig::default());
+    let d = w.connected(None, ClientConfig::default());
+    let sb = subscribe(&mut w, b, a, "asks");
+    let sd = subscribe(&mut w, d, a, "open");
+    // The open stream's subscriber plays at once, without a question.
+    assert_eq!(outcome(&mut w, d, sd).code, code::PLAY_START);
+    assert!(w.run_until(Duration::from_secs(30), |log, _| {
+        log[&a]
+            .iter()
+            .any(|e| matches!(e, ClientEvent::PeerConnect { .. }))
+    }));
+    let asked: Vec<_> = w.log[&a]
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::PeerConnect { peer } => Some(peer.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].stream, Some(asks));
+    assert_eq!(asked[0].far_id, Some(w.near_id(b)));
+    w.with(a, |c, ep, now| c.accept_peer(ep, now, asked[0].id).unwrap());
+    assert_eq!(outcome(&mut w, b, sb).code, code::PLAY_START);
+    // Unknown streams are refused; closing the stream forgets it.
+    w.with(a, |c, ep, now| {
+        assert_eq!(
+            c.set_stream_asks(StreamId(999), true),
+            Err(rtmfp_core::flash::client::ClientError::UnknownStream)
+        );
+        c.close_stream(ep, now, open).unwrap();
+    });
+}
+
+#[test]
 fn publish_and_play_through_the_server() {
     let mut w = World::keyed();
     let a = w.connected(Some(NatBehaviour::PortRestricted), ClientConfig::default());

@@ -6,14 +6,12 @@
 //! client layer's queue through [`Layered`], which gives the blocking
 //! waits, the (duplicated) event fd for asyncio and the closed state.
 //!
-//! `on_peer_connect` uses the client's ask mode, so that Python is never
-//! called on the I/O thread: the connection is made with
-//! `PeerConnectMode::Ask`, and while no stream has a Python callback a
-//! Rust policy that accepts everyone stands in (subscribers are accepted
-//! without anyone reading events).  As soon as one stream has a callback
-//! the policy is removed: the client emits `PeerConnect` and waits; the
-//! binding calls the callback while converting that event (on the thread
-//! that reads events) and answers with `accept_peer` / `reject_peer`.
+//! `on_peer_connect` uses core's per-stream ask (`NetStream::set_asks`),
+//! so that Python is never called on the I/O thread: subscribers of a
+//! stream without a callback are accepted in Rust, at once; for a stream
+//! with one the client emits `PeerConnect` and waits, and the binding
+//! calls the callback while converting that event (on the thread that
+//! reads events) and answers with `accept_peer` / `reject_peer`.
 
 use crate::convert::{self, copy_bytes, duration, hex, AddrList};
 use crate::errors::{self, Kind, NetOrRaise};
@@ -27,7 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::flash::client::{ClientEvent, PeerConnectMode, PeerStreamId, StreamId};
+use rtmfp_core::flash::client::{ClientEvent, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::{code, StatusInfo};
 use rtmfp_core::flash::{
     NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
@@ -35,7 +33,7 @@ use rtmfp_core::flash::{
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Flash's `NetStream.DIRECT_CONNECTIONS`.
@@ -84,10 +82,6 @@ pub(crate) struct NetConnection {
     streams: Mutex<HashMap<StreamId, StreamEntry>>,
     /// `on_peer_connect` callbacks by stream.
     callbacks: Mutex<HashMap<StreamId, Py<PyAny>>>,
-    /// How many callbacks there are (read without the GIL).
-    asking: AtomicUsize,
-    /// Serialises policy updates; only ever taken with the GIL released.
-    policy_lock: Mutex<()>,
     /// Subscriber peer IDs by handle, for `PeerStreamClosed`.
     subscribers: Mutex<HashMap<PeerStreamId, Option<String>>>,
     outbox: Outbox,
@@ -202,28 +196,6 @@ impl NetConnection {
                 target,
             },
         )?))
-    }
-
-    /// Sets the peer-connect policy from the number of callbacks: none,
-    /// accept everyone in Rust; some, ask (PeerConnect events).
-    fn update_policy(&self, py: Python<'_>) -> PyResult<()> {
-        let Some(live) = self.live.get() else {
-            return Ok(());
-        };
-        let conn = live.get(py)?;
-        let asking = &self.asking;
-        let policy_lock = &self.policy_lock;
-        py.detach(move || {
-            let _serial = lock(policy_lock);
-            let policy: Option<rtmfp_core::flash::client::PeerConnectPolicy> =
-                if asking.load(Ordering::SeqCst) > 0 {
-                    None
-                } else {
-                    Some(Box::new(|_| true))
-                };
-            conn.set_peer_connect_policy(policy)
-        })
-        .or_raise(py)
     }
 
     /// Converts one client event, running `on_peer_connect` for a
@@ -532,7 +504,6 @@ impl NetConnection {
             }
         }
         config.client.max_peer_connections = max_peer_connections;
-        config.client.peer_connect = PeerConnectMode::Ask;
         let mut flash = FlashConfig::client();
         flash.hostname = hostname.map(String::into_bytes);
         flash.key_log = errors::key_log(key_log)?;
@@ -554,8 +525,6 @@ impl NetConnection {
             closed_early: AtomicBool::new(false),
             streams: Mutex::new(HashMap::new()),
             callbacks: Mutex::new(HashMap::new()),
-            asking: AtomicUsize::new(0),
-            policy_lock: Mutex::new(()),
             subscribers: Mutex::new(HashMap::new()),
             outbox: Outbox::default(),
         };
@@ -584,12 +553,7 @@ impl NetConnection {
         };
         let attempt = config.clone();
         let uri_owned = uri.to_owned();
-        let started = py.detach(move || {
-            let nc = CoreNetConnection::connect(&uri_owned, attempt)?;
-            // Accept everyone until an on_peer_connect is set.
-            nc.set_peer_connect_policy(Some(Box::new(|_| true)))?;
-            Ok::<_, rtmfp_core::flash::NetError>(nc)
-        });
+        let started = py.detach(move || CoreNetConnection::connect(&uri_owned, attempt));
         let nc = match started {
             Ok(nc) => nc,
             Err(e) => {
@@ -845,7 +809,6 @@ impl NetConnection {
         };
         let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
         drop(callbacks);
-        self.asking.store(0, Ordering::SeqCst);
         self.outbox.clear();
         Ok(clean)
     }
@@ -1225,9 +1188,10 @@ impl NetStream {
         }
         self.check(py)?;
         let nc = self.nc.get();
+        let asks = callback.is_some();
         let old = {
             let mut callbacks = lock(&nc.callbacks);
-            let old = match callback {
+            match callback {
                 Some(cb) => {
                     if !cb.bind(py).is_callable() {
                         return Err(pyo3::exceptions::PyTypeError::new_err(
@@ -1237,12 +1201,10 @@ impl NetStream {
                     callbacks.insert(self.core.id(), cb)
                 }
                 None => callbacks.remove(&self.core.id()),
-            };
-            nc.asking.store(callbacks.len(), Ordering::SeqCst);
-            old
+            }
         };
         drop(old);
-        nc.update_policy(py)
+        self.run(py, move |s| s.set_asks(asks))
     }
 
     /// Closes the stream: a publisher unpublishes (subscribers are told),
@@ -1250,12 +1212,7 @@ impl NetStream {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let id = self.core.id();
         let old = lock(&self.nc.get().callbacks).remove(&id);
-        if old.is_some() {
-            let nc = self.nc.get();
-            nc.asking.store(lock(&nc.callbacks).len(), Ordering::SeqCst);
-            drop(old);
-            nc.update_policy(py)?;
-        }
+        drop(old);
         self.run(py, |s| s.close())
     }
 

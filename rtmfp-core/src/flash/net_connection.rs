@@ -492,6 +492,14 @@ impl NetStream {
         })??)
     }
 
+    /// Asks about this DIRECT_CONNECTIONS stream's subscribers
+    /// ([`FlashClient::set_stream_asks`]): each becomes a
+    /// [`ClientEvent::PeerConnect`] answered with
+    /// [`NetConnection::accept_peer`] or [`NetConnection::reject_peer`].
+    pub fn set_asks(&self, asks: bool) -> Res<()> {
+        Ok(self.with(move |c, _, _, id| c.set_stream_asks(id, asks))??)
+    }
+
     /// This stream's accepted subscribers (DIRECT_CONNECTIONS).
     pub fn peer_streams(&self) -> Res<Vec<PeerStreamInfo>> {
         self.with(|c, _, _, id| c.peer_streams(Some(id)))

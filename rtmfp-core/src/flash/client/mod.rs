@@ -177,6 +177,9 @@ pub struct FlashClient {
     waiting_for_server: Vec<StreamId>,
     peer_keepalive: Option<Duration>,
     policy: Option<PeerConnectPolicy>,
+    /// DIRECT_CONNECTIONS streams whose subscribers are asked about
+    /// whatever the mode ([`FlashClient::set_stream_asks`]).
+    asking: std::collections::HashSet<StreamId>,
     events: VecDeque<ClientEvent>,
     sink: Option<EventSink<ClientEvent>>,
 }
@@ -212,6 +215,7 @@ impl FlashClient {
             waiting_for_server: Vec::new(),
             peer_keepalive: None,
             policy: None,
+            asking: Default::default(),
             events: VecDeque::new(),
             sink: None,
         }
@@ -245,6 +249,25 @@ impl FlashClient {
     /// must not block.
     pub fn set_peer_connect_policy(&mut self, policy: Option<PeerConnectPolicy>) {
         self.policy = policy;
+    }
+
+    /// Asks (`true`) about the subscribers of DIRECT_CONNECTIONS stream
+    /// `stream` whatever [`ClientConfig::peer_connect`] says: each one is
+    /// a [`ClientEvent::PeerConnect`] that waits for
+    /// [`FlashClient::accept_peer`] or [`FlashClient::reject_peer`], as
+    /// an application-level `onPeerConnect` that cannot run on the I/O
+    /// thread needs; `false` goes back to the mode.  A synchronous policy
+    /// still comes first.  Closing the stream forgets it.
+    pub fn set_stream_asks(&mut self, stream: StreamId, asks: bool) -> Result<(), ClientError> {
+        if !self.streams.contains_key(&stream) {
+            return Err(ClientError::UnknownStream);
+        }
+        if asks {
+            self.asking.insert(stream);
+        } else {
+            self.asking.remove(&stream);
+        }
+        Ok(())
     }
 
     /// The next queued event (when no sink is set).
@@ -648,6 +671,7 @@ impl FlashClient {
         s.closed = true;
         let kind = s.kind;
         let stream_id = s.stream_id;
+        self.asking.remove(&stream);
         if let Some(sender) = s.sender.as_mut() {
             sender.close(ep, now);
         }

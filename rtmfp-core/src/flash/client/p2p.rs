@@ -511,9 +511,10 @@ impl FlashClient {
             }
             return;
         }
-        match self.config.peer_connect {
-            PeerConnectMode::AcceptAll => self.admit_peer(ep, now, id),
-            PeerConnectMode::Ask => self.emit(ClientEvent::PeerConnect { peer: info }),
+        if self.config.peer_connect == PeerConnectMode::Ask || self.asking.contains(&stream) {
+            self.emit(ClientEvent::PeerConnect { peer: info });
+        } else {
+            self.admit_peer(ep, now, id);
         }
     }
 
