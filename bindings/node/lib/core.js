@@ -15,6 +15,15 @@
 // everything that waits for an answer (a connect, a send's receipt, a
 // close, any request) while it waits, and `endpoint.ref()` until
 // `unref()`.  close() releases them all.
+//
+// close() first lets the events that reached the endpoint before it was
+// called get to JS: it asks the I/O thread how many events it has handed
+// over so far (stats().io.events), waits until that many were handled
+// here, and only then stops the runtime.  A 'flow' handler that runs in
+// that time can still accept() (or reject) its flow, and the messages
+// that already arrived on it are delivered before 'close'.  Calls made
+// from those handlers reach the I/O thread before the shutdown does (one
+// command channel, in order).
 
 const { RtmfpError, codes, closed, fromNative } = require('./errors')
 const { Session } = require('./session')
@@ -72,6 +81,11 @@ class Core {
     /** the addon said 'end': nothing follows */
     this.ended = false
     this.endWaiters = []
+    /** events (not replies) handled so far, and close()'s wait on them */
+    this.eventsSeen = 0
+    this.settleWaiters = []
+    /** native.close() was called: the I/O thread takes no more calls */
+    this.stopping = false
     try {
       this.native = open((items) => this.onItems(items))
     } catch (e) {
@@ -83,6 +97,16 @@ class Core {
 
   get closed() {
     return this.closing !== null || this.ended || this.native.closed
+  }
+
+  /**
+   * Whether calls still reach the I/O thread: true until the runtime is
+   * told to stop, a little after close() (see `settle`).  RecvFlow's
+   * accept/reject/pause/resume use this, so that a 'flow' event that
+   * arrived before close() can still be answered.
+   */
+  get live() {
+    return !this.stopping && !this.ended && !this.native.closed
   }
 
   // ------------------------------------------------------------ liveness --
@@ -215,9 +239,41 @@ class Core {
   /** close(): resolves to whether everything closed cleanly in time. */
   close(timeout) {
     if (this.closing) return this.closing
+    // A Flash layer (NetConnection, Server) decides everything on the I/O
+    // thread: nothing to settle.  An endpoint first settles (see above).
+    const settled = this.layer || this.ended ? null : this.settle()
     // Held until the threadsafe function goes (after the last items):
     // the addon drops its own reference in close(), so this ref stays.
     this.hold()
+    if (settled === null) {
+      this.closing = this.stop(timeout)
+    } else {
+      this.closing = settled.then(() => this.stop(timeout))
+    }
+    return this.closing
+  }
+
+  /**
+   * Resolves once every event that the I/O thread handed over before
+   * now has been handled here (or the runtime ended).  Bounded: those
+   * events are already on their way (the dispatcher forwards them all).
+   */
+  settle() {
+    return new Promise((resolve) => {
+      try {
+        this.request('stats', [], (err, item) => {
+          if (err || this.eventsSeen >= item.stats.io.events) resolve()
+          else this.settleWaiters.push({ target: item.stats.io.events, resolve })
+        })
+      } catch {
+        resolve() // closed already: nothing comes
+      }
+    })
+  }
+
+  /** Stops the runtime (in order, within `timeout` ms), then 'end'. */
+  stop(timeout) {
+    this.stopping = true
     let task
     try {
       task = this.native.close(timeout)
@@ -226,11 +282,10 @@ class Core {
       throw fromNative(e)
     }
     const ended = this.ended ? Promise.resolve() : new Promise((res) => this.endWaiters.push(res))
-    this.closing = Promise.all([task, ended]).then(([clean]) => {
+    return Promise.all([task, ended]).then(([clean]) => {
       this.release()
       return clean
     })
-    return this.closing
   }
 
   // --------------------------------------------------------------- items --
@@ -238,12 +293,21 @@ class Core {
   onItems(items) {
     let thrown = null
     for (const item of items) {
+      if (item.type !== 'end' && !item.type.endsWith('Reply') && item.type !== 'reply') this.eventsSeen++
       try {
         this.onItem(item)
       } catch (e) {
         // A listener threw: the other items must still be handled.
         if (thrown === null) thrown = { e }
       }
+    }
+    if (this.settleWaiters.length > 0) {
+      // After the whole batch: its listeners have run (and posted their calls).
+      this.settleWaiters = this.settleWaiters.filter((w) => {
+        if (this.eventsSeen < w.target) return true
+        w.resolve()
+        return false
+      })
     }
     if (thrown !== null) {
       // As if thrown from the listener: 'uncaughtException'.
@@ -357,6 +421,7 @@ class Core {
       }
     }
     for (const resolve of this.endWaiters.splice(0)) resolve()
+    for (const w of this.settleWaiters.splice(0)) w.resolve()
     this.endpoint.emit('close')
     if (thrown !== null) throw thrown.e
   }

@@ -563,10 +563,12 @@ class RecvFlow extends EventEmitter {
   }
 
   // Like a socket's pause() after destroy(), these do nothing once the
-  // flow, its session or the endpoint is closed (or closing): a 'flow'
-  // handler racing with close() must not throw.
+  // flow, its session or the endpoint is closed: a 'flow' handler racing
+  // with close() must not throw.  While the endpoint settles at the start
+  // of close(), they still work: a flow that arrived before close() can
+  // be accepted, and its messages are delivered before 'close'.
   #live() {
-    return !this.#closed && !this.#core.closed
+    return !this.#closed && this.#core.live
   }
 
   #close() {
