@@ -11,7 +11,7 @@
 #
 # Steps, in order (the first failure stops the run):
 #   tools, fmt, clippy, cargo test, header, flash server, C, Python,
-#   test vectors, Node, fuzz
+#   test vectors, Node, README, fuzz
 #
 # Independent peers, built outside the repository (../shared/interop/README.md),
 # are used when these name them, and their tests skip otherwise:
@@ -452,6 +452,14 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
   echo "consumer project: a NetConnection connected to a Server; both closed; the process exited"
 )
 
+# ----------------------------------------------------------------- README --
+section "README"
+# Every code block of README.md, the bindings' READMEs and docs/*.md runs as
+# printed (scripts/readme-test.sh; skips are annotated in the markdown with
+# their reason): the CLI, Python, Node, TypeScript and C examples, with the
+# venv, addon and binaries built above.  UDP port 1935 is used as printed.
+logged readme scripts/readme-test.sh
+
 # ------------------------------------------------------------------- fuzz --
 section "fuzz"
 # A short run of every cargo-fuzz target (scripts/fuzz.sh, seeded from
@@ -486,7 +494,8 @@ failed=0
 for counts in "$(tally "$LOGS/cargo-test.log" '^test result: ')" \
   "$(tally "$LOGS/c.log" '^[0-9]+ passed, [0-9]+ failed$')" \
   "$(tally "$LOGS/pytest.log" '^=+ .*(passed|failed).* in [0-9.]+s')" \
-  "$(tally_node "$LOGS/node.log")"; do
+  "$(tally_node "$LOGS/node.log")" \
+  "$(tally "$LOGS/readme.log" '^README blocks: ')"; do
   passed=$((passed + ${counts% *}))
   failed=$((failed + ${counts#* }))
 done
