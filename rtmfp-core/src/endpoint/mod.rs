@@ -12,6 +12,7 @@ mod event;
 mod keying;
 pub mod layer;
 mod opening;
+pub(crate) mod schedule;
 mod sim_node;
 mod startup;
 mod stats;
@@ -127,6 +128,14 @@ pub struct Endpoint {
     stats: EndpointStats,
     /// A Time Critical packet went out on some session (§3.5.2.1).
     tc_sent: TcClock,
+    /// Timers, readiness and changes of the sessions (work in proportion
+    /// to what is active).
+    schedule: schedule::Schedule,
+    /// Open sessions by far address (§3.5.1.1.2 step 2 looks them up).
+    open_by_addr: HashMap<SocketAddr, u32>,
+    /// The last two distinct sessions that received a Time Critical
+    /// packet, latest first (§2.2.4: TCR on the other sessions).
+    tc_received: [Option<(u32, Instant)>; 2],
     /// Keying jobs waiting for a worker (offload mode).
     keying_jobs: VecDeque<KeyingJob>,
     /// IIKeyings whose keying runs elsewhere, by job ID.
@@ -163,6 +172,9 @@ impl Endpoint {
             unmatched_queued: 0,
             stats: EndpointStats::default(),
             tc_sent: TcClock::default(),
+            schedule: schedule::Schedule::default(),
+            open_by_addr: HashMap::new(),
+            tc_received: [None, None],
             keying_jobs: VecDeque::new(),
             pending_keying: HashMap::new(),
             next_keying_job: 1,
@@ -291,6 +303,7 @@ impl Endpoint {
             .ok_or(EndpointError::UnknownSession)?;
         if let Some(session) = self.sessions.get_mut(&id) {
             session.close(now, abrupt, &mut self.events);
+            self.schedule.touch(id, &mut session.slot);
         }
         Ok(())
     }
@@ -301,8 +314,9 @@ impl Endpoint {
         for handle in openings {
             self.fail_opening(handle, OpenFailure::Cancelled);
         }
-        for session in self.sessions.values_mut() {
+        for (&id, session) in self.sessions.iter_mut() {
             session.close(now, false, &mut self.events);
+            self.schedule.touch(id, &mut session.slot);
         }
     }
 
@@ -404,6 +418,7 @@ impl Endpoint {
             }),
             None,
         );
+        self.schedule.touch(id, &mut session.slot);
         Ok(())
     }
 
@@ -427,6 +442,8 @@ impl Endpoint {
         if session.state != SessionState::Open {
             return Err(EndpointError::NotOpen);
         }
+        // The caller changes it: look at it again before sending.
+        self.schedule.touch(id, &mut session.slot);
         Ok((session, &mut self.events))
     }
 
@@ -611,6 +628,8 @@ impl Endpoint {
             return self.drop_counted(DropReason::WrongMode);
         }
         session.on_packet(now, len, &packet.header);
+        self.schedule.touch(id, &mut session.slot);
+        let time_critical = packet.header.time_critical;
         let mut forwarded = Vec::new();
         let mut drops = Vec::new();
         for raw in packet.chunks() {
@@ -635,6 +654,9 @@ impl Endpoint {
         }
         let tc_anywhere = self.tc_sent.recent(now);
         session.after_packet(now, from, tc_anywhere, &mut self.events);
+        if time_critical {
+            self.note_tc_received(id, now);
+        }
         for reason in drops {
             self.drop_counted(reason);
         }
@@ -680,40 +702,59 @@ impl Endpoint {
     }
 
     /// Runs timers: IHello and IIKeying retransmission, open timeouts,
-    /// keepalives, idle death and close states.
+    /// keepalives, idle death and close states.  Only sessions whose
+    /// timer is due are visited.
     pub fn handle_timeout(&mut self, now: Instant) {
         let handles: Vec<SessionHandle> = self.openings.keys().copied().collect();
         for handle in handles {
             self.drive_opening(now, handle);
         }
-        for session in self.sessions.values_mut() {
-            if session.next_timeout().is_some_and(|t| t <= now) {
-                session.handle_timeout(now, &mut self.events);
+        self.settle();
+        loop {
+            let sessions = &mut self.sessions;
+            let due = self.schedule.pop_due(now, |id, t| {
+                sessions.get_mut(&id).is_some_and(|s| s.slot.claim(t))
+            });
+            let Some(id) = due else { break };
+            if let Some(session) = self.sessions.get_mut(&id) {
+                if session.next_timeout().is_some_and(|t| t <= now) {
+                    session.handle_timeout(now, &mut self.events);
+                }
+                self.schedule.touch(id, &mut session.slot);
             }
         }
-        self.reap_sessions();
+        self.settle();
     }
 
-    /// When [`Endpoint::handle_timeout`] next has work.
+    /// When [`Endpoint::handle_timeout`] next has work (possibly a little
+    /// early: then it finds nothing due and says the next time).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let openings = self
             .openings
             .values()
             .map(|o| o.next_timeout(self.config.open_timeout));
-        let sessions = self.sessions.values().filter_map(Session::next_timeout);
-        openings.chain(sessions).min()
+        let touched = self
+            .schedule
+            .touched()
+            .iter()
+            .filter_map(|id| self.sessions.get(id)?.next_timeout());
+        openings
+            .chain(touched)
+            .chain(self.schedule.next_deadline())
+            .min()
     }
 
     /// The next datagram to send, written into `buf` (which is cleared).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         buf.clear();
+        self.settle();
         let destination = if let Some((destination, datagram)) = self.outbox.pop_front() {
             buf.extend_from_slice(&datagram);
             Some(destination)
         } else {
             self.poll_sessions(now, buf)
         };
-        self.reap_sessions();
+        self.settle();
         let destination = destination?;
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += buf.len() as u64;
@@ -723,47 +764,112 @@ impl Endpoint {
         })
     }
 
-    /// The next datagram from the sessions: strict precedence by the
+    /// The next datagram from the ready sessions: strict precedence by the
     /// highest priority each has ready, round-robin among equals.
     fn poll_sessions(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         let max = self.config.max_datagram_size;
         let mut best: Option<(u8, u32)> = None;
-        for (&id, session) in self.sessions.iter_mut() {
-            if let Some(rank) = session.send_rank(now) {
-                if best.is_none_or(|(r, _)| rank > r) {
-                    best = Some((rank, id));
+        let mut idle = Vec::new();
+        let candidates: Vec<u32> = self.schedule.ready_in_turn().collect();
+        for id in candidates {
+            match self.sessions.get_mut(&id).and_then(|s| s.send_rank(now)) {
+                Some(rank) => {
+                    if best.is_none_or(|(r, _)| rank > r) {
+                        best = Some((rank, id));
+                    }
                 }
+                None => idle.push(id),
             }
         }
+        self.schedule.not_ready(&idle);
         let (_, id) = best?;
-        let tcr = self
-            .sessions
-            .iter()
-            .any(|(&other, s)| other != id && s.flows.tc_received.recent(now));
+        let tcr = self.tc_received_elsewhere(id, now);
         let session = self.sessions.get_mut(&id)?;
-        let (destination, time_critical) = session.poll_datagram(now, max, tcr, buf)?;
+        let sent = session.poll_datagram(now, max, tcr, buf);
+        self.schedule.touch(id, &mut session.slot);
+        self.schedule.served(id);
+        let (destination, time_critical) = sent?;
         if time_critical {
             self.tc_sent.mark(now);
         }
         Some(destination)
     }
 
-    /// Removes sessions that are closed with nothing left to send.
-    fn reap_sessions(&mut self) {
-        if !self.sessions.values().any(Session::is_finished) {
-            return;
+    /// Whether a session other than `id` received a Time Critical packet
+    /// lately (§2.2.4: then `id` sets TCR).
+    fn tc_received_elsewhere(&self, id: u32, now: Instant) -> bool {
+        self.tc_received.iter().flatten().any(|&(other, at)| {
+            other != id && now.saturating_duration_since(at) < crate::flow::congestion::TC_WINDOW
+        })
+    }
+
+    /// Records a Time Critical packet received on session `id`.
+    fn note_tc_received(&mut self, id: u32, now: Instant) {
+        if self.tc_received[0].is_none_or(|(last, _)| last != id) {
+            self.tc_received[1] = self.tc_received[0];
         }
-        let finished: Vec<u32> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.is_finished())
-            .map(|(&id, _)| id)
-            .collect();
-        for id in finished {
-            if let Some(session) = self.sessions.remove(&id) {
-                self.session_by_handle.remove(&session.handle);
+        self.tc_received[0] = Some((id, now));
+    }
+
+    /// Marks session `id` changed: [`Endpoint::settle`] re-reads it.
+    fn touch(&mut self, id: u32) {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            self.schedule.touch(id, &mut session.slot);
+        }
+    }
+
+    /// Re-reads every touched session: removes the finished ones (closed
+    /// with nothing left to send), schedules the next timer of the others,
+    /// puts them in the ready set and keeps the address index current.
+    fn settle(&mut self) {
+        for id in self.schedule.take_touched() {
+            let Some(session) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            if session.is_finished() {
+                self.remove_session(id);
+                continue;
+            }
+            let next = session.next_timeout();
+            self.schedule.settle(id, &mut session.slot, next);
+            let indexed = (session.state == SessionState::Open).then_some(session.dest_addr);
+            if session.indexed_addr != indexed {
+                if let Some(old) = session.indexed_addr {
+                    if self.open_by_addr.get(&old) == Some(&id) {
+                        self.open_by_addr.remove(&old);
+                    }
+                }
+                if let Some(addr) = indexed {
+                    self.open_by_addr.insert(addr, id);
+                }
+                session.indexed_addr = indexed;
             }
         }
+        let sessions = &self.sessions;
+        self.schedule.compact(sessions.len(), |id, t| {
+            sessions.get(&id).is_some_and(|s| s.slot.is_live(t))
+        });
+    }
+
+    /// Forgets session `id`.
+    fn remove_session(&mut self, id: u32) {
+        if let Some(session) = self.sessions.remove(&id) {
+            self.session_by_handle.remove(&session.handle);
+            if let Some(addr) = session.indexed_addr {
+                if self.open_by_addr.get(&addr) == Some(&id) {
+                    self.open_by_addr.remove(&addr);
+                }
+            }
+        }
+        self.schedule.remove(id);
+    }
+
+    /// The open session whose far address is `addr`, if any.
+    fn open_session_at(&mut self, addr: SocketAddr) -> Option<u32> {
+        self.settle();
+        let id = *self.open_by_addr.get(&addr)?;
+        let s = self.sessions.get(&id)?;
+        (s.dest_addr == addr && s.state == SessionState::Open).then_some(id)
     }
 
     /// Encrypts a startup packet (mode 3, Default Session Key) with one
@@ -831,6 +937,8 @@ impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
             .field("sessions", &self.sessions.len())
+            .field("ready", &self.schedule.ready_len())
+            .field("timer_entries", &self.schedule.timer_entries())
             .field("openings", &self.openings.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()

@@ -368,11 +368,7 @@ impl Endpoint {
             return self.drop_counted(DropReason::Ignored);
         }
         // An S_OPEN session with this address (§3.5.1.1.2 step 2).
-        let existing = self
-            .sessions
-            .values()
-            .find(|s| s.dest_addr == from && s.state == SessionState::Open)
-            .map(|s| s.rx_session_id);
+        let existing = self.open_session_at(from);
         if let Some(id) = existing {
             let session = &self.sessions[&id];
             let retransmit = session.role == Role::Responder
@@ -505,11 +501,7 @@ impl Endpoint {
         if glare.is_some() && self.crypto.near_wins_glare(&p.certificate) {
             return self.drop_counted(DropReason::Ignored);
         }
-        let existing = self
-            .sessions
-            .values()
-            .find(|s| s.dest_addr == from && s.state == SessionState::Open)
-            .map(|s| s.rx_session_id);
+        let existing = self.open_session_at(from);
         if let Some(id) = existing {
             let session = &self.sessions[&id];
             let retransmit = session.role == Role::Responder
@@ -547,6 +539,7 @@ impl Endpoint {
             // Step 2.3: the old session is stale.
             if let Some(old) = self.sessions.get_mut(&id) {
                 old.close_overridden(now, &mut self.events);
+                self.schedule.touch(id, &mut old.slot);
             }
         }
         // Step 3: answer and open.
@@ -718,5 +711,6 @@ impl Endpoint {
         self.stats.sessions_opened += 1;
         self.session_by_handle.insert(handle, rx_session_id);
         self.sessions.insert(rx_session_id, session);
+        self.touch(rx_session_id);
     }
 }

@@ -7,6 +7,7 @@ pub mod mobility;
 pub mod rtt;
 
 use crate::crypto::{PeerId, SessionCrypto};
+use crate::endpoint::schedule::Slot;
 use crate::endpoint::{CloseReason, Event, Role, SessionHandle};
 use crate::flow::congestion::TcContext;
 use crate::flow::FlowLimits;
@@ -170,6 +171,10 @@ pub struct Session {
     stats: SessionStats,
     /// The session's flows.
     pub flows: Flows,
+    /// Its place in the endpoint's schedule (timers, readiness).
+    pub(crate) slot: Slot,
+    /// The address it is indexed under as an open session, if any.
+    pub(crate) indexed_addr: Option<SocketAddr>,
 }
 
 impl Session {
@@ -196,6 +201,8 @@ impl Session {
             closed_event_sent: false,
             stats: SessionStats::default(),
             flows: Flows::new(timers.flow_limits),
+            slot: Slot::default(),
+            indexed_addr: None,
         }
     }
 

@@ -1,0 +1,269 @@
+//! Work in proportion to what is active: which sessions may have a
+//! datagram to send, when each one's next timer fires, and which ones
+//! changed since the endpoint last looked.
+//!
+//! The endpoint marks a session *touched* whenever it changes it (a
+//! packet arrived, the application sent or closed, a timer ran, a datagram
+//! went out).  [`Schedule::take_touched`] hands the touched ones back, and
+//! the endpoint re-reads each one: its next timer goes into a min-heap,
+//! and it joins the ready set.  An idle session costs nothing until its
+//! timer fires.
+//!
+//! The heap keeps at most one live entry per session: the earliest
+//! deadline asked for.  A deadline that moves later is not pushed; the
+//! earlier entry fires, finds nothing due and schedules the real one (one
+//! spurious wakeup per session and keepalive period at most).  A deadline
+//! that moves earlier pushes a new entry and leaves the old one stale;
+//! stale entries are skipped when they surface, and the heap is rebuilt
+//! when they outnumber the sessions.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::time::Instant;
+
+/// A session's place in the schedule (kept in the session).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Slot {
+    /// The deadline of its live heap entry, if any.
+    scheduled: Option<Instant>,
+    /// Waiting in the touched list.
+    touched: bool,
+}
+
+/// Timers, readiness and changes of an endpoint's sessions, by session ID.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    ready: BTreeSet<u32>,
+    touched: Vec<u32>,
+    /// The ready session served last: the next search starts after it
+    /// (round-robin among sessions of equal rank).
+    last_served: u32,
+}
+
+impl Schedule {
+    /// Marks session `id` (whose slot is `slot`) changed.
+    pub fn touch(&mut self, id: u32, slot: &mut Slot) {
+        if !slot.touched {
+            slot.touched = true;
+            self.touched.push(id);
+        }
+    }
+
+    /// The touched sessions, in the order they were touched; each must be
+    /// passed to [`Schedule::settle`] (or be gone).
+    pub fn take_touched(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// The touched sessions, without taking them.
+    pub fn touched(&self) -> &[u32] {
+        &self.touched
+    }
+
+    /// Re-reads a touched session: `next` is its next timer.  It joins the
+    /// ready set (a send attempt will tell whether it has anything).
+    pub fn settle(&mut self, id: u32, slot: &mut Slot, next: Option<Instant>) {
+        slot.touched = false;
+        if let Some(t) = next {
+            if slot.scheduled.is_none_or(|s| t < s) {
+                slot.scheduled = Some(t);
+                self.timers.push(Reverse((t, id)));
+            }
+        }
+        self.ready.insert(id);
+    }
+
+    /// Forgets a session that is gone.
+    pub fn remove(&mut self, id: u32) {
+        self.ready.remove(&id);
+    }
+
+    /// The earliest deadline in the heap (possibly a stale entry: then a
+    /// wakeup finds nothing to do).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Pops the next entry due at `now`: `Some(id)` of the session whose
+    /// live entry it was.  `claim(id, t)` tells (with [`Slot::claim`] on
+    /// the session's slot; false for a session that is gone); stale
+    /// entries are skipped.
+    pub fn pop_due(
+        &mut self,
+        now: Instant,
+        mut claim: impl FnMut(u32, Instant) -> bool,
+    ) -> Option<u32> {
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            if t > now {
+                return None;
+            }
+            self.timers.pop();
+            if claim(id, t) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Rebuilds the heap from the live entries when stale ones outnumber
+    /// `sessions` (the live ones are at most one per session).
+    pub fn compact(&mut self, sessions: usize, mut live: impl FnMut(u32, Instant) -> bool) {
+        if self.timers.len() <= 2 * sessions + 1024 {
+            return;
+        }
+        let entries = std::mem::take(&mut self.timers).into_vec();
+        self.timers = entries
+            .into_iter()
+            .filter(|Reverse((t, id))| live(*id, *t))
+            .collect();
+    }
+
+    /// The ready sessions in round-robin order: after the one served last,
+    /// then from the start.
+    pub fn ready_in_turn(&self) -> impl Iterator<Item = u32> + '_ {
+        let after = self.last_served;
+        self.ready
+            .range(after.saturating_add(1)..)
+            .chain(self.ready.range(..=after))
+            .copied()
+    }
+
+    /// Takes sessions that turned out to have nothing to send off the
+    /// ready set.
+    pub fn not_ready(&mut self, ids: &[u32]) {
+        for id in ids {
+            self.ready.remove(id);
+        }
+    }
+
+    /// Records that `id` was served.
+    pub fn served(&mut self, id: u32) {
+        self.last_served = id;
+    }
+
+    /// How many sessions are in the ready set.
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// How many entries the timer heap holds (live and stale).
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
+    }
+}
+
+impl Slot {
+    /// Whether `t` is the deadline of this session's live heap entry.
+    pub fn is_live(&self, t: Instant) -> bool {
+        self.scheduled == Some(t)
+    }
+
+    /// Takes the live entry of deadline `t` (it fired): true if it was
+    /// the live one.
+    pub fn claim(&mut self, t: Instant) -> bool {
+        let live = self.is_live(t);
+        if live {
+            self.scheduled = None;
+        }
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    struct World {
+        s: Schedule,
+        slots: HashMap<u32, Slot>,
+    }
+
+    impl World {
+        fn new(ids: &[u32]) -> World {
+            World {
+                s: Schedule::default(),
+                slots: ids.iter().map(|&i| (i, Slot::default())).collect(),
+            }
+        }
+        fn settle(&mut self, id: u32, next: Option<Instant>) {
+            let slot = self.slots.get_mut(&id).unwrap();
+            self.s.touch(id, slot);
+            assert_eq!(self.s.take_touched(), vec![id]);
+            self.s.settle(id, slot, next);
+        }
+        fn pop(&mut self, now: Instant) -> Option<u32> {
+            let slots = &mut self.slots;
+            self.s
+                .pop_due(now, |id, t| slots.get_mut(&id).is_some_and(|s| s.claim(t)))
+        }
+    }
+
+    #[test]
+    fn timers_fire_in_order_and_a_later_deadline_fires_early_once() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut w = World::new(&[1, 2, 3]);
+        w.settle(1, Some(ms(30)));
+        w.settle(2, Some(ms(10)));
+        w.settle(3, None);
+        assert_eq!(w.s.next_deadline(), Some(ms(10)));
+        // Session 2's deadline moves later: its early entry stays live.
+        w.settle(2, Some(ms(50)));
+        assert_eq!(w.s.timer_entries(), 2);
+        assert_eq!(w.pop(ms(5)), None);
+        assert_eq!(w.pop(ms(10)), Some(2));
+        // ... and re-settling schedules the real one.
+        w.settle(2, Some(ms(50)));
+        assert_eq!(w.pop(ms(40)), Some(1));
+        assert_eq!(w.pop(ms(40)), None);
+        assert_eq!(w.pop(ms(60)), Some(2));
+        assert_eq!(w.s.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_earlier_deadline_leaves_a_stale_entry_that_is_skipped() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut w = World::new(&[7]);
+        w.settle(7, Some(ms(50)));
+        w.settle(7, Some(ms(20)));
+        assert_eq!(w.pop(ms(20)), Some(7));
+        // The 50 ms entry is stale now.
+        assert_eq!(w.pop(ms(100)), None);
+        // A gone session's entry is skipped too.
+        w.settle(7, Some(ms(200)));
+        w.slots.remove(&7);
+        assert_eq!(w.pop(ms(300)), None);
+    }
+
+    #[test]
+    fn ready_sessions_come_round_robin_after_the_last_served() {
+        let mut w = World::new(&[3, 5, 9]);
+        for id in [9, 3, 5] {
+            w.settle(id, None);
+        }
+        assert_eq!(w.s.ready_in_turn().collect::<Vec<_>>(), vec![3, 5, 9]);
+        w.s.served(5);
+        assert_eq!(w.s.ready_in_turn().collect::<Vec<_>>(), vec![9, 3, 5]);
+        w.s.not_ready(&[9]);
+        assert_eq!(w.s.ready_in_turn().collect::<Vec<_>>(), vec![3, 5]);
+        assert_eq!(w.s.ready_len(), 2);
+    }
+
+    #[test]
+    fn compaction_keeps_only_live_entries() {
+        let t0 = Instant::now();
+        let mut w = World::new(&[1]);
+        for n in (0..3000u64).rev() {
+            w.settle(1, Some(t0 + Duration::from_millis(n)));
+        }
+        assert_eq!(w.s.timer_entries(), 3000);
+        let slot = w.slots[&1];
+        w.s.compact(1, |_, t| slot.is_live(t));
+        assert_eq!(w.s.timer_entries(), 1);
+        assert_eq!(w.s.next_deadline(), Some(t0));
+    }
+}
