@@ -60,6 +60,30 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value = "1000",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub pings: u64,
+    /// Crowd mode: open N Flash NetConnections against one server (see
+    /// --server), hold them idle for --hold seconds, and report open
+    /// times, probe connects while idle, and the server's CPU and memory
+    /// per session.  The other tests are skipped.
+    #[arg(long, value_name = "N")]
+    pub crowd: Option<usize>,
+    /// Crowd mode: seconds to hold the crowd idle.
+    #[arg(long, value_name = "SECS", default_value = "30")]
+    pub hold: u64,
+    /// Crowd mode: new connects per second.
+    #[arg(long, value_name = "N", default_value = "1000")]
+    pub rate: u32,
+    /// Crowd mode: the server to crowd (any RTMFP server); default an
+    /// `rtmfp server` started on loopback.
+    #[arg(long, value_name = "ADDR")]
+    pub server: Option<std::net::SocketAddr>,
+    /// Crowd mode: the process ID of --server, to read its CPU time and
+    /// memory from /proc.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Crowd mode: probe connects made one at a time while the crowd is
+    /// idle.
+    #[arg(long, value_name = "N", default_value = "20")]
+    pub probes: usize,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -416,6 +440,16 @@ fn print_table(rows: &Rows) {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     install_signal_handlers();
+    if let Some(clients) = args.crowd {
+        return crate::crowd::run(crate::crowd::CrowdSpec {
+            clients,
+            hold: Duration::from_secs(args.hold),
+            rate: args.rate,
+            server: args.server,
+            server_pid: args.server_pid,
+            probes: args.probes,
+        });
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "rtmfp bench: 127.0.0.1 loopback, Flash profile ({}), {cpus} CPUs",

@@ -6,6 +6,7 @@
 
 mod bench;
 mod common;
+mod crowd;
 mod decrypt;
 mod echo;
 mod pcap;
