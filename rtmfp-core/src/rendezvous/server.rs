@@ -574,6 +574,12 @@ impl Server {
                         let _ =
                             out.send(ep, now, message_type::USER_CONTROL, 0, &timers.to_bytes());
                     }
+                    // The client now keeps the session alive (§5.3.4):
+                    // our own keepalive only probes a client that went
+                    // quiet for twice its period, so an idle crowd costs
+                    // one ping and one reply per client period, not two
+                    // exchanges.
+                    let _ = ep.set_keepalive_interval(session, server.saturating_mul(2));
                 }
                 if let Some(peer_id) = c.peer_id {
                     self.registry.register(PeerRecord {
