@@ -84,6 +84,13 @@ pub struct BenchArgs {
     /// idle.
     #[arg(long, value_name = "N", default_value = "20")]
     pub probes: usize,
+    /// Crowd mode: clients per client process (each needs that many
+    /// sockets under its open-file limit).
+    #[arg(long, value_name = "N", default_value = "15000")]
+    pub per_process: usize,
+    /// Crowd mode, internal: be one client process of a larger crowd.
+    #[arg(long, hide = true, requires = "crowd")]
+    pub crowd_worker: bool,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -441,14 +448,20 @@ fn print_table(rows: &Rows) {
 pub fn run(args: BenchArgs) -> Result<()> {
     install_signal_handlers();
     if let Some(clients) = args.crowd {
-        return crate::crowd::run(crate::crowd::CrowdSpec {
+        let spec = crate::crowd::CrowdSpec {
             clients,
             hold: Duration::from_secs(args.hold),
             rate: args.rate,
             server: args.server,
             server_pid: args.server_pid,
             probes: args.probes,
-        });
+            per_process: args.per_process,
+        };
+        return if args.crowd_worker {
+            crate::crowd::worker(spec)
+        } else {
+            crate::crowd::run(spec)
+        };
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

@@ -44,6 +44,9 @@ pub struct CrowdSpec {
     pub server_pid: Option<u32>,
     /// Probe connects while the crowd is idle.
     pub probes: usize,
+    /// Clients one process holds at most (its open-file limit must fit
+    /// them); more make several client processes.
+    pub per_process: usize,
 }
 
 /// One client.
@@ -311,15 +314,151 @@ impl Crowd {
     }
 }
 
-/// Runs the crowd benchmark and prints its table.
-pub fn run(spec: CrowdSpec) -> Result<()> {
-    let limit = raise_fd_limit(spec.clients as u64 + spec.probes as u64 + 256);
-    if (limit as usize) < spec.clients + spec.probes + 64 {
+/// What the clients saw.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Connect times of the crowd.
+    times: Vec<Duration>,
+    failed: usize,
+    alive: usize,
+    /// Connect times of the probes.
+    probes: Vec<Duration>,
+    identity_time: Duration,
+}
+
+impl Outcome {
+    /// As lines for the coordinator (`c MS`, `f`, `a N`, `p MS`, `i S`).
+    fn print(&self) {
+        for t in &self.times {
+            println!("c {}", t.as_secs_f64() * 1e3);
+        }
+        for _ in 0..self.failed {
+            println!("f");
+        }
+        for t in &self.probes {
+            println!("p {}", t.as_secs_f64() * 1e3);
+        }
+        println!("a {}", self.alive);
+        println!("i {}", self.identity_time.as_secs_f64());
+    }
+
+    /// Adds one worker's line.
+    fn add_line(&mut self, line: &str) {
+        let ms = |v: &str| {
+            v.parse::<f64>()
+                .ok()
+                .map(|m| Duration::from_secs_f64(m / 1e3))
+        };
+        match line.split_once(' ') {
+            Some(("c", v)) => self.times.extend(ms(v)),
+            Some(("p", v)) => self.probes.extend(ms(v)),
+            Some(("a", v)) => self.alive += v.parse::<usize>().unwrap_or(0),
+            Some(("i", v)) => {
+                self.identity_time += Duration::from_secs_f64(v.parse().unwrap_or(0.0))
+            }
+            _ if line == "f" => self.failed += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Opens `clients` at `rate`, calls `opened` once each has an outcome,
+/// holds them `hold` with `probes` probe connects, and says what it saw.
+fn drive(
+    server: SocketAddr,
+    clients: usize,
+    rate: u32,
+    hold: Duration,
+    probes: usize,
+    opened: &mut dyn FnMut(),
+) -> Result<Outcome> {
+    let limit = raise_fd_limit(clients as u64 + probes as u64 + 256);
+    if (limit as usize) < clients + probes + 64 {
         return Err(fail(format!(
-            "{} clients need as many sockets; the open-file limit is {limit} (raise it: ulimit -n)",
-            spec.clients
+            "{clients} clients need as many sockets; the open-file limit is {limit} (ulimit -n)"
         )));
     }
+    let mut crowd = Crowd::new(server)?;
+    let start = Instant::now();
+    let rate = f64::from(rate.max(1));
+    // Opening: at `rate`, until every one has an outcome (or 60 s after
+    // the last was started).
+    let deadline = start + Duration::from_secs_f64(clients as f64 / rate) + Duration::from_secs(60);
+    let mut last_report = start;
+    crowd.run(deadline, |c, now| {
+        let due = ((now - start).as_secs_f64() * rate) as usize + 1;
+        while c.clients.len() < due.min(clients) {
+            c.open(false)?;
+        }
+        if now - last_report >= Duration::from_secs(5) {
+            last_report = now;
+            let up = c.clients.iter().filter(|x| x.connected.is_some()).count();
+            eprintln!(
+                "  {:>6.1} s: {} started, {up} connected",
+                (now - start).as_secs_f64(),
+                c.clients.len()
+            );
+        }
+        Ok(c.clients.len() == clients
+            && c.clients.iter().all(|x| x.connected.is_some() || x.failed))
+    })?;
+    opened();
+    // Holding: idle, with a probe connect now and then.
+    let hold_start = Instant::now();
+    let probe_every = hold / (probes as u32 + 1);
+    let mut probes_started = 0;
+    crowd.run(hold_start + hold, |c, now| {
+        if probes_started < probes && now - hold_start >= probe_every * (probes_started as u32 + 1)
+        {
+            probes_started += 1;
+            c.open(true)?;
+        }
+        Ok(false)
+    })?;
+    let crowd_clients: Vec<&Client> = crowd.clients.iter().filter(|c| !c.probe).collect();
+    Ok(Outcome {
+        times: crowd_clients.iter().filter_map(|c| c.connected).collect(),
+        failed: crowd_clients
+            .iter()
+            .filter(|c| c.connected.is_none())
+            .count(),
+        alive: crowd_clients
+            .iter()
+            .filter(|c| c.connected.is_some() && !c.failed && c.node.layer.is_connected())
+            .count(),
+        probes: crowd
+            .clients
+            .iter()
+            .filter(|c| c.probe)
+            .filter_map(|c| c.connected)
+            .collect(),
+        identity_time: crowd.identity_time,
+    })
+}
+
+/// `rtmfp bench --crowd-worker`: one process's share of a crowd, its
+/// outcome printed as lines for the coordinator ("opened" first, once
+/// every client has an outcome).
+pub fn worker(spec: CrowdSpec) -> Result<()> {
+    let server = spec
+        .server
+        .ok_or_else(|| fail("--crowd-worker needs --server"))?;
+    let outcome = drive(
+        server,
+        spec.clients,
+        spec.rate,
+        spec.hold,
+        spec.probes,
+        &mut || {
+            println!("opened");
+        },
+    )?;
+    outcome.print();
+    Ok(())
+}
+
+/// Runs the crowd benchmark and prints its table.
+pub fn run(spec: CrowdSpec) -> Result<()> {
     let (mut child, server, pid) = match spec.server {
         Some(addr) => (None, addr, spec.server_pid),
         None => {
@@ -336,71 +475,121 @@ pub fn run(spec: CrowdSpec) -> Result<()> {
     result
 }
 
+/// Server samples: before, once every client has an outcome, after the
+/// hold.
+type Samples = (Option<ProcSample>, Option<ProcSample>, Option<ProcSample>);
+
 fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()> {
-    let mut crowd = Crowd::new(server)?;
-    let before = pid.and_then(sample);
+    let workers = spec.clients.div_ceil(spec.per_process.max(1)).max(1);
     eprintln!(
-        "crowd: {} NetConnections to {server} at {}/s ...",
+        "crowd: {} NetConnections to {server} at {}/s, {workers} client process(es) ...",
         spec.clients, spec.rate
     );
+    let before = pid.and_then(sample);
     let start = Instant::now();
-    let n = spec.clients;
-    let rate = f64::from(spec.rate.max(1));
-    // Opening: at `rate`, until every one has an outcome (or 60 s after
-    // the last was started).
-    let deadline = start + Duration::from_secs_f64(n as f64 / rate) + Duration::from_secs(60);
-    let mut last_report = start;
-    crowd.run(deadline, |c, now| {
-        let due = ((now - start).as_secs_f64() * rate) as usize + 1;
-        while c.clients.len() < due.min(n) {
-            c.open(false)?;
-        }
-        if now - last_report >= Duration::from_secs(5) {
-            last_report = now;
-            let up = c.clients.iter().filter(|x| x.connected.is_some()).count();
-            eprintln!(
-                "  {:>6.1} s: {} started, {up} connected",
-                (now - start).as_secs_f64(),
-                c.clients.len()
-            );
-        }
-        Ok(c.clients.len() == n && c.clients.iter().all(|x| x.connected.is_some() || x.failed))
-    })?;
-    let all_open_after = start.elapsed();
-    let open_done = pid.and_then(sample);
-    // Holding: idle, with a probe connect now and then.
-    let hold_start = Instant::now();
-    let probe_every = spec.hold / (spec.probes as u32 + 1);
-    let mut probes_started = 0;
-    crowd.run(hold_start + spec.hold, |c, now| {
-        if probes_started < spec.probes
-            && now - hold_start >= probe_every * (probes_started as u32 + 1)
-        {
-            probes_started += 1;
-            c.open(true)?;
-        }
-        Ok(false)
-    })?;
+    let mut open_done = None;
+    let mut all_open_after = Duration::ZERO;
+    let outcome = if workers == 1 {
+        drive(
+            server,
+            spec.clients,
+            spec.rate,
+            spec.hold,
+            spec.probes,
+            &mut || {
+                all_open_after = start.elapsed();
+                open_done = pid.and_then(sample);
+            },
+        )?
+    } else {
+        let (o, after) = coordinate(spec, server, workers, pid, &mut open_done)?;
+        all_open_after = after;
+        o
+    };
     let held = pid.and_then(sample);
+    report(
+        spec,
+        server,
+        workers,
+        all_open_after,
+        outcome,
+        (before, open_done, held),
+    )
+}
 
-    let crowd_clients: Vec<&Client> = crowd.clients.iter().filter(|c| !c.probe).collect();
-    let mut times: Vec<Duration> = crowd_clients.iter().filter_map(|c| c.connected).collect();
-    times.sort();
-    let failed = crowd_clients
-        .iter()
-        .filter(|c| c.connected.is_none())
-        .count();
-    let alive = crowd_clients
-        .iter()
-        .filter(|c| c.connected.is_some() && !c.failed && c.node.layer.is_connected())
-        .count();
-    let mut probe_times: Vec<Duration> = crowd
-        .clients
-        .iter()
-        .filter(|c| c.probe)
-        .filter_map(|c| c.connected)
-        .collect();
-    probe_times.sort();
+/// Runs `workers` worker processes; their merged outcome and when the
+/// last had every client's outcome.
+fn coordinate(
+    spec: &CrowdSpec,
+    server: SocketAddr,
+    workers: usize,
+    pid: Option<u32>,
+    open_done: &mut Option<ProcSample>,
+) -> Result<(Outcome, Duration)> {
+    let exe = std::env::current_exe().map_err(|e| fail(format!("own executable: {e}")))?;
+    let start = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, String)>();
+    let mut children = Vec::new();
+    for w in 0..workers {
+        let share = spec.clients / workers + usize::from(w < spec.clients % workers);
+        let rate = (spec.rate as usize / workers).max(1);
+        let probes = if w == 0 { spec.probes } else { 0 };
+        let mut child = Command::new(&exe)
+            .args(["bench", "--crowd-worker", "--crowd"])
+            .arg(share.to_string())
+            .args(["--hold", &spec.hold.as_secs().to_string()])
+            .args(["--rate", &rate.to_string()])
+            .args(["--probes", &probes.to_string()])
+            .args(["--server", &server.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| fail(format!("cannot start a client process: {e}")))?;
+        let stdout = child.stdout.take().expect("piped");
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                if tx.send((w, line)).is_err() {
+                    break;
+                }
+            }
+        });
+        children.push(child);
+    }
+    drop(tx);
+    let mut outcome = Outcome::default();
+    let mut opened = 0;
+    let mut all_open_after = Duration::ZERO;
+    for (_, line) in rx {
+        if line == "opened" {
+            opened += 1;
+            if opened == workers {
+                all_open_after = start.elapsed();
+                *open_done = pid.and_then(sample);
+            }
+        } else {
+            outcome.add_line(&line);
+        }
+    }
+    for mut c in children {
+        let _ = c.wait();
+    }
+    Ok((outcome, all_open_after))
+}
+
+fn report(
+    spec: &CrowdSpec,
+    server: SocketAddr,
+    workers: usize,
+    all_open_after: Duration,
+    mut outcome: Outcome,
+    (before, open_done, held): Samples,
+) -> Result<()> {
+    let n = spec.clients;
+    outcome.times.sort();
+    outcome.probes.sort();
+    let (times, probe_times) = (&outcome.times, &outcome.probes);
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     println!(
         "rtmfp bench --crowd: {n} Flash NetConnections to {server}, held idle {} s",
@@ -408,20 +597,24 @@ fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()>
     );
     println!("| measure | value |");
     println!("| --- | --- |");
-    println!("| connected | {} of {n} ({failed} failed) |", times.len());
+    println!(
+        "| connected | {} of {n} ({} failed) |",
+        times.len(),
+        outcome.failed
+    );
     println!("| all open after | {:.1} s |", all_open_after.as_secs_f64());
     println!(
         "| open p50 / p99 / max | {} / {} / {} |",
-        ms(percentile(&times, 0.5)),
-        ms(percentile(&times, 0.99)),
+        ms(percentile(times, 0.5)),
+        ms(percentile(times, 0.99)),
         ms(times.last().copied().unwrap_or_default())
     );
-    println!("| alive after the hold | {alive} |");
+    println!("| alive after the hold | {} |", outcome.alive);
     println!(
         "| probe connects while idle (p50 / p99 / max of {}) | {} / {} / {} |",
         probe_times.len(),
-        ms(percentile(&probe_times, 0.5)),
-        ms(percentile(&probe_times, 0.99)),
+        ms(percentile(probe_times, 0.5)),
+        ms(percentile(probe_times, 0.99)),
         ms(probe_times.last().copied().unwrap_or_default())
     );
     match (before, open_done, held) {
@@ -444,8 +637,8 @@ fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()>
         _ => println!("| server CPU and memory | not measured (give --server-pid) |"),
     }
     println!(
-        "| client side | one thread; identities took {:.1} s |",
-        crowd.identity_time.as_secs_f64()
+        "| client side | {workers} process(es), one thread each; identities took {:.1} s |",
+        outcome.identity_time.as_secs_f64()
     );
     if times.len() < n {
         return Err(fail(format!(
