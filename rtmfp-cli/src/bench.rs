@@ -91,6 +91,9 @@ pub struct BenchArgs {
     /// Crowd mode, internal: be one client process of a larger crowd.
     #[arg(long, hide = true, requires = "crowd")]
     pub crowd_worker: bool,
+    /// Crowd mode, internal: which client process.
+    #[arg(long, hide = true, default_value = "0")]
+    pub crowd_worker_index: u8,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -456,6 +459,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             server_pid: args.server_pid,
             probes: args.probes,
             per_process: args.per_process,
+            worker_index: args.crowd_worker_index,
         };
         return if args.crowd_worker {
             crate::crowd::worker(spec)

@@ -47,6 +47,10 @@ pub struct CrowdSpec {
     /// Clients one process holds at most (its open-file limit must fit
     /// them); more make several client processes.
     pub per_process: usize,
+    /// Which client process this is (0 for the first or only one): on
+    /// loopback, process W binds 127.0.0.(W+1), so that the crowd is not
+    /// limited by one address's ephemeral ports (about 28,000).
+    pub worker_index: u8,
 }
 
 /// One client.
@@ -164,6 +168,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// The clients and their loop.
 struct Crowd {
     poll: Poll,
+    bind: SocketAddr,
     clients: Vec<Client>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     server: SocketAddr,
@@ -174,9 +179,17 @@ struct Crowd {
 }
 
 impl Crowd {
-    fn new(server: SocketAddr) -> Result<Crowd> {
+    fn new(server: SocketAddr, worker: u8) -> Result<Crowd> {
+        let bind = match server {
+            SocketAddr::V4(a) if a.ip().is_loopback() => {
+                SocketAddr::from(([127, 0, 0, worker.saturating_add(1)], 0))
+            }
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        };
         Ok(Crowd {
             poll: Poll::new().map_err(|e| fail(format!("poll: {e}")))?,
+            bind,
             clients: Vec::new(),
             timers: BinaryHeap::new(),
             server,
@@ -193,15 +206,11 @@ impl Crowd {
         let crypto = FlashProfile::generate(FlashConfig::client())
             .map_err(|e| fail(format!("client identity: {e}")))?;
         self.identity_time += t.elapsed();
-        let bind: SocketAddr = if self.server.is_ipv4() {
-            "127.0.0.1:0".parse().unwrap()
-        } else {
-            "[::1]:0".parse().unwrap()
-        };
-        let mut socket = UdpSocket::bind(bind).map_err(|e| {
+        let mut socket = UdpSocket::bind(self.bind).map_err(|e| {
             fail(format!(
-                "socket {} of the crowd: {e} (raise the open-file limit)",
-                self.clients.len() + 1
+                "socket {} of the crowd on {}: {e}",
+                self.clients.len() + 1,
+                self.bind
             ))
         })?;
         let local = socket.local_addr().map_err(|e| fail(e.to_string()))?;
@@ -366,6 +375,7 @@ impl Outcome {
 /// holds them `hold` with `probes` probe connects, and says what it saw.
 fn drive(
     server: SocketAddr,
+    worker: u8,
     clients: usize,
     rate: u32,
     hold: Duration,
@@ -378,7 +388,7 @@ fn drive(
             "{clients} clients need as many sockets; the open-file limit is {limit} (ulimit -n)"
         )));
     }
-    let mut crowd = Crowd::new(server)?;
+    let mut crowd = Crowd::new(server, worker)?;
     let start = Instant::now();
     let rate = f64::from(rate.max(1));
     // Opening: at `rate`, until every one has an outcome (or 60 s after
@@ -445,6 +455,7 @@ pub fn worker(spec: CrowdSpec) -> Result<()> {
         .ok_or_else(|| fail("--crowd-worker needs --server"))?;
     let outcome = drive(
         server,
+        spec.worker_index,
         spec.clients,
         spec.rate,
         spec.hold,
@@ -481,6 +492,11 @@ type Samples = (Option<ProcSample>, Option<ProcSample>, Option<ProcSample>);
 
 fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()> {
     let workers = spec.clients.div_ceil(spec.per_process.max(1)).max(1);
+    if workers > 200 {
+        return Err(fail(format!(
+            "{workers} client processes: raise --per-process (at most 200 processes)"
+        )));
+    }
     eprintln!(
         "crowd: {} NetConnections to {server} at {}/s, {workers} client process(es) ...",
         spec.clients, spec.rate
@@ -492,6 +508,7 @@ fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()>
     let outcome = if workers == 1 {
         drive(
             server,
+            0,
             spec.clients,
             spec.rate,
             spec.hold,
@@ -541,6 +558,7 @@ fn coordinate(
             .args(["--rate", &rate.to_string()])
             .args(["--probes", &probes.to_string()])
             .args(["--server", &server.to_string()])
+            .args(["--crowd-worker-index", &w.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -572,8 +590,16 @@ fn coordinate(
             outcome.add_line(&line);
         }
     }
+    let mut failed = 0;
     for mut c in children {
-        let _ = c.wait();
+        if !c.wait().is_ok_and(|s| s.success()) {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(fail(format!(
+            "{failed} of {workers} client processes failed (see above)"
+        )));
     }
     Ok((outcome, all_open_after))
 }
