@@ -22,6 +22,7 @@ pub mod candidates;
 pub mod client;
 pub mod command;
 pub mod flv;
+pub mod flv_io;
 pub mod flv_stream;
 pub mod inbound;
 pub mod media;

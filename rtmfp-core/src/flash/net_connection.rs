@@ -14,6 +14,7 @@ use super::client::{
 };
 use super::command::StatusInfo;
 use super::flv::Tag;
+use super::flv_io::FlvTable;
 use super::message::message_type;
 use super::peer_id::{from_hex, to_hex};
 use super::uri::RtmfpUri;
@@ -117,6 +118,8 @@ pub struct NetConnection {
     events: Arc<EventQueue<ClientEvent>>,
     near_id: PeerId,
     bind: Vec<SocketAddr>,
+    /// The FLV byte-stream state of its streams ([`super::flv_io`]).
+    flv: Arc<FlvTable>,
 }
 
 type Res<T> = Result<T, NetError>;
@@ -175,7 +178,8 @@ impl NetConnection {
         }
         let events = Arc::new(EventQueue::new(usize::MAX)?);
         let mut client = FlashClient::new(config.client.clone());
-        client.set_event_sink(queue_sink(events.clone()));
+        let flv = Arc::new(FlvTable::default());
+        client.set_event_sink(flv.clone().route(queue_sink(events.clone())));
         let host = Host::start(runtime_config, client)?;
         let local = if config.client.local_addresses.is_empty() {
             super::candidates::local_candidates(&host.local_addrs())
@@ -188,6 +192,7 @@ impl NetConnection {
             events,
             near_id,
             bind: config.bind,
+            flv,
         })
     }
 
@@ -339,7 +344,15 @@ impl NetConnection {
         NetStream {
             handle: self.host.handle().clone(),
             id,
+            flv: self.flv.clone(),
         }
+    }
+
+    /// The [`NetStream`] with handle `id` (made by one of the
+    /// `create_*stream` calls here or by the client layer directly), for
+    /// adapters that keep stream IDs.
+    pub fn net_stream(&self, id: StreamId) -> NetStream {
+        self.stream(id)
     }
 
     /// Calls a server command; the answer arrives as
@@ -414,10 +427,23 @@ impl crate::host::Hosted for NetConnection {
 #[derive(Debug, Clone)]
 pub struct NetStream {
     handle: Handle,
-    id: StreamId,
+    pub(crate) id: StreamId,
+    pub(crate) flv: Arc<FlvTable>,
 }
 
 impl NetStream {
+    /// Runs `f` on the I/O thread with the client, the endpoint and this
+    /// stream's ID.
+    pub(crate) fn on_client<R, F>(&self, f: F) -> Res<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut FlashClient, &mut crate::endpoint::Endpoint, Instant, StreamId) -> R
+            + Send
+            + 'static,
+    {
+        self.with(f)
+    }
+
     fn with<R, F>(&self, f: F) -> Res<R>
     where
         R: Send + 'static,
@@ -505,8 +531,9 @@ impl NetStream {
         self.with(|c, _, _, id| c.peer_streams(Some(id)))
     }
 
-    /// Closes the stream.
+    /// Closes the stream.  An FLV reader of it ends at once.
     pub fn close(&self) -> Res<()> {
+        self.flv.stream_closed(self.id);
         Ok(self.with(|c, ep, now, id| c.close_stream(ep, now, id))??)
     }
 }
