@@ -121,6 +121,18 @@
 #define RTMFP_MAX_MESSAGE_LEN (1 << 24)
 
 /**
+ * Default reordering window of rtmfp_netstream_start_flv_read(), in
+ * milliseconds of stream time (what `rtmfp play --out -` uses).
+ */
+#define RTMFP_FLV_DEFAULT_WINDOW_MS 100
+
+/**
+ * Most tags that wait for the flows before rtmfp_netstream_write_flv()
+ * takes no more bytes.
+ */
+#define RTMFP_FLV_MAX_QUEUED_TAGS 64
+
+/**
  * Largest payload of one NetStream message (RFC 7425 §5.1: a 24-bit
  * length), in bytes.
  */
@@ -1688,6 +1700,139 @@ int rtmfp_flow_abandon_message(struct rtmfp_endpoint *ep,
                                uint64_t session,
                                uint64_t flow,
                                uint64_t message);
+
+/**
+ * Publish FLV bytes on a publishing NetStream (SERVER or
+ * DIRECT_CONNECTIONS, after "NetStream.Publish.Start"), like librtmfp's
+ * `RTMFP_Write`: an FLV byte stream (header, then tags with their
+ * PreviousTagSize fields) split anywhere, a header in two calls or a tag
+ * across many. Each whole tag is sent as the message of its type (audio,
+ * video, script data) at its timestamp; the bytes are not paced.
+ *
+ * Partial writes and backpressure: tags the flows refuse (their send
+ * buffer is full) stay queued in order and go first on every later call.
+ * The call takes bytes while fewer than RTMFP_FLV_MAX_QUEUED_TAGS tags
+ * wait, so `*written` may be less than `len`: call again with the rest.
+ * It waits up to `timeout_ms` (0: not at all; negative: as long as it
+ * takes) for room to take at least one byte.
+ *
+ * Not FLV: the first bad byte (not "FLV", a tag type that is not audio,
+ * video or script data, ...) is RTMFP_ERR_INVALID_ARGUMENT with the
+ * detail in rtmfp_last_error_message(). Nothing before it is lost: every
+ * whole tag before it is still sent, a call that took bytes before the
+ * bad one returns RTMFP_OK with their count, and the error comes with the
+ * next call and every later one.
+ *
+ * Before rtmfp_netstream_close(), call rtmfp_netstream_flush_flv() so
+ * that the last tags are not cut off.
+ *
+ * Returns RTMFP_OK with `*written` set (1..=`len`; 0 only for `len` 0);
+ * RTMFP_ERR_AGAIN if no byte could be taken in time (`*written` = 0);
+ * RTMFP_ERR_INVALID_ARGUMENT for bytes that are not FLV;
+ * RTMFP_ERR_WRONG_STATE if the NetStream is not publishing (the tags stay
+ * queued); RTMFP_ERR_CLOSED after rtmfp_netstream_close() or
+ * rtmfp_netconnection_close(); RTMFP_ERR_NULL_POINTER (`buf` may be NULL
+ * only if `len` is 0); RTMFP_ERR_INVALID_HANDLE. `*written` is untouched
+ * on failure.
+ *
+ * Thread safety: safe from any thread; concurrent writes on one NetStream
+ * are taken one after the other, in no defined order (write from one
+ * thread).
+ *
+ * # Safety
+ * `buf` must be NULL or valid for reading `len` bytes; `written` NULL or
+ * valid for writing a size_t.
+ */
+int rtmfp_netstream_write_flv(struct rtmfp_netstream *ns,
+                              const uint8_t *buf,
+                              size_t len,
+                              int timeout_ms,
+                              size_t *written);
+
+/**
+ * Send the tags rtmfp_netstream_write_flv() queued and wait up to
+ * `timeout_ms` (negative: as long as it takes) until the flows took them
+ * all and the far ends acknowledged everything sent. Call it before
+ * rtmfp_netstream_close() so that the last tags arrive.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_AGAIN if something still waits at the
+ * deadline; RTMFP_ERR_WRONG_STATE if the NetStream is not publishing;
+ * RTMFP_ERR_CLOSED after rtmfp_netstream_close() or
+ * rtmfp_netconnection_close(); RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_flush_flv(struct rtmfp_netstream *ns, int timeout_ms);
+
+/**
+ * Read a playing NetStream (SERVER or PEER) as FLV from now on, with a
+ * reordering window of `window_ms` milliseconds of stream time (0: tags
+ * as they arrive, lowest latency; RTMFP_FLV_DEFAULT_WINDOW_MS puts the
+ * audio and video flows back in timestamp order). Call it before
+ * rtmfp_netstream_play() so that no media is missed: from then on the
+ * stream's audio, video and data messages are no longer
+ * RTMFP_EVENT_TYPE_MEDIA events but bytes for rtmfp_netstream_read_flv().
+ * Its status events still arrive as events.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE if it was already called for
+ * this NetStream; RTMFP_ERR_CLOSED after rtmfp_netstream_close();
+ * RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_start_flv_read(struct rtmfp_netstream *ns, uint32_t window_ms);
+
+/**
+ * Read FLV bytes of a NetStream read as FLV
+ * (rtmfp_netstream_start_flv_read()), like librtmfp's `RTMFP_Read`: the
+ * FLV header and PreviousTagSize0 first (readable at once), then each tag
+ * as the window lets it go. Waits up to `timeout_ms` (0: not at all;
+ * negative: until bytes or the end come) for bytes.
+ *
+ * Partial reads: `*read` is at most `cap`; a tag may be split across
+ * reads. The end of the stream is RTMFP_OK with `*read` = 0: 300 ms after
+ * the publisher unpublished ("NetStream.Play.UnpublishNotify",
+ * "NetStream.Play.Stop", "NetStream.Connect.Closed") or the NetConnection
+ * closed (media still on its way is taken meanwhile), at once after
+ * rtmfp_netstream_close(). Bytes not read are kept (memory grows if the
+ * reader falls behind the stream).
+ *
+ * Event loops: rtmfp_netstream_flv_fd() is readable while bytes wait and
+ * at the end. With a window over 0, tags held while the stream pauses
+ * come out at a read after the window passed: wait at most `window_ms`
+ * between reads.
+ *
+ * Returns RTMFP_OK with `*read` set; RTMFP_ERR_AGAIN if no byte came in
+ * time (`*read` = 0); RTMFP_ERR_WRONG_STATE if the NetStream is not read
+ * as FLV; RTMFP_ERR_NULL_POINTER (`buf` may be NULL only if `cap` is 0);
+ * RTMFP_ERR_INVALID_HANDLE. Reading works after rtmfp_netstream_close()
+ * and rtmfp_netconnection_close() (to drain what is left).
+ *
+ * Thread safety: safe from any thread; concurrent reads of one NetStream
+ * get disjoint pieces, in no defined order (read from one thread).
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `cap` bytes; `read` NULL or
+ * valid for writing a size_t.
+ */
+int rtmfp_netstream_read_flv(struct rtmfp_netstream *ns,
+                             uint8_t *buf,
+                             size_t cap,
+                             int timeout_ms,
+                             size_t *read);
+
+/**
+ * A file descriptor readable while FLV bytes of a NetStream read as FLV
+ * wait and at its end, for poll()/epoll/libuv. Never read, write or close
+ * it; it lives as long as the NetStream's NetConnection.
+ *
+ * Returns the fd (>= 0); RTMFP_ERR_WRONG_STATE if the NetStream is not
+ * read as FLV; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_netstream_flv_fd(const struct rtmfp_netstream *ns);
 
 /**
  * Start a NetConnection to the RTMFP server at `uri`,

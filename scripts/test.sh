@@ -237,6 +237,7 @@ cc_strict() {
 cc_strict test_ffi tests/c/test_ffi.c -DRTMFP_EXPECTED_VERSION="\"$VERSION\""
 cc_strict test_session tests/c/test_session.c
 cc_strict test_p2p tests/c/test_p2p.c
+cc_strict test_flv tests/c/test_flv.c
 cc_strict test_flash_server tests/c/test_flash_server.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
@@ -255,6 +256,7 @@ run_c() {
 run_c "$BUILD/c/test_ffi"
 run_c "$BUILD/c/test_session"
 run_c "$BUILD/c/test_p2p"
+run_c "$BUILD/c/test_flv"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
 stop_flash_server

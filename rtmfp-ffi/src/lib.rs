@@ -40,6 +40,7 @@ pub mod config;
 pub mod endpoint;
 pub mod event;
 pub mod flow;
+pub mod flv;
 pub mod netconnection;
 pub mod server;
 
@@ -55,6 +56,7 @@ pub use endpoint::*;
 pub use error::*;
 pub use event::*;
 pub use flow::*;
+pub use flv::*;
 pub use netconnection::*;
 pub use server::*;
 pub use version::*;

@@ -253,6 +253,15 @@ where
     on_stream(ns, f)
 }
 
+/// The core NetStream of `ns` and whether rtmfp_netstream_close() was
+/// called (for the FLV byte-stream calls, [`crate::flv`]).
+pub(crate) fn core_stream(
+    ns: *const rtmfp_netstream,
+) -> Result<(rtmfp_core::flash::NetStream, bool), Error> {
+    let s = netstream(ns)?;
+    Ok((s.nc.nc.net_stream(s.id), s.closed.load(Ordering::SeqCst)))
+}
+
 /// A count as a non-negative int.
 fn count(n: usize) -> c_int {
     c_int::try_from(n).unwrap_or(c_int::MAX)
@@ -955,9 +964,8 @@ pub extern "C" fn rtmfp_netstream_free(ns: *mut rtmfp_netstream) -> c_int {
         if let Some(nc) = NETCONNECTIONS.get(s.nc_handle) {
             lock(&nc.streams).handles.retain(|x| *x != h);
         }
-        let id = s.id;
         // The NetConnection may be closed: nothing left to close then.
-        let _ = with_client(&s.nc, move |c, ep, now| c.close_stream(ep, now, id));
+        let _ = s.nc.nc.net_stream(s.id).close();
         Ok(RTMFP_OK)
     })
 }
@@ -1255,7 +1263,8 @@ pub extern "C" fn rtmfp_netstream_peer_count(ns: *const rtmfp_netstream) -> c_in
 #[no_mangle]
 pub extern "C" fn rtmfp_netstream_close(ns: *mut rtmfp_netstream) -> c_int {
     ffi_guard(|| {
-        on_stream(ns, |c, ep, now, id| c.close_stream(ep, now, id))?;
+        // Core's close: it also ends an FLV reader of the stream.
+        core_stream(ns)?.0.close().map_err(net_error)?;
         netstream(ns)?.closed.store(true, Ordering::SeqCst);
         Ok(RTMFP_OK)
     })

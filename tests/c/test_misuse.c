@@ -736,6 +736,15 @@ static void bad_ns_handle(rtmfp_netstream *ns, int want) {
     CHECK_ERR(rtmfp_netstream_send_to_peer(ns, 1, RTMFP_MEDIA_TYPE_AUDIO, 0, &byte, 1), want);
     CHECK_ERR(rtmfp_netstream_peer_count(ns), want);
     CHECK_ERR(rtmfp_netstream_close(ns), want);
+    {
+        size_t n = 7;
+        CHECK_ERR(rtmfp_netstream_write_flv(ns, &byte, 1, 0, &n), want);
+        CHECK_ERR(rtmfp_netstream_flush_flv(ns, 0), want);
+        CHECK_ERR(rtmfp_netstream_start_flv_read(ns, 0), want);
+        CHECK_ERR(rtmfp_netstream_read_flv(ns, &byte, 1, 0, &n), want);
+        CHECK_ERR(rtmfp_netstream_flv_fd(ns), want);
+        CHECK(n == 7);
+    }
 }
 
 static void bad_srv_handle(rtmfp_server *srv, int want) {
@@ -916,6 +925,44 @@ static void test_netconnection_arguments(void) {
     CHECK_ERR(rtmfp_netstream_publish(peer, "x"), RTMFP_ERR_WRONG_STATE);
     CHECK_ERR(rtmfp_netstream_send_audio(direct, 0, &byte, 1), RTMFP_ERR_WRONG_STATE);
     CHECK_ERR(rtmfp_netstream_send_audio(peer, 0, &byte, 1), RTMFP_ERR_WRONG_STATE);
+    /* FLV byte streams: bad arguments, wrong states, not FLV. */
+    {
+        /* A header, then one audio tag (AAC raw, 2 bytes) and its size. */
+        static const uint8_t flv[] = {'F', 'L', 'V', 1, 4, 0, 0, 0, 9, 0, 0, 0, 0,
+                                      8, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0xAF, 1, 0, 0, 0, 13};
+        uint8_t out[8];
+        size_t n = 0;
+        CHECK_ERR(rtmfp_netstream_write_flv(direct, NULL, 5, 0, &n), RTMFP_ERR_NULL_POINTER);
+        CHECK_ERR(rtmfp_netstream_write_flv(direct, flv, 9, 0, NULL), RTMFP_ERR_NULL_POINTER);
+        CHECK_ERR(rtmfp_netstream_read_flv(peer, NULL, 8, 0, &n), RTMFP_ERR_NULL_POINTER);
+        CHECK_ERR(rtmfp_netstream_read_flv(peer, out, 8, 0, NULL), RTMFP_ERR_NULL_POINTER);
+        /* Not read as FLV (rtmfp_netstream_start_flv_read() first). */
+        CHECK_ERR(rtmfp_netstream_read_flv(peer, out, 8, 0, &n), RTMFP_ERR_WRONG_STATE);
+        CHECK_ERR(rtmfp_netstream_flv_fd(peer), RTMFP_ERR_WRONG_STATE);
+        CHECK_RC(rtmfp_netstream_start_flv_read(peer, 0), RTMFP_OK);
+        CHECK_ERR(rtmfp_netstream_start_flv_read(peer, 0), RTMFP_ERR_WRONG_STATE);
+        CHECK(rtmfp_netstream_flv_fd(peer) >= 0);
+        /* The header is readable at once; then nothing yet. */
+        CHECK_RC(rtmfp_netstream_read_flv(peer, out, 8, 0, &n), RTMFP_OK);
+        CHECK(n == 8 && memcmp(out, "FLV", 3) == 0);
+        CHECK_RC(rtmfp_netstream_read_flv(peer, out, 8, 0, &n), RTMFP_OK);
+        CHECK(n == 5);
+        CHECK_ERR(rtmfp_netstream_read_flv(peer, out, 8, 0, &n), RTMFP_ERR_AGAIN);
+        CHECK_RC(rtmfp_netstream_read_flv(peer, NULL, 0, 0, &n), RTMFP_OK);
+        CHECK(n == 0);
+        /* Not FLV at the first byte. */
+        CHECK_ERR(rtmfp_netstream_write_flv(direct, (const uint8_t *)"GIF89a", 6, 0, &n),
+                  RTMFP_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(rtmfp_last_error_message(), "not an FLV stream") != NULL);
+        CHECK_ERR(rtmfp_netstream_write_flv(direct, flv, sizeof flv, 0, &n),
+                  RTMFP_ERR_INVALID_ARGUMENT);
+        /* A stream that does not publish: the tag is taken, sending it
+         * fails, it stays queued. */
+        CHECK_RC(rtmfp_netstream_write_flv(server_ns, flv, sizeof flv, 0, &n), RTMFP_OK);
+        CHECK(n == sizeof flv);
+        CHECK_ERR(rtmfp_netstream_flush_flv(server_ns, 0), RTMFP_ERR_WRONG_STATE);
+        CHECK_ERR(rtmfp_netstream_write_flv(server_ns, flv, 0, 0, &n), RTMFP_ERR_WRONG_STATE);
+    }
     CHECK_RC(rtmfp_netstream_publish(direct, "cam"), RTMFP_OK);
     CHECK_ERR(rtmfp_netstream_publish(direct, "cam2"), RTMFP_ERR_WRONG_STATE);
     CHECK_RC(rtmfp_netstream_send_audio(direct, 0, &byte, 1), 0); /* no subscriber */
@@ -943,12 +990,20 @@ static void test_netconnection_arguments(void) {
     CHECK(ev != NULL);
     rtmfp_event_free(ev);
     CHECK_RC(rtmfp_netstream_send_audio(server_ns, 0, &byte, 1), 1);
+    /* Publishing now: the queued FLV tag goes out. */
+    CHECK_RC(rtmfp_netstream_flush_flv(server_ns, 5000), RTMFP_OK);
     /* Closed streams. */
     CHECK_RC(rtmfp_netstream_close(direct), RTMFP_OK);
     CHECK_RC(rtmfp_netstream_close(direct), RTMFP_OK); /* twice is fine */
     CHECK_ERR(rtmfp_netstream_send_audio(direct, 0, &byte, 1), RTMFP_ERR_CLOSED);
     CHECK_ERR(rtmfp_netstream_send_strings(direct, 0, "h", args, 1), RTMFP_ERR_CLOSED);
     CHECK_ERR(rtmfp_netstream_publish(direct, "again"), RTMFP_ERR_CLOSED);
+    {
+        size_t n = 0;
+        CHECK_ERR(rtmfp_netstream_write_flv(direct, &byte, 1, 0, &n), RTMFP_ERR_CLOSED);
+        CHECK_ERR(rtmfp_netstream_flush_flv(direct, 0), RTMFP_ERR_CLOSED);
+        CHECK_ERR(rtmfp_netstream_start_flv_read(direct, 0), RTMFP_ERR_CLOSED);
+    }
     CHECK_RC(rtmfp_netstream_peer_count(direct), 0);
 
     /* After rtmfp_netconnection_close(): RTMFP_ERR_CLOSED, events drain. */
@@ -965,6 +1020,21 @@ static void test_netconnection_arguments(void) {
     CHECK_ERR(rtmfp_netstream_send_audio(server_ns, 0, &byte, 1), RTMFP_ERR_CLOSED);
     CHECK_ERR(rtmfp_netstream_peer_count(direct), RTMFP_ERR_CLOSED);
     CHECK_ERR(rtmfp_netstream_close(peer), RTMFP_ERR_CLOSED);
+    {
+        /* The FLV reader of a closed NetConnection ends (bounded wait). */
+        uint8_t out[64];
+        size_t n = 1;
+        int i;
+        CHECK_ERR(rtmfp_netstream_start_flv_read(server_ns, 0), RTMFP_ERR_CLOSED);
+        for (i = 0; i < 100 && n > 0; i++) {
+            rc = rtmfp_netstream_read_flv(peer, out, sizeof out, 100, &n);
+            if (rc == RTMFP_ERR_AGAIN) {
+                n = 1;
+            }
+        }
+        CHECK(n == 0);
+        CHECK_ERR(rtmfp_netstream_write_flv(server_ns, &byte, 1, 0, &n), RTMFP_ERR_CLOSED);
+    }
     CHECK_RC(rtmfp_netconnection_near_id_hex(nc, buf, sizeof buf), 64);
     CHECK(rtmfp_netconnection_event_fd(nc) >= 0);
     {

@@ -131,6 +131,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The connection is closed.
+fn closed() -> FlvIoError {
+    FlvIoError::Net(NetError::Runtime(crate::runtime::RuntimeError::Closed))
+}
+
 fn would_block(e: &ClientError) -> bool {
     matches!(
         e,
@@ -412,6 +417,9 @@ impl NetStream {
     /// [`FlvIoError::NotFlv`] for a stream that is not FLV;
     /// [`FlvIoError::Net`] if sending failed (tags stay queued).
     pub fn write_flv(&self, bytes: &[u8]) -> Result<usize, FlvIoError> {
+        if self.is_closed() {
+            return Err(closed());
+        }
         let writer = self.flv.writer(self.id);
         let mut w = lock(&writer);
         self.pump(&mut w)?;
@@ -555,6 +563,9 @@ impl NetStream {
     /// [`ClientEvent::Media`] events.  [`FlvIoError::WrongState`] if
     /// already started.
     pub fn start_flv_read(&self, window_ms: u32) -> Result<(), FlvIoError> {
+        if self.is_closed() {
+            return Err(closed());
+        }
         let mut readers = lock(&self.flv.readers);
         if readers.contains_key(&self.id) {
             return Err(FlvIoError::WrongState(
@@ -588,7 +599,12 @@ impl NetStream {
         buf: &mut [u8],
         timeout: Option<Duration>,
     ) -> Result<usize, FlvIoError> {
-        self.flv_reader()?.read(buf, timeout)
+        let reader = self.flv_reader()?;
+        if self.is_closed() {
+            // The connection stopped without a word to the stream.
+            reader.end(false);
+        }
+        reader.read(buf, timeout)
     }
 
     /// A file descriptor readable while FLV bytes of this stream wait and

@@ -457,6 +457,11 @@ impl NetStream {
             .call_layer::<FlashClient, _, _>(move |c, ep, now| f(c, ep, now, id))?)
     }
 
+    /// Whether its NetConnection was closed (or its I/O thread stopped).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
     /// The stream's handle in its NetConnection's events.
     pub fn id(&self) -> StreamId {
         self.id
