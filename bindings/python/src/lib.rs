@@ -29,6 +29,7 @@ mod endpoint;
 mod errors;
 mod events;
 mod flash_events;
+mod flv;
 mod layer;
 mod netconnection;
 mod server;

@@ -1207,6 +1207,81 @@ impl NetStream {
         self.run(py, move |s| s.set_asks(asks))
     }
 
+    /// Publishes FLV bytes (bytes-like, an FLV byte stream split
+    /// anywhere) on this publishing stream: each whole tag is sent as the
+    /// message of its type.  Returns how many bytes it took, at least one
+    /// unless `data` is empty: fewer than given while 64 tags wait for the
+    /// flows (backpressure; call again with the rest).  Waits up to
+    /// `timeout` seconds (`None`: no limit) for room, then raises
+    /// `rtmfp.TimeoutError`.  Bytes that are not FLV raise
+    /// `rtmfp.InvalidArgument` (every tag before them is still sent; a
+    /// call that took bytes before them returns their count and the next
+    /// call raises).  Call `flush_flv()` before `close()`.
+    #[pyo3(signature = (data, timeout = None))]
+    fn write_flv(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<usize> {
+        self.check(py)?;
+        let bytes = copy_bytes(data)?;
+        crate::flv::sliced(py, &self.core, timeout, |s, wait| {
+            s.write_flv_timeout(&bytes, Some(wait))
+        })
+    }
+
+    /// Waits up to `timeout` seconds (`None`: no limit) until every tag
+    /// `write_flv()` queued was sent and acknowledged; raises
+    /// `rtmfp.TimeoutError` if something still waits then.
+    #[pyo3(signature = (timeout = None))]
+    fn flush_flv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        self.check(py)?;
+        crate::flv::sliced(py, &self.core, timeout, |s, wait| s.flush_flv(Some(wait)))
+    }
+
+    /// Reads this playing stream as FLV from now on (call it before
+    /// `play()`), with a reordering window of `window_ms` of stream time
+    /// (0: tags as they arrive).  Its media then comes from `read_flv()`,
+    /// no longer as `Media` events.
+    #[pyo3(signature = (window_ms = rtmfp_core::flash::flv_io::DEFAULT_READ_WINDOW_MS))]
+    fn start_flv_read(&self, py: Python<'_>, window_ms: u32) -> PyResult<()> {
+        self.check(py)?;
+        self.core
+            .start_flv_read(window_ms)
+            .map_err(|e| crate::flv::error(py, e))
+    }
+
+    /// Up to `size` bytes of FLV (the header first, then tags; a tag may
+    /// span reads), waiting up to `timeout` seconds (`None`: no limit)
+    /// for some; `b""` at the end of the stream (unpublished, closed).
+    /// Raises `rtmfp.TimeoutError` if none came in time.
+    #[pyo3(signature = (size = 65536, timeout = None))]
+    fn read_flv<'py>(
+        &self,
+        py: Python<'py>,
+        size: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let data = crate::flv::sliced(py, &self.core, timeout, |s, wait| {
+            let mut piece = vec![0u8; size];
+            s.read_flv_timeout(&mut piece, Some(wait)).map(|n| {
+                piece.truncate(n);
+                piece
+            })
+        })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// A file descriptor readable while FLV bytes wait and at the end (for
+    /// `loop.add_reader`); with a window over 0, also read again after the
+    /// window.
+    fn flv_fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        self.core
+            .flv_read_fd()
+            .map_err(|e| crate::flv::error(py, e))
+    }
+
     /// Closes the stream: a publisher unpublishes (subscribers are told),
     /// a player stops.
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -579,7 +579,56 @@ class Server(_rtmfp.Server):
 
 
 
+# ---------------------------------------------------------------- FLV I/O --
+# FLV byte streams on a NetStream (issue 16): the logic is in Rust
+# (NetStream.write_flv / read_flv); these are the asyncio forms.
+
+# How long an asyncio FLV wait lasts before it tries again: a window's
+# flush and the end of the stream are driven by reads.
+_FLV_SLICE = 0.05
+
+
+async def read_flv_async(stream: NetStream, size: int = 65536) -> bytes:
+    """``await``-able ``stream.read_flv(size)``: waits on the stream's FLV
+    fd in the running loop (no thread); ``b""`` at the end of the stream."""
+    loop = asyncio.get_running_loop()
+    fd = stream.flv_fileno()
+    while True:
+        try:
+            return stream.read_flv(size, timeout=0)
+        except TimeoutError:
+            pass
+        ready: "asyncio.Future[None]" = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            await asyncio.wait_for(ready, _FLV_SLICE)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(fd)
+
+
+async def write_flv_async(stream: NetStream, data: bytes) -> None:
+    """``await``-able: publishes all of ``data`` with ``stream.write_flv``,
+    yielding to the loop while the flows are full (backpressure)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = stream.write_flv(view, timeout=0)
+        except TimeoutError:
+            await asyncio.sleep(0.005)
+            continue
+        view = view[n:]
+
+
 __all__ = [
+    "read_flv_async",
+    "write_flv_async",
     "Address",
     "Addresses",
     "CONNECT_TO_FMS",

@@ -649,6 +649,18 @@ class NetStream:
         """``callback(subscriber_peer_id, stream_name)``: True accepts."""
     @on_peer_connect.setter
     def on_peer_connect(self, callback: Optional[Callable[[str, str], _Verdict]]) -> None: ...
+    def write_flv(self, data: _BytesLike, timeout: Optional[float] = None) -> int:
+        """Publishes FLV bytes split anywhere; returns how many it took
+        (fewer while 64 tags wait for the flows). Not FLV:
+        ``InvalidArgument``; no room within ``timeout``: ``TimeoutError``."""
+    def flush_flv(self, timeout: Optional[float] = None) -> None:
+        """Waits until every written tag was sent and acknowledged."""
+    def start_flv_read(self, window_ms: int = 100) -> None:
+        """Reads this playing stream as FLV from now on (before ``play``)."""
+    def read_flv(self, size: int = 65536, timeout: Optional[float] = None) -> bytes:
+        """Up to ``size`` FLV bytes; ``b""`` at the end of the stream."""
+    def flv_fileno(self) -> int:
+        """An fd readable while FLV bytes wait and at the end."""
     def close(self) -> None: ...
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
