@@ -117,7 +117,8 @@ pub struct Endpoint {
     rng: StdRng,
     cookies: CookieJar,
     next_handle: u64,
-    sessions: HashMap<u32, Session>,
+    /// Boxed, so that the table's spare room costs a pointer a slot.
+    sessions: HashMap<u32, Box<Session>>,
     session_by_handle: HashMap<SessionHandle, u32>,
     openings: HashMap<SessionHandle, Opening>,
     opening_by_tag: HashMap<Vec<u8>, SessionHandle>,

@@ -710,7 +710,7 @@ impl Endpoint {
         let session = Session::new(setup, self.session_timers(), now);
         self.stats.sessions_opened += 1;
         self.session_by_handle.insert(handle, rx_session_id);
-        self.sessions.insert(rx_session_id, session);
+        self.sessions.insert(rx_session_id, Box::new(session));
         self.touch(rx_session_id);
     }
 }

@@ -259,6 +259,11 @@ impl RecvFlow {
     fn remove(&mut self, seq: u64) -> Option<Fragment> {
         let fragment = self.buffer.remove(&seq)?;
         self.buffered -= fragment.data.len() + ENTRY_OVERHEAD;
+        if self.buffer.is_empty() {
+            // A B-tree keeps its emptied root (room for 11 fragments): an
+            // idle flow gives it back.
+            self.buffer = BTreeMap::new();
+        }
         Some(fragment)
     }
 

@@ -510,7 +510,26 @@ impl SendFlow {
             self.notices.push(FlowNotice::Complete);
         }
         self.check_writable();
+        self.release_empty();
         (acked_bytes, max_tsn)
+    }
+
+    /// Gives back the nodes of emptied maps: a B-tree keeps its root (room
+    /// for 11 entries) when its last entry goes, and an idle flow should
+    /// cost nothing (issue 14: memory per idle session).
+    fn release_empty(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = BTreeMap::new();
+        }
+        if self.pending.is_empty() {
+            self.pending = BTreeSet::new();
+        }
+        if self.in_flight.is_empty() {
+            self.in_flight = BTreeMap::new();
+        }
+        if self.messages.is_empty() {
+            self.messages = BTreeMap::new();
+        }
     }
 
     fn fragment_acked(&mut self, message: MessageId, abandoned: bool) {
