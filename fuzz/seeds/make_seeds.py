@@ -82,6 +82,9 @@ def main():
     flv += tag(9, 40, bytes.fromhex("1701000000") + bytes(range(64)))
     flv += tag(8, 23, bytes.fromhex("af01") + bytes(range(32)))
     write("flv", "small.flv", flv)
+    # flv_stream: the first byte is where the stream is cut.
+    for cut in (1, 7, 13, 255):
+        write("flv_stream", f"small-cut{cut}.bin", bytes([cut]) + flv)
 
     # rendezvous: op len body ... (see fuzz/fuzz_targets/rendezvous.rs).
     def op(code, body):
