@@ -329,14 +329,25 @@ class _Connect:
     ) -> Union[_ConnectNew[_NC], _ConnectBound[_NC]]:
         if obj is None:
 
-            def connect_new(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+            def connect(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+                """Makes a NetConnection with ``options`` (the constructor's
+                keyword arguments), connects it to ``uri``
+                (``rtmfp://host[:port]/app[/DEVELOPER-KEY]``) and returns it
+                once connected.  Raises ``ConnectError`` (rejected or
+                failed, with the status ``code``), ``TimeoutError`` after
+                ``timeout`` seconds, ``OSError`` if the sockets cannot be
+                bound; the connection is closed on any failure."""
                 nc = owner(**options)
                 return nc.connect(uri, timeout=timeout)
 
-            return connect_new
+            connect.__qualname__ = f"{owner.__name__}.connect"
+            return connect
         nc = obj
 
         def connect(uri: str, *, timeout: float = 10.0) -> _NC:
+            """Connects this NetConnection to ``uri`` and returns it once
+            connected (``ConnectError``, ``TimeoutError``; closed on any
+            failure)."""
             try:
                 nc.start_connect(uri)
                 nc.wait_connected(timeout)
@@ -361,14 +372,22 @@ class _ConnectAsync:
     ) -> Union[_ConnectNewAsync[_NC], _ConnectBoundAsync[_NC]]:
         if obj is None:
 
-            async def connect_new(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+            async def connect_async(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+                """Coroutine: makes a NetConnection with ``options`` (the
+                constructor's keyword arguments), connects it to ``uri``
+                and returns it once connected (``ConnectError``,
+                ``TimeoutError``; closed on any failure)."""
                 nc = owner(**options)
                 return await nc.connect_async(uri, timeout=timeout)
 
-            return connect_new
+            connect_async.__qualname__ = f"{owner.__name__}.connect_async"
+            return connect_async
         nc = obj
 
         async def connect(uri: str, *, timeout: float = 10.0) -> _NC:
+            """Coroutine: connects this NetConnection to ``uri`` and returns
+            it once connected (``ConnectError``, ``TimeoutError``; closed on
+            any failure)."""
             try:
                 # Name resolution and the identity block: use the executor.
                 loop = asyncio.get_running_loop()
