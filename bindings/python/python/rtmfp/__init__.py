@@ -329,7 +329,7 @@ class _Connect:
     ) -> Union[_ConnectNew[_NC], _ConnectBound[_NC]]:
         if obj is None:
 
-            def connect(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
+            def connect_new(uri: str, *, timeout: float = 10.0, **options: Any) -> _NC:
                 """Makes a NetConnection with ``options`` (the constructor's
                 keyword arguments), connects it to ``uri``
                 (``rtmfp://host[:port]/app[/DEVELOPER-KEY]``) and returns it
@@ -340,8 +340,9 @@ class _Connect:
                 nc = owner(**options)
                 return nc.connect(uri, timeout=timeout)
 
-            connect.__qualname__ = f"{owner.__name__}.connect"
-            return connect
+            connect_new.__name__ = "connect"
+            connect_new.__qualname__ = f"{owner.__name__}.connect"
+            return connect_new
         nc = obj
 
         def connect(uri: str, *, timeout: float = 10.0) -> _NC:
