@@ -165,6 +165,34 @@ export declare class NativeNetConnection {
    * first.
    */
   close(timeoutMs: number): Promise<boolean>
+  /**
+   * Reads playing NetStream `key` as FLV from now on, with a
+   * reordering window of `windowMs` of stream time (0: as tags come).
+   */
+  flvStartRead(key: number, windowMs: number): Promise<FlvOutcome>
+  /**
+   * Publishes FLV bytes (split anywhere) on NetStream `key`: resolves
+   * with `count`, the bytes taken (fewer than given under
+   * backpressure; 0 if there was no room within `waitMs`), or a
+   * `code` and `message` (not FLV: `ERR_RTMFP_INVALID_ARGUMENT`).
+   */
+  flvWrite(key: number, data: Uint8Array, waitMs: number): Promise<FlvOutcome>
+  /**
+   * Waits at most `waitMs` until every tag written on NetStream `key`
+   * was sent and acknowledged: resolves with `flushed`.
+   */
+  flvFlush(key: number, waitMs: number): Promise<FlvOutcome>
+  /**
+   * Reads at most `size` FLV bytes of NetStream `key`, waiting at most
+   * `waitMs`: resolves with `data` (empty at the end of the stream) or
+   * with nothing if none came.
+   */
+  flvRead(key: number, size: number, waitMs: number): Promise<FlvOutcome>
+  /**
+   * Closes NetStream `key` as core does, ending its FLV reader at once
+   * (`closeStream` does not wait for the I/O thread, so cannot).
+   */
+  flvClose(key: number): Promise<FlvOutcome>
 }
 
 /** A rendezvous server on its own runtime. */
@@ -212,6 +240,22 @@ export declare class NativeServer {
  * literals) without binding them; throws for a bad one.
  */
 export declare function checkBind(bind: Array<string>): void
+
+/**
+ * How an FLV call ended, as JS receives it: at most one field is set
+ * (none: started, closed, or nothing to read within the wait).
+ */
+export interface FlvOutcome {
+  /** Write: the bytes taken (0: no room within the wait). */
+  count?: number
+  /** Read: the bytes (empty: the end of the stream). */
+  data?: Buffer
+  /** Flush: whether everything was sent and acknowledged. */
+  flushed?: boolean
+  /** A failure: its `err.code` and message. */
+  code?: string
+  message?: string
+}
 
 /** One client of a rendezvous server. */
 export interface NativeClientInfo {

@@ -11,6 +11,7 @@
 //!   `stats`;
 //! - [`netconnection`]: `NativeNetConnection`, the Flash client (RFC 7425
 //!   NetConnection and NetStream, DIRECT_CONNECTIONS) on its own runtime;
+//! - [`flv`]: FLV byte streams on a NetStream, on libuv workers;
 //! - [`server`]: `NativeServer`, the rendezvous server on its own runtime;
 //! - [`object`]: what the three classes share (runtime, outbox, cleanup
 //!   hook, `ref`/`unref`/`close`);
@@ -33,6 +34,7 @@ mod convert;
 mod endpoint;
 mod errors;
 mod flash_items;
+mod flv;
 mod items;
 mod netconnection;
 mod object;

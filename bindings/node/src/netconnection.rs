@@ -19,6 +19,7 @@
 use crate::amf;
 use crate::convert::{self, AddrSpec};
 use crate::errors::{self, describe_client, invalid, Code, Result};
+use crate::flv::{FlvTask, Op};
 use crate::items::{Item, NativeItem, ReplyValue};
 use crate::object::{lock, Base, CloseTask};
 use crate::shared::{Mapped, Reply, Shared};
@@ -62,8 +63,8 @@ pub struct NativeNetConnectionOptions {
 
 /// JS keys <-> the client's stream numbers.
 #[derive(Default)]
-struct Keys {
-    by_key: HashMap<u32, StreamId>,
+pub struct Keys {
+    pub by_key: HashMap<u32, StreamId>,
     by_id: HashMap<StreamId, u32>,
 }
 
@@ -87,6 +88,10 @@ fn stream_of(event: &ClientEvent) -> Option<StreamId> {
 pub struct NativeNetConnection {
     base: Base,
     keys: Arc<Mutex<Keys>>,
+    /// Core's NetConnection (also in `base`) for its NetStreams' FLV
+    /// calls; `None` once closed, so that its file descriptors go with
+    /// the runtime rather than with the JS object.
+    nc: Mutex<Option<Arc<CoreNetConnection>>>,
 }
 
 /// The server session's identity, as an item (once it is open).
@@ -250,10 +255,12 @@ impl NativeNetConnection {
                 items.push(Item::Client { event, stream });
             }
         });
-        let (shared, outbox) = Shared::start(Arc::new(nc), source, peer_id, on_items)?;
+        let nc = Arc::new(nc);
+        let (shared, outbox) = Shared::start(nc.clone(), source, peer_id, on_items)?;
         Ok(NativeNetConnection {
             base: Base::new(&env, shared, outbox)?,
             keys,
+            nc: Mutex::new(Some(nc)),
         })
     }
 
@@ -460,6 +467,60 @@ impl NativeNetConnection {
         convert::millis(timeout_ms, "timeout")?;
         // Closed already (or the runtime stopped): nothing to close in order.
         let _ = self.post(|c, ep, now| c.close(ep, now));
+        lock(&self.nc).take();
         self.base.close(&env, timeout_ms)
+    }
+
+    /// An FLV call of NetStream `key` on a libuv worker, waiting at most
+    /// `waitMs`.
+    fn flv(&self, key: u32, op: Op, wait_ms: f64) -> Result<AsyncTask<FlvTask>> {
+        let wait = convert::millis(wait_ms, "waitMs")?;
+        self.base.shared.check_open()?;
+        let nc = lock(&self.nc).clone().ok_or_else(errors::closed)?;
+        Ok(AsyncTask::new(FlvTask {
+            nc,
+            keys: self.keys.clone(),
+            key,
+            op,
+            wait,
+        }))
+    }
+
+    /// Reads playing NetStream `key` as FLV from now on, with a
+    /// reordering window of `windowMs` of stream time (0: as tags come).
+    #[napi(ts_return_type = "Promise<FlvOutcome>")]
+    pub fn flv_start_read(&self, key: u32, window_ms: u32) -> Result<AsyncTask<FlvTask>> {
+        self.flv(key, Op::StartRead(window_ms), 0.0)
+    }
+
+    /// Publishes FLV bytes (split anywhere) on NetStream `key`: resolves
+    /// with `count`, the bytes taken (fewer than given under
+    /// backpressure; 0 if there was no room within `waitMs`), or a
+    /// `code` and `message` (not FLV: `ERR_RTMFP_INVALID_ARGUMENT`).
+    #[napi(ts_return_type = "Promise<FlvOutcome>")]
+    pub fn flv_write(&self, key: u32, data: &[u8], wait_ms: f64) -> Result<AsyncTask<FlvTask>> {
+        self.flv(key, Op::Write(data.to_vec()), wait_ms)
+    }
+
+    /// Waits at most `waitMs` until every tag written on NetStream `key`
+    /// was sent and acknowledged: resolves with `flushed`.
+    #[napi(ts_return_type = "Promise<FlvOutcome>")]
+    pub fn flv_flush(&self, key: u32, wait_ms: f64) -> Result<AsyncTask<FlvTask>> {
+        self.flv(key, Op::Flush, wait_ms)
+    }
+
+    /// Reads at most `size` FLV bytes of NetStream `key`, waiting at most
+    /// `waitMs`: resolves with `data` (empty at the end of the stream) or
+    /// with nothing if none came.
+    #[napi(ts_return_type = "Promise<FlvOutcome>")]
+    pub fn flv_read(&self, key: u32, size: u32, wait_ms: f64) -> Result<AsyncTask<FlvTask>> {
+        self.flv(key, Op::Read(size.max(1) as usize), wait_ms)
+    }
+
+    /// Closes NetStream `key` as core does, ending its FLV reader at once
+    /// (`closeStream` does not wait for the I/O thread, so cannot).
+    #[napi(ts_return_type = "Promise<FlvOutcome>")]
+    pub fn flv_close(&self, key: u32) -> Result<AsyncTask<FlvTask>> {
+        self.flv(key, Op::Close, 0.0)
     }
 }
