@@ -4,6 +4,7 @@
 /// <reference types="node" />
 
 import { EventEmitter } from 'node:events'
+import type { Readable, Writable } from 'node:stream'
 import type { NativeSessionStats, NativeStats } from '../index'
 
 /** The version of the native library (the Cargo package version). */
@@ -506,7 +507,36 @@ export declare class NetStream extends TypedEmitter<NetStreamEvents> {
   sendData(timestamp: number, ...values: unknown[]): Promise<number>
   /** Flash's NetStream.send(handlerName, ...args). */
   send(handler: string, ...args: unknown[]): Promise<number>
+  /**
+   * A Writable that publishes an FLV byte stream (e.g. `ffmpeg -f flv -`,
+   * split anywhere) on this publishing stream, each tag as the message of
+   * its type; call after publish() resolves.  Backpressure waits on a
+   * libuv worker.  end(): 'finish' once every tag was sent and
+   * acknowledged.  Not FLV: 'error' with ERR_RTMFP_INVALID_ARGUMENT (the
+   * tags before it are still sent).
+   */
+  createFlvWriteStream(options?: FlvWriteStreamOptions): Writable
+  /**
+   * A Readable of this playing stream as FLV bytes (header, then tags),
+   * e.g. for `ffprobe -` or `ffplay -`; make it before play().  The
+   * stream's media then goes to it, not to 'media' events.  It ends when
+   * the publisher unpublishes, the NetStream closes or the connection
+   * ends.  One per NetStream (a second throws ERR_RTMFP_STATE).
+   */
+  createFlvReadStream(options?: FlvReadStreamOptions): Readable
   close(): void
+}
+
+export interface FlvWriteStreamOptions {
+  /** close() the NetStream (unpublish) once the Writable finishes, errors or is destroyed; default true. */
+  autoClose?: boolean
+}
+
+export interface FlvReadStreamOptions {
+  /** Reordering window in ms of stream time (0: tags as they arrive); default 100. */
+  windowMs?: number
+  /** close() the NetStream (stop playing) once the Readable ends, errors or is destroyed; default true. */
+  autoClose?: boolean
 }
 
 // ------------------------------------------------------------------ Server --

@@ -13,11 +13,19 @@
 // one does, like a socket.
 
 const { EventEmitter } = require('node:events')
+const { Readable, Writable } = require('node:stream')
 const { Core } = require('./core')
 const { NativeNetConnection, checkBind } = require('./native')
 const { RtmfpError, codes, closed, invalid, state, fromNative } = require('./errors')
 const v = require('./validate')
 const { kItem } = require('./internal')
+
+// FLV streams: how long one native FLV call waits on its libuv worker
+// (for room, bytes or acknowledgements) before JS calls again, and how
+// much one read asks for.
+const FLV_WAIT = 200
+const FLV_READ_SIZE = 64 * 1024
+const DEFAULT_FLV_WINDOW = 100
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000
 const DEFAULT_CLOSE_TIMEOUT = 1_000
@@ -506,6 +514,10 @@ class NetStream extends EventEmitter {
   #closed = false
   /** peer stream id -> subscriber (accepted) */
   #peers = new Map()
+  /** an FLV read stream was made */
+  #flvReading = false
+  /** its reader's start, until it ran (play() waits for it) */
+  #flvStart = null
 
   /**
    * A publisher's `onPeerConnect(subscriber)`: called on the JS thread for
@@ -603,6 +615,8 @@ class NetStream extends EventEmitter {
    */
   play(name) {
     if (v.string(name, 'name') === '') throw invalid('name must not be empty')
+    const start = this.#flvStart
+    if (start !== null) return quiet(start.then(() => this.#request('play', [name])))
     return this.#request('play', [name])
   }
 
@@ -649,11 +663,145 @@ class NetStream extends EventEmitter {
     if (this.#closed) return
     try {
       this.#conn.core.call('closeStream', this.#key)
+      // Its FLV reader ends at once (a worker closes it as core does).
+      if (this.#flvReading) this.#flv('flvClose').catch(noop)
     } catch {
       // The connection is closed: so is the stream.
     }
     this.#conn.streams.delete(this.#key)
     this.#finish()
+  }
+
+  // ------------------------------------------------------------ FLV --
+
+  /**
+   * A stream.Writable that publishes the FLV bytes written to it (what
+   * `ffmpeg -f flv -` writes; split anywhere, a header in two writes or a
+   * tag across many): each whole tag goes out as the message of its type
+   * (audio, video, script data) at its timestamp, unpaced.  publish()
+   * first (after it resolves).  Backpressure: a write completes once the
+   * flows took its bytes (while 64 tags wait for the flows, the next
+   * write waits, on a libuv worker, never the JS thread).  end() resolves
+   * 'finish' once every tag was sent and acknowledged.  Bytes that are
+   * not FLV are an 'error' (ERR_RTMFP_INVALID_ARGUMENT, "not FLV from
+   * byte N on: ...", "not an FLV stream: ..."), once every tag before
+   * them was sent and acknowledged.  `autoClose` (default true): close() this NetStream
+   * (unpublish) once the Writable finishes, errors or is destroyed.
+   */
+  createFlvWriteStream(options) {
+    const o = v.object(options, 'options')
+    const autoClose = o.autoClose === undefined ? true : v.boolean(o.autoClose, 'options.autoClose')
+    const ns = this
+    const ws = new Writable({
+      write(chunk, _encoding, callback) {
+        ns.#flvWrite(ws, chunk).then(() => callback(), callback)
+      },
+      final(callback) {
+        ns.#flvFlush(ws).then(() => callback(), callback)
+      },
+      destroy(err, callback) {
+        if (autoClose) ns.close()
+        callback(err)
+      },
+    })
+    return ws
+  }
+
+  /**
+   * A stream.Readable of this playing stream as FLV bytes (for
+   * `ffprobe -`, `ffplay -`, a file): the header, then tags as they
+   * become ready, reordered within `windowMs` of stream time (default
+   * 100; 0: as they arrive).  Make it before play(): from then on the
+   * stream's audio, video and data go to it, not to 'media' events
+   * ('netStatus' still comes).  It ends ('end') when the publisher
+   * unpublishes, this NetStream closes or the connection ends.  One per
+   * NetStream (a second throws ERR_RTMFP_STATE).  Reads wait on a libuv
+   * worker, never the JS thread.  `autoClose` (default true): close()
+   * this NetStream (stop playing) once the Readable ends, errors or is
+   * destroyed.
+   */
+  createFlvReadStream(options) {
+    const o = v.object(options, 'options')
+    const windowMs = o.windowMs === undefined ? DEFAULT_FLV_WINDOW : integer32(o.windowMs, 'options.windowMs')
+    const autoClose = o.autoClose === undefined ? true : v.boolean(o.autoClose, 'options.autoClose')
+    if (this.#flvReading) throw state('this NetStream is already read as FLV')
+    if (this.#closed) throw closed('NetStream')
+    this.#flvReading = true
+    const started = this.#flv('flvStartRead', windowMs)
+    const start = started.catch(noop)
+    this.#flvStart = start
+    start.then(() => {
+      if (this.#flvStart === start) this.#flvStart = null
+    })
+    const ns = this
+    const rs = new Readable({
+      read(size) {
+        started.then(() => ns.#flvRead(rs, size)).catch((e) => rs.destroy(e))
+      },
+      destroy(err, callback) {
+        if (autoClose) ns.close()
+        callback(err)
+      },
+    })
+    return rs
+  }
+
+  /** A native FLV call (on a libuv worker); rejects with an RtmfpError. */
+  #flv(method, ...args) {
+    let promise
+    try {
+      promise = this.#conn.core.call(method, this.#key, ...args)
+    } catch (e) {
+      return quiet(Promise.reject(e))
+    }
+    return promise.then(
+      (r) => {
+        if (r.code != null) throw new RtmfpError(r.code, r.message)
+        return r
+      },
+      (e) => {
+        throw fromNative(e)
+      },
+    )
+  }
+
+  async #flvWrite(ws, chunk) {
+    let at = 0
+    while (at < chunk.length && !ws.destroyed) {
+      if (this.#closed) throw closed('NetStream')
+      try {
+        at += (await this.#flv('flvWrite', chunk.subarray(at), FLV_WAIT)).count
+      } catch (e) {
+        // Not FLV: the tags before the bad byte still go out, before
+        // 'error' (and autoClose) end the stream.
+        if (e.code === codes.INVALID_ARGUMENT) await this.#flvFlush(ws).catch(noop)
+        throw e
+      }
+    }
+  }
+
+  async #flvFlush(ws) {
+    while (!ws.destroyed) {
+      if (this.#closed) throw closed('NetStream')
+      if ((await this.#flv('flvFlush', FLV_WAIT)).flushed) return
+    }
+  }
+
+  async #flvRead(rs, size) {
+    while (!rs.destroyed) {
+      let r
+      try {
+        r = await this.#flv('flvRead', Math.max(size, FLV_READ_SIZE), FLV_WAIT)
+      } catch (e) {
+        // The connection is gone: that ends the stream, as in core.
+        if (e.code !== codes.CLOSED) throw e
+        r = { data: Buffer.alloc(0) }
+      }
+      if (r.data != null) {
+        if (!rs.destroyed) rs.push(r.data.length === 0 ? null : r.data)
+        return
+      }
+    }
   }
 
   #finish() {

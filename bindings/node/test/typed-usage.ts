@@ -2,6 +2,7 @@
 // (it is never run).  The @ts-expect-error lines must stay errors.
 
 import { once } from 'node:events'
+import type { Readable, Writable } from 'node:stream'
 import {
   codes,
   Endpoint,
@@ -146,6 +147,12 @@ export async function flash(): Promise<void> {
   const viaServer = new NetStream(nc, NetStream.CONNECT_TO_FMS)
   console.log(viaServer.kind, play.farID)
 
+  // FLV byte streams: e.g. ffmpeg's stdout in, ffprobe's stdin out.
+  const flvIn: Writable = viaServer.createFlvWriteStream({ autoClose: false })
+  flvIn.end(Buffer.from('FLV'))
+  const flvOut: Readable = new NetStream(nc).createFlvReadStream({ windowMs: 0 })
+  flvOut.pipe(process.stdout)
+
   try {
     await new NetConnection().connect('rtmfp://127.0.0.1/app/wrong')
   } catch (e) {
@@ -156,6 +163,8 @@ export async function flash(): Promise<void> {
   if (clients[0]) await server.disconnect(clients[0])
   console.log(streams.length, await nc.close({ timeout: 500 }), await server.unref().close(), await keysFromFile.close())
 
+  // @ts-expect-error: windowMs is a number
+  viaServer.createFlvReadStream({ windowMs: '100' })
   // @ts-expect-error: onPeerConnect returns a boolean
   pub.onPeerConnect = (s: PeerStream) => s.name
   // @ts-expect-error: no such event
