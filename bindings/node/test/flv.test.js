@@ -169,6 +169,13 @@ test('misuse: one FLV read stream per NetStream; options are checked', async (t)
   ns.close()
   await ended
   assert.throws(() => ns.createFlvReadStream(), { code: rtmfp.codes.STATE })
+  // Destroying a Readable (autoClose) closes its NetStream.
+  const playing = new NetStream(nc)
+  const destroyed = playing.createFlvReadStream()
+  destroyed.resume()
+  destroyed.destroy()
+  await within(finished(destroyed).catch(() => {}), "the Readable's close")
+  assert.equal(playing.closed, true)
   const closed = new NetStream(nc)
   closed.close()
   assert.throws(() => closed.createFlvReadStream(), { code: rtmfp.codes.CLOSED })
