@@ -2186,3 +2186,77 @@ fn random_session_chunks_never_move_close_or_open_anything() {
         assert_eq!(p.net.shape(n), shapes[usize::from(to_b)], "#{i}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Keying floods: a bounded queue, shared fairly between sources (issue 14)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn one_source_cannot_take_every_keying_slot() {
+    let mut net = Net::new();
+    let server = net.add(
+        flash(FlashConfig::server(), 2),
+        2,
+        EndpointConfig {
+            offload_keying: true,
+            max_pending_keying_per_source: 2,
+            ..EndpointConfig::default()
+        },
+        b_addr(),
+    );
+    // Four clients behind one address (different ports), one elsewhere.
+    let crowded: Vec<usize> = (0..4)
+        .map(|i| {
+            net.add(
+                flash(FlashConfig::client(), 10 + i),
+                10 + i,
+                EndpointConfig::default(),
+                sa(&format!("192.0.2.1:{}", 6000 + i)),
+            )
+        })
+        .collect();
+    let other = net.add(
+        flash(FlashConfig::client(), 20),
+        20,
+        EndpointConfig::default(),
+        sa("192.0.2.9:7000"),
+    );
+    let epd = epd_of(&net.nodes[server].ep);
+    let now = net.now;
+    for &c in crowded.iter().chain([&other]) {
+        net.ep(c).connect(now, epd.clone(), &[b_addr()]).unwrap();
+    }
+    // Nobody runs the server's keying jobs yet: they stay outstanding.
+    net.run_for(Duration::from_millis(300));
+    let busy = net.ep(server).stats().drops.get(DropReason::SourceBusy);
+    assert!(busy >= 2, "the crowded address's extra IIKeyings: {busy}");
+    let mut jobs = Vec::new();
+    while let Some(job) = net.ep(server).poll_keying_job() {
+        jobs.push(job);
+    }
+    assert_eq!(
+        jobs.len(),
+        3,
+        "two from the crowded address, one from the other"
+    );
+    // The jobs finish: their sessions open, and the waiting clients'
+    // retransmitted IIKeyings get their turn.
+    for _ in 0..20 {
+        let now = net.now;
+        for job in jobs.drain(..) {
+            let done = job.run();
+            net.ep(server).handle_keying_done(now, done);
+        }
+        net.run_for(Duration::from_millis(500));
+        while let Some(job) = net.ep(server).poll_keying_job() {
+            jobs.push(job);
+        }
+        if jobs.is_empty() && net.opened(server).len() == 5 {
+            break;
+        }
+    }
+    assert_eq!(net.opened(server).len(), 5, "every client got in");
+    for &c in crowded.iter().chain([&other]) {
+        assert_eq!(net.opened(c).len(), 1);
+    }
+}

@@ -55,6 +55,11 @@ pub struct EndpointConfig {
     /// Most keying jobs outstanding at once in offload mode; more
     /// IIKeyings are dropped (and retransmitted by their initiators).
     pub max_pending_keying: usize,
+    /// Most of those from one IP address (fairness: one flooding source
+    /// cannot fill the queue); more IIKeyings from it are dropped as
+    /// `SourceBusy` until its handshakes finish.  Generous, because many
+    /// clients can share one address behind a NAT.
+    pub max_pending_keying_per_source: usize,
     /// Send and receive buffer limits of new flows.
     pub flow_limits: FlowLimits,
     /// Seed for the endpoint's random numbers (tags, session IDs, keys).
@@ -77,6 +82,7 @@ impl Default for EndpointConfig {
             max_queued_transmits: 4096,
             offload_keying: false,
             max_pending_keying: 1024,
+            max_pending_keying_per_source: 32,
             flow_limits: FlowLimits::default(),
             rng_seed: None,
         }

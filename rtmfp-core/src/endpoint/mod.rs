@@ -141,6 +141,8 @@ pub struct Endpoint {
     keying_jobs: VecDeque<KeyingJob>,
     /// IIKeyings whose keying runs elsewhere, by job ID.
     pending_keying: HashMap<u64, Pending>,
+    /// How many of those each source IP address has.
+    pending_by_source: HashMap<std::net::IpAddr, usize>,
     next_keying_job: u64,
 }
 
@@ -178,6 +180,7 @@ impl Endpoint {
             tc_received: [None, None],
             keying_jobs: VecDeque::new(),
             pending_keying: HashMap::new(),
+            pending_by_source: HashMap::new(),
             next_keying_job: 1,
         }
     }

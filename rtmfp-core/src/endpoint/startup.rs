@@ -405,11 +405,18 @@ impl Endpoint {
             if duplicate {
                 return self.drop_counted(DropReason::Ignored);
             }
+            let source = from.ip();
+            let busy = self.pending_by_source.get(&source).copied().unwrap_or(0);
+            if busy >= self.config.max_pending_keying_per_source {
+                return self.drop_counted(DropReason::SourceBusy);
+            }
             let work = Work::Responder {
                 certificate: pending.certificate.clone(),
                 skic: pending.skic.clone(),
             };
-            self.queue_keying(work, Pending::Responder(pending));
+            if self.queue_keying(work, Pending::Responder(pending)) {
+                *self.pending_by_source.entry(source).or_insert(0) += 1;
+            }
             return;
         }
         // The SKIC must be acceptable before anything existing is touched
@@ -451,6 +458,15 @@ impl Endpoint {
         let Some(pending) = self.pending_keying.remove(&done.id) else {
             return;
         };
+        if let Pending::Responder(p) = &pending {
+            let source = p.from.ip();
+            if let Some(n) = self.pending_by_source.get_mut(&source) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pending_by_source.remove(&source);
+                }
+            }
+        }
         match (pending, done.outcome) {
             (Pending::Responder(p), Outcome::Responder(result)) => {
                 self.finish_iikeying(now, p, result)

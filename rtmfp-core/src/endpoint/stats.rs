@@ -32,13 +32,16 @@ pub enum DropReason {
     NoMatchingOpening,
     /// Ignored by policy or state (late RHello, glare loser, ...).
     Ignored,
-    /// A queue was full (transmits or unmatched-IHello events).
+    /// A queue was full (transmits, unmatched-IHello events, keying).
     QueueFull,
+    /// An IIKeying from an address that already has
+    /// `max_pending_keying_per_source` handshakes being keyed.
+    SourceBusy,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -56,6 +59,7 @@ impl DropReason {
         DropReason::NoMatchingOpening,
         DropReason::Ignored,
         DropReason::QueueFull,
+        DropReason::SourceBusy,
     ];
 
     /// A short lowercase name.
@@ -75,6 +79,7 @@ impl DropReason {
             DropReason::NoMatchingOpening => "no_matching_opening",
             DropReason::Ignored => "ignored",
             DropReason::QueueFull => "queue_full",
+            DropReason::SourceBusy => "source_busy",
         }
     }
 }

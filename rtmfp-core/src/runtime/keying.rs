@@ -1,6 +1,8 @@
 //! The Diffie-Hellman worker pool: responder keying runs here, never on
 //! the I/O thread, so a handshake burst does not stall established
 //! sessions (the endpoint's offload mode, `EndpointConfig::offload_keying`).
+//! The workers run at a lower priority than the I/O thread, so that on a
+//! busy machine a flood of handshakes waits, not the sessions.
 
 use super::driver::{Job, Shared};
 use crate::endpoint::KeyingJob;
@@ -30,10 +32,17 @@ impl KeyingPool {
             let rx: Arc<Mutex<Receiver<KeyingJob>>> = rx.clone();
             let commands = commands.clone();
             let shared = shared.clone();
+            let mut lowered = false;
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("rtmfp-keying-{i}"))
                     .spawn(move || loop {
+                        if !lowered {
+                            // A handshake flood must not take the CPU from
+                            // established sessions (issue 14).
+                            super::sys::lower_thread_priority();
+                            lowered = true;
+                        }
                         let job = match rx.lock() {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,

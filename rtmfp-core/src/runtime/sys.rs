@@ -129,6 +129,24 @@ pub fn set_buffer_sizes(fd: RawFd, bytes: usize) -> io::Result<()> {
 
 /// Whether the kernel does UDP GSO (`UDP_SEGMENT`, Linux 4.18+) on this
 /// socket.
+/// Lowers the calling thread's scheduling priority (Linux: nice 10 for
+/// this thread only), so that work on it yields the CPU to the I/O thread.
+/// Best effort.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn lower_thread_priority() {
+    // SAFETY: gettid has no preconditions; setpriority on our own thread
+    // ID only changes this thread's nice value.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Lowers the calling thread's priority where the system allows it per
+/// thread (not here).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn lower_thread_priority() {}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn gso_supported(fd: RawFd) -> bool {
     let mut value: libc::c_int = 0;
