@@ -9,6 +9,10 @@
  *     tags match, each type in order, byte for byte;
  *   - bytes that are not FLV: the tags before them still arrive, and the
  *     error (RTMFP_ERR_INVALID_ARGUMENT) is sticky;
+ *   - the same synthetic FLV over DIRECT_CONNECTIONS: a publisher's
+ *     DIRECT_CONNECTIONS stream writes it once a subscriber's peer stream
+ *     (by the publisher's peer ID) is open, the subscriber reads it back
+ *     as FLV, tags matching per type; the server publishes nothing;
  *   - with ffmpeg on PATH: a 2 s testsrc2 + sine encode (libx264 + AAC)
  *     published through the API and read back decodes (ffprobe) to as
  *     many video and audio frames as the encode itself.  Without ffmpeg
@@ -281,6 +285,82 @@ static void round_trip(const char *addr, uint32_t window) {
     free(got.p);
 }
 
+/* Takes events of `nc` until one of `type` (media fails the test, as in
+ * expect_status()); returns it (the caller frees it) or NULL. */
+static rtmfp_event *expect_event(rtmfp_netconnection *nc, rtmfp_event_type type) {
+    long long deadline = now_ms() + WAIT_MS;
+    rtmfp_event *ev = NULL;
+    while (now_ms() < deadline) {
+        int rc = rtmfp_netconnection_next_event(nc, 50, &ev);
+        if (rc == RTMFP_ERR_AGAIN) {
+            continue;
+        }
+        if (rc != RTMFP_OK) {
+            break;
+        }
+        CHECK(ev->type != RTMFP_EVENT_TYPE_MEDIA);
+        if (ev->type == type) {
+            return ev;
+        }
+        rtmfp_event_free(ev);
+    }
+    fprintf(stderr, "no %s event within %d ms\n", rtmfp_event_type_name(type), WAIT_MS);
+    CHECK(0);
+    return NULL;
+}
+
+/* DIRECT_CONNECTIONS: the publisher writes FLV to its subscriber, the
+ * subscriber reads it by the publisher's peer ID; no media goes through
+ * the server. */
+static void p2p_round_trip(rtmfp_server *srv, const char *addr, uint32_t window) {
+    buf_t file = synthetic_flv();
+    rtmfp_netconnection *pub_nc = connect_to(addr), *play_nc = connect_to(addr);
+    rtmfp_netstream *cam = NULL, *play = NULL;
+    uint8_t pub_id[RTMFP_PEER_ID_LEN];
+    rtmfp_event *ev;
+    buf_t got;
+    int published = 0;
+    /* Forget what the server did before. */
+    while (rtmfp_server_next_event(srv, 0, &ev) == RTMFP_OK) {
+        rtmfp_event_free(ev);
+    }
+    expect_status(pub_nc, "NetConnection.Connect.Success");
+    expect_status(play_nc, "NetConnection.Connect.Success");
+    CHECK_RC(rtmfp_netconnection_near_id(pub_nc, pub_id), RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_create(pub_nc, RTMFP_NETSTREAM_KIND_DIRECT_CONNECTIONS, NULL, &cam),
+             RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_publish(cam, "p2p"), RTMFP_OK);
+    expect_status(pub_nc, "NetStream.Publish.Start");
+    CHECK_RC(rtmfp_netstream_create(play_nc, RTMFP_NETSTREAM_KIND_PEER, pub_id, &play), RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_start_flv_read(play, window), RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_play(play, "p2p"), RTMFP_OK);
+    /* The subscriber is accepted (the default mode): write from then on. */
+    ev = expect_event(pub_nc, RTMFP_EVENT_TYPE_PEER_STREAM_OPENED);
+    if (ev != NULL) {
+        CHECK(ev->stream == (uint32_t)rtmfp_netstream_id(cam));
+        rtmfp_event_free(ev);
+    }
+    CHECK_RC(rtmfp_netstream_peer_count(cam), 1);
+    expect_status(play_nc, "NetStream.Play.Start");
+    CHECK_RC(write_all(cam, file.p, file.len), RTMFP_OK);
+    CHECK_RC(rtmfp_netstream_flush_flv(cam, WAIT_MS), RTMFP_OK);
+    /* Closing the stream unpublishes to the subscriber: its read ends. */
+    CHECK_RC(rtmfp_netstream_close(cam), RTMFP_OK);
+    got = read_all(play);
+    CHECK(got.len > 13 && memcmp(got.p, "FLV", 3) == 0);
+    same_tags(&got, &file, window ? "P2P, window 100" : "P2P, window 0");
+    /* The server saw no publish: the media went peer to peer. */
+    while (rtmfp_server_next_event(srv, 0, &ev) == RTMFP_OK) {
+        published += ev->type == RTMFP_EVENT_TYPE_SERVER_PUBLISHED;
+        rtmfp_event_free(ev);
+    }
+    CHECK(published == 0);
+    CHECK_RC(rtmfp_netconnection_free(pub_nc), RTMFP_OK);
+    CHECK_RC(rtmfp_netconnection_free(play_nc), RTMFP_OK);
+    free(file.p);
+    free(got.p);
+}
+
 static void not_flv(const char *addr) {
     buf_t file = synthetic_flv();
     buf_t bad = {NULL, 0, 0};
@@ -413,6 +493,8 @@ int main(void) {
     round_trip(addr, 0);
     round_trip(addr, 100);
     not_flv(addr);
+    p2p_round_trip(srv, addr, 0);
+    p2p_round_trip(srv, addr, 100);
     ffmpeg_scenario(addr);
     CHECK_RC(rtmfp_server_free(srv), RTMFP_OK);
     return check_summary();
