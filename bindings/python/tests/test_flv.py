@@ -1,7 +1,10 @@
 """FLV byte streams on a NetStream (issue 16): a publisher writes FLV
 bytes split at odd places (NetStream.write_flv), a player reads FLV bytes
 back (NetStream.read_flv), through an rtmfp.Server on loopback; blocking
-and asyncio; and ffmpeg's own encode, checked with ffprobe."""
+and asyncio; and ffmpeg's own encode, checked with ffprobe.  The same over
+DIRECT_CONNECTIONS: a publisher's DIRECT_CONNECTIONS stream writes FLV to a
+subscriber that plays it by the publisher's peer ID, the server carrying no
+media."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Callable, List, Tuple
 import pytest
 
 import rtmfp
-from conftest import WAIT, wait_status
+from conftest import WAIT, wait_net, wait_status
 
 Connect = Callable[[], rtmfp.NetConnection]
 
@@ -63,6 +66,25 @@ def pair(
     return live, play
 
 
+def p2p_pair(
+    connect: Connect, name: str, window_ms: int
+) -> Tuple[rtmfp.NetStream, rtmfp.NetStream]:
+    """A DIRECT_CONNECTIONS stream publishing `name` and, once it has
+    accepted it, a subscriber's peer stream read as FLV."""
+    publisher, player = connect(), connect()
+    cam = rtmfp.NetStream(publisher, rtmfp.DIRECT_CONNECTIONS)
+    cam.publish(name)
+    wait_status(publisher, "NetStream.Publish.Start", cam)
+    play = rtmfp.NetStream(player, publisher.near_id)
+    play.start_flv_read(window_ms)
+    play.play(name)
+    opened = wait_net(publisher, lambda e: e.kind == "peer_stream_opened")
+    assert isinstance(opened, rtmfp.PeerStreamOpened) and opened.stream == cam
+    assert cam.peer_streams == [player.near_id]
+    wait_status(player, "NetStream.Play.Start", play)
+    return cam, play
+
+
 def write_split(live: rtmfp.NetStream, data: bytes) -> None:
     sizes = [5, 1, 7, 4096, 3, 999, 17]
     at, i = 0, 0
@@ -92,6 +114,21 @@ def test_flv_split_anywhere_comes_back_as_flv(connect: Connect, window_ms: int) 
     got = read_all(play)
     assert tags(got) == tags(flv)
     assert play.read_flv(8, timeout=0) == b""
+
+
+@pytest.mark.parametrize("window_ms", [0, 100])
+def test_flv_over_direct_connections(
+    server: rtmfp.Server, connect: Connect, window_ms: int
+) -> None:
+    cam, play = p2p_pair(connect, f"p2p{window_ms}", window_ms)
+    flv = synthetic_flv()
+    write_split(cam, flv)
+    cam.flush_flv(timeout=WAIT)
+    cam.close()  # unpublishes to the subscriber: its read ends
+    got = read_all(play)
+    assert tags(got) == tags(flv)
+    assert play.read_flv(8, timeout=0) == b""
+    assert server.stats()["media_in"] == 0, "peer to peer: the server relayed nothing"
 
 
 def test_not_flv_loses_nothing_before_it(connect: Connect) -> None:
@@ -173,12 +210,13 @@ def frames(path: str) -> Tuple[int, int]:
     )
 
 
-def test_ffmpeg_encode_through_the_api(connect: Connect) -> None:
+def ffmpeg_encode() -> bytes:
+    """2 s of testsrc2 + sine, libx264 + AAC, as FLV."""
     if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
         if os.environ.get("RTMFP_SKIP_FFMPEG") == "1":
             pytest.skip("ffmpeg/ffprobe not found and RTMFP_SKIP_FFMPEG=1")
         pytest.fail("ffmpeg and ffprobe are required (RTMFP_SKIP_FFMPEG=1 skips)")
-    encoded = subprocess.run(
+    return subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
          "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-f", "lavfi", "-i", "sine",
          "-t", "2", "-c:v", "libx264", "-c:a", "aac", "-f", "flv", "-"],
@@ -186,7 +224,11 @@ def test_ffmpeg_encode_through_the_api(connect: Connect) -> None:
         timeout=60,
         check=True,
     ).stdout
-    live, play = pair(connect, "ffmpeg", 100)
+
+
+def same_frames(encoded: bytes, live: rtmfp.NetStream, play: rtmfp.NetStream) -> None:
+    """Writes `encoded` on `live`, reads `play` to its end: ffprobe decodes
+    as many video and audio frames from what came as from the encode."""
     write_split(live, encoded)
     live.flush_flv(timeout=WAIT)
     live.close()
@@ -200,3 +242,16 @@ def test_ffmpeg_encode_through_the_api(connect: Connect) -> None:
         want = frames(src)
         assert want[0] > 0 and want[1] > 0
         assert frames(out) == want
+
+
+def test_ffmpeg_encode_through_the_api(connect: Connect) -> None:
+    encoded = ffmpeg_encode()
+    live, play = pair(connect, "ffmpeg", 100)
+    same_frames(encoded, live, play)
+
+
+def test_ffmpeg_encode_over_direct_connections(server: rtmfp.Server, connect: Connect) -> None:
+    encoded = ffmpeg_encode()
+    cam, play = p2p_pair(connect, "ffmpeg-p2p", 100)
+    same_frames(encoded, cam, play)
+    assert server.stats()["media_in"] == 0
