@@ -730,6 +730,28 @@ impl Endpoint {
         self.settle();
     }
 
+    /// Replaces the timer entries that would wake the loop for nothing (a
+    /// session whose deadline moved later since, or that is gone) by the
+    /// real deadlines, so that a loop sleeping until
+    /// [`Endpoint::poll_timeout`] sleeps until real work.  Call it before
+    /// sleeping; without it a wakeup is at worst early.
+    pub fn prune_timers(&mut self) {
+        self.settle();
+        while let Some((t, id)) = self.schedule.peek() {
+            let Some(session) = self.sessions.get_mut(&id).filter(|s| s.slot.is_live(t)) else {
+                self.schedule.pop();
+                continue;
+            };
+            let next = session.next_timeout();
+            if next.is_some_and(|n| n <= t) {
+                return;
+            }
+            self.schedule.pop();
+            session.slot.claim(t);
+            self.schedule.reschedule(id, &mut session.slot, next);
+        }
+    }
+
     /// When [`Endpoint::handle_timeout`] next has work (possibly a little
     /// early: then it finds nothing due and says the next time).
     pub fn poll_timeout(&self) -> Option<Instant> {

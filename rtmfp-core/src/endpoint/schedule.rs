@@ -106,6 +106,25 @@ impl Schedule {
         None
     }
 
+    /// The earliest entry: its deadline and session.
+    pub fn peek(&self) -> Option<(Instant, u32)> {
+        self.timers.peek().map(|Reverse((t, id))| (*t, *id))
+    }
+
+    /// Removes the earliest entry.
+    pub fn pop(&mut self) {
+        self.timers.pop();
+    }
+
+    /// Schedules `next` as the session's deadline after its live entry
+    /// was taken (not touching readiness).
+    pub fn reschedule(&mut self, id: u32, slot: &mut Slot, next: Option<Instant>) {
+        slot.scheduled = next;
+        if let Some(t) = next {
+            self.timers.push(Reverse((t, id)));
+        }
+    }
+
     /// Rebuilds the heap from the live entries when stale ones outnumber
     /// `sessions` (the live ones are at most one per session).
     pub fn compact(&mut self, sessions: usize, mut live: impl FnMut(u32, Instant) -> bool) {

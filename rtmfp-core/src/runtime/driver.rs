@@ -259,7 +259,7 @@ impl Driver {
     }
 
     /// How long to block in `poll`.
-    fn next_wait(&self, last_timer_now: Option<Instant>) -> Option<Duration> {
+    fn next_wait(&mut self, last_timer_now: Option<Instant>) -> Option<Duration> {
         let busy = self.commands_pending
             || (!self.recv_paused && self.sockets.iter().any(|s| s.readable))
             || (self.retry_at.is_none()
@@ -270,6 +270,7 @@ impl Driver {
         if busy {
             return Some(Duration::ZERO);
         }
+        self.endpoint.prune_timers();
         let timer = self.endpoint.poll_timeout().map(|t| {
             // A timer still due right after handle_timeout ran at that
             // time would spin; give it a millisecond.
