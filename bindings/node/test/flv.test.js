@@ -2,8 +2,10 @@
 // FLV byte streams on a NetStream (issue 16): a publisher pipes FLV bytes
 // split at odd places into NetStream.createFlvWriteStream(), a player on
 // another NetConnection reads them back from createFlvReadStream(),
-// through a Node Server on loopback; bytes that are not FLV; and
-// ffmpeg's own encode piped in, ffprobe reading what comes out.
+// through a Node Server on loopback; the same over DIRECT_CONNECTIONS (a
+// subscriber plays by the publisher's peer ID, the server carries no
+// media); bytes that are not FLV; and ffmpeg's own encode piped in,
+// ffprobe reading what comes out.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -15,7 +17,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const { Readable, Transform } = require('node:stream')
 const { pipeline, finished } = require('node:stream/promises')
 const rtmfp = require('..')
-const { within, status } = require('./helpers')
+const { within, next, status } = require('./helpers')
 
 const { NetConnection, NetStream, Server } = rtmfp
 
@@ -129,6 +131,61 @@ for (const windowMs of [0, 100]) {
     assert.deepEqual(tags(back), tags(flv))
     assert.ok(tags(back)[9].length === 50 && tags(back)[8].length === 86)
     assert.equal(play.closed, true, 'autoClose closed the player at the end')
+  })
+}
+
+/**
+ * A DIRECT_CONNECTIONS stream publishing `name` and a subscriber on
+ * another NetConnection reading it as FLV by the publisher's peer ID (the
+ * Readable made before play()), once the publisher opened its peer stream.
+ * The server's publish and play events are counted in `relayed`.
+ */
+async function p2pPair(t, name, windowMs) {
+  const srv = new Server({ bind: '127.0.0.1:0' })
+  t.after(() => srv.close())
+  const relayed = { publish: 0, play: 0 }
+  srv.on('publish', () => relayed.publish++)
+  srv.on('play', () => relayed.play++)
+  const ncs = []
+  for (let i = 0; i < 2; i++) {
+    const nc = new NetConnection({ bind: '127.0.0.1:0' })
+    t.after(() => nc.close())
+    await within(nc.connect(`rtmfp://${srv.address}/app`), 'connect')
+    ncs.push(nc)
+  }
+  const [publisher, player] = ncs
+  const cam = new NetStream(publisher, NetStream.DIRECT_CONNECTIONS)
+  const started = status(cam, 'NetStream.Publish.Start')
+  await within(cam.publish(name), 'publish')
+  await started
+  const opened = next(cam, 'peerStreamOpened')
+  const sub = new NetStream(player, publisher.nearID)
+  const rs = sub.createFlvReadStream({ windowMs })
+  const playing = status(sub, 'NetStream.Play.Start')
+  await within(sub.play(name), 'play')
+  const [subscriber] = await opened
+  assert.equal(subscriber.farID, player.nearID)
+  assert.equal(cam.peerStreams.length, 1)
+  await playing
+  return { srv, relayed, cam, sub, rs }
+}
+
+for (const windowMs of [0, 100]) {
+  test(`FLV split anywhere, over DIRECT_CONNECTIONS, comes back as FLV (window ${windowMs} ms)`, async (t) => {
+    const { srv, relayed, cam, sub, rs } = await p2pPair(t, `p2p${windowMs}`, windowMs)
+    const flv = syntheticFlv()
+    const got = readAll(rs)
+    // autoClose: the DIRECT_CONNECTIONS stream closes once everything was
+    // acknowledged, which unpublishes to the subscriber and ends its read.
+    await within(pipeline(Readable.from(pieces(flv)), cam.createFlvWriteStream()), 'the write pipeline')
+    assert.equal(cam.closed, true)
+    const back = await got
+    assert.deepEqual(tags(back), tags(flv))
+    assert.ok(tags(back)[9].length === 50 && tags(back)[8].length === 86)
+    assert.equal(sub.closed, true, 'autoClose closed the subscriber at the end')
+    // Peer to peer: nothing was published or played through the server.
+    assert.deepEqual(relayed, { publish: 0, play: 0 })
+    assert.deepEqual(await within(srv.streams(), 'streams'), [])
   })
 }
 
