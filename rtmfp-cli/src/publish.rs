@@ -7,7 +7,7 @@
 use crate::common::{fail, parse_duration, stop_requested, CliError, Progress, Result};
 use crate::peer::{self, parse_stream_uri, ClientArgs, StreamUri};
 use clap::Args;
-use rtmfp_core::endpoint::{EndpointError, SessionHandle};
+use rtmfp_core::endpoint::EndpointError;
 use rtmfp_core::flash::client::{ClientError, ClientEvent, PeerStreamId};
 use rtmfp_core::flash::command::code;
 use rtmfp_core::flash::flv::{self, tag_type, Tag};
@@ -406,18 +406,7 @@ fn drain(nc: &NetConnection, state: &mut State, limit: Duration) {
     let deadline = Instant::now() + limit;
     let mut last = None;
     while Instant::now() < deadline && !stop_requested() {
-        let sample = nc.with_client(|c, ep, _| {
-            let mut sessions: Vec<SessionHandle> = c.server_session().into_iter().collect();
-            sessions.extend(c.peer_streams(None).iter().map(|p| p.session));
-            let (mut in_flight, mut sent) = (0usize, 0u64);
-            for s in sessions {
-                if let Some(info) = ep.session_info(s) {
-                    in_flight += info.stats.flows.bytes_in_flight;
-                    sent += info.stats.flows.data_bytes_sent;
-                }
-            }
-            (in_flight, sent)
-        });
+        let sample = nc.with_client(|c, ep, _| c.delivery(ep, None));
         let Ok(sample) = sample else { return };
         if sample.0 == 0 && last == Some(sample) {
             return;

@@ -500,18 +500,7 @@ impl NetStream {
                 w.queue.len()
             };
             if queued == 0 {
-                let sample = self.on_client(|c, ep, _, id| {
-                    let mut sessions: Vec<_> = c.server_session().into_iter().collect();
-                    sessions.extend(c.peer_streams(Some(id)).iter().map(|p| p.session));
-                    let (mut in_flight, mut sent) = (0usize, 0u64);
-                    for s in sessions {
-                        if let Some(info) = ep.session_info(s) {
-                            in_flight += info.stats.flows.bytes_in_flight;
-                            sent += info.stats.flows.data_bytes_sent;
-                        }
-                    }
-                    (in_flight, sent)
-                })?;
+                let sample = self.on_client(|c, ep, _, id| c.delivery(ep, Some(id)))?;
                 if sample.0 == 0 && last == Some(sample.1) {
                     return Ok(());
                 }

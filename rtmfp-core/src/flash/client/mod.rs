@@ -754,6 +754,24 @@ impl FlashClient {
             .collect()
     }
 
+    /// How far delivery has got on the server session and the sessions of
+    /// the subscribers of `stream` (`None`: of every DIRECT_CONNECTIONS
+    /// stream): bytes in flight and data bytes sent so far.  Everything
+    /// queued has been delivered once the first is 0 and the second stops
+    /// moving.
+    pub fn delivery(&self, ep: &Endpoint, stream: Option<StreamId>) -> (usize, u64) {
+        let mut sessions: Vec<_> = self.server_session().into_iter().collect();
+        sessions.extend(self.peer_streams(stream).iter().map(|p| p.session));
+        let (mut in_flight, mut sent) = (0usize, 0u64);
+        for s in sessions {
+            if let Some(info) = ep.session_info(s) {
+                in_flight += info.stats.flows.bytes_in_flight;
+                sent += info.stats.flows.data_bytes_sent;
+            }
+        }
+        (in_flight, sent)
+    }
+
     /// One subscriber.
     pub fn peer_stream(&self, peer: PeerStreamId) -> Option<PeerStreamInfo> {
         self.peers.get(&peer).map(|p| p.info.clone())
