@@ -2199,6 +2199,8 @@ fn one_source_cannot_take_every_keying_slot() {
         2,
         EndpointConfig {
             offload_keying: true,
+            // Under pressure from the third job on.
+            max_pending_keying: 4,
             max_pending_keying_per_source: 2,
             ..EndpointConfig::default()
         },
@@ -2259,4 +2261,42 @@ fn one_source_cannot_take_every_keying_slot() {
     for &c in crowded.iter().chain([&other]) {
         assert_eq!(net.opened(c).len(), 1);
     }
+}
+
+#[test]
+fn a_burst_from_one_address_goes_through_while_the_queue_has_room() {
+    let mut net = Net::new();
+    let server = net.add(
+        flash(FlashConfig::server(), 2),
+        2,
+        EndpointConfig {
+            offload_keying: true,
+            max_pending_keying_per_source: 2,
+            ..EndpointConfig::default()
+        },
+        b_addr(),
+    );
+    // Five clients behind one NAT address, far below the queue's half.
+    let clients: Vec<usize> = (0..5)
+        .map(|i| {
+            net.add(
+                flash(FlashConfig::client(), 30 + i),
+                30 + i,
+                EndpointConfig::default(),
+                sa(&format!("192.0.2.1:{}", 8000 + i)),
+            )
+        })
+        .collect();
+    let epd = epd_of(&net.nodes[server].ep);
+    let now = net.now;
+    for &c in &clients {
+        net.ep(c).connect(now, epd.clone(), &[b_addr()]).unwrap();
+    }
+    net.run_for(Duration::from_millis(300));
+    assert_eq!(net.ep(server).stats().drops.get(DropReason::SourceBusy), 0);
+    let mut jobs = 0;
+    while net.ep(server).poll_keying_job().is_some() {
+        jobs += 1;
+    }
+    assert_eq!(jobs, 5);
 }

@@ -55,10 +55,11 @@ pub struct EndpointConfig {
     /// Most keying jobs outstanding at once in offload mode; more
     /// IIKeyings are dropped (and retransmitted by their initiators).
     pub max_pending_keying: usize,
-    /// Most of those from one IP address (fairness: one flooding source
-    /// cannot fill the queue); more IIKeyings from it are dropped as
-    /// `SourceBusy` until its handshakes finish.  Generous, because many
-    /// clients can share one address behind a NAT.
+    /// Once half of `max_pending_keying` is taken, most of those from one
+    /// IP address (fairness: one flooding source cannot fill the queue);
+    /// more IIKeyings from it are dropped as `SourceBusy` until its
+    /// handshakes finish.  Below half, a burst from one address (clients
+    /// behind one NAT) goes through.
     pub max_pending_keying_per_source: usize,
     /// Send and receive buffer limits of new flows.
     pub flow_limits: FlowLimits,

@@ -406,8 +406,13 @@ impl Endpoint {
                 return self.drop_counted(DropReason::Ignored);
             }
             let source = from.ip();
+            // Fairness under pressure: once the queue is half full, a
+            // source that already has its share waits (its initiators
+            // retransmit), so one flooding source cannot take every slot.
+            // Below that, bursts from one address (a NAT) go through.
             let busy = self.pending_by_source.get(&source).copied().unwrap_or(0);
-            if busy >= self.config.max_pending_keying_per_source {
+            let pressed = self.pending_keying.len() >= self.config.max_pending_keying / 2;
+            if pressed && busy >= self.config.max_pending_keying_per_source {
                 return self.drop_counted(DropReason::SourceBusy);
             }
             let work = Work::Responder {

@@ -35,7 +35,8 @@ pub enum DropReason {
     /// A queue was full (transmits, unmatched-IHello events, keying).
     QueueFull,
     /// An IIKeying from an address that already has
-    /// `max_pending_keying_per_source` handshakes being keyed.
+    /// `max_pending_keying_per_source` handshakes being keyed, while the
+    /// keying queue is at least half full.
     SourceBusy,
 }
 
