@@ -9,14 +9,16 @@
 
 use rand::{rngs::StdRng, SeedableRng};
 use rtmfp_core::crypto::{CryptoProfile, FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{Endpoint, EndpointConfig, Layered};
-use rtmfp_core::flash::client::{ClientConfig, ClientEvent, FlashClient, StreamId};
+use rtmfp_core::endpoint::{Endpoint, EndpointConfig, EndpointError, Layered};
+use rtmfp_core::flash::client::{ClientConfig, ClientError, ClientEvent, FlashClient, StreamId};
 use rtmfp_core::flash::command::{code, Command, StatusInfo};
 use rtmfp_core::flash::flv::{self, SliceReader, Tag};
+use rtmfp_core::flash::message::message_type;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::flash::user_control::UserControlEvent;
 use rtmfp_core::flash::Value;
 use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerEvent};
+use rtmfp_core::session::flows::FlowError;
 use rtmfp_core::sim::{
     addr, seed_from_env_or, Limits, LinkConfig, NatBehaviour, NatConfig, NodeId, Sim, TraceKind,
 };
@@ -790,6 +792,44 @@ fn a_stream_that_asks_waits_while_the_others_accept() {
         );
         c.close_stream(ep, now, open).unwrap();
     });
+}
+
+#[test]
+fn a_full_subscriber_makes_a_direct_send_would_block_not_vanish() {
+    let mut w = World::keyed();
+    let a = w.connected(None, ClientConfig::default());
+    let cam = w.with(a, |c, ep, now| {
+        let s = c.create_direct_stream();
+        c.publish(ep, now, s, "cam").unwrap();
+        s
+    });
+    let b = w.connected(None, ClientConfig::default());
+    let sb = subscribe(&mut w, b, a, "cam");
+    assert_eq!(outcome(&mut w, b, sb).code, code::PLAY_START);
+    // Without letting the network run, fill the subscriber's flows: the
+    // send that does not fit says so instead of reporting 0 destinations.
+    let frame = vec![0x27u8; 60_000];
+    let results = w.with(a, |c, ep, now| {
+        (0..400)
+            .map(|i| c.send(ep, now, cam, message_type::VIDEO, i * 40, &frame))
+            .collect::<Vec<_>>()
+    });
+    let taken = results.iter().take_while(|r| matches!(r, Ok(1))).count();
+    assert!(taken > 0 && taken < 400, "{taken} taken");
+    assert!(
+        matches!(
+            results[taken],
+            Err(ClientError::Endpoint(EndpointError::Flow(
+                FlowError::WouldBlock
+            )))
+        ),
+        "{:?}",
+        results[taken]
+    );
+    assert!(
+        !results.iter().any(|r| matches!(r, Ok(0))),
+        "no silent drops"
+    );
 }
 
 #[test]

@@ -617,7 +617,7 @@ impl FlashClient {
                 Ok(1)
             }
             StreamKind::DirectConnections => {
-                Ok(self.send_to_peers(ep, now, stream, None, message_type, timestamp, payload))
+                self.send_to_peers(ep, now, stream, None, message_type, timestamp, payload)
             }
             StreamKind::Peer(_) => Err(ClientError::WrongState("a peer NetStream plays")),
         }
@@ -646,7 +646,7 @@ impl FlashClient {
             message_type,
             timestamp,
             payload,
-        ) {
+        )? {
             1 => Ok(()),
             _ => Err(ClientError::WrongState("the subscriber's flows are closed")),
         }

@@ -3,13 +3,14 @@
 //! (subscribers, `on_peer_connect`, `max_peer_connections`).
 
 use super::server::order_for;
+use super::ClientError;
 use super::{
     ClientEvent, ConnState, FlashClient, PeerConnectMode, PeerSession, PeerState, PeerStream,
     PeerStreamId, PeerStreamInfo, StreamId, StreamKind,
 };
 use crate::crypto::flash::epd::epd_for_fingerprint;
 use crate::crypto::PeerId;
-use crate::endpoint::{Endpoint, OpenFailure, Role, SessionHandle};
+use crate::endpoint::{Endpoint, EndpointError, OpenFailure, Role, SessionHandle};
 use crate::flash::command::{code, name, Command, StatusInfo};
 use crate::flash::inbound::{classify, Inbound};
 use crate::flash::media::StreamSender;
@@ -18,6 +19,7 @@ use crate::flash::metadata::FlowMetadata;
 use crate::flash::user_control::UserControlEvent;
 use crate::flash::Value;
 use crate::flow::FlowId;
+use crate::session::flows::FlowError;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -636,7 +638,11 @@ impl FlashClient {
     }
 
     /// Sends one message to the accepted subscribers of `stream` (or to
-    /// `only`); returns how many it was queued for.
+    /// `only`); returns how many it was queued for.  If none took it and
+    /// some refused because their flow was full, it is
+    /// `FlowError::WouldBlock` (the caller keeps it and retries, as on a
+    /// server stream); a subscriber that is full while others take the
+    /// message misses it (a slow subscriber does not hold back the rest).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn send_to_peers(
         &mut self,
@@ -647,9 +653,9 @@ impl FlashClient {
         message_type: u8,
         timestamp: u32,
         payload: &[u8],
-    ) -> usize {
+    ) -> Result<usize, ClientError> {
         let media = matches!(message_type, message_type::AUDIO | message_type::VIDEO);
-        let mut n = 0;
+        let (mut n, mut full) = (0, 0);
         for (id, p) in self.peers.iter_mut() {
             if p.state != PeerState::Accepted
                 || p.info.stream != Some(stream)
@@ -658,18 +664,24 @@ impl FlashClient {
                 continue;
             }
             if let Some(sender) = p.sender.as_mut() {
-                if sender
-                    .send(ep, now, message_type, timestamp, payload)
-                    .is_ok()
-                {
-                    n += 1;
-                    if media {
-                        p.info.media_sent += 1;
+                match sender.send(ep, now, message_type, timestamp, payload) {
+                    Ok(_) => {
+                        n += 1;
+                        if media {
+                            p.info.media_sent += 1;
+                        }
                     }
+                    Err(EndpointError::Flow(FlowError::WouldBlock)) => full += 1,
+                    Err(_) => {}
                 }
             }
         }
-        n
+        if n == 0 && full > 0 {
+            return Err(ClientError::Endpoint(EndpointError::Flow(
+                FlowError::WouldBlock,
+            )));
+        }
+        Ok(n)
     }
 }
 
