@@ -255,3 +255,30 @@ def test_ffmpeg_encode_over_direct_connections(server: rtmfp.Server, connect: Co
     cam, play = p2p_pair(connect, "ffmpeg-p2p", 100)
     same_frames(encoded, cam, play)
     assert server.stats()["media_in"] == 0
+
+
+def test_a_burst_over_direct_connections_waits_instead_of_dropping(connect: Connect) -> None:
+    """More than the subscriber's flow can hold at once (9 MB of data tags,
+    which have no lifetime): write_flv waits for room, as through a
+    server, and every tag arrives (before the fix, the tags that did not
+    fit were reported sent to no one and lost)."""
+    cam, play = p2p_pair(connect, "burst", 0)
+    out = bytearray(b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00")
+    bodies = [bytes([2, 0, 4]) + b"blob" + os.urandom(60_000) for _ in range(150)]
+    for i, body in enumerate(bodies):
+        head = bytes([18]) + len(body).to_bytes(3, "big") + (i * 10).to_bytes(3, "big") + b"\x00\x00\x00\x00"
+        out += head + body + (11 + len(body)).to_bytes(4, "big")
+    flv = bytes(out)
+    at = 0
+    while at < len(flv):
+        at += cam.write_flv(flv[at:], timeout=WAIT)
+    cam.flush_flv(timeout=WAIT)
+    cam.close()
+    got = read_all(play)
+    data, at = [], 13
+    while at + 11 <= len(got):
+        kind, size = got[at] & 0x1F, int.from_bytes(got[at + 1 : at + 4], "big")
+        if kind == 18 and got[at + 11 : at + 18] == bytes([2, 0, 4]) + b"blob":
+            data.append(got[at + 11 : at + 11 + size])
+        at += 11 + size + 4
+    assert data == bodies
