@@ -470,6 +470,15 @@ section "fuzz"
 # nightly is needed. Crashes fail the run.
 scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || die "a fuzz target failed (input in fuzz/artifacts/)"
 
+# ------------------------------------------------------------- benchmarks --
+section "benchmarks"
+# Short runs of the benchmark scripts, only to show that they work (a noisy
+# CI machine's figures mean little; the crowd's short run is a cargo test,
+# rtmfp-cli/tests/crowd.rs): the delay of an FLV pipe through rtmfp.
+cargo build --quiet --release -p rtmfp-cli --bin rtmfp
+python3 scripts/flv_delay.py --seconds 3 --window 0 --rtmfp "$TARGET_DIR/release/rtmfp" ||
+  die "scripts/flv_delay.py failed"
+
 # HOOK(more): later steps (system tests, netns/NAT, interop) go here.
 
 # ---------------------------------------------------------------- summary --
