@@ -796,8 +796,7 @@ impl Endpoint {
         let max = self.config.max_datagram_size;
         let mut best: Option<(u8, u32)> = None;
         let mut idle = Vec::new();
-        let candidates: Vec<u32> = self.schedule.ready_in_turn().collect();
-        for id in candidates {
+        for id in self.schedule.ready_in_turn() {
             match self.sessions.get_mut(&id).and_then(|s| s.send_rank(now)) {
                 Some(rank) => {
                     if best.is_none_or(|(r, _)| rank > r) {
@@ -848,7 +847,8 @@ impl Endpoint {
     /// with nothing left to send), schedules the next timer of the others,
     /// puts them in the ready set and keeps the address index current.
     fn settle(&mut self) {
-        for id in self.schedule.take_touched() {
+        let mut touched = self.schedule.take_touched();
+        for id in touched.drain(..) {
             let Some(session) = self.sessions.get_mut(&id) else {
                 continue;
             };
@@ -871,6 +871,7 @@ impl Endpoint {
                 session.indexed_addr = indexed;
             }
         }
+        self.schedule.recycle(touched);
         let sessions = &self.sessions;
         self.schedule.compact(sessions.len(), |id, t| {
             sessions.get(&id).is_some_and(|s| s.slot.is_live(t))

@@ -56,6 +56,15 @@ impl Schedule {
         std::mem::take(&mut self.touched)
     }
 
+    /// Gives back the (drained) list [`Schedule::take_touched`] returned,
+    /// so that its room serves again: no allocation per settle.
+    pub fn recycle(&mut self, mut list: Vec<u32>) {
+        if self.touched.is_empty() {
+            list.clear();
+            self.touched = list;
+        }
+    }
+
     /// The touched sessions, without taking them.
     pub fn touched(&self) -> &[u32] {
         &self.touched

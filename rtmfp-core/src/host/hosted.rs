@@ -65,12 +65,15 @@ impl<L> Host<L> {
     /// Closes every session in order and stops the I/O thread within
     /// `deadline`, once (see [`Hosted::close_within`]).
     pub fn close(&self, deadline: Duration) -> Option<ShutdownReport> {
-        let runtime = self
-            .runtime
+        Some(self.take_runtime()?.shutdown(deadline))
+    }
+
+    /// The runtime, for the one call that shuts it down.
+    fn take_runtime(&self) -> Option<Runtime> {
+        self.runtime
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()?;
-        Some(runtime.shutdown(deadline))
+            .take()
     }
 
     /// The runtime handle (endpoint calls, counters, the runtime's own
@@ -136,11 +139,7 @@ impl<L: Layer> Host<L> {
     where
         F: FnOnce(&mut L, &mut Endpoint, Instant) + Send + 'static,
     {
-        let runtime = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
+        let runtime = self.take_runtime()?;
         let _ = runtime.call_layer::<L, _, _>(farewell);
         Some(runtime.shutdown(deadline))
     }
