@@ -32,4 +32,5 @@ pub mod rendezvous;
 pub mod runtime;
 pub mod session;
 pub mod sim;
+pub mod turn;
 pub mod wire;

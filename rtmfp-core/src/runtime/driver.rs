@@ -2,9 +2,11 @@
 //! the sans-IO [`Endpoint`].
 
 use super::events::EventQueue;
+use super::relay::{Outcome as RelayOutcome, Relay};
 use super::stats::{ErrorClass, IoStats, RuntimeStats};
 use super::sys::{self, Outgoing, Received, BATCH};
 use crate::endpoint::{Endpoint, Event};
+use crate::turn::{Received as TurnReceived, SendOutcome};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::{HashMap, VecDeque};
@@ -48,6 +50,8 @@ pub(crate) struct Shared {
     /// Set by the I/O thread when it stops taking commands.
     pub(crate) closed: AtomicBool,
     pub(crate) io_thread: std::sync::OnceLock<std::thread::ThreadId>,
+    /// The TURN relayed address, while a relay allocation exists.
+    pub(crate) relayed: std::sync::Mutex<Option<SocketAddr>>,
 }
 
 struct Sock {
@@ -97,6 +101,8 @@ pub(crate) struct Driver {
     gso: bool,
     /// Reused buffers for GSO runs.
     gso_scratch: Vec<Vec<u8>>,
+    /// The TURN relay every datagram goes through, if configured.
+    relay: Option<Relay>,
 }
 
 /// What `Driver::new` needs.
@@ -112,6 +118,8 @@ pub(crate) struct DriverParts {
     pub(crate) icmp: bool,
     pub(crate) gso: bool,
     pub(crate) layer: Option<Box<dyn crate::endpoint::Layer>>,
+    /// A TURN relay to allocate first, and where to say how it went.
+    pub(crate) turn: Option<(crate::turn::TurnConfig, super::relay::Ready)>,
 }
 
 impl Driver {
@@ -128,7 +136,7 @@ impl Driver {
             gso,
             ..IoStats::default()
         };
-        Driver {
+        let mut driver = Driver {
             endpoint: parts.endpoint,
             layer: parts.layer,
             keying: parts.keying,
@@ -177,7 +185,22 @@ impl Driver {
             icmp: parts.icmp,
             gso,
             gso_scratch: Vec::new(),
+            relay: None,
+        };
+        if let Some((config, ready)) = parts.turn {
+            match driver.socket_for(config.server) {
+                Some((socket, server)) => {
+                    driver.relay = Some(Relay::new(config, socket, server, ready, now));
+                }
+                None => {
+                    let _ = ready.send(Err(crate::turn::TurnError::Refused(
+                        0,
+                        "no bound socket has the TURN server's address family".into(),
+                    )));
+                }
+            }
         }
+        driver
     }
 
     /// Runs the loop until shutdown completes; then closes the handles'
@@ -226,6 +249,15 @@ impl Driver {
             }
             self.receive();
             self.run_commands();
+            if let Some(relay) = self.relay.as_mut() {
+                if relay.client.poll_timeout().is_some_and(|t| t <= self.now) {
+                    relay.client.handle_timeout(self.now);
+                }
+                if let RelayOutcome::FailedAtStart = relay.on_events(self.now, &self.shared.relayed)
+                {
+                    return self.finish(false);
+                }
+            }
             if self.endpoint.poll_timeout().is_some_and(|t| t <= self.now) {
                 self.endpoint.handle_timeout(self.now);
                 last_timer_now = Some(self.now);
@@ -287,10 +319,17 @@ impl Driver {
                 t
             }
         });
-        let wake = [timer, layer_timer, self.retry_at, self.shutdown]
-            .into_iter()
-            .flatten()
-            .min()?;
+        let relay_timer = self.relay.as_ref().and_then(|r| r.client.poll_timeout());
+        let wake = [
+            timer,
+            layer_timer,
+            relay_timer,
+            self.retry_at,
+            self.shutdown,
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
         Some(wake.saturating_duration_since(Instant::now()))
     }
 
@@ -306,6 +345,9 @@ impl Driver {
                 .count(&io::Error::from_raw_os_error(errno));
             if let (ErrorClass::Refused | ErrorClass::Unreachable, Some(to)) = (class, destination)
             {
+                if let Some(relay) = self.relay.as_mut().filter(|r| r.server == to) {
+                    relay.client.handle_unreachable();
+                }
                 // Nothing listens there: an opening session to it can
                 // fail now instead of at its open timeout.
                 self.endpoint.handle_unreachable(to);
@@ -398,8 +440,26 @@ impl Driver {
                 // No new sessions while shutting down.
                 continue;
             }
-            let local = self.sockets[i].local;
+            let mut local = self.sockets[i].local;
             let start = self.now;
+            let mut from = from;
+            let mut data = data;
+            if let Some(relay) = self.relay.as_mut() {
+                // Everything goes through the relay: unwrap what the
+                // TURN server relays, take its own answers, drop the rest.
+                if !relay.is_server(from) {
+                    relay.bypass_dropped += 1;
+                    continue;
+                }
+                match relay.client.receive(start, data) {
+                    TurnReceived::Peer(peer, payload) => {
+                        local = relay.client.relayed().unwrap_or(local);
+                        from = peer;
+                        data = payload;
+                    }
+                    TurnReceived::Consumed | TurnReceived::Invalid => continue,
+                }
+            }
             self.endpoint.handle_datagram(start, local, from, data);
             let end = Instant::now();
             let spent = end.saturating_duration_since(start);
@@ -458,6 +518,22 @@ impl Driver {
                 break;
             };
             buf.truncate(t.len);
+            if let Some(relay) = self.relay.as_mut() {
+                match relay.client.send(self.now, t.destination, buf) {
+                    SendOutcome::Send(wrapped) => {
+                        self.sockets[relay.socket]
+                            .queue
+                            .push_back((relay.server, wrapped));
+                        self.queued += 1;
+                    }
+                    SendOutcome::Queued => {}
+                    SendOutcome::Dropped(buf) => {
+                        self.stats.send_dropped += 1;
+                        self.pool.push(buf);
+                    }
+                }
+                continue;
+            }
             match self.socket_for(t.destination) {
                 Some((i, to)) => {
                     self.sockets[i].queue.push_back((to, buf));
@@ -468,6 +544,16 @@ impl Driver {
                     self.stats.send_dropped += 1;
                     self.pool.push(buf);
                 }
+            }
+        }
+        if let Some(relay) = self.relay.as_mut() {
+            // The client's own requests, and datagrams that waited for a
+            // channel.
+            while let Some(d) = relay.client.poll_transmit() {
+                self.sockets[relay.socket]
+                    .queue
+                    .push_back((relay.server, d));
+                self.queued += 1;
             }
         }
         self.stats.send_queue_high_water = self.stats.send_queue_high_water.max(self.queued);
@@ -619,8 +705,13 @@ impl Driver {
 
     /// A snapshot for `Handle::stats`.
     pub(crate) fn snapshot(&self) -> RuntimeStats {
+        let mut io = self.stats.clone();
+        if let Some(relay) = &self.relay {
+            io.turn = Some(relay.stats());
+            io.turn_bypass_dropped = relay.bypass_dropped;
+        }
         RuntimeStats {
-            io: self.stats.clone(),
+            io,
             endpoint: self.endpoint.stats().clone(),
             sessions: self.endpoint.session_count(),
             openings: self.endpoint.opening_count(),
@@ -649,6 +740,18 @@ impl Driver {
         }
         self.stats.events += self.pending_events.len() as u64;
         self.shared.events.push_all(&mut self.pending_events);
+        if let Some(relay) = self.relay.as_mut() {
+            // Give the allocation back (best effort, one datagram).
+            relay.client.release(self.now);
+            while let Some(d) = relay.client.poll_transmit() {
+                let _ = self.sockets[relay.socket].io.send_to(&d, relay.server);
+            }
+        }
+        *self
+            .shared
+            .relayed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         self.shared.closed.store(true, Ordering::SeqCst);
         // Jobs still queued are dropped: their callers see `Closed`.
         while self.commands.try_recv().is_ok() {}

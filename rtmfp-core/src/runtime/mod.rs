@@ -71,6 +71,7 @@ mod driver;
 mod events;
 mod flows;
 mod keying;
+mod relay;
 mod sink;
 mod stats;
 mod sys;
@@ -133,6 +134,11 @@ pub struct RuntimeConfig {
     /// burst never blocks the I/O thread.  0 keys inline on the I/O
     /// thread.  Default 2.
     pub keying_threads: usize,
+    /// A TURN relay for every datagram (Flash's `RTMFPTURNProxy`): the
+    /// runtime allocates on it before it starts, and
+    /// [`Runtime::start`] fails with the reason if it cannot.  Default
+    /// none.
+    pub turn: Option<crate::turn::TurnConfig>,
 }
 
 impl RuntimeConfig {
@@ -150,6 +156,7 @@ impl RuntimeConfig {
             event_queue_limit: 65536,
             drop_deadline: Duration::from_millis(250),
             keying_threads: 2,
+            turn: None,
         }
     }
 }
@@ -167,6 +174,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("event_queue_limit", &self.event_queue_limit)
             .field("drop_deadline", &self.drop_deadline)
             .field("keying_threads", &self.keying_threads)
+            .field("turn", &self.turn)
             .finish_non_exhaustive()
     }
 }
@@ -422,6 +430,16 @@ impl Handle {
         self.local_addrs.to_vec()
     }
 
+    /// The TURN relayed address (what peers and servers see), while the
+    /// runtime runs over a relay ([`RuntimeConfig::turn`]).
+    pub fn relayed_addr(&self) -> Option<SocketAddr> {
+        *self
+            .shared
+            .relayed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// This endpoint's peer ID (`near_id`), where the profile has one.
     pub fn peer_id(&self) -> Option<PeerId> {
         self.peer_id
@@ -568,6 +586,7 @@ impl Runtime {
             waker: Waker::new(poll.registry(), WAKER)?,
             closed: AtomicBool::new(false),
             io_thread: std::sync::OnceLock::new(),
+            relayed: std::sync::Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let crypto = config.crypto.clone();
@@ -580,6 +599,13 @@ impl Runtime {
             )?)
         } else {
             None
+        };
+        let (turn, turn_ready) = match &config.turn {
+            Some(turn) => {
+                let (tx, rx) = mpsc::sync_channel(1);
+                (Some((turn.clone(), tx)), Some((rx, turn.clone())))
+            }
+            None => (None, None),
         };
         let mut endpoint_config = config.endpoint.clone();
         endpoint_config.offload_keying = keying.is_some();
@@ -595,6 +621,7 @@ impl Runtime {
             icmp: config.icmp_errors,
             gso: config.gso,
             layer,
+            turn,
         };
         let thread = std::thread::Builder::new()
             .name("rtmfp-io".into())
@@ -604,7 +631,7 @@ impl Runtime {
                 let _closer = CloseOnDrop(parts.shared.clone());
                 Driver::new(parts, Instant::now()).run()
             })?;
-        Ok(Runtime {
+        let mut runtime = Runtime {
             handle: Handle {
                 shared,
                 commands: tx,
@@ -613,7 +640,27 @@ impl Runtime {
             },
             thread: Some(thread),
             drop_deadline: config.drop_deadline,
-        })
+        };
+        if let Some((ready, turn)) = turn_ready {
+            // Nothing may start before the relay exists: wait for the
+            // allocation (its own timeout bounds the wait).
+            let outcome = ready
+                .recv_timeout(turn.allocate_timeout + Duration::from_secs(1))
+                .unwrap_or(Err(crate::turn::TurnError::Timeout));
+            if let Err(e) = outcome {
+                runtime.stop(Duration::ZERO);
+                let kind = match e {
+                    crate::turn::TurnError::Timeout => io::ErrorKind::TimedOut,
+                    crate::turn::TurnError::Unauthorized => io::ErrorKind::PermissionDenied,
+                    _ => io::ErrorKind::ConnectionRefused,
+                };
+                return Err(io::Error::new(
+                    kind,
+                    format!("TURN relay {} (user {:?}): {e}", turn.server, turn.username),
+                ));
+            }
+        }
+        Ok(runtime)
     }
 
     /// A handle for other threads.

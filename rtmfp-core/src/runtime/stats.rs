@@ -151,6 +151,11 @@ pub struct IoStats {
     pub batch_io: bool,
     /// Whether UDP GSO is in use.
     pub gso: bool,
+    /// The TURN relay's counters, when the runtime uses one.
+    pub turn: Option<crate::turn::TurnStats>,
+    /// With a TURN relay: datagrams from other sources than the TURN
+    /// server, dropped.
+    pub turn_bypass_dropped: u64,
 }
 
 impl IoStats {
