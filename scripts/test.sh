@@ -5,7 +5,7 @@
 # directory, needs no stdin, and on a fresh Debian machine with Rust (rustup),
 # Python 3 + pip, Node >= 20.17 + npm and gcc it installs the rest:
 #   - rustfmt / clippy components (rustup), cbindgen $CBINDGEN_VERSION (cargo install)
-#   - g++, pkg-config, python3-venv, ffmpeg via apt-get if missing (root only)
+#   - g++, pkg-config, python3-venv, ffmpeg, coturn via apt-get if missing (root only)
 #   - maturin + pytest into a fresh venv build/venv (PyPI)
 #   - @napi-rs/cli into bindings/node/node_modules (npm ci, lockfile)
 #
@@ -136,6 +136,10 @@ need "$CXX" g++
 need pkg-config pkg-config
 need python3 python3
 need ffmpeg ffmpeg         # and ffprobe: rtmfp-cli/tests/ffmpeg_pipes.rs
+need turnserver coturn     # a real TURN relay: tests/support/coturn.rs, TURN tests in every language
+# The TURN tests skip without coturn on a developer's machine; here it is
+# installed, so a missing one must fail them instead.
+export RTMFP_REQUIRE_COTURN=1
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   die "node and npm >= $NODE_MIN are required (not installed)"
 node_version="$(node --version)"

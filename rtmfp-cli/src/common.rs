@@ -377,6 +377,38 @@ impl SecurityArgs {
     }
 }
 
+/// `--turn`: every datagram through a TURN relay (Flash's
+/// `RTMFPTURNProxy`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TurnArgs {
+    /// Send and receive everything through this TURN relay (RFC 8656),
+    /// as Flash Player did with RTMFPTURNProxy: peers and servers see the
+    /// relayed address.  For hosts whose firewall lets UDP reach only the
+    /// TURN server.
+    #[arg(long, value_name = "turn://USER:PASS@HOST[:PORT]")]
+    pub turn: Option<String>,
+}
+
+impl TurnArgs {
+    /// The relay to use, resolved; `None` without `--turn`.
+    pub fn config(&self) -> Result<Option<rtmfp_core::turn::TurnConfig>> {
+        self.turn
+            .as_deref()
+            .map(|uri| {
+                rtmfp_core::turn::TurnConfig::from_uri(uri, None, None)
+                    .map_err(|e| CliError::Usage(format!("--turn: {e}")))
+            })
+            .transpose()
+    }
+}
+
+/// Prints where peers reach a runtime that uses a relay.
+pub fn print_relayed(relayed: Option<SocketAddr>) {
+    if let Some(a) = relayed {
+        println!("relayed {a} (through the TURN server)");
+    }
+}
+
 /// Receive buffer (BUFFER_CAPACITY, RFC 7016 §3.6.3) the commands give
 /// incoming flows unless told otherwise: what rtmfp-cpp's echoserver
 /// uses.  A message is reassembled inside it, so messages larger than it

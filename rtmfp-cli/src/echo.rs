@@ -48,6 +48,8 @@ pub struct EchoArgs {
     pub recv_buffer: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub turn: crate::common::TurnArgs,
 }
 
 /// Counters of an [`EchoServer`].
@@ -348,11 +350,12 @@ pub fn run(args: EchoArgs) -> Result<()> {
         ..FlashConfig::server()
     });
     let (crypto, id) = identity(config)?;
-    let rc = runtime_config(
+    let mut rc = runtime_config(
         args.listen.clone(),
         crypto,
         args.recv_buffer.min(1 << 30) as usize,
     );
+    rc.turn = args.turn.config()?;
     let rt = Runtime::start(rc).map_err(|e| {
         let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
         fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
@@ -361,6 +364,7 @@ pub fn run(args: EchoArgs) -> Result<()> {
     for a in rt.local_addrs() {
         println!("listening {a}");
     }
+    crate::common::print_relayed(rt.handle().relayed_addr());
     println!(
         "mode {}{}",
         if args.sink { "sink" } else { "echo" },

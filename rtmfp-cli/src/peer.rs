@@ -1,7 +1,7 @@
 //! What `rtmfp publish` and `rtmfp play` share: the stream URI, the
 //! client options, connecting a NetConnection and server calls.
 
-use crate::common::{fail, parse_duration, parse_listen, Result, SecurityArgs};
+use crate::common::{fail, parse_duration, parse_listen, Result, SecurityArgs, TurnArgs};
 use clap::Args;
 use rtmfp_core::flash::client::ClientEvent;
 use rtmfp_core::flash::command::code;
@@ -54,6 +54,8 @@ pub struct ClientArgs {
     pub timeout: Duration,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub turn: TurnArgs,
 }
 
 /// Connects to the server and waits for "NetConnection.Connect.Success";
@@ -64,8 +66,10 @@ pub fn connect(uri: &StreamUri, args: &ClientArgs) -> Result<NetConnection> {
         ..NetConnectionConfig::default()
     };
     config.flash = args.security.apply(config.flash);
+    config.turn = args.turn.config()?;
     let nc = NetConnection::connect(&uri.uri, config)
         .map_err(|e| fail(format!("cannot connect to {}: {e}", uri.connection)))?;
+    crate::common::print_relayed(nc.relayed_addr());
     let deadline = Instant::now() + args.timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

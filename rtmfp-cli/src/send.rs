@@ -77,6 +77,8 @@ pub struct SendArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub turn: crate::common::TurnArgs,
 }
 
 /// How much to send.
@@ -530,8 +532,10 @@ pub fn run(args: SendArgs) -> Result<()> {
         )));
     }
     let (crypto, _id) = identity(args.security.apply(FlashConfig::client()))?;
-    let rt = Runtime::start(runtime_config(vec![bind], crypto, RECV_BUFFER))
-        .map_err(|e| fail(format!("cannot bind {bind}: {e}")))?;
+    let mut rc = runtime_config(vec![bind], crypto, RECV_BUFFER);
+    rc.turn = args.turn.config()?;
+    let rt = Runtime::start(rc).map_err(|e| fail(format!("cannot bind {bind}: {e}")))?;
+    crate::common::print_relayed(rt.handle().relayed_addr());
     let epd = match &args.peer_id {
         Some(id) => epd_for_fingerprint(id),
         None => epd_for_uri(&args.target.uri(), None),

@@ -64,6 +64,8 @@ pub struct ServerArgs {
     pub no_relay: bool,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub turn: crate::common::TurnArgs,
 }
 
 /// The key set the arguments ask for.
@@ -210,7 +212,8 @@ pub fn run(args: ServerArgs) -> Result<()> {
         relay: !args.no_relay,
         ..ServerConfig::default()
     };
-    let runtime = RuntimeConfig::new(args.listen.clone(), crypto);
+    let mut runtime = RuntimeConfig::new(args.listen.clone(), crypto);
+    runtime.turn = args.turn.config()?;
     let server =
         ServerHandle::start_with(runtime, config, hooks(args.max_clients)).map_err(|e| {
             let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
@@ -221,6 +224,7 @@ pub fn run(args: ServerArgs) -> Result<()> {
     for a in server.local_addrs() {
         println!("listening {a}");
     }
+    crate::common::print_relayed(server.relayed_addr());
     match &keys {
         KeySet::Any if !args.any_key => println!(
             "warning: accepting any developer key (development mode); \

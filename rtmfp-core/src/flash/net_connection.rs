@@ -90,6 +90,10 @@ pub struct NetConnectionConfig {
     /// The runtime's event queue limit (see
     /// [`RuntimeConfig::event_queue_limit`]); `None` keeps its default.
     pub event_queue_limit: Option<usize>,
+    /// A TURN relay for every datagram, as Flash Player's
+    /// `RTMFPTURNProxy` (see [`RuntimeConfig::turn`]); the relayed
+    /// address is then the one local candidate sent in `setPeerInfo`.
+    pub turn: Option<crate::turn::TurnConfig>,
 }
 
 impl Default for NetConnectionConfig {
@@ -101,6 +105,7 @@ impl Default for NetConnectionConfig {
             flash: FlashConfig::client(),
             args: Vec::new(),
             event_queue_limit: None,
+            turn: None,
         }
     }
 }
@@ -176,12 +181,17 @@ impl NetConnection {
         if let Some(limit) = config.event_queue_limit {
             runtime_config.event_queue_limit = limit;
         }
+        runtime_config.turn = config.turn.clone();
         let events = Arc::new(EventQueue::new(usize::MAX)?);
         let mut client = FlashClient::new(config.client.clone());
         let flv = Arc::new(FlvTable::default());
         client.set_event_sink(flv.clone().route(queue_sink(events.clone())));
         let host = Host::start(runtime_config, client)?;
-        let local = if config.client.local_addresses.is_empty() {
+        let relayed = host.handle().relayed_addr();
+        let local = if let Some(relayed) = relayed {
+            // Only the relay reaches us: announce nothing else.
+            vec![relayed]
+        } else if config.client.local_addresses.is_empty() {
             super::candidates::local_candidates(&host.local_addrs())
         } else {
             config.client.local_addresses.clone()
@@ -282,6 +292,12 @@ impl NetConnection {
     /// The bound local addresses.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.host.local_addrs()
+    }
+
+    /// The TURN relayed address, when running over a relay: the address
+    /// peers and servers see.
+    pub fn relayed_addr(&self) -> Option<SocketAddr> {
+        self.host.handle().relayed_addr()
     }
 
     /// The next event, waiting at most `timeout`.

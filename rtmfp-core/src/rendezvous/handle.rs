@@ -81,6 +81,12 @@ impl ServerHandle {
         self.host.local_addrs()
     }
 
+    /// The TURN relayed address, when running over a relay: the address
+    /// peers and servers see.
+    pub fn relayed_addr(&self) -> Option<SocketAddr> {
+        self.host.handle().relayed_addr()
+    }
+
     /// The server's peer ID (its certificate fingerprint).
     pub fn peer_id(&self) -> Option<PeerId> {
         self.host.handle().peer_id()

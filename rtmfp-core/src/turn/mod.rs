@@ -45,6 +45,17 @@ pub struct TurnConfig {
 }
 
 impl TurnConfig {
+    /// Parses and resolves a proxy address (`turn:HOST[:PORT]` or
+    /// `turn://USER:PASS@HOST[:PORT]`, see [`TurnUri`]); `username` and
+    /// `password` override the URI's.  What every adapter calls.
+    pub fn from_uri(
+        uri: &str,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<TurnConfig, String> {
+        TurnUri::parse(uri)?.resolve(username, password)
+    }
+
     /// A relay at `server` with these credentials and default timings.
     pub fn new(server: SocketAddr, username: &str, password: &str) -> TurnConfig {
         TurnConfig {
