@@ -1087,6 +1087,35 @@ int rtmfp_config_set_dh_groups(struct rtmfp_config *cfg, const uint32_t *groups,
 int rtmfp_config_set_key_log_file(struct rtmfp_config *cfg, const char *path);
 
 /**
+ * Send and receive every datagram of the objects made from `cfg`
+ * through a TURN relay (RFC 8656), as Flash Player did with
+ * RTMFPTURNProxy: peers and servers then see the relayed address, and a
+ * host whose firewall lets UDP reach only the TURN server can still
+ * connect. `uri` is "turn:HOST[:PORT]" (port 3478 by default) or
+ * "turn://USER:PASS@HOST[:PORT]"; `username` and `password`, when not
+ * NULL, override the URI's. NULL `uri` turns the relay off.
+ *
+ * The host name is resolved, and the relay allocated, when an object
+ * starts: rtmfp_endpoint_new, rtmfp_netconnection_connect or
+ * rtmfp_server_new then fail with RTMFP_ERR_IO and a message that says
+ * why (401 for wrong credentials, no answer, or a closed port).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a URI that does not parse or strings
+ * that are not UTF-8.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `uri`, `username` and `password` must each be NULL or a NUL-terminated
+ * string.
+ */
+int rtmfp_config_set_turn_proxy(struct rtmfp_config *cfg,
+                                const char *uri,
+                                const char *username,
+                                const char *password);
+
+/**
  * Set the packet HMAC policy (an rtmfp_policy value; default
  * RTMFP_POLICY_OPPORTUNISTIC). zenomt/rtmfp-cpp's Flash programs require
  * HMAC by default.

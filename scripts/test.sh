@@ -77,6 +77,7 @@ FLASH_SERVER_STOP=""
 on_exit() {
   local rc=$?
   if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
+  if [ -n "${TURN_PID:-}" ]; then kill "$TURN_PID" 2>/dev/null || true; fi
   if [ $rc -ne 0 ]; then
     printf '\n%sFAILED%s in step "%s" (exit %s) after %ss\n' \
       "$RED" "$RESET" "$STEP" "$rc" "$(($(date +%s) - T_START))" >&2
@@ -217,6 +218,30 @@ start_flash_server() {
   fi
   export RTMFP_FLASH_SERVER_URI
 }
+# A TURN relay (coturn on loopback, long-term credentials) for the C,
+# Python and Node TURN tests, for the whole run: RTMFP_TURN_URI is
+# turn://USER:PASS@127.0.0.1:PORT.  (The Rust tests start their own,
+# tests/support/coturn.rs.)
+TURN_PID=""
+start_turn_server() {
+  local dir="$BUILD/turn" port
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  port="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  turnserver -n --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" \
+    --lt-cred-mech --user rtmfp:s3cret --realm rtmfp.test --no-tls --no-dtls --no-tcp-relay \
+    --no-cli --allow-loopback-peers --simple-log --log-file stdout \
+    --userdb "$dir/turndb" --pidfile "$dir/turn.pid" >"$dir/turn.log" 2>&1 &
+  TURN_PID=$!
+  for _ in $(seq 100); do
+    grep -q "Total General servers" "$dir/turn.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  export RTMFP_TURN_URI="turn://rtmfp:s3cret@127.0.0.1:$port"
+  echo "coturn at $RTMFP_TURN_URI"
+}
+start_turn_server
+
 stop_flash_server() {
   if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
   FLASH_SERVER_STOP=""
@@ -243,6 +268,7 @@ cc_strict test_session tests/c/test_session.c
 cc_strict test_p2p tests/c/test_p2p.c
 cc_strict test_flv tests/c/test_flv.c
 cc_strict test_flash_server tests/c/test_flash_server.c
+cc_strict test_turn tests/c/test_turn.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -263,6 +289,7 @@ run_c "$BUILD/c/test_p2p"
 run_c "$BUILD/c/test_flv"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
+run_c "$BUILD/c/test_turn"
 stop_flash_server
 run_c env ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0:halt_on_error=1 \
   "$BUILD/c/test_misuse_asan"

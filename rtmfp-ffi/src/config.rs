@@ -103,6 +103,9 @@ pub(crate) struct ConfigData {
     pub(crate) max_peer_connections: Option<usize>,
     pub(crate) peer_connect: Option<PeerConnectMode>,
     pub(crate) key_log: Option<KeyLog>,
+    /// `rtmfp_config_set_turn_proxy`: the URI and credentials, resolved
+    /// when an object starts.
+    pub(crate) turn: Option<(String, Option<String>, Option<String>)>,
 }
 
 impl Default for ConfigData {
@@ -118,6 +121,7 @@ impl Default for ConfigData {
             max_peer_connections: None,
             peer_connect: None,
             key_log: None,
+            turn: None,
         }
     }
 }
@@ -160,6 +164,17 @@ impl ConfigData {
 }
 
 impl ConfigData {
+    /// The TURN relay, resolved (blocking DNS), if one is set.
+    pub(crate) fn turn(&self) -> Result<Option<rtmfp_core::turn::TurnConfig>, Error> {
+        self.turn
+            .as_ref()
+            .map(|(uri, user, pass)| {
+                rtmfp_core::turn::TurnConfig::from_uri(uri, user.as_deref(), pass.as_deref())
+                    .map_err(invalid)
+            })
+            .transpose()
+    }
+
     /// The Flash client settings of a NetConnection.
     pub(crate) fn client(&self) -> ClientConfig {
         let mut c = ClientConfig::default();
@@ -418,6 +433,63 @@ pub unsafe extern "C" fn rtmfp_config_set_key_log_file(
                 )
             })?)
         };
+        Ok(())
+    })
+}
+
+/// Send and receive every datagram of the objects made from `cfg`
+/// through a TURN relay (RFC 8656), as Flash Player did with
+/// RTMFPTURNProxy: peers and servers then see the relayed address, and a
+/// host whose firewall lets UDP reach only the TURN server can still
+/// connect. `uri` is "turn:HOST[:PORT]" (port 3478 by default) or
+/// "turn://USER:PASS@HOST[:PORT]"; `username` and `password`, when not
+/// NULL, override the URI's. NULL `uri` turns the relay off.
+///
+/// The host name is resolved, and the relay allocated, when an object
+/// starts: rtmfp_endpoint_new, rtmfp_netconnection_connect or
+/// rtmfp_server_new then fail with RTMFP_ERR_IO and a message that says
+/// why (401 for wrong credentials, no answer, or a closed port).
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT for a URI that does not parse or strings
+/// that are not UTF-8.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `uri`, `username` and `password` must each be NULL or a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_config_set_turn_proxy(
+    cfg: *mut rtmfp_config,
+    uri: *const c_char,
+    username: *const c_char,
+    password: *const c_char,
+) -> c_int {
+    with_config(cfg, |c| {
+        if uri.is_null() {
+            c.turn = None;
+            return Ok(());
+        }
+        // SAFETY: each non-NULL and NUL-terminated by contract.
+        let text = unsafe { cstr(uri, "uri")? }.to_owned();
+        let optional = |p: *const c_char, name: &str| -> Result<Option<String>, Error> {
+            if p.is_null() {
+                Ok(None)
+            } else {
+                // SAFETY: as above.
+                Ok(Some(unsafe { cstr(p, name)? }.to_owned()))
+            }
+        };
+        let username = optional(username, "username")?;
+        let password = optional(password, "password")?;
+        let parsed = rtmfp_core::turn::TurnUri::parse(&text).map_err(invalid)?;
+        if username.is_none() && parsed.username.is_none() {
+            return Err(invalid(format!(
+                "the TURN proxy {text:?} needs a user name (in the URI or `username`)"
+            )));
+        }
+        c.turn = Some((text, username, password));
         Ok(())
     })
 }

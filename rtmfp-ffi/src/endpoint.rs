@@ -216,6 +216,7 @@ pub unsafe extern "C" fn rtmfp_endpoint_new(
         if let Some(limit) = data.event_queue_limit {
             rc.event_queue_limit = limit;
         }
+        rc.turn = data.turn()?;
         let runtime = Runtime::start(rc).map_err(|e| {
             Error::new(
                 RTMFP_ERR_IO,

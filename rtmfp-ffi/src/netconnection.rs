@@ -315,6 +315,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_connect(
             flash: data.flash_for(rtmfp_role::Client),
             args: Vec::new(),
             event_queue_limit: data.event_queue_limit,
+            turn: data.turn()?,
         };
         let nc = CoreNetConnection::start(config).map_err(net_error)?;
         nc.open_resolved(&uri, candidates, Vec::new())

@@ -252,6 +252,7 @@ pub unsafe extern "C" fn rtmfp_server_start(
         if let Some(limit) = data.event_queue_limit {
             rc.event_queue_limit = limit;
         }
+        rc.turn = data.turn()?;
         let hook = Arc::new(HookSlot::default());
         let config = ServerConfig {
             keys: if keys.is_empty() {
