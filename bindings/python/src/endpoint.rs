@@ -70,6 +70,7 @@ impl Endpoint {
         idle_timeout = None,
         keepalive_interval = None,
         key_log = None,
+        turn = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -81,11 +82,13 @@ impl Endpoint {
         idle_timeout: Option<f64>,
         keepalive_interval: Option<f64>,
         key_log: Option<std::path::PathBuf>,
+        turn: Option<String>,
     ) -> PyResult<Self> {
         let bind = match bind {
             Some(b) => b.resolve(py)?,
             None => vec!["0.0.0.0:0".parse().expect("literal address")],
         };
+        let turn = crate::errors::turn(py, turn)?;
         let mut flash = if server {
             FlashConfig::server()
         } else {
@@ -115,6 +118,7 @@ impl Endpoint {
             .join(", ");
         let mut config = RuntimeConfig::new(bind, Arc::new(profile));
         config.endpoint = config_endpoint;
+        config.turn = turn;
         let runtime = py
             .detach(move || Runtime::start(config))
             .map_err(|e| errors::os_error(e, &shown))?;

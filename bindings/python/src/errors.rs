@@ -265,6 +265,20 @@ pub(crate) fn key_log(
     .transpose()
 }
 
+/// The TURN relay of a `turn=` argument (`"turn://USER:PASS@HOST[:PORT]"`),
+/// resolved with the GIL released; a `ValueError` if it does not parse
+/// or resolve.
+pub(crate) fn turn(
+    py: Python<'_>,
+    uri: Option<String>,
+) -> PyResult<Option<rtmfp_core::turn::TurnConfig>> {
+    uri.map(|uri| {
+        py.detach(|| rtmfp_core::turn::TurnConfig::from_uri(&uri, None, None))
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("turn: {e}")))
+    })
+    .transpose()
+}
+
 pub(crate) fn os_error(e: std::io::Error, filename: &str) -> PyErr {
     match e.raw_os_error() {
         Some(errno) => {

@@ -480,6 +480,7 @@ impl NetConnection {
         idle_timeout = None,
         keepalive_interval = None,
         key_log = None,
+        turn = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -493,8 +494,10 @@ impl NetConnection {
         idle_timeout: Option<f64>,
         keepalive_interval: Option<f64>,
         key_log: Option<std::path::PathBuf>,
+        turn: Option<String>,
     ) -> PyResult<Self> {
         let mut config = NetConnectionConfig::default();
+        config.turn = errors::turn(py, turn)?;
         if let Some(b) = bind {
             config.bind = b.resolve(py)?;
         }

@@ -385,6 +385,7 @@ impl Server {
         keepalive = Some((15.0, 10.0)),
         relay = true,
         key_log = None,
+        turn = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -398,7 +399,9 @@ impl Server {
         keepalive: Option<(f64, f64)>,
         relay: bool,
         key_log: Option<std::path::PathBuf>,
+        turn: Option<String>,
     ) -> PyResult<Self> {
+        let turn = errors::turn(py, turn)?;
         let bind = match bind {
             Some(b) => b.resolve(py)?,
             None => vec!["0.0.0.0:1935".parse().expect("literal address")],
@@ -436,7 +439,13 @@ impl Server {
         // The server's identity takes a moment: release the GIL.
         let shown = addrs(&bind).join(", ");
         let handle = py
-            .detach(move || ServerHandle::start_as(&bind, flash, config, Hooks::default()))
+            .detach(move || {
+                let identity = rtmfp_core::crypto::FlashProfile::generate(flash)
+                    .map_err(|e| std::io::Error::other(format!("server identity: {e:?}")))?;
+                let mut runtime = rtmfp_core::runtime::RuntimeConfig::new(bind, Arc::new(identity));
+                runtime.turn = turn;
+                ServerHandle::start_with(runtime, config, Hooks::default())
+            })
             .map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();
         Ok(Server {

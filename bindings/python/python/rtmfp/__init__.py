@@ -199,7 +199,7 @@ class Endpoint(_rtmfp.Endpoint):
 
     ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
     open_timeout=None, idle_timeout=None, keepalive_interval=None,
-    key_log=None)``
+    key_log=None, turn=None)``
 
     - ``bind``: address(es) to bind, ``"ip:port"`` or ``(host, port)``;
       port 0 picks a free port (see ``address``).
@@ -212,6 +212,10 @@ class Endpoint(_rtmfp.Endpoint):
     - ``key_log``: a file to append each session's packet keys to, so
       that a capture can be decrypted (``rtmfp decrypt --key-log FILE
       CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
+    - ``turn``: ``"turn://USER:PASS@HOST[:PORT]"``: every datagram goes
+      through this TURN relay (RFC 8656), as Flash Player's
+      RTMFPTURNProxy did; peers see the relayed address.  A relay that
+      refuses the credentials or does not answer raises ``OSError``.
 
     A context manager (``with`` and ``async with``) that closes itself.
     Binding failures raise ``OSError``; everything else raises
@@ -407,7 +411,7 @@ class NetConnection(_rtmfp.NetConnection):
 
     ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
     max_peer_connections=8, hostname=None, open_timeout=None,
-    idle_timeout=None, keepalive_interval=None, key_log=None)``
+    idle_timeout=None, keepalive_interval=None, key_log=None, turn=None)``
 
     - ``uri``: ``rtmfp://host[:port]/app[/DEVELOPER-KEY]``; given here, the
       connect starts at once (its outcome arrives as a ``NetStatus``
@@ -419,6 +423,10 @@ class NetConnection(_rtmfp.NetConnection):
     - ``key_log``: a file to append each session's packet keys to, so
       that a capture can be decrypted (``rtmfp decrypt --key-log FILE
       CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
+    - ``turn``: ``"turn://USER:PASS@HOST[:PORT]"``: every datagram goes
+      through this TURN relay (RFC 8656), as Flash Player's
+      RTMFPTURNProxy did; peers see the relayed address.  A relay that
+      refuses the credentials or does not answer raises ``OSError``.
 
     Each connection has a fresh identity: ``near_id`` (our peer ID, 64 hex
     digits) is what subscribers pass to ``NetStream(nc, peer_id)``.
@@ -521,7 +529,7 @@ class Server(_rtmfp.Server):
 
     ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
     on_publish=None, on_play=None, on_disconnect=None,
-    keepalive=(15.0, 10.0), relay=True, key_log=None)``
+    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
@@ -534,6 +542,10 @@ class Server(_rtmfp.Server):
     - ``key_log``: a file to append each session's packet keys to, so
       that a capture can be decrypted (``rtmfp decrypt --key-log FILE
       CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
+    - ``turn``: ``"turn://USER:PASS@HOST[:PORT]"``: every datagram goes
+      through this TURN relay (RFC 8656), as Flash Player's
+      RTMFPTURNProxy did; peers see the relayed address.  A relay that
+      refuses the credentials or does not answer raises ``OSError``.
 
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):

@@ -349,6 +349,7 @@ class Endpoint:
         idle_timeout: Optional[float] = None,
         keepalive_interval: Optional[float] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
+        turn: Optional[str] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str:
@@ -566,6 +567,7 @@ class NetConnection:
         idle_timeout: Optional[float] = None,
         keepalive_interval: Optional[float] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
+        turn: Optional[str] = None,
     ) -> None: ...
     def start_connect(self, uri: str) -> None:
         """Starts connecting; the outcome arrives as a NetStatus event."""
@@ -880,6 +882,7 @@ class Server:
         keepalive: Optional[Tuple[float, float]] = (15.0, 10.0),
         relay: bool = True,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
+        turn: Optional[str] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
