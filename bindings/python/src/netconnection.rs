@@ -496,8 +496,10 @@ impl NetConnection {
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
     ) -> PyResult<Self> {
-        let mut config = NetConnectionConfig::default();
-        config.turn = errors::turn(py, turn)?;
+        let mut config = NetConnectionConfig {
+            turn: errors::turn(py, turn)?,
+            ..NetConnectionConfig::default()
+        };
         if let Some(b) = bind {
             config.bind = b.resolve(py)?;
         }
