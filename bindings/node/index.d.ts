@@ -309,6 +309,11 @@ export interface NativeEndpointOptions {
    * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
    */
   keyLog?: string
+  /**
+   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
+   * relay (RTMFPTURNProxy).
+   */
+  turn?: string
 }
 
 /** The I/O thread's counters. */
@@ -409,6 +414,11 @@ export interface NativeNetConnectionOptions {
    * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
    */
   keyLog?: string
+  /**
+   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
+   * relay (RTMFPTURNProxy).
+   */
+  turn?: string
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections?: number
 }
@@ -467,6 +477,11 @@ export interface NativeServerOptions {
    * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
    */
   keyLog?: string
+  /**
+   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
+   * relay (RTMFPTURNProxy).
+   */
+  turn?: string
 }
 
 /** One stream published to a rendezvous server. */

@@ -30,6 +30,10 @@ class Endpoint extends EventEmitter {
    * - `keyLog`: a file to append each session's packet keys to, so that a
    *   capture can be decrypted (`rtmfp decrypt`); default the file named
    *   by RTMFP_KEYLOGFILE;
+   * - `turn`: "turn://USER:PASS@HOST[:PORT]": every datagram goes through
+   *   this TURN relay (RFC 8656), as Flash Player's RTMFPTURNProxy did;
+   *   peers see the relayed address.  A relay that refuses the
+   *   credentials or does not answer throws (code ERR_RTMFP_IO);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: RFC 7016's
    *   defaults are 95 s, 60 s and 10 s;
    * - `ref`: keep the process alive while open (as `ref()`); default false.
@@ -43,6 +47,7 @@ class Endpoint extends EventEmitter {
     }
     if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
     if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
+    if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
     }

@@ -122,6 +122,8 @@ export interface EndpointOptions {
   keepaliveInterval?: number
   /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
   keyLog?: string
+  /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
+  turn?: string
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }
@@ -366,6 +368,8 @@ export interface NetConnectionOptions {
   keepaliveInterval?: number
   /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
   keyLog?: string
+  /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
+  turn?: string
   /** Keep the process alive while the native connection exists, even idle. */
   ref?: boolean
 }
@@ -553,6 +557,8 @@ export interface ServerOptions {
   keepaliveInterval?: number
   /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
   keyLog?: string
+  /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
+  turn?: string
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }

@@ -270,6 +270,7 @@ class NetConnection extends EventEmitter {
    *   streams (default 8; also a property);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
    * - `keyLog`: as Endpoint's (opened at connect());
+   * - `turn`: as Endpoint's (the relay is allocated at connect());
    * - `ref`: keep the process alive while the native connection exists,
    *   even when idle; default false.
    */
@@ -286,6 +287,7 @@ class NetConnection extends EventEmitter {
     }
     this.#options = { bind }
     if (o.keyLog !== undefined) this.#options.keyLog = v.string(o.keyLog, 'options.keyLog')
+    if (o.turn !== undefined) this.#options.turn = v.string(o.turn, 'options.turn')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) this.#options[key] = v.millis(o[key], `options.${key}`)
     }

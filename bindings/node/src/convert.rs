@@ -60,6 +60,41 @@ fn addr_spec(text: &str) -> Result<AddrSpec> {
     Ok(AddrSpec::Name(host.to_owned(), port))
 }
 
+/// The TURN relay of option `turn` (`turn://USER:PASS@HOST[:PORT]`),
+/// resolved (blocking DNS, as for `bind` names).
+pub fn turn(uri: Option<String>) -> Result<Option<rtmfp_core::turn::TurnConfig>> {
+    uri.map(|uri| {
+        rtmfp_core::turn::TurnConfig::from_uri(&uri, None, None).map_err(|e| {
+            crate::errors::err(
+                crate::errors::Code::InvalidArgument,
+                format!("options.turn: {e}"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// What a failed start says: a bind error names the addresses; a TURN
+/// relay's failure says so itself.
+pub fn start_failed(
+    bind: &[std::net::SocketAddr],
+    e: impl std::fmt::Display,
+) -> napi::Error<crate::errors::Code> {
+    let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
+    let text = e.to_string();
+    if text.starts_with("TURN relay") {
+        crate::errors::err(
+            crate::errors::Code::Io,
+            format!("cannot start on {}: {text}", addrs.join(", ")),
+        )
+    } else {
+        crate::errors::err(
+            crate::errors::Code::Io,
+            format!("cannot bind {}: {text}", addrs.join(", ")),
+        )
+    }
+}
+
 /// The key log at `path` (option `keyLog`), opened for appending; `None`
 /// keeps the default (`RTMFP_KEYLOGFILE`).
 pub fn key_log(path: Option<String>) -> Result<Option<rtmfp_core::crypto::flash::KeyLog>> {

@@ -43,6 +43,9 @@ pub struct NativeEndpointOptions {
     /// A file to append each session's packet keys to (see
     /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
     pub key_log: Option<String>,
+    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
+    /// relay (RTMFPTURNProxy).
+    pub turn: Option<String>,
 }
 
 /// Options of one message (`NativeEndpoint.send`); durations in ms.
@@ -144,10 +147,8 @@ impl NativeEndpoint {
         let peer_id = profile.near_id();
         let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
         config.endpoint = endpoint;
-        let host = Host::start_plain(config).map_err(|e| {
-            let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
-            errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
-        })?;
+        config.turn = convert::turn(options.turn)?;
+        let host = Host::start_plain(config).map_err(|e| convert::start_failed(&bind, e))?;
         let (shared, outbox) = Shared::start(Arc::new(host), Source::Runtime, peer_id, on_items)?;
         Ok(NativeEndpoint {
             base: Base::new(&env, shared, outbox)?,

@@ -57,6 +57,9 @@ pub struct NativeNetConnectionOptions {
     /// A file to append each session's packet keys to (see
     /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
     pub key_log: Option<String>,
+    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
+    /// relay (RTMFPTURNProxy).
+    pub turn: Option<String>,
     /// Most subscribers of our DIRECT_CONNECTIONS streams (default 8).
     pub max_peer_connections: Option<u32>,
 }
@@ -227,13 +230,11 @@ impl NativeNetConnection {
             client,
             endpoint,
             flash,
+            turn: convert::turn(options.turn)?,
             ..NetConnectionConfig::default()
         })
         .map_err(|e| match e {
-            NetError::Io(e) => {
-                let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
-                errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
-            }
+            NetError::Io(e) => convert::start_failed(&bind, e),
             other => errors::err(Code::Internal, other.to_string()),
         })?;
         let peer_id = nc.near_id();

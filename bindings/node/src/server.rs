@@ -43,6 +43,9 @@ pub struct NativeServerOptions {
     /// A file to append each session's packet keys to (see
     /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
     pub key_log: Option<String>,
+    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
+    /// relay (RTMFPTURNProxy).
+    pub turn: Option<String>,
 }
 
 /// A rendezvous server on its own runtime.
@@ -110,14 +113,13 @@ impl NativeServer {
         let peer_id = profile.near_id();
         let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
         config.endpoint = endpoint;
+        config.turn = convert::turn(options.turn)?;
         let server = ServerConfig {
             keys,
             ..ServerConfig::default()
         };
-        let server = ServerHandle::start_with(config, server, Hooks::default()).map_err(|e| {
-            let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
-            errors::err(Code::Io, format!("cannot bind {}: {e}", addrs.join(", ")))
-        })?;
+        let server = ServerHandle::start_with(config, server, Hooks::default())
+            .map_err(|e| convert::start_failed(&bind, e))?;
         let source = Mapped::source(server.event_queue().clone(), |event, _, items| {
             items.push(Item::Server(event))
         });
