@@ -282,6 +282,7 @@ fn play(args: &PlayArgs, nc: &NetConnection, mut writer: Option<Output>) -> Resu
             .map_or(100, |w| u64::from(w.muxer.window_ms()).max(20)),
     );
     let mut started = false;
+    let mut relayed = false;
     let end = loop {
         if let Some((_, since)) = &ending {
             if last_arrival.elapsed() >= grace || since.elapsed() >= Duration::from_secs(3) {
@@ -359,6 +360,14 @@ fn play(args: &PlayArgs, nc: &NetConnection, mut writer: Option<Output>) -> Resu
             } if s == ns.id() => {
                 progress.finish();
                 println!("status {}", info.code);
+                if info.code == rtmfp_core::flash::client::PLAY_RELAYED {
+                    // No direct path: the server relays (docs/relay-fallback.md).
+                    relayed = true;
+                    println!("path relay ({})", info.description);
+                } else if info.code == code::PLAY_START && !started && peer_id.is_some() && !relayed
+                {
+                    println!("path direct");
+                }
                 started |= info.code == code::PLAY_START;
                 if info.is_error() {
                     return Err(fail(format!(

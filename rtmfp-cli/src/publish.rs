@@ -360,6 +360,10 @@ impl State {
                 info,
             } if Some(s) == self.stream => {
                 println!("status {}", info.code);
+                if info.code == rtmfp_core::flash::client::PUBLISH_RELAYED {
+                    // A subscriber found no direct path (docs/relay-fallback.md).
+                    println!("relay {}", info.description);
+                }
                 if info.is_error() {
                     self.failure = Some(format!("{}: {}", info.code, info.description));
                 }

@@ -222,6 +222,7 @@ fn a_player_plays_a_direct_publisher_by_peer_id() {
     let (code, out, err) = player.finish();
     assert_eq!(code, 0, "player:\n{out}\n{err}");
     assert!(out.contains("status NetStream.Play.Start"), "{out}");
+    assert!(out.contains("path direct"), "{out}");
     check_against_synthetic(3, &out, &out_file);
 
     let (code, pub_out, err) = publisher.finish();

@@ -10,7 +10,9 @@
 use rand::{rngs::StdRng, SeedableRng};
 use rtmfp_core::crypto::{CryptoProfile, FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{Endpoint, EndpointConfig, EndpointError, Layered};
-use rtmfp_core::flash::client::{ClientConfig, ClientError, ClientEvent, FlashClient, StreamId};
+use rtmfp_core::flash::client::{
+    ClientConfig, ClientError, ClientEvent, FlashClient, StreamId, PLAY_RELAYED, PUBLISH_RELAYED,
+};
 use rtmfp_core::flash::command::{code, Command, StatusInfo};
 use rtmfp_core::flash::flv::{self, SliceReader, Tag};
 use rtmfp_core::flash::message::message_type;
@@ -1013,12 +1015,17 @@ fn closing_the_connection_reports_closed_once() {
 
 #[test]
 fn when_a_direct_session_cannot_be_made_the_server_relays() {
-    // Symmetric NATs defeat the introduction: the peer play fails with
+    // Symmetric NATs defeat the introduction.  With the automatic relay
+    // fallback off (as in Flash Player), the peer play fails with
     // "NetStream.Connect.Failed", and the application falls back to a
-    // stream through the server.
+    // stream through the server itself.
     let mut w = World::keyed();
-    let a = w.connected(Some(NatBehaviour::Symmetric), ClientConfig::default());
-    let b = w.connected(Some(NatBehaviour::Symmetric), ClientConfig::default());
+    let flash_like = ClientConfig {
+        direct_timeout: None,
+        ..ClientConfig::default()
+    };
+    let a = w.connected(Some(NatBehaviour::Symmetric), flash_like.clone());
+    let b = w.connected(Some(NatBehaviour::Symmetric), flash_like);
     let (cam, live) = w.with(a, |c, ep, now| {
         let cam = c.create_direct_stream();
         c.publish(ep, now, cam, "cam").unwrap();
@@ -1500,4 +1507,118 @@ fn the_server_speaks_rfc_7425_section_5_3_on_the_flows() {
         })
         .collect();
     assert_eq!(codes, [code::PLAY_RESET, code::PLAY_START]);
+}
+
+/// Both peers behind symmetric NATs: no direct path.  After the direct
+/// timeout the player asks the server for the relay, the publisher (ours)
+/// publishes the stream through the server too, and every tag arrives;
+/// each side is told which path is used.
+#[test]
+fn no_direct_path_falls_back_to_the_server_relay() {
+    let mut w = World::keyed();
+    let a = w.connected(Some(NatBehaviour::Symmetric), ClientConfig::default());
+    let b = w.connected(Some(NatBehaviour::Symmetric), ClientConfig::default());
+    let cam = w.with(a, |c, ep, now| {
+        let s = c.create_direct_stream();
+        c.publish(ep, now, s, "cam").unwrap();
+        s
+    });
+    w.wait_status(a, code::PUBLISH_START, Duration::from_secs(1));
+    let play = subscribe(&mut w, b, a, "cam");
+    let relayed = w.wait_status(b, PLAY_RELAYED, Duration::from_secs(30));
+    assert!(
+        relayed.description.contains("no direct path to peer")
+            && relayed.description.contains("NAT or firewall"),
+        "{}",
+        relayed.description
+    );
+    assert_eq!(
+        status_of(&w.log[&b], play, PLAY_RELAYED).unwrap().code,
+        PLAY_RELAYED
+    );
+    w.wait_status(b, code::PLAY_START, Duration::from_secs(10));
+    let told = status_of(&w.log[&a], cam, PUBLISH_RELAYED).expect("the publisher is told");
+    assert!(told.description.contains(&to_hex(&w.near_id(b))));
+    // The mirror is hidden: the publisher's application saw no other stream.
+    assert!(w.log[&a].iter().all(|e| match e {
+        ClientEvent::Status {
+            stream: Some(s), ..
+        }
+        | ClientEvent::StreamCreated { stream: s, .. } => *s == cam,
+        _ => true,
+    }));
+    w.run_for(Duration::from_millis(500));
+
+    let tags = tags(2000);
+    let sent = stream_tags(&mut w, a, cam, &tags);
+    assert_eq!(sent, tags.len(), "the relay counts as a destination");
+    let want = tags.iter().filter(|t| t.tag_type != 18).count();
+    assert!(
+        w.run_until(Duration::from_secs(10), |log, _| {
+            log[&b]
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        ClientEvent::Media {
+                            message_type: 8 | 9,
+                            ..
+                        }
+                    )
+                })
+                .count()
+                >= want
+        }),
+        "sim seed = {}",
+        w.sim.seed()
+    );
+    let got: Vec<_> = w.media(b, play).into_iter().filter(|m| m.0 != 18).collect();
+    let expected: Vec<_> = tags
+        .iter()
+        .filter(|t| t.tag_type != 18)
+        .map(|t| (t.tag_type, t.timestamp, t.data.to_vec()))
+        .collect();
+    for kind in [8u8, 9] {
+        let g: Vec<_> = got.iter().filter(|m| m.0 == kind).collect();
+        let e: Vec<_> = expected.iter().filter(|m| m.0 == kind).collect();
+        assert_eq!(g, e, "type {kind} differs");
+    }
+    let stats = w.with_server(|s, _, _| s.stats());
+    assert!(stats.relayed > 0, "{stats:?}");
+
+    // The player stops: its relayed stream is deleted on the server.
+    w.with(b, |c, ep, now| c.close_stream(ep, now, play).unwrap());
+    w.run_for(Duration::from_millis(500));
+    assert!(w
+        .with_server(|s, _, _| s.streams())
+        .iter()
+        .all(|s| s.players == 0));
+}
+
+/// Without the server's relay (a server that relays nothing) the player
+/// fails with a message that says what happened and what to try.
+#[test]
+fn no_direct_path_and_no_relay_fails_with_the_reason() {
+    let mut w = World::new(
+        7,
+        ServerConfig {
+            relay: false,
+            ..ServerConfig::default()
+        },
+        Hooks::default(),
+    );
+    let a = w.connected(Some(NatBehaviour::Symmetric), ClientConfig::default());
+    let b = w.connected(Some(NatBehaviour::Symmetric), ClientConfig::default());
+    w.with(a, |c, ep, now| {
+        let s = c.create_direct_stream();
+        c.publish(ep, now, s, "cam").unwrap();
+    });
+    let play = subscribe(&mut w, b, a, "cam");
+    let info = outcome(&mut w, b, play);
+    assert_eq!(info.code, code::CONNECT_FAILED_STREAM);
+    assert!(
+        info.description.contains("no direct path") && info.description.contains("try --turn"),
+        "{}",
+        info.description
+    );
 }

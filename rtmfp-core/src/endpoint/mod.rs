@@ -215,6 +215,15 @@ impl Endpoint {
         self.openings.len()
     }
 
+    /// How many candidate addresses an opening session has tried (the
+    /// first ones given, then those that Redirects added, §3.5.1.1.1); 0
+    /// when it is not opening.
+    pub fn opening_candidates(&self, session: SessionHandle) -> usize {
+        self.openings
+            .get(&session)
+            .map_or(0, |o| o.candidates.len())
+    }
+
     fn new_handle(&mut self) -> SessionHandle {
         let handle = SessionHandle(self.next_handle);
         self.next_handle += 1;

@@ -75,6 +75,9 @@ pub(super) struct Client {
     pub next_stream_id: u32,
     pub names: Vec<String>,
     pub media_in: u64,
+    /// It sent `offerRelay`: it publishes through us on request
+    /// (super::fallback).
+    pub offers_relay: bool,
 }
 
 impl Client {
@@ -159,6 +162,9 @@ pub struct Server {
     /// Players by stream name (also while nothing is published).
     pub(super) players: BTreeMap<String, BTreeSet<(SessionHandle, u32)>>,
     closing: Vec<(Instant, SessionHandle)>,
+    /// Players' `relayPeerStream` calls waiting for their publisher.
+    pub(super) relay_requests: HashMap<u64, super::fallback::PendingRelay>,
+    pub(super) next_relay_txn: u64,
     pub(super) stats: ServerStats,
     events: VecDeque<ServerEvent>,
     sink: Option<EventSink<ServerEvent>>,
@@ -194,6 +200,8 @@ impl Server {
             published: BTreeMap::new(),
             players: BTreeMap::new(),
             closing: Vec::new(),
+            relay_requests: HashMap::new(),
+            next_relay_txn: 0,
             stats: ServerStats::default(),
             events: VecDeque::new(),
             sink: None,
@@ -299,7 +307,7 @@ impl Server {
         }
     }
 
-    fn call_failed(
+    pub(super) fn call_failed(
         &mut self,
         ep: &mut Endpoint,
         now: Instant,
@@ -348,6 +356,7 @@ impl Server {
                 next_stream_id: 1,
                 names: Vec::new(),
                 media_in: 0,
+                offers_relay: false,
             },
         );
     }
@@ -465,6 +474,12 @@ impl Server {
             (ClientState::Connected, LOOKUP_NAME) => {
                 self.on_lookup_name(ep, now, session, &command)
             }
+            (ClientState::Connected, super::fallback::OFFER_RELAY) => self.on_offer_relay(session),
+            (ClientState::Connected, super::fallback::RELAY_PEER_STREAM) => {
+                self.on_relay_peer_stream(ep, now, session, &command)
+            }
+            (ClientState::Connected, name::RESULT | name::ERROR)
+                if self.on_relay_answer(ep, now, session, &command) => {}
             (ClientState::Connected, "releaseStream" | "FCPublish" | "FCUnpublish")
                 if command.transaction_id != 0.0 =>
             {
@@ -542,8 +557,11 @@ impl Server {
                     ("capabilities", Value::Number(31.0)),
                     ("mode", Value::Number(1.0)),
                 ]);
-                let info = StatusInfo::status(code::CONNECT_SUCCESS, "Connection succeeded.")
+                let mut info = StatusInfo::status(code::CONNECT_SUCCESS, "Connection succeeded.")
                     .with("objectEncoding", Value::Number(encoding.number()));
+                if self.config.relay {
+                    info = super::fallback::advertise(info);
+                }
                 Command::result(txn, properties, info.to_value())
             }
             Err(reason) => Command::error(
@@ -702,6 +720,7 @@ impl Server {
         for id in ids {
             self.delete_stream(ep, now, session, id);
         }
+        self.forget_relay_requests(ep, now, session);
         let Some(c) = self.clients.remove(&session) else {
             return;
         };

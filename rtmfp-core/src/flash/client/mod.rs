@@ -25,6 +25,8 @@
 //!   `play` on an unassociated flow with a non-zero stream ID; a
 //!   subscriber's [`FlashClient::create_peer_stream`] does that.
 
+mod fallback;
+pub use fallback::{PLAY_RELAYED, PUBLISH_RELAYED};
 mod p2p;
 pub use p2p::FIRST_PEER_STREAM_ID;
 mod server;
@@ -74,6 +76,8 @@ struct ServerConn {
     connect_command: Command,
     /// The connection's status was reported closed (or failed).
     ended: bool,
+    /// The server takes part in the relay fallback (fallback.rs).
+    relay_fallback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,22 @@ struct PeerPlay {
     recv: HashSet<FlowId>,
     /// Over: rejected, failed or closed (reported once).
     ended: bool,
+    /// While the session to the publisher opens: when to give up the
+    /// direct path (fallback.rs).
+    direct_deadline: Option<Instant>,
+    /// The relay fallback's progress.
+    relay: RelayPlay,
+}
+
+/// A peer play's relay fallback.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+enum RelayPlay {
+    #[default]
+    None,
+    /// `relayPeerStream` sent.
+    Asked,
+    /// Playing this name through the server.
+    Playing(String),
 }
 
 struct NetStream {
@@ -114,6 +134,11 @@ struct NetStream {
     playing: Option<String>,
     peer: PeerPlay,
     closed: bool,
+    /// A DIRECT_CONNECTIONS stream's hidden server stream that relays it
+    /// to subscribers with no direct path (fallback.rs).
+    mirror: Option<StreamId>,
+    /// A hidden server stream: the DIRECT_CONNECTIONS stream it relays.
+    mirror_of: Option<StreamId>,
 }
 
 /// A session with a peer (either direction).
@@ -148,6 +173,8 @@ struct PeerStream {
 
 enum Call {
     CreateStream(StreamId),
+    /// `relayPeerStream` for a peer play, and why there is no direct path.
+    Relay(StreamId, String),
     User,
 }
 
@@ -276,6 +303,10 @@ impl FlashClient {
     }
 
     fn emit(&mut self, event: ClientEvent) {
+        if event_stream(&event).is_some_and(|s| self.is_mirror(s)) {
+            // A mirror is internal: its owner's stream reports for it.
+            return;
+        }
         match self.sink.as_mut() {
             Some(sink) => sink(event),
             None => self.events.push_back(event),
@@ -330,6 +361,7 @@ impl FlashClient {
             encoding: ObjectEncoding::Amf0,
             connect_command: Command::connect(&object, args),
             ended: false,
+            relay_fallback: false,
         });
         Ok(())
     }
@@ -440,6 +472,8 @@ impl FlashClient {
                 playing: None,
                 peer: PeerPlay::default(),
                 closed: false,
+                mirror: None,
+                mirror_of: None,
             },
         );
         id
@@ -617,7 +651,25 @@ impl FlashClient {
                 Ok(1)
             }
             StreamKind::DirectConnections => {
-                self.send_to_peers(ep, now, stream, None, message_type, timestamp, payload)
+                let mirror = s.mirror;
+                let peers =
+                    self.send_to_peers(ep, now, stream, None, message_type, timestamp, payload);
+                // Subscribers with no direct path get it through the
+                // server (fallback.rs).
+                let relayed = match mirror.and_then(|m| self.streams.get_mut(&m)) {
+                    Some(m) => match m.sender.as_mut() {
+                        Some(sender) => sender
+                            .send(ep, now, message_type, timestamp, payload)
+                            .is_ok(),
+                        None => false,
+                    },
+                    None => false,
+                };
+                match (peers, relayed) {
+                    (Ok(n), r) => Ok(n + usize::from(r)),
+                    (Err(_), true) => Ok(1),
+                    (Err(e), false) => Err(e),
+                }
             }
             StreamKind::Peer(_) => Err(ClientError::WrongState("a peer NetStream plays")),
         }
@@ -691,8 +743,21 @@ impl FlashClient {
                 for p in subscribers {
                     self.drop_peer(ep, now, p, "the publisher closed the stream", true);
                 }
+                let mirror = self.streams.get_mut(&stream).and_then(|s| s.mirror.take());
+                if let Some(m) = mirror {
+                    let _ = self.close_stream(ep, now, m);
+                }
             }
-            StreamKind::Peer(_) => {}
+            StreamKind::Peer(_) => {
+                // Played through the server relay: delete that stream.
+                let relayed = self
+                    .streams
+                    .get(&stream)
+                    .is_some_and(|s| matches!(s.peer.relay, RelayPlay::Playing(_)));
+                if let (true, Some(id)) = (relayed, stream_id) {
+                    let _ = self.send_control(ep, now, &Command::delete_stream(id));
+                }
+            }
         }
         Ok(())
     }
@@ -875,7 +940,24 @@ impl Layer for FlashClient {
         None
     }
 
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.next_direct_deadline()
+    }
+
+    fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
+        self.check_direct_deadlines(ep, now);
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+/// The NetStream an event is about, if any.
+fn event_stream(event: &ClientEvent) -> Option<StreamId> {
+    match event {
+        ClientEvent::Status { stream, .. } | ClientEvent::Command { stream, .. } => *stream,
+        ClientEvent::StreamCreated { stream, .. } => Some(*stream),
+        _ => None,
     }
 }

@@ -73,6 +73,7 @@ impl FlashClient {
         if let Some((&session, p)) = opening {
             p.waiting.push(stream);
             self.set_player_session(stream, session);
+            self.set_direct_deadline(stream, now);
             return;
         }
         let server = self.conn.as_ref().map(|c| (c.state, c.far_address));
@@ -84,6 +85,7 @@ impl FlashClient {
                         p.waiting.push(stream);
                         self.peer_sessions.insert(session, p);
                         self.set_player_session(stream, session);
+                        self.set_direct_deadline(stream, now);
                     }
                     Err(e) => self.fail_peer_play(stream, &format!("cannot open a session: {e}")),
                 }
@@ -100,6 +102,18 @@ impl FlashClient {
     fn set_player_session(&mut self, stream: StreamId, session: SessionHandle) {
         if let Some(s) = self.streams.get_mut(&stream) {
             s.peer.session = Some(session);
+            if session_open_now(&self.peer_sessions, session) {
+                s.peer.direct_deadline = None;
+            }
+        }
+    }
+
+    /// While the session to the publisher opens: give up the direct path
+    /// at `now` + `direct_timeout` (fallback.rs).
+    fn set_direct_deadline(&mut self, stream: StreamId, now: Instant) {
+        let timeout = self.config.direct_timeout;
+        if let (Some(s), Some(t)) = (self.streams.get_mut(&stream), timeout) {
+            s.peer.direct_deadline = Some(now + t);
         }
     }
 
@@ -112,6 +126,7 @@ impl FlashClient {
             return;
         }
         s.peer.ended = true;
+        s.peer.direct_deadline = None;
         s.playing = None;
         self.status(
             Some(stream),
@@ -186,6 +201,9 @@ impl FlashClient {
             let _ = ep.set_keepalive_interval(session, k);
         }
         for stream in waiting {
+            if let Some(s) = self.streams.get_mut(&stream) {
+                s.peer.direct_deadline = None;
+            }
             self.open_player_control(ep, now, stream, session);
         }
     }
@@ -693,4 +711,11 @@ fn new_peer_session(far_id: Option<PeerId>) -> PeerSession {
         waiting: Vec::new(),
         next_stream_id: FIRST_PEER_STREAM_ID,
     }
+}
+
+fn session_open_now(
+    sessions: &std::collections::HashMap<SessionHandle, PeerSession>,
+    session: SessionHandle,
+) -> bool {
+    sessions.get(&session).is_some_and(|p| p.open)
 }

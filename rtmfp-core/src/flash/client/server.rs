@@ -240,6 +240,8 @@ impl FlashClient {
                     }
                 } else if command.name == name::CLOSE {
                     self.close(ep, now);
+                } else if super::fallback::is_relay_request(&command) {
+                    self.on_relay_request(ep, now, &command);
                 } else {
                     self.emit(ClientEvent::Command {
                         stream: None,
@@ -337,6 +339,7 @@ impl FlashClient {
         }
         match self.calls.remove(&txn) {
             Some(Call::CreateStream(id)) => self.on_create_stream_result(ep, now, id, &command),
+            Some(Call::Relay(id, no_path)) => self.on_relay_answer(ep, now, id, no_path, &command),
             Some(Call::User) => self.emit(ClientEvent::CallResult {
                 transaction_id: command.transaction_id,
                 ok: command.is_result(),
@@ -379,6 +382,7 @@ impl FlashClient {
             conn.state = ConnState::Connected;
             conn.encoding = encoding;
         }
+        self.on_connected_fallback(ep, now, &info);
         self.status(None, info);
         // §5.3.3: the client MUST send setPeerInfo after a successful
         // connect, with its candidate addresses (no loopback or

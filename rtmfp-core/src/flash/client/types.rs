@@ -108,6 +108,15 @@ pub struct ClientConfig {
     /// The object encoding asked for in `connect` (the server's answer
     /// decides; AMF0 if it does not say).
     pub object_encoding: ObjectEncoding,
+    /// How long a peer play waits for its session to the publisher before
+    /// it gives up the direct path and asks the server for the relay
+    /// (docs/relay-fallback.md).  `None`: wait for the session's
+    /// own open timeout, as Flash Player did.  Default 5 s.
+    pub direct_timeout: Option<Duration>,
+    /// Publish a DIRECT_CONNECTIONS stream through the server too when
+    /// the server asks for a subscriber that found no direct path (only
+    /// servers that advertise the relay fallback ask).  Default true.
+    pub offer_relay: bool,
 }
 
 impl Default for ClientConfig {
@@ -121,6 +130,8 @@ impl Default for ClientConfig {
             keepalive_max: Duration::from_secs(120),
             flash_ver: "rtmfp-rs/0.1".to_owned(),
             object_encoding: ObjectEncoding::Amf3,
+            direct_timeout: Some(Duration::from_secs(5)),
+            offer_relay: true,
         }
     }
 }
