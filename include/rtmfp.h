@@ -1228,6 +1228,21 @@ int rtmfp_config_set_event_queue_limit(struct rtmfp_config *cfg, size_t limit);
 int rtmfp_config_set_max_peer_connections(struct rtmfp_config *cfg, size_t max);
 
 /**
+ * Set how long a peer NetStream's play waits for a direct session to
+ * its publisher before it plays the stream through the server instead
+ * (the relay fallback, docs/relay-fallback.md): "NetStream.Play.Relayed",
+ * then the server's "NetStream.Play.Start"; or "NetStream.Connect.Failed"
+ * saying why there is no relay. Default 5000 ms; 0 waits for the
+ * session's own open timeout with no fallback, as Flash Player did. Used
+ * by rtmfp_netconnection_connect().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER or RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_direct_timeout(struct rtmfp_config *cfg, uint32_t ms);
+
+/**
  * Set how a NetConnection decides on subscribers to its
  * DIRECT_CONNECTIONS streams: RTMFP_PEER_CONNECT_MODE_ACCEPT_ALL (the
  * default) or RTMFP_PEER_CONNECT_MODE_ASK (an rtmfp_peer_connect_mode).

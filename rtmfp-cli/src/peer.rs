@@ -52,10 +52,24 @@ pub struct ClientArgs {
     /// name lookup), in seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "20")]
     pub timeout: Duration,
+    /// A peer play waits this long for a direct session to the
+    /// publisher, then plays through the server relay if the server and
+    /// the publisher offer it (docs/relay-fallback.md); 0: wait for the
+    /// session's own timeout, no fallback (Flash Player's behaviour).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration_or_zero, default_value = "5")]
+    pub direct_timeout: Duration,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
     pub turn: TurnArgs,
+}
+
+/// A duration, or 0 (off).
+fn parse_duration_or_zero(s: &str) -> std::result::Result<Duration, String> {
+    match s.trim() {
+        "0" | "0s" | "0ms" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
 }
 
 /// Connects to the server and waits for "NetConnection.Connect.Success";
@@ -67,6 +81,7 @@ pub fn connect(uri: &StreamUri, args: &ClientArgs) -> Result<NetConnection> {
     };
     config.flash = args.security.apply(config.flash);
     config.turn = args.turn.config()?;
+    config.client.direct_timeout = (!args.direct_timeout.is_zero()).then_some(args.direct_timeout);
     let nc = NetConnection::connect(&uri.uri, config)
         .map_err(|e| fail(format!("cannot connect to {}: {e}", uri.connection)))?;
     crate::common::print_relayed(nc.relayed_addr());

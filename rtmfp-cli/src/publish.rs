@@ -320,6 +320,8 @@ impl Counts {
 struct State {
     stream: Option<rtmfp_core::flash::StreamId>,
     accepted: HashSet<PeerStreamId>,
+    /// Subscribers with no direct path that play through the server.
+    relayed: usize,
     server_closed: bool,
     failure: Option<String>,
 }
@@ -362,6 +364,7 @@ impl State {
                 println!("status {}", info.code);
                 if info.code == rtmfp_core::flash::client::PUBLISH_RELAYED {
                     // A subscriber found no direct path (docs/relay-fallback.md).
+                    self.relayed += 1;
                     println!("relay {}", info.description);
                 }
                 if info.is_error() {
@@ -473,6 +476,7 @@ pub fn run(args: PublishArgs) -> Result<()> {
     let mut state = State {
         stream: None,
         accepted: HashSet::new(),
+        relayed: 0,
         server_closed: false,
         failure: None,
     };
@@ -570,7 +574,7 @@ fn publish(
             "waiting for {wait} subscriber{}",
             if wait == 1 { "" } else { "s" }
         );
-        while state.accepted.len() < wait {
+        while state.accepted.len() + state.relayed < wait {
             if stop_requested() {
                 return Ok(());
             }

@@ -348,3 +348,52 @@ fn a_bad_developer_key_is_rejected() {
     assert!(log.contains("reject "), "{log}");
     let _ = std::fs::remove_file(keys);
 }
+
+#[test]
+fn a_player_with_no_direct_path_in_time_plays_through_the_relay() {
+    // A 1 ms direct timeout gives up the direct path before any handshake
+    // can finish, as two symmetric NATs would: the player falls back to
+    // the server relay (docs/relay-fallback.md) and still gets every tag.
+    let server = Server::start(&[]);
+    let uri = server.uri("devkey", "cam");
+    let mut publisher = Proc::spawn(&[
+        "publish",
+        &uri,
+        "--direct",
+        "--synthetic",
+        "2",
+        "--speed",
+        "2",
+        "--bind",
+        "127.0.0.1:0",
+        "-q",
+    ]);
+    let id = publisher.wait_line("peer ID ");
+    publisher.wait_line("waiting for 1 subscriber");
+    let out_file = temp_flv("fallback");
+    let player = Proc::spawn(&[
+        "play",
+        &uri,
+        "--peer",
+        &id,
+        "--direct-timeout",
+        "1ms",
+        "--out",
+        out_file.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let (code, out, err) = player.finish();
+    assert_eq!(code, 0, "player:\n{out}\n{err}");
+    assert!(out.contains("path relay (no direct path to peer"), "{out}");
+    assert!(!out.contains("path direct"), "{out}");
+    check_against_synthetic(2, &out, &out_file);
+    let (code, pub_out, err) = publisher.finish();
+    assert_eq!(code, 0, "publisher:\n{pub_out}\n{err}");
+    assert!(pub_out.contains("relay subscriber "), "{pub_out}");
+    let log = server.stop();
+    assert!(
+        !log.contains("0 media messages in, 0 relayed"),
+        "the server carried it: {log}"
+    );
+}

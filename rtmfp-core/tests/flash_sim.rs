@@ -1537,7 +1537,9 @@ fn no_direct_path_falls_back_to_the_server_relay() {
         PLAY_RELAYED
     );
     w.wait_status(b, code::PLAY_START, Duration::from_secs(10));
-    let told = status_of(&w.log[&a], cam, PUBLISH_RELAYED).expect("the publisher is told");
+    // The publisher is told once the subscriber plays through the server.
+    w.wait_status(a, PUBLISH_RELAYED, Duration::from_secs(5));
+    let told = status_of(&w.log[&a], cam, PUBLISH_RELAYED).expect("on its stream");
     assert!(told.description.contains(&to_hex(&w.near_id(b))));
     // The mirror is hidden: the publisher's application saw no other stream.
     assert!(w.log[&a].iter().all(|e| match e {

@@ -101,6 +101,9 @@ pub(crate) struct ConfigData {
     pub(crate) endpoint: EndpointConfig,
     pub(crate) event_queue_limit: Option<usize>,
     pub(crate) max_peer_connections: Option<usize>,
+    /// `rtmfp_config_set_direct_timeout`: `Some(None)` turns the relay
+    /// fallback off.
+    pub(crate) direct_timeout: Option<Option<std::time::Duration>>,
     pub(crate) peer_connect: Option<PeerConnectMode>,
     pub(crate) key_log: Option<KeyLog>,
     /// `rtmfp_config_set_turn_proxy`: the URI and credentials, resolved
@@ -119,6 +122,7 @@ impl Default for ConfigData {
             endpoint: EndpointConfig::default(),
             event_queue_limit: None,
             max_peer_connections: None,
+            direct_timeout: None,
             peer_connect: None,
             key_log: None,
             turn: None,
@@ -180,6 +184,9 @@ impl ConfigData {
         let mut c = ClientConfig::default();
         if let Some(max) = self.max_peer_connections {
             c.max_peer_connections = max;
+        }
+        if let Some(t) = self.direct_timeout {
+            c.direct_timeout = t;
         }
         if let Some(mode) = self.peer_connect {
             c.peer_connect = mode;
@@ -680,6 +687,25 @@ pub extern "C" fn rtmfp_config_set_max_peer_connections(
     })
 }
 
+/// Set how long a peer NetStream's play waits for a direct session to
+/// its publisher before it plays the stream through the server instead
+/// (the relay fallback, docs/relay-fallback.md): "NetStream.Play.Relayed",
+/// then the server's "NetStream.Play.Start"; or "NetStream.Connect.Failed"
+/// saying why there is no relay. Default 5000 ms; 0 waits for the
+/// session's own open timeout with no fallback, as Flash Player did. Used
+/// by rtmfp_netconnection_connect().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER or RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_direct_timeout(cfg: *mut rtmfp_config, ms: u32) -> c_int {
+    with_config(cfg, |c| {
+        c.direct_timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(u64::from(ms))));
+        Ok(())
+    })
+}
+
 /// Set how a NetConnection decides on subscribers to its
 /// DIRECT_CONNECTIONS streams: RTMFP_PEER_CONNECT_MODE_ACCEPT_ALL (the
 /// default) or RTMFP_PEER_CONNECT_MODE_ASK (an rtmfp_peer_connect_mode).
@@ -796,6 +822,24 @@ mod tests {
         let client = data.client();
         assert_eq!(client.max_peer_connections, 3);
         assert_eq!(client.peer_connect, PeerConnectMode::Ask);
+        assert_eq!(
+            client.direct_timeout,
+            Some(Duration::from_secs(5)),
+            "default"
+        );
+        assert_eq!(rtmfp_config_set_direct_timeout(cfg, 2500), 0);
+        let client = snapshot(cfg).unwrap().client();
+        assert_eq!(client.direct_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(rtmfp_config_set_direct_timeout(cfg, 0), 0);
+        assert_eq!(
+            snapshot(cfg).unwrap().client().direct_timeout,
+            None,
+            "0: no fallback"
+        );
+        assert_eq!(
+            rtmfp_config_set_direct_timeout(null_mut(), 0),
+            RTMFP_ERR_NULL_POINTER
+        );
         assert!(!data.flash_for(rtmfp_role::Client).accepts_ancillary_data);
         assert_eq!(data.flash_for(rtmfp_role::Client).groups, vec![16, 14]);
 

@@ -21,6 +21,10 @@
 //! 4. A publisher that is not connected, did not offer, or goes away
 //!    before answering: the player gets `_error` with
 //!    "NetConnection.Call.Failed" and a description that says which.
+//! 5. When the player plays RELAY_NAME, the server tells the publisher:
+//!    `relayPlaying(0, null, RELAY_NAME, PLAYER_ID_HEX)`, so that it
+//!    knows the subscriber is there (as a direct subscriber's `play`
+//!    tells it).
 
 use super::server::Server;
 use crate::endpoint::{Endpoint, SessionHandle};
@@ -33,6 +37,8 @@ use std::time::Instant;
 pub const RELAY_PEER_STREAM: &str = "relayPeerStream";
 /// The server's call to a publisher.
 pub const RELAY_REQUEST: &str = "relayRequest";
+/// The server's notice to a publisher that a relayed subscriber plays.
+pub const RELAY_PLAYING: &str = "relayPlaying";
 /// A client's offer to publish through the server on request.
 pub const OFFER_RELAY: &str = "offerRelay";
 /// The property of the connect `_result` information object that says the
@@ -138,6 +144,8 @@ impl Server {
             .filter(|_| command.name == name::RESULT);
         match relay_name {
             Some(relay_name) => {
+                self.relay_names
+                    .insert(relay_name.to_owned(), pending.publisher);
                 let ok = Command::new(
                     name::RESULT,
                     pending.player_txn,
@@ -171,6 +179,7 @@ impl Server {
             .filter(|(_, p)| p.publisher == session || p.player == session)
             .map(|(k, p)| (*k, *p))
             .collect();
+        self.relay_names.retain(|_, p| *p != session);
         for (ask, p) in gone {
             self.relay_requests.remove(&ask);
             if p.publisher == session {
@@ -183,6 +192,35 @@ impl Server {
                 );
             }
         }
+    }
+}
+
+impl Server {
+    /// A player started playing `name`: if it is a relay name, tell its
+    /// publisher who plays it.
+    pub(super) fn on_relay_play(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        player: SessionHandle,
+        name: &str,
+    ) {
+        let Some(&publisher) = self.relay_names.get(name) else {
+            return;
+        };
+        let player_hex = self
+            .clients
+            .get(&player)
+            .and_then(|c| c.peer_id)
+            .map(|id| to_hex(&id))
+            .unwrap_or_default();
+        let notice = Command::new(
+            RELAY_PLAYING,
+            0.0,
+            Value::Null,
+            vec![Value::from(name), Value::from(player_hex.as_str())],
+        );
+        self.reply(ep, now, publisher, &notice);
     }
 }
 

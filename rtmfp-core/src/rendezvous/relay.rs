@@ -324,6 +324,7 @@ impl Server {
                 let _ = sender.send(ep, now, ty, ts, &payload);
             }
         }
+        self.on_relay_play(ep, now, session, &stream);
         self.emit(ServerEvent::Playing {
             session,
             name: stream,

@@ -164,6 +164,8 @@ pub struct Server {
     closing: Vec<(Instant, SessionHandle)>,
     /// Players' `relayPeerStream` calls waiting for their publisher.
     pub(super) relay_requests: HashMap<u64, super::fallback::PendingRelay>,
+    /// Relay names of DIRECT_CONNECTIONS streams → their publisher.
+    pub(super) relay_names: HashMap<String, SessionHandle>,
     pub(super) next_relay_txn: u64,
     pub(super) stats: ServerStats,
     events: VecDeque<ServerEvent>,
@@ -201,6 +203,7 @@ impl Server {
             players: BTreeMap::new(),
             closing: Vec::new(),
             relay_requests: HashMap::new(),
+            relay_names: HashMap::new(),
             next_relay_txn: 0,
             stats: ServerStats::default(),
             events: VecDeque::new(),

@@ -11,8 +11,8 @@
 //! - the player: "NetStream.Play.Relayed" (status), then the server's
 //!   "NetStream.Play.Start"; or "NetStream.Connect.Failed" (error) that
 //!   says no direct path was found and why there is no relay;
-//! - the publisher: "NetStream.Publish.Relayed" (status) for each
-//!   subscriber that found no direct path.
+//! - the publisher: "NetStream.Publish.Relayed" (status) when a
+//!   subscriber that found no direct path plays through the server.
 //!
 //! With a Flash server or a Flash publisher nothing of this is sent: the
 //! server must advertise `relayFallback` in its connect answer, and the
@@ -25,7 +25,9 @@ use crate::endpoint::Endpoint;
 use crate::flash::amf::Value;
 use crate::flash::command::{code, name, Command, StatusInfo};
 use crate::flash::peer_id::to_hex;
-use crate::rendezvous::fallback::{OFFER_RELAY, RELAY_FALLBACK, RELAY_PEER_STREAM, RELAY_REQUEST};
+use crate::rendezvous::fallback::{
+    OFFER_RELAY, RELAY_FALLBACK, RELAY_PEER_STREAM, RELAY_PLAYING, RELAY_REQUEST,
+};
 use std::time::Instant;
 
 use super::types::StreamId;
@@ -198,11 +200,6 @@ impl FlashClient {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let player = command
-            .arg(1)
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
         let direct = self
             .streams
             .iter()
@@ -218,16 +215,6 @@ impl FlashClient {
                     Some(m) => m.publishing.clone().unwrap_or_default(),
                     None => self.start_mirror(ep, now, id, &wanted),
                 };
-                self.status(
-                    Some(id),
-                    StatusInfo::status(
-                        PUBLISH_RELAYED,
-                        &format!(
-                            "subscriber {player} found no direct path: {wanted:?} goes \
-                             through the server too, as {relay_name:?}"
-                        ),
-                    ),
-                );
                 Command::new(
                     name::RESULT,
                     txn,
@@ -251,6 +238,35 @@ impl FlashClient {
             ),
         };
         let _ = self.send_control(ep, now, &answer);
+    }
+
+    /// `relayPlaying(0, null, RELAY_NAME, PLAYER_ID_HEX)`: a subscriber with
+    /// no direct path plays our stream through the server.
+    pub(super) fn on_relay_playing(&mut self, command: &Command) {
+        let relay_name = command.arg(0).and_then(Value::as_str).unwrap_or_default();
+        let player = command.arg(1).and_then(Value::as_str).unwrap_or("?");
+        let direct = self.streams.iter().find_map(|(_, s)| {
+            let of = s.mirror_of?;
+            (s.publishing.as_deref() == Some(relay_name)).then_some(of)
+        });
+        let Some(direct) = direct else {
+            return;
+        };
+        let name = self
+            .streams
+            .get(&direct)
+            .and_then(|d| d.publishing.clone())
+            .unwrap_or_default();
+        self.status(
+            Some(direct),
+            StatusInfo::status(
+                PUBLISH_RELAYED,
+                &format!(
+                    "subscriber {player} found no direct path: it plays {name:?} through \
+                     the server, as {relay_name:?}"
+                ),
+            ),
+        );
     }
 
     /// A hidden server stream that publishes what DIRECT_CONNECTIONS
@@ -287,4 +303,9 @@ impl FlashClient {
 /// `relayRequest` is the server's call to a publisher.
 pub(super) fn is_relay_request(command: &Command) -> bool {
     command.name == RELAY_REQUEST
+}
+
+/// `relayPlaying` is the server's notice to a publisher.
+pub(super) fn is_relay_playing(command: &Command) -> bool {
+    command.name == RELAY_PLAYING
 }

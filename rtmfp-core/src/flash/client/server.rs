@@ -242,6 +242,8 @@ impl FlashClient {
                     self.close(ep, now);
                 } else if super::fallback::is_relay_request(&command) {
                     self.on_relay_request(ep, now, &command);
+                } else if super::fallback::is_relay_playing(&command) {
+                    self.on_relay_playing(&command);
                 } else {
                     self.emit(ClientEvent::Command {
                         stream: None,
