@@ -421,6 +421,11 @@ export interface NativeNetConnectionOptions {
   turn?: string
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections?: number
+  /**
+   * ms a peer play waits for a direct session before the relay
+   * fallback; 0 turns the fallback off (Flash's wait).
+   */
+  directTimeout?: number
 }
 
 /** A subscriber of one of our DIRECT_CONNECTIONS streams. */

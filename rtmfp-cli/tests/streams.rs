@@ -351,7 +351,7 @@ fn a_bad_developer_key_is_rejected() {
 
 #[test]
 fn a_player_with_no_direct_path_in_time_plays_through_the_relay() {
-    // A 1 ms direct timeout gives up the direct path before any handshake
+    // A 1 µs direct timeout gives up the direct path before any handshake
     // can finish, as two symmetric NATs would: the player falls back to
     // the server relay (docs/relay-fallback.md) and still gets every tag.
     let server = Server::start(&[]);
@@ -377,7 +377,7 @@ fn a_player_with_no_direct_path_in_time_plays_through_the_relay() {
         "--peer",
         &id,
         "--direct-timeout",
-        "1ms",
+        "0.000001",
         "--out",
         out_file.to_str().unwrap(),
         "--bind",

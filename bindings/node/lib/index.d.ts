@@ -360,6 +360,8 @@ export interface NetConnectionOptions {
   bind?: Address | Address[] | number
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections?: number
+  /** ms a peer play waits for a direct session before the server relay fallback (default 5000; 0: none). */
+  directTimeout?: number
   /** ms before an opening session gives up (RFC 7016: 95 s). */
   openTimeout?: number
   /** ms of silence before an open session is dead (default 60 s). */

@@ -271,6 +271,10 @@ class NetConnection extends EventEmitter {
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
    * - `keyLog`: as Endpoint's (opened at connect());
    * - `turn`: as Endpoint's (the relay is allocated at connect());
+   * - `directTimeout`: ms a peer play waits for a direct session to its
+   *   publisher before it plays through the server relay
+   *   ("NetStream.Play.Relayed"; docs/relay-fallback.md); default 5000,
+   *   0 waits for the session's own timeout with no fallback (Flash's);
    * - `ref`: keep the process alive while the native connection exists,
    *   even when idle; default false.
    */
@@ -288,6 +292,7 @@ class NetConnection extends EventEmitter {
     this.#options = { bind }
     if (o.keyLog !== undefined) this.#options.keyLog = v.string(o.keyLog, 'options.keyLog')
     if (o.turn !== undefined) this.#options.turn = v.string(o.turn, 'options.turn')
+    if (o.directTimeout !== undefined) this.#options.directTimeout = v.millis(o.directTimeout, 'options.directTimeout')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) this.#options[key] = v.millis(o[key], `options.${key}`)
     }

@@ -62,6 +62,9 @@ pub struct NativeNetConnectionOptions {
     pub turn: Option<String>,
     /// Most subscribers of our DIRECT_CONNECTIONS streams (default 8).
     pub max_peer_connections: Option<u32>,
+    /// ms a peer play waits for a direct session before the relay
+    /// fallback; 0 turns the fallback off (Flash's wait).
+    pub direct_timeout: Option<f64>,
 }
 
 /// JS keys <-> the client's stream numbers.
@@ -222,6 +225,10 @@ impl NativeNetConnection {
         };
         if let Some(max) = options.max_peer_connections {
             client.max_peer_connections = max as usize;
+        }
+        if let Some(ms) = options.direct_timeout {
+            let t = convert::millis(ms, "directTimeout")?;
+            client.direct_timeout = (!t.is_zero()).then_some(t);
         }
         let mut flash = FlashConfig::client();
         flash.key_log = convert::key_log(options.key_log)?;

@@ -481,6 +481,7 @@ impl NetConnection {
         keepalive_interval = None,
         key_log = None,
         turn = None,
+        direct_timeout = 5.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -495,6 +496,7 @@ impl NetConnection {
         keepalive_interval: Option<f64>,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
+        direct_timeout: f64,
     ) -> PyResult<Self> {
         let mut config = NetConnectionConfig {
             turn: errors::turn(py, turn)?,
@@ -509,6 +511,12 @@ impl NetConnection {
             }
         }
         config.client.max_peer_connections = max_peer_connections;
+        // 0: no relay fallback (Flash Player's wait).
+        config.client.direct_timeout = if direct_timeout == 0.0 {
+            None
+        } else {
+            Some(duration(py, direct_timeout, "direct_timeout")?)
+        };
         let mut flash = FlashConfig::client();
         flash.hostname = hostname.map(String::into_bytes);
         flash.key_log = errors::key_log(key_log)?;

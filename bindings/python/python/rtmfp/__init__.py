@@ -411,7 +411,8 @@ class NetConnection(_rtmfp.NetConnection):
 
     ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
     max_peer_connections=8, hostname=None, open_timeout=None,
-    idle_timeout=None, keepalive_interval=None, key_log=None, turn=None)``
+    idle_timeout=None, keepalive_interval=None, key_log=None, turn=None,
+    direct_timeout=5.0)``
 
     - ``uri``: ``rtmfp://host[:port]/app[/DEVELOPER-KEY]``; given here, the
       connect starts at once (its outcome arrives as a ``NetStatus``
@@ -420,6 +421,10 @@ class NetConnection(_rtmfp.NetConnection):
     - ``args``: extra ``connect`` arguments (AMF values).
     - ``max_peer_connections``: subscribers allowed across our
       DIRECT_CONNECTIONS streams (Flash's ``maxPeerConnections``).
+    - ``direct_timeout``: seconds a peer play waits for a direct session
+      to its publisher before it plays through the server relay
+      (``NetStream.Play.Relayed``; docs/relay-fallback.md); 0 waits for
+      the session's own timeout with no fallback, as Flash Player did.
     - ``key_log``: a file to append each session's packet keys to, so
       that a capture can be decrypted (``rtmfp decrypt --key-log FILE
       CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.

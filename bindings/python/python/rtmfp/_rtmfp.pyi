@@ -568,6 +568,7 @@ class NetConnection:
         keepalive_interval: Optional[float] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
+        direct_timeout: float = 5.0,
     ) -> None: ...
     def start_connect(self, uri: str) -> None:
         """Starts connecting; the outcome arrives as a NetStatus event."""
