@@ -4,6 +4,7 @@
  * password in the URI) and a Flash server ($RTMFP_FLASH_SERVER_URI):
  *
  *   - argument checks: NULL config, a URI that does not parse, no user;
+ *     rtmfp_config_set_direct_timeout (the relay fallback's wait);
  *   - a NetConnection whose every datagram goes through the relay
  *     connects (NetConnection.Connect.Success) and publishes a stream
  *     through the server; a plain NetConnection plays it, and N audio
@@ -91,6 +92,10 @@ static void argument_checks(void) {
     CHECK(strstr(rtmfp_last_error_message(), "user") != NULL);
     CHECK_RC(rtmfp_config_set_turn_proxy(cfg, "turn:127.0.0.1:3478", "u", "p"), RTMFP_OK);
     CHECK_RC(rtmfp_config_set_turn_proxy(cfg, NULL, NULL, NULL), RTMFP_OK);
+    /* The relay fallback's wait: 0 is Flash Player's (no fallback). */
+    CHECK_ERR(rtmfp_config_set_direct_timeout(NULL, 5000), RTMFP_ERR_NULL_POINTER);
+    CHECK_RC(rtmfp_config_set_direct_timeout(cfg, 2500), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_direct_timeout(cfg, 0), RTMFP_OK);
     CHECK_RC(rtmfp_config_free(cfg), RTMFP_OK);
 }
 
