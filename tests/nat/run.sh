@@ -14,6 +14,8 @@
 #                          (default: on when `rtmfp play --help` mentions
 #                          "fallback")
 #   NAT_TEST_KEEP=1        keep the logs directory (printed at the end)
+#   NAT_TEST_CAPTURE=1     per case: tcpdump of br0 (public.txt) and
+#                          `conntrack -E` of both NATs (conntrack-natX.log)
 #
 # Needs root (network namespaces, iptables). Not root, or namespaces not
 # available: prints SKIP and exits 0. Installs iptables, conntrack and coturn
@@ -282,6 +284,12 @@ run_case() {
   mkdir -p "$CASE_DIR"
   local t0=$SECONDS
   topology "$ka" "$kb" "$delay" "$filter" >"$CASE_DIR/setup.log" 2>&1 || { fail "topology"; stop_all; return; }
+  if [ "${NAT_TEST_CAPTURE:-0}" = 1 ]; then
+    bg rn-pub public tcpdump -n -tt -l -i br0 udp
+    bg rn-natA conntrack-natA conntrack -E -p udp -o timestamp
+    bg rn-natB conntrack-natB conntrack -E -p udp -o timestamp
+    sleep 0.5
+  fi
   if ! start_server; then fail "server did not start"; stop_all; return; fi
   local pub_args=(publish "$URI" --synthetic $SECS -q) play_args=(play "$URI" -q --timeout 12)
   if [ "$mode" = direct ]; then
@@ -367,6 +375,7 @@ run_case() {
 
 echo "tests/nat: binary $BIN; TURN cases $([ "$HAVE_TURN" = 1 ] && echo on || echo pending), fallback cases $([ "$HAVE_FALLBACK" = 1 ] && echo on || echo pending)"
 T0=$SECONDS
+stop_all   # namespaces left by an earlier run that was killed
 
 # Direct P2P between two cone NATs, 25 ms one way on each wan.
 run_case cone-cone-25ms cone cone 25 0 direct direct
@@ -402,6 +411,31 @@ for c in cone-sym:cone:sym sym-cone:sym:cone sym-sym:sym:sym; do
     CASE="$name-turn"; pending "needs --turn (publisher announces its TURN relayed address)"
   fi
 done
+
+# coturn itself, seen from a client whose UDP may only reach coturn: an
+# allocation with our credentials, relayed traffic both ways (coturn's own
+# client, so that a failure of the TURN cases below is ours, not the setup's).
+turn_sanity() {
+  CASE=turn-setup
+  selected "$CASE" || return 0
+  CASE_DIR="$LOGS/$CASE"
+  mkdir -p "$CASE_DIR"
+  BLOCK_A=1 topology cone cone 0 0 >"$CASE_DIR/setup.log" 2>&1 || { fail "topology"; stop_all; return; }
+  start_turn
+  sleep 0.5
+  ip netns exec rn-a1 timeout -k 2 15 turnutils_uclient -y -c -n 20 -u "$TURN_USER" -w "$TURN_PASS" $TURN \
+    >"$CASE_DIR/uclient.log" 2>&1
+  local rc=$? sent recv
+  sent="$(sed -nE 's/.*Total transmit time is.*//; s/.*tot_send_msgs=([0-9]+).*/\1/p' "$CASE_DIR/uclient.log" | tail -1)"
+  recv="$(sed -nE 's/.*tot_recv_msgs=([0-9]+).*/\1/p' "$CASE_DIR/uclient.log" | tail -1)"
+  stop_all
+  if [ $rc = 0 ] && [ -n "$recv" ] && [ "$recv" -gt 0 ] && [ "$recv" = "$sent" ]; then
+    pass "coturn relays $recv of $sent messages for a client whose UDP only reaches it"
+  else
+    fail "turnutils_uclient exited $rc, sent ${sent:-?} received ${recv:-?} ($CASE_DIR/uclient.log)"
+  fi
+}
+turn_sanity
 
 # A player whose UDP is blocked except to the TURN server.
 if [ "$HAVE_TURN" = 1 ]; then
