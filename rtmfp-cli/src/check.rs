@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 It connects to the server (the round trip and the handshake time say that \
 UDP gets through), asks it with the checkInfo command at what address it \
 sees us and where its check service listens (`rtmfp server --check ADDR`), \
-then runs the RFC 5780 tests against that service from a second UDP \
-socket: mapping (is our public port the same toward every destination?) \
-and filtering (does the NAT let in datagrams from addresses we have not \
-sent to?).  --stun ADDR uses another RFC 5780 STUN server instead.
+then runs the RFC 5780 tests against that service from two more UDP \
+sockets: mapping (is our public port the same toward every destination?) \
+on one, and filtering (does the NAT let in datagrams from addresses we \
+have not sent to? does one it refused leave state behind?) on the other.  --stun ADDR uses another RFC 5780 STUN server instead.
 
 Output, one line each: `server`, `udp`, `public`, `check`, `mapping`, \
-`filtering`, `verdict`.  Exit status 1 if the server does not answer.")]
+`filtering`, `unsolicited` (only when the NAT keeps state for datagrams it \
+refused), `verdict`.  Exit status 1 if the server does not answer.")]
 pub struct CheckArgs {
     /// rtmfp://HOST[:PORT][/APP[/KEY]] (port 1935 by default)
     #[arg(value_name = "URI")]
@@ -72,38 +73,45 @@ fn local_ip_toward(to: SocketAddr) -> Option<std::net::IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
-/// Runs the RFC 5780 tests from a fresh socket: its local address and
-/// the report.
+/// Runs the RFC 5780 tests from two fresh sockets: the local address of
+/// the first (the mapping socket) and the report.
 pub fn probe(server: SocketAddr, bind: SocketAddr) -> std::io::Result<(SocketAddr, NatReport)> {
     let bind = match (bind.is_ipv4(), server.is_ipv4()) {
         (true, false) => SocketAddr::new("::".parse().expect("literal"), 0),
         _ => SocketAddr::new(bind.ip(), 0),
     };
-    let socket = UdpSocket::bind(bind)?;
-    let local = socket.local_addr()?;
+    let sockets = [UdpSocket::bind(bind)?, UdpSocket::bind(bind)?];
+    for s in &sockets {
+        s.set_nonblocking(true)?;
+    }
+    let local = sockets[0].local_addr()?;
     let mut prober = Prober::new(server, Instant::now());
     let mut buf = [0u8; 1500];
     while !prober.is_done() {
-        let now = Instant::now();
-        while let Some((to, data)) = prober.poll_transmit(now) {
-            let _ = socket.send_to(&data, to);
+        while let Some(t) = prober.poll_transmit(Instant::now()) {
+            let _ = sockets[t.socket].send_to(&t.data, t.to);
         }
-        let wait = prober
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::ZERO)
-            .max(Duration::from_millis(1));
-        socket.set_read_timeout(Some(wait))?;
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => prober.handle_datagram(Instant::now(), from, &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::ConnectionRefused
-                ) => {}
-            Err(e) => return Err(e),
+        let mut got = false;
+        for (i, s) in sockets.iter().enumerate() {
+            loop {
+                match s.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        got = true;
+                        prober.handle_datagram(Instant::now(), i, from, &buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    // ICMP errors from earlier sends: nothing to read.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if !got {
+            let wait = prober
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::ZERO);
+            std::thread::sleep(wait.min(Duration::from_millis(2)));
         }
     }
     Ok((local, prober.report()))
@@ -251,6 +259,14 @@ fn report(args: &CheckArgs, nc: &NetConnection, connected: Duration) -> Result<(
             .unwrap_or_default()
     );
     println!("filtering   {}", r.filtering);
+    if r.unsolicited_leaves_state == Some(true) {
+        println!(
+            "unsolicited a refused datagram left state in the NAT: our next datagram to its \
+             source left from another port (a router without an input filter; direct P2P \
+             then fails when the peer's first datagram arrives before ours leaves, as with \
+             a peer close by: docs/nat.md)"
+        );
+    }
     let verdict = match (r.mapping, r.filtering) {
         (Mapping::AddressAndPortDependent | Mapping::AddressDependent, Filtering::EndpointIndependent) => {
             "direct P2P likely works when the other peer's NAT maps endpoint-independently; \

@@ -88,6 +88,7 @@ NSS=(rn-pub rn-natA rn-natB rn-a1 rn-a2 rn-b1 rn-wirenatA rn-wirenatB)
 PIDS=()
 SERVER=203.0.113.10
 TURN=203.0.113.30
+SERVER2=203.0.113.11         # the check service's second IP
 TURN_USER=test TURN_PASS=secret
 URI="rtmfp://$SERVER:1935/nattest#cam"
 SECS=3                       # synthetic stream length
@@ -190,6 +191,7 @@ topology() {
   ip -n rn-pub link add br0 type bridge
   ip -n rn-pub addr add $SERVER/24 dev br0
   ip -n rn-pub addr add $TURN/24 dev br0
+  ip -n rn-pub addr add $SERVER2/24 dev br0
   ip -n rn-pub link set br0 up
   nat_router natA 203.0.113.101 10.0.1 "$ka" "$delay" "$filter"
   nat_router natB 203.0.113.102 10.0.2 "$kb" "$delay" "$filter"
@@ -206,7 +208,8 @@ bg() {
 }
 
 start_server() {
-  bg rn-pub server "$BIN" server --listen $SERVER:1935
+  bg rn-pub server "$BIN" server --listen $SERVER:1935 \
+    --check $SERVER:3479 --check $SERVER:3480 --check $SERVER2:3479 --check $SERVER2:3480
   start_turn
   local i
   for i in $(seq 50); do
@@ -411,6 +414,37 @@ for c in cone-sym:cone:sym sym-cone:sym:cone sym-sym:sym:sym; do
     CASE="$name-turn"; pending "needs --turn (publisher announces its TURN relayed address)"
   fi
 done
+
+# rtmfp check behind each kind of NAT: NAME NAT_KIND FILTER MAPPING
+# FILTERING UNSOLICITED (the start of the `mapping` and `filtering` lines,
+# and whether the `unsolicited` line, the no-input-filter router of
+# docs/nat.md, must be there: yes or no).
+check_case() {
+  CASE=$1
+  local kind=$2 filter=$3 mapping=$4 filtering=$5 unsolicited=$6
+  selected "$CASE" || return 0
+  CASE_DIR="$LOGS/$CASE"
+  mkdir -p "$CASE_DIR"
+  local t0=$SECONDS
+  topology "$kind" cone 0 "$filter" >"$CASE_DIR/setup.log" 2>&1 || { fail "topology"; stop_all; return; }
+  if ! start_server; then fail "server did not start"; stop_all; return; fi
+  ip netns exec rn-a1 timeout -k 2 20 "$BIN" check "rtmfp://$SERVER:1935/nattest" >"$CASE_DIR/check.log" 2>&1
+  local rc=$? m f u=no
+  m="$(sed -nE 's/^mapping +//p' "$CASE_DIR/check.log")"
+  f="$(sed -nE 's/^filtering +//p' "$CASE_DIR/check.log")"
+  grep -q '^unsolicited' "$CASE_DIR/check.log" && u=yes
+  stop_all
+  if [ $rc != 0 ]; then
+    fail "rtmfp check exited $rc: $(tail -1 "$CASE_DIR/check.log")"
+  elif [[ "$m" != "$mapping"* ]] || [[ "$f" != "$filtering"* ]] || [ "$u" != "$unsolicited" ]; then
+    fail "mapping '$m', filtering '$f', unsolicited-state $u; expected $mapping, $filtering, $unsolicited"
+  else
+    pass "mapping $mapping, filtering $filtering, unsolicited-state $u, $((SECONDS - t0)) s"
+  fi
+}
+check_case check-cone cone 0 endpoint-independent address-and-port-dependent yes
+check_case check-cone-filtered cone 1 endpoint-independent address-and-port-dependent no
+check_case check-sym sym 0 "address-and-port-dependent (symmetric)" address-and-port-dependent no
 
 # coturn itself, seen from a client whose UDP may only reach coturn: an
 # allocation with our credentials, relayed traffic both ways (coturn's own

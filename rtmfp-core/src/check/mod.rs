@@ -177,8 +177,9 @@ impl fmt::Display for Filtering {
 pub struct NatReport {
     /// The check service's primary address.
     pub server: SocketAddr,
-    /// Our public address as the primary address saw it; `None` if it
-    /// never answered (UDP to it is blocked, or nothing listens there).
+    /// Our public address (of the first socket) as the primary address saw
+    /// it; `None` if it never answered (UDP to it is blocked, or nothing
+    /// listens there).
     pub mapped: Option<SocketAddr>,
     /// The round trip of the first answered Binding.
     pub rtt: Option<Duration>,
@@ -188,23 +189,41 @@ pub struct NatReport {
     pub mapped_other: Option<SocketAddr>,
     /// Our public address as the other IP with the primary port saw it.
     pub mapped_other_ip: Option<SocketAddr>,
-    /// Mapping behaviour.
+    /// Mapping behaviour (measured on the first socket, which receives
+    /// nothing unsolicited).
     pub mapping: Mapping,
-    /// Filtering behaviour.
+    /// Filtering behaviour (measured on the second socket).
     pub filtering: Filtering,
+    /// Whether an unsolicited datagram that the NAT refused changed the
+    /// mapping of the next datagram we sent to its source: a router with
+    /// no input filter keeps a conntrack entry for it (docs/nat.md).  Such
+    /// a NAT breaks hole punching whenever the peer's first datagram
+    /// arrives before ours leaves.  `None`: not measured (or the datagram
+    /// was let in).
+    pub unsolicited_leaves_state: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Test {
+    /// Socket 0 (mapping) and socket 1 (filtering): a plain Binding to the
+    /// primary address.
     Primary,
+    /// Socket 1: answer from the other port.
     FromOtherPort,
+    /// Socket 1: answer from the other IP and port.
     FromOtherIpAndPort,
+    /// Socket 0: a Binding to OTHER-ADDRESS.
     ToOther,
+    /// Socket 0: a Binding to the other IP, primary port.
     ToOtherIp,
+    /// Socket 1, after the filtering tests: a Binding to the address an
+    /// unsolicited answer came from.
+    AfterUnsolicited,
 }
 
 struct Probe {
     test: Test,
+    socket: usize,
     to: SocketAddr,
     request: BindingRequest,
     started: Instant,
@@ -224,9 +243,24 @@ const RESEND: [u64; 4] = [200, 400, 800, 1200];
 const WAIT_PRIMARY: Duration = Duration::from_millis(2000);
 const WAIT_OTHER: Duration = Duration::from_millis(1000);
 
-/// The client side of the check, sans-IO: give it every datagram the
-/// socket receives, send what [`poll_transmit`](Self::poll_transmit)
-/// returns, wake it at [`poll_timeout`](Self::poll_timeout), and read
+/// A datagram for the [`Prober`]'s caller to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTransmit {
+    /// From which of the two sockets (0 or 1).
+    pub socket: usize,
+    /// Where to.
+    pub to: SocketAddr,
+    /// The datagram.
+    pub data: Vec<u8>,
+}
+
+/// The client side of the check, sans-IO.  It needs two UDP sockets of
+/// the same family (two NAT mappings): mapping is measured on socket 0,
+/// which never receives anything unsolicited, and filtering on socket 1,
+/// so that the filtering probes cannot disturb the mapping measured.
+/// Send what [`poll_transmit`](Self::poll_transmit) returns from the
+/// socket it names, give it every datagram either socket receives, wake
+/// it at [`poll_timeout`](Self::poll_timeout), and read
 /// [`report`](Self::report) once [`is_done`](Self::is_done).
 pub struct Prober {
     server: SocketAddr,
@@ -245,16 +279,17 @@ impl Prober {
             phase: 0,
             rng: rand::rngs::StdRng::from_os_rng(),
         };
-        p.start(Test::Primary, server, false, false, now, WAIT_PRIMARY);
+        p.start(Test::Primary, 0, server, (false, false), now, WAIT_PRIMARY);
+        p.start(Test::Primary, 1, server, (false, false), now, WAIT_PRIMARY);
         p
     }
 
     fn start(
         &mut self,
         test: Test,
+        socket: usize,
         to: SocketAddr,
-        ip: bool,
-        port: bool,
+        (change_ip, change_port): (bool, bool),
         now: Instant,
         wait: Duration,
     ) {
@@ -262,11 +297,12 @@ impl Prober {
         self.rng.fill_bytes(&mut id);
         self.probes.push(Probe {
             test,
+            socket,
             to,
             request: BindingRequest {
                 transaction_id: id,
-                change_ip: ip,
-                change_port: port,
+                change_ip,
+                change_port,
             },
             started: now,
             next_send: Some(now),
@@ -278,8 +314,14 @@ impl Prober {
         });
     }
 
-    fn probe(&self, test: Test) -> Option<&Probe> {
-        self.probes.iter().find(|p| p.test == test)
+    fn probe(&self, test: Test, socket: usize) -> Option<&Probe> {
+        self.probes
+            .iter()
+            .find(|p| p.test == test && p.socket == socket)
+    }
+
+    fn answer(&self, test: Test, socket: usize) -> Option<BindingResponse> {
+        self.probe(test, socket).and_then(|p| p.answer)
     }
 
     fn settled(p: &Probe, now: Instant) -> bool {
@@ -288,67 +330,61 @@ impl Prober {
 
     /// Starts the next phase when the current one has settled.
     fn advance(&mut self, now: Instant) {
-        loop {
-            if !self.probes.iter().all(|p| Self::settled(p, now)) {
-                return;
-            }
-            let other = self
-                .probe(Test::Primary)
-                .and_then(|p| p.answer)
-                .and_then(|a| a.other);
-            let Some(other) = other else {
+        while self.phase < 3 && self.probes.iter().all(|p| Self::settled(p, now)) {
+            let Some(other) = self.answer(Test::Primary, 0).and_then(|a| a.other) else {
                 self.phase = 3;
                 return;
             };
             let two_ips = other.ip() != self.server.ip();
+            let server = self.server;
             match self.phase {
                 0 => {
-                    // Filtering, before we send anywhere but the primary.
                     self.phase = 1;
-                    self.start(
-                        Test::FromOtherPort,
-                        self.server,
-                        false,
-                        true,
-                        now,
-                        WAIT_OTHER,
-                    );
+                    // Mapping, on socket 0.
+                    self.start(Test::ToOther, 0, other, (false, false), now, WAIT_OTHER);
                     if two_ips {
-                        self.start(
-                            Test::FromOtherIpAndPort,
-                            self.server,
-                            true,
-                            true,
-                            now,
-                            WAIT_OTHER,
-                        );
+                        let to = SocketAddr::new(other.ip(), server.port());
+                        self.start(Test::ToOtherIp, 0, to, (false, false), now, WAIT_OTHER);
+                    }
+                    // Filtering, on socket 1, before it sends anywhere but
+                    // the primary address.
+                    if self.answer(Test::Primary, 1).is_some() {
+                        let w = WAIT_OTHER;
+                        self.start(Test::FromOtherPort, 1, server, (false, true), now, w);
+                        if two_ips {
+                            self.start(Test::FromOtherIpAndPort, 1, server, (true, true), now, w);
+                        }
                     }
                 }
                 1 => {
-                    // Mapping: Bindings to the other addresses.
                     self.phase = 2;
-                    self.start(Test::ToOther, other, false, false, now, WAIT_OTHER);
-                    if two_ips {
-                        let to = SocketAddr::new(other.ip(), self.server.port());
-                        self.start(Test::ToOtherIp, to, false, false, now, WAIT_OTHER);
+                    // Did a refused answer leave state?  Send where the
+                    // most remote one came from.
+                    let refused_from = [Test::FromOtherIpAndPort, Test::FromOtherPort]
+                        .into_iter()
+                        .find_map(|t| {
+                            self.probe(t, 1)
+                                .filter(|p| p.answer.is_none() && !p.refused && p.sends > 0)
+                                .map(|_| match t {
+                                    Test::FromOtherIpAndPort => other,
+                                    _ => SocketAddr::new(server.ip(), other.port()),
+                                })
+                        });
+                    if let Some(to) = refused_from {
+                        let w = WAIT_OTHER;
+                        self.start(Test::AfterUnsolicited, 1, to, (false, false), now, w);
                     }
                 }
-                _ => {
-                    self.phase = 3;
-                    return;
-                }
+                _ => self.phase = 3,
             }
         }
     }
 
-    /// The next datagram to send: (destination, bytes).
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<ProbeTransmit> {
         self.advance(now);
         for p in &mut self.probes {
-            if p.answer.is_some() || p.refused {
-                continue;
-            }
-            if !p.next_send.is_some_and(|t| t <= now) {
+            if p.answer.is_some() || p.refused || p.next_send.is_none_or(|t| t > now) {
                 continue;
             }
             p.next_send = RESEND
@@ -356,13 +392,17 @@ impl Prober {
                 .map(|ms| p.started + Duration::from_millis(*ms))
                 .filter(|t| *t < p.deadline);
             p.sends += 1;
-            return Some((p.to, p.request.encode()));
+            return Some(ProbeTransmit {
+                socket: p.socket,
+                to: p.to,
+                data: p.request.encode(),
+            });
         }
         None
     }
 
-    /// A datagram from `from`.
-    pub fn handle_datagram(&mut self, now: Instant, _from: SocketAddr, data: &[u8]) {
+    /// A datagram that arrived on `socket` from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, socket: usize, _from: SocketAddr, data: &[u8]) {
         let (id, answer) = match stun::parse(data) {
             Some(Message::Response(r)) => (r.transaction_id, Some(r)),
             Some(Message::Error(id, _)) => (id, None),
@@ -371,7 +411,7 @@ impl Prober {
         if let Some(p) = self
             .probes
             .iter_mut()
-            .find(|p| p.request.transaction_id == id && p.answer.is_none())
+            .find(|p| p.request.transaction_id == id && p.socket == socket && p.answer.is_none())
         {
             match answer {
                 Some(a) => p.answer = Some(a),
@@ -402,22 +442,22 @@ impl Prober {
 
     /// What was found so far.
     pub fn report(&self) -> NatReport {
-        let answer = |t| self.probe(t).and_then(|p| p.answer);
-        let got = |t| self.probe(t).map(|p| p.answer.is_some());
-        let primary = answer(Test::Primary);
+        let got = |t| self.probe(t, 1).map(|p| p.answer.is_some());
+        let refused = |t| self.probe(t, 1).is_some_and(|p| p.refused);
+        let primary = self.answer(Test::Primary, 0);
         let mapped = primary.map(|a| a.mapped);
         let other = primary.and_then(|a| a.other);
         // From the first send: an upper bound if a retransmission was
         // answered.
         let rtt = self
-            .probe(Test::Primary)
+            .probe(Test::Primary, 0)
             .filter(|p| p.answer.is_some())
             .and_then(|p| {
                 p.answered_at
                     .map(|t| t.saturating_duration_since(p.started))
             });
-        let mapped_other = answer(Test::ToOther).map(|a| a.mapped);
-        let mapped_other_ip = answer(Test::ToOtherIp).map(|a| a.mapped);
+        let mapped_other = self.answer(Test::ToOther, 0).map(|a| a.mapped);
+        let mapped_other_ip = self.answer(Test::ToOtherIp, 0).map(|a| a.mapped);
         let two_ips = other.is_some_and(|o| o.ip() != self.server.ip());
         let mapping = match (mapped, mapped_other, mapped_other_ip) {
             (Some(m), Some(o), _) if m != o => Mapping::AddressAndPortDependent,
@@ -426,9 +466,8 @@ impl Prober {
             (Some(_), Some(_), _) if !two_ips => Mapping::NotPortDependent,
             _ => Mapping::Unknown,
         };
-        let refused = |t| self.probe(t).is_some_and(|p| p.refused);
         let filtering = match (got(Test::FromOtherIpAndPort), got(Test::FromOtherPort)) {
-            _ if mapped.is_none() => Filtering::Unknown,
+            _ if self.answer(Test::Primary, 1).is_none() => Filtering::Unknown,
             (Some(true), _) => Filtering::EndpointIndependent,
             (Some(false), Some(true)) if !refused(Test::FromOtherIpAndPort) => {
                 Filtering::AddressDependent
@@ -436,6 +475,18 @@ impl Prober {
             (None, Some(true)) => Filtering::NotPortDependent,
             (_, Some(false)) if !refused(Test::FromOtherPort) => Filtering::AddressAndPortDependent,
             _ => Filtering::Unknown,
+        };
+        // Only meaningful when the mapping does not depend on the port
+        // anyway: then a new port after the refused datagram is its doing.
+        let unsolicited_leaves_state = match (
+            mapping,
+            self.answer(Test::Primary, 1),
+            self.answer(Test::AfterUnsolicited, 1),
+        ) {
+            (Mapping::EndpointIndependent | Mapping::NotPortDependent, Some(p), Some(a)) => {
+                Some(p.mapped != a.mapped)
+            }
+            _ => None,
         };
         NatReport {
             server: self.server,
@@ -446,6 +497,7 @@ impl Prober {
             mapped_other_ip,
             mapping,
             filtering,
+            unsolicited_leaves_state,
         }
     }
 }
@@ -458,32 +510,45 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// A NAT in front of the prober, for the tests: maps the prober's
-    /// datagrams and filters the answers.
+    /// A NAT in front of the prober's two sockets, for the tests: maps
+    /// their datagrams and filters the answers.
+    #[derive(Default)]
     struct TestNat {
         symmetric: bool,
-        filtering: Filtering,
-        sent_to: Vec<SocketAddr>,
+        filtering: Option<Filtering>,
+        /// Refused datagrams leave state (a Linux router without an
+        /// input filter): the next datagram to their source gets another
+        /// port.
+        confirm_unsolicited: bool,
+        sent_to: Vec<(usize, SocketAddr)>,
+        kept: Vec<(usize, SocketAddr)>,
     }
 
     impl TestNat {
-        fn map(&mut self, to: SocketAddr) -> SocketAddr {
-            self.sent_to.push(to);
+        fn map(&mut self, socket: usize, to: SocketAddr) -> SocketAddr {
+            self.sent_to.push((socket, to));
+            let mut port = 40000 + socket as u16 * 1000;
             if self.symmetric {
-                SocketAddr::new(
-                    a("198.51.100.1:0").ip(),
-                    40000 + to.port() + u16::from(to.ip() != a("203.0.113.10:0").ip()) * 100,
-                )
-            } else {
-                a("198.51.100.1:40000")
+                port += to.port() % 100 + u16::from(to.ip() != a("203.0.113.10:0").ip()) * 100;
             }
+            if self.kept.contains(&(socket, to)) {
+                port += 500;
+            }
+            SocketAddr::new(a("198.51.100.1:0").ip(), port)
         }
-        fn admits(&self, from: SocketAddr) -> bool {
-            match self.filtering {
+        fn admits(&mut self, socket: usize, from: SocketAddr) -> bool {
+            let sent = |f: &dyn Fn(&SocketAddr) -> bool| {
+                self.sent_to.iter().any(|(s, to)| *s == socket && f(to))
+            };
+            let ok = match self.filtering.unwrap_or(Filtering::AddressAndPortDependent) {
                 Filtering::EndpointIndependent => true,
-                Filtering::AddressDependent => self.sent_to.iter().any(|s| s.ip() == from.ip()),
-                _ => self.sent_to.contains(&from),
+                Filtering::AddressDependent => sent(&|to| to.ip() == from.ip()),
+                _ => sent(&|to| *to == from),
+            };
+            if !ok && self.confirm_unsolicited {
+                self.kept.push((socket, from));
             }
+            ok
         }
     }
 
@@ -493,15 +558,12 @@ mod tests {
         let mut now = Instant::now();
         let mut prober = Prober::new(addrs[0], now);
         for _ in 0..1000 {
-            while let Some((to, data)) = prober.poll_transmit(now) {
-                let public = nat.map(to);
-                if let Some(reply) = responder.handle(to, public, &data) {
-                    if nat.admits(reply.from) {
-                        prober.handle_datagram(
-                            now + Duration::from_millis(5),
-                            reply.from,
-                            &reply.data,
-                        );
+            while let Some(t) = prober.poll_transmit(now) {
+                let public = nat.map(t.socket, t.to);
+                if let Some(reply) = responder.handle(t.to, public, &t.data) {
+                    if nat.admits(t.socket, reply.from) {
+                        let at = now + Duration::from_millis(5);
+                        prober.handle_datagram(at, t.socket, reply.from, &reply.data);
                     }
                 }
             }
@@ -525,44 +587,55 @@ mod tests {
 
     #[test]
     fn a_cone_nat_with_port_restricted_filtering() {
-        let nat = TestNat {
-            symmetric: false,
-            filtering: Filtering::AddressAndPortDependent,
-            sent_to: vec![],
-        };
-        let r = run(&FOUR, nat);
+        let r = run(&FOUR, TestNat::default());
         assert_eq!(r.mapped, Some(a("198.51.100.1:40000")));
         assert_eq!(r.other, Some(a("203.0.113.11:3480")));
         assert_eq!(r.mapping, Mapping::EndpointIndependent, "{r:?}");
         assert_eq!(r.filtering, Filtering::AddressAndPortDependent, "{r:?}");
+        assert_eq!(r.unsolicited_leaves_state, Some(false), "{r:?}");
         assert!(r.rtt.is_some());
+    }
+
+    /// The router of docs/nat.md: the refused answer from the other
+    /// address moves the filtering socket's next datagram there to another
+    /// port; the mapping socket, which never got one, is not disturbed.
+    #[test]
+    fn a_cone_nat_that_keeps_state_for_refused_datagrams() {
+        let nat = TestNat {
+            confirm_unsolicited: true,
+            ..TestNat::default()
+        };
+        let r = run(&FOUR, nat);
+        assert_eq!(r.mapping, Mapping::EndpointIndependent, "{r:?}");
+        assert_eq!(r.filtering, Filtering::AddressAndPortDependent, "{r:?}");
+        assert_eq!(r.unsolicited_leaves_state, Some(true), "{r:?}");
     }
 
     #[test]
     fn a_symmetric_nat_and_an_open_one() {
         let nat = TestNat {
             symmetric: true,
-            filtering: Filtering::AddressDependent,
-            sent_to: vec![],
+            filtering: Some(Filtering::AddressDependent),
+            ..TestNat::default()
         };
         let r = run(&FOUR, nat);
         assert_eq!(r.mapping, Mapping::AddressAndPortDependent, "{r:?}");
         assert_eq!(r.filtering, Filtering::AddressDependent, "{r:?}");
+        assert_eq!(r.unsolicited_leaves_state, None, "{r:?}");
         let open = TestNat {
-            symmetric: false,
-            filtering: Filtering::EndpointIndependent,
-            sent_to: vec![],
+            filtering: Some(Filtering::EndpointIndependent),
+            ..TestNat::default()
         };
         let r = run(&FOUR, open);
         assert_eq!(r.filtering, Filtering::EndpointIndependent, "{r:?}");
+        assert_eq!(r.unsolicited_leaves_state, None, "{r:?}");
     }
 
     #[test]
     fn one_server_ip_tells_less() {
         let nat = TestNat {
-            symmetric: false,
-            filtering: Filtering::EndpointIndependent,
-            sent_to: vec![],
+            filtering: Some(Filtering::EndpointIndependent),
+            ..TestNat::default()
         };
         let r = run(&FOUR[..2], nat);
         assert_eq!(r.other, Some(a("203.0.113.10:3480")));
