@@ -104,10 +104,21 @@ fn start_check_service(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>> {
             .spawn(move || {
                 let mut buf = [0u8; 1500];
                 let me = local_of(&sockets[i]);
+                // At most this many answers a second from each socket: a
+                // reflector should not be a useful flood.
+                const MAX_PER_SECOND: u32 = 2000;
+                let (mut second, mut answered) = (Instant::now(), 0u32);
                 loop {
                     let Ok((n, from)) = sockets[i].recv_from(&mut buf) else {
                         continue;
                     };
+                    if second.elapsed() >= Duration::from_secs(1) {
+                        (second, answered) = (Instant::now(), 0);
+                    }
+                    if answered >= MAX_PER_SECOND {
+                        continue;
+                    }
+                    answered += 1;
                     let Some(reply) = responder.handle(me, from, &buf[..n]) else {
                         continue;
                     };
