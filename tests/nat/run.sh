@@ -23,7 +23,9 @@
 #
 # Topology, rebuilt for every case (nothing leaves these namespaces):
 #
-#   rn-pub: bridge br0, 203.0.113.10 (rtmfp server), 203.0.113.30 (coturn)
+#   rn-pub: bridge br0: 203.0.113.10 (rtmfp server :1935, its check
+#           service :3479 :3480), 203.0.113.11 (check service :3479 :3480),
+#           203.0.113.30 (coturn :3478, user test:secret)
 #     |-- [rn-wirenatA] -- rn-natA  wan 203.0.113.101, lan0 10.0.1.1/24
 #     |                      |-- rn-a1 10.0.1.2 (the player)
 #     |                      `-- rn-a2 10.0.1.3 (the publisher when both share a NAT)
@@ -32,13 +34,29 @@
 #
 # A NAT is "cone" (MASQUERADE: keeps the source port when it can, so the
 # mapping is endpoint-independent), or "sym" (MASQUERADE --random-fully: a
-# new random port for every destination). "+filter" adds the input filter a
-# home router has (unsolicited packets to the router itself are dropped
-# before conntrack confirms them). A delay D puts tests/nat/wire.py (a
+# new random port for every destination). A "filtered" case adds the input
+# filter a home router has (unsolicited packets to the router itself are
+# dropped before conntrack confirms them); the others have none. A delay D puts tests/nat/wire.py (a
 # userspace cable: this kernel may lack netem) between each NAT's wan and
 # br0, D/2 each way, so D one way between the NATs.
 #
-# Each case prints `PASS name`, `FAIL name: why` or `PENDING name: why`
+# Cases (names: the publisher's NAT, then the player's):
+#   cone-cone-25ms, cone-cone-filtered   direct play, path direct
+#   cone-cone-nofilter                   no direct path (docs/nat.md); with
+#                                        the fallback: every tag, any path
+#   one-nat                              both behind natA: path over the LAN
+#   sym-sym-server                       publish and play through the server
+#   {cone-sym,sym-cone,sym-sym}-fallback direct play falls back to the server
+#                                        relay (pending on the fallback)
+#   {cone-sym,sym-cone,sym-sym}-turn     the publisher uses --turn: path
+#                                        through coturn (pending on --turn)
+#   check-cone, check-cone-filtered, check-sym   rtmfp check's verdicts
+#   turn-setup                           coturn itself (turnutils_uclient)
+#   udp-blocked-turn                     the player's UDP only reaches
+#                                        coturn: play --turn (pending)
+#
+# Each case prints
+# `PASS name`, `FAIL name: why` or `PENDING name: why`
 # (a case waiting for a feature not in this binary); the last line is
 # `N passed, M failed`. Exit status 1 if any case failed.
 set -uo pipefail
@@ -401,7 +419,9 @@ run_case sym-sym-server sym sym 0 0 server server
 
 # Symmetric mapping on either side: no direct path; a fallback must carry
 # every tag. Pending until the fallback exists.
-for c in cone-sym:cone:sym sym-cone:sym:cone sym-sym:sym:sym; do
+# Names are PUBLISHER-PLAYER, as in issue 19's table; run_case takes the
+# player's NAT (natA) first.
+for c in cone-sym:sym:cone sym-cone:cone:sym sym-sym:sym:sym; do
   IFS=: read -r name ka kb <<<"$c"
   if [ "$HAVE_FALLBACK" = 1 ]; then
     run_case "$name-fallback" "$ka" "$kb" 10 0 direct server
