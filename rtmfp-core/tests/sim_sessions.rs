@@ -510,6 +510,54 @@ fn introduction_between_nats_that_confirm_unsolicited_datagrams_fails() {
     );
 }
 
+/// The same NATs 25 ms apart: the first IHello and the first RHello each
+/// leave their NAT before the other arrives (they cross in flight), so
+/// both arrive on outbound entries and the session opens directly, as in
+/// tests/nat's cone-cone-25ms.
+#[test]
+fn the_same_nats_apart_let_the_first_packets_cross_and_the_session_open() {
+    let (mut sim, server, a, b, [nat_a, nat_b]) = nat_trio_with(seed_from_env_or(24), |ip| {
+        NatConfig::new(ip, NatBehaviour::PortRestricted)
+            .with_confirm_unsolicited(true)
+            .with_wan_delay(Duration::from_millis(25))
+    });
+    events(&mut sim, a);
+    events(&mut sim, b);
+    let handle = connect(&mut sim, a, b, &[addr("203.0.113.1:1935")]);
+    let mut a_events = Vec::new();
+    let _ = sim.run_until(
+        |sim| {
+            introduce(sim, server);
+            a_events.extend(events(sim, a));
+            a_events
+                .iter()
+                .any(|e| matches!(e, Event::SessionOpened { session, .. } if *session == handle))
+        },
+        Limits::time(Duration::from_secs(30)),
+    );
+    let far = a_events.iter().find_map(|e| match e {
+        Event::SessionOpened {
+            session,
+            far_address,
+            ..
+        } if *session == handle => Some(*far_address),
+        _ => None,
+    });
+    assert_eq!(
+        far.map(|f| f.ip()),
+        Some(addr("198.51.100.20:0").ip()),
+        "sim seed = {}: {a_events:?}",
+        sim.seed()
+    );
+    let (na, nb) = (sim.nat_stats(nat_a), sim.nat_stats(nat_b));
+    assert_eq!(
+        (na.clash_remaps, nb.clash_remaps),
+        (0, 0),
+        "sim seed = {}",
+        sim.seed()
+    );
+}
+
 #[test]
 fn introduction_between_symmetric_nats_fails_cleanly() {
     let (mut sim, server, a, b) = nat_trio(seed_from_env_or(22), NatBehaviour::Symmetric);

@@ -66,6 +66,11 @@ pub struct NatConfig {
     /// How long such an entry lives without a datagram matching it (Linux
     /// `nf_conntrack_udp_timeout`, 30 s).
     pub unsolicited_timeout: Duration,
+    /// Delay on the NAT's outside link, after translation (like netem on
+    /// a router's wan egress): what separates two NATs whose clients
+    /// reach each other.  Zero by default: translation and arrival at the
+    /// next NAT happen at the same instant.
+    pub wan_delay: Duration,
 }
 
 impl NatConfig {
@@ -81,7 +86,14 @@ impl NatConfig {
             first_port: 40000,
             confirm_unsolicited: false,
             unsolicited_timeout: Duration::from_secs(30),
+            wan_delay: Duration::ZERO,
         }
+    }
+
+    /// Sets [`wan_delay`](Self::wan_delay).
+    pub fn with_wan_delay(mut self, delay: Duration) -> Self {
+        self.wan_delay = delay;
+        self
     }
 
     /// Sets [`confirm_unsolicited`](Self::confirm_unsolicited).
