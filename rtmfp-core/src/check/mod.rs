@@ -18,12 +18,17 @@
 //!   It is not on the RTMFP port, so RTMFP traffic is untouched.
 //!
 //! The client side, [`Prober`], runs the RFC 5780 §4.3/§4.4 tests from
-//! one UDP socket, in an order that keeps them honest: first a plain
-//! Binding to the primary address, then the filtering tests (answers
-//! requested from the other port, and from the other IP and port, before
-//! anything was sent there), then the mapping tests (Bindings sent to the
-//! other addresses).  It gives a [`NatReport`] in about two seconds, and
-//! any RFC 5780 server will do (`rtmfp check --stun ADDR`).
+//! two UDP sockets (two NAT mappings), so that they cannot disturb each
+//! other: on the first, Bindings to the primary address, to the other
+//! address and to the other IP (mapping); on the second, a Binding to the
+//! primary address asking for the answer from the other port, and from
+//! the other IP and port, before that socket sends anywhere else
+//! (filtering), then a Binding to the source of an answer the NAT refused:
+//! a new public port means the refusal left state (a router without an
+//! input filter, docs/nat.md).  It gives a [`NatReport`] in one to three
+//! seconds, and any RFC 5780 server will do (`rtmfp check --stun ADDR`).
+//! [`crate::runtime::probe_nat`] runs it on real sockets, and
+//! [`crate::flash::check::check`] runs the whole check.
 
 pub mod stun;
 
