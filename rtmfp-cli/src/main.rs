@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 run-time failure, 2 usage error.
 
 mod bench;
+mod check;
 mod common;
 mod crowd;
 mod decrypt;
@@ -44,6 +45,7 @@ enum Command {
     Echo(echo::EchoArgs),
     Send(send::SendArgs),
     Bench(bench::BenchArgs),
+    Check(check::CheckArgs),
     Decrypt(decrypt::DecryptArgs),
 }
 
@@ -73,6 +75,7 @@ fn run(cli: Cli) -> common::Result<()> {
         Command::Echo(a) => echo::run(a),
         Command::Send(a) => send::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Check(a) => check::run(a),
         Command::Decrypt(_) => unreachable!("handled above"),
     }
 }

@@ -62,10 +62,81 @@ pub struct ServerArgs {
     /// service: connects, introductions and names only).
     #[arg(long)]
     pub no_relay: bool,
+    /// Run the check service for `rtmfp check` on ADDR (IP:PORT, not the
+    /// RTMFP port): a STUN responder (RFC 5780 NAT behaviour discovery).
+    /// Give two ports of one IP, and the same two ports of a second IP if
+    /// the host has one (up to four); the first is the primary.  Clients
+    /// learn the addresses with the checkInfo command.
+    #[arg(long = "check", value_name = "ADDR", value_parser = parse_listen)]
+    pub check: Vec<SocketAddr>,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
     pub turn: crate::common::TurnArgs,
+}
+
+/// Starts the check service: one thread per address, each answering the
+/// Binding requests that arrive on it from whichever socket the request
+/// asks for.  The threads end with the process.
+fn start_check_service(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>> {
+    use std::net::UdpSocket;
+    if addrs.len() > 4 {
+        return Err(fail(
+            "at most four --check addresses (two ports on each of two IPs)",
+        ));
+    }
+    let mut sockets = Vec::new();
+    for a in addrs {
+        if a.ip().is_unspecified() || a.port() == 0 {
+            return Err(fail(format!(
+                "--check {a}: give the IP and port clients reach it at (it is sent to them)"
+            )));
+        }
+        let s =
+            UdpSocket::bind(a).map_err(|e| fail(format!("cannot listen on --check {a}: {e}")))?;
+        sockets.push(s);
+    }
+    let local: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+    let sockets = Arc::new(sockets);
+    let responder = Arc::new(rtmfp_core::check::Responder::new(local.clone()));
+    for i in 0..sockets.len() {
+        let (sockets, responder) = (sockets.clone(), responder.clone());
+        std::thread::Builder::new()
+            .name(format!("check-{i}"))
+            .spawn(move || {
+                let mut buf = [0u8; 1500];
+                let me = local_of(&sockets[i]);
+                // At most this many answers a second from each socket: a
+                // reflector should not be a useful flood.
+                const MAX_PER_SECOND: u32 = 2000;
+                let (mut second, mut answered) = (Instant::now(), 0u32);
+                loop {
+                    let Ok((n, from)) = sockets[i].recv_from(&mut buf) else {
+                        continue;
+                    };
+                    if second.elapsed() >= Duration::from_secs(1) {
+                        (second, answered) = (Instant::now(), 0);
+                    }
+                    if answered >= MAX_PER_SECOND {
+                        continue;
+                    }
+                    answered += 1;
+                    let Some(reply) = responder.handle(me, from, &buf[..n]) else {
+                        continue;
+                    };
+                    if let Some(out) = sockets.iter().find(|s| local_of(s) == reply.from) {
+                        let _ = out.send_to(&reply.data, reply.to);
+                    }
+                }
+            })
+            .map_err(|e| fail(format!("cannot start the check service: {e}")))?;
+    }
+    Ok(local)
+}
+
+fn local_of(s: &std::net::UdpSocket) -> SocketAddr {
+    s.local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 /// The key set the arguments ask for.
@@ -207,9 +278,11 @@ pub fn run(args: ServerArgs) -> Result<()> {
     install_signal_handlers();
     let keys = key_set(&args)?;
     let (crypto, id) = identity(args.security.apply(FlashConfig::server()))?;
+    let check_addresses = start_check_service(&args.check)?;
     let config = ServerConfig {
         keys: keys.clone(),
         relay: !args.no_relay,
+        check_addresses: check_addresses.clone(),
         ..ServerConfig::default()
     };
     let mut runtime = RuntimeConfig::new(args.listen.clone(), crypto);
@@ -235,6 +308,9 @@ pub fn run(args: ServerArgs) -> Result<()> {
     }
     if args.no_relay {
         println!("relay off");
+    }
+    for a in &check_addresses {
+        println!("check {a}");
     }
     let start = Instant::now();
     let mut printer = Printer::default();

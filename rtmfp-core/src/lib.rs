@@ -18,11 +18,14 @@
 //!   (NetConnection, NetStream, direct peer-to-peer streams).
 //! - [`rendezvous`] knows server policy: developer keys, the peer
 //!   registry, introductions, name lookup and the stream relay.
+//! - [`check`] is the connectivity check: a STUN (RFC 5780) responder
+//!   for servers and a prober that tells a client what its NAT does.
 //! - [`sim`] is test support: a deterministic network simulator (links,
 //!   NATs, virtual time) that drives sans-IO endpoints.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod crypto;
 pub mod endpoint;
 pub mod flash;

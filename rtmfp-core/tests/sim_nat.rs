@@ -239,9 +239,18 @@ fn outbound_refreshes_mappings_and_inbound_does_not_by_default() {
 /// a rendezvous server, then punch toward each other's public address.
 /// Returns (datagrams A got from B, datagrams B got from A, sim).
 fn punch(seed: u64, behaviour: NatBehaviour, rounds: usize) -> (usize, usize, Sim) {
+    let (from_b, from_a, sim, _) = punch_with(seed, rounds, |ip| NatConfig::new(ip, behaviour));
+    (from_b, from_a, sim)
+}
+
+fn punch_with(
+    seed: u64,
+    rounds: usize,
+    config: impl Fn([u8; 4]) -> NatConfig,
+) -> (usize, usize, Sim, [NatId; 2]) {
     let mut sim = Sim::new(sim::seed_from_env_or(seed));
-    let nat1 = sim.add_nat(NatConfig::new([198, 51, 100, 1], behaviour));
-    let nat2 = sim.add_nat(NatConfig::new([198, 51, 100, 2], behaviour));
+    let nat1 = sim.add_nat(config([198, 51, 100, 1]));
+    let nat2 = sim.add_nat(config([198, 51, 100, 2]));
     let na = sim.add_node_behind(nat1, Recorder::new(), &[a(CLIENT)]);
     let nb = sim.add_node_behind(nat2, Recorder::new(), &[a(CLIENT)]);
     let s = sim.add_node(Recorder::new(), &[a(SERVER)]);
@@ -262,7 +271,7 @@ fn punch(seed: u64, behaviour: NatBehaviour, rounds: usize) -> (usize, usize, Si
     }
     let from_b = sim.node::<Recorder>(na).inbox.len();
     let from_a = sim.node::<Recorder>(nb).inbox.len();
-    (from_b, from_a, sim)
+    (from_b, from_a, sim, [nat1, nat2])
 }
 
 #[test]
@@ -272,6 +281,32 @@ fn hole_punching_between_port_restricted_nats_works() {
     // every later one passes both ways.
     assert_eq!((from_b, from_a), (2, 1), "{sim}");
     assert_eq!(sim.stats().drops.get(DropReason::NatFiltered), 1, "{sim}");
+}
+
+/// Linux MASQUERADE without an input filter (docs/nat.md): A's first punch
+/// reaches NAT 2 before B's leaves, and NAT 2 keeps an entry for it.  B's
+/// punch to A would be the reverse of that entry, so it leaves from another
+/// port, which NAT 1 has never sent to: filtered, and kept in turn.  From
+/// then on every punch lands on one of those entries, in both directions.
+#[test]
+fn hole_punching_between_nats_that_confirm_unsolicited_datagrams_fails() {
+    let (from_b, from_a, sim, [nat1, nat2]) = punch_with(29, 3, |ip| {
+        NatConfig::new(ip, NatBehaviour::PortRestricted).with_confirm_unsolicited(true)
+    });
+    assert_eq!((from_b, from_a), (0, 0), "{sim}");
+    let (n1, n2) = (sim.nat_stats(nat1), sim.nat_stats(nat2));
+    // NAT 2 kept A's first punch; NAT 1 kept B's first punch, which came
+    // from the port the clash gave it.
+    assert_eq!(
+        (n1.confirmed_unsolicited, n2.confirmed_unsolicited),
+        (1, 1),
+        "{sim}"
+    );
+    assert_eq!((n1.clash_remaps, n2.clash_remaps), (0, 1), "{sim}");
+    assert_eq!(sim.stats().drops.get(DropReason::NatFiltered), 6, "{sim}");
+    // The same NATs with an input filter: the first punch leaves nothing.
+    let (from_b, from_a, sim) = punch(29, NatBehaviour::PortRestricted, 3);
+    assert_eq!((from_b, from_a), (3, 2), "{sim}");
 }
 
 #[test]

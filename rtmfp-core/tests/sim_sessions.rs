@@ -8,7 +8,8 @@ use rtmfp_core::endpoint::{
     CloseReason, DropReason, Endpoint, EndpointConfig, Event, OpenFailure, SessionHandle,
 };
 use rtmfp_core::sim::{
-    addr, seed_from_env_or, Limits, LinkConfig, NatBehaviour, NatConfig, NodeId, Sim, TraceKind,
+    addr, seed_from_env_or, Limits, LinkConfig, NatBehaviour, NatConfig, NatId, NodeId, Sim,
+    TraceKind,
 };
 use rtmfp_core::wire::{Address, AddressOrigin};
 use std::net::SocketAddr;
@@ -380,12 +381,20 @@ fn introduce(sim: &mut Sim, server: NodeId) {
 }
 
 fn nat_trio(seed: u64, behaviour: NatBehaviour) -> (Sim, NodeId, NodeId, NodeId) {
+    let (sim, server, a, b, _) = nat_trio_with(seed, |ip| NatConfig::new(ip, behaviour));
+    (sim, server, a, b)
+}
+
+fn nat_trio_with(
+    seed: u64,
+    config: impl Fn(std::net::IpAddr) -> NatConfig,
+) -> (Sim, NodeId, NodeId, NodeId, [NatId; 2]) {
     let mut sim = Sim::new(seed);
     sim.set_default_link(LinkConfig::ideal().with_delay(Duration::from_millis(20)));
     let server_addr = addr("203.0.113.1:1935");
     let server = sim.add_node(endpoint(&sim, FlashConfig::server(), 1), &[server_addr]);
-    let nat_a = sim.add_nat(NatConfig::new(addr("192.0.2.10:0").ip(), behaviour));
-    let nat_b = sim.add_nat(NatConfig::new(addr("198.51.100.20:0").ip(), behaviour));
+    let nat_a = sim.add_nat(config(addr("192.0.2.10:0").ip()));
+    let nat_b = sim.add_nat(config(addr("198.51.100.20:0").ip()));
     let a = sim.add_node_behind(
         nat_a,
         endpoint(&sim, FlashConfig::client(), 2),
@@ -401,7 +410,7 @@ fn nat_trio(seed: u64, behaviour: NatBehaviour) -> (Sim, NodeId, NodeId, NodeId)
     connect(&mut sim, b, server, &[server_addr]);
     let _ = sim.run_for(Duration::from_secs(1));
     assert_eq!(sim.node::<Endpoint>(server).session_count(), 2);
-    (sim, server, a, b)
+    (sim, server, a, b, [nat_a, nat_b])
 }
 
 #[test]
@@ -442,6 +451,111 @@ fn introduction_across_port_restricted_nats_gives_a_direct_session() {
     assert_eq!(*far_peer_id, sim.node::<Endpoint>(b).peer_id());
     let b_events = events(&mut sim, b);
     assert_eq!(opened_handles(&b_events).len(), 1, "{b_events:?}");
+}
+
+/// Two port-restricted NATs that keep an entry for every unsolicited
+/// datagram (Linux MASQUERADE without an input filter), with no delay
+/// between them (the sim translates at both NATs in the same instant):
+/// A's first IHello to B reaches B's NAT before B's RHello leaves it, and
+/// the introduction cannot succeed (docs/nat.md).  Retries do not help:
+/// each one refreshes the entries that block it.
+#[test]
+fn introduction_between_nats_that_confirm_unsolicited_datagrams_fails() {
+    let (mut sim, server, a, b, [nat_a, nat_b]) = nat_trio_with(seed_from_env_or(23), |ip| {
+        NatConfig::new(ip, NatBehaviour::PortRestricted).with_confirm_unsolicited(true)
+    });
+    events(&mut sim, a);
+    events(&mut sim, b);
+    let handle = connect(&mut sim, a, b, &[addr("203.0.113.1:1935")]);
+    let mut a_events = Vec::new();
+    let _ = sim.run_until(
+        |sim| {
+            introduce(sim, server);
+            a_events.extend(events(sim, a));
+            a_events.iter().any(|e| {
+                matches!(e, Event::SessionOpened { session, .. }
+                    | Event::SessionOpenFailed { session, .. } if *session == handle)
+            })
+        },
+        Limits::time(Duration::from_secs(120)),
+    );
+    let opened = a_events
+        .iter()
+        .find(|e| matches!(e, Event::SessionOpened { session, .. } if *session == handle));
+    assert!(opened.is_none(), "sim seed = {}: {opened:?}", sim.seed());
+    let failed = a_events.iter().find_map(|e| match e {
+        Event::SessionOpenFailed { session, reason } if *session == handle => Some(reason),
+        _ => None,
+    });
+    assert_eq!(
+        failed,
+        Some(&OpenFailure::Timeout),
+        "sim seed = {}",
+        sim.seed()
+    );
+    let (na, nb) = (sim.nat_stats(nat_a), sim.nat_stats(nat_b));
+    // B's NAT kept A's first IHello and gave B's RHello another port; A's
+    // NAT kept that RHello.  Nothing else was ever needed to block them.
+    assert_eq!(
+        (na.clash_remaps, nb.clash_remaps),
+        (0, 1),
+        "sim seed = {}",
+        sim.seed()
+    );
+    assert_eq!(
+        (na.confirmed_unsolicited, nb.confirmed_unsolicited),
+        (1, 1),
+        "sim seed = {}",
+        sim.seed()
+    );
+}
+
+/// The same NATs 25 ms apart: the first IHello and the first RHello each
+/// leave their NAT before the other arrives (they cross in flight), so
+/// both arrive on outbound entries and the session opens directly, as in
+/// tests/nat's cone-cone-25ms.
+#[test]
+fn the_same_nats_apart_let_the_first_packets_cross_and_the_session_open() {
+    let (mut sim, server, a, b, [nat_a, nat_b]) = nat_trio_with(seed_from_env_or(24), |ip| {
+        NatConfig::new(ip, NatBehaviour::PortRestricted)
+            .with_confirm_unsolicited(true)
+            .with_wan_delay(Duration::from_millis(25))
+    });
+    events(&mut sim, a);
+    events(&mut sim, b);
+    let handle = connect(&mut sim, a, b, &[addr("203.0.113.1:1935")]);
+    let mut a_events = Vec::new();
+    let _ = sim.run_until(
+        |sim| {
+            introduce(sim, server);
+            a_events.extend(events(sim, a));
+            a_events
+                .iter()
+                .any(|e| matches!(e, Event::SessionOpened { session, .. } if *session == handle))
+        },
+        Limits::time(Duration::from_secs(30)),
+    );
+    let far = a_events.iter().find_map(|e| match e {
+        Event::SessionOpened {
+            session,
+            far_address,
+            ..
+        } if *session == handle => Some(*far_address),
+        _ => None,
+    });
+    assert_eq!(
+        far.map(|f| f.ip()),
+        Some(addr("198.51.100.20:0").ip()),
+        "sim seed = {}: {a_events:?}",
+        sim.seed()
+    );
+    let (na, nb) = (sim.nat_stats(nat_a), sim.nat_stats(nat_b));
+    assert_eq!(
+        (na.clash_remaps, nb.clash_remaps),
+        (0, 0),
+        "sim seed = {}",
+        sim.seed()
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@
 
 pub mod amf;
 pub mod candidates;
+pub mod check;
 pub mod client;
 pub mod command;
 pub mod flv;

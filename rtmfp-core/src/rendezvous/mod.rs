@@ -18,7 +18,8 @@
 //!   an IHello for a connected peer's ID gets a Redirect to that peer's
 //!   addresses, and the peer gets a Forwarded IHello.
 //! - **Names**: `registerName(name)` and `lookupName(name)` commands on
-//!   the NetConnection ([`REGISTER_NAME`], [`LOOKUP_NAME`]): a peer
+//!   the NetConnection ([`REGISTER_NAME`], [`LOOKUP_NAME`], and
+//!   [`CHECK_INFO`] for `rtmfp check`): a peer
 //!   registers a name; another resolves it to a 64-hex-character peer ID.
 //! - **Relay** (§5.3.5): `publish`/`play` through the server; a
 //!   publisher's messages go to every player on the player's flows.
@@ -38,7 +39,7 @@ mod types;
 pub use handle::ServerHandle;
 pub use keys::KeySet;
 pub use registry::{MemoryRegistry, NameError, PeerRecord, PeerRegistry};
-pub use server::{Server, ServerStats, LOOKUP_NAME, REGISTER_NAME};
+pub use server::{Server, ServerStats, CHECK_INFO, LOOKUP_NAME, REGISTER_NAME};
 pub use types::{
     ClientInfo, ConnectHook, ConnectRequest, Decision, DisconnectHook, Hooks, ServerConfig,
     ServerEvent, StreamHook, StreamInfo, StreamRequest,

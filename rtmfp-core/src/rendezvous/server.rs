@@ -31,6 +31,11 @@ pub const REGISTER_NAME: &str = "registerName";
 /// or `_error` with "NetConnection.Call.Failed" if no connected peer
 /// holds it.
 pub const LOOKUP_NAME: &str = "lookupName";
+/// The server's own command, for `rtmfp check` ([`crate::check`]):
+/// `("checkInfo", txn, null)` → `_result(txn, null, {publicAddress:
+/// "IP:PORT", check: ["IP:PORT", ...]})`: the address the server sees the
+/// caller at, and where its check service listens (empty: none).
+pub const CHECK_INFO: &str = "checkInfo";
 
 /// How long a rejected client's session stays open for its `_error` to
 /// be delivered.
@@ -483,6 +488,31 @@ impl Server {
             }
             (ClientState::Connected, name::RESULT | name::ERROR)
                 if self.on_relay_answer(ep, now, session, &command) => {}
+            (ClientState::Connected, CHECK_INFO) => {
+                let Some(address) = self.clients.get(&session).map(|c| c.address) else {
+                    return;
+                };
+                let check = self
+                    .config
+                    .check_addresses
+                    .iter()
+                    .map(|a| Value::from(a.to_string().as_str()))
+                    .collect();
+                let info = Value::Object(Box::new(crate::flash::amf::Object::anonymous(vec![
+                    (
+                        "publicAddress".into(),
+                        Value::from(address.to_string().as_str()),
+                    ),
+                    ("check".into(), Value::StrictArray(check)),
+                ])));
+                let ok = Command::new(
+                    name::RESULT,
+                    command.transaction_id,
+                    Value::Null,
+                    vec![info],
+                );
+                self.reply(ep, now, session, &ok);
+            }
             (ClientState::Connected, "releaseStream" | "FCPublish" | "FCUnpublish")
                 if command.transaction_id != 0.0 =>
             {

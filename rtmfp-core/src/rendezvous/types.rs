@@ -28,6 +28,10 @@ pub struct ServerConfig {
     pub max_redirect_addresses: usize,
     /// `fmsVer` in the connect response.
     pub server_info: String,
+    /// Where the server's check service (a STUN responder,
+    /// [`crate::check`]) listens, as clients should reach it; sent in the
+    /// answer to [`CHECK_INFO`](super::CHECK_INFO).  Empty: no service.
+    pub check_addresses: Vec<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +43,7 @@ impl Default for ServerConfig {
             relay: true,
             max_redirect_addresses: 8,
             server_info: "rtmfp-rs/0.1".to_owned(),
+            check_addresses: Vec::new(),
         }
     }
 }

@@ -67,6 +67,7 @@
 //! # }
 //! ```
 
+mod check;
 mod driver;
 mod events;
 mod flows;
@@ -76,6 +77,7 @@ mod sink;
 mod stats;
 mod sys;
 
+pub use check::{local_ip_toward, probe_nat};
 pub use flows::{parse_uri, DEFAULT_PORT};
 pub use stats::{ErrorCounts, IoStats, RuntimeStats};
 

@@ -53,6 +53,24 @@ pub struct NatConfig {
     /// The first public port handed out by the cone behaviours, which
     /// allocate sequentially from here (wrapping within 1024..=65535).
     pub first_port: u16,
+    /// Model a Linux router with no input filter (iptables MASQUERADE and
+    /// nothing in INPUT): an unsolicited inbound datagram is not only
+    /// dropped, it leaves a conntrack entry of the router itself (the kernel
+    /// confirms it on local delivery and answers ICMP port unreachable).
+    /// While that entry lives, datagrams from the same source to the same
+    /// public port keep landing on it, and an outbound datagram whose
+    /// translation would be its reverse gets another public port, for that
+    /// destination only.  See docs/nat.md.  Off by default: a router with
+    /// an input filter drops the datagram before conntrack confirms it.
+    pub confirm_unsolicited: bool,
+    /// How long such an entry lives without a datagram matching it (Linux
+    /// `nf_conntrack_udp_timeout`, 30 s).
+    pub unsolicited_timeout: Duration,
+    /// Delay on the NAT's outside link, after translation (like netem on
+    /// a router's wan egress): what separates two NATs whose clients
+    /// reach each other.  Zero by default: translation and arrival at the
+    /// next NAT happen at the same instant.
+    pub wan_delay: Duration,
 }
 
 impl NatConfig {
@@ -66,7 +84,22 @@ impl NatConfig {
             hairpin: true,
             inbound_refresh: false,
             first_port: 40000,
+            confirm_unsolicited: false,
+            unsolicited_timeout: Duration::from_secs(30),
+            wan_delay: Duration::ZERO,
         }
+    }
+
+    /// Sets [`wan_delay`](Self::wan_delay).
+    pub fn with_wan_delay(mut self, delay: Duration) -> Self {
+        self.wan_delay = delay;
+        self
+    }
+
+    /// Sets [`confirm_unsolicited`](Self::confirm_unsolicited).
+    pub fn with_confirm_unsolicited(mut self, confirm: bool) -> Self {
+        self.confirm_unsolicited = confirm;
+        self
     }
 
     /// Sets [`mapping_timeout`](Self::mapping_timeout).
@@ -141,6 +174,12 @@ pub struct NatStats {
     pub dropped_filtered: u64,
     /// Hairpin datagrams dropped.
     pub dropped_hairpin: u64,
+    /// Unsolicited inbound datagrams that left an entry of their own
+    /// ([`NatConfig::confirm_unsolicited`]).
+    pub confirmed_unsolicited: u64,
+    /// Outbound datagrams given another public port because such an entry
+    /// held the reverse of their usual translation.
+    pub clash_remaps: u64,
 }
 
 /// (internal address, destination for symmetric mappings).
@@ -165,6 +204,8 @@ pub(crate) struct Nat {
     by_port: HashMap<u16, Entry>,
     by_key: HashMap<Key, u16>,
     next_port: u16,
+    /// (remote, public port) of confirmed unsolicited datagrams → last seen.
+    unsolicited: HashMap<(SocketAddr, u16), Duration>,
 }
 
 const MIN_PORT: u16 = 1024;
@@ -180,6 +221,7 @@ impl Nat {
             by_port: HashMap::new(),
             by_key: HashMap::new(),
             next_port,
+            unsolicited: HashMap::new(),
         }
     }
 
@@ -226,10 +268,31 @@ impl Nat {
         internal: SocketAddr,
         dst: SocketAddr,
     ) -> SocketAddr {
-        let remote = (self.config.behaviour == NatBehaviour::Symmetric).then_some(dst);
-        let key = (internal, remote);
-        let existing = self.by_key.get(&key).copied();
-        let port = match existing {
+        let symmetric = self.config.behaviour == NatBehaviour::Symmetric;
+        let remote = symmetric.then_some(dst);
+        let clashing = self.config.confirm_unsolicited && !symmetric;
+        // A destination already moved to a port of its own by a clash.
+        let moved = (internal, Some(dst));
+        let mut port = match self.by_key.get(&moved).copied() {
+            Some(port) if clashing && !self.reap(port, now) => port,
+            _ => self.ensure((internal, remote), now),
+        };
+        if clashing && self.unsolicited_live(dst, port, now) {
+            // Linux: the reply tuple (dst -> public:port) is taken by the
+            // router's own entry; this flow alone gets another port.
+            self.stats.clash_remaps += 1;
+            port = self.ensure(moved, now);
+        }
+        let e = self.by_port.get_mut(&port).expect("mapping just ensured");
+        e.last_active = now;
+        e.permits.insert(dst, now);
+        self.stats.outbound += 1;
+        SocketAddr::new(self.config.public_ip, port)
+    }
+
+    /// The live mapping for `key`, created if there is none.
+    fn ensure(&mut self, key: Key, now: Duration) -> u16 {
+        match self.by_key.get(&key).copied() {
             Some(port) if !self.reap(port, now) => port,
             _ => {
                 let port = self.allocate(now);
@@ -245,12 +308,35 @@ impl Nat {
                 );
                 port
             }
-        };
-        let e = self.by_port.get_mut(&port).expect("mapping just ensured");
-        e.last_active = now;
-        e.permits.insert(dst, now);
-        self.stats.outbound += 1;
-        SocketAddr::new(self.config.public_ip, port)
+        }
+    }
+
+    /// Whether a confirmed unsolicited entry (`remote` -> `port`) is alive.
+    fn unsolicited_live(&mut self, remote: SocketAddr, port: u16, now: Duration) -> bool {
+        let timeout = self.config.unsolicited_timeout;
+        match self.unsolicited.get(&(remote, port)) {
+            Some(&seen) if now < seen + timeout => true,
+            Some(_) => {
+                self.unsolicited.remove(&(remote, port));
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Drops an unsolicited inbound datagram, leaving (or refreshing) an
+    /// entry for it when the NAT confirms those.
+    fn refuse(
+        &mut self,
+        now: Duration,
+        src: SocketAddr,
+        port: u16,
+        reason: DropReason,
+    ) -> DropReason {
+        if self.config.confirm_unsolicited && self.unsolicited.insert((src, port), now).is_none() {
+            self.stats.confirmed_unsolicited += 1;
+        }
+        reason
     }
 
     /// Filters and translates an inbound datagram from `src` to public `port`.
@@ -260,9 +346,15 @@ impl Nat {
         src: SocketAddr,
         port: u16,
     ) -> Result<SocketAddr, DropReason> {
+        if self.config.confirm_unsolicited && self.unsolicited_live(src, port, now) {
+            // It lands on the router's own entry, as the first one did.
+            self.unsolicited.insert((src, port), now);
+            self.stats.dropped_filtered += 1;
+            return Err(DropReason::NatFiltered);
+        }
         if self.reap(port, now) {
             self.stats.dropped_no_mapping += 1;
-            return Err(DropReason::NatNoMapping);
+            return Err(self.refuse(now, src, port, DropReason::NatNoMapping));
         }
         let timeout = self.config.mapping_timeout;
         let refresh = self.config.inbound_refresh;
@@ -280,7 +372,7 @@ impl Nat {
         };
         if !allowed {
             self.stats.dropped_filtered += 1;
-            return Err(DropReason::NatFiltered);
+            return Err(self.refuse(now, src, port, DropReason::NatFiltered));
         }
         if refresh {
             e.last_active = now;
@@ -297,6 +389,7 @@ impl Nat {
     pub(crate) fn reset(&mut self) {
         self.by_port.clear();
         self.by_key.clear();
+        self.unsolicited.clear();
     }
 
     /// Live mappings, sorted by public port.

@@ -60,6 +60,11 @@ impl Sim {
             }
             p.src = mapped;
             p.realm = outside;
+            let delay = nat.config.wan_delay;
+            if !delay.is_zero() {
+                // The rest of the way after the NAT's outside link.
+                return self.schedule(now + delay, Event::Transit(p));
+            }
         }
         self.drop_packet(DropReason::NoRoute, p);
     }
