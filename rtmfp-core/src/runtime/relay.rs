@@ -115,6 +115,7 @@ fn add(a: &TurnStats, b: &TurnStats) -> TurnStats {
         channel_data_received: a.channel_data_received + b.channel_data_received,
         data_indications: a.data_indications + b.data_indications,
         dropped: a.dropped + b.dropped,
+        unroutable: a.unroutable + b.unroutable,
         invalid: a.invalid + b.invalid,
         channels: a.channels + b.channels,
         refused_peers: a.refused_peers + b.refused_peers,

@@ -153,6 +153,9 @@ pub struct TurnStats {
     pub data_indications: u64,
     /// Datagrams to peers dropped.
     pub dropped: u64,
+    /// Of those, datagrams to addresses the TURN server cannot reach (a
+    /// private address from a public server), never sent.
+    pub unroutable: u64,
     /// Datagrams from the server that were not valid for us.
     pub invalid: u64,
     /// Channels bound (refreshes not counted).
@@ -407,6 +410,14 @@ impl TurnClient {
     pub fn send(&mut self, now: Instant, peer: SocketAddr, mut datagram: Vec<u8>) -> SendOutcome {
         if self.state != State::Allocated || datagram.len() > usize::from(u16::MAX) - 64 {
             self.stats.dropped += 1;
+            return SendOutcome::Dropped(datagram);
+        }
+        if !reachable_from(self.config.server, peer) {
+            // A public relay cannot reach a private address, and coturn
+            // answers the attempt by failing the allocation's socket:
+            // never ask it to (a peer's LAN candidates from setPeerInfo).
+            self.stats.dropped += 1;
+            self.stats.unroutable += 1;
             return SendOutcome::Dropped(datagram);
         }
         if !self.peers.contains_key(&peer) {
@@ -746,6 +757,41 @@ impl TurnClient {
         }
         self.events.push_back(TurnEvent::Failed(error));
     }
+}
+
+/// How far an address reaches: loopback < private (RFC 1918, CGNAT,
+/// link-local, ULA) < public.
+fn scope(addr: SocketAddr) -> u8 {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) => {
+            let o = ip.octets();
+            if ip.is_loopback() {
+                0
+            } else if ip.is_private() || ip.is_link_local() || (o[0] == 100 && (o[1] & 0xC0) == 64)
+            {
+                1
+            } else {
+                2
+            }
+        }
+        std::net::IpAddr::V6(ip) => {
+            let first = ip.segments()[0];
+            if ip.is_loopback() {
+                0
+            } else if (first & 0xFE00) == 0xFC00 || (first & 0xFFC0) == 0xFE80 {
+                1
+            } else {
+                2
+            }
+        }
+    }
+}
+
+/// Whether a TURN server at `server` can relay to `peer`: a server on a
+/// private network reaches private and public peers, a public one only
+/// public peers (a loopback one, in tests, everything).
+fn reachable_from(server: SocketAddr, peer: SocketAddr) -> bool {
+    server.is_ipv4() == peer.is_ipv4() && scope(peer) >= scope(server)
 }
 
 /// RFC 8656 §10.1: a Send indication (no authentication).

@@ -198,6 +198,36 @@ fn datagrams_wait_for_the_channel_then_go_as_channel_data() {
 }
 
 #[test]
+fn a_public_relay_is_never_asked_for_a_private_address() {
+    let now = Instant::now();
+    let mut c = allocated(now); // the server is 192.0.2.10: public
+    for private in [
+        "10.0.2.2:1935",
+        "192.168.1.5:1935",
+        "172.16.0.1:1",
+        "100.64.0.1:1",
+    ] {
+        let peer: SocketAddr = private.parse().unwrap();
+        assert!(matches!(
+            c.send(now, peer, b"x".to_vec()),
+            SendOutcome::Dropped(_)
+        ));
+    }
+    assert!(c.poll_transmit().is_none(), "no ChannelBind for them");
+    assert_eq!(c.stats().unroutable, 4);
+    let public: SocketAddr = "203.0.113.5:1935".parse().unwrap();
+    assert_eq!(c.send(now, public, b"x".to_vec()), SendOutcome::Queued);
+    // A relay on a private network reaches private peers.
+    let mut cfg = config();
+    cfg.server = "10.0.0.1:3478".parse().unwrap();
+    let mut lan = TurnClient::new(cfg, now);
+    pump(&mut lan, now, allocate_ok);
+    lan.poll_event();
+    let peer: SocketAddr = "10.0.2.2:1935".parse().unwrap();
+    assert_eq!(lan.send(now, peer, b"x".to_vec()), SendOutcome::Queued);
+}
+
+#[test]
 fn data_indications_from_permitted_peers_are_delivered() {
     let now = Instant::now();
     let mut c = allocated(now);
@@ -213,7 +243,7 @@ fn data_indications_from_permitted_peers_are_delivered() {
 fn a_refused_peer_is_reported_and_its_datagrams_dropped() {
     let now = Instant::now();
     let mut c = allocated(now);
-    let peer: SocketAddr = "127.0.0.1:1935".parse().unwrap();
+    let peer: SocketAddr = "198.51.100.99:1935".parse().unwrap();
     assert_eq!(c.send(now, peer, b"x".to_vec()), SendOutcome::Queued);
     let bind = c.poll_transmit().unwrap();
     let reply = serve(&bind, |m| {
