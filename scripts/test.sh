@@ -485,6 +485,14 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
   echo "consumer project: a NetConnection connected to a Server; both closed; the process exited"
 )
 
+# -------------------------------------------------------------------- NAT --
+section "NAT"
+# Real Linux NATs in network namespaces (iptables MASQUERADE, cone and
+# symmetric), the rendezvous server and coturn on a "public" bridge:
+# direct, LAN, relay-fallback and TURN paths, rtmfp check's verdicts
+# (tests/nat/run.sh; SKIP when not root). About 2 minutes.
+logged nat tests/nat/run.sh "$TARGET_DIR/debug/rtmfp" || die "tests/nat failed (build/logs/nat.log)"
+
 # ----------------------------------------------------------------- README --
 section "README"
 # Every code block of README.md, the bindings' READMEs and docs/*.md runs as
@@ -537,6 +545,7 @@ for counts in "$(tally "$LOGS/cargo-test.log" '^test result: ')" \
   "$(tally "$LOGS/c.log" '^[0-9]+ passed, [0-9]+ failed$')" \
   "$(tally "$LOGS/pytest.log" '^=+ .*(passed|failed).* in [0-9.]+s')" \
   "$(tally_node "$LOGS/node.log")" \
+  "$(tally "$LOGS/nat.log" '^[0-9]+ passed, [0-9]+ failed$')" \
   "$(tally "$LOGS/readme.log" '^README blocks: ')"; do
   passed=$((passed + ${counts% *}))
   failed=$((failed + ${counts#* }))
