@@ -35,5 +35,6 @@ pub mod rendezvous;
 pub mod runtime;
 pub mod session;
 pub mod sim;
+pub mod stun;
 pub mod turn;
 pub mod wire;

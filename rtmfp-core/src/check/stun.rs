@@ -1,25 +1,13 @@
-//! The few STUN messages the check needs (RFC 8489, formerly RFC 5389;
-//! RFC 5780 attributes): Binding requests with CHANGE-REQUEST, Binding
-//! responses with XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN and OTHER-ADDRESS,
-//! and error responses.  No authentication: a Binding needs none.
+//! The few STUN messages the check needs (RFC 8489; RFC 5780
+//! attributes): Binding requests with CHANGE-REQUEST, Binding responses
+//! with XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN and OTHER-ADDRESS, and error
+//! responses, on top of the shared codec ([`crate::stun`]).  No
+//! authentication: a Binding needs none.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use crate::stun::{self as codec, attr, method, Builder, Class};
+use std::net::SocketAddr;
 
-/// The magic cookie (RFC 8489 §5).
-pub const MAGIC_COOKIE: u32 = 0x2112_A442;
-/// Binding request.
-pub const BINDING_REQUEST: u16 = 0x0001;
-/// Binding success response.
-pub const BINDING_RESPONSE: u16 = 0x0101;
-/// Binding error response.
-pub const BINDING_ERROR: u16 = 0x0111;
-
-const MAPPED_ADDRESS: u16 = 0x0001;
-const CHANGE_REQUEST: u16 = 0x0003;
-const ERROR_CODE: u16 = 0x0009;
-const XOR_MAPPED_ADDRESS: u16 = 0x0020;
-const RESPONSE_ORIGIN: u16 = 0x802b;
-const OTHER_ADDRESS: u16 = 0x802c;
+pub use crate::stun::MAGIC_COOKIE;
 
 const CHANGE_IP: u32 = 0x04;
 const CHANGE_PORT: u32 = 0x02;
@@ -62,190 +50,81 @@ pub enum Message {
     Error(TransactionId, u16),
 }
 
-fn header(out: &mut Vec<u8>, kind: u16, id: &TransactionId) {
-    out.extend_from_slice(&kind.to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
-    out.extend_from_slice(id);
-}
-
-fn attribute(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    out.extend_from_slice(&kind.to_be_bytes());
-    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
-    out.extend_from_slice(value);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
-
-fn finish(mut out: Vec<u8>) -> Vec<u8> {
-    let len = (out.len() - 20) as u16;
-    out[2..4].copy_from_slice(&len.to_be_bytes());
-    out
-}
-
-fn address_value(addr: SocketAddr, xor: Option<&TransactionId>) -> Vec<u8> {
-    let cookie = MAGIC_COOKIE.to_be_bytes();
-    let mut v = vec![0u8];
-    let port = match xor {
-        Some(_) => addr.port() ^ (MAGIC_COOKIE >> 16) as u16,
-        None => addr.port(),
-    };
-    match addr.ip() {
-        IpAddr::V4(ip) => {
-            v.push(0x01);
-            v.extend_from_slice(&port.to_be_bytes());
-            let mut o = ip.octets();
-            if xor.is_some() {
-                o.iter_mut().zip(cookie).for_each(|(b, c)| *b ^= c);
-            }
-            v.extend_from_slice(&o);
-        }
-        IpAddr::V6(ip) => {
-            v.push(0x02);
-            v.extend_from_slice(&port.to_be_bytes());
-            let mut o = ip.octets();
-            if let Some(id) = xor {
-                let key: Vec<u8> = cookie.iter().chain(id.iter()).copied().collect();
-                o.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
-            }
-            v.extend_from_slice(&o);
-        }
-    }
-    v
-}
-
-fn parse_address(v: &[u8], xor: Option<&TransactionId>) -> Option<SocketAddr> {
-    if v.len() < 4 {
-        return None;
-    }
-    let cookie = MAGIC_COOKIE.to_be_bytes();
-    let mut port = u16::from_be_bytes([v[2], v[3]]);
-    if xor.is_some() {
-        port ^= (MAGIC_COOKIE >> 16) as u16;
-    }
-    let ip = match (v[1], v.len()) {
-        (0x01, 8) => {
-            let mut o = [v[4], v[5], v[6], v[7]];
-            if xor.is_some() {
-                o.iter_mut().zip(cookie).for_each(|(b, c)| *b ^= c);
-            }
-            IpAddr::V4(Ipv4Addr::from(o))
-        }
-        (0x02, 20) => {
-            let mut o: [u8; 16] = v[4..20].try_into().ok()?;
-            if let Some(id) = xor {
-                let key: Vec<u8> = cookie.iter().chain(id.iter()).copied().collect();
-                o.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
-            }
-            IpAddr::V6(Ipv6Addr::from(o))
-        }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
 impl BindingRequest {
     /// The request on the wire.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(28);
-        header(&mut out, BINDING_REQUEST, &self.transaction_id);
+        let mut b = Builder::new(method::BINDING, Class::Request, self.transaction_id);
         if self.change_ip || self.change_port {
             let flags = if self.change_ip { CHANGE_IP } else { 0 }
                 | if self.change_port { CHANGE_PORT } else { 0 };
-            attribute(&mut out, CHANGE_REQUEST, &flags.to_be_bytes());
+            b = b.attribute(attr::CHANGE_REQUEST, &flags.to_be_bytes());
         }
-        finish(out)
+        b.finish()
     }
 }
 
 impl BindingResponse {
     /// The response on the wire.
     pub fn encode(&self) -> Vec<u8> {
-        let id = &self.transaction_id;
-        let mut out = Vec::with_capacity(64);
-        header(&mut out, BINDING_RESPONSE, id);
-        attribute(
-            &mut out,
-            XOR_MAPPED_ADDRESS,
-            &address_value(self.mapped, Some(id)),
-        );
+        let mut b = Builder::new(method::BINDING, Class::Success, self.transaction_id)
+            .xor_address(attr::XOR_MAPPED_ADDRESS, self.mapped);
         if let Some(origin) = self.origin {
-            attribute(&mut out, RESPONSE_ORIGIN, &address_value(origin, None));
+            b = b.address(attr::RESPONSE_ORIGIN, origin);
         }
         if let Some(other) = self.other {
-            attribute(&mut out, OTHER_ADDRESS, &address_value(other, None));
+            b = b.address(attr::OTHER_ADDRESS, other);
         }
-        finish(out)
+        b.finish()
     }
 }
 
 /// An error response with `code` (e.g. 420) and a reason phrase.
 pub fn encode_error(id: &TransactionId, code: u16, reason: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48);
-    header(&mut out, BINDING_ERROR, id);
     let mut v = vec![0, 0, (code / 100) as u8, (code % 100) as u8];
     v.extend_from_slice(reason.as_bytes());
-    attribute(&mut out, ERROR_CODE, &v);
-    finish(out)
+    Builder::new(method::BINDING, Class::Error, *id)
+        .attribute(attr::ERROR_CODE, &v)
+        .finish()
 }
 
 /// Whether `data` looks like a STUN message (RFC 8489 §5: two zero bits,
 /// the magic cookie, a length that fits).
 pub fn is_stun(data: &[u8]) -> bool {
-    data.len() >= 20
-        && data[0] & 0xC0 == 0
-        && data[4..8] == MAGIC_COOKIE.to_be_bytes()
-        && usize::from(u16::from_be_bytes([data[2], data[3]])) + 20 <= data.len()
+    codec::looks_like_stun(data)
+        && usize::from(u16::from_be_bytes([data[2], data[3]])) + codec::HEADER_LEN <= data.len()
 }
 
 /// Parses a Binding request, success or error response; anything else
-/// (other methods, malformed messages) is `None`.  Unknown attributes are
-/// skipped (a Binding response's MESSAGE-INTEGRITY or FINGERPRINT is not
-/// checked: the check uses none).
+/// (other methods, malformed messages, a FINGERPRINT that does not match)
+/// is `None`.  A MESSAGE-INTEGRITY is not checked: the check uses none.
 pub fn parse(data: &[u8]) -> Option<Message> {
-    if !is_stun(data) {
+    let m = codec::Message::parse(data).ok()?;
+    if m.method != method::BINDING {
         return None;
     }
-    let kind = u16::from_be_bytes([data[0], data[1]]);
-    let len = usize::from(u16::from_be_bytes([data[2], data[3]]));
-    let id: TransactionId = data[8..20].try_into().ok()?;
-    let mut attrs = &data[20..20 + len];
-    let (mut mapped, mut xor_mapped, mut origin, mut other) = (None, None, None, None);
-    let (mut change, mut error) = (0u32, None);
-    while attrs.len() >= 4 {
-        let t = u16::from_be_bytes([attrs[0], attrs[1]]);
-        let l = usize::from(u16::from_be_bytes([attrs[2], attrs[3]]));
-        let padded = (l + 3) & !3;
-        if attrs.len() < 4 + l {
-            return None;
+    let id = m.transaction;
+    match m.class {
+        Class::Request => {
+            let change = m
+                .get(attr::CHANGE_REQUEST)
+                .and_then(|v| <[u8; 4]>::try_from(v).ok())
+                .map_or(0, u32::from_be_bytes);
+            Some(Message::Request(BindingRequest {
+                transaction_id: id,
+                change_ip: change & CHANGE_IP != 0,
+                change_port: change & CHANGE_PORT != 0,
+            }))
         }
-        let v = &attrs[4..4 + l];
-        match t {
-            MAPPED_ADDRESS => mapped = parse_address(v, None),
-            XOR_MAPPED_ADDRESS => xor_mapped = parse_address(v, Some(&id)),
-            RESPONSE_ORIGIN => origin = parse_address(v, None),
-            OTHER_ADDRESS => other = parse_address(v, None),
-            CHANGE_REQUEST if l == 4 => change = u32::from_be_bytes(v.try_into().ok()?),
-            ERROR_CODE if l >= 4 => error = Some(u16::from(v[2] & 7) * 100 + u16::from(v[3])),
-            _ => {}
-        }
-        attrs = &attrs[(4 + padded).min(attrs.len())..];
-    }
-    match kind {
-        BINDING_REQUEST => Some(Message::Request(BindingRequest {
+        Class::Success => Some(Message::Response(BindingResponse {
             transaction_id: id,
-            change_ip: change & CHANGE_IP != 0,
-            change_port: change & CHANGE_PORT != 0,
+            mapped: m
+                .xor_address(attr::XOR_MAPPED_ADDRESS)
+                .or_else(|| m.address(attr::MAPPED_ADDRESS))?,
+            origin: m.address(attr::RESPONSE_ORIGIN),
+            other: m.address(attr::OTHER_ADDRESS),
         })),
-        BINDING_RESPONSE => Some(Message::Response(BindingResponse {
-            transaction_id: id,
-            mapped: xor_mapped.or(mapped)?,
-            origin,
-            other,
-        })),
-        BINDING_ERROR => Some(Message::Error(id, error.unwrap_or(0))),
-        _ => None,
+        Class::Error => Some(Message::Error(id, m.error_code().map_or(0, |(c, _)| c))),
+        Class::Indication => None,
     }
 }
 

@@ -23,8 +23,8 @@
 //! - Requests are retransmitted over UDP (RFC 8489 §6.2.1: RTO 500 ms,
 //!   doubling, seven sends).
 
-use super::stun::{self, attr, method, Builder, Class, Message};
 use super::TurnConfig;
+use crate::stun::{self, attr, method, Builder, Class, Message};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;

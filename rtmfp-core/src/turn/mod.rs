@@ -4,8 +4,8 @@
 //! talk RTMFP, and so that peers behind any NAT can reach it at its
 //! relayed address.
 //!
-//! - [`stun`]: the STUN/TURN message codec (checked against the RFC 5769
-//!   test vectors).
+//! - [`crate::stun`]: the STUN/TURN message codec (checked against the
+//!   RFC 5769 test vectors), shared with `rtmfp check`.
 //! - [`client`]: the sans-IO allocation state machine.
 //! - [`TurnConfig`] and [`TurnUri`]: what a user configures, in one
 //!   place for Rust, C, Python, Node and the CLI.
@@ -16,7 +16,6 @@
 //! dozen attributes, and the core must stay sans-IO.
 
 pub mod client;
-pub mod stun;
 
 pub use client::{Received, SendOutcome, TurnClient, TurnError, TurnEvent, TurnStats};
 

@@ -1,8 +1,8 @@
 //! The TURN client against a scripted server that checks what a real one
 //! checks (credentials, integrity) and answers as RFC 8656 says.
 
-use super::stun::{self, attr, method, Builder, Class, Message};
 use super::*;
+use crate::stun::{self, attr, method, Builder, Class, Message};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

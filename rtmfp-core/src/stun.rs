@@ -1,5 +1,6 @@
-//! The STUN message codec (RFC 8489 §5, §14-§15) with the TURN methods
-//! and attributes (RFC 8656 §17-§18) that a relay client needs.
+//! The STUN message codec (RFC 8489 §5, §14-§15), with the TURN methods
+//! and attributes (RFC 8656 §17-§18) that the relay client needs and the
+//! RFC 5780 ones that `rtmfp check` needs.
 //!
 //! Pure and allocation-light: [`Message::parse`] validates the header and
 //! the attribute layout of a datagram and then hands out attributes by
@@ -41,6 +42,8 @@ pub mod method {
 pub mod attr {
     /// MAPPED-ADDRESS.
     pub const MAPPED_ADDRESS: u16 = 0x0001;
+    /// CHANGE-REQUEST (RFC 5780 §7.2).
+    pub const CHANGE_REQUEST: u16 = 0x0003;
     /// USERNAME.
     pub const USERNAME: u16 = 0x0006;
     /// MESSAGE-INTEGRITY.
@@ -69,6 +72,10 @@ pub mod attr {
     pub const SOFTWARE: u16 = 0x8022;
     /// FINGERPRINT.
     pub const FINGERPRINT: u16 = 0x8028;
+    /// RESPONSE-ORIGIN (RFC 5780 §7.3).
+    pub const RESPONSE_ORIGIN: u16 = 0x802B;
+    /// OTHER-ADDRESS (RFC 5780 §7.4).
+    pub const OTHER_ADDRESS: u16 = 0x802C;
 }
 
 /// The class of a message (RFC 8489 §5).
@@ -253,6 +260,12 @@ impl<'a> Message<'a> {
         decode_xor_address(self.get(wanted)?, &self.transaction)
     }
 
+    /// A plain address attribute (MAPPED-ADDRESS's format, RFC 8489
+    /// §14.1: RFC 5780's RESPONSE-ORIGIN and OTHER-ADDRESS use it).
+    pub fn address(&self, wanted: u16) -> Option<SocketAddr> {
+        decode_address(self.get(wanted)?)
+    }
+
     /// ERROR-CODE (RFC 8489 §14.8): the code (300-699) and the reason.
     pub fn error_code(&self) -> Option<(u16, String)> {
         let v = self.get(attr::ERROR_CODE)?;
@@ -291,19 +304,37 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Decodes a plain (not XORed) address value.
+pub fn decode_address(v: &[u8]) -> Option<SocketAddr> {
+    decode_xor_address_with(v, None)
+}
+
 fn padding(len: usize) -> usize {
     (4 - len % 4) % 4
 }
 
 /// Decodes an XOR-*-ADDRESS value.
 pub fn decode_xor_address(v: &[u8], transaction: &[u8; 12]) -> Option<SocketAddr> {
+    decode_xor_address_with(v, Some(transaction))
+}
+
+/// The XOR key of an address attribute: the cookie and the transaction
+/// ID, or zeros for a plain address.
+fn address_key(transaction: Option<&[u8; 12]>) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    if let Some(t) = transaction {
+        key[..4].copy_from_slice(&MAGIC_COOKIE.to_be_bytes());
+        key[4..].copy_from_slice(t);
+    }
+    key
+}
+
+fn decode_xor_address_with(v: &[u8], transaction: Option<&[u8; 12]>) -> Option<SocketAddr> {
     if v.len() < 4 {
         return None;
     }
-    let port = u16::from_be_bytes([v[2], v[3]]) ^ (MAGIC_COOKIE >> 16) as u16;
-    let mut key = [0u8; 16];
-    key[..4].copy_from_slice(&MAGIC_COOKIE.to_be_bytes());
-    key[4..].copy_from_slice(transaction);
+    let key = address_key(transaction);
+    let port = u16::from_be_bytes([v[2], v[3]]) ^ u16::from_be_bytes([key[0], key[1]]);
     match (v[1], v.len()) {
         (0x01, 8) => {
             let mut a = [0u8; 4];
@@ -373,10 +404,18 @@ impl Builder {
 
     /// Adds an XOR-*-ADDRESS attribute.
     pub fn xor_address(self, t: u16, addr: SocketAddr) -> Builder {
-        let mut key = [0u8; 16];
-        key[..4].copy_from_slice(&MAGIC_COOKIE.to_be_bytes());
-        key[4..].copy_from_slice(&self.transaction);
-        let port = addr.port() ^ (MAGIC_COOKIE >> 16) as u16;
+        let transaction = self.transaction;
+        self.address_with(t, addr, Some(&transaction))
+    }
+
+    /// Adds a plain address attribute (MAPPED-ADDRESS's format).
+    pub fn address(self, t: u16, addr: SocketAddr) -> Builder {
+        self.address_with(t, addr, None)
+    }
+
+    fn address_with(self, t: u16, addr: SocketAddr, transaction: Option<&[u8; 12]>) -> Builder {
+        let key = address_key(transaction);
+        let port = addr.port() ^ u16::from_be_bytes([key[0], key[1]]);
         let mut v = vec![0u8];
         match addr.ip() {
             IpAddr::V4(ip) => {
