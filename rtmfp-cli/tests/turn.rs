@@ -104,3 +104,29 @@ fn wrong_turn_credentials_fail_with_the_reason() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--turn"), "{err}");
 }
+
+#[test]
+fn check_tells_whether_a_turn_proxy_works() {
+    let Some(turn) = Coturn::start() else { return };
+    let server = Server::start(&[]);
+    let uri = format!("rtmfp://127.0.0.1:{}", server.port);
+    let (code, out, err) = Proc::spawn(&["check", &uri, "--turn", &turn.uri()]).finish();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("udp         reaches the server"), "{out}");
+    // The server sees the relay's address, not the check's socket.
+    let public = out
+        .lines()
+        .find(|l| l.starts_with("public "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        public.contains("the server sees us at 127.0.0.1:"),
+        "{public}"
+    );
+    let bad = turn.uri().replace(coturn::PASSWORD, "nope");
+    let (code, out, _) = Proc::spawn(&["check", &uri, "--turn", &bad]).finish();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no session with the server") && out.contains("401"),
+        "{out}"
+    );
+}

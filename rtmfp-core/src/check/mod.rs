@@ -149,6 +149,34 @@ pub enum Filtering {
     Unknown,
 }
 
+impl Mapping {
+    /// A short stable name for programs: `endpoint-independent`,
+    /// `address-dependent`, `address-and-port-dependent`,
+    /// `not-port-dependent` or `unknown`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Mapping::EndpointIndependent => "endpoint-independent",
+            Mapping::AddressDependent => "address-dependent",
+            Mapping::AddressAndPortDependent => "address-and-port-dependent",
+            Mapping::NotPortDependent => "not-port-dependent",
+            Mapping::Unknown => "unknown",
+        }
+    }
+}
+
+impl Filtering {
+    /// A short stable name, as [`Mapping::key`]'s.
+    pub fn key(self) -> &'static str {
+        match self {
+            Filtering::EndpointIndependent => "endpoint-independent",
+            Filtering::AddressDependent => "address-dependent",
+            Filtering::AddressAndPortDependent => "address-and-port-dependent",
+            Filtering::NotPortDependent => "not-port-dependent",
+            Filtering::Unknown => "unknown",
+        }
+    }
+}
+
 impl fmt::Display for Mapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -20,6 +20,8 @@
 pub mod amf;
 pub mod candidates;
 pub mod check;
+mod check_report;
+pub use check_report::check_uri;
 pub mod client;
 pub mod command;
 pub mod flv;
