@@ -980,6 +980,38 @@ const char *rtmfp_version(void);
 int rtmfp_version_parts(uint32_t *major, uint32_t *minor, uint32_t *patch);
 
 /**
+ * Tell whether UDP reaches an RTMFP server, at what address it sees us,
+ * and what this host's NAT does (mapping and filtering, RFC 5780), as
+ * `rtmfp check` does: `uri` is "rtmfp://HOST[:PORT][/APP[/KEY]]". `cfg`
+ * (NULL: defaults) gives the bind address, the negotiation policies and a
+ * TURN proxy (rtmfp_config_set_turn_proxy: the check then also tells
+ * whether that relay works). Blocks for up to `timeout_ms` (0: 5000) and
+ * about three seconds more.
+ *
+ * The report, one line per finding ("server", "udp" or "turn", "public",
+ * "check", "mapping", "filtering", "unsolicited", "verdict", each key padded to 12
+ * columns), is written to `report` (NUL-terminated) when `report` is not
+ * NULL; a report that does not fit is cut at `report_len - 1` bytes and
+ * the call returns RTMFP_ERR_BUFFER_TOO_SMALL. 4096 bytes always suffice.
+ *
+ * Returns RTMFP_OK when the server answered; RTMFP_ERR_IO when it did not
+ * (the "udp" line and rtmfp_last_error_message() say why);
+ * RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT for a URI that is not rtmfp://.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `uri` must be a NUL-terminated string; `report` NULL or writable for
+ * `report_len` bytes.
+ */
+int rtmfp_check(const struct rtmfp_config *cfg,
+                const char *uri,
+                uint32_t timeout_ms,
+                char *report,
+                size_t report_len);
+
+/**
  * Make a configuration with the defaults: role RTMFP_ROLE_CLIENT, bind
  * "0.0.0.0:0", DH groups {14, 16, 5, 2}, opportunistic HMAC and session
  * sequence numbers, keepalive 10 s, idle timeout 60 s, open timeout 95 s,

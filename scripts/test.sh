@@ -269,6 +269,7 @@ cc_strict test_p2p tests/c/test_p2p.c
 cc_strict test_flv tests/c/test_flv.c
 cc_strict test_flash_server tests/c/test_flash_server.c
 cc_strict test_turn tests/c/test_turn.c
+cc_strict test_check tests/c/test_check.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -290,6 +291,7 @@ run_c "$BUILD/c/test_flv"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
 run_c "$BUILD/c/test_turn"
+run_c "$BUILD/c/test_check"
 stop_flash_server
 run_c env ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0:halt_on_error=1 \
   "$BUILD/c/test_misuse_asan"

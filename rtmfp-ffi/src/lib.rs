@@ -36,6 +36,7 @@
 mod error;
 mod version;
 
+pub mod check;
 pub mod config;
 pub mod endpoint;
 pub mod event;

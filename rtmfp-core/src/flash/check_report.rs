@@ -64,7 +64,8 @@ impl CheckReport {
         }
     }
 
-    /// The findings, one `(key, text)` per line: `server`, `udp`,
+    /// The findings, one `(key, text)` per line: `server`, `udp` (or
+    /// `turn` when a TURN proxy failed),
     /// `public`, `check`, `mapping`, `filtering`, `unsolicited` (only when
     /// the NAT keeps state for datagrams it refused), `verdict`.
     /// `connection` names the server when it did not answer.
@@ -72,13 +73,17 @@ impl CheckReport {
         let mut out: Vec<(&'static str, String)> = Vec::new();
         if let Some(why) = &self.connect_error {
             out.push(("server", connection.to_owned()));
-            out.push((
-                "udp",
-                format!(
-                    "no session with the server: {why}. UDP to it is blocked on the way, \
-                     or nothing listens there"
-                ),
-            ));
+            if why.contains("TURN relay") {
+                out.push(("turn", format!("the TURN proxy does not work: {why}")));
+            } else {
+                out.push((
+                    "udp",
+                    format!(
+                        "no session with the server: {why}. UDP to it is blocked on the way, \
+                         or nothing listens there"
+                    ),
+                ));
+            }
             out.push(("verdict", self.verdict().to_owned()));
             return out;
         }
