@@ -126,7 +126,7 @@ fn check_tells_whether_a_turn_proxy_works() {
     let (code, out, _) = Proc::spawn(&["check", &uri, "--turn", &bad]).finish();
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("no session with the server") && out.contains("401"),
+        out.contains("turn        the TURN proxy does not work") && out.contains("401"),
         "{out}"
     );
 }
