@@ -24,6 +24,7 @@
 //! - [`flash_events`]: their event classes; [`amf`]: AMF values.
 
 mod amf;
+mod check;
 mod convert;
 mod endpoint;
 mod errors;
@@ -54,6 +55,8 @@ fn _rtmfp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<netconnection::NetStream>()?;
     m.add_class::<netconnection::NetEventIterator>()?;
     m.add_class::<server::Server>()?;
+    m.add_class::<check::CheckReport>()?;
+    m.add_function(wrap_pyfunction!(check::check, m)?)?;
     m.add_class::<server::ServerEventIterator>()?;
     flash_events::register(m)?;
     m.add("DIRECT_CONNECTIONS", netconnection::DIRECT_CONNECTIONS)?;

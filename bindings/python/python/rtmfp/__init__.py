@@ -61,6 +61,8 @@ from typing import (
 from . import _aio, _rtmfp
 from ._rtmfp import (
     CONNECT_TO_FMS,
+    CheckReport,
+    check,
     DIRECT_CONNECTIONS,
     CallError,
     CallResult,
@@ -666,12 +668,14 @@ async def write_flv_async(stream: NetStream, data: bytes) -> None:
 __all__ = [
     "read_flv_async",
     "write_flv_async",
+    "check",
     "Address",
     "Addresses",
     "CONNECT_TO_FMS",
     "CallError",
     "CallResult",
     "CallbackError",
+    "CheckReport",
     "ClientConnected",
     "ClientDisconnected",
     "ClientPeerInfo",
