@@ -235,6 +235,9 @@ export declare class NativeServer {
   close(timeoutMs: number): Promise<boolean>
 }
 
+/** Starts a check of the server at `uri`; resolves to its report. */
+export declare function check(uri: string, options: NativeCheckOptions): Promise<unknown>
+
 /**
  * Checks local addresses to bind (`"ip:port"` / `"[ipv6]:port"`
  * literals) without binding them; throws for a bad one.
@@ -255,6 +258,32 @@ export interface FlvOutcome {
   /** A failure: its `err.code` and message. */
   code?: string
   message?: string
+}
+
+/** Options of `check` (validated and defaulted by the JS wrapper). */
+export interface NativeCheckOptions {
+  bind: Array<string>
+  /** ms. */
+  timeout: number
+  stun?: string
+  turn?: string
+}
+
+/** What `check` found, as a plain object. */
+export interface NativeCheckReport {
+  reached: boolean
+  error?: string
+  server?: string
+  /** ms. */
+  rtt?: number
+  publicAddress?: string
+  mapping?: string
+  filtering?: string
+  unsolicitedLeavesState?: boolean
+  verdict: string
+  /** `[key, text]` pairs. */
+  lines: Array<Array<string>>
+  text: string
 }
 
 /** One client of a rendezvous server. */

@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeEndpoint = nativeBinding.NativeEndpoint
 module.exports.NativeNetConnection = nativeBinding.NativeNetConnection
 module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.check = nativeBinding.check
 module.exports.checkBind = nativeBinding.checkBind
 module.exports.version = nativeBinding.version

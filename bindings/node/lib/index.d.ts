@@ -10,6 +10,47 @@ import type { NativeSessionStats, NativeStats } from '../index'
 /** The version of the native library (the Cargo package version). */
 export declare function version(): string
 
+/** Options of `check`. */
+export interface CheckOptions {
+  /** Local address(es) to bind, or a port; default "0.0.0.0:0". */
+  bind?: Address | Address[] | number
+  /** ms to wait for the server (default 5000); the NAT tests take about 3 s more. */
+  timeout?: number
+  /** "ip:port" of an RFC 5780 STUN server instead of the server's check service. */
+  stun?: string
+  /** "turn://USER:PASS@HOST[:PORT]": check through that relay (and so whether it works). */
+  turn?: string
+}
+
+/** What `check` found (the words are the same as `rtmfp check`'s). */
+export interface CheckReport {
+  /** Whether the server answered. */
+  readonly reached: boolean
+  /** Why there is no session with the server, else null. */
+  readonly error: string | null
+  /** The server's address, "ip:port". */
+  readonly server: string | null
+  /** The session's round-trip time, ms. */
+  readonly rtt: number | null
+  /** The address the server sees us at (the relayed one through TURN). */
+  readonly publicAddress: string | null
+  /** "endpoint-independent", "address-dependent", "address-and-port-dependent", "not-port-dependent", "unknown"; null when not measured. */
+  readonly mapping: string | null
+  /** The NAT's filtering, with the same names. */
+  readonly filtering: string | null
+  /** Whether a datagram the NAT refused left state behind (docs/nat.md). */
+  readonly unsolicitedLeavesState: boolean | null
+  /** What the NAT's behaviour means for direct peer-to-peer streams. */
+  readonly verdict: string
+  /** [key, text] per finding: server, udp (or turn), public, check, mapping, filtering, unsolicited, verdict. */
+  readonly lines: ReadonlyArray<readonly [string, string]>
+  /** The report as `rtmfp check` prints it. */
+  readonly text: string
+}
+
+/** Tells whether UDP reaches the RTMFP server at `uri`, at what address it sees us, and what our NAT does. */
+export declare function check(uri: string, options?: CheckOptions): Promise<CheckReport>
+
 // ------------------------------------------------------------------ errors --
 
 /** Every `err.code` rtmfp uses. */

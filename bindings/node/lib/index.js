@@ -10,6 +10,7 @@ const { Session, Flow, RecvFlow, Priority } = require('./session')
 const { NetConnection, NetStream, MessageType } = require('./netconnection')
 const { Server } = require('./server')
 const { RtmfpError, codes } = require('./errors')
+const { check } = require('./check')
 
 /** The version of the native library (the Cargo package version). */
 function version() {
@@ -29,4 +30,5 @@ module.exports = {
   RtmfpError,
   codes,
   version,
+  check,
 }

@@ -30,6 +30,7 @@
 //! exercise everything through the package.
 
 mod amf;
+mod check;
 mod convert;
 mod endpoint;
 mod errors;

@@ -1,0 +1,108 @@
+//! `rtmfp.check()`: the Node face of `rtmfp check`
+//! (rtmfp_core::flash::check), run on a libuv worker; the words come
+//! from the core.
+
+use crate::convert;
+use crate::errors::{self, Code};
+use napi::bindgen_prelude::AsyncTask;
+use napi::{Env, Task};
+use napi_derive::napi;
+use rtmfp_core::flash::check::{check as run_check, CheckOptions, CheckReport};
+use rtmfp_core::flash::{check_uri, NetConnectionConfig};
+
+/// Options of `check` (validated and defaulted by the JS wrapper).
+#[napi(object)]
+#[cfg_attr(test, allow(dead_code))] // built by napi's glue, absent from tests
+pub struct NativeCheckOptions {
+    pub bind: Vec<String>,
+    /// ms.
+    pub timeout: f64,
+    pub stun: Option<String>,
+    pub turn: Option<String>,
+}
+
+/// What `check` found, as a plain object.
+#[napi(object)]
+#[cfg_attr(test, allow(dead_code))] // read by napi's glue, absent from tests
+pub struct NativeCheckReport {
+    pub reached: bool,
+    pub error: Option<String>,
+    pub server: Option<String>,
+    /// ms.
+    pub rtt: Option<f64>,
+    pub public_address: Option<String>,
+    pub mapping: Option<String>,
+    pub filtering: Option<String>,
+    pub unsolicited_leaves_state: Option<bool>,
+    pub verdict: String,
+    /// `[key, text]` pairs.
+    pub lines: Vec<Vec<String>>,
+    pub text: String,
+}
+
+pub struct CheckTask {
+    uri: String,
+    options: Option<CheckOptions>,
+}
+
+impl Task for CheckTask {
+    type Output = CheckReport;
+    type JsValue = NativeCheckReport;
+
+    fn compute(&mut self) -> napi::Result<CheckReport> {
+        let options = self.options.take().unwrap_or_default();
+        Ok(run_check(&self.uri, options))
+    }
+
+    fn resolve(&mut self, _: Env, r: CheckReport) -> napi::Result<NativeCheckReport> {
+        let nat = r.nat.as_ref();
+        Ok(NativeCheckReport {
+            reached: r.reached(),
+            error: r.connect_error.clone(),
+            server: r.server.map(|a| a.to_string()),
+            rtt: r.rtt.map(convert::to_millis),
+            public_address: r.public_address.map(|a| a.to_string()),
+            mapping: nat.map(|n| n.mapping.key().to_owned()),
+            filtering: nat.map(|n| n.filtering.key().to_owned()),
+            unsolicited_leaves_state: nat.and_then(|n| n.unsolicited_leaves_state),
+            verdict: r.verdict().to_owned(),
+            lines: r
+                .lines(&self.uri)
+                .into_iter()
+                .map(|(k, v)| vec![k.to_owned(), v])
+                .collect(),
+            text: r.text(&self.uri),
+        })
+    }
+}
+
+/// Starts a check of the server at `uri`; resolves to its report.
+#[napi]
+pub fn check(uri: String, options: NativeCheckOptions) -> errors::Result<AsyncTask<CheckTask>> {
+    let uri = check_uri(&uri).map_err(|e| errors::err(Code::InvalidArgument, e))?;
+    let bind = convert::bind_addrs(&options.bind)?;
+    let stun = options
+        .stun
+        .map(|s| {
+            s.parse().map_err(|_| {
+                errors::err(
+                    Code::InvalidArgument,
+                    format!("options.stun: bad address {s:?}"),
+                )
+            })
+        })
+        .transpose()?;
+    let config = NetConnectionConfig {
+        bind,
+        turn: convert::turn(options.turn)?,
+        ..NetConnectionConfig::default()
+    };
+    Ok(AsyncTask::new(CheckTask {
+        uri,
+        options: Some(CheckOptions {
+            config,
+            timeout: convert::millis(options.timeout, "options.timeout")?,
+            stun,
+        }),
+    }))
+}
