@@ -2,6 +2,9 @@
 //! (rtmfp_core::flash::check), run on a libuv worker; the words come
 //! from the core.
 
+// Reached from JS only: napi's glue, which test builds leave out.
+#![cfg_attr(test, allow(dead_code))]
+
 use crate::convert;
 use crate::errors::{self, Code};
 use napi::bindgen_prelude::AsyncTask;
@@ -12,7 +15,6 @@ use rtmfp_core::flash::{check_uri, NetConnectionConfig};
 
 /// Options of `check` (validated and defaulted by the JS wrapper).
 #[napi(object)]
-#[cfg_attr(test, allow(dead_code))] // built by napi's glue, absent from tests
 pub struct NativeCheckOptions {
     pub bind: Vec<String>,
     /// ms.
@@ -23,7 +25,6 @@ pub struct NativeCheckOptions {
 
 /// What `check` found, as a plain object.
 #[napi(object)]
-#[cfg_attr(test, allow(dead_code))] // read by napi's glue, absent from tests
 pub struct NativeCheckReport {
     pub reached: bool,
     pub error: Option<String>,
