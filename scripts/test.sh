@@ -520,7 +520,48 @@ cargo build --quiet --release -p rtmfp-cli --bin rtmfp
 python3 scripts/flv_delay.py --seconds 3 --window 0 --rtmfp "$TARGET_DIR/release/rtmfp" ||
   die "scripts/flv_delay.py failed"
 
-# HOOK(more): later steps (system tests, netns/NAT, interop) go here.
+# --------------------------------------------------------------- packages --
+section "packages"
+# What users without Rust install: the manylinux2014 wheel (and sdist) of
+# scripts/build-wheel.sh and the npm tarball of scripts/pack-node.sh, each
+# installed where no cargo is on the PATH and run.
+NO_CARGO_PATH="$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin"
+if [ -n "$(PATH="$NO_CARGO_PATH" command -v cargo || true)" ]; then
+  NO_CARGO_PATH="$(dirname "$(command -v node)"):/usr/bin:/bin"
+fi
+DIST="$BUILD/dist"
+rm -rf "$DIST"
+scripts/build-wheel.sh "$DIST" || die "scripts/build-wheel.sh failed"
+rm -rf "$BUILD/wheel-venv"
+python3 -m venv "$BUILD/wheel-venv"
+env -i HOME="$BUILD" PATH="$NO_CARGO_PATH" "$BUILD/wheel-venv/bin/pip" install -q "$DIST"/rtmfp-*.whl ||
+  die "the wheel does not install without cargo"
+env -i HOME="$BUILD" PATH="$NO_CARGO_PATH" "$BUILD/wheel-venv/bin/python" - <<'PY' || die "the installed wheel does not work"
+import rtmfp
+with rtmfp.Endpoint("127.0.0.1:0", server=True) as a, rtmfp.Endpoint("127.0.0.1:0") as b:
+    s = b.connect(f"rtmfp://{a.address}/app", timeout=10)
+    print("wheel without cargo: session", s, "rtmfp", rtmfp.__version__)
+PY
+scripts/pack-node.sh "$DIST" || die "scripts/pack-node.sh failed"
+npm_project="$BUILD/npm-project"
+rm -rf "$npm_project"
+mkdir -p "$npm_project"
+(
+  cd "$npm_project"
+  env -i HOME="$BUILD" PATH="$NO_CARGO_PATH" npm init -y >/dev/null
+  env -i HOME="$BUILD" PATH="$NO_CARGO_PATH" npm install --no-audit --no-fund "$DIST"/rtmfp-*.tgz >/dev/null
+  [ -d node_modules/@types/node ] || die "@types/node did not come with the package"
+  env -i HOME="$BUILD" PATH="$NO_CARGO_PATH" node -e "
+    const rtmfp = require('rtmfp')
+    const a = new rtmfp.Endpoint({ bind: '127.0.0.1:0', server: true })
+    const b = new rtmfp.Endpoint({ bind: '127.0.0.1:0' })
+    b.connect('rtmfp://' + a.address + '/app')
+      .then(() => console.log('npm package without cargo: session open, rtmfp', rtmfp.version()))
+      .finally(() => Promise.all([a.close(), b.close()]))
+  "
+) || die "the npm package does not install or work without cargo"
+
+# HOOK(more): later steps (system tests, interop) go here.
 
 # ---------------------------------------------------------------- summary --
 finish_step

@@ -8,8 +8,13 @@
 // napi-generated index.js loads. If cargo is missing but an addon is already
 // there, that addon is used.
 //
+// A package made by scripts/pack-node.sh carries a prebuilt addon, named in
+// prebuilt.json: when it fits this platform it is used as it is, cargo or
+// not, and nothing is built.
+//
 // Environment:
 //   RTMFP_NODE_PROFILE=debug   build the dev profile instead of release
+//   RTMFP_NODE_BUILD=source    build with cargo even if a prebuilt addon fits
 //   CARGO_TARGET_DIR           honoured, as by cargo itself
 'use strict'
 
@@ -50,8 +55,23 @@ function hostTriple() {
   return m ? m[1] : null
 }
 
+// The packed prebuilt addon, if it fits this platform.
+function prebuilt() {
+  const marker = path.join(pkgDir, 'prebuilt.json')
+  if (!fs.existsSync(marker)) return null
+  const p = JSON.parse(fs.readFileSync(marker, 'utf8'))
+  const fits =
+    p.platform === process.platform && p.arch === process.arch && (p.libc !== 'glibc' || !isMusl())
+  return fits && fs.existsSync(path.join(pkgDir, p.addon)) ? p.addon : null
+}
+
 function main() {
   const dest = path.join(pkgDir, `${binaryName}.${platformArchAbi()}.node`)
+  const packed = process.env.RTMFP_NODE_BUILD === 'source' ? null : prebuilt()
+  if (packed !== null) {
+    console.log(`rtmfp: using the prebuilt ${packed} (RTMFP_NODE_BUILD=source builds it with cargo)`)
+    return 0
+  }
   const profile = process.env.RTMFP_NODE_PROFILE === 'debug' ? 'debug' : 'release'
   // An explicit --target, like `napi build`, so that both share artifacts.
   const target = hostTriple()
@@ -59,7 +79,7 @@ function main() {
   if (target) args.push('--target', target)
   if (profile === 'release') args.push('--release')
 
-  console.log(`rtmfp: cargo ${args.join(' ')}`)
+  console.log(`rtmfp: building the native addon from source (cargo ${args.join(' ')}; a few minutes the first time)`)
   const r = spawnSync('cargo', args, { stdio: 'inherit', cwd: pkgDir })
   if (r.error && r.error.code === 'ENOENT') {
     if (fs.existsSync(dest)) {
