@@ -48,6 +48,6 @@ cargo build --quiet --release -p rtmfp-cli --bin rtmfp -p rtmfp-ffi
 
 export PATH="$TARGET_DIR/debug:$VENV/bin:$PATH"
 if [ $# -eq 0 ]; then
-  set -- README.md bindings/python/README.md bindings/node/README.md docs/*.md
+  set -- README.md bindings/python/README.md bindings/node/README.md rtmfp-ffi/README.md docs/*.md
 fi
 exec python3 scripts/readme_blocks.py "$@"
