@@ -26,6 +26,7 @@
 //!   [`ServerEvent`]s; [`Server::sessions`] and [`Server::streams`] list
 //!   what is going on.
 
+pub mod cluster;
 mod handle;
 pub mod introducer;
 pub mod keys;
