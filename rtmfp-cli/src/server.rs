@@ -13,6 +13,7 @@ use crate::common::{
 use clap::Args;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
+use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
 use rtmfp_core::runtime::RuntimeConfig;
 use std::collections::HashMap;
@@ -62,6 +63,26 @@ pub struct ServerArgs {
     /// service: connects, introductions and names only).
     #[arg(long)]
     pub no_relay: bool,
+    /// Be a node of a rendezvous cluster sharing peers, names and
+    /// streams through Redis at URL (redis://HOST:PORT[/DB]): peers on
+    /// other nodes are introduced and their names resolve here.  Redis
+    /// unreachable at start is an error.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// This node's name in the cluster (default: random).
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub node: Option<String>,
+    /// The address clients reach this node at, handed out by the
+    /// redirector (repeatable; default: the listen addresses, an
+    /// unspecified IP as loopback).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen, requires = "cluster")]
+    pub advertise: Vec<SocketAddr>,
+    /// Lifetime in seconds of the node's entries in Redis; the node
+    /// refreshes them every third of it, so a crashed node's entries are
+    /// gone after at most this long.
+    #[arg(long, value_name = "SECS", default_value_t = 15, requires = "cluster",
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub cluster_ttl: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -211,11 +232,29 @@ pub fn run(args: ServerArgs) -> Result<()> {
         ..ServerConfig::default()
     };
     let runtime = RuntimeConfig::new(args.listen.clone(), crypto);
-    let server =
-        ServerHandle::start_with(runtime, config, hooks(args.max_clients)).map_err(|e| {
-            let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
-            fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
-        })?;
+    let listen_failed = |e: std::io::Error| {
+        let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
+        fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
+    };
+    let server = match &args.cluster {
+        None => ServerHandle::start_with(runtime, config, hooks(args.max_clients))
+            .map_err(listen_failed)?,
+        Some(url) => {
+            let mut cluster = ClusterConfig::new(url);
+            if let Some(n) = &args.node {
+                cluster.node = n.clone();
+            }
+            cluster.advertise = args.advertise.clone();
+            cluster.ttl = Duration::from_secs(args.cluster_ttl);
+            ServerHandle::start_clustered(runtime, config, hooks(args.max_clients), cluster)
+                .map_err(
+                    |e| match e.get_ref().and_then(|r| r.downcast_ref::<ClusterError>()) {
+                        Some(c) => fail(format!("cannot join the cluster: {c}")),
+                        None => listen_failed(e),
+                    },
+                )?
+        }
+    };
     println!("rtmfp rendezvous server (RFC 7016 / RFC 7425)");
     println!("fingerprint {}", hex(&id));
     for a in server.local_addrs() {
@@ -231,6 +270,9 @@ pub fn run(args: ServerArgs) -> Result<()> {
     }
     if args.no_relay {
         println!("relay off");
+    }
+    if let (Some(url), Some(node)) = (&args.cluster, server.cluster_node()) {
+        println!("cluster {url} node {node}");
     }
     let start = Instant::now();
     let mut printer = Printer::default();
@@ -258,6 +300,16 @@ pub fn run(args: ServerArgs) -> Result<()> {
             ", {} introductions, {} media messages in, {} relayed",
             s.introductions, s.media_in, s.relayed
         ));
+        if args.cluster.is_some() {
+            totals.push_str(&format!(
+                ", {} cross-node introductions, {} forwarded for other nodes, \
+                 {} names resolved by the cluster, {} cluster timeouts",
+                s.remote_introductions,
+                s.forwarded_introductions,
+                s.remote_name_lookups,
+                s.cluster_timeouts
+            ));
+        }
     }
     totals.push_str(if report.clean {
         ", closed cleanly"

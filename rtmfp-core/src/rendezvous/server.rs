@@ -152,6 +152,9 @@ pub struct ServerStats {
     pub remote_introductions: u64,
     /// Names resolved by the cluster store after a local miss.
     pub remote_name_lookups: u64,
+    /// Forwarded IHellos sent to a peer here at another node's request
+    /// (the other half of a cross-node introduction).
+    pub forwarded_introductions: u64,
     /// Cluster queries that got no answer within
     /// [`QUERY_TIMEOUT`](super::cluster::QUERY_TIMEOUT).
     pub cluster_timeouts: u64,
@@ -252,7 +255,7 @@ impl Server {
         self.cluster.is_some()
     }
 
-    fn to_cluster(&mut self, op: ClusterOp) {
+    fn tell_cluster(&mut self, op: ClusterOp) {
         if let Some(link) = self.cluster.as_mut() {
             link.send(op);
         }
@@ -284,7 +287,7 @@ impl Server {
             return;
         }
         if let Some(r) = self.registry.lookup(peer) {
-            self.to_cluster(ClusterOp::PeerUp {
+            self.tell_cluster(ClusterOp::PeerUp {
                 peer: r.peer_id,
                 observed: r.observed,
                 addresses: r.addresses,
@@ -299,7 +302,7 @@ impl Server {
                 .values()
                 .filter(|c| c.state == ClientState::Connected)
                 .count() as u64;
-            self.to_cluster(ClusterOp::Load { clients });
+            self.tell_cluster(ClusterOp::Load { clients });
         }
     }
 
@@ -342,7 +345,7 @@ impl Server {
             return;
         }
         ep.send_redirect(now, from, &tag, &list);
-        self.to_cluster(ClusterOp::Introduce {
+        self.tell_cluster(ClusterOp::Introduce {
             node: peer.node,
             target,
             epd,
@@ -372,10 +375,14 @@ impl Server {
         if wanted_peer(epd) != Some(*target) {
             return false;
         }
-        match self.registry.lookup(target) {
-            Some(r) => ep.send_forwarded_ihello(r.session, epd, tag, from).is_ok(),
-            None => false,
+        let sent = self
+            .registry
+            .lookup(target)
+            .is_some_and(|r| ep.send_forwarded_ihello(r.session, epd, tag, from).is_ok());
+        if sent {
+            self.stats.forwarded_introductions += 1;
         }
+        sent
     }
 
     /// The cluster store's answer to a name query: answer the waiting
@@ -453,20 +460,20 @@ impl Server {
                 // A newer session of the same identity keeps its record.
                 if let Some(p) = client.peer_id {
                     if self.registry.lookup(&p).is_none() {
-                        self.to_cluster(ClusterOp::PeerDown { peer: p });
+                        self.tell_cluster(ClusterOp::PeerDown { peer: p });
                     }
                 }
                 self.load_to_cluster();
             }
-            ServerEvent::NameRegistered { peer_id, name } => self.to_cluster(ClusterOp::Name {
+            ServerEvent::NameRegistered { peer_id, name } => self.tell_cluster(ClusterOp::Name {
                 name: name.clone(),
                 peer: *peer_id,
             }),
             ServerEvent::Published { name, .. } => {
-                self.to_cluster(ClusterOp::StreamUp { name: name.clone() })
+                self.tell_cluster(ClusterOp::StreamUp { name: name.clone() })
             }
             ServerEvent::Unpublished { name, .. } => {
-                self.to_cluster(ClusterOp::StreamDown { name: name.clone() })
+                self.tell_cluster(ClusterOp::StreamDown { name: name.clone() })
             }
             _ => {}
         }

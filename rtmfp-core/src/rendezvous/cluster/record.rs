@@ -104,7 +104,7 @@ pub fn decode_introduction(text: &str) -> Option<(PeerId, SocketAddr, Vec<u8>, V
 }
 
 fn bytes_from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())
