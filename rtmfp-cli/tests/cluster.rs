@@ -399,3 +399,50 @@ fn a_killed_nodes_entries_expire_and_the_redirector_drops_it() {
     drop(publisher);
     b.stop();
 }
+
+/// rtmfp-cpp's `tcconn` ($RTMFP_CPP_DIR/tcconn), if the variable is set
+/// and the program is there.
+fn tcconn() -> Option<std::path::PathBuf> {
+    let Some(dir) = std::env::var_os("RTMFP_CPP_DIR") else {
+        eprintln!("SKIP rtmfp-cpp interop: $RTMFP_CPP_DIR is not set");
+        return None;
+    };
+    let path = std::path::PathBuf::from(dir).join("tcconn");
+    if !path.exists() {
+        eprintln!("SKIP rtmfp-cpp interop: {} is missing", path.display());
+        return None;
+    }
+    Some(path)
+}
+
+#[test]
+fn rtmfp_cpp_tcconn_follows_our_redirector() {
+    let Some(tcconn) = tcconn() else { return };
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start();
+    let url = redis.url();
+    let mut a = node(&url, "a", "15");
+    let (mut r, port) = redirector(&url);
+    r.wait_line("nodes 1:");
+    // (tcconn's own output is block-buffered into a pipe: the node's
+    // log is what tells.)
+    let mut child = Command::new(tcconn)
+        .arg(format!("rtmfp://127.0.0.1:{port}/app/k"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tcconn");
+    // It opens its session with the node the Redirect named, and
+    // connects and plays there.
+    let line = a.proc.wait_line("connect ");
+    assert!(line.ends_with("app \"app/k\""), "{line}");
+    a.proc.wait_line("play        \"live\"");
+    let _ = child.kill();
+    let _ = child.wait();
+    r.interrupt();
+    let (_, out, _) = r.finish();
+    assert!(out.contains(" 1 redirected"), "{out}");
+}
