@@ -136,6 +136,7 @@ need "$CXX" g++
 need pkg-config pkg-config
 need python3 python3
 need ffmpeg ffmpeg         # and ffprobe: rtmfp-cli/tests/ffmpeg_pipes.rs
+need redis-server redis-server  # rtmfp-cli/tests/cluster.rs starts its own
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   die "node and npm >= $NODE_MIN are required (not installed)"
 node_version="$(node --version)"
