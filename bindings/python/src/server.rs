@@ -28,6 +28,7 @@ use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -385,6 +386,7 @@ impl Server {
         keepalive = Some((15.0, 10.0)),
         relay = true,
         key_log = None,
+        cluster = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -398,6 +400,7 @@ impl Server {
         keepalive: Option<(f64, f64)>,
         relay: bool,
         key_log: Option<std::path::PathBuf>,
+        cluster: Option<String>,
     ) -> PyResult<Self> {
         let bind = match bind {
             Some(b) => b.resolve(py)?,
@@ -436,7 +439,17 @@ impl Server {
         // The server's identity takes a moment: release the GIL.
         let shown = addrs(&bind).join(", ");
         let handle = py
-            .detach(move || ServerHandle::start_as(&bind, flash, config, Hooks::default()))
+            .detach(move || match cluster {
+                None => ServerHandle::start_as(&bind, flash, config, Hooks::default()),
+                // A node of a rendezvous cluster on Redis (docs/cluster.md).
+                Some(url) => ServerHandle::start_as_clustered(
+                    &bind,
+                    flash,
+                    config,
+                    Hooks::default(),
+                    ClusterConfig::new(&url),
+                ),
+            })
             .map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();
         Ok(Server {

@@ -130,6 +130,27 @@ impl ServerHandle {
         Ok(handle)
     }
 
+    /// [`ServerHandle::start_as`] for a cluster node: binds `bind`, makes
+    /// an identity with `flash` and joins the cluster
+    /// ([`ServerHandle::start_clustered`]).
+    #[cfg(feature = "cluster")]
+    pub fn start_as_clustered(
+        bind: &[SocketAddr],
+        flash: FlashConfig,
+        config: ServerConfig,
+        hooks: Hooks,
+        cluster: super::cluster::redis::ClusterConfig,
+    ) -> io::Result<ServerHandle> {
+        let crypto = FlashProfile::generate(flash)
+            .map_err(|e| io::Error::other(format!("server identity: {e:?}")))?;
+        Self::start_clustered(
+            RuntimeConfig::new(bind.to_vec(), Arc::new(crypto)),
+            config,
+            hooks,
+            cluster,
+        )
+    }
+
     /// The cluster node's name, if this server is one.
     #[cfg(feature = "cluster")]
     pub fn cluster_node(&self) -> Option<String> {

@@ -880,6 +880,7 @@ class Server:
         keepalive: Optional[Tuple[float, float]] = (15.0, 10.0),
         relay: bool = True,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
+        cluster: Optional[str] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
