@@ -467,6 +467,11 @@ export interface NativeServerOptions {
    * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
    */
   keyLog?: string
+  /**
+   * `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
+   * peers, names and streams through Redis (docs/cluster.md).
+   */
+  cluster?: string
 }
 
 /** One stream published to a rendezvous server. */

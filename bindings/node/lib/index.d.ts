@@ -553,6 +553,8 @@ export interface ServerOptions {
   keepaliveInterval?: number
   /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
   keyLog?: string
+  /** "redis://HOST:PORT[/DB]": a node of a rendezvous cluster on Redis (docs/cluster.md). */
+  cluster?: string
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }
