@@ -446,3 +446,67 @@ fn rtmfp_cpp_tcconn_follows_our_redirector() {
     let (_, out, _) = r.finish();
     assert!(out.contains(" 1 redirected"), "{out}");
 }
+
+/// The peer IDs in a server log's `connect` lines.
+fn connected_ids(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("connect     "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_player_on_one_node_plays_a_stream_published_through_another() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = node(&url, "a", "15");
+    let b = node(&url, "b", "15");
+    // The player waits on b; the publisher starts on a: b hears of it on
+    // the `streams` channel, plays it from a over a session of its own
+    // and relays it.
+    let mut player = Proc::spawn(&["play", &b.uri("k", "live"), "-q"]);
+    player.wait_line("status NetStream.Play.Start");
+    let publisher = Proc::spawn(&["publish", &a.uri("k", "live"), "--synthetic", "3", "-q"]);
+    let (code, pub_out, err) = publisher.finish();
+    assert_eq!(code, 0, "publisher:\n{pub_out}\n{err}");
+    let (code, out, err) = player.finish();
+    assert_eq!(code, 0, "player:\n{out}\n{err}");
+    assert!(out.contains("NetStream.Play.PublishNotify"), "{out}");
+    assert!(out.contains("NetStream.Play.UnpublishNotify"), "{out}");
+    // A live join: the relay starts a moment after the publisher, and
+    // video waits for a key frame; most of the stream arrives.
+    let (videos, audios) = rtmfp_core::flash::flv::synthetic_tag_counts(3000, 25, 43);
+    let (v, _) = summary_counts(&out, "video");
+    let (au, _) = summary_counts(&out, "audio");
+    assert!(v >= videos as u64 / 3 && v <= videos as u64, "{out}");
+    assert!(au >= audios as u64 / 2 && au <= audios as u64, "{out}");
+    assert_eq!(summary_counts(&out, "data").0, 1, "{out}");
+
+    let log_b = b.stop();
+    let log_a = a.stop();
+    // a saw the publisher and b's upstream, never the player.
+    let on_a = connected_ids(&log_a);
+    let on_b = connected_ids(&log_b);
+    assert_eq!(on_a.len(), 2, "{log_a}");
+    assert_eq!(on_b.len(), 1, "{log_b}");
+    assert!(
+        !on_a.contains(&on_b[0]),
+        "the player connected to a:\n{log_a}"
+    );
+    assert!(log_a.contains("play        \"live\""), "{log_a}");
+    let relayed = |log: &str| -> u64 {
+        let t = log.lines().find(|l| l.starts_with("totals ")).unwrap_or("");
+        let i = t.find(" relayed").unwrap_or(0);
+        t[..i]
+            .rsplit(' ')
+            .next()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0)
+    };
+    assert!(relayed(&log_b) >= v + au, "{log_b}");
+}

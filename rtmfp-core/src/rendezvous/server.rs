@@ -37,6 +37,24 @@ pub const LOOKUP_NAME: &str = "lookupName";
 /// be delivered.
 const REJECT_LINGER: Duration = Duration::from_secs(2);
 
+/// The publisher of a stream relayed from another cluster node (no
+/// client session has this handle).
+pub(super) const UPSTREAM: SessionHandle = SessionHandle(u64::MAX);
+
+/// How often a cluster node asks again for a stream its players wait for
+/// (it may have been published elsewhere since).
+const UPSTREAM_RETRY: Duration = Duration::from_secs(2);
+
+/// A cluster upstream for a stream with local players.
+#[derive(Debug, Clone)]
+pub(super) enum UpstreamState {
+    /// Asked the cluster; asked again at `retry` while players wait.
+    Asked { retry: Instant, app: String },
+    /// Playing from another node: the stream is in `published` with
+    /// [`UPSTREAM`] as its publisher.
+    Live { app: String },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ClientState {
     /// Session open; no `connect` yet.
@@ -195,6 +213,8 @@ pub struct Server {
     /// Cluster queries by number, with their deadlines.
     queries: HashMap<u64, (Instant, Query)>,
     next_query: u64,
+    /// Streams relayed (or wanted) from other cluster nodes.
+    pub(super) upstreams: HashMap<String, UpstreamState>,
 }
 
 impl std::fmt::Debug for Server {
@@ -233,6 +253,7 @@ impl Server {
             cluster: None,
             queries: HashMap::new(),
             next_query: 1,
+            upstreams: HashMap::new(),
         }
     }
 
@@ -407,6 +428,155 @@ impl Server {
     /// Cluster queries waiting for an answer.
     pub fn cluster_queries(&self) -> usize {
         self.queries.len()
+    }
+
+    /// A local player waits for `stream`, published nowhere here: ask
+    /// the cluster to relay it from the node it is published through.
+    pub(super) fn want_upstream(&mut self, now: Instant, stream: &str, app: &str) {
+        if self.cluster.is_none() || self.upstreams.contains_key(stream) {
+            return;
+        }
+        self.upstreams.insert(
+            stream.to_owned(),
+            UpstreamState::Asked {
+                retry: now + UPSTREAM_RETRY,
+                app: app.to_owned(),
+            },
+        );
+        self.tell_cluster(ClusterOp::Upstream {
+            name: stream.to_owned(),
+            app: app.to_owned(),
+        });
+    }
+
+    /// No local player wants `stream` from another node any more (or it
+    /// is published here now).
+    pub(super) fn drop_upstream(&mut self, stream: &str) {
+        if self.upstreams.remove(stream).is_none() {
+            return;
+        }
+        if self
+            .published
+            .get(stream)
+            .is_some_and(|p| p.publisher.0 == UPSTREAM)
+        {
+            self.published.remove(stream);
+        }
+        self.tell_cluster(ClusterOp::UpstreamStop {
+            name: stream.to_owned(),
+        });
+    }
+
+    /// The upstream for `stream` plays it from its node: local players
+    /// hear `NetStream.Play.PublishNotify`, then get its messages.
+    pub fn cluster_upstream_started(&mut self, ep: &mut Endpoint, now: Instant, stream: &str) {
+        let Some(UpstreamState::Asked { app, .. }) = self.upstreams.get(stream).cloned() else {
+            return;
+        };
+        if self.published.contains_key(stream) {
+            return self.drop_upstream(stream);
+        }
+        self.upstreams
+            .insert(stream.to_owned(), UpstreamState::Live { app });
+        self.published.insert(
+            stream.to_owned(),
+            Published {
+                publisher: (UPSTREAM, 0),
+                metadata: None,
+                video_config: None,
+                audio_config: None,
+                messages: 0,
+                bytes: 0,
+                relayed: 0,
+            },
+        );
+        self.notify_published(ep, now, stream);
+    }
+
+    /// A message of `stream` from its upstream, for the local players.
+    pub fn cluster_upstream_media(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: &str,
+        ty: u8,
+        timestamp: u32,
+        payload: &[u8],
+    ) {
+        if self
+            .published
+            .get(stream)
+            .is_some_and(|p| p.publisher.0 == UPSTREAM)
+        {
+            self.relay_to_players(ep, now, stream, None, ty, timestamp, payload);
+        }
+    }
+
+    /// The upstream for `stream` ended (unpublished on its node, or that
+    /// node is gone): local players hear
+    /// `NetStream.Play.UnpublishNotify` and keep waiting; the cluster is
+    /// asked again while they do.
+    pub fn cluster_upstream_ended(&mut self, ep: &mut Endpoint, now: Instant, stream: &str) {
+        let app = match self.upstreams.get(stream) {
+            Some(UpstreamState::Live { app }) | Some(UpstreamState::Asked { app, .. }) => {
+                app.clone()
+            }
+            None => return,
+        };
+        if self
+            .published
+            .get(stream)
+            .is_some_and(|p| p.publisher.0 == UPSTREAM)
+        {
+            self.published.remove(stream);
+            self.notify_unpublished(ep, now, stream);
+        }
+        self.upstreams.insert(
+            stream.to_owned(),
+            UpstreamState::Asked {
+                retry: now + UPSTREAM_RETRY,
+                app,
+            },
+        );
+    }
+
+    /// Another node announced that `stream` is published through it:
+    /// local players waiting for it get an upstream at once.
+    pub fn cluster_stream_published(&mut self, now: Instant, stream: &str) {
+        if self.published.contains_key(stream) || !self.players.contains_key(stream) {
+            return;
+        }
+        if let Some(UpstreamState::Asked { retry, .. }) = self.upstreams.get_mut(stream) {
+            *retry = now;
+        }
+    }
+
+    /// Asks again for upstreams whose players still wait.
+    fn retry_upstreams(&mut self, now: Instant) {
+        let due: Vec<(String, String)> = self
+            .upstreams
+            .iter()
+            .filter_map(|(name, st)| match st {
+                UpstreamState::Asked { retry, app } if *retry <= now => {
+                    Some((name.clone(), app.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, app) in due {
+            if !self.players.contains_key(&name) || self.published.contains_key(&name) {
+                self.drop_upstream(&name);
+                continue;
+            }
+            self.upstreams.insert(
+                name.clone(),
+                UpstreamState::Asked {
+                    retry: now + UPSTREAM_RETRY,
+                    app: app.clone(),
+                },
+            );
+            self.tell_cluster(ClusterOp::Upstream { name, app });
+        }
     }
 
     /// The settings.
@@ -1136,7 +1306,15 @@ impl Layer for Server {
     fn poll_timeout(&self) -> Option<Instant> {
         let closing = self.closing.iter().map(|(t, _)| *t).min();
         let query = self.queries.values().map(|(t, _)| *t).min();
-        closing.into_iter().chain(query).min()
+        let upstream = self
+            .upstreams
+            .values()
+            .filter_map(|u| match u {
+                UpstreamState::Asked { retry, .. } => Some(*retry),
+                UpstreamState::Live { .. } => None,
+            })
+            .min();
+        closing.into_iter().chain(query).chain(upstream).min()
     }
 
     fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
@@ -1145,6 +1323,7 @@ impl Layer for Server {
         for (_, session) in due {
             let _ = ep.close(now, session, false);
         }
+        self.retry_upstreams(now);
         if self.queries.values().any(|(t, _)| *t <= now) {
             let expired: Vec<u64> = self
                 .queries

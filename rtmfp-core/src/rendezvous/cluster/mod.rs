@@ -27,6 +27,8 @@ pub mod record;
 pub mod redirector;
 #[cfg(feature = "cluster")]
 pub mod redis;
+#[cfg(feature = "cluster")]
+mod upstream;
 
 use crate::crypto::PeerId;
 use std::net::SocketAddr;
@@ -92,6 +94,20 @@ pub enum ClusterOp {
         /// The server's query number.
         query: u64,
         /// The name.
+        name: String,
+    },
+    /// A local player waits for stream `name`: play it from the node it
+    /// is published through, as a client of that node's app `app`, and
+    /// relay it here (`upstream.rs`).
+    Upstream {
+        /// The stream name.
+        name: String,
+        /// The app (and developer key) local players connected to.
+        app: String,
+    },
+    /// No local player wants stream `name` from another node any more.
+    UpstreamStop {
+        /// The stream name.
         name: String,
     },
     /// Ask `node` to send its peer `target` a Forwarded IHello

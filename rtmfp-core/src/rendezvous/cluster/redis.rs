@@ -15,7 +15,10 @@
 //!
 //! A node subscribes to the channel `intro:<node>`: another node publishes
 //! there the introductions it wants this one to make
-//! ([`encode_introduction`]).
+//! ([`encode_introduction`]).  It also subscribes to `streams`, where
+//! every node announces the streams published through it, so that
+//! players waiting elsewhere get them at once (cross-node relay,
+//! `upstream.rs`).
 //!
 //! Threads: a worker owns the command connection and serves the
 //! [`ClusterOp`]s the server sends through [`RedisCluster::link`]; a
@@ -27,6 +30,7 @@
 //! answered "not found" at once.
 
 use super::record::{decode_introduction, encode_introduction, valid_node_name};
+use super::upstream::Upstream;
 use super::{ClusterLink, ClusterOp, NodeRecord, RemotePeer};
 use crate::crypto::PeerId;
 use crate::flash::peer_id::{from_hex, to_hex};
@@ -130,9 +134,11 @@ enum Msg {
     Stop,
 }
 
-type Poster = Arc<Mutex<Option<Handle>>>;
+/// Where answers go: the server layer's runtime, once attached.
+pub(super) type Poster = Arc<Mutex<Option<Handle>>>;
 
-fn post<F>(poster: &Poster, f: F)
+/// Runs `f` on the server layer (dropped before attach or once closed).
+pub(super) fn post<F>(poster: &Poster, f: F)
 where
     F: FnOnce(&mut Server, &mut crate::endpoint::Endpoint, Instant) + Send + 'static,
 {
@@ -178,6 +184,9 @@ impl Keys {
     fn intro(&self, n: &str) -> String {
         format!("{}intro:{n}", self.prefix)
     }
+    fn streams(&self) -> String {
+        format!("{}streams", self.prefix)
+    }
 }
 
 fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
@@ -213,7 +222,7 @@ impl RedisCluster {
         let keys = Keys {
             prefix: config.prefix.clone(),
         };
-        let channel = keys.intro(&config.node);
+        let channels = vec![keys.intro(&config.node), keys.streams()];
         let mut worker = Worker {
             client: client.clone(),
             conn: Some(conn),
@@ -227,6 +236,7 @@ impl RedisCluster {
             load: 0,
             backoff: BACKOFF_MIN,
             retry_at: None,
+            upstreams: HashMap::new(),
         };
         let w = std::thread::Builder::new()
             .name("rtmfp-cluster".into())
@@ -235,7 +245,7 @@ impl RedisCluster {
         let (p, s, c) = (poster.clone(), stop.clone(), counters.clone());
         let sub = std::thread::Builder::new()
             .name("rtmfp-cluster-sub".into())
-            .spawn(move || subscriber(client, channel, p, s, c))
+            .spawn(move || subscriber(client, channels, p, s, c))
             .map_err(|e| ClusterError::Config(format!("cannot start a thread: {e}")))?;
         Ok(RedisCluster {
             node: config.node,
@@ -325,6 +335,8 @@ struct Worker {
     load: u64,
     backoff: Duration,
     retry_at: Option<Instant>,
+    /// Cross-node relays running, by stream name.
+    upstreams: HashMap<String, Arc<Upstream>>,
 }
 
 impl Worker {
@@ -463,15 +475,28 @@ impl Worker {
             }
             ClusterOp::StreamUp { name } => {
                 let (key, node) = (self.keys.stream(&name), self.config.node.clone());
-                self.streams.insert(name);
+                let channel = self.keys.streams();
                 self.with(|c| {
-                    redis::cmd("SET")
+                    redis::pipe()
+                        .cmd("SET")
                         .arg(&key)
                         .arg(&node)
                         .arg("EX")
                         .arg(ttl)
+                        .ignore()
+                        .cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(format!("{node} {name}"))
+                        .ignore()
                         .query::<()>(c)
                 });
+                self.streams.insert(name);
+            }
+            ClusterOp::Upstream { name, app } => self.start_upstream(name, app),
+            ClusterOp::UpstreamStop { name } => {
+                if let Some(u) = self.upstreams.remove(&name) {
+                    u.stop.store(true, Ordering::SeqCst);
+                }
             }
             ClusterOp::StreamDown { name } => {
                 let (key, node) = (self.keys.stream(&name), self.config.node.clone());
@@ -551,6 +576,41 @@ impl Worker {
         }
     }
 
+    /// Starts relaying stream `name` from the node it is published
+    /// through, unless a relay for it runs already or no other node has
+    /// it (the server asks again while its players wait).
+    fn start_upstream(&mut self, name: String, app: String) {
+        self.upstreams.retain(|_, u| !u.done.load(Ordering::SeqCst));
+        if self.upstreams.contains_key(&name) {
+            return;
+        }
+        let key = self.keys.stream(&name);
+        let Some(node) = self
+            .with(|c| redis::cmd("GET").arg(&key).query::<Option<String>>(c))
+            .flatten()
+            .filter(|n| *n != self.config.node && valid_node_name(n))
+        else {
+            return;
+        };
+        let key = self.keys.node(&node);
+        let Some(address) = self
+            .with(|c| redis::cmd("GET").arg(&key).query::<Option<String>>(c))
+            .flatten()
+            .and_then(|t| NodeRecord::decode(&t))
+            .and_then(|r| r.addresses.first().copied())
+        else {
+            return;
+        };
+        let flags = Arc::new(Upstream::default());
+        let (f, poster, n) = (flags.clone(), self.poster.clone(), name.clone());
+        let spawned = std::thread::Builder::new()
+            .name("rtmfp-upstream".into())
+            .spawn(move || super::upstream::run(address, app, n, poster, f));
+        if spawned.is_ok() {
+            self.upstreams.insert(name, flags);
+        }
+    }
+
     /// Writes the node's whole state with fresh TTLs (the heartbeat, and
     /// the re-registration after Redis came back).
     fn refresh(&mut self) {
@@ -603,6 +663,9 @@ impl Worker {
     /// An orderly stop: the node's entries go at once rather than at
     /// their TTL.
     fn leave(&mut self) {
+        for u in self.upstreams.values() {
+            u.stop.store(true, Ordering::SeqCst);
+        }
         if self.conn.is_none() {
             return;
         }
@@ -659,7 +722,7 @@ fn set_if_mine(
 /// the server layer ([`Server::cluster_introduce`]).
 fn subscriber(
     client: redis::Client,
-    channel: String,
+    channels: Vec<String>,
     poster: Poster,
     stop: Arc<AtomicBool>,
     counters: Arc<ClusterCounters>,
@@ -688,11 +751,22 @@ fn subscriber(
             continue;
         }
         let mut pubsub = conn.as_pubsub();
-        if pubsub.subscribe(&channel).is_err() {
+        if pubsub.subscribe(&channels).is_err() {
             continue;
         }
         while !stop.load(Ordering::SeqCst) {
             match pubsub.get_message() {
+                Ok(msg) if channels.get(1).is_some_and(|c| c == msg.get_channel_name()) => {
+                    // `node name`: a stream published through `node`.
+                    let text = String::from_utf8_lossy(msg.get_payload_bytes()).into_owned();
+                    let Some((_, name)) = text.split_once(' ') else {
+                        continue;
+                    };
+                    let name = name.to_owned();
+                    post(&poster, move |s, _, now| {
+                        s.cluster_stream_published(now, &name)
+                    });
+                }
                 Ok(msg) => {
                     let text = String::from_utf8_lossy(msg.get_payload_bytes()).into_owned();
                     let Some((target, from, epd, tag)) = decode_introduction(&text) else {
