@@ -52,6 +52,8 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Most operations queued for the worker; more are dropped and counted.
 const QUEUE: usize = 65536;
+/// Most operations the worker takes from its queue at once.
+const BATCH: usize = 512;
 
 /// Compare-and-delete: deletes KEYS[1] if its value starts with ARGV[1].
 const DEL_IF_PREFIX: &str = "local v = redis.call('GET', KEYS[1]) \
@@ -360,7 +362,27 @@ impl Worker {
                 .filter(|_| self.conn.is_none())
                 .map_or(next_refresh, |t| t.min(next_refresh));
             match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-                Ok(Msg::Op(op)) => self.on_op(op),
+                Ok(Msg::Op(op)) => {
+                    // What else is queued goes in the same batch: the
+                    // lookups and introductions of a burst share one
+                    // round trip to Redis.
+                    let mut batch = vec![op];
+                    let mut stop = false;
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(Msg::Op(op)) => batch.push(op),
+                            Ok(Msg::Stop) => {
+                                stop = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.on_batch(batch);
+                    if stop {
+                        break;
+                    }
+                }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -411,6 +433,72 @@ impl Worker {
             addresses: self.config.advertise.clone(),
         }
         .encode()
+    }
+
+    /// Changes in order; lookups and introductions pipelined after them.
+    fn on_batch(&mut self, ops: Vec<ClusterOp>) {
+        enum Answer {
+            Peer(u64),
+            Name(u64),
+        }
+        let mut pipe = redis::pipe();
+        let mut answers = Vec::new();
+        let mut publishes = 0;
+        for op in ops {
+            match op {
+                ClusterOp::FindPeer { query, peer } => {
+                    pipe.cmd("GET").arg(self.keys.peer(&peer));
+                    answers.push(Answer::Peer(query));
+                }
+                ClusterOp::FindName { query, name } => {
+                    pipe.cmd("GET").arg(self.keys.name(&name));
+                    answers.push(Answer::Name(query));
+                }
+                ClusterOp::Introduce {
+                    node,
+                    target,
+                    epd,
+                    tag,
+                    from,
+                } => {
+                    if valid_node_name(&node) {
+                        pipe.cmd("PUBLISH")
+                            .arg(self.keys.intro(&node))
+                            .arg(encode_introduction(&target, from, &epd, &tag))
+                            .ignore();
+                        publishes += 1;
+                    }
+                }
+                other => self.on_op(other),
+            }
+        }
+        if answers.is_empty() {
+            if publishes > 0 {
+                self.with(|c| pipe.query::<()>(c));
+            }
+            return;
+        }
+        // Redis away: every lookup is answered "not found" at once.
+        let replies: Vec<Option<String>> = self
+            .with(|c| pipe.query::<Vec<Option<String>>>(c))
+            .unwrap_or_default();
+        for (i, answer) in answers.into_iter().enumerate() {
+            let text = replies.get(i).cloned().flatten();
+            match answer {
+                Answer::Peer(query) => {
+                    let found = text.and_then(|t| RemotePeer::decode(&t));
+                    post(&self.poster, move |s, ep, now| {
+                        s.cluster_peer_found(ep, now, query, found)
+                    });
+                }
+                Answer::Name(query) => {
+                    let found = text.and_then(|t| from_hex(&t));
+                    post(&self.poster, move |s, ep, now| {
+                        s.cluster_name_found(ep, now, query, found)
+                    });
+                }
+            }
+        }
     }
 
     fn on_op(&mut self, op: ClusterOp) {
