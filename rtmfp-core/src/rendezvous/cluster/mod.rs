@@ -135,3 +135,6 @@ pub trait ClusterLink: Send {
     /// time out).
     fn send(&mut self, op: ClusterOp);
 }
+
+#[cfg(test)]
+mod tests;
