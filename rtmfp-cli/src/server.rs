@@ -35,6 +35,11 @@ and a warning says so.
 Name lookup: clients call registerName(NAME) and lookupName(NAME) on \
 their NetConnection (rtmfp publish --name, rtmfp play --peer-name).
 
+Cluster: with --cluster URL the server is a node sharing peers, names \
+and streams through Redis with the other nodes of that URL (see \
+docs/cluster.md); `rtmfp redirector` sends clients to the least loaded \
+node.
+
 Output: `fingerprint HEX`, `listening ADDR`, then one line per event: \
 connect, reject, peer-info, name, publish, unpublish, play, \
 stream-reject, introduce, disconnect.")]
