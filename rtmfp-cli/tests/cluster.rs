@@ -470,7 +470,7 @@ fn a_player_on_one_node_plays_a_stream_published_through_another() {
     // and relays it.
     let mut player = Proc::spawn(&["play", &b.uri("k", "live"), "-q"]);
     player.wait_line("status NetStream.Play.Start");
-    let publisher = Proc::spawn(&["publish", &a.uri("k", "live"), "--synthetic", "3", "-q"]);
+    let publisher = Proc::spawn(&["publish", &a.uri("k", "live"), "--synthetic", "6", "-q"]);
     let (code, pub_out, err) = publisher.finish();
     assert_eq!(code, 0, "publisher:\n{pub_out}\n{err}");
     let (code, out, err) = player.finish();
@@ -478,8 +478,8 @@ fn a_player_on_one_node_plays_a_stream_published_through_another() {
     assert!(out.contains("NetStream.Play.PublishNotify"), "{out}");
     assert!(out.contains("NetStream.Play.UnpublishNotify"), "{out}");
     // A live join: the relay starts a moment after the publisher, and
-    // video waits for a key frame; most of the stream arrives.
-    let (videos, audios) = rtmfp_core::flash::flv::synthetic_tag_counts(3000, 25, 43);
+    // video waits for a key frame; most of the 6 s stream arrives.
+    let (videos, audios) = rtmfp_core::flash::flv::synthetic_tag_counts(6000, 25, 43);
     let (v, _) = summary_counts(&out, "video");
     let (au, _) = summary_counts(&out, "audio");
     assert!(v >= videos as u64 / 3 && v <= videos as u64, "{out}");

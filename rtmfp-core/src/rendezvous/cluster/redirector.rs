@@ -6,9 +6,10 @@
 //! The initiator sends its IHello to every address of a Redirect and
 //! keeps the first RHello, so a Redirect lists one node's addresses
 //! only: listing several nodes would make the fastest win, not the least
-//! loaded.  Between two reads of Redis the redirector counts the clients
-//! it sent to each node on top of the load the node published, so that a
-//! burst of clients spreads over the nodes.  A node that died keeps
+//! loaded.  The redirector counts the clients it sent to each node in the
+//! last [`PICK_MEMORY`] on top of the load the node published (a client
+//! takes a moment to connect, and its node to publish its new load), so
+//! that a burst of clients spreads over the nodes.  A node that died keeps
 //! being chosen until its record expires (the cluster's TTL); the
 //! initiator's IHello retransmissions to the redirector then get another
 //! node, since each pick raises the node's count.
@@ -36,6 +37,10 @@ use std::time::{Duration, Instant};
 /// How often the redirector reads the live nodes.
 pub const NODE_REFRESH: Duration = Duration::from_millis(500);
 
+/// How long a client sent to a node counts in its load, on top of what
+/// the node published.
+pub const PICK_MEMORY: Duration = Duration::from_secs(2);
+
 /// Counters of a [`Redirector`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RedirectorStats {
@@ -50,8 +55,10 @@ pub struct RedirectorStats {
 /// The redirector layer.
 #[derive(Debug, Default)]
 pub struct Redirector {
-    /// Live nodes with their published load plus our picks since.
+    /// Live nodes with their published load.
     nodes: Vec<(String, u64, Vec<SocketAddr>)>,
+    /// Recent picks: when, and which node.
+    picks: std::collections::VecDeque<(Instant, String)>,
     max_addresses: usize,
     stats: RedirectorStats,
 }
@@ -62,6 +69,7 @@ impl Redirector {
     pub fn new(max_addresses: usize) -> Redirector {
         Redirector {
             nodes: Vec::new(),
+            picks: std::collections::VecDeque::new(),
             max_addresses: max_addresses.max(1),
             stats: RedirectorStats::default(),
         }
@@ -76,7 +84,7 @@ impl Redirector {
             .collect();
     }
 
-    /// The live nodes known: (name, estimated load, addresses).
+    /// The live nodes known: (name, published load, addresses).
     pub fn nodes(&self) -> &[(String, u64, Vec<SocketAddr>)] {
         &self.nodes
     }
@@ -86,15 +94,28 @@ impl Redirector {
         self.stats
     }
 
-    /// The addresses of the node to send the next client to (least
-    /// estimated load, then name), counting the pick.
-    pub fn pick(&mut self) -> Option<Vec<SocketAddr>> {
-        let best = self
-            .nodes
-            .iter_mut()
-            .min_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))?;
-        best.1 += 1;
-        Some(best.2.iter().take(self.max_addresses).copied().collect())
+    /// The addresses of the node to send the next client to at `now`
+    /// (least published load plus recent picks, then name), counting
+    /// the pick.
+    pub fn pick(&mut self, now: Instant) -> Option<Vec<SocketAddr>> {
+        while self
+            .picks
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= PICK_MEMORY)
+        {
+            self.picks.pop_front();
+        }
+        let picks = &self.picks;
+        let estimate =
+            |n: &str, load: u64| load + picks.iter().filter(|(_, p)| p == n).count() as u64;
+        let best = self.nodes.iter().min_by(|a, b| {
+            estimate(&a.0, a.1)
+                .cmp(&estimate(&b.0, b.1))
+                .then_with(|| a.0.cmp(&b.0))
+        })?;
+        let addresses = best.2.iter().take(self.max_addresses).copied().collect();
+        self.picks.push_back((now, best.0.clone()));
+        Some(addresses)
     }
 
     fn on_ihello(
@@ -112,7 +133,7 @@ impl Redirector {
                 return;
             }
         }
-        let Some(list) = self.pick() else {
+        let Some(list) = self.pick(now) else {
             self.stats.no_node += 1;
             return;
         };
@@ -251,7 +272,8 @@ mod tests {
     fn picks_spread_over_the_least_loaded() {
         let a = |s: &str| s.parse::<SocketAddr>().unwrap();
         let mut r = Redirector::new(8);
-        assert_eq!(r.pick(), None);
+        let t0 = Instant::now();
+        assert_eq!(r.pick(t0), None);
         r.set_nodes(vec![
             (
                 "b".into(),
@@ -276,7 +298,28 @@ mod tests {
             ),
         ]);
         // "c" has no address: never chosen.
-        let picks: Vec<_> = (0..5).map(|_| r.pick().unwrap()[0].port()).collect();
+        let picks: Vec<_> = (0..5).map(|_| r.pick(t0).unwrap()[0].port()).collect();
         assert_eq!(picks, [1, 1, 1, 2, 1]);
+        // A refresh before the nodes published their new loads keeps the
+        // picks: a has 4, b 1 on top of its 2.
+        r.set_nodes(vec![
+            (
+                "a".into(),
+                NodeRecord {
+                    load: 0,
+                    addresses: vec![a("127.0.0.1:1")],
+                },
+            ),
+            (
+                "b".into(),
+                NodeRecord {
+                    load: 2,
+                    addresses: vec![a("127.0.0.1:2")],
+                },
+            ),
+        ]);
+        assert_eq!(r.pick(t0).unwrap()[0].port(), 2);
+        // Once the picks are old, only the published loads count.
+        assert_eq!(r.pick(t0 + PICK_MEMORY).unwrap()[0].port(), 1);
     }
 }
