@@ -294,6 +294,7 @@ pub fn run(args: ServerArgs) -> Result<()> {
     }
     println!("shutting down");
     let stats = server.stats().ok();
+    let cluster = server.cluster_stats();
     let clients = server.sessions().map(|s| s.len()).unwrap_or(0);
     let report = server.shutdown(Duration::from_secs(2));
     let mut totals = format!(
@@ -315,6 +316,12 @@ pub fn run(args: ServerArgs) -> Result<()> {
                 s.cluster_timeouts
             ));
         }
+    }
+    if let Some(c) = cluster {
+        totals.push_str(&format!(
+            ", Redis: {} reconnects, {} errors, {} operations dropped, {} name conflicts",
+            c.reconnects, c.errors, c.dropped, c.name_conflicts
+        ));
     }
     totals.push_str(if report.clean {
         ", closed cleanly"

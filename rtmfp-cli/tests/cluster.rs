@@ -358,7 +358,8 @@ fn nodes_survive_a_redis_restart_without_spinning_and_register_again() {
     check_whole_stream(&out);
     drop(publisher);
     b.stop();
-    a.stop();
+    let log_a = a.stop();
+    assert!(!log_a.contains("Redis: 0 reconnects"), "{log_a}");
 }
 
 #[test]

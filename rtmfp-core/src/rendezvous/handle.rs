@@ -151,6 +151,14 @@ impl ServerHandle {
         )
     }
 
+    /// The cluster node's counters (Redis reconnections, errors, ...),
+    /// if this server is one.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_stats(&self) -> Option<super::cluster::redis::ClusterStats> {
+        let c = self.cluster.lock().ok()?;
+        c.as_ref().map(|n| n.counters().snapshot())
+    }
+
     /// The cluster node's name, if this server is one.
     #[cfg(feature = "cluster")]
     pub fn cluster_node(&self) -> Option<String> {

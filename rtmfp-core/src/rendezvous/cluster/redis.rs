@@ -131,6 +131,38 @@ pub struct ClusterCounters {
     pub refreshes: AtomicU64,
 }
 
+/// A snapshot of [`ClusterCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClusterStats {
+    /// Operations dropped because the worker's queue was full.
+    pub dropped: u64,
+    /// Connections to Redis re-established after a loss.
+    pub reconnects: u64,
+    /// Redis commands that failed.
+    pub errors: u64,
+    /// Names another node's peer held in Redis already.
+    pub name_conflicts: u64,
+    /// Introductions received from other nodes.
+    pub introductions_in: u64,
+    /// Full state writes.
+    pub refreshes: u64,
+}
+
+impl ClusterCounters {
+    /// The counters now.
+    pub fn snapshot(&self) -> ClusterStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ClusterStats {
+            dropped: get(&self.dropped),
+            reconnects: get(&self.reconnects),
+            errors: get(&self.errors),
+            name_conflicts: get(&self.name_conflicts),
+            introductions_in: get(&self.introductions_in),
+            refreshes: get(&self.refreshes),
+        }
+    }
+}
+
 enum Msg {
     Op(ClusterOp),
     Stop,
