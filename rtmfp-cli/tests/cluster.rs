@@ -511,3 +511,144 @@ fn a_player_on_one_node_plays_a_stream_published_through_another() {
     };
     assert!(relayed(&log_b) >= v + au, "{log_b}");
 }
+
+mod failover {
+    use super::*;
+    use rtmfp_core::flash::client::ClientEvent;
+    use rtmfp_core::flash::command::code;
+    use rtmfp_core::flash::{NetConnection, NetConnectionConfig, Value};
+
+    /// A NetConnection that notices a dead server within 3 s.
+    fn config() -> NetConnectionConfig {
+        let mut c = NetConnectionConfig {
+            bind: vec!["127.0.0.1:0".parse().unwrap()],
+            ..NetConnectionConfig::default()
+        };
+        c.endpoint.idle_timeout = Duration::from_secs(3);
+        c.endpoint.keepalive_interval = Duration::from_millis(500);
+        c.client.keepalive_min = Duration::from_millis(500);
+        c
+    }
+
+    /// The next NetConnection status within `within`.
+    fn status(nc: &NetConnection, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(ClientEvent::Status { stream: None, info }) = nc.next_event_timeout(left) {
+                return Some(info.code);
+            }
+        }
+    }
+
+    /// A call's answer (`Ok(args)` or `Err(status code)`).
+    fn call(nc: &NetConnection, name: &str, arg: &str) -> Result<Vec<Value>, String> {
+        let txn = nc.call(name, vec![Value::from(arg)]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no answer to {name}");
+            if let Some(ClientEvent::CallResult {
+                transaction_id,
+                ok,
+                response,
+            }) = nc.next_event_timeout(left)
+            {
+                if transaction_id == txn {
+                    return if ok {
+                        Ok(response.args)
+                    } else {
+                        Err(format!("{:?}", response.status_info().map(|i| i.code)))
+                    };
+                }
+            }
+        }
+    }
+
+    fn lookup(nc: &NetConnection, name: &str) -> Option<String> {
+        match call(nc, "lookupName", name) {
+            Ok(args) => args.first().and_then(|v| v.as_str()).map(str::to_owned),
+            Err(_) => None,
+        }
+    }
+
+    #[test]
+    fn clients_of_a_killed_node_come_back_through_the_redirector_under_their_peer_ids() {
+        if !have_redis() {
+            return;
+        }
+        let redis = Redis::start();
+        let url = redis.url();
+        let mut a = node(&url, "a", "3");
+        let b = node(&url, "b", "3");
+        let (mut r, port) = redirector(&url);
+        r.wait_line("nodes 2:");
+        let uri = format!("rtmfp://127.0.0.1:{port}/app/k");
+        // x lands on a (both idle, ties by name), y on b.
+        let x = NetConnection::connect(&uri, config()).unwrap();
+        assert_eq!(
+            status(&x, WAIT_CONNECT).as_deref(),
+            Some(code::CONNECT_SUCCESS)
+        );
+        assert_eq!(x.far_id_hex().unwrap(), Some(a.fingerprint.clone()));
+        let y = NetConnection::connect(&uri, config()).unwrap();
+        assert_eq!(
+            status(&y, WAIT_CONNECT).as_deref(),
+            Some(code::CONNECT_SUCCESS)
+        );
+        assert_eq!(y.far_id_hex().unwrap(), Some(b.fingerprint.clone()));
+        let id = x.near_id_hex();
+        assert!(call(&x, "registerName", "xavier").is_ok());
+        assert_eq!(lookup(&y, "xavier"), Some(id.clone()));
+
+        let killed = Instant::now();
+        a.proc.kill_hard();
+        // x notices within its idle timeout, then connects again through
+        // the redirector until it lands on a live node (the redirector
+        // may hand out a until a's record expires).
+        let gone = status(&x, Duration::from_secs(10));
+        assert_eq!(gone.as_deref(), Some(code::CONNECT_CLOSED));
+        loop {
+            assert!(
+                killed.elapsed() < Duration::from_secs(30),
+                "x never came back"
+            );
+            x.open(&uri, vec![]).unwrap();
+            if status(&x, WAIT_CONNECT).as_deref() == Some(code::CONNECT_SUCCESS) {
+                break;
+            }
+        }
+        assert_eq!(x.far_id_hex().unwrap(), Some(b.fingerprint.clone()));
+        // Same identity, same peer ID; its name resolves again.
+        assert_eq!(x.near_id_hex(), id);
+        assert!(call(&x, "registerName", "xavier").is_ok());
+        assert_eq!(lookup(&y, "xavier"), Some(id.clone()));
+        assert!(killed.elapsed() < Duration::from_secs(30));
+
+        // And a new direct stream from x to y works.
+        let cam = x.create_direct_stream().unwrap();
+        cam.publish("cam").unwrap();
+        let play = y.create_peer_stream(&id).unwrap();
+        play.play("cam").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let frame = [0xaf, 0x01, 1, 2, 3];
+        let got = 'wait: loop {
+            assert!(Instant::now() < deadline, "no media from x to y");
+            let _ = cam.send_audio(0, &frame);
+            while let Some(e) = y.next_event_timeout(Duration::from_millis(50)) {
+                if let ClientEvent::Media { payload, .. } = e {
+                    break 'wait payload;
+                }
+            }
+        };
+        assert_eq!(got, frame);
+        x.close(Duration::from_millis(300));
+        y.close(Duration::from_millis(300));
+        b.stop();
+    }
+
+    const WAIT_CONNECT: Duration = Duration::from_secs(8);
+}
