@@ -2489,6 +2489,31 @@ int rtmfp_server_start(const struct rtmfp_config *cfg,
                        struct rtmfp_server **out);
 
 /**
+ * rtmfp_server_start() for a node of a rendezvous cluster sharing its
+ * peers, names and streams through Redis at `cluster_url`
+ * ("redis://HOST:PORT[/DB]", see docs/cluster.md): peers on other nodes
+ * are introduced, and their names resolve here.  The node gets a random
+ * name, advertises its bound addresses and refreshes its entries every
+ * 5 s (15 s TTL).  `cluster_url` NULL is rtmfp_server_start().
+ *
+ * Returns what rtmfp_server_start() returns; RTMFP_ERR_IO also when
+ * Redis does not answer (rtmfp_last_error_message() says "Redis is
+ * unreachable") or the URL is not a Redis URL; RTMFP_ERR_INVALID_ARGUMENT
+ * for a non-UTF-8 URL.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * As rtmfp_server_start(); `cluster_url` NULL or a NUL-terminated
+ * string.
+ */
+int rtmfp_server_start_clustered(const struct rtmfp_config *cfg,
+                                 const char *const *keys,
+                                 size_t nkeys,
+                                 const char *cluster_url,
+                                 struct rtmfp_server **out);
+
+/**
  * Stop and free a server: close its client sessions (waiting at most
  * 250 ms), stop its I/O thread and callback dispatcher, and invalidate
  * the handle. After it returns the connect hook is not running and is

@@ -141,6 +141,7 @@ need turnserver coturn     # a real TURN relay: tests/support/coturn.rs, TURN te
 # The TURN tests skip without coturn on a developer's machine; here it is
 # installed, so a missing one must fail them instead.
 export RTMFP_REQUIRE_COTURN=1
+need redis-server redis-server  # rtmfp-cli/tests/cluster.rs starts its own
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   die "node and npm >= $NODE_MIN are required (not installed)"
 node_version="$(node --version)"

@@ -516,6 +516,11 @@ export interface NativeServerOptions {
    * relay (RTMFPTURNProxy).
    */
   turn?: string
+  /**
+   * `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
+   * peers, names and streams through Redis (docs/cluster.md).
+   */
+  cluster?: string
 }
 
 /** One stream published to a rendezvous server. */

@@ -14,6 +14,7 @@ mod pcap;
 mod peer;
 mod play;
 mod publish;
+mod redirector;
 mod send;
 mod server;
 
@@ -24,7 +25,7 @@ use rtmfp_core::crypto::flash::KeyLog;
 #[command(
     name = "rtmfp",
     version,
-    about = "RTMFP (RFC 7016 / RFC 7425): rendezvous server, publisher, player, echo server, sender and benchmarks",
+    about = "RTMFP (RFC 7016 / RFC 7425): rendezvous server and redirector, publisher, player, echo server, sender and benchmarks",
     after_help = "Exit codes: 0 success, 1 run-time failure, 2 usage error."
 )]
 struct Cli {
@@ -40,6 +41,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Server(server::ServerArgs),
+    Redirector(redirector::RedirectorArgs),
     Publish(publish::PublishArgs),
     Play(play::PlayArgs),
     Echo(echo::EchoArgs),
@@ -70,6 +72,7 @@ fn run(cli: Cli) -> common::Result<()> {
     }
     match cli.command {
         Command::Server(a) => server::run(a),
+        Command::Redirector(a) => redirector::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Play(a) => play::run(a),
         Command::Echo(a) => echo::run(a),

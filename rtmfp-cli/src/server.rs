@@ -13,6 +13,7 @@ use crate::common::{
 use clap::Args;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
+use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
 use rtmfp_core::runtime::RuntimeConfig;
 use std::collections::HashMap;
@@ -33,6 +34,11 @@ and a warning says so.
 
 Name lookup: clients call registerName(NAME) and lookupName(NAME) on \
 their NetConnection (rtmfp publish --name, rtmfp play --peer-name).
+
+Cluster: with --cluster URL the server is a node sharing peers, names \
+and streams through Redis with the other nodes of that URL (see \
+docs/cluster.md); `rtmfp redirector` sends clients to the least loaded \
+node.
 
 Output: `fingerprint HEX`, `listening ADDR`, then one line per event: \
 connect, reject, peer-info, name, publish, unpublish, play, \
@@ -69,6 +75,26 @@ pub struct ServerArgs {
     /// learn the addresses with the checkInfo command.
     #[arg(long = "check", value_name = "ADDR", value_parser = parse_listen)]
     pub check: Vec<SocketAddr>,
+    /// Be a node of a rendezvous cluster sharing peers, names and
+    /// streams through Redis at URL (redis://HOST:PORT[/DB]): peers on
+    /// other nodes are introduced and their names resolve here.  Redis
+    /// unreachable at start is an error.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// This node's name in the cluster (default: random).
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub node: Option<String>,
+    /// The address clients reach this node at, handed out by the
+    /// redirector (repeatable; default: the listen addresses, an
+    /// unspecified IP as loopback).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen, requires = "cluster")]
+    pub advertise: Vec<SocketAddr>,
+    /// Lifetime in seconds of the node's entries in Redis; the node
+    /// refreshes them every third of it, so a crashed node's entries are
+    /// gone after at most this long.
+    #[arg(long, value_name = "SECS", default_value_t = 15, requires = "cluster",
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub cluster_ttl: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
@@ -287,11 +313,29 @@ pub fn run(args: ServerArgs) -> Result<()> {
     };
     let mut runtime = RuntimeConfig::new(args.listen.clone(), crypto);
     runtime.turn = args.turn.config()?;
-    let server =
-        ServerHandle::start_with(runtime, config, hooks(args.max_clients)).map_err(|e| {
-            let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
-            fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
-        })?;
+    let listen_failed = |e: std::io::Error| {
+        let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
+        fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
+    };
+    let server = match &args.cluster {
+        None => ServerHandle::start_with(runtime, config, hooks(args.max_clients))
+            .map_err(listen_failed)?,
+        Some(url) => {
+            let mut cluster = ClusterConfig::new(url);
+            if let Some(n) = &args.node {
+                cluster.node = n.clone();
+            }
+            cluster.advertise = args.advertise.clone();
+            cluster.ttl = Duration::from_secs(args.cluster_ttl);
+            ServerHandle::start_clustered(runtime, config, hooks(args.max_clients), cluster)
+                .map_err(
+                    |e| match e.get_ref().and_then(|r| r.downcast_ref::<ClusterError>()) {
+                        Some(c) => fail(format!("cannot join the cluster: {c}")),
+                        None => listen_failed(e),
+                    },
+                )?
+        }
+    };
     println!("rtmfp rendezvous server (RFC 7016 / RFC 7425)");
     println!("fingerprint {}", hex(&id));
     for a in server.local_addrs() {
@@ -312,6 +356,9 @@ pub fn run(args: ServerArgs) -> Result<()> {
     for a in &check_addresses {
         println!("check {a}");
     }
+    if let (Some(url), Some(node)) = (&args.cluster, server.cluster_node()) {
+        println!("cluster {url} node {node}");
+    }
     let start = Instant::now();
     let mut printer = Printer::default();
     let mut events = 0u64;
@@ -327,6 +374,7 @@ pub fn run(args: ServerArgs) -> Result<()> {
     }
     println!("shutting down");
     let stats = server.stats().ok();
+    let cluster = server.cluster_stats();
     let clients = server.sessions().map(|s| s.len()).unwrap_or(0);
     let report = server.shutdown(Duration::from_secs(2));
     let mut totals = format!(
@@ -337,6 +385,22 @@ pub fn run(args: ServerArgs) -> Result<()> {
         totals.push_str(&format!(
             ", {} introductions, {} media messages in, {} relayed",
             s.introductions, s.media_in, s.relayed
+        ));
+        if args.cluster.is_some() {
+            totals.push_str(&format!(
+                ", {} cross-node introductions, {} forwarded for other nodes, \
+                 {} names resolved by the cluster, {} cluster timeouts",
+                s.remote_introductions,
+                s.forwarded_introductions,
+                s.remote_name_lookups,
+                s.cluster_timeouts
+            ));
+        }
+    }
+    if let Some(c) = cluster {
+        totals.push_str(&format!(
+            ", Redis: {} reconnects, {} errors, {} operations dropped, {} name conflicts",
+            c.reconnects, c.errors, c.dropped, c.name_conflicts
         ));
     }
     totals.push_str(if report.clean {

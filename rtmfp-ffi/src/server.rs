@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
     ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerHandle,
 };
@@ -41,7 +42,7 @@ use crate::error::{
 use crate::event::{cstring, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
-use crate::util::{cstr_list, hex, invalid, runtime_error, write_cstr};
+use crate::util::{cstr, cstr_list, hex, invalid, runtime_error, write_cstr};
 
 /// Handle-table tag of rendezvous servers.
 const SERVER_TAG: u8 = 5;
@@ -233,8 +234,58 @@ pub unsafe extern "C" fn rtmfp_server_start(
     nkeys: usize,
     out: *mut *mut rtmfp_server,
 ) -> c_int {
+    // SAFETY: the caller's contract, passed on; no cluster URL.
+    unsafe { start(cfg, keys, nkeys, std::ptr::null(), out) }
+}
+
+/// rtmfp_server_start() for a node of a rendezvous cluster sharing its
+/// peers, names and streams through Redis at `cluster_url`
+/// ("redis://HOST:PORT[/DB]", see docs/cluster.md): peers on other nodes
+/// are introduced, and their names resolve here.  The node gets a random
+/// name, advertises its bound addresses and refreshes its entries every
+/// 5 s (15 s TTL).  `cluster_url` NULL is rtmfp_server_start().
+///
+/// Returns what rtmfp_server_start() returns; RTMFP_ERR_IO also when
+/// Redis does not answer (rtmfp_last_error_message() says "Redis is
+/// unreachable") or the URL is not a Redis URL; RTMFP_ERR_INVALID_ARGUMENT
+/// for a non-UTF-8 URL.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// As rtmfp_server_start(); `cluster_url` NULL or a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_start_clustered(
+    cfg: *const rtmfp_config,
+    keys: *const *const c_char,
+    nkeys: usize,
+    cluster_url: *const c_char,
+    out: *mut *mut rtmfp_server,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { start(cfg, keys, nkeys, cluster_url, out) }
+}
+
+/// Both constructors.
+///
+/// # Safety
+/// As rtmfp_server_start_clustered().
+unsafe fn start(
+    cfg: *const rtmfp_config,
+    keys: *const *const c_char,
+    nkeys: usize,
+    cluster: *const c_char,
+    out: *mut *mut rtmfp_server,
+) -> c_int {
     ffi_guard(|| {
         let data = config::snapshot(cfg)?;
+        // SAFETY: caller's contract.
+        let cluster = if cluster.is_null() {
+            None
+        } else {
+            Some(unsafe { cstr(cluster, "cluster_url")? }.to_owned())
+        };
         // SAFETY: caller's contract.
         let keys = unsafe { cstr_list(keys, nkeys, "keys", RTMFP_MAX_DEVELOPER_KEYS)? };
         if let Some(i) = keys.iter().position(String::is_empty) {
@@ -266,7 +317,11 @@ pub unsafe extern "C" fn rtmfp_server_start(
             on_connect: Some(connect_hook(Arc::clone(&hook))),
             ..Hooks::default()
         };
-        let server = ServerHandle::start_with(rc, config, hooks).map_err(|e| {
+        let server = match cluster {
+            None => ServerHandle::start_with(rc, config, hooks),
+            Some(url) => ServerHandle::start_clustered(rc, config, hooks, ClusterConfig::new(&url)),
+        }
+        .map_err(|e| {
             Error::new(
                 RTMFP_ERR_IO,
                 format!("starting the server on {bind:?}: {e}"),
@@ -608,5 +663,100 @@ mod tests {
         assert_eq!(rtmfp_server_free(srv), 0);
         assert_eq!(rtmfp_server_free(srv), RTMFP_ERR_INVALID_HANDLE);
         assert_eq!(rtmfp_server_session_count(srv), RTMFP_ERR_INVALID_HANDLE);
+    }
+
+    /// A free TCP port on loopback (nothing listens there afterwards).
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// One RESP command over a fresh TCP connection; the raw reply.
+    fn redis_command(port: u16, args: &[&str]) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[test]
+    fn a_clustered_server_needs_its_redis_and_registers_there() {
+        let mut cfg = null_mut();
+        let mut srv = null_mut();
+        let down = std::ffi::CString::new(format!("redis://127.0.0.1:{}/", free_port())).unwrap();
+        // SAFETY: valid pointers.
+        unsafe {
+            assert_eq!(rtmfp_config_new(&mut cfg), 0);
+            assert_eq!(
+                rtmfp_config_set_bind_address(cfg, c"127.0.0.1:0".as_ptr()),
+                0
+            );
+            let rc =
+                rtmfp_server_start_clustered(cfg, std::ptr::null(), 0, down.as_ptr(), &mut srv);
+            assert_eq!(rc, RTMFP_ERR_IO);
+            assert!(srv.is_null());
+            let msg = std::ffi::CStr::from_ptr(crate::error::rtmfp_last_error_message());
+            assert!(
+                msg.to_string_lossy().contains("Redis is unreachable"),
+                "{msg:?}"
+            );
+        }
+        let port = free_port();
+        let Ok(mut redis) = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+        else {
+            eprintln!("SKIP: redis-server is not installed (Debian package redis-server)");
+            assert_eq!(rtmfp_config_free(cfg), 0);
+            return;
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let url = std::ffi::CString::new(format!("redis://127.0.0.1:{port}/")).unwrap();
+        // SAFETY: valid pointers.
+        let rc = unsafe {
+            rtmfp_server_start_clustered(cfg, std::ptr::null(), 0, url.as_ptr(), &mut srv)
+        };
+        assert_eq!(rc, 0);
+        // The node is in the cluster's set of nodes, with its record.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let members = loop {
+            let r = redis_command(port, &["ZRANGE", "rtmfp:nodes", "0", "-1"]);
+            if r.contains("node-") || std::time::Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(members.starts_with("*1\r\n"), "{members:?}");
+        let node = members.lines().nth(2).unwrap_or_default().to_owned();
+        let record = redis_command(port, &["GET", &format!("rtmfp:node:{node}")]);
+        assert!(record.contains("0|127.0.0.1:"), "{record:?}");
+        // Freeing it stops the node, which leaves the cluster.
+        assert_eq!(rtmfp_server_free(srv), 0);
+        assert_eq!(
+            redis_command(port, &["EXISTS", &format!("rtmfp:node:{node}")]),
+            ":0\r\n"
+        );
+        assert_eq!(rtmfp_config_free(cfg), 0);
+        let _ = redis.kill();
+        let _ = redis.wait();
     }
 }

@@ -602,6 +602,8 @@ export interface ServerOptions {
   keyLog?: string
   /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
   turn?: string
+  /** "redis://HOST:PORT[/DB]": a node of a rendezvous cluster on Redis (docs/cluster.md). */
+  cluster?: string
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }

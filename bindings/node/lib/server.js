@@ -68,6 +68,9 @@ class Server extends EventEmitter {
    *   peers see the relayed address.  A relay that refuses the
    *   credentials or does not answer throws (code ERR_RTMFP_IO);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
+   * - `cluster`: "redis://HOST:PORT[/DB]": the server is a node of a
+   *   rendezvous cluster sharing peers, names and streams through Redis
+   *   (docs/cluster.md); Redis unreachable throws (code ERR_IO);
    * - `ref`: keep the process alive while open, as ref(); default false
    *   (a server with connected clients keeps it alive anyway).
    */
@@ -88,6 +91,7 @@ class Server extends EventEmitter {
     if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
     if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
     if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
+    if (o.cluster !== undefined) nativeOptions.cluster = v.string(o.cluster, 'options.cluster')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
     }

@@ -18,6 +18,7 @@ use napi::Env;
 use napi_derive::napi;
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{Endpoint, EndpointConfig, SessionHandle};
+use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
 use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerHandle};
 use rtmfp_core::runtime::RuntimeConfig;
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub struct NativeServerOptions {
     /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
     /// relay (RTMFPTURNProxy).
     pub turn: Option<String>,
+    /// `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
+    /// peers, names and streams through Redis (docs/cluster.md).
+    pub cluster: Option<String>,
 }
 
 /// A rendezvous server on its own runtime.
@@ -118,8 +122,21 @@ impl NativeServer {
             keys,
             ..ServerConfig::default()
         };
-        let server = ServerHandle::start_with(config, server, Hooks::default())
-            .map_err(|e| convert::start_failed(&bind, e))?;
+        let server = match &options.cluster {
+            None => ServerHandle::start_with(config, server, Hooks::default()),
+            Some(url) => ServerHandle::start_clustered(
+                config,
+                server,
+                Hooks::default(),
+                ClusterConfig::new(url),
+            ),
+        }
+        .map_err(
+            |e| match e.get_ref().and_then(|r| r.downcast_ref::<ClusterError>()) {
+                Some(c) => errors::err(Code::Io, format!("cannot join the cluster: {c}")),
+                None => convert::start_failed(&bind, e),
+            },
+        )?;
         let source = Mapped::source(server.event_queue().clone(), |event, _, items| {
             items.push(Item::Server(event))
         });

@@ -28,6 +28,7 @@ use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -386,6 +387,7 @@ impl Server {
         relay = true,
         key_log = None,
         turn = None,
+        cluster = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -400,6 +402,7 @@ impl Server {
         relay: bool,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
+        cluster: Option<String>,
     ) -> PyResult<Self> {
         let turn = errors::turn(py, turn)?;
         let bind = match bind {
@@ -444,7 +447,16 @@ impl Server {
                     .map_err(|e| std::io::Error::other(format!("server identity: {e:?}")))?;
                 let mut runtime = rtmfp_core::runtime::RuntimeConfig::new(bind, Arc::new(identity));
                 runtime.turn = turn;
-                ServerHandle::start_with(runtime, config, Hooks::default())
+                match cluster {
+                    None => ServerHandle::start_with(runtime, config, Hooks::default()),
+                    // A node of a rendezvous cluster on Redis (docs/cluster.md).
+                    Some(url) => ServerHandle::start_clustered(
+                        runtime,
+                        config,
+                        Hooks::default(),
+                        ClusterConfig::new(&url),
+                    ),
+                }
             })
             .map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();

@@ -108,6 +108,19 @@ impl Proc {
         (status.code().unwrap_or(-1), out.join("\n"), err)
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    /// SIGKILL, reaped.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     pub fn interrupt(&mut self) {
         let pid = self.child.as_ref().unwrap().id() as i32;
         // SAFETY: signalling our own child process.

@@ -31,6 +31,9 @@ use std::time::{Duration, Instant};
 pub struct ServerHandle {
     host: Host<Server>,
     events: Arc<EventQueue<ServerEvent>>,
+    /// The cluster node's link to Redis, stopped after the server.
+    #[cfg(feature = "cluster")]
+    cluster: std::sync::Mutex<Option<super::cluster::redis::RedisCluster>>,
 }
 
 impl ServerHandle {
@@ -73,7 +76,94 @@ impl ServerHandle {
         let mut server = Server::new(config, hooks);
         server.set_event_sink(queue_sink(events.clone()));
         let host = Host::start(runtime, server)?;
-        Ok(ServerHandle { host, events })
+        Ok(ServerHandle {
+            host,
+            events,
+            #[cfg(feature = "cluster")]
+            cluster: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Starts a server that is a node of a cluster on Redis (see
+    /// [`cluster`](super::cluster)).  Fails, with the server stopped, if
+    /// Redis does not answer.  Without `cluster.advertise`, the node
+    /// advertises its bound addresses (an unspecified IP as loopback).
+    #[cfg(feature = "cluster")]
+    pub fn start_clustered(
+        runtime: RuntimeConfig,
+        config: ServerConfig,
+        hooks: Hooks,
+        mut cluster: super::cluster::redis::ClusterConfig,
+    ) -> io::Result<ServerHandle> {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let handle = Self::start_with(runtime, config, hooks)?;
+        if cluster.advertise.is_empty() {
+            cluster.advertise = handle
+                .local_addrs()
+                .into_iter()
+                .map(|mut a| {
+                    if a.ip().is_unspecified() {
+                        a.set_ip(match a.ip() {
+                            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                        });
+                    }
+                    a
+                })
+                .collect();
+        }
+        let node = match super::cluster::redis::RedisCluster::connect(cluster) {
+            Ok(n) => n,
+            Err(e) => {
+                handle.close(Duration::from_millis(100));
+                return Err(io::Error::other(e));
+            }
+        };
+        node.attach(handle.handle());
+        let link = node.link();
+        handle
+            .with_server(move |s, _, _| s.set_cluster(link))
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        if let Ok(mut c) = handle.cluster.lock() {
+            *c = Some(node);
+        }
+        Ok(handle)
+    }
+
+    /// [`ServerHandle::start_as`] for a cluster node: binds `bind`, makes
+    /// an identity with `flash` and joins the cluster
+    /// ([`ServerHandle::start_clustered`]).
+    #[cfg(feature = "cluster")]
+    pub fn start_as_clustered(
+        bind: &[SocketAddr],
+        flash: FlashConfig,
+        config: ServerConfig,
+        hooks: Hooks,
+        cluster: super::cluster::redis::ClusterConfig,
+    ) -> io::Result<ServerHandle> {
+        let crypto = FlashProfile::generate(flash)
+            .map_err(|e| io::Error::other(format!("server identity: {e:?}")))?;
+        Self::start_clustered(
+            RuntimeConfig::new(bind.to_vec(), Arc::new(crypto)),
+            config,
+            hooks,
+            cluster,
+        )
+    }
+
+    /// The cluster node's counters (Redis reconnections, errors, ...),
+    /// if this server is one.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_stats(&self) -> Option<super::cluster::redis::ClusterStats> {
+        let c = self.cluster.lock().ok()?;
+        c.as_ref().map(|n| n.counters().snapshot())
+    }
+
+    /// The cluster node's name, if this server is one.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_node(&self) -> Option<String> {
+        let c = self.cluster.lock().ok()?;
+        c.as_ref().map(|n| n.node().to_owned())
     }
 
     /// The bound addresses.
@@ -183,7 +273,13 @@ impl ServerHandle {
     /// `Some(report)` for the call that closed it, `None` for any later
     /// (or concurrent) one.  Events it causes stay readable.
     pub fn close(&self, deadline: Duration) -> Option<ShutdownReport> {
-        self.host.shutdown(deadline, |_, _, _| {})
+        let report = self.host.shutdown(deadline, |_, _, _| {});
+        // The node leaves the cluster once its sessions are closed.
+        #[cfg(feature = "cluster")]
+        if let Some(mut node) = self.cluster.lock().ok().and_then(|mut c| c.take()) {
+            node.stop();
+        }
+        report
     }
 
     /// [`ServerHandle::close`], consuming the handle.  If it was closed

@@ -29,9 +29,20 @@ pub fn wanted_peer(epd: &[u8]) -> Option<PeerId> {
 /// (reflexive), then its `setPeerInfo` addresses (local), without
 /// duplicates or the initiator's own address, at most `max`.
 pub fn redirect_addresses(target: &PeerRecord, initiator: SocketAddr, max: usize) -> Vec<Address> {
+    redirect_list(target.observed, &target.addresses, initiator, max)
+}
+
+/// [`redirect_addresses`] from a peer's observed address and its
+/// `setPeerInfo` addresses.
+pub fn redirect_list(
+    observed: SocketAddr,
+    addresses: &[SocketAddr],
+    initiator: SocketAddr,
+    max: usize,
+) -> Vec<Address> {
     let mut out: Vec<Address> = Vec::new();
-    let candidates = std::iter::once((target.observed, AddressOrigin::Reflexive))
-        .chain(target.addresses.iter().map(|a| (*a, AddressOrigin::Local)));
+    let candidates = std::iter::once((observed, AddressOrigin::Reflexive))
+        .chain(addresses.iter().map(|a| (*a, AddressOrigin::Local)));
     for (addr, origin) in candidates {
         if out.len() >= max {
             break;

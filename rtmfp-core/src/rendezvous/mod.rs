@@ -27,6 +27,7 @@
 //!   [`ServerEvent`]s; [`Server::sessions`] and [`Server::streams`] list
 //!   what is going on.
 
+pub mod cluster;
 pub mod fallback;
 mod handle;
 pub mod introducer;

@@ -205,17 +205,27 @@ impl Server {
         let info = StatusInfo::status(code::PUBLISH_START, &format!("{stream} is now published."))
             .with("details", Value::from(stream.as_str()));
         self.stream_status(ep, now, session, stream_id, &info);
-        // Players already waiting hear that it started.
+        // A cluster upstream for it is no longer needed.
+        self.drop_upstream(&stream);
+        self.notify_published(ep, now, &stream);
+        self.emit(ServerEvent::Published {
+            session,
+            name: stream,
+        });
+    }
+
+    /// Players already waiting for `stream` hear that it started.
+    pub(super) fn notify_published(&mut self, ep: &mut Endpoint, now: Instant, stream: &str) {
         let waiting: Vec<(SessionHandle, u32)> = self
             .players
-            .get(&stream)
+            .get(stream)
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default();
         let notify = StatusInfo::status(
             code::PLAY_PUBLISH_NOTIFY,
             &format!("{stream} is now published."),
         )
-        .with("details", Value::from(stream.as_str()));
+        .with("details", Value::from(stream));
         for (s, id) in waiting {
             if let Some(cs) = self
                 .clients
@@ -226,10 +236,23 @@ impl Server {
             }
             self.stream_status(ep, now, s, id, &notify);
         }
-        self.emit(ServerEvent::Published {
-            session,
-            name: stream,
-        });
+    }
+
+    /// Players of `stream` hear that it stopped.
+    pub(super) fn notify_unpublished(&mut self, ep: &mut Endpoint, now: Instant, stream: &str) {
+        let players: Vec<(SessionHandle, u32)> = self
+            .players
+            .get(stream)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let info = StatusInfo::status(
+            code::PLAY_UNPUBLISH_NOTIFY,
+            &format!("{stream} is now unpublished."),
+        )
+        .with("details", Value::from(stream));
+        for (s, id) in players {
+            self.stream_status(ep, now, s, id, &info);
+        }
     }
 
     /// `play` (§5.3.5.2): StreamBegin and the play statuses on the
@@ -325,6 +348,16 @@ impl Server {
             }
         }
         self.on_relay_play(ep, now, session, &stream);
+        if !self.published.contains_key(&stream) {
+            // A cluster node plays it from the node it is published
+            // through, if any (cluster/upstream.rs).
+            let app = self
+                .clients
+                .get(&session)
+                .map(|c| c.app.clone())
+                .unwrap_or_default();
+            self.want_upstream(now, &stream, &app);
+        }
         self.emit(ServerEvent::Playing {
             session,
             name: stream,
@@ -355,7 +388,32 @@ impl Server {
             c.media_in += 1;
             self.stats.media_in += 1;
         }
-        let Some(p) = self.published.get_mut(&stream) else {
+        self.relay_to_players(
+            ep,
+            now,
+            &stream,
+            Some((session, stream_id)),
+            ty,
+            timestamp,
+            payload,
+        );
+    }
+
+    /// A message of a published stream (from its publisher, or from a
+    /// cluster upstream): remembered if it is metadata or codec
+    /// configuration, then sent to every player but `exclude`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn relay_to_players(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: &str,
+        exclude: Option<(SessionHandle, u32)>,
+        ty: u8,
+        timestamp: u32,
+        payload: &[u8],
+    ) {
+        let Some(p) = self.published.get_mut(stream) else {
             return;
         };
         p.messages += 1;
@@ -379,14 +437,14 @@ impl Server {
         }
         let players: Vec<(SessionHandle, u32)> = self
             .players
-            .get(&stream)
+            .get(stream)
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default();
         let media = self.config.media;
         let mut relayed = 0;
         let mut dropped = 0;
         for (s, id) in players {
-            if (s, id) == (session, stream_id) {
+            if Some((s, id)) == exclude {
                 continue;
             }
             let Some(cs) = self
@@ -410,7 +468,7 @@ impl Server {
                 }
             }
         }
-        if let Some(p) = self.published.get_mut(&stream) {
+        if let Some(p) = self.published.get_mut(stream) {
             p.relayed += relayed;
         }
         self.stats.relayed += relayed;
@@ -439,6 +497,7 @@ impl Server {
                 set.remove(&(session, stream_id));
                 if set.is_empty() {
                     self.players.remove(&stream);
+                    self.drop_upstream(&stream);
                 }
             }
         }
@@ -449,19 +508,7 @@ impl Server {
                 .is_some_and(|p| p.publisher == (session, stream_id))
             {
                 self.published.remove(&stream);
-                let players: Vec<(SessionHandle, u32)> = self
-                    .players
-                    .get(&stream)
-                    .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default();
-                let info = StatusInfo::status(
-                    code::PLAY_UNPUBLISH_NOTIFY,
-                    &format!("{stream} is now unpublished."),
-                )
-                .with("details", Value::from(stream.as_str()));
-                for (s, id) in players {
-                    self.stream_status(ep, now, s, id, &info);
-                }
+                self.notify_unpublished(ep, now, &stream);
                 let done = StatusInfo::status(
                     code::UNPUBLISH_SUCCESS,
                     &format!("{stream} is now unpublished."),

@@ -2,7 +2,8 @@
 //! registry, the introducer, name lookup and the NetConnection commands
 //! (RFC 7425 §5.3).  Streams through the server are in `relay.rs`.
 
-use super::introducer::{introduce, wanted_peer};
+use super::cluster::{ClusterLink, ClusterOp, RemotePeer, QUERY_TIMEOUT};
+use super::introducer::{introduce, redirect_list, wanted_peer};
 use super::keys::developer_key;
 use super::registry::{MemoryRegistry, NameError, PeerRecord, PeerRegistry};
 use super::types::{ClientInfo, ConnectRequest, Hooks, ServerConfig, ServerEvent, StreamInfo};
@@ -40,6 +41,24 @@ pub const CHECK_INFO: &str = "checkInfo";
 /// How long a rejected client's session stays open for its `_error` to
 /// be delivered.
 const REJECT_LINGER: Duration = Duration::from_secs(2);
+
+/// The publisher of a stream relayed from another cluster node (no
+/// client session has this handle).
+pub(super) const UPSTREAM: SessionHandle = SessionHandle(u64::MAX);
+
+/// How often a cluster node asks again for a stream its players wait for
+/// (it may have been published elsewhere since).
+const UPSTREAM_RETRY: Duration = Duration::from_secs(2);
+
+/// A cluster upstream for a stream with local players.
+#[derive(Debug, Clone)]
+pub(super) enum UpstreamState {
+    /// Asked the cluster; asked again at `retry` while players wait.
+    Asked { retry: Instant, app: String },
+    /// Playing from another node: the stream is in `published` with
+    /// [`UPSTREAM`] as its publisher.
+    Live { app: String },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ClientState {
@@ -154,6 +173,33 @@ pub struct ServerStats {
     pub relayed: u64,
     /// Messages that could not be relayed (a player's flow was full).
     pub relay_dropped: u64,
+    /// Introductions to peers held by other cluster nodes (also counted
+    /// in `introductions`).
+    pub remote_introductions: u64,
+    /// Names resolved by the cluster store after a local miss.
+    pub remote_name_lookups: u64,
+    /// Forwarded IHellos sent to a peer here at another node's request
+    /// (the other half of a cross-node introduction).
+    pub forwarded_introductions: u64,
+    /// Cluster queries that got no answer within
+    /// [`QUERY_TIMEOUT`](super::cluster::QUERY_TIMEOUT).
+    pub cluster_timeouts: u64,
+}
+
+/// A question to the cluster store, waiting for its answer.
+enum Query {
+    /// An IHello for a peer that is not here (RFC 7016 §3.5.1.1.2).
+    Introduction {
+        epd: Vec<u8>,
+        tag: Vec<u8>,
+        from: SocketAddr,
+    },
+    /// A `lookupName` that missed locally.
+    Name {
+        session: SessionHandle,
+        txn: f64,
+        name: String,
+    },
 }
 
 /// The rendezvous server: a [`Layer`] on a server endpoint.  See the
@@ -175,6 +221,13 @@ pub struct Server {
     pub(super) stats: ServerStats,
     events: VecDeque<ServerEvent>,
     sink: Option<EventSink<ServerEvent>>,
+    /// The cluster store, if this server is a cluster node.
+    cluster: Option<Box<dyn ClusterLink>>,
+    /// Cluster queries by number, with their deadlines.
+    queries: HashMap<u64, (Instant, Query)>,
+    next_query: u64,
+    /// Streams relayed (or wanted) from other cluster nodes.
+    pub(super) upstreams: HashMap<String, UpstreamState>,
 }
 
 impl std::fmt::Debug for Server {
@@ -213,6 +266,332 @@ impl Server {
             stats: ServerStats::default(),
             events: VecDeque::new(),
             sink: None,
+            cluster: None,
+            queries: HashMap::new(),
+            next_query: 1,
+            upstreams: HashMap::new(),
+        }
+    }
+
+    /// Makes this server a cluster node: every change of its registry
+    /// and streams goes to `link`, and local misses ask it (see
+    /// [`cluster`](super::cluster)).
+    pub fn set_cluster(&mut self, mut link: Box<dyn ClusterLink>) {
+        for r in self.registry.peers() {
+            link.send(ClusterOp::PeerUp {
+                peer: r.peer_id,
+                observed: r.observed,
+                addresses: r.addresses,
+            });
+        }
+        self.cluster = Some(link);
+    }
+
+    /// Whether this server is a cluster node.
+    pub fn is_clustered(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    fn tell_cluster(&mut self, op: ClusterOp) {
+        if let Some(link) = self.cluster.as_mut() {
+            link.send(op);
+        }
+    }
+
+    /// Sends a cluster query; `None` without a cluster.
+    fn ask_cluster(&mut self, now: Instant, query: Query) -> Option<u64> {
+        let link = self.cluster.as_mut()?;
+        let id = self.next_query;
+        self.next_query += 1;
+        let op = match &query {
+            Query::Introduction { epd, .. } => ClusterOp::FindPeer {
+                query: id,
+                peer: wanted_peer(epd)?,
+            },
+            Query::Name { name, .. } => ClusterOp::FindName {
+                query: id,
+                name: name.clone(),
+            },
+        };
+        link.send(op);
+        self.queries.insert(id, (now + QUERY_TIMEOUT, query));
+        Some(id)
+    }
+
+    /// The current record of a local peer, to the cluster.
+    fn peer_to_cluster(&mut self, peer: &PeerId) {
+        if self.cluster.is_none() {
+            return;
+        }
+        if let Some(r) = self.registry.lookup(peer) {
+            self.tell_cluster(ClusterOp::PeerUp {
+                peer: r.peer_id,
+                observed: r.observed,
+                addresses: r.addresses,
+            });
+        }
+    }
+
+    fn load_to_cluster(&mut self) {
+        if self.cluster.is_some() {
+            let clients = self
+                .clients
+                .values()
+                .filter(|c| c.state == ClientState::Connected)
+                .count() as u64;
+            self.tell_cluster(ClusterOp::Load { clients });
+        }
+    }
+
+    /// The cluster store's answer to a peer query: introduce the waiting
+    /// initiator to a peer held by another node.  The initiator gets a
+    /// Redirect to the peer's addresses (RFC 7016 §3.5.1.1.1) and the
+    /// peer's node is asked to send it a Forwarded IHello (§3.5.1.5), as
+    /// [`introduce`] does for a local peer.
+    pub fn cluster_peer_found(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        query: u64,
+        found: Option<RemotePeer>,
+    ) {
+        let Some((_, Query::Introduction { epd, tag, from })) = self.queries.remove(&query) else {
+            return;
+        };
+        let Some(target) = wanted_peer(&epd) else {
+            return;
+        };
+        // The peer may have connected here in the meantime.
+        if let Some(local) = self.registry.lookup(&target) {
+            return self.introduce_local(ep, now, &local, &epd, &tag, from);
+        }
+        let Some(peer) =
+            found.filter(|p| self.cluster.as_ref().is_some_and(|c| c.node() != p.node))
+        else {
+            self.stats.unknown_peers += 1;
+            return;
+        };
+        let list = redirect_list(
+            peer.observed,
+            &peer.addresses,
+            from,
+            self.config.max_redirect_addresses,
+        );
+        if list.is_empty() {
+            self.stats.unknown_peers += 1;
+            return;
+        }
+        ep.send_redirect(now, from, &tag, &list);
+        self.tell_cluster(ClusterOp::Introduce {
+            node: peer.node,
+            target,
+            epd,
+            tag,
+            from,
+        });
+        self.stats.introductions += 1;
+        self.stats.remote_introductions += 1;
+        self.emit(ServerEvent::Introduced {
+            initiator: from,
+            target,
+            addresses: list.iter().map(|a| a.addr).collect(),
+        });
+    }
+
+    /// Another node asks this one to send its peer `target` a Forwarded
+    /// IHello (RFC 7016 §3.5.1.5) for the initiator at `from`; that node
+    /// sent the initiator a Redirect.  Returns whether the peer is here.
+    pub fn cluster_introduce(
+        &mut self,
+        ep: &mut Endpoint,
+        target: &PeerId,
+        epd: &[u8],
+        tag: &[u8],
+        from: SocketAddr,
+    ) -> bool {
+        if wanted_peer(epd) != Some(*target) {
+            return false;
+        }
+        let sent = self
+            .registry
+            .lookup(target)
+            .is_some_and(|r| ep.send_forwarded_ihello(r.session, epd, tag, from).is_ok());
+        if sent {
+            self.stats.forwarded_introductions += 1;
+        }
+        sent
+    }
+
+    /// The cluster store's answer to a name query: answer the waiting
+    /// `lookupName`.
+    pub fn cluster_name_found(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        query: u64,
+        found: Option<PeerId>,
+    ) {
+        let Some((_, Query::Name { session, txn, name })) = self.queries.remove(&query) else {
+            return;
+        };
+        let found = self.registry.lookup_name(&name).or(found);
+        if found.is_some() {
+            self.stats.remote_name_lookups += 1;
+        }
+        self.answer_lookup(ep, now, session, txn, &name, found);
+    }
+
+    /// Cluster queries waiting for an answer.
+    pub fn cluster_queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// A local player waits for `stream`, published nowhere here: ask
+    /// the cluster to relay it from the node it is published through.
+    pub(super) fn want_upstream(&mut self, now: Instant, stream: &str, app: &str) {
+        if self.cluster.is_none() || self.upstreams.contains_key(stream) {
+            return;
+        }
+        self.upstreams.insert(
+            stream.to_owned(),
+            UpstreamState::Asked {
+                retry: now + UPSTREAM_RETRY,
+                app: app.to_owned(),
+            },
+        );
+        self.tell_cluster(ClusterOp::Upstream {
+            name: stream.to_owned(),
+            app: app.to_owned(),
+        });
+    }
+
+    /// No local player wants `stream` from another node any more (or it
+    /// is published here now).
+    pub(super) fn drop_upstream(&mut self, stream: &str) {
+        if self.upstreams.remove(stream).is_none() {
+            return;
+        }
+        if self
+            .published
+            .get(stream)
+            .is_some_and(|p| p.publisher.0 == UPSTREAM)
+        {
+            self.published.remove(stream);
+        }
+        self.tell_cluster(ClusterOp::UpstreamStop {
+            name: stream.to_owned(),
+        });
+    }
+
+    /// The upstream for `stream` plays it from its node: local players
+    /// hear `NetStream.Play.PublishNotify`, then get its messages.
+    pub fn cluster_upstream_started(&mut self, ep: &mut Endpoint, now: Instant, stream: &str) {
+        let Some(UpstreamState::Asked { app, .. }) = self.upstreams.get(stream).cloned() else {
+            return;
+        };
+        if self.published.contains_key(stream) {
+            return self.drop_upstream(stream);
+        }
+        self.upstreams
+            .insert(stream.to_owned(), UpstreamState::Live { app });
+        self.published.insert(
+            stream.to_owned(),
+            Published {
+                publisher: (UPSTREAM, 0),
+                metadata: None,
+                video_config: None,
+                audio_config: None,
+                messages: 0,
+                bytes: 0,
+                relayed: 0,
+            },
+        );
+        self.notify_published(ep, now, stream);
+    }
+
+    /// A message of `stream` from its upstream, for the local players.
+    pub fn cluster_upstream_media(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        stream: &str,
+        ty: u8,
+        timestamp: u32,
+        payload: &[u8],
+    ) {
+        if self
+            .published
+            .get(stream)
+            .is_some_and(|p| p.publisher.0 == UPSTREAM)
+        {
+            self.relay_to_players(ep, now, stream, None, ty, timestamp, payload);
+        }
+    }
+
+    /// The upstream for `stream` ended (unpublished on its node, or that
+    /// node is gone): local players hear
+    /// `NetStream.Play.UnpublishNotify` and keep waiting; the cluster is
+    /// asked again while they do.
+    pub fn cluster_upstream_ended(&mut self, ep: &mut Endpoint, now: Instant, stream: &str) {
+        let app = match self.upstreams.get(stream) {
+            Some(UpstreamState::Live { app }) | Some(UpstreamState::Asked { app, .. }) => {
+                app.clone()
+            }
+            None => return,
+        };
+        if self
+            .published
+            .get(stream)
+            .is_some_and(|p| p.publisher.0 == UPSTREAM)
+        {
+            self.published.remove(stream);
+            self.notify_unpublished(ep, now, stream);
+        }
+        self.upstreams.insert(
+            stream.to_owned(),
+            UpstreamState::Asked {
+                retry: now + UPSTREAM_RETRY,
+                app,
+            },
+        );
+    }
+
+    /// Another node announced that `stream` is published through it:
+    /// local players waiting for it get an upstream at once.
+    pub fn cluster_stream_published(&mut self, now: Instant, stream: &str) {
+        if self.published.contains_key(stream) || !self.players.contains_key(stream) {
+            return;
+        }
+        if let Some(UpstreamState::Asked { retry, .. }) = self.upstreams.get_mut(stream) {
+            *retry = now;
+        }
+    }
+
+    /// Asks again for upstreams whose players still wait.
+    fn retry_upstreams(&mut self, now: Instant) {
+        let due: Vec<(String, String)> = self
+            .upstreams
+            .iter()
+            .filter_map(|(name, st)| match st {
+                UpstreamState::Asked { retry, app } if *retry <= now => {
+                    Some((name.clone(), app.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, app) in due {
+            if !self.players.contains_key(&name) || self.published.contains_key(&name) {
+                self.drop_upstream(&name);
+                continue;
+            }
+            self.upstreams.insert(
+                name.clone(),
+                UpstreamState::Asked {
+                    retry: now + UPSTREAM_RETRY,
+                    app: app.clone(),
+                },
+            );
+            self.tell_cluster(ClusterOp::Upstream { name, app });
         }
     }
 
@@ -242,9 +621,47 @@ impl Server {
     }
 
     pub(super) fn emit(&mut self, event: ServerEvent) {
+        if self.cluster.is_some() {
+            self.mirror(&event);
+        }
         match self.sink.as_mut() {
             Some(sink) => sink(event),
             None => self.events.push_back(event),
+        }
+    }
+
+    /// Mirrors a registry or stream change to the cluster.
+    fn mirror(&mut self, event: &ServerEvent) {
+        match event {
+            ServerEvent::Connected { client } => {
+                if let Some(p) = client.peer_id {
+                    self.peer_to_cluster(&p);
+                }
+                self.load_to_cluster();
+            }
+            ServerEvent::PeerInfo {
+                peer_id: Some(p), ..
+            } => self.peer_to_cluster(p),
+            ServerEvent::Disconnected { client } => {
+                // A newer session of the same identity keeps its record.
+                if let Some(p) = client.peer_id {
+                    if self.registry.lookup(&p).is_none() {
+                        self.tell_cluster(ClusterOp::PeerDown { peer: p });
+                    }
+                }
+                self.load_to_cluster();
+            }
+            ServerEvent::NameRegistered { peer_id, name } => self.tell_cluster(ClusterOp::Name {
+                name: name.clone(),
+                peer: *peer_id,
+            }),
+            ServerEvent::Published { name, .. } => {
+                self.tell_cluster(ClusterOp::StreamUp { name: name.clone() })
+            }
+            ServerEvent::Unpublished { name, .. } => {
+                self.tell_cluster(ClusterOp::StreamDown { name: name.clone() })
+            }
+            _ => {}
         }
     }
 
@@ -726,12 +1143,37 @@ impl Server {
         session: SessionHandle,
         command: &Command,
     ) {
-        let name = command.stream_name().unwrap_or_default();
-        match self.registry.lookup_name(name) {
+        let name = command.stream_name().unwrap_or_default().to_owned();
+        let txn = command.transaction_id;
+        let found = self.registry.lookup_name(&name);
+        if found.is_none() && !name.is_empty() && name.len() <= 256 {
+            // A local miss: the cluster may know it; answer later.
+            let query = Query::Name {
+                session,
+                txn,
+                name: name.clone(),
+            };
+            if self.ask_cluster(now, query).is_some() {
+                return;
+            }
+        }
+        self.answer_lookup(ep, now, session, txn, &name, found);
+    }
+
+    fn answer_lookup(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        txn: f64,
+        name: &str,
+        found: Option<PeerId>,
+    ) {
+        match found {
             Some(peer) => {
                 let ok = Command::new(
                     name::RESULT,
-                    command.transaction_id,
+                    txn,
                     Value::Null,
                     vec![Value::from(to_hex(&peer))],
                 );
@@ -739,7 +1181,7 @@ impl Server {
             }
             None => {
                 let why = format!("no connected peer is named {name:?}");
-                self.call_failed(ep, now, session, command.transaction_id, &why)
+                self.call_failed(ep, now, session, txn, &why)
             }
         }
     }
@@ -796,13 +1238,34 @@ impl Server {
         from: SocketAddr,
     ) {
         let Some(target) = wanted_peer(epd).and_then(|p| self.registry.lookup(&p)) else {
-            self.stats.unknown_peers += 1;
+            // Not here: a cluster node asks the store (answered in
+            // `cluster_peer_found`).
+            let query = Query::Introduction {
+                epd: epd.to_vec(),
+                tag: tag.to_vec(),
+                from,
+            };
+            if self.ask_cluster(now, query).is_none() {
+                self.stats.unknown_peers += 1;
+            }
             return;
         };
+        self.introduce_local(ep, now, &target, epd, tag, from);
+    }
+
+    fn introduce_local(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        target: &PeerRecord,
+        epd: &[u8],
+        tag: &[u8],
+        from: SocketAddr,
+    ) {
         let addresses = introduce(
             ep,
             now,
-            &target,
+            target,
             epd,
             tag,
             from,
@@ -880,6 +1343,7 @@ impl Layer for Server {
                     c.address = to;
                     if let (Some(p), ClientState::Connected) = (c.peer_id, c.state) {
                         self.registry.set_observed(&p, to);
+                        self.peer_to_cluster(&p);
                     }
                 }
             }
@@ -892,7 +1356,17 @@ impl Layer for Server {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.closing.iter().map(|(t, _)| *t).min()
+        let closing = self.closing.iter().map(|(t, _)| *t).min();
+        let query = self.queries.values().map(|(t, _)| *t).min();
+        let upstream = self
+            .upstreams
+            .values()
+            .filter_map(|u| match u {
+                UpstreamState::Asked { retry, .. } => Some(*retry),
+                UpstreamState::Live { .. } => None,
+            })
+            .min();
+        closing.into_iter().chain(query).chain(upstream).min()
     }
 
     fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
@@ -900,6 +1374,28 @@ impl Layer for Server {
         self.closing = later;
         for (_, session) in due {
             let _ = ep.close(now, session, false);
+        }
+        self.retry_upstreams(now);
+        if self.queries.values().any(|(t, _)| *t <= now) {
+            let expired: Vec<u64> = self
+                .queries
+                .iter()
+                .filter(|(_, (t, _))| *t <= now)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                let Some((_, query)) = self.queries.remove(&id) else {
+                    continue;
+                };
+                self.stats.cluster_timeouts += 1;
+                match query {
+                    Query::Introduction { .. } => self.stats.unknown_peers += 1,
+                    Query::Name { session, txn, name } => {
+                        let why = format!("the cluster did not answer for {name:?}");
+                        self.call_failed(ep, now, session, txn, &why)
+                    }
+                }
+            }
         }
     }
 

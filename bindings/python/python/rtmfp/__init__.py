@@ -218,6 +218,10 @@ class Endpoint(_rtmfp.Endpoint):
       through this TURN relay (RFC 8656), as Flash Player's
       RTMFPTURNProxy did; peers see the relayed address.  A relay that
       refuses the credentials or does not answer raises ``OSError``.
+    - ``cluster``: ``"redis://HOST:PORT[/DB]"`` makes the server a node of
+      a rendezvous cluster sharing peers, names and streams through Redis
+      (see docs/cluster.md); OSError "Redis is unreachable" if it does
+      not answer.
 
     A context manager (``with`` and ``async with``) that closes itself.
     Binding failures raise ``OSError``; everything else raises
@@ -536,7 +540,7 @@ class Server(_rtmfp.Server):
 
     ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
     on_publish=None, on_play=None, on_disconnect=None,
-    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None)``
+    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None, cluster=None)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list

@@ -884,6 +884,7 @@ class Server:
         relay: bool = True,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
+        cluster: Optional[str] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...

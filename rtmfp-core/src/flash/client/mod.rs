@@ -330,6 +330,12 @@ impl FlashClient {
     /// (RFC 7425 §5.3.1).  `args` are extra `connect` arguments.  The
     /// outcome arrives as a status event: "NetConnection.Connect.Success",
     /// ".Failed" or ".Rejected".
+    ///
+    /// Once a connection has ended (closed, failed or rejected), `connect`
+    /// may be called again: the new connection has the same identity, so
+    /// the same peer ID (a client whose server died reconnects, through a
+    /// cluster's redirector, and is found again under its peer ID).
+    /// Streams of the old connection stay closed.
     pub fn connect(
         &mut self,
         ep: &mut Endpoint,
@@ -338,7 +344,7 @@ impl FlashClient {
         candidates: &[SocketAddr],
         args: Vec<Value>,
     ) -> Result<(), ClientError> {
-        if self.conn.is_some() {
+        if self.conn.as_ref().is_some_and(|c| !c.ended) {
             return Err(ClientError::AlreadyConnected);
         }
         let uri = RtmfpUri::parse(uri).map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
