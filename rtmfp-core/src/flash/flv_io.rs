@@ -30,9 +30,11 @@
 //!
 //! - A read returns what is ready (up to the buffer's size),
 //!   [`FlvIoError::WouldBlock`] when nothing is yet, and `Ok(0)` at the
-//!   end of the stream: [`END_GRACE`] after the publisher unpublished
-//!   ("NetStream.Play.UnpublishNotify", ".Play.Stop", "NetStream.Connect.Closed")
-//!   or the connection closed, or at once after [`NetStream::close`].
+//!   end of the stream: once nothing arrived for [`END_GRACE`] after the
+//!   publisher unpublished ("NetStream.Play.UnpublishNotify",
+//!   ".Play.Stop", "NetStream.Connect.Closed") or the connection closed
+//!   (at most [`END_GRACE_MAX`] after it), or at once after
+//!   [`NetStream::close`].
 //! - Tags held in the window while the stream pauses come out once
 //!   nothing arrived for the window (at least 20 ms): a read does that, so
 //!   a host that waits on [`NetStream::flv_read_fd`] with a window over 0
@@ -69,9 +71,14 @@ pub const WRITE_PIECE: usize = 16 * 1024;
 /// video flows (what `rtmfp play --out -` uses).
 pub const DEFAULT_READ_WINDOW_MS: u32 = 100;
 
-/// How long after the end of the stream media still on its way (on the
-/// stream's other flows) is taken before the reader ends.
+/// After the end of the stream, media still on its way (on the stream's
+/// other flows: the end status does not wait for them) is taken until
+/// nothing arrived for this long.
 pub const END_GRACE: Duration = Duration::from_millis(300);
+
+/// The longest the reader goes on taking media after the end of the
+/// stream.
+pub const END_GRACE_MAX: Duration = Duration::from_secs(3);
 
 /// How often a blocking write looks for room again.
 const WRITE_POLL: Duration = Duration::from_millis(5);
@@ -338,7 +345,12 @@ impl Reader {
             return;
         }
         let mut bytes = Vec::new();
-        if m.ending.is_some_and(|t| t.elapsed() >= END_GRACE) {
+        // Quiet for the grace since the end (or since the last message
+        // that came after it), or the longest grace spent.
+        let quiet = m.last_arrival.elapsed() >= END_GRACE;
+        if m.ending
+            .is_some_and(|t| (quiet && t.elapsed() >= END_GRACE) || t.elapsed() >= END_GRACE_MAX)
+        {
             m.muxer.finish(&mut bytes);
             m.done = true;
         } else if m.muxer.held() > 0 && m.last_arrival.elapsed() >= self.idle(&m) {
