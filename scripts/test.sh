@@ -520,6 +520,11 @@ section "benchmarks"
 cargo build --quiet --release -p rtmfp-cli --bin rtmfp
 python3 scripts/flv_delay.py --seconds 3 --window 0 --rtmfp "$TARGET_DIR/release/rtmfp" ||
   die "scripts/flv_delay.py failed"
+# The soak's short run: a server under a churn of clients (P2P, relay,
+# relay fallback, SIGKILLed clients, garbage) for a minute; RSS, fds and
+# threads must not grow (the 30-minute soak: scripts/soak.py --minutes 30).
+python3 scripts/soak.py --minutes 1 --sample 10 --rtmfp "$TARGET_DIR/release/rtmfp" ||
+  die "scripts/soak.py failed"
 
 # --------------------------------------------------------------- packages --
 section "packages"
