@@ -78,6 +78,7 @@ on_exit() {
   local rc=$?
   if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
   if [ -n "${TURN_PID:-}" ]; then kill "$TURN_PID" 2>/dev/null || true; fi
+  if [ -n "${REDIS_PID:-}" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
   if [ $rc -ne 0 ]; then
     printf '\n%sFAILED%s in step "%s" (exit %s) after %ss\n' \
       "$RED" "$RESET" "$STEP" "$rc" "$(($(date +%s) - T_START))" >&2
@@ -243,6 +244,15 @@ start_turn_server() {
 }
 start_turn_server
 
+# A redis-server for the C test of a cluster node (RTMFP_REDIS_URL); the
+# Rust, Python and Node cluster tests start their own.
+REDIS_PID=""
+redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$BUILD/redis.log" 2>&1 &
+REDIS_PID=$!
+export RTMFP_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+echo "redis-server at $RTMFP_REDIS_URL"
+
 stop_flash_server() {
   if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
   FLASH_SERVER_STOP=""
@@ -271,6 +281,7 @@ cc_strict test_flv tests/c/test_flv.c
 cc_strict test_flash_server tests/c/test_flash_server.c
 cc_strict test_turn tests/c/test_turn.c
 cc_strict test_check tests/c/test_check.c
+cc_strict test_cluster tests/c/test_cluster.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -293,6 +304,7 @@ start_flash_server
 run_c "$BUILD/c/test_flash_server"
 run_c "$BUILD/c/test_turn"
 run_c "$BUILD/c/test_check"
+run_c "$BUILD/c/test_cluster"
 stop_flash_server
 run_c env ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0:halt_on_error=1 \
   "$BUILD/c/test_misuse_asan"
