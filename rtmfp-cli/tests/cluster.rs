@@ -251,6 +251,37 @@ fn a_peer_on_another_node_is_found_by_name_and_by_peer_id() {
     assert_eq!(redis.get("rtmfp:name:alice"), None);
 }
 
+#[test]
+fn a_name_held_on_one_node_is_refused_on_another() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = node(&url, "a", "15");
+    let b = node(&url, "b", "15");
+    let (first, id) = start_publisher(&a.uri("k", "cam"), "carol");
+    // The second claimant, on node b, is told no: the store holds the name
+    // for the first.
+    let (code, _, err) = Proc::spawn(&[
+        "publish",
+        &b.uri("k", "cam"),
+        "--direct",
+        "--name",
+        "carol",
+        "--synthetic",
+        "1",
+        "-q",
+    ])
+    .finish();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("taken (on another node)"), "{err}");
+    assert_eq!(redis.get("rtmfp:name:carol").as_deref(), Some(id.as_str()));
+    drop(first);
+    drop(b);
+    drop(a);
+}
+
 fn publisher_named(server: &Server, name: &str) -> (Proc, String) {
     start_publisher(&server.uri("k", "cam"), name)
 }

@@ -194,6 +194,13 @@ enum Query {
         tag: Vec<u8>,
         from: SocketAddr,
     },
+    /// A `registerName` waiting for the cluster to grant the name.
+    Claim {
+        session: SessionHandle,
+        txn: f64,
+        name: String,
+        peer: PeerId,
+    },
     /// A `lookupName` that missed locally.
     Name {
         session: SessionHandle,
@@ -311,6 +318,11 @@ impl Server {
             Query::Name { name, .. } => ClusterOp::FindName {
                 query: id,
                 name: name.clone(),
+            },
+            Query::Claim { name, peer, .. } => ClusterOp::ClaimName {
+                query: id,
+                name: name.clone(),
+                peer: *peer,
             },
         };
         link.send(op);
@@ -439,6 +451,35 @@ impl Server {
             self.stats.remote_name_lookups += 1;
         }
         self.answer_lookup(ep, now, session, txn, &name, found);
+    }
+
+    /// The cluster store's answer to a name claim: `Some(false)` when
+    /// another peer (on any node) holds the name; `None` when the store is
+    /// away (the node then decides alone, as without a cluster).
+    pub fn cluster_name_claimed(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        query: u64,
+        granted: Option<bool>,
+    ) {
+        let Some((
+            _,
+            Query::Claim {
+                session,
+                txn,
+                name,
+                peer,
+            },
+        )) = self.queries.remove(&query)
+        else {
+            return;
+        };
+        if granted == Some(false) {
+            let why = format!("the name {name:?} is taken (on another node)");
+            return self.call_failed(ep, now, session, txn, &why);
+        }
+        self.grant_name(ep, now, session, txn, name, peer);
     }
 
     /// Cluster queries waiting for an answer.
@@ -1093,6 +1134,9 @@ impl Server {
         });
     }
 
+    /// `registerName`: refused if another peer holds the name here; in a
+    /// cluster, granted only once the store agrees that no peer on another
+    /// node holds it (or does not answer: the node then decides alone).
     fn on_register_name(
         &mut self,
         ep: &mut Endpoint,
@@ -1101,9 +1145,46 @@ impl Server {
         command: &Command,
     ) {
         let name = command.stream_name().unwrap_or_default().to_owned();
+        let txn = command.transaction_id;
         let Some(peer) = self.clients.get(&session).and_then(|c| c.peer_id) else {
             return;
         };
+        if name.is_empty() || name.len() > 256 {
+            return self.call_failed(ep, now, session, txn, "invalid name");
+        }
+        if self
+            .registry
+            .lookup_name(&name)
+            .is_some_and(|holder| holder != peer)
+        {
+            let why = format!("the name {name:?} is taken");
+            return self.call_failed(ep, now, session, txn, &why);
+        }
+        let claim = Query::Claim {
+            session,
+            txn,
+            name: name.clone(),
+            peer,
+        };
+        if self.ask_cluster(now, claim).is_some() {
+            return;
+        }
+        self.grant_name(ep, now, session, txn, name, peer);
+    }
+
+    /// Registers `name` for `peer` here and answers its `registerName`.
+    fn grant_name(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        txn: f64,
+        name: String,
+        peer: PeerId,
+    ) {
+        if !self.clients.contains_key(&session) {
+            return; // it left meanwhile
+        }
         match self.registry.register_name(&name, &peer) {
             Ok(()) => {
                 if let Some(c) = self.clients.get_mut(&session) {
@@ -1111,28 +1192,18 @@ impl Server {
                         c.names.push(name.clone());
                     }
                 }
-                let ok = Command::new(
-                    name::RESULT,
-                    command.transaction_id,
-                    Value::Null,
-                    vec![Value::Boolean(true)],
-                );
+                let ok = Command::new(name::RESULT, txn, Value::Null, vec![Value::Boolean(true)]);
                 self.reply(ep, now, session, &ok);
                 self.emit(ServerEvent::NameRegistered {
                     peer_id: peer,
                     name,
                 });
             }
-            Err(NameError::Taken) => self.call_failed(
-                ep,
-                now,
-                session,
-                command.transaction_id,
-                &format!("the name {name:?} is taken"),
-            ),
-            Err(NameError::Invalid) => {
-                self.call_failed(ep, now, session, command.transaction_id, "invalid name")
+            Err(NameError::Taken) => {
+                let why = format!("the name {name:?} is taken");
+                self.call_failed(ep, now, session, txn, &why)
             }
+            Err(NameError::Invalid) => self.call_failed(ep, now, session, txn, "invalid name"),
         }
     }
 
@@ -1394,6 +1465,13 @@ impl Layer for Server {
                         let why = format!("the cluster did not answer for {name:?}");
                         self.call_failed(ep, now, session, txn, &why)
                     }
+                    // The store is slow or away: decide alone.
+                    Query::Claim {
+                        session,
+                        txn,
+                        name,
+                        peer,
+                    } => self.grant_name(ep, now, session, txn, name, peer),
                 }
             }
         }

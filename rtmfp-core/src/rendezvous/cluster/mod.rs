@@ -88,6 +88,17 @@ pub enum ClusterOp {
         /// The peer.
         peer: PeerId,
     },
+    /// May `peer` hold `name`?  The store takes it for the peer unless
+    /// another holds it; answered with
+    /// [`Server::cluster_name_claimed`](super::Server::cluster_name_claimed).
+    ClaimName {
+        /// The server's query number.
+        query: u64,
+        /// The name.
+        name: String,
+        /// The peer asking for it.
+        peer: PeerId,
+    },
     /// Who holds this name?  Answered with
     /// [`Server::cluster_name_found`](super::Server::cluster_name_found).
     FindName {

@@ -664,6 +664,19 @@ impl Worker {
                     s.cluster_peer_found(ep, now, query, found)
                 });
             }
+            ClusterOp::ClaimName { query, name, peer } => {
+                // The same atomic set-unless-another-holds-it as for a
+                // granted name; `None` when Redis is away.
+                let key = self.keys.name(&name);
+                let hex = to_hex(&peer);
+                let granted = self.with(|c| set_if_mine(c, &key, &hex, ttl));
+                if granted == Some(false) {
+                    self.counters.name_conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+                post(&self.poster, move |s, ep, now| {
+                    s.cluster_name_claimed(ep, now, query, granted)
+                });
+            }
             ClusterOp::FindName { query, name } => {
                 let key = self.keys.name(&name);
                 let found = self
