@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Proc, Server};
+use common::{summary_counts, Proc, Server};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,23 +131,6 @@ fn node(url: &str, name: &str, ttl: &str) -> Server {
         "--cluster-ttl",
         ttl,
     ])
-}
-
-/// (tags, bytes) of `kind` in the player's `received` summary line.
-fn summary_counts(out: &str, kind: &str) -> (u64, u64) {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("received "))
-        .unwrap_or_else(|| panic!("no summary in:\n{out}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let i = words
-        .iter()
-        .position(|w| *w == kind)
-        .unwrap_or_else(|| panic!("no {kind} in {line}"));
-    (
-        words[i + 1].parse().unwrap(),
-        words[i + 3].trim_start_matches('(').parse().unwrap(),
-    )
 }
 
 /// The player got all of `rtmfp publish --synthetic 2`.

@@ -8,29 +8,13 @@
 
 mod common;
 
-use common::{temp_flv, Proc, Server};
+use common::{summary_counts, temp_flv, Proc, Server};
 use rtmfp_core::flash::flv::{self, SliceReader};
 use std::path::PathBuf;
 
 /// What `rtmfp publish --synthetic` makes (see its --help).
 const FPS: u32 = 25;
 const AUDIO_RATE: u32 = 43;
-
-/// (tags, bytes) of `kind` in the `received` summary line.
-fn summary_counts(out: &str, kind: &str) -> (u64, u64) {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("received "))
-        .unwrap_or_else(|| panic!("no summary in:\n{out}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let i = words
-        .iter()
-        .position(|w| *w == kind)
-        .unwrap_or_else(|| panic!("no {kind} in {line}"));
-    let tags = words[i + 1].parse().unwrap();
-    let bytes = words[i + 3].trim_start_matches('(').parse().unwrap();
-    (tags, bytes)
-}
 
 /// The player's summary and `--out` file match the synthetic FLV of
 /// `secs` seconds: every tag, same type, timestamp and bytes, in order.

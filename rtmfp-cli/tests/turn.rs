@@ -13,16 +13,7 @@ use common::{Proc, Server};
 use coturn::Coturn;
 
 fn tag_count(out: &str) -> u64 {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("received "))
-        .unwrap_or_else(|| panic!("no summary in:\n{out}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let n = |kind: &str| -> u64 {
-        let i = words.iter().position(|w| *w == kind).unwrap();
-        words[i + 1].parse().unwrap()
-    };
-    n("audio") + n("video")
+    common::summary_counts(out, "audio").0 + common::summary_counts(out, "video").0
 }
 
 #[test]

@@ -176,3 +176,21 @@ impl Server {
 pub fn temp_flv(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rtmfp-cli-{}-{tag}.flv", std::process::id()))
 }
+
+/// (tags, bytes) of `kind` ("audio", "video", "data") in a player's
+/// `received audio N tags (B bytes), video ...` summary line.
+pub fn summary_counts(out: &str, kind: &str) -> (u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("received "))
+        .unwrap_or_else(|| panic!("no summary in:\n{out}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| *w == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {line}"));
+    (
+        words[i + 1].parse().unwrap(),
+        words[i + 3].trim_start_matches('(').parse().unwrap(),
+    )
+}
