@@ -2022,6 +2022,23 @@ int rtmfp_netconnection_near_id(const struct rtmfp_netconnection *nc, uint8_t *o
 int rtmfp_netconnection_near_id_hex(const struct rtmfp_netconnection *nc, char *buf, size_t len);
 
 /**
+ * The TURN relayed address of a NetConnection that runs over a relay
+ * (rtmfp_config_set_turn_proxy), "ip:port" and a NUL, written to `buf` of
+ * `len` bytes (RTMFP_ADDR_STRLEN always suffices): the address peers and
+ * the server see.
+ *
+ * Returns the string's length without the NUL; 0 (and an empty string)
+ * without a relay; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `buf` must be NULL or valid for writing `len` bytes.
+ */
+int rtmfp_netconnection_relayed_addr(const struct rtmfp_netconnection *nc, char *buf, size_t len);
+
+/**
  * The server's peer ID (Flash's `farID`) as 64 hex digits and a NUL,
  * written to `buf` of `len` bytes (at least RTMFP_PEER_ID_HEX_LEN), once
  * the session to the server is open.

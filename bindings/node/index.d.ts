@@ -25,6 +25,11 @@ export declare class NativeEndpoint {
    * picked for port 0).
    */
   get addresses(): Array<string>
+  /**
+   * The TURN relayed address, `"ip:port"`, while it runs over a
+   * relay (option `turn`); `null` without one.
+   */
+  get relayedAddress(): string | null
   /** Whether it is closed (or its I/O thread stopped). */
   get closed(): boolean
   /** The event callback keeps the process alive. */
@@ -94,6 +99,11 @@ export declare class NativeNetConnection {
    * picked for port 0).
    */
   get addresses(): Array<string>
+  /**
+   * The TURN relayed address, `"ip:port"`, while it runs over a
+   * relay (option `turn`); `null` without one.
+   */
+  get relayedAddress(): string | null
   /** Whether it is closed (or its I/O thread stopped). */
   get closed(): boolean
   /** The event callback keeps the process alive. */
@@ -204,6 +214,11 @@ export declare class NativeServer {
    * picked for port 0).
    */
   get addresses(): Array<string>
+  /**
+   * The TURN relayed address, `"ip:port"`, while it runs over a
+   * relay (option `turn`); `null` without one.
+   */
+  get relayedAddress(): string | null
   /** Whether it is closed (or its I/O thread stopped). */
   get closed(): boolean
   /** The event callback keeps the process alive. */

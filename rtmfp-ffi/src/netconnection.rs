@@ -477,6 +477,38 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_id_hex(
     })
 }
 
+/// The TURN relayed address of a NetConnection that runs over a relay
+/// (rtmfp_config_set_turn_proxy), "ip:port" and a NUL, written to `buf` of
+/// `len` bytes (RTMFP_ADDR_STRLEN always suffices): the address peers and
+/// the server see.
+///
+/// Returns the string's length without the NUL; 0 (and an empty string)
+/// without a relay; RTMFP_ERR_BUFFER_TOO_SMALL; RTMFP_ERR_NULL_POINTER;
+/// RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `buf` must be NULL or valid for writing `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_netconnection_relayed_addr(
+    nc: *const rtmfp_netconnection,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    ffi_guard(|| {
+        let obj = netconnection(nc)?;
+        let text = obj
+            .shared
+            .nc
+            .relayed_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        // SAFETY: caller's contract.
+        unsafe { write_cstr(buf, len, &text, "buf") }
+    })
+}
+
 /// Writes one of the server session's values (hex) once it is open.
 ///
 /// # Safety

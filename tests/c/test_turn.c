@@ -121,11 +121,21 @@ int main(void) {
         return check_summary();
     }
     CHECK(wait_status(pub, "NetConnection.Connect.Success"));
+    {
+        char relayed[RTMFP_ADDR_STRLEN];
+        CHECK(rtmfp_netconnection_relayed_addr(pub, relayed, sizeof relayed) > 0);
+        printf("publishing from the relayed address %s\n", relayed);
+    }
     CHECK_RC(rtmfp_netstream_create(pub, RTMFP_NETSTREAM_KIND_SERVER, NULL, &out), RTMFP_OK);
     CHECK_RC(rtmfp_netstream_publish(out, "c-turn"), RTMFP_OK);
     CHECK(wait_status(pub, "NetStream.Publish.Start"));
 
     CHECK_RC(connect_via(uri, NULL, &player), RTMFP_OK);
+    {
+        char none[RTMFP_ADDR_STRLEN];
+        CHECK_RC(rtmfp_netconnection_relayed_addr(player, none, sizeof none), 0);
+        CHECK(none[0] == '\0');
+    }
     CHECK(wait_status(player, "NetConnection.Connect.Success"));
     CHECK_RC(rtmfp_netstream_create(player, RTMFP_NETSTREAM_KIND_SERVER, NULL, &in), RTMFP_OK);
     CHECK_RC(rtmfp_netstream_play(in, "c-turn"), RTMFP_OK);

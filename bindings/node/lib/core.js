@@ -95,6 +95,11 @@ class Core {
     this.addresses = this.native.addresses
   }
 
+  /** The TURN relayed address ("ip:port") while over a relay, else undefined. */
+  get relayedAddress() {
+    return this.native.closed ? undefined : this.native.relayedAddress
+  }
+
   get closed() {
     return this.closing !== null || this.ended || this.native.closed
   }

@@ -456,6 +456,8 @@ export declare class NetConnection extends TypedEmitter<NetConnectionEvents> {
   readonly connected: boolean
   /** The local addresses of the current connection. */
   readonly addresses: string[]
+  /** The TURN relayed address ("ip:port") while the connection runs over a relay, else null. */
+  readonly relayedAddress: string | null
   readonly address: string | null
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections: number

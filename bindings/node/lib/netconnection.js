@@ -341,6 +341,13 @@ class NetConnection extends EventEmitter {
     return this.#conn !== null && this.#conn.connected
   }
 
+  /** The TURN relayed address of the current connection ("ip:port"), or null without a relay. */
+  get relayedAddress() {
+    if (this.#conn === null) return null
+    const a = this.#conn.core.relayedAddress
+    return a === undefined ? null : a
+  }
+
   /** The local addresses of the current connection (empty without one). */
   get addresses() {
     return this.#conn !== null ? [...this.#conn.core.addresses] : []

@@ -41,6 +41,13 @@ macro_rules! base_members {
                     .collect()
             }
 
+            /// The TURN relayed address, `"ip:port"`, while it runs over a
+            /// relay (option `turn`); `null` without one.
+            #[napi(getter)]
+            pub fn relayed_address(&self) -> Option<String> {
+                self.base.shared.relayed_addr().map(|a| a.to_string())
+            }
+
             /// Whether it is closed (or its I/O thread stopped).
             #[napi(getter)]
             pub fn closed(&self) -> bool {

@@ -296,6 +296,13 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The TURN relayed address while the runtime runs over a relay.
+    pub fn relayed_addr(&self) -> Option<SocketAddr> {
+        lock(&self.handle).as_ref().and_then(|h| h.relayed_addr())
+    }
+}
+
+impl Shared {
     /// Wraps a started object (core's plain `Host`, `NetConnection` or
     /// `ServerHandle`): makes the threadsafe function to `callback` and
     /// starts the dispatcher, which reads `source`.  Returns the outbox

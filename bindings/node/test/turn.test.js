@@ -33,6 +33,8 @@ test('a direct stream between two relayed NetConnections', { skip }, async (t) =
   const srv = server(t)
   const alice = await relayed(t, srv)
   const bob = await relayed(t, srv)
+  assert.match(alice.relayedAddress, /^127\.0\.0\.1:\d+$/)
+  assert.notEqual(alice.relayedAddress, alice.address)
   const pub = new NetStream(alice, NetStream.DIRECT_CONNECTIONS)
   const started = status(pub, 'NetStream.Publish.Start')
   await pub.publish('cam')

@@ -688,6 +688,17 @@ impl NetConnection {
         Ok(n.map(|n| PyBytes::new(py, &n)))
     }
 
+    /// The TURN relayed address, "ip:port", when the connection runs over
+    /// a relay (``turn=``): the address peers and the server see.  None
+    /// without one.
+    #[getter]
+    fn relayed_address(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        if self.live.get().is_none() {
+            return Ok(None);
+        }
+        self.with(py, |c| Ok(c.relayed_addr().map(|a| a.to_string())))
+    }
+
     /// The first bound local address, "ip:port" (None before connect).
     #[getter]
     fn address(&self) -> Option<String> {

@@ -43,6 +43,7 @@ def test_a_direct_stream_between_two_relayed_connections(server: rtmfp.Server) -
         for nc in (publisher, player):
             (session,) = [s for s in server.sessions() if s.peer_id == nc.near_id]
             assert session.address != nc.address, "the server sees the relay"
+            assert session.address == nc.relayed_address, "at the relayed address"
             assert set(session.addresses) <= {session.address}
     finally:
         player.close()
