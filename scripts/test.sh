@@ -224,12 +224,20 @@ start_flash_server() {
 # Python and Node TURN tests, for the whole run: RTMFP_TURN_URI is
 # turn://USER:PASS@127.0.0.1:PORT.  (The Rust tests start their own,
 # tests/support/coturn.rs.)
+# free_port udp|tcp: a port free on loopback now.
+free_port() {
+  python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' "$1"
+}
+
 TURN_PID=""
 start_turn_server() {
   local dir="$BUILD/turn" port
   rm -rf "$dir"
   mkdir -p "$dir"
-  port="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  port="$(free_port udp)"
   turnserver -n --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" \
     --lt-cred-mech --user rtmfp:s3cret --realm rtmfp.test --no-tls --no-dtls --no-tcp-relay \
     --no-cli --allow-loopback-peers --simple-log --log-file stdout \
@@ -247,7 +255,7 @@ start_turn_server
 # A redis-server for the C test of a cluster node (RTMFP_REDIS_URL); the
 # Rust, Python and Node cluster tests start their own.
 REDIS_PID=""
-redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+redis_port="$(free_port tcp)"
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$BUILD/redis.log" 2>&1 &
 REDIS_PID=$!
 export RTMFP_REDIS_URL="redis://127.0.0.1:$redis_port/0"

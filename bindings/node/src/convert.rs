@@ -78,11 +78,11 @@ pub fn turn(uri: Option<String>) -> Result<Option<rtmfp_core::turn::TurnConfig>>
 /// relay's failure says so itself.
 pub fn start_failed(
     bind: &[std::net::SocketAddr],
-    e: impl std::fmt::Display,
+    e: std::io::Error,
 ) -> napi::Error<crate::errors::Code> {
     let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
     let text = e.to_string();
-    if text.starts_with("TURN relay") {
+    if rtmfp_core::turn::TurnStartError::of(&e).is_some() {
         crate::errors::err(
             crate::errors::Code::Io,
             format!("cannot start on {}: {text}", addrs.join(", ")),

@@ -66,6 +66,8 @@ pub struct CheckReport {
     pub nat: Option<NatReport>,
     /// Why the NAT tests could not run.
     pub stun_error: Option<String>,
+    /// The connect failed at the TURN relay (`connect_error` says how).
+    pub turn_failed: bool,
 }
 
 impl CheckReport {
@@ -94,6 +96,7 @@ pub fn check(uri: &str, options: CheckOptions) -> CheckReport {
         stun_local: None,
         nat: None,
         stun_error: None,
+        turn_failed: false,
     };
     let bind = options
         .config
@@ -105,6 +108,10 @@ pub fn check(uri: &str, options: CheckOptions) -> CheckReport {
     let nc = match NetConnection::connect(uri, options.config.clone()) {
         Ok(nc) => nc,
         Err(e) => {
+            report.turn_failed = matches!(
+                &e,
+                super::NetError::Io(io) if crate::turn::TurnStartError::of(io).is_some()
+            );
             report.connect_error = Some(e.to_string());
             return report;
         }

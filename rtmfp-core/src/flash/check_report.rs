@@ -73,7 +73,7 @@ impl CheckReport {
         let mut out: Vec<(&'static str, String)> = Vec::new();
         if let Some(why) = &self.connect_error {
             out.push(("server", connection.to_owned()));
-            if why.contains("TURN relay") {
+            if self.turn_failed {
                 out.push(("turn", format!("the TURN proxy does not work: {why}")));
             } else {
                 out.push((

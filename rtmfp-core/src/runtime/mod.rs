@@ -649,17 +649,14 @@ impl Runtime {
             let outcome = ready
                 .recv_timeout(turn.allocate_timeout + Duration::from_secs(1))
                 .unwrap_or(Err(crate::turn::TurnError::Timeout));
-            if let Err(e) = outcome {
+            if let Err(error) = outcome {
                 runtime.stop(Duration::ZERO);
-                let kind = match e {
-                    crate::turn::TurnError::Timeout => io::ErrorKind::TimedOut,
-                    crate::turn::TurnError::Unauthorized => io::ErrorKind::PermissionDenied,
-                    _ => io::ErrorKind::ConnectionRefused,
-                };
-                return Err(io::Error::new(
-                    kind,
-                    format!("TURN relay {} (user {:?}): {e}", turn.server, turn.username),
-                ));
+                return Err(crate::turn::TurnStartError {
+                    server: turn.server,
+                    username: turn.username,
+                    error,
+                }
+                .into_io());
             }
         }
         Ok(runtime)

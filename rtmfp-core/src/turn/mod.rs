@@ -23,6 +23,50 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+/// Why a runtime could not start over its TURN relay: the `io::Error`
+/// that [`Runtime::start`](crate::runtime::Runtime::start) returns carries
+/// it, so that a caller tells a relay's failure from a bind's with
+/// [`TurnStartError::of`] rather than by reading the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnStartError {
+    /// The TURN server.
+    pub server: SocketAddr,
+    /// The user name tried.
+    pub username: String,
+    /// What went wrong.
+    pub error: TurnError,
+}
+
+impl TurnStartError {
+    /// The TURN failure inside `e`, if that is what it is.
+    pub fn of(e: &std::io::Error) -> Option<&TurnStartError> {
+        e.get_ref()?.downcast_ref::<TurnStartError>()
+    }
+
+    /// The `io::Error` for it (TimedOut, PermissionDenied or
+    /// ConnectionRefused by the cause).
+    pub fn into_io(self) -> std::io::Error {
+        let kind = match self.error {
+            TurnError::Timeout => std::io::ErrorKind::TimedOut,
+            TurnError::Unauthorized => std::io::ErrorKind::PermissionDenied,
+            _ => std::io::ErrorKind::ConnectionRefused,
+        };
+        std::io::Error::new(kind, self)
+    }
+}
+
+impl fmt::Display for TurnStartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TURN relay {} (user {:?}): {}",
+            self.server, self.username, self.error
+        )
+    }
+}
+
+impl std::error::Error for TurnStartError {}
+
 /// The IANA port for TURN over UDP.
 pub const DEFAULT_PORT: u16 = 3478;
 
