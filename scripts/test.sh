@@ -400,18 +400,25 @@ echo "pkg-config build ok"
 prefix="$BUILD/prefix"
 rm -rf "$prefix"
 scripts/install.sh --prefix "$prefix" --no-ldconfig
-readelf -d "$prefix/lib/librtmfp.so.0" | grep -q 'SONAME.*\[librtmfp\.so\.0\]' ||
+# Each tool's output is read whole before grep looks at it: with pipefail,
+# `tool | grep -q` fails at random when grep exits at its first match and
+# the tool, still writing, dies of SIGPIPE.
+dynamic="$(readelf -d "$prefix/lib/librtmfp.so.0")"
+grep -q 'SONAME.*\[librtmfp\.so\.0\]' <<<"$dynamic" ||
   die "the installed library has no SONAME librtmfp.so.0"
-if readelf -S "$prefix/lib/librtmfp.so.0" | grep -q '\.debug_info'; then
+sections="$(readelf -S "$prefix/lib/librtmfp.so.0")"
+if grep -q '\.debug_info' <<<"$sections"; then
   die "the installed library is not stripped"
 fi
 pc_installed="$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs rtmfp)"
 # shellcheck disable=SC2086 # pkg-config output is a list of flags
 "$CC" "${CFLAGS_STRICT[@]}" -DRTMFP_EXPECTED_VERSION="\"$VERSION\"" \
   tests/c/test_ffi.c $pc_installed -o "$BUILD/c/test_ffi_installed"
-ldd "$BUILD/c/test_ffi_installed" | grep -q 'librtmfp.so.0 => not found' ||
+needs="$(ldd "$BUILD/c/test_ffi_installed")"
+grep -q 'librtmfp.so.0 => not found' <<<"$needs" ||
   die "a program linked without rpath should need the loader path"
-LD_LIBRARY_PATH="$prefix/lib" ldd "$BUILD/c/test_ffi_installed" | grep -q "librtmfp.so.0 => $prefix/lib/" ||
+needs="$(LD_LIBRARY_PATH="$prefix/lib" ldd "$BUILD/c/test_ffi_installed")"
+grep -q "librtmfp.so.0 => $prefix/lib/" <<<"$needs" ||
   die "the loader does not find the installed librtmfp.so.0"
 run_c env LD_LIBRARY_PATH="$prefix/lib" "$BUILD/c/test_ffi_installed"
 echo "scripts/install.sh: SONAME librtmfp.so.0, stripped, built through pkg-config, runs"
