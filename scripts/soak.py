@@ -16,9 +16,10 @@ a few seconds of real traffic made with the `rtmfp` CLI:
 
 Every SAMPLE seconds it prints one line: the server's RSS, open fds,
 threads, connected clients (connects minus disconnects in its log) and the
-rounds done.  At the end it compares the last third of the samples with the
-first third after warm-up and fails (exit 1) if RSS, fds or threads grew
-beyond a bound (RSS: 20 % and 8 MB; fds and threads: 16) while the load was
+rounds done.  At the end it prints, per kind of client, how many ran and
+how many failed, with the last failure's exit status and stderr line.  It
+compares the last third of the samples with the first third after warm-up
+and fails (exit 1) if RSS, fds or threads grew beyond a bound (RSS: 20 % and 8 MB; fds and threads: 16) while the load was
 the same, or if the server died.  CI runs a one-minute version; the issue's
 soak is `scripts/soak.py --minutes 30`.
 """
@@ -30,6 +31,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -87,23 +89,49 @@ class Server:
             self.proc.kill()
 
 
-def run(rtmfp, args, timeout=30):
-    return subprocess.Popen(
-        [rtmfp, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    ), time.monotonic() + timeout
+class Client:
+    """One `rtmfp` client process of a round, labelled with its kind."""
 
+    def __init__(self, rtmfp, kind, args, timeout=30):
+        self.kind = kind
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [rtmfp, *args], stdout=subprocess.DEVNULL, stderr=self.err
+        )
+        self.deadline = time.monotonic() + timeout
 
-def finish(procs):
-    """Waits (bounded) for every process; kills the late ones."""
-    failures = 0
-    for p, deadline in procs:
+    def finish(self):
+        """Waits (bounded), killing a late process.  Returns None on
+        success, or why the process failed: its exit status and the last
+        line it wrote to stderr."""
         try:
-            code = p.wait(max(0.1, deadline - time.monotonic()))
-            failures += code != 0
+            code = self.proc.wait(max(0.1, self.deadline - time.monotonic()))
+            why = None if code == 0 else f"exit {code}"
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            self.proc.kill()
+            self.proc.wait()
+            why = "killed after its deadline"
+        if why is not None:
+            self.err.seek(0)
+            lines = self.err.read().decode(errors="replace").strip().splitlines()
+            if lines:
+                why += ": " + lines[-1][:160]
+        self.err.close()
+        return why
+
+
+def finish(clients, tally):
+    """Waits for every client of a round; counts runs and failures per kind
+    in `tally` (kind -> [runs, failures, last reason])."""
+    failures = 0
+    for c in clients:
+        why = c.finish()
+        entry = tally.setdefault(c.kind, [0, 0, ""])
+        entry[0] += 1
+        if why is not None:
             failures += 1
+            entry[1] += 1
+            entry[2] = why
     return failures
 
 
@@ -124,35 +152,52 @@ def garbage(port, count=500):
     s.close()
 
 
-def round_of_traffic(rtmfp, server, n):
+def round_of_traffic(rtmfp, server, n, tally):
+    """One round: every kind of client once, and a burst of garbage."""
     name = f"soak{n}"
-    procs = []
-    pub = run(rtmfp, ["publish", server.uri(name), "--direct", "--name", name,
-                      "--synthetic", "3", "--bind", "127.0.0.1:0", "-q"])
-    procs.append(pub)
+    quiet = ["--bind", "127.0.0.1:0", "-q"]
+    clients = [Client(rtmfp, "p2p publisher (by name)",
+                      ["publish", server.uri(name), "--direct", "--name", name,
+                       "--synthetic", "3", *quiet])]
     time.sleep(0.5)
-    procs.append(run(rtmfp, ["play", server.uri(name), "--peer-name", name,
-                             "--bind", "127.0.0.1:0", "-q"]))
+    clients.append(Client(rtmfp, "p2p player (by name)",
+                          ["play", server.uri(name), "--peer-name", name, *quiet]))
     relay = f"soakrelay{n}"
-    procs.append(run(rtmfp, ["play", server.uri(relay), "--count", "20",
-                             "--bind", "127.0.0.1:0", "-q"]))
+    clients.append(Client(rtmfp, "player via server",
+                          ["play", server.uri(relay), "--count", "20", *quiet]))
     time.sleep(0.3)
-    procs.append(run(rtmfp, ["publish", server.uri(relay), "--synthetic", "2",
-                             "--bind", "127.0.0.1:0", "-q"]))
+    clients.append(Client(rtmfp, "publisher via server",
+                          ["publish", server.uri(relay), "--synthetic", "2", *quiet]))
     fallback = f"soakfb{n}"
-    fpub = run(rtmfp, ["publish", server.uri(fallback), "--direct", "--name", fallback,
-                       "--synthetic", "2", "--bind", "127.0.0.1:0", "-q"])
-    procs.append(fpub)
+    clients.append(Client(rtmfp, "p2p publisher (fallback)",
+                          ["publish", server.uri(fallback), "--direct", "--name", fallback,
+                           "--synthetic", "2", *quiet]))
     time.sleep(0.5)
-    procs.append(run(rtmfp, ["play", server.uri(fallback), "--peer-name", fallback,
-                             "--direct-timeout", "0.000001", "--bind", "127.0.0.1:0", "-q"]))
+    clients.append(Client(rtmfp, "player falling back to relay",
+                          ["play", server.uri(fallback), "--peer-name", fallback,
+                           "--direct-timeout", "0.000001", *quiet]))
     # A client that dies without closing: its session must time out.
-    victim, _ = run(rtmfp, ["play", server.uri(f"nothing{n}"), "--bind", "127.0.0.1:0", "-q"])
+    victim = subprocess.Popen([rtmfp, "play", server.uri(f"nothing{n}"), *quiet],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     garbage(server.port)
     time.sleep(1.0)
     victim.kill()
     victim.wait()
-    return finish(procs)
+    return finish(clients, tally)
+
+
+def print_tally(tallies):
+    """Runs and failures per kind of client, with the last failure's reason."""
+    total = {}
+    for tally in tallies:
+        for kind, (runs, failed, why) in tally.items():
+            entry = total.setdefault(kind, [0, 0, ""])
+            entry[0] += runs
+            entry[1] += failed
+            entry[2] = why or entry[2]
+    print(f"{'client kind':<30} {'runs':>6} {'failed':>6}  last failure")
+    for kind, (runs, failed, why) in sorted(total.items()):
+        print(f"{kind:<30} {runs:6d} {failed:6d}  {why}")
 
 
 def main():
@@ -166,12 +211,13 @@ def main():
     pid = server.proc.pid
     stop = time.monotonic() + a.minutes * 60
     done = [0, 0]  # rounds, failed processes
+    tallies = [{} for _ in range(a.clients)]  # per worker: kind -> [runs, failed, why]
     lock = threading.Lock()
 
     def worker(k):
         n = k
         while time.monotonic() < stop and server.alive():
-            failed = round_of_traffic(a.rtmfp, server, n)
+            failed = round_of_traffic(a.rtmfp, server, n, tallies[k])
             with lock:
                 done[0] += 1
                 done[1] += failed
@@ -201,6 +247,7 @@ def main():
     # give the last ones time before the final sample.
     server.stop()
     if not alive:
+        print_tally(tallies)
         print("soak: FAIL: the server died")
         return 1
     if len(samples) < 3:
@@ -219,6 +266,7 @@ def main():
             grew.append(f"{what} {e} -> {l}")
     print(f"soak: {done[0]} rounds, {done[1]} client processes failed; "
           f"early max RSS {e_rss} KB, late max RSS {l_rss} KB")
+    print_tally(tallies)
     if grew:
         print("soak: FAIL: grew while the load was the same: " + ", ".join(grew))
         return 1
