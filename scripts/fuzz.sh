@@ -8,6 +8,8 @@
 #
 # The test command runs it for 15 s a target; hours-long runs go like:
 #   scripts/fuzz.sh 1800
+# FUZZ_RUNS=N also ends a target after N executions, whichever comes
+# first (the issue's depth: FUZZ_RUNS=10000000 scripts/fuzz.sh 1800).
 # Needs cargo-fuzz (cargo install cargo-fuzz --locked). RUSTC_BOOTSTRAP=1
 # lets the stable toolchain take the -Z flags cargo-fuzz passes.
 set -euo pipefail
@@ -31,15 +33,17 @@ for target in "${TARGETS[@]}"; do
   log="$LOGS/fuzz-$target.log"
   before=$(find "artifacts/$target" -type f | wc -l)
   if ! cargo fuzz run "$target" "corpus/$target" -- \
-    -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    -max_total_time="$SECONDS_EACH" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+    -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     failed=1
     tail -40 "$log"
   fi
   after=$(find "artifacts/$target" -type f | wc -l)
   runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
+  secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-  rows+=("$(printf '%-14s %12s %-24s %s' "$target" "${runs:-?}" "${cov:-?}" "$((after - before))")")
+  rows+=("$(printf '%-14s %12s %8s %-24s %s' "$target" "${runs:-?}" "${secs:-?}" "${cov:-?}" "$((after - before))")")
 done
-printf '\n%-14s %12s %-24s %s\n' target executions coverage crashes
+printf '\n%-14s %12s %8s %-24s %s\n' target executions seconds coverage crashes
 printf '%s\n' "${rows[@]}"
 exit "$failed"
