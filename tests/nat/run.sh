@@ -49,13 +49,13 @@
 #   one-nat                              both behind natA: path over the LAN
 #   sym-sym-server                       publish and play through the server
 #   {cone-sym,sym-cone,sym-sym}-fallback direct play falls back to the server
-#                                        relay (pending on the fallback)
+#                                        relay
 #   {cone-sym,sym-cone,sym-sym}-turn     the publisher uses --turn: path
-#                                        through coturn (pending on --turn)
+#                                        through coturn
 #   check-cone, check-cone-filtered, check-sym   rtmfp check's verdicts
 #   turn-setup                           coturn itself (turnutils_uclient)
 #   udp-blocked-turn                     the player's UDP only reaches
-#                                        coturn: play --turn (pending)
+#                                        coturn: play --turn
 #
 # Each case prints
 # `PASS name`, `FAIL name: why` or `PENDING name: why`
