@@ -403,7 +403,14 @@ impl Driver {
                     self.stats.batch_io = false;
                     return Ok(0);
                 }
-                r => r?,
+                Ok(batch) => {
+                    if batch.drained {
+                        // Edge-triggered: the next datagram wakes us.
+                        self.sockets[i].readable = false;
+                    }
+                    batch.count
+                }
+                Err(e) => return Err(e),
             }
         } else {
             let (len, from) = self.sockets[i].io.recv_from(&mut self.recv_buf)?;

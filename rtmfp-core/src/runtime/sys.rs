@@ -329,15 +329,31 @@ fn from_storage(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
+/// What one [`recv_batch`] call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Datagrams written to `out` (those with a source address we read).
+    pub count: usize,
+    /// The call returned fewer datagrams than it asked for, so the
+    /// socket's queue was empty at that instant.  With edge-triggered
+    /// readiness (mio's epoll) a datagram arriving after it raises a new
+    /// event, so the caller need not call again just to see `WouldBlock`:
+    /// one system call less per wake-up on a quiet socket.
+    pub drained: bool,
+}
+
 /// Receives up to [`BATCH`] datagrams with one `recvmmsg`.  `buf` is cut
 /// into `out.len()` equal slots; datagram `i` lands in slot `i`.  Returns
 /// how many arrived (at least one), or the error (`WouldBlock` when none
 /// wait).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn recv_batch(fd: RawFd, buf: &mut [u8], out: &mut [Received]) -> io::Result<usize> {
+pub fn recv_batch(fd: RawFd, buf: &mut [u8], out: &mut [Received]) -> io::Result<Batch> {
     let count = out.len().min(BATCH);
     if count == 0 {
-        return Ok(0);
+        return Ok(Batch {
+            count: 0,
+            drained: false,
+        });
     }
     let slot = buf.len() / count;
     let mut names = [zeroed_storage(); BATCH];
@@ -387,12 +403,15 @@ pub fn recv_batch(fd: RawFd, buf: &mut [u8], out: &mut [Received]) -> io::Result
         }
         got += 1;
     }
-    Ok(got)
+    Ok(Batch {
+        count: got,
+        drained: n < count,
+    })
 }
 
 /// Off Linux there is no batch receive; the caller uses `recv_from`.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn recv_batch(_fd: RawFd, _buf: &mut [u8], _out: &mut [Received]) -> io::Result<usize> {
+pub fn recv_batch(_fd: RawFd, _buf: &mut [u8], _out: &mut [Received]) -> io::Result<Batch> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
@@ -502,7 +521,8 @@ mod tests {
         let mut lens = Vec::new();
         for _ in 0..1000 {
             match recv_batch(rx.as_raw_fd(), &mut buf, &mut out) {
-                Ok(n) => {
+                Ok(Batch { count: n, drained }) => {
+                    assert!(drained, "fewer than BATCH arrived, so the queue was empty");
                     for (k, r) in out[..n].iter().enumerate() {
                         assert_eq!(r.from, tx.local_addr().unwrap());
                         let slot = &buf[k * 2048..k * 2048 + r.len];
