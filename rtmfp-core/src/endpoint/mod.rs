@@ -803,20 +803,23 @@ impl Endpoint {
     /// highest priority each has ready, round-robin among equals.
     fn poll_sessions(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         let max = self.config.max_datagram_size;
-        let mut best: Option<(u8, u32)> = None;
-        let mut idle = Vec::new();
-        for id in self.schedule.ready_in_turn() {
-            match self.sessions.get_mut(&id).and_then(|s| s.send_rank(now)) {
-                Some(rank) => {
-                    if best.is_none_or(|(r, _)| rank > r) {
-                        best = Some((rank, id));
-                    }
-                }
-                None => idle.push(id),
+        self.rank_settled(now);
+        // The first of the ready set, checked: a rank that changed since
+        // it was placed is corrected and the next one is tried.  Each
+        // correction fixes one entry, so this ends.
+        let id = loop {
+            let (placed, id) = self.schedule.next_in_turn()?;
+            let Some(session) = self.sessions.get_mut(&id) else {
+                // Gone without being removed (cannot happen): drop it.
+                self.schedule.forget(placed, id);
+                continue;
+            };
+            let rank = session.send_rank(now);
+            if rank == Some(placed) {
+                break id;
             }
-        }
-        self.schedule.not_ready(&idle);
-        let (_, id) = best?;
+            self.schedule.rank(id, &mut session.slot, rank);
+        };
         let tcr = self.tc_received_elsewhere(id, now);
         let session = self.sessions.get_mut(&id)?;
         let sent = session.poll_datagram(now, max, tcr, buf);
@@ -843,6 +846,19 @@ impl Endpoint {
             self.tc_received[1] = self.tc_received[0];
         }
         self.tc_received[0] = Some((id, now));
+    }
+
+    /// Asks every session settled since the last call for its send rank,
+    /// and places it in the ready set under it.
+    fn rank_settled(&mut self, now: Instant) {
+        let mut unranked = self.schedule.take_unranked();
+        for id in unranked.drain(..) {
+            if let Some(session) = self.sessions.get_mut(&id) {
+                let rank = session.send_rank(now);
+                self.schedule.rank(id, &mut session.slot, rank);
+            }
+        }
+        self.schedule.recycle_unranked(unranked);
     }
 
     /// Marks session `id` changed: [`Endpoint::settle`] re-reads it.
@@ -896,8 +912,8 @@ impl Endpoint {
                     self.open_by_addr.remove(&addr);
                 }
             }
+            self.schedule.remove(id, &session.slot);
         }
-        self.schedule.remove(id);
     }
 
     /// The open session whose far address is `addr`, if any.

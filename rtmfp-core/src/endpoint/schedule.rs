@@ -6,8 +6,17 @@
 //! packet arrived, the application sent or closed, a timer ran, a datagram
 //! went out).  [`Schedule::take_touched`] hands the touched ones back, and
 //! the endpoint re-reads each one: its next timer goes into a min-heap,
-//! and it joins the ready set.  An idle session costs nothing until its
+//! and it waits to be *ranked*.  An idle session costs nothing until its
 //! timer fires.
+//!
+//! Ranking asks a session how urgently it wants to send (its send rank)
+//! once per change, not once per datagram: the ready set is ordered by
+//! rank, so the next sender is its first entry, whatever the number of
+//! ready sessions.  A session's rank changes only when the session does
+//! (and is touched) or when time makes something eligible (a pacing gap
+//! or probe ends: a timer, which touches it too).  The endpoint checks the
+//! chosen session's rank before it sends, so an entry left stale is
+//! corrected, never trusted.
 //!
 //! The heap keeps at most one live entry per session: the earliest
 //! deadline asked for.  A deadline that moves later is not pushed; the
@@ -28,14 +37,21 @@ pub struct Slot {
     scheduled: Option<Instant>,
     /// Waiting in the touched list.
     touched: bool,
+    /// Waiting in the list of sessions to rank.
+    unranked: bool,
+    /// The rank it holds in the ready set, if it is there.
+    ranked: Option<u8>,
 }
 
 /// Timers, readiness and changes of an endpoint's sessions, by session ID.
 #[derive(Debug, Default)]
 pub struct Schedule {
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
-    ready: BTreeSet<u32>,
+    /// Sessions with something to send, highest rank first, then by ID.
+    ready: BTreeSet<(Reverse<u8>, u32)>,
     touched: Vec<u32>,
+    /// Settled sessions whose rank must be asked again.
+    unranked: Vec<u32>,
     /// The ready session served last: the next search starts after it
     /// (round-robin among sessions of equal rank).
     last_served: u32,
@@ -70,8 +86,8 @@ impl Schedule {
         &self.touched
     }
 
-    /// Re-reads a touched session: `next` is its next timer.  It joins the
-    /// ready set (a send attempt will tell whether it has anything).
+    /// Re-reads a touched session: `next` is its next timer.  It waits to
+    /// be ranked ([`Schedule::take_unranked`]).
     pub fn settle(&mut self, id: u32, slot: &mut Slot, next: Option<Instant>) {
         slot.touched = false;
         if let Some(t) = next {
@@ -80,12 +96,52 @@ impl Schedule {
                 self.timers.push(Reverse((t, id)));
             }
         }
-        self.ready.insert(id);
+        if !slot.unranked {
+            slot.unranked = true;
+            self.unranked.push(id);
+        }
+    }
+
+    /// The settled sessions to rank, in the order they were settled; each
+    /// gets [`Schedule::rank`] (or is gone).
+    pub fn take_unranked(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.unranked)
+    }
+
+    /// Gives back the (drained) list [`Schedule::take_unranked`] returned.
+    pub fn recycle_unranked(&mut self, mut list: Vec<u32>) {
+        if self.unranked.is_empty() {
+            list.clear();
+            self.unranked = list;
+        }
+    }
+
+    /// Places session `id` in the ready set under `rank` (`None`: nothing
+    /// to send, out of the set).
+    pub fn rank(&mut self, id: u32, slot: &mut Slot, rank: Option<u8>) {
+        slot.unranked = false;
+        if slot.ranked == rank {
+            return;
+        }
+        if let Some(old) = slot.ranked {
+            self.ready.remove(&(Reverse(old), id));
+        }
+        if let Some(new) = rank {
+            self.ready.insert((Reverse(new), id));
+        }
+        slot.ranked = rank;
     }
 
     /// Forgets a session that is gone.
-    pub fn remove(&mut self, id: u32) {
-        self.ready.remove(&id);
+    pub fn remove(&mut self, id: u32, slot: &Slot) {
+        if let Some(rank) = slot.ranked {
+            self.forget(rank, id);
+        }
+    }
+
+    /// Takes the ready-set entry of session `id` under `rank` out.
+    pub fn forget(&mut self, rank: u8, id: u32) {
+        self.ready.remove(&(Reverse(rank), id));
     }
 
     /// The earliest deadline in the heap (possibly a stale entry: then a
@@ -147,22 +203,17 @@ impl Schedule {
             .collect();
     }
 
-    /// The ready sessions in round-robin order: after the one served last,
-    /// then from the start.
-    pub fn ready_in_turn(&self) -> impl Iterator<Item = u32> + '_ {
-        let after = self.last_served;
-        self.ready
-            .range(after.saturating_add(1)..)
-            .chain(self.ready.range(..=after))
-            .copied()
-    }
-
-    /// Takes sessions that turned out to have nothing to send off the
-    /// ready set.
-    pub fn not_ready(&mut self, ids: &[u32]) {
-        for id in ids {
-            self.ready.remove(id);
-        }
+    /// The next sender: among the ready sessions of the highest rank, the
+    /// first after the one served last (round-robin), or the first of
+    /// them.  Its rank is the one it was placed under.
+    pub fn next_in_turn(&self) -> Option<(u8, u32)> {
+        let &(Reverse(top), first) = self.ready.first()?;
+        let after = self
+            .ready
+            .range((Reverse(top), self.last_served.saturating_add(1))..=(Reverse(top), u32::MAX))
+            .next()
+            .map(|&(_, id)| id);
+        Some((top, after.unwrap_or(first)))
     }
 
     /// Records that `id` was served.
@@ -222,6 +273,11 @@ mod tests {
             assert_eq!(self.s.take_touched(), vec![id]);
             self.s.settle(id, slot, next);
         }
+        fn rank(&mut self, id: u32, rank: Option<u8>) {
+            let slot = self.slots.get_mut(&id).unwrap();
+            assert_eq!(self.s.take_unranked(), vec![id]);
+            self.s.rank(id, slot, rank);
+        }
         fn pop(&mut self, now: Instant) -> Option<u32> {
             let slots = &mut self.slots;
             self.s
@@ -268,17 +324,47 @@ mod tests {
     }
 
     #[test]
-    fn ready_sessions_come_round_robin_after_the_last_served() {
-        let mut w = World::new(&[3, 5, 9]);
-        for id in [9, 3, 5] {
+    fn the_highest_rank_goes_first_and_equals_take_turns() {
+        let mut w = World::new(&[3, 5, 9, 11]);
+        for (id, rank) in [(9, 4), (3, 4), (5, 4), (11, 2)] {
             w.settle(id, None);
+            w.rank(id, Some(rank));
         }
-        assert_eq!(w.s.ready_in_turn().collect::<Vec<_>>(), vec![3, 5, 9]);
-        w.s.served(5);
-        assert_eq!(w.s.ready_in_turn().collect::<Vec<_>>(), vec![9, 3, 5]);
-        w.s.not_ready(&[9]);
-        assert_eq!(w.s.ready_in_turn().collect::<Vec<_>>(), vec![3, 5]);
+        assert_eq!(w.s.next_in_turn(), Some((4, 3)));
+        w.s.served(3);
+        assert_eq!(w.s.next_in_turn(), Some((4, 5)));
+        w.s.served(9);
+        // After the last of the rank: back to its first.
+        assert_eq!(w.s.next_in_turn(), Some((4, 3)));
+        // A session with an ack to send (rank 9) goes ahead of all.
+        w.settle(11, None);
+        w.rank(11, Some(9));
+        assert_eq!(w.s.next_in_turn(), Some((9, 11)));
+        // Nothing left to send: out of the set.
+        for id in [11, 3, 5, 9] {
+            w.settle(id, None);
+            w.rank(id, None);
+        }
+        assert_eq!(w.s.next_in_turn(), None);
+        assert_eq!(w.s.ready_len(), 0);
+    }
+
+    #[test]
+    fn a_settled_session_is_ranked_once_and_a_gone_one_leaves_the_set() {
+        let mut w = World::new(&[1, 2]);
+        w.settle(1, None);
+        // Touched and settled again before ranking: listed once.
+        let slot = w.slots.get_mut(&1).unwrap();
+        w.s.touch(1, slot);
+        w.s.take_touched();
+        w.s.settle(1, slot, None);
+        w.rank(1, Some(3));
+        w.settle(2, None);
+        w.rank(2, Some(3));
         assert_eq!(w.s.ready_len(), 2);
+        w.s.remove(1, &w.slots[&1]);
+        assert_eq!(w.s.next_in_turn(), Some((3, 2)));
+        assert_eq!(w.s.ready_len(), 1);
     }
 
     #[test]
