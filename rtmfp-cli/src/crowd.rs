@@ -1,7 +1,8 @@
 //! `rtmfp bench --crowd N`: N Flash NetConnections against one server,
 //! held idle, and what that costs the server.
 //!
-//! The clients run sans-IO in this process, on one thread: each is an
+//! The clients run sans-IO in this process, on one thread (a
+//! [`Swarm`](crate::swarm::Swarm), shared with `--fanout`): each is an
 //! `Endpoint` with a `FlashClient` on its own UDP socket and its own
 //! identity (a Flash client has one certificate per NetConnection, RFC
 //! 7425 §5.3), connected with the Flash `connect` command at `--rate`
