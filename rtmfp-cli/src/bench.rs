@@ -116,7 +116,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "3")]
     pub warmup: Duration,
     /// Fan-out mode: run N = 50, 100, 200, ... up to --fanout N (a fresh
-    /// server each) until quality drops, one table row each.
+    /// server each) until quality drops (twice in a row at one N), a row per run.
     #[arg(long, requires = "fanout")]
     pub sweep: bool,
     /// Fan-out mode, internal: be one client process of the players.
