@@ -17,8 +17,9 @@
 //!   smoothed RTT.
 
 use crate::common::{
-    fail, identity, install_signal_handlers, parse_bytes, parse_group, parse_message_size,
-    runtime_config, stop_requested, CpuTime, Result, SecurityArgs, RECV_BUFFER,
+    fail, identity, install_signal_handlers, parse_bytes, parse_duration, parse_group,
+    parse_message_size, parse_rate, runtime_config, stop_requested, CpuTime, Result, SecurityArgs,
+    RECV_BUFFER,
 };
 use crate::echo::EchoServer;
 use crate::send::{transfer, wait_open, Amount, EchoMode, Spec};
@@ -69,31 +70,61 @@ pub struct BenchArgs {
     /// Crowd mode: seconds to hold the crowd idle.
     #[arg(long, value_name = "SECS", default_value = "30")]
     pub hold: u64,
-    /// Crowd mode: new connects per second.
+    /// Crowd and fan-out modes: new connects per second.
     #[arg(long, value_name = "N", default_value = "1000")]
     pub rate: u32,
-    /// Crowd mode: the server to crowd (any RTMFP server); default an
-    /// `rtmfp server` started on loopback.
+    /// Crowd and fan-out modes: the server to test (any RTMFP server);
+    /// default an `rtmfp server` started on loopback.
     #[arg(long, value_name = "ADDR")]
     pub server: Option<std::net::SocketAddr>,
-    /// Crowd mode: the process ID of --server, to read its CPU time and
-    /// memory from /proc.
+    /// Crowd and fan-out modes: the process ID of --server, to read its
+    /// CPU time and memory from /proc.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Crowd mode: probe connects made one at a time while the crowd is
     /// idle.
     #[arg(long, value_name = "N", default_value = "20")]
     pub probes: usize,
-    /// Crowd mode: clients per client process (each needs that many
-    /// sockets under its open-file limit).
+    /// Crowd and fan-out modes: clients per client process (each needs
+    /// that many sockets under its open-file limit).
     #[arg(long, value_name = "N", default_value = "15000")]
     pub per_process: usize,
     /// Crowd mode, internal: be one client process of a larger crowd.
     #[arg(long, hide = true, requires = "crowd")]
     pub crowd_worker: bool,
-    /// Crowd mode, internal: which client process.
+    /// Crowd and fan-out modes, internal: which client process.
     #[arg(long, hide = true, default_value = "0")]
     pub crowd_worker_index: u8,
+    /// Fan-out mode: one publisher sends a synthetic stream through the
+    /// server (see --server) to N players; report delivery, loss,
+    /// latency, and the server's CPU per delivered Gbit.  The other tests
+    /// are skipped.
+    #[arg(long, value_name = "N", conflicts_with = "crowd")]
+    pub fanout: Option<usize>,
+    /// Fan-out mode: the stream's payload bit rate (k, M: decimal).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "1M")]
+    pub bitrate: f64,
+    /// Fan-out mode: video frames per second.
+    #[arg(long, value_name = "N", default_value = "30",
+          value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub fps: u32,
+    /// Fan-out mode: seconds of steady streaming measured.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "20")]
+    pub duration: Duration,
+    /// Fan-out mode: seconds of streaming before the measured window,
+    /// once every player plays.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "3")]
+    pub warmup: Duration,
+    /// Fan-out mode: run N = 50, 100, 200, ... up to --fanout N (a fresh
+    /// server each) until quality drops (twice in a row at one N), a row per run.
+    #[arg(long, requires = "fanout")]
+    pub sweep: bool,
+    /// Fan-out mode, internal: be one client process of the players.
+    #[arg(long, hide = true, requires = "fanout")]
+    pub fanout_worker: bool,
+    /// Fan-out mode, internal: the stream the players play.
+    #[arg(long, hide = true)]
+    pub fanout_stream: Option<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -465,6 +496,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
             crate::crowd::worker(spec)
         } else {
             crate::crowd::run(spec)
+        };
+    }
+    if let Some(players) = args.fanout {
+        let spec = crate::fanout::FanoutSpec {
+            players,
+            bitrate: args.bitrate,
+            fps: args.fps,
+            duration: args.duration,
+            warmup: args.warmup,
+            rate: args.rate,
+            server: args.server,
+            server_pid: args.server_pid,
+            per_process: args.per_process,
+            sweep: args.sweep,
+            worker_index: args.crowd_worker_index,
+            stream: args.fanout_stream,
+        };
+        return if args.fanout_worker {
+            crate::fanout::worker(spec)
+        } else {
+            crate::fanout::run(spec)
         };
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,7 +1,8 @@
 //! `rtmfp bench --crowd N`: N Flash NetConnections against one server,
 //! held idle, and what that costs the server.
 //!
-//! The clients run sans-IO in this process, on one thread: each is an
+//! The clients run sans-IO in this process, on one thread (a
+//! [`Swarm`](crate::swarm::Swarm), shared with `--fanout`): each is an
 //! `Endpoint` with a `FlashClient` on its own UDP socket and its own
 //! identity (a Flash client has one certificate per NetConnection, RFC
 //! 7425 §5.3), connected with the Flash `connect` command at `--rate`
@@ -14,19 +15,8 @@
 //! connect times say whether a newcomer still gets in quickly.
 
 use crate::common::{fail, Result};
-use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token};
-use rtmfp_core::crypto::{FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{Endpoint, EndpointConfig, Layered};
-use rtmfp_core::flash::client::ClientEvent;
-use rtmfp_core::flash::{ClientConfig, FlashClient};
-use rtmfp_core::sim::SimNode;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::io::{BufRead, BufReader};
+use crate::swarm::{fit_sockets, percentile, ProcSample, Role, ServerUnderTest, Swarm, Workers};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to run.
@@ -53,275 +43,13 @@ pub struct CrowdSpec {
     pub worker_index: u8,
 }
 
-/// One client.
-struct Client {
-    node: Layered<FlashClient>,
-    socket: UdpSocket,
-    local: SocketAddr,
-    started: Instant,
-    connected: Option<Duration>,
-    failed: bool,
+/// A crowd member: idle once connected; a probe connects while the
+/// crowd is idle.
+struct Crowd {
     probe: bool,
 }
 
-/// CPU seconds and resident memory of a process, from `/proc`.
-#[derive(Debug, Clone, Copy)]
-struct ProcSample {
-    cpu: f64,
-    rss: u64,
-}
-
-fn sample(pid: u32) -> Option<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(ProcSample {
-        cpu: (utime + stime) / ticks,
-        rss: rss_kb * 1024,
-    })
-}
-
-/// Raises the open-file limit to fit `wanted` sockets (as far as allowed).
-fn raise_fd_limit(wanted: u64) -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid pointer to a local.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    if lim.rlim_cur >= wanted {
-        return lim.rlim_cur;
-    }
-    let want = libc::rlimit {
-        rlim_cur: wanted,
-        rlim_max: lim.rlim_max.max(wanted),
-    };
-    // SAFETY: valid pointer to a local; raising the hard limit needs
-    // privileges, and a refusal leaves the old limits.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
-        return wanted;
-    }
-    let soft = libc::rlimit {
-        rlim_cur: lim.rlim_max,
-        rlim_max: lim.rlim_max,
-    };
-    // SAFETY: as above.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) };
-    lim.rlim_max
-}
-
-/// Starts `rtmfp server` (this executable) on loopback; its address.
-fn spawn_server() -> Result<(Child, SocketAddr)> {
-    let exe = std::env::current_exe().map_err(|e| fail(format!("own executable: {e}")))?;
-    let mut child = Command::new(exe)
-        .args(["server", "--listen", "127.0.0.1:0", "--any-key"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| fail(format!("cannot start rtmfp server: {e}")))?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(a) = line.strip_prefix("listening ") {
-                    break a
-                        .trim()
-                        .parse()
-                        .map_err(|e| fail(format!("server address {a:?}: {e}")))?;
-                }
-            }
-            _ => {
-                let _ = child.kill();
-                return Err(fail("rtmfp server did not start"));
-            }
-        }
-    };
-    // Keep reading its output so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Ok((child, addr))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// The clients and their loop.
-struct Crowd {
-    poll: Poll,
-    bind: SocketAddr,
-    clients: Vec<Client>,
-    timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    server: SocketAddr,
-    uri: String,
-    buf: Vec<u8>,
-    recv: Vec<u8>,
-    identity_time: Duration,
-}
-
-impl Crowd {
-    fn new(server: SocketAddr, worker: u8) -> Result<Crowd> {
-        let bind = match server {
-            SocketAddr::V4(a) if a.ip().is_loopback() => {
-                SocketAddr::from(([127, 0, 0, worker.saturating_add(1)], 0))
-            }
-            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
-        };
-        Ok(Crowd {
-            poll: Poll::new().map_err(|e| fail(format!("poll: {e}")))?,
-            bind,
-            clients: Vec::new(),
-            timers: BinaryHeap::new(),
-            server,
-            uri: format!("rtmfp://{server}/crowd"),
-            buf: Vec::with_capacity(2048),
-            recv: vec![0; 65536],
-            identity_time: Duration::ZERO,
-        })
-    }
-
-    /// Starts one more client connecting.
-    fn open(&mut self, probe: bool) -> Result<()> {
-        let t = Instant::now();
-        let crypto = FlashProfile::generate(FlashConfig::client())
-            .map_err(|e| fail(format!("client identity: {e}")))?;
-        self.identity_time += t.elapsed();
-        let mut socket = UdpSocket::bind(self.bind).map_err(|e| {
-            fail(format!(
-                "socket {} of the crowd on {}: {e}",
-                self.clients.len() + 1,
-                self.bind
-            ))
-        })?;
-        let local = socket.local_addr().map_err(|e| fail(e.to_string()))?;
-        let i = self.clients.len();
-        self.poll
-            .registry()
-            .register(&mut socket, Token(i), Interest::READABLE)
-            .map_err(|e| fail(format!("poll register: {e}")))?;
-        let now = Instant::now();
-        let endpoint = Endpoint::new(EndpointConfig::default(), Arc::new(crypto), now);
-        let mut client = FlashClient::new(ClientConfig::default());
-        client.set_local_addresses(vec![local]);
-        let mut node = Layered::new(endpoint, client);
-        let (uri, server) = (self.uri.clone(), self.server);
-        node.with(now, |c, ep, now| {
-            c.connect(ep, now, &uri, &[server], Vec::new())
-        })
-        .map_err(|e| fail(format!("connect: {e}")))?;
-        self.clients.push(Client {
-            node,
-            socket,
-            local,
-            started: now,
-            connected: None,
-            failed: false,
-            probe,
-        });
-        self.activity(i, now);
-        Ok(())
-    }
-
-    /// After anything happened to client `i`: send what it has, note a
-    /// connect outcome, schedule its timer.
-    fn activity(&mut self, i: usize, now: Instant) {
-        let c = &mut self.clients[i];
-        while let Some(t) = c.node.poll_transmit(now, &mut self.buf) {
-            // A full socket buffer drops it, as the network would.
-            let _ = c.socket.send_to(&self.buf, t.destination);
-        }
-        while let Some(e) = c.node.layer.poll_event() {
-            if let ClientEvent::Status { stream: None, info } = e {
-                match info.code.as_str() {
-                    "NetConnection.Connect.Success" if c.connected.is_none() => {
-                        c.connected = Some(now - c.started);
-                    }
-                    "NetConnection.Connect.Failed"
-                    | "NetConnection.Connect.Rejected"
-                    | "NetConnection.Connect.Closed" => c.failed = true,
-                    _ => {}
-                }
-            }
-        }
-        c.node.events.clear();
-        if let Some(t) = c.node.poll_timeout() {
-            self.timers.push(Reverse((t, i)));
-        }
-    }
-
-    /// Runs the loop until `until`, or until `done` says so.
-    fn run(
-        &mut self,
-        until: Instant,
-        mut step: impl FnMut(&mut Crowd, Instant) -> Result<bool>,
-    ) -> Result<()> {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let now = Instant::now();
-            if now >= until || step(self, now)? {
-                return Ok(());
-            }
-            let next = self
-                .timers
-                .peek()
-                .map(|Reverse((t, _))| *t)
-                .unwrap_or(until)
-                .min(until);
-            let wait = next
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(5));
-            self.poll
-                .poll(&mut events, Some(wait))
-                .map_err(|e| fail(format!("poll: {e}")))?;
-            let now = Instant::now();
-            for ev in events.iter() {
-                let i = ev.token().0;
-                loop {
-                    let c = &mut self.clients[i];
-                    match c.socket.recv_from(&mut self.recv) {
-                        Ok((n, from)) => {
-                            let local = c.local;
-                            c.node.handle_datagram(now, local, from, &self.recv[..n]);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                self.activity(i, now);
-            }
-            while let Some(&Reverse((t, i))) = self.timers.peek() {
-                if t > now {
-                    break;
-                }
-                self.timers.pop();
-                let node = &mut self.clients[i].node;
-                if node.poll_timeout().is_some_and(|t| t <= now) {
-                    node.handle_timeout(now);
-                    self.activity(i, now);
-                }
-            }
-        }
-    }
-}
+impl Role for Crowd {}
 
 /// What the clients saw.
 #[derive(Debug, Default)]
@@ -382,13 +110,8 @@ fn drive(
     probes: usize,
     opened: &mut dyn FnMut(),
 ) -> Result<Outcome> {
-    let limit = raise_fd_limit(clients as u64 + probes as u64 + 256);
-    if (limit as usize) < clients + probes + 64 {
-        return Err(fail(format!(
-            "{clients} clients need as many sockets; the open-file limit is {limit} (ulimit -n)"
-        )));
-    }
-    let mut crowd = Crowd::new(server, worker)?;
+    fit_sockets(clients + probes)?;
+    let mut crowd = Swarm::<Crowd>::new(server, worker, "crowd")?;
     let start = Instant::now();
     let rate = f64::from(rate.max(1));
     // Opening: at `rate`, until every one has an outcome (or 60 s after
@@ -397,20 +120,20 @@ fn drive(
     let mut last_report = start;
     crowd.run(deadline, |c, now| {
         let due = ((now - start).as_secs_f64() * rate) as usize + 1;
-        while c.clients.len() < due.min(clients) {
-            c.open(false)?;
+        while c.members.len() < due.min(clients) {
+            c.open(Crowd { probe: false }, |_, _, _, _| Ok(()))?;
         }
         if now - last_report >= Duration::from_secs(5) {
             last_report = now;
-            let up = c.clients.iter().filter(|x| x.connected.is_some()).count();
+            let up = c.members.iter().filter(|x| x.connected.is_some()).count();
             eprintln!(
                 "  {:>6.1} s: {} started, {up} connected",
                 (now - start).as_secs_f64(),
-                c.clients.len()
+                c.members.len()
             );
         }
-        Ok(c.clients.len() == clients
-            && c.clients.iter().all(|x| x.connected.is_some() || x.failed))
+        Ok(c.members.len() == clients
+            && c.members.iter().all(|x| x.connected.is_some() || x.failed))
     })?;
     opened();
     // Holding: idle, with a probe connect now and then.
@@ -421,11 +144,11 @@ fn drive(
         if probes_started < probes && now - hold_start >= probe_every * (probes_started as u32 + 1)
         {
             probes_started += 1;
-            c.open(true)?;
+            c.open(Crowd { probe: true }, |_, _, _, _| Ok(()))?;
         }
         Ok(false)
     })?;
-    let crowd_clients: Vec<&Client> = crowd.clients.iter().filter(|c| !c.probe).collect();
+    let crowd_clients: Vec<_> = crowd.members.iter().filter(|c| !c.role.probe).collect();
     Ok(Outcome {
         times: crowd_clients.iter().filter_map(|c| c.connected).collect(),
         failed: crowd_clients
@@ -437,9 +160,9 @@ fn drive(
             .filter(|c| c.connected.is_some() && !c.failed && c.node.layer.is_connected())
             .count(),
         probes: crowd
-            .clients
+            .members
             .iter()
-            .filter(|c| c.probe)
+            .filter(|c| c.role.probe)
             .filter_map(|c| c.connected)
             .collect(),
         identity_time: crowd.identity_time,
@@ -470,27 +193,16 @@ pub fn worker(spec: CrowdSpec) -> Result<()> {
 
 /// Runs the crowd benchmark and prints its table.
 pub fn run(spec: CrowdSpec) -> Result<()> {
-    let (mut child, server, pid) = match spec.server {
-        Some(addr) => (None, addr, spec.server_pid),
-        None => {
-            let (child, addr) = spawn_server()?;
-            let pid = child.id();
-            (Some(child), addr, Some(pid))
-        }
-    };
-    let result = measure(&spec, server, pid);
-    if let Some(c) = child.as_mut() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    result
+    let server = ServerUnderTest::new(spec.server, spec.server_pid)?;
+    measure(&spec, &server)
 }
 
 /// Server samples: before, once every client has an outcome, after the
 /// hold.
 type Samples = (Option<ProcSample>, Option<ProcSample>, Option<ProcSample>);
 
-fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()> {
+fn measure(spec: &CrowdSpec, sut: &ServerUnderTest) -> Result<()> {
+    let server = sut.addr;
     let workers = spec.clients.div_ceil(spec.per_process.max(1)).max(1);
     if workers > 200 {
         return Err(fail(format!(
@@ -501,7 +213,7 @@ fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()>
         "crowd: {} NetConnections to {server} at {}/s, {workers} client process(es) ...",
         spec.clients, spec.rate
     );
-    let before = pid.and_then(sample);
+    let before = sut.sample();
     let start = Instant::now();
     let mut open_done = None;
     let mut all_open_after = Duration::ZERO;
@@ -515,15 +227,15 @@ fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()>
             spec.probes,
             &mut || {
                 all_open_after = start.elapsed();
-                open_done = pid.and_then(sample);
+                open_done = sut.sample();
             },
         )?
     } else {
-        let (o, after) = coordinate(spec, server, workers, pid, &mut open_done)?;
+        let (o, after) = coordinate(spec, sut, workers, &mut open_done)?;
         all_open_after = after;
         o
     };
-    let held = pid.and_then(sample);
+    let held = sut.sample();
     report(
         spec,
         server,
@@ -538,69 +250,48 @@ fn measure(spec: &CrowdSpec, server: SocketAddr, pid: Option<u32>) -> Result<()>
 /// last had every client's outcome.
 fn coordinate(
     spec: &CrowdSpec,
-    server: SocketAddr,
+    sut: &ServerUnderTest,
     workers: usize,
-    pid: Option<u32>,
     open_done: &mut Option<ProcSample>,
 ) -> Result<(Outcome, Duration)> {
-    let exe = std::env::current_exe().map_err(|e| fail(format!("own executable: {e}")))?;
     let start = Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, String)>();
-    let mut children = Vec::new();
-    for w in 0..workers {
-        let share = spec.clients / workers + usize::from(w < spec.clients % workers);
+    let procs = Workers::spawn(workers, spec.clients, false, |w, share| {
         let rate = (spec.rate as usize / workers).max(1);
         let probes = if w == 0 { spec.probes } else { 0 };
-        let mut child = Command::new(&exe)
-            .args(["bench", "--crowd-worker", "--crowd"])
-            .arg(share.to_string())
-            .args(["--hold", &spec.hold.as_secs().to_string()])
-            .args(["--rate", &rate.to_string()])
-            .args(["--probes", &probes.to_string()])
-            .args(["--server", &server.to_string()])
-            .args(["--crowd-worker-index", &w.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| fail(format!("cannot start a client process: {e}")))?;
-        let stdout = child.stdout.take().expect("piped");
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if tx.send((w, line)).is_err() {
-                    break;
-                }
-            }
-        });
-        children.push(child);
-    }
-    drop(tx);
+        [
+            "bench",
+            "--crowd-worker",
+            "--crowd",
+            &share.to_string(),
+            "--hold",
+            &spec.hold.as_secs().to_string(),
+            "--rate",
+            &rate.to_string(),
+            "--probes",
+            &probes.to_string(),
+            "--server",
+            &sut.addr.to_string(),
+            "--crowd-worker-index",
+            &w.to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
+    })?;
     let mut outcome = Outcome::default();
     let mut opened = 0;
     let mut all_open_after = Duration::ZERO;
-    for (_, line) in rx {
+    for (_, line) in procs.lines.iter() {
         if line == "opened" {
             opened += 1;
             if opened == workers {
                 all_open_after = start.elapsed();
-                *open_done = pid.and_then(sample);
+                *open_done = sut.sample();
             }
         } else {
             outcome.add_line(&line);
         }
     }
-    let mut failed = 0;
-    for mut c in children {
-        if !c.wait().is_ok_and(|s| s.success()) {
-            failed += 1;
-        }
-    }
-    if failed > 0 {
-        return Err(fail(format!(
-            "{failed} of {workers} client processes failed (see above)"
-        )));
-    }
+    procs.wait()?;
     Ok((outcome, all_open_after))
 }
 

@@ -10,6 +10,7 @@ mod common;
 mod crowd;
 mod decrypt;
 mod echo;
+mod fanout;
 mod pcap;
 mod peer;
 mod play;
@@ -17,6 +18,7 @@ mod publish;
 mod redirector;
 mod send;
 mod server;
+mod swarm;
 
 use clap::{Parser, Subcommand};
 use rtmfp_core::crypto::flash::KeyLog;
