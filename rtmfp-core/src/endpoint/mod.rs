@@ -499,6 +499,23 @@ impl Endpoint {
         Ok(id)
     }
 
+    /// Queues a message held in a shared buffer: like [`Endpoint::send`],
+    /// but the bytes are not copied, so one message sent on many flows (a
+    /// relay to many players) is stored once.
+    pub fn send_shared(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        flow: FlowId,
+        data: bytes::Bytes,
+        options: MessageOptions,
+    ) -> Result<MessageId, EndpointError> {
+        let (session, events) = self.open_session_and_events(handle)?;
+        let id = session.flows.send_shared(now, flow, data, options)?;
+        session.flows.collect_events(now, handle, events);
+        Ok(id)
+    }
+
     /// Whether a sending flow accepts a message now (backpressure).
     pub fn flow_writable(
         &mut self,

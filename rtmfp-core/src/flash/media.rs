@@ -88,6 +88,19 @@ impl Lane {
     }
 }
 
+/// An RTMP message (RFC 7425 §5.1: type, timestamp, payload) in a shared
+/// buffer, for [`StreamSender::send_encoded`].
+pub fn encode_shared(
+    message_type: u8,
+    timestamp: u32,
+    payload: &[u8],
+) -> Result<bytes::Bytes, EndpointError> {
+    let mut out = Vec::new();
+    encode_parts(message_type, timestamp, payload, &mut out)
+        .map_err(|_| EndpointError::InvalidArgument("payload over 16777215 bytes"))?;
+    Ok(bytes::Bytes::from(out))
+}
+
 /// Whether an FLV video tag body is a key frame (frame type 1 or 4).
 pub fn is_video_keyframe(payload: &[u8]) -> bool {
     matches!(payload.first().map(|b| b >> 4), Some(1 | 4))
@@ -138,7 +151,6 @@ pub struct StreamSender {
     failed: bool,
     closed: bool,
     stats: SenderStats,
-    scratch: Vec<u8>,
 }
 
 impl StreamSender {
@@ -162,7 +174,6 @@ impl StreamSender {
             failed: false,
             closed: false,
             stats: SenderStats::default(),
-            scratch: Vec::new(),
         }
     }
 
@@ -231,6 +242,22 @@ impl StreamSender {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<MessageId, EndpointError> {
+        let encoded = encode_shared(message_type, timestamp, payload)?;
+        self.send_encoded(ep, now, message_type, payload, encoded)
+    }
+
+    /// Queues one RTMP message already encoded (by [`encode_shared`] from
+    /// `message_type`, its timestamp and `payload`) in a shared
+    /// buffer: a server relaying one message to many players encodes it
+    /// once, and every player's flow holds the same bytes.
+    pub fn send_encoded(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        message_type: u8,
+        payload: &[u8],
+        encoded: bytes::Bytes,
+    ) -> Result<MessageId, EndpointError> {
         let lane = Lane::of(message_type);
         let flow = self.flow(ep, lane)?;
         let reliable = is_sequence_header(message_type, payload);
@@ -253,10 +280,7 @@ impl StreamSender {
                 }
             }
         }
-        self.scratch.clear();
-        encode_parts(message_type, timestamp, payload, &mut self.scratch)
-            .map_err(|_| EndpointError::InvalidArgument("payload over 16777215 bytes"))?;
-        let id = ep.send(now, self.session, flow, &self.scratch, options)?;
+        let id = ep.send_shared(now, self.session, flow, encoded, options)?;
         if is_key {
             self.keyframe = Some(id);
         }

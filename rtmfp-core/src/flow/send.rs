@@ -6,6 +6,7 @@ use crate::wire::chunk::{
 };
 use crate::wire::option::{encode_list, OptionList};
 use crate::wire::{vlu, Chunk};
+use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -59,7 +60,8 @@ pub enum FlowNotice {
 
 #[derive(Debug)]
 struct Entry {
-    data: Vec<u8>,
+    /// The fragment's bytes: a slice of its message's buffer.
+    data: Bytes,
     fra: FragmentControl,
     abandoned: bool,
     sent_abandoned: bool,
@@ -204,6 +206,18 @@ impl SendFlow {
         data: &[u8],
         options: MessageOptions,
     ) -> Result<MessageId, SendError> {
+        self.queue_shared(now, Bytes::copy_from_slice(data), options)
+    }
+
+    /// Queues a message held in a shared buffer (§3.6.2.2): its fragments
+    /// are slices of `data`, so the same message queued on many flows is
+    /// stored once.
+    pub fn queue_shared(
+        &mut self,
+        now: Instant,
+        data: Bytes,
+        options: MessageOptions,
+    ) -> Result<MessageId, SendError> {
         if self.state != SendState::Open {
             return Err(SendError::Closed);
         }
@@ -213,14 +227,11 @@ impl SendFlow {
         }
         let id = self.next_message;
         self.next_message += 1;
-        let chunks: Vec<&[u8]> = if data.is_empty() {
-            vec![&[][..]]
-        } else {
-            data.chunks(self.fragment_size).collect()
-        };
-        let count = chunks.len();
+        let size = self.fragment_size.max(1);
+        let count = data.len().div_ceil(size).max(1);
         let first_seq = self.next_sn;
-        for (i, piece) in chunks.into_iter().enumerate() {
+        for i in 0..count {
+            let piece = data.slice((i * size).min(data.len())..((i + 1) * size).min(data.len()));
             let fra = match (count, i) {
                 (1, _) => FragmentControl::Whole,
                 (_, 0) => FragmentControl::Begin,
@@ -232,7 +243,7 @@ impl SendFlow {
             self.queue.insert(
                 seq,
                 Entry {
-                    data: piece.to_vec(),
+                    data: piece,
                     fra,
                     abandoned: false,
                     sent_abandoned: false,
@@ -294,7 +305,7 @@ impl SendFlow {
                 }
                 entry.abandoned = true;
                 self.buffered_bytes -= entry.data.len();
-                entry.data = Vec::new();
+                entry.data = Bytes::new();
                 if Some(seq) != head && Some(seq) != self.final_sn {
                     self.pending.remove(&seq);
                 }
@@ -610,7 +621,7 @@ impl SendFlow {
                 self.queue.insert(
                     seq,
                     Entry {
-                        data: Vec::new(),
+                        data: Bytes::new(),
                         fra: FragmentControl::Whole,
                         abandoned: true,
                         sent_abandoned: false,

@@ -9,7 +9,7 @@ use super::types::{ServerEvent, StreamRequest};
 use crate::endpoint::{Endpoint, SessionHandle};
 use crate::flash::command::{code, decode_values, encode_values, name, Command, StatusInfo};
 use crate::flash::inbound::Inbound;
-use crate::flash::media::{is_sequence_header, is_video_keyframe, StreamSender};
+use crate::flash::media::{encode_shared, is_sequence_header, is_video_keyframe, StreamSender};
 use crate::flash::message::message_type;
 use crate::flash::user_control::UserControlEvent;
 use crate::flash::Value;
@@ -443,6 +443,11 @@ impl Server {
         let media = self.config.media;
         let mut relayed = 0;
         let mut dropped = 0;
+        // Encoded once: every player's flow holds the same bytes.
+        let Ok(encoded) = encode_shared(ty, timestamp, &payload) else {
+            self.stats.relay_dropped += players.len() as u64;
+            return;
+        };
         for (s, id) in players {
             if Some((s, id)) == exclude {
                 continue;
@@ -462,7 +467,7 @@ impl Server {
                 cs.waiting_keyframe = false;
             }
             if let Some((sender, _)) = Self::stream_sender(&mut self.clients, media, s, id) {
-                match sender.send(ep, now, ty, timestamp, &payload) {
+                match sender.send_encoded(ep, now, ty, &payload, encoded.clone()) {
                     Ok(_) => relayed += 1,
                     Err(_) => dropped += 1,
                 }

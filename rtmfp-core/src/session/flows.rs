@@ -193,6 +193,22 @@ impl Flows {
         })
     }
 
+    /// Queues a message held in a shared buffer on `flow` (see
+    /// [`SendFlow::queue_shared`](crate::flow::send::SendFlow::queue_shared)).
+    pub fn send_shared(
+        &mut self,
+        now: Instant,
+        flow: FlowId,
+        data: bytes::Bytes,
+        options: MessageOptions,
+    ) -> Result<MessageId, FlowError> {
+        let f = self.send.get_mut(&flow).ok_or(FlowError::UnknownFlow)?;
+        f.queue_shared(now, data, options).map_err(|e| match e {
+            SendError::Closed => FlowError::Closed,
+            SendError::WouldBlock => FlowError::WouldBlock,
+        })
+    }
+
     /// Whether a sending flow accepts messages now.
     pub fn is_writable(&self, flow: FlowId) -> Option<bool> {
         self.send.get(&flow).map(|f| f.is_writable())
