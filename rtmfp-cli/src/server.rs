@@ -15,7 +15,7 @@ use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
-use rtmfp_core::runtime::RuntimeConfig;
+use rtmfp_core::runtime::{RuntimeConfig, MAX_RECV_COALESCE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +68,13 @@ pub struct ServerArgs {
     /// service: connects, introductions and names only).
     #[arg(long)]
     pub no_relay: bool,
+    /// Receive coalescing in microseconds (at most 10000): when datagrams
+    /// wake the server densely, one wake-up waits this long and reads
+    /// them all, so a crowd of idle clients costs fewer context switches;
+    /// their datagrams wait up to this much longer.  Default 0 (off), or
+    /// RTMFP_RECV_COALESCE_US.
+    #[arg(long, value_name = "MICROS")]
+    pub recv_coalesce: Option<u64>,
     /// Run the check service for `rtmfp check` on ADDR (IP:PORT, not the
     /// RTMFP port): a STUN responder (RFC 5780 NAT behaviour discovery).
     /// Give two ports of one IP, and the same two ports of a second IP if
@@ -313,6 +320,9 @@ pub fn run(args: ServerArgs) -> Result<()> {
     };
     let mut runtime = RuntimeConfig::new(args.listen.clone(), crypto);
     runtime.turn = args.turn.config()?;
+    if let Some(us) = args.recv_coalesce {
+        runtime.recv_coalesce = Duration::from_micros(us).min(MAX_RECV_COALESCE);
+    }
     let listen_failed = |e: std::io::Error| {
         let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
         fail(format!("cannot listen on {}: {e}", addrs.join(", ")))

@@ -228,9 +228,23 @@ fn a_player_plays_a_direct_publisher_by_peer_id() {
 
 #[test]
 fn a_player_plays_through_the_server() {
-    let server = Server::start(&["--key", "devkey"]);
+    play_through_a_server("relay", &["--key", "devkey"]);
+}
+
+/// Receive coalescing on the server (`--recv-coalesce`) delays datagrams
+/// by up to its value and loses or reorders none of them.
+#[test]
+fn a_player_plays_through_a_server_that_coalesces_wakeups() {
+    play_through_a_server(
+        "relay-coalesced",
+        &["--key", "devkey", "--recv-coalesce", "5000"],
+    );
+}
+
+fn play_through_a_server(name: &str, server_args: &[&str]) {
+    let server = Server::start(server_args);
     let uri = server.uri("devkey", "live");
-    let out_file = temp_flv("relay");
+    let out_file = temp_flv(name);
     // The player first: it hears NetStream.Play.PublishNotify when the
     // publisher starts, so it gets the stream from its first tag.
     let mut player = Proc::spawn(&["play", &uri, "--out", out_file.to_str().unwrap(), "-q"]);

@@ -478,3 +478,83 @@ fn a_runtime_dropped_on_its_own_io_thread_stops_without_deadlock() {
     }
     assert_eq!(h.call(|_, _| ()), Err(RuntimeError::Closed));
 }
+
+/// Receive coalescing (`RuntimeConfig::recv_coalesce`): datagrams that
+/// wake the sleeping loop densely are read in batches after the delay,
+/// and every message still arrives, once and in order.
+#[test]
+fn coalesced_wakeups_lose_and_reorder_nothing() {
+    use rtmfp_core::flow::{DeliveryOrder, MessageOptions, Priority};
+    let server = start_with("127.0.0.1:0", flash(FlashConfig::server(), 11), |c| {
+        c.recv_coalesce = rtmfp_core::runtime::MAX_RECV_COALESCE;
+    });
+    let client = start("127.0.0.1:0", flash(FlashConfig::client(), 12));
+    let session = client
+        .connect(
+            epd_for_fingerprint(&server.peer_id().unwrap()),
+            &server.local_addrs(),
+        )
+        .unwrap();
+    opened(&client);
+    let (server_session, _, _) = opened(&server);
+    let flow = client
+        .call(move |ep, _| ep.open_flow(session, b"coalesce", Priority::Routine, None))
+        .unwrap()
+        .unwrap();
+    // One message at a time, each after the server's loop went back to
+    // sleep: every one of them wakes it, 2 ms after the one before.
+    const COUNT: u32 = 40;
+    for n in 0..COUNT {
+        client
+            .call(move |ep, now| {
+                ep.send(
+                    now,
+                    session,
+                    flow,
+                    &n.to_be_bytes(),
+                    MessageOptions::default(),
+                )
+            })
+            .unwrap()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while got.len() < COUNT as usize && Instant::now() < deadline {
+        match server.next_event_timeout(Duration::from_millis(100)) {
+            Some(Event::FlowOpened { flow, .. }) => server
+                .call(move |ep, now| {
+                    ep.accept_flow(now, server_session, flow, DeliveryOrder::Sequence)
+                })
+                .unwrap()
+                .unwrap(),
+            Some(Event::Message { data, .. }) => {
+                got.push(u32::from_be_bytes(data.try_into().unwrap()));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(got, (0..COUNT).collect::<Vec<_>>());
+    let stats = server.stats().unwrap();
+    assert!(
+        stats.io.coalesced_wakeups >= 1,
+        "dense wake-ups were coalesced: {:?}",
+        stats.io
+    );
+    // The client has no coalescing: it never waits.
+    assert_eq!(client.stats().unwrap().io.coalesced_wakeups, 0);
+}
+
+#[test]
+fn the_coalescing_delay_comes_from_the_environment_clamped() {
+    use rtmfp_core::runtime::{parse_recv_coalesce, MAX_RECV_COALESCE};
+    assert_eq!(parse_recv_coalesce(None), Duration::ZERO);
+    assert_eq!(parse_recv_coalesce(Some("")), Duration::ZERO);
+    assert_eq!(parse_recv_coalesce(Some("nonsense")), Duration::ZERO);
+    assert_eq!(
+        parse_recv_coalesce(Some(" 1500 ")),
+        Duration::from_micros(1500)
+    );
+    assert_eq!(parse_recv_coalesce(Some("999999999")), MAX_RECV_COALESCE);
+}

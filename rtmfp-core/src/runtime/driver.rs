@@ -101,6 +101,10 @@ pub(crate) struct Driver {
     gso: bool,
     /// Reused buffers for GSO runs.
     gso_scratch: Vec<Vec<u8>>,
+    /// [`RuntimeConfig::recv_coalesce`](super::RuntimeConfig::recv_coalesce).
+    recv_coalesce: Duration,
+    /// When a datagram last woke the sleeping loop.
+    last_datagram_wakeup: Option<Instant>,
     /// The TURN relay every datagram goes through, if configured.
     relay: Option<Relay>,
 }
@@ -117,6 +121,7 @@ pub(crate) struct DriverParts {
     pub(crate) batch: bool,
     pub(crate) icmp: bool,
     pub(crate) gso: bool,
+    pub(crate) recv_coalesce: Duration,
     pub(crate) layer: Option<Box<dyn crate::endpoint::Layer>>,
     /// A TURN relay to allocate first, and where to say how it went.
     pub(crate) turn: Option<(crate::turn::TurnConfig, super::relay::Ready)>,
@@ -185,6 +190,8 @@ impl Driver {
             icmp: parts.icmp,
             gso,
             gso_scratch: Vec::new(),
+            recv_coalesce: parts.recv_coalesce,
+            last_datagram_wakeup: None,
             relay: None,
         };
         if let Some((config, ready)) = parts.turn {
@@ -216,6 +223,12 @@ impl Driver {
                     self.stats.recv_errors.other += 1;
                     std::thread::sleep(RETRY_DELAY);
                 }
+            }
+            if !self.recv_coalesce.is_zero()
+                && timeout != Some(Duration::ZERO)
+                && events.iter().any(|e| e.token() != WAKER && e.is_readable())
+            {
+                self.coalesce_after_wakeup();
             }
             self.now = Instant::now();
             self.stats.loop_iterations += 1;
@@ -288,6 +301,23 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Woken from sleep by a datagram.  If the previous such wake-up was
+    /// less than the coalescing delay ago (datagrams arrive densely, one
+    /// wake-up each), let the ones right behind this one arrive and take
+    /// them all in one batch.  Sparse datagrams are read at once: the
+    /// delay is only paid where it saves wake-ups.
+    fn coalesce_after_wakeup(&mut self) {
+        let now = Instant::now();
+        let dense = self
+            .last_datagram_wakeup
+            .is_some_and(|t| now.saturating_duration_since(t) < self.recv_coalesce);
+        if dense {
+            self.stats.coalesced_wakeups += 1;
+            std::thread::sleep(self.recv_coalesce);
+        }
+        self.last_datagram_wakeup = Some(now);
     }
 
     /// How long to block in `poll`.

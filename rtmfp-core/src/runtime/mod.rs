@@ -141,6 +141,40 @@ pub struct RuntimeConfig {
     /// [`Runtime::start`] fails with the reason if it cannot.  Default
     /// none.
     pub turn: Option<crate::turn::TurnConfig>,
+    /// Receive coalescing, like a network card's interrupt moderation.
+    /// Each wake-up of the sleeping I/O thread costs a context switch, and
+    /// a server holding a crowd of idle clients wakes once per keepalive.
+    /// With a delay set, a datagram that wakes the thread less than the
+    /// delay after the previous such wake-up (datagrams are arriving
+    /// densely) waits the delay before it is read, so that those right
+    /// behind it are read and answered in the same batch.  Datagrams and
+    /// timers then wait up to this much longer; sparse datagrams, and a
+    /// busy loop (one that did not sleep), never wait.  Default zero
+    /// (off), or `RTMFP_RECV_COALESCE_US` microseconds from the
+    /// environment (at most 10 ms).
+    pub recv_coalesce: Duration,
+}
+
+/// The environment variable that sets [`RuntimeConfig::recv_coalesce`]'s
+/// default, in microseconds.
+pub const RECV_COALESCE_ENV: &str = "RTMFP_RECV_COALESCE_US";
+
+/// The longest receive coalescing delay accepted.
+pub const MAX_RECV_COALESCE: Duration = Duration::from_millis(10);
+
+/// [`RuntimeConfig::recv_coalesce`]'s default: `RTMFP_RECV_COALESCE_US`,
+/// clamped to [`MAX_RECV_COALESCE`], or zero.
+pub fn default_recv_coalesce() -> Duration {
+    parse_recv_coalesce(std::env::var(RECV_COALESCE_ENV).ok().as_deref())
+}
+
+/// A receive coalescing delay from its text in microseconds: clamped to
+/// [`MAX_RECV_COALESCE`]; zero (off) when absent or not a number.
+pub fn parse_recv_coalesce(text: Option<&str>) -> Duration {
+    text.and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, |us| {
+            Duration::from_micros(us).min(MAX_RECV_COALESCE)
+        })
 }
 
 impl RuntimeConfig {
@@ -159,6 +193,7 @@ impl RuntimeConfig {
             drop_deadline: Duration::from_millis(250),
             keying_threads: 2,
             turn: None,
+            recv_coalesce: default_recv_coalesce(),
         }
     }
 }
@@ -177,6 +212,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("drop_deadline", &self.drop_deadline)
             .field("keying_threads", &self.keying_threads)
             .field("turn", &self.turn)
+            .field("recv_coalesce", &self.recv_coalesce)
             .finish_non_exhaustive()
     }
 }
@@ -622,6 +658,7 @@ impl Runtime {
             batch: config.batch_io,
             icmp: config.icmp_errors,
             gso: config.gso,
+            recv_coalesce: config.recv_coalesce.min(MAX_RECV_COALESCE),
             layer,
             turn,
         };

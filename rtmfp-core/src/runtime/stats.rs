@@ -125,6 +125,10 @@ pub struct IoStats {
     pub icmp_errors: ErrorCounts,
     /// Iterations of the event loop.
     pub loop_iterations: u64,
+    /// Wake-ups by a datagram that waited
+    /// [`RuntimeConfig::recv_coalesce`](super::RuntimeConfig::recv_coalesce)
+    /// before reading.
+    pub coalesced_wakeups: u64,
     /// Commands (calls) run on the I/O thread.
     pub commands: u64,
     /// Calls whose closure panicked (the loop survived).
