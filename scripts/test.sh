@@ -11,7 +11,7 @@
 #
 # Steps, in order (the first failure stops the run):
 #   tools, fmt, clippy, cargo test, header, flash server, C, Python,
-#   test vectors, Node, README, fuzz
+#   test vectors, Node, sanitizers, NAT, README, fuzz, benchmarks, packages
 #
 # Independent peers, built outside the repository (../shared/interop/README.md),
 # are used when these name them, and their tests skip otherwise:
@@ -204,6 +204,7 @@ cc_strict test_flash_server tests/c/test_flash_server.c
 cc_strict test_turn tests/c/test_turn.c
 cc_strict test_check tests/c/test_check.c
 cc_strict test_cluster tests/c/test_cluster.c
+cc_strict test_threads tests/c/test_threads.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -222,6 +223,7 @@ run_c "$BUILD/c/test_ffi"
 run_c "$BUILD/c/test_session"
 run_c "$BUILD/c/test_p2p"
 run_c "$BUILD/c/test_flv"
+run_c "$BUILD/c/test_threads"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
 run_c "$BUILD/c/test_turn"
@@ -422,6 +424,16 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
   echo "consumer project: a NetConnection connected to a Server; both closed; the process exited"
 )
 
+# ------------------------------------------------------------- sanitizers --
+section "sanitizers"
+# Every C test (test_threads among them) built with -fsanitize=address
+# against a librtmfp.so whose Rust code is instrumented too, LeakSanitizer
+# on (scripts/sanitize.sh asan --quick: about 3 minutes, most of it the
+# instrumented build). The whole pass, Python and Node on ASan builds and
+# ThreadSanitizer over the runtime's, the FFI's and the threaded C tests,
+# takes too long for every run: scripts/sanitize.sh (README.md, Quick start).
+logged sanitizers scripts/sanitize.sh asan --quick || die "a sanitizer reported an error (build/san/logs/)"
+
 # -------------------------------------------------------------------- NAT --
 section "NAT"
 # Real Linux NATs in network namespaces (iptables MASQUERADE, cone and
@@ -529,6 +541,7 @@ for counts in "$(tally "$LOGS/cargo-test.log" '^test result: ')" \
   "$(tally "$LOGS/pytest.log" '^=+ .*(passed|failed).* in [0-9.]+s')" \
   "$(tally_node "$LOGS/node.log")" \
   "$(tally "$LOGS/nat.log" '^[0-9]+ passed, [0-9]+ failed$')" \
+  "$(tally "$LOGS/sanitizers.log" '^sanitizers: [0-9]+ passed, [0-9]+ failed$')" \
   "$(tally "$LOGS/readme.log" '^README blocks: ')"; do
   passed=$((passed + ${counts% *}))
   failed=$((failed + ${counts#* }))
