@@ -96,7 +96,7 @@ phase() {
   fi
   PHASE="$1"
   PHASE_START=$(date +%s)
-  [ "$1" = done ] || printf '\n==== sanitize: %s ====  (%s, +%ss)\n' "$1" "$(date +%H:%M:%S)" "$((PHASE_START - T_START))"
+  [ "$1" = end ] || printf '\n==== sanitize: %s ====  (%s, +%ss)\n' "$1" "$(date +%H:%M:%S)" "$((PHASE_START - T_START))"
 }
 
 # Every run's output is kept in a log; a run fails if it exits non-zero or
@@ -226,8 +226,9 @@ asan() {
     }
   fi
   # The pinned maturin and pytest of bindings/python/requirements-dev.txt.
-  "$venv/bin/python" -m pip install --quiet --progress-bar off \
-    $(grep -E '^(maturin|pytest)==' bindings/python/requirements-dev.txt)
+  local -a pins
+  mapfile -t pins < <(grep -E '^(maturin|pytest)==' bindings/python/requirements-dev.txt)
+  "$venv/bin/python" -m pip install --quiet --progress-bar off "${pins[@]}"
   rm -rf "$BUILD/wheels"
   "${cargo_env[@]}" "${NICE[@]}" "$venv/bin/maturin" build --quiet --profile dev --target "$HOST" \
     -m bindings/python/Cargo.toml -o "$BUILD/wheels"
@@ -300,7 +301,7 @@ case "$MODE" in
     tsan
     ;;
 esac
-phase done
+phase end
 
 echo
 echo "==== sanitize: timings ===="

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/services.sh: helpers shared by scripts/test.sh and
 # scripts/sanitize.sh (sourced, not run): installing Debian packages, and
 # the services the C, Python and Node tests talk to (a TURN relay, a
