@@ -948,8 +948,9 @@ const char *rtmfp_strerror(int code);
  * Every fallible rtmfp call (one that returns an `int` status) clears it on
  * entry and sets it when it fails, so after a success it is the empty
  * string "". Never returns NULL. The string belongs to the library and
- * stays valid until the next rtmfp call on the same thread; copy it if you
- * need it longer. Calling this function does not change it.
+ * stays valid until the next rtmfp call on the same thread, and at most
+ * until that thread exits; copy it if you need it longer. Calling this
+ * function does not change it.
  *
  * Thread safety: safe from any thread; each thread has its own message.
  */

@@ -11,7 +11,7 @@
 #
 # Steps, in order (the first failure stops the run):
 #   tools, fmt, clippy, cargo test, header, flash server, C, Python,
-#   test vectors, Node, README, fuzz
+#   test vectors, Node, sanitizers, NAT, README, fuzz, benchmarks, packages
 #
 # Independent peers, built outside the repository (../shared/interop/README.md),
 # are used when these name them, and their tests skip otherwise:
@@ -37,7 +37,6 @@ CXX="${CXX:-c++}"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-export DEBIAN_FRONTEND=noninteractive
 if [ "${CI:-}" = true ]; then
   # Clean builds: incremental compilation only costs time and disk.
   export CARGO_INCREMENTAL=0
@@ -73,12 +72,14 @@ die() {
   exit 1
 }
 
-FLASH_SERVER_STOP=""
+# apt_install, need, free_port and the services the C, Python and Node
+# tests talk to (start_turn_server, start_redis_server, start_flash_server).
+# shellcheck source=scripts/lib/services.sh
+. "$ROOT/scripts/lib/services.sh"
+
 on_exit() {
   local rc=$?
-  if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
-  if [ -n "${TURN_PID:-}" ]; then kill "$TURN_PID" 2>/dev/null || true; fi
-  if [ -n "${REDIS_PID:-}" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+  stop_services
   if [ $rc -ne 0 ]; then
     printf '\n%sFAILED%s in step "%s" (exit %s) after %ss\n' \
       "$RED" "$RESET" "$STEP" "$rc" "$(($(date +%s) - T_START))" >&2
@@ -91,25 +92,6 @@ logged() {
   local name="$1"
   shift
   "$@" 2>&1 | tee "$LOGS/$name.log"
-}
-
-APT_UPDATED=""
-apt_install() {
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "missing $*; install it (Debian: apt-get install $*)"
-  fi
-  if [ -z "$APT_UPDATED" ]; then
-    apt-get update -qq
-    APT_UPDATED=1
-  fi
-  echo "installing (apt): $*"
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-# need CMD DEBIAN_PACKAGE: make sure CMD exists.
-need() {
-  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
-  command -v "$1" >/dev/null 2>&1 || die "$1 still missing after installing $2"
 }
 
 # version_ge A B: A >= B for dotted versions.
@@ -189,83 +171,15 @@ echo "include/rtmfp.h is up to date"
 
 # ----------------------------------------------------------- flash server --
 section "flash server"
-# A Flash server for the C, Python and Node tests of a server we did not
-# write in that language: MonaServer2 when MONASERVER2_DIR names a build,
-# otherwise our own `rtmfp server` (another process, the Rust CLI). Each
-# language gets a fresh one: MonaServer2 v2.770 sometimes aborts ("A
-# LUAPublication ... was not released properly") on a publish that follows
-# an earlier, finished publication, whoever the clients are (four
-# back-to-back publishes by librtmfp's TestClient alone trigger it).
+# A Flash server for the C, Python and Node tests (start_flash_server:
+# MonaServer2 when MONASERVER2_DIR names a build, our own `rtmfp server`
+# otherwise, a fresh one per language), a TURN relay (coturn on loopback,
+# RTMFP_TURN_URI) for the whole run, and a redis-server for the C test of
+# a cluster node (RTMFP_REDIS_URL). (The Rust tests start their own.)
 cargo build --quiet -p rtmfp-cli --bin rtmfp
-FLASH_SERVERS=0
-# start_flash_server: sets and exports RTMFP_FLASH_SERVER_URI.
-start_flash_server() {
-  FLASH_SERVERS=$((FLASH_SERVERS + 1))
-  if [ -n "${MONASERVER2_DIR:-}" ]; then
-    local work="$BUILD/monaserver-$FLASH_SERVERS"
-    rm -rf "$work"
-    FLASH_SERVER_STOP="tests/interop/monaserver.sh stop '$work'"
-    RTMFP_FLASH_SERVER_URI="$(tests/interop/monaserver.sh start "$MONASERVER2_DIR" $((19390 + FLASH_SERVERS)) "$work")"
-    echo "MonaServer2 at $RTMFP_FLASH_SERVER_URI"
-  else
-    local out="$BUILD/flash-server-$FLASH_SERVERS.out"
-    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/rtmfp" server --listen 127.0.0.1:0 >"$out" 2>&1 &
-    FLASH_SERVER_STOP="kill -TERM $!; wait $! 2>/dev/null"
-    for _ in $(seq 300); do
-      grep -q '^listening ' "$out" && break
-      sleep 0.1
-    done
-    RTMFP_FLASH_SERVER_URI="rtmfp://$(sed -n 's/^listening //p' "$out")/live"
-    echo "MONASERVER2_DIR is not set: our own rtmfp server at $RTMFP_FLASH_SERVER_URI"
-  fi
-  export RTMFP_FLASH_SERVER_URI
-}
-# A TURN relay (coturn on loopback, long-term credentials) for the C,
-# Python and Node TURN tests, for the whole run: RTMFP_TURN_URI is
-# turn://USER:PASS@127.0.0.1:PORT.  (The Rust tests start their own,
-# tests/support/coturn.rs.)
-# free_port udp|tcp: a port free on loopback now.
-free_port() {
-  python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' "$1"
-}
-
-TURN_PID=""
-start_turn_server() {
-  local dir="$BUILD/turn" port
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  port="$(free_port udp)"
-  turnserver -n --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" \
-    --lt-cred-mech --user rtmfp:s3cret --realm rtmfp.test --no-tls --no-dtls --no-tcp-relay \
-    --no-cli --allow-loopback-peers --simple-log --log-file stdout \
-    --userdb "$dir/turndb" --pidfile "$dir/turn.pid" >"$dir/turn.log" 2>&1 &
-  TURN_PID=$!
-  for _ in $(seq 100); do
-    grep -q "Total General servers" "$dir/turn.log" 2>/dev/null && break
-    sleep 0.1
-  done
-  export RTMFP_TURN_URI="turn://rtmfp:s3cret@127.0.0.1:$port"
-  echo "coturn at $RTMFP_TURN_URI"
-}
 start_turn_server
 
-# A redis-server for the C test of a cluster node (RTMFP_REDIS_URL); the
-# Rust, Python and Node cluster tests start their own.
-REDIS_PID=""
-redis_port="$(free_port tcp)"
-redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$BUILD/redis.log" 2>&1 &
-REDIS_PID=$!
-export RTMFP_REDIS_URL="redis://127.0.0.1:$redis_port/0"
-echo "redis-server at $RTMFP_REDIS_URL"
-
-stop_flash_server() {
-  if [ -n "$FLASH_SERVER_STOP" ]; then eval "$FLASH_SERVER_STOP" || true; fi
-  FLASH_SERVER_STOP=""
-  unset RTMFP_FLASH_SERVER_URI
-}
+start_redis_server
 echo "ready: one per language, started before its tests"
 
 # ---------------------------------------------------------------------- C --
@@ -290,6 +204,7 @@ cc_strict test_flash_server tests/c/test_flash_server.c
 cc_strict test_turn tests/c/test_turn.c
 cc_strict test_check tests/c/test_check.c
 cc_strict test_cluster tests/c/test_cluster.c
+cc_strict test_threads tests/c/test_threads.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -308,6 +223,7 @@ run_c "$BUILD/c/test_ffi"
 run_c "$BUILD/c/test_session"
 run_c "$BUILD/c/test_p2p"
 run_c "$BUILD/c/test_flv"
+run_c "$BUILD/c/test_threads"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
 run_c "$BUILD/c/test_turn"
@@ -515,6 +431,16 @@ echo '{ "name": "rtmfp-consumer", "private": true }' >"$consumer/package.json"
   echo "consumer project: a NetConnection connected to a Server; both closed; the process exited"
 )
 
+# ------------------------------------------------------------- sanitizers --
+section "sanitizers"
+# Every C test (test_threads among them) built with -fsanitize=address
+# against a librtmfp.so whose Rust code is instrumented too, LeakSanitizer
+# on (scripts/sanitize.sh asan --quick: about 3 minutes, most of it the
+# instrumented build). The whole pass, Python and Node on ASan builds and
+# ThreadSanitizer over the runtime's, the FFI's and the threaded C tests,
+# takes too long for every run: scripts/sanitize.sh (README.md, Quick start).
+logged sanitizers scripts/sanitize.sh asan --quick || die "a sanitizer reported an error (build/san/logs/)"
+
 # -------------------------------------------------------------------- NAT --
 section "NAT"
 # Real Linux NATs in network namespaces (iptables MASQUERADE, cone and
@@ -622,6 +548,7 @@ for counts in "$(tally "$LOGS/cargo-test.log" '^test result: ')" \
   "$(tally "$LOGS/pytest.log" '^=+ .*(passed|failed).* in [0-9.]+s')" \
   "$(tally_node "$LOGS/node.log")" \
   "$(tally "$LOGS/nat.log" '^[0-9]+ passed, [0-9]+ failed$')" \
+  "$(tally "$LOGS/sanitizers.log" '^sanitizers: [0-9]+ passed, [0-9]+ failed$')" \
   "$(tally "$LOGS/readme.log" '^README blocks: ')"; do
   passed=$((passed + ${counts% *}))
   failed=$((failed + ${counts#* }))

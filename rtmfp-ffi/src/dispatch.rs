@@ -51,7 +51,7 @@ unsafe impl Send for Callback {}
 
 struct Dispatcher {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: JoinHandle<()>,
 }
 
 /// The callback state of one object with events.
@@ -98,7 +98,12 @@ pub(crate) trait Source: Send + Sync + 'static {
 }
 
 /// Replaces the callback (`None` removes it); see the module docs.
-fn set_callback<S: Source>(src: &Arc<S>, new: Option<Callback>) {
+///
+/// Returns false if the dispatcher thread of a new callback could not be
+/// started: the callback is then removed again (events wait for polling).
+/// Decided here, under `changing`: a caller that looked at `dispatcher`
+/// afterwards could see a later change made by another thread instead.
+fn set_callback<S: Source>(src: &Arc<S>, new: Option<Callback>) -> bool {
     let d = src.dispatch();
     if d.in_own_callback() {
         // On the dispatcher, inside the callback: it holds `gate`, so swap
@@ -108,7 +113,7 @@ fn set_callback<S: Source>(src: &Arc<S>, new: Option<Callback>) {
         if let Some(disp) = lock(&d.dispatcher).as_ref() {
             disp.stop.store(new.is_none(), Ordering::SeqCst);
         }
-        return;
+        return true;
     }
     let _changing = lock(&d.changing);
     let old = lock(&d.dispatcher).take();
@@ -119,20 +124,27 @@ fn set_callback<S: Source>(src: &Arc<S>, new: Option<Callback>) {
         let _gate = lock(&d.gate);
         *lock(&d.callback) = new;
     }
-    if let Some(t) = old.and_then(|disp| disp.thread) {
+    if let Some(disp) = old {
         // It sees its stop token at the top of its loop, at once.
-        let _ = t.join();
+        let _ = disp.thread.join();
     }
     if new.is_some() {
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::clone(src);
         let token = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("rtmfp-events".into())
-            .spawn(move || dispatch_loop(&shared, &token))
-            .ok();
-        *lock(&d.dispatcher) = Some(Dispatcher { stop, thread });
+            .spawn(move || dispatch_loop(&shared, &token));
+        match spawned {
+            Ok(thread) => *lock(&d.dispatcher) = Some(Dispatcher { stop, thread }),
+            Err(_) => {
+                let _gate = lock(&d.gate);
+                *lock(&d.callback) = None;
+                return false;
+            }
+        }
     }
+    true
 }
 
 /// Stops the dispatcher for good (the object is being freed). Does not
@@ -188,19 +200,11 @@ pub(crate) fn register<S: Source>(
     user: *mut c_void,
 ) -> Result<c_int, Error> {
     let cb = callback.map(|f| Callback { f, user });
-    set_callback(src, cb);
-    let d = src.dispatch();
-    if cb.is_some() && !d.in_own_callback() {
-        let started = lock(&d.dispatcher)
-            .as_ref()
-            .is_some_and(|disp| disp.thread.is_some());
-        if !started {
-            set_callback(src, None);
-            return Err(Error::new(
-                RTMFP_ERR_IO,
-                "cannot start the dispatcher thread",
-            ));
-        }
+    if !set_callback(src, cb) {
+        return Err(Error::new(
+            RTMFP_ERR_IO,
+            "cannot start the dispatcher thread",
+        ));
     }
     Ok(crate::error::RTMFP_OK)
 }

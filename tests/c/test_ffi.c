@@ -116,16 +116,17 @@ static void test_strerror(void) {
 }
 
 static void *other_thread(void *arg) {
-    const char **out = (const char **)arg;
-    /* A fresh thread has no error, whatever other threads did. */
-    *out = rtmfp_last_error_message();
+    char *out = (char *)arg;
+    /* A fresh thread has no error, whatever other threads did. Copied:
+     * the string is this thread's, and goes when the thread exits. */
+    snprintf(out, 64, "%s", rtmfp_last_error_message());
     return NULL;
 }
 
 static void test_last_error_message(void) {
     uint32_t major = 7, minor = 7, patch = 7;
     const char *msg;
-    const char *seen_by_thread = NULL;
+    char seen_by_thread[64] = "(not set)";
     pthread_t t;
 
     msg = rtmfp_last_error_message();
@@ -147,7 +148,7 @@ static void test_last_error_message(void) {
     CHECK_STR(rtmfp_last_error_message(), "argument `patch` must not be NULL");
 
     /* It is per thread. */
-    CHECK(pthread_create(&t, NULL, other_thread, &seen_by_thread) == 0);
+    CHECK(pthread_create(&t, NULL, other_thread, seen_by_thread) == 0);
     CHECK(pthread_join(t, NULL) == 0);
     CHECK_STR(seen_by_thread, "");
     CHECK_STR(rtmfp_last_error_message(), "argument `patch` must not be NULL");
