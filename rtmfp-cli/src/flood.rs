@@ -277,6 +277,8 @@ impl Flood {
 struct Mark {
     at: Instant,
     server: Option<ProcSample>,
+    /// CPU seconds of the server's I/O thread and of its keying workers.
+    threads: Option<(f64, f64)>,
     machine: Option<(f64, f64)>,
 }
 
@@ -285,9 +287,50 @@ impl Mark {
         Mark {
             at: Instant::now(),
             server: sut.sample(),
+            threads: sut.pid.and_then(server_threads),
             machine: machine_cpu(),
         }
     }
+}
+
+/// CPU seconds of process `pid`'s `rtmfp-io` thread and of its
+/// `rtmfp-keying-*` threads, from `/proc/PID/task`.
+fn server_threads(pid: u32) -> Option<(f64, f64)> {
+    let (mut io, mut keying) = (0.0, 0.0);
+    let mut found = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let path = task.path();
+        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+            continue;
+        };
+        let Some(cpu) = std::fs::read_to_string(path.join("stat"))
+            .ok()
+            .and_then(|s| thread_cpu(&s))
+        else {
+            continue;
+        };
+        match comm.trim() {
+            "rtmfp-io" => {
+                io += cpu;
+                found = true;
+            }
+            c if c.starts_with("rtmfp-keying") => keying += cpu,
+            _ => {}
+        }
+    }
+    found.then_some((io, keying))
+}
+
+/// User plus system CPU seconds from a `/proc/.../stat` line.
+fn thread_cpu(stat: &str) -> Option<f64> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    Some(ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64)
 }
 
 /// Runs the flood benchmark and prints its table.
@@ -480,7 +523,7 @@ fn report(
     );
     println!(
         "| phase | secs | RTT p50 / p99 / max (ms) | round trips/s | lost | \
-         IIKeyings sent/s | answered/s | server CPU % | machine CPU % |"
+         IIKeyings sent/s | answered/s | server CPU % (I/O thread / keying) | machine CPU % |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for p in 0..3 {
@@ -509,10 +552,17 @@ fn report(
         } else {
             ("0".into(), "0".into())
         };
-        let server_cpu = match (from.server, to.server) {
+        let mut server_cpu = match (from.server, to.server) {
             (Some(a), Some(b)) => format!("{:.0}", 100.0 * (b.cpu - a.cpu) / secs),
             _ => "-".into(),
         };
+        if let (Some((io0, k0)), Some((io1, k1))) = (from.threads, to.threads) {
+            server_cpu.push_str(&format!(
+                " ({:.0} / {:.0})",
+                100.0 * (io1 - io0) / secs,
+                100.0 * (k1 - k0) / secs
+            ));
+        }
         let machine = match (from.machine, to.machine) {
             (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
                 format!("{:.0}", 100.0 * (b1 - b0) / (t1 - t0))
