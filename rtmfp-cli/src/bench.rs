@@ -125,6 +125,32 @@ pub struct BenchArgs {
     /// Fan-out mode, internal: the stream the players play.
     #[arg(long, hide = true)]
     pub fanout_stream: Option<String>,
+    /// Flood mode: N established Flash NetConnections make round trips
+    /// (a checkInfo call every 10 ms each) to the server (see --server)
+    /// before, during and after a flood of valid IIKeyings from many
+    /// loopback addresses; report their latency, the flood's rate and
+    /// the server's CPU per phase.  The other tests are skipped.
+    #[arg(long, value_name = "N", conflicts_with_all = ["crowd", "fanout"])]
+    pub flood: Option<usize>,
+    /// Flood mode: seconds of round trips before the flood (and after).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "5")]
+    pub baseline: Duration,
+    /// Flood mode: seconds of flood.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "10")]
+    pub flood_duration: Duration,
+    /// Flood mode: source addresses of the flood, 127.0.0.2 and up (at
+    /// most 249).
+    #[arg(long, value_name = "N", default_value = "200")]
+    pub flood_sources: usize,
+    /// Flood mode: sockets per source address, each with one handshake
+    /// in flight.
+    #[arg(long, value_name = "N", default_value = "5")]
+    pub flood_per_source: usize,
+    /// Flood mode: the DH group of the flood's certificates (2, 5, 14 or
+    /// 16), so the server's keying cost per IIKeying: 2 (1024 bits, as
+    /// Flash Player) is the cheapest, 16 (4096 bits) the dearest.
+    #[arg(long, value_name = "G", value_parser = parse_group, default_value = "2")]
+    pub flood_group: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -497,6 +523,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
         } else {
             crate::crowd::run(spec)
         };
+    }
+    if let Some(clients) = args.flood {
+        return crate::flood::run(crate::flood::FloodSpec {
+            clients,
+            baseline: args.baseline,
+            flood: args.flood_duration,
+            sources: args.flood_sources,
+            per_source: args.flood_per_source,
+            group: args.flood_group,
+            server: args.server,
+            server_pid: args.server_pid,
+        });
     }
     if let Some(players) = args.fanout {
         let spec = crate::fanout::FanoutSpec {

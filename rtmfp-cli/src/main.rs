@@ -11,6 +11,7 @@ mod crowd;
 mod decrypt;
 mod echo;
 mod fanout;
+mod flood;
 mod pcap;
 mod peer;
 mod play;

@@ -12,7 +12,7 @@ use crate::common::{
 };
 use clap::Args;
 use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::endpoint::SessionHandle;
+use rtmfp_core::endpoint::{DropReason, SessionHandle};
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
 use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
 use rtmfp_core::runtime::{RuntimeConfig, MAX_RECV_COALESCE};
@@ -384,6 +384,7 @@ pub fn run(args: ServerArgs) -> Result<()> {
     }
     println!("shutting down");
     let stats = server.stats().ok();
+    let runtime = server.handle().stats().ok();
     let cluster = server.cluster_stats();
     let clients = server.sessions().map(|s| s.len()).unwrap_or(0);
     let report = server.shutdown(Duration::from_secs(2));
@@ -411,6 +412,17 @@ pub fn run(args: ServerArgs) -> Result<()> {
         totals.push_str(&format!(
             ", Redis: {} reconnects, {} errors, {} operations dropped, {} name conflicts",
             c.reconnects, c.errors, c.dropped, c.name_conflicts
+        ));
+    }
+    if let Some(r) = runtime {
+        // Diffie-Hellman work (issue 14): what was keyed, and IIKeyings
+        // dropped because the keying queue was full or their source busy.
+        totals.push_str(&format!(
+            ", keying {} jobs, {} done, {} queue full, {} source busy",
+            r.io.keying_jobs,
+            r.io.keying_offloaded,
+            r.endpoint.drops.get(DropReason::QueueFull),
+            r.endpoint.drops.get(DropReason::SourceBusy)
         ));
     }
     totals.push_str(if report.clean {

@@ -139,6 +139,8 @@ pub fn fit_sockets(clients: usize) -> Result<()> {
 /// loopback (killed on drop), or one given by address.
 pub struct ServerUnderTest {
     child: Option<Child>,
+    /// The child's "totals" line, once it stops.
+    totals: Option<mpsc::Receiver<String>>,
     /// Its address.
     pub addr: SocketAddr,
     /// Its process ID, if known (for [`sample`]).
@@ -151,14 +153,16 @@ impl ServerUnderTest {
         match addr {
             Some(addr) => Ok(ServerUnderTest {
                 child: None,
+                totals: None,
                 addr,
                 pid,
             }),
             None => {
-                let (child, addr) = spawn_server()?;
+                let (child, addr, totals) = spawn_server()?;
                 Ok(ServerUnderTest {
                     pid: Some(child.id()),
                     child: Some(child),
+                    totals: Some(totals),
                     addr,
                 })
             }
@@ -168,6 +172,24 @@ impl ServerUnderTest {
     /// Its CPU time and memory now, if its process is known.
     pub fn sample(&self) -> Option<ProcSample> {
         self.pid.and_then(sample)
+    }
+
+    /// Stops the `rtmfp server` child in order (SIGTERM) and returns the
+    /// "totals" line it prints on the way out (its counters); `None` for
+    /// a server given by address, or if it printed none within 5 s.
+    pub fn stop(&mut self) -> Option<String> {
+        let child = self.child.take()?;
+        // SAFETY: kill has no memory preconditions; the child is ours and
+        // not yet reaped, so its PID is still its own.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let line = self
+            .totals
+            .take()
+            .and_then(|rx| rx.recv_timeout(Duration::from_secs(5)).ok());
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        line
     }
 }
 
@@ -180,8 +202,9 @@ impl Drop for ServerUnderTest {
     }
 }
 
-/// Starts `rtmfp server` (this executable) on loopback; its address.
-fn spawn_server() -> Result<(Child, SocketAddr)> {
+/// Starts `rtmfp server` (this executable) on loopback; its address, and
+/// where its "totals" line will come.
+fn spawn_server() -> Result<(Child, SocketAddr, mpsc::Receiver<String>)> {
     let exe = std::env::current_exe().map_err(|e| fail(format!("own executable: {e}")))?;
     let mut child = Command::new(exe)
         .args(["server", "--listen", "127.0.0.1:0", "--any-key"])
@@ -210,8 +233,15 @@ fn spawn_server() -> Result<(Child, SocketAddr)> {
         }
     };
     // Keep reading its output so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Ok((child, addr))
+    let (tx, totals) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(|l| l.ok()) {
+            if line.starts_with("totals ") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    Ok((child, addr, totals))
 }
 
 /// The `p` quantile (0 to 1) of sorted durations; zero if none.
