@@ -2300,3 +2300,44 @@ fn a_burst_from_one_address_goes_through_while_the_queue_has_room() {
     }
     assert_eq!(jobs, 5);
 }
+
+#[test]
+fn a_retransmitted_iikeying_is_not_keyed_twice() {
+    let mut net = Net::new();
+    let server = net.add(
+        flash(FlashConfig::server(), 2),
+        2,
+        EndpointConfig {
+            offload_keying: true,
+            ..EndpointConfig::default()
+        },
+        b_addr(),
+    );
+    let client = net.add(
+        flash(FlashConfig::client(), 40),
+        40,
+        EndpointConfig::default(),
+        sa("192.0.2.1:9000"),
+    );
+    let epd = epd_of(&net.nodes[server].ep);
+    let now = net.now;
+    net.ep(client).connect(now, epd, &[b_addr()]).unwrap();
+    // Nobody runs the job for long enough that the initiator retransmits
+    // its IIKeying (RFC 7016 §3.5.1.1.1: every 1.5 s at first).
+    net.run_for(Duration::from_secs(4));
+    let mut jobs = Vec::new();
+    while let Some(job) = net.ep(server).poll_keying_job() {
+        jobs.push(job);
+    }
+    assert_eq!(jobs.len(), 1, "one job for one handshake");
+    assert!(
+        net.ep(server).stats().drops.get(DropReason::Ignored) >= 1,
+        "the retransmissions were recognised as the pending handshake"
+    );
+    let now = net.now;
+    let done = jobs.pop().unwrap().run();
+    net.ep(server).handle_keying_done(now, done);
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.opened(server).len(), 1);
+    assert_eq!(net.opened(client).len(), 1);
+}

@@ -143,6 +143,10 @@ pub struct Endpoint {
     pending_keying: HashMap<u64, Pending>,
     /// How many of those each source IP address has.
     pending_by_source: HashMap<std::net::IpAddr, usize>,
+    /// The responder handshakes being keyed, by (initiator's address,
+    /// initiator session ID): a retransmitted IIKeying is found without
+    /// looking at every job.
+    pending_responders: std::collections::HashSet<(SocketAddr, u32)>,
     next_keying_job: u64,
 }
 
@@ -181,6 +185,7 @@ impl Endpoint {
             keying_jobs: VecDeque::new(),
             pending_keying: HashMap::new(),
             pending_by_source: HashMap::new(),
+            pending_responders: std::collections::HashSet::new(),
             next_keying_job: 1,
         }
     }

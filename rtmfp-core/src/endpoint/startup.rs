@@ -398,11 +398,8 @@ impl Endpoint {
         if self.config.offload_keying {
             // The Diffie-Hellman work runs elsewhere (a worker pool); the
             // answer comes back through handle_keying_done.
-            let duplicate = self.pending_keying.values().any(|p| {
-                matches!(p, Pending::Responder(p)
-                    if p.from == from && p.initiator_session_id == iik.initiator_session_id)
-            });
-            if duplicate {
+            let key = (from, iik.initiator_session_id);
+            if self.pending_responders.contains(&key) {
                 return self.drop_counted(DropReason::Ignored);
             }
             let source = from.ip();
@@ -421,6 +418,7 @@ impl Endpoint {
             };
             if self.queue_keying(work, Pending::Responder(pending)) {
                 *self.pending_by_source.entry(source).or_insert(0) += 1;
+                self.pending_responders.insert(key);
             }
             return;
         }
@@ -464,6 +462,8 @@ impl Endpoint {
             return;
         };
         if let Pending::Responder(p) = &pending {
+            self.pending_responders
+                .remove(&(p.from, p.initiator_session_id));
             let source = p.from.ip();
             if let Some(n) = self.pending_by_source.get_mut(&source) {
                 *n -= 1;
