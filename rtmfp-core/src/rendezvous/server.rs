@@ -216,6 +216,9 @@ pub struct Server {
     pub(super) hooks: Hooks,
     pub(super) registry: Box<dyn PeerRegistry>,
     pub(super) clients: HashMap<SessionHandle, Client>,
+    /// How many of `clients` are connected (kept as they change, so that
+    /// the cluster's load report does not count every client).
+    connected: usize,
     pub(super) published: BTreeMap<String, Published>,
     /// Players by stream name (also while nothing is published).
     pub(super) players: BTreeMap<String, BTreeSet<(SessionHandle, u32)>>,
@@ -264,6 +267,7 @@ impl Server {
             hooks,
             registry,
             clients: HashMap::new(),
+            connected: 0,
             published: BTreeMap::new(),
             players: BTreeMap::new(),
             closing: Vec::new(),
@@ -346,11 +350,14 @@ impl Server {
 
     fn load_to_cluster(&mut self) {
         if self.cluster.is_some() {
-            let clients = self
-                .clients
-                .values()
-                .filter(|c| c.state == ClientState::Connected)
-                .count() as u64;
+            let clients = self.connected as u64;
+            debug_assert_eq!(
+                self.connected,
+                self.clients
+                    .values()
+                    .filter(|c| c.state == ClientState::Connected)
+                    .count()
+            );
             self.tell_cluster(ClusterOp::Load { clients });
         }
     }
@@ -1071,6 +1078,9 @@ impl Server {
         }
         match decision {
             Ok(()) => {
+                if c.state != ClientState::Connected {
+                    self.connected += 1;
+                }
                 c.state = ClientState::Connected;
                 c.encoding = encoding;
                 if let Some((server, peer)) = self.config.keepalive {
@@ -1275,6 +1285,7 @@ impl Server {
         }
         self.closing.retain(|(_, s)| *s != session);
         if c.state == ClientState::Connected {
+            self.connected -= 1;
             let info = c.info();
             if let Some(hook) = self.hooks.on_disconnect.as_mut() {
                 hook(&info);
