@@ -101,6 +101,25 @@ pub struct RecvFlow {
     /// next look starts there, so a message of n fragments costs O(n) to
     /// assemble, not O(n²) (one scan per arriving fragment).
     scanned: Option<(u64, u64)>,
+    /// The message being assembled in order: fragments that arrive in
+    /// sequence are appended to it at once instead of each being kept in
+    /// `buffer` and copied out at the end.
+    assembly: Option<Assembly>,
+}
+
+/// A message assembled as its fragments arrive in order (sequence
+/// delivery only).  It holds the contiguous run `first..next` of one
+/// message, which starts with its Begin fragment; none of those fragments
+/// is in `buffer`, and nothing before `first` waits there either.
+#[derive(Debug)]
+struct Assembly {
+    first: u64,
+    next: u64,
+    data: Vec<u8>,
+    /// Its share of `buffered`.
+    accounted: usize,
+    /// The End fragment arrived: the message is whole.
+    complete: bool,
 }
 
 impl RecvFlow {
@@ -134,6 +153,7 @@ impl RecvFlow {
             announced: false,
             rejected: false,
             scanned: None,
+            assembly: None,
         }
     }
 
@@ -189,6 +209,7 @@ impl RecvFlow {
         self.rejected = true;
         self.buffer.clear();
         self.scanned = None;
+        self.assembly = None;
         self.buffered = 0;
         self.exception_code = code;
         self.should_ack = true;
@@ -227,13 +248,15 @@ impl RecvFlow {
         }
         if self.state == RecvState::Open && !duplicate && !abandon && seq >= self.next_deliver {
             self.buffered += data.len() + ENTRY_OVERHEAD;
-            self.buffer.insert(
-                seq,
-                Fragment {
-                    fra,
-                    data: data.to_vec(),
-                },
-            );
+            if !self.assemble(seq, fra, data) {
+                self.buffer.insert(
+                    seq,
+                    Fragment {
+                        fra,
+                        data: data.to_vec(),
+                    },
+                );
+            }
         }
         self.sequence.insert(0, fsn);
         self.sequence.insert(seq, seq);
@@ -245,6 +268,79 @@ impl RecvFlow {
         }
         self.check_complete(now);
         ack_now
+    }
+
+    /// Appends an in-order fragment to the message being assembled, or
+    /// starts one with a Begin fragment that is next in sequence while
+    /// nothing else waits.  Returns false for a fragment that must wait in
+    /// `buffer` instead (out of order, or not sequence delivery).  Its
+    /// bytes are already counted in `buffered`.
+    fn assemble(&mut self, seq: u64, fra: FragmentControl, data: &[u8]) -> bool {
+        if !self.accepted || self.order != DeliveryOrder::Sequence {
+            return false;
+        }
+        let cost = data.len() + ENTRY_OVERHEAD;
+        match &mut self.assembly {
+            Some(a) if !a.complete && seq == a.next => match fra {
+                FragmentControl::Middle | FragmentControl::End => {
+                    a.data.extend_from_slice(data);
+                    a.accounted += cost;
+                    a.next += 1;
+                    a.complete = fra == FragmentControl::End;
+                }
+                // A new message where this one's next fragment should be:
+                // the sender abandoned the rest of this one.  Delivery
+                // sorts that out from the buffer.
+                FragmentControl::Begin | FragmentControl::Whole => return false,
+            },
+            Some(_) => return false,
+            None => {
+                if fra != FragmentControl::Begin
+                    || seq != self.next_deliver
+                    || !self.buffer.is_empty()
+                {
+                    return false;
+                }
+                self.assembly = Some(Assembly {
+                    first: seq,
+                    next: seq + 1,
+                    data: data.to_vec(),
+                    accounted: cost,
+                    complete: false,
+                });
+            }
+        }
+        self.absorb_buffered();
+        true
+    }
+
+    /// Moves fragments that waited in `buffer` for a gap before them onto
+    /// the message being assembled, now that the gap is filled.
+    fn absorb_buffered(&mut self) {
+        let Some(a) = self.assembly.as_mut() else {
+            return;
+        };
+        while !a.complete {
+            let Some(entry) = self.buffer.first_entry() else {
+                break;
+            };
+            if *entry.key() != a.next
+                || !matches!(
+                    entry.get().fra,
+                    FragmentControl::Middle | FragmentControl::End
+                )
+            {
+                break;
+            }
+            let fragment = entry.remove();
+            a.data.extend_from_slice(&fragment.data);
+            a.accounted += fragment.data.len() + ENTRY_OVERHEAD;
+            a.next += 1;
+            a.complete = fragment.fra == FragmentControl::End;
+        }
+        if self.buffer.is_empty() {
+            self.buffer = BTreeMap::new();
+        }
     }
 
     /// The Cumulative Acknowledgement Sequence Number (§3.6.3.3).
@@ -335,6 +431,21 @@ impl RecvFlow {
 
     fn deliver_in_sequence(&mut self, out: &mut Vec<Delivered>) {
         let csn = self.csn();
+        if let Some(a) = &self.assembly {
+            // The assembly is the earliest thing waiting.
+            if a.complete {
+                let a = self.assembly.take().expect("checked");
+                self.buffered -= a.accounted;
+                self.push_delivery(a.first, a.next - 1, a.data, out);
+            } else if a.next - 1 < csn {
+                // Incomplete, and the sender moved past its next fragment:
+                // abandoned.
+                let a = self.assembly.take().expect("checked");
+                self.buffered -= a.accounted;
+            } else {
+                return; // still in progress
+            }
+        }
         while let Some((&seq, first)) = self.buffer.first_key_value() {
             if seq > csn {
                 break;
@@ -426,7 +537,7 @@ impl RecvFlow {
             return false;
         }
         let done = matches!(self.state, RecvState::CompleteLinger { .. })
-            && self.buffer.is_empty()
+            && self.holds_nothing()
             && self.final_sn.is_some_and(|f| self.csn() >= f);
         if done {
             self.finished_reported = true;
@@ -495,12 +606,17 @@ impl RecvFlow {
         true
     }
 
+    /// Whether no fragment waits for delivery.
+    fn holds_nothing(&self) -> bool {
+        self.buffer.is_empty() && self.assembly.is_none()
+    }
+
     /// Whether the flow has lingered long enough to be forgotten.
     pub fn is_finished(&self, now: Instant) -> bool {
         match self.state {
             RecvState::CompleteLinger { since } => {
                 now.saturating_duration_since(since) >= COMPLETE_LINGER
-                    && (self.buffer.is_empty() || !self.accepted)
+                    && (self.holds_nothing() || !self.accepted)
             }
             RecvState::Closed => true,
             _ => false,
@@ -576,6 +692,35 @@ mod tests {
         flow.deliver(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].data, b"next");
+    }
+
+    /// Messages arriving in order are assembled as they come; what comes
+    /// after an assembled message waits in the buffer until delivery, and
+    /// everything is delivered in order with the receive window given
+    /// back.
+    #[test]
+    fn in_order_messages_assemble_and_what_follows_waits_its_turn() {
+        let t = Instant::now();
+        let mut flow = open_flow();
+        let mut out = Vec::new();
+        let parts: [(FragmentControl, &[u8]); 6] = [
+            (FragmentControl::Begin, b"ab"),
+            (FragmentControl::Middle, b"cd"),
+            (FragmentControl::End, b"ef"),
+            (FragmentControl::Whole, b"one"),
+            (FragmentControl::Begin, b"x"),
+            (FragmentControl::End, b"y"),
+        ];
+        for (i, (fra, data)) in parts.iter().enumerate() {
+            flow.receive(t, fragment(i as u64 + 1, 0, *fra, data));
+        }
+        assert!(flow.buffered() > 0);
+        flow.deliver(&mut out);
+        let got: Vec<&[u8]> = out.iter().map(|d| d.data.as_slice()).collect();
+        assert_eq!(got, [&b"abcdef"[..], b"one", b"xy"]);
+        assert!(out.iter().all(|d| !d.gap_before));
+        assert_eq!(flow.buffered(), 0, "the window is given back");
+        assert!(flow.holds_nothing());
     }
 
     /// A message whose Begin was seen (and scanned) but that the sender
