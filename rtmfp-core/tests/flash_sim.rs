@@ -1624,3 +1624,75 @@ fn no_direct_path_and_no_relay_fails_with_the_reason() {
         info.description
     );
 }
+
+/// A client that asks for streams and names without end meets the
+/// server's per-connection limits: a clean `_error` for each call beyond
+/// them, and the ones within them keep working.
+#[test]
+fn streams_and_names_beyond_the_limits_are_refused() {
+    let mut w = World::new(
+        seed_from_env_or(7426),
+        ServerConfig {
+            keys: KeySet::of(["GOODKEY"]),
+            max_streams_per_client: 3,
+            max_names_per_client: 2,
+            ..ServerConfig::default()
+        },
+        Hooks::default(),
+    );
+    let a = w.connected(None, ClientConfig::default());
+    let answer = |w: &mut World, txn: f64| -> (bool, Command) {
+        assert!(w.run_until(Duration::from_secs(5), |log, _| {
+            log[&a].iter().any(|e| matches!(e, ClientEvent::CallResult { transaction_id, .. } if *transaction_id == txn))
+        }));
+        w.log[&a]
+            .iter()
+            .find_map(|e| match e {
+                ClientEvent::CallResult {
+                    transaction_id,
+                    ok,
+                    response,
+                } if *transaction_id == txn => Some((*ok, response.clone())),
+                _ => None,
+            })
+            .unwrap()
+    };
+    for n in 0..5 {
+        let txn = w.with(a, |c, ep, now| {
+            c.call(ep, now, "createStream", vec![]).unwrap()
+        });
+        let (ok, r) = answer(&mut w, txn);
+        if n < 3 {
+            assert!(ok, "stream {n} within the limit");
+        } else {
+            assert!(!ok, "stream {n} beyond the limit");
+            let info = r.status_info().unwrap();
+            assert_eq!(info.code, code::CALL_FAILED);
+            assert!(info.description.contains("too many streams"), "{info:?}");
+        }
+    }
+    for (n, name) in ["n0", "n1", "n2", "n1"].iter().enumerate() {
+        let txn = w.with(a, |c, ep, now| {
+            c.call(ep, now, "registerName", vec![Value::from(*name)])
+                .unwrap()
+        });
+        let (ok, r) = answer(&mut w, txn);
+        match n {
+            // The third name is one too many; registering a held name
+            // again is no new name.
+            2 => {
+                assert!(!ok);
+                let info = r.status_info().unwrap();
+                assert!(info.description.contains("too many names"), "{info:?}");
+            }
+            _ => assert!(ok, "{name}"),
+        }
+    }
+    // The connection is unharmed: the server still answers it.
+    let txn = w.with(a, |c, ep, now| {
+        c.call(ep, now, "lookupName", vec![Value::from("n0")])
+            .unwrap()
+    });
+    let (ok, _) = answer(&mut w, txn);
+    assert!(ok);
+}

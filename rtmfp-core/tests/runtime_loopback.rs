@@ -558,3 +558,66 @@ fn the_coalescing_delay_comes_from_the_environment_clamped() {
     );
     assert_eq!(parse_recv_coalesce(Some("999999999")), MAX_RECV_COALESCE);
 }
+
+/// A peer that opens flows without end meets `FlowLimits::max_recv_flows`:
+/// the flows beyond it are dropped and counted, the ones within it work.
+#[test]
+fn flows_beyond_the_limit_are_refused_and_counted() {
+    use rtmfp_core::flow::{DeliveryOrder, MessageOptions, Priority};
+    const LIMIT: usize = 3;
+    const OPENED: usize = 6;
+    let server = start_with("127.0.0.1:0", flash(FlashConfig::server(), 13), |c| {
+        c.endpoint.flow_limits.max_recv_flows = LIMIT;
+    });
+    let client = start("127.0.0.1:0", flash(FlashConfig::client(), 14));
+    let session = client
+        .connect(
+            epd_for_fingerprint(&server.peer_id().unwrap()),
+            &server.local_addrs(),
+        )
+        .unwrap();
+    opened(&client);
+    let (server_session, _, _) = opened(&server);
+    for n in 0..OPENED {
+        client
+            .call(move |ep, now| {
+                let flow = ep.open_flow(
+                    session,
+                    format!("flow {n}").as_bytes(),
+                    Priority::Routine,
+                    None,
+                )?;
+                ep.send(now, session, flow, b"hello", MessageOptions::default())
+            })
+            .unwrap()
+            .unwrap();
+    }
+    let mut flows = 0;
+    let mut messages = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        match server.next_event_timeout(Duration::from_millis(100)) {
+            Some(Event::FlowOpened { flow, .. }) => {
+                flows += 1;
+                server
+                    .call(move |ep, now| {
+                        ep.accept_flow(now, server_session, flow, DeliveryOrder::Sequence)
+                    })
+                    .unwrap()
+                    .unwrap();
+            }
+            Some(Event::Message { .. }) => messages += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(flows, LIMIT, "flows within the limit open");
+    assert_eq!(messages, LIMIT, "and carry their messages");
+    let info = server.session_info(server_session).unwrap().unwrap();
+    assert!(
+        info.stats.flows.flows_refused >= (OPENED - LIMIT) as u64,
+        "{:?}",
+        info.stats.flows
+    );
+    // The session itself is unharmed.
+    assert!(info.open);
+}

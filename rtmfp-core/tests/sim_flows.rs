@@ -623,6 +623,7 @@ fn a_stopped_reader_stalls_the_sender_and_resuming_loses_nothing() {
         flow_limits: rtmfp_core::flow::FlowLimits {
             send_buffer: 4 << 20,
             receive_buffer: 64 << 10,
+            ..rtmfp_core::flow::FlowLimits::default()
         },
         ..EndpointConfig::default()
     };

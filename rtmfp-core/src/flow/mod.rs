@@ -96,6 +96,9 @@ pub struct MessageOptions {
     pub parent: Option<MessageId>,
 }
 
+/// [`FlowLimits::max_recv_flows`]'s default.
+pub const DEFAULT_MAX_RECV_FLOWS: usize = 512;
+
 /// Flow settings an endpoint applies to new flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowLimits {
@@ -104,6 +107,12 @@ pub struct FlowLimits {
     pub send_buffer: usize,
     /// BUFFER_CAPACITY of new receiving flows (§3.6.3).
     pub receive_buffer: usize,
+    /// Most receiving flows a session keeps at once.  The first fragment
+    /// of a further flow is dropped (and counted in
+    /// [`FlowStats::flows_refused`](crate::session::flows::FlowStats::flows_refused)),
+    /// so that a peer opening flows without end cannot make the session
+    /// hold unbounded state.  Flash clients use a handful per stream.
+    pub max_recv_flows: usize,
 }
 
 impl Default for FlowLimits {
@@ -111,6 +120,7 @@ impl Default for FlowLimits {
         FlowLimits {
             send_buffer: 4 << 20,
             receive_buffer: 1 << 20,
+            max_recv_flows: DEFAULT_MAX_RECV_FLOWS,
         }
     }
 }

@@ -926,6 +926,13 @@ impl Server {
                 let Some(c) = self.clients.get_mut(&session) else {
                     return;
                 };
+                if c.streams.len() >= self.config.max_streams_per_client {
+                    let why = format!(
+                        "too many streams: at most {} per connection",
+                        self.config.max_streams_per_client
+                    );
+                    return self.call_failed(ep, now, session, command.transaction_id, &why);
+                }
                 let id = c.next_stream_id;
                 c.next_stream_id += 1;
                 c.streams.insert(id, ClientStream::default());
@@ -1161,6 +1168,18 @@ impl Server {
         };
         if name.is_empty() || name.len() > 256 {
             return self.call_failed(ep, now, session, txn, "invalid name");
+        }
+        let held = self.clients.get(&session).map_or(0, |c| c.names.len());
+        let renewing = self
+            .clients
+            .get(&session)
+            .is_some_and(|c| c.names.contains(&name));
+        if held >= self.config.max_names_per_client && !renewing {
+            let why = format!(
+                "too many names: at most {} per connection",
+                self.config.max_names_per_client
+            );
+            return self.call_failed(ep, now, session, txn, &why);
         }
         if self
             .registry

@@ -32,6 +32,13 @@ pub struct ServerConfig {
     /// [`crate::check`]) listens, as clients should reach it; sent in the
     /// answer to [`CHECK_INFO`](super::CHECK_INFO).  Empty: no service.
     pub check_addresses: Vec<SocketAddr>,
+    /// Most streams one client has at once: a further `createStream` gets
+    /// `_error` ("NetConnection.Call.Failed"), so that a client cannot
+    /// make the server hold unbounded state.  Default 64.
+    pub max_streams_per_client: usize,
+    /// Most names one client registers: a further `registerName` gets
+    /// `_error`.  Default 16.
+    pub max_names_per_client: usize,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +51,8 @@ impl Default for ServerConfig {
             max_redirect_addresses: 8,
             server_info: "rtmfp-rs/0.1".to_owned(),
             check_addresses: Vec::new(),
+            max_streams_per_client: 64,
+            max_names_per_client: 16,
         }
     }
 }

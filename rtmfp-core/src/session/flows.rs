@@ -51,6 +51,9 @@ pub struct FlowStats {
     pub data_bytes_sent: u64,
     /// User data bytes delivered to the user.
     pub data_bytes_delivered: u64,
+    /// New receiving flows dropped because the session already had
+    /// [`FlowLimits::max_recv_flows`].
+    pub flows_refused: u64,
 }
 
 /// Per-packet receive context (§3.6.3.2, App. A.2).
@@ -333,6 +336,11 @@ impl Flows {
     }
 
     fn start_recv_flow(&mut self, id: FlowId, options: Option<OptionList<'_>>) {
+        if !self.recv.contains_key(&id) && self.recv.len() >= self.limits.max_recv_flows {
+            // Bounded state: a peer cannot open flows without end.
+            self.stats.flows_refused += 1;
+            return;
+        }
         // §3.6.3.1.
         let metadata = options.and_then(|o| o.find(OPTION_USER_METADATA));
         let association = options
