@@ -403,6 +403,10 @@ fn tcserver(stdbuf: &PathBuf, path: &PathBuf) -> (Peer, u16, String) {
         .unwrap_or_default()
         .to_owned();
     assert_eq!(fp.len(), 64, "{line}");
+    // tcserver names its fingerprint before it binds: connecting then
+    // meets ICMP port unreachable, which ends a connect at once.  Its
+    // "run" line comes after the socket is bound.
+    server.wait_line("\"@type\":\"run\"");
     (server, port, fp)
 }
 
