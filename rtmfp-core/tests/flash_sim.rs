@@ -182,6 +182,25 @@ impl World {
 
     /// Runs until client `id` has a status with `code` (on any stream);
     /// returns it.
+    /// Waits (bounded) for the answer to call `txn` of client `id`:
+    /// whether it was `_result`, and the response.
+    fn call_result(&mut self, id: NodeId, txn: f64) -> (bool, Command) {
+        assert!(self.run_until(Duration::from_secs(5), |log, _| {
+            log[&id].iter().any(|e| matches!(e, ClientEvent::CallResult { transaction_id, .. } if *transaction_id == txn))
+        }));
+        self.log[&id]
+            .iter()
+            .find_map(|e| match e {
+                ClientEvent::CallResult {
+                    transaction_id,
+                    ok,
+                    response,
+                } if *transaction_id == txn => Some((*ok, response.clone())),
+                _ => None,
+            })
+            .unwrap()
+    }
+
     fn wait_status(&mut self, id: NodeId, code: &str, limit: Duration) -> StatusInfo {
         let found = self.run_until(limit, |log, _| has_status(&log[&id], code));
         assert!(
@@ -931,23 +950,7 @@ fn names_register_and_resolve_to_peer_ids() {
         c.call(ep, now, "registerName", vec![Value::from("alice")])
             .unwrap()
     });
-    let result = |w: &mut World, id: NodeId, txn: f64| -> (bool, Command) {
-        assert!(w.run_until(Duration::from_secs(5), |log, _| {
-            log[&id].iter().any(|e| matches!(e, ClientEvent::CallResult { transaction_id, .. } if *transaction_id == txn))
-        }));
-        w.log[&id]
-            .iter()
-            .find_map(|e| match e {
-                ClientEvent::CallResult {
-                    transaction_id,
-                    ok,
-                    response,
-                } if *transaction_id == txn => Some((*ok, response.clone())),
-                _ => None,
-            })
-            .unwrap()
-    };
-    let (ok, r) = result(&mut w, a, reg);
+    let (ok, r) = w.call_result(a, reg);
     assert!(ok);
     assert_eq!(r.arg(0), Some(&Value::Boolean(true)));
     // B cannot take it.
@@ -955,7 +958,7 @@ fn names_register_and_resolve_to_peer_ids() {
         c.call(ep, now, "registerName", vec![Value::from("alice")])
             .unwrap()
     });
-    let (ok, r) = result(&mut w, b, steal);
+    let (ok, r) = w.call_result(b, steal);
     assert!(!ok);
     assert_eq!(r.status_info().unwrap().code, code::CALL_FAILED);
     // B resolves it to A's peer ID ...
@@ -963,7 +966,7 @@ fn names_register_and_resolve_to_peer_ids() {
         c.call(ep, now, "lookupName", vec![Value::from("alice")])
             .unwrap()
     });
-    let (ok, r) = result(&mut w, b, look);
+    let (ok, r) = w.call_result(b, look);
     assert!(ok);
     let hex = r.arg(0).and_then(Value::as_str).unwrap().to_owned();
     assert_eq!(hex, to_hex(&w.near_id(a)));
@@ -985,7 +988,7 @@ fn names_register_and_resolve_to_peer_ids() {
         c.call(ep, now, "lookupName", vec![Value::from("bob")])
             .unwrap()
     });
-    let (ok, r) = result(&mut w, b, miss);
+    let (ok, r) = w.call_result(b, miss);
     assert!(!ok);
     assert!(r.status_info().unwrap().description.contains("bob"));
     // Names go with their peer.
@@ -1641,27 +1644,11 @@ fn streams_and_names_beyond_the_limits_are_refused() {
         Hooks::default(),
     );
     let a = w.connected(None, ClientConfig::default());
-    let answer = |w: &mut World, txn: f64| -> (bool, Command) {
-        assert!(w.run_until(Duration::from_secs(5), |log, _| {
-            log[&a].iter().any(|e| matches!(e, ClientEvent::CallResult { transaction_id, .. } if *transaction_id == txn))
-        }));
-        w.log[&a]
-            .iter()
-            .find_map(|e| match e {
-                ClientEvent::CallResult {
-                    transaction_id,
-                    ok,
-                    response,
-                } if *transaction_id == txn => Some((*ok, response.clone())),
-                _ => None,
-            })
-            .unwrap()
-    };
     for n in 0..5 {
         let txn = w.with(a, |c, ep, now| {
             c.call(ep, now, "createStream", vec![]).unwrap()
         });
-        let (ok, r) = answer(&mut w, txn);
+        let (ok, r) = w.call_result(a, txn);
         if n < 3 {
             assert!(ok, "stream {n} within the limit");
         } else {
@@ -1676,7 +1663,7 @@ fn streams_and_names_beyond_the_limits_are_refused() {
             c.call(ep, now, "registerName", vec![Value::from(*name)])
                 .unwrap()
         });
-        let (ok, r) = answer(&mut w, txn);
+        let (ok, r) = w.call_result(a, txn);
         match n {
             // The third name is one too many; registering a held name
             // again is no new name.
@@ -1693,6 +1680,6 @@ fn streams_and_names_beyond_the_limits_are_refused() {
         c.call(ep, now, "lookupName", vec![Value::from("n0")])
             .unwrap()
     });
-    let (ok, _) = answer(&mut w, txn);
+    let (ok, _) = w.call_result(a, txn);
     assert!(ok);
 }
