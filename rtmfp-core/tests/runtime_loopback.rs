@@ -479,16 +479,15 @@ fn a_runtime_dropped_on_its_own_io_thread_stops_without_deadlock() {
     assert_eq!(h.call(|_, _| ()), Err(RuntimeError::Closed));
 }
 
-/// Receive coalescing (`RuntimeConfig::recv_coalesce`): datagrams that
-/// wake the sleeping loop densely are read in batches after the delay,
-/// and every message still arrives, once and in order.
-#[test]
-fn coalesced_wakeups_lose_and_reorder_nothing() {
-    use rtmfp_core::flow::{DeliveryOrder, MessageOptions, Priority};
-    let server = start_with("127.0.0.1:0", flash(FlashConfig::server(), 11), |c| {
-        c.recv_coalesce = rtmfp_core::runtime::MAX_RECV_COALESCE;
-    });
-    let client = start("127.0.0.1:0", flash(FlashConfig::client(), 12));
+/// A Flash server runtime (configured by `tweak`) and a client runtime
+/// with a session open between them: (server, client, the client's
+/// session, the server's session).  Seeds `seed` and `seed + 1`.
+fn open_pair(
+    seed: u64,
+    tweak: impl FnOnce(&mut RuntimeConfig),
+) -> (Runtime, Runtime, SessionHandle, SessionHandle) {
+    let server = start_with("127.0.0.1:0", flash(FlashConfig::server(), seed), tweak);
+    let client = start("127.0.0.1:0", flash(FlashConfig::client(), seed + 1));
     let session = client
         .connect(
             epd_for_fingerprint(&server.peer_id().unwrap()),
@@ -497,6 +496,18 @@ fn coalesced_wakeups_lose_and_reorder_nothing() {
         .unwrap();
     opened(&client);
     let (server_session, _, _) = opened(&server);
+    (server, client, session, server_session)
+}
+
+/// Receive coalescing (`RuntimeConfig::recv_coalesce`): datagrams that
+/// wake the sleeping loop densely are read in batches after the delay,
+/// and every message still arrives, once and in order.
+#[test]
+fn coalesced_wakeups_lose_and_reorder_nothing() {
+    use rtmfp_core::flow::{DeliveryOrder, MessageOptions, Priority};
+    let (server, client, session, server_session) = open_pair(11, |c| {
+        c.recv_coalesce = rtmfp_core::runtime::MAX_RECV_COALESCE;
+    });
     let flow = client
         .call(move |ep, _| ep.open_flow(session, b"coalesce", Priority::Routine, None))
         .unwrap()
@@ -566,18 +577,9 @@ fn flows_beyond_the_limit_are_refused_and_counted() {
     use rtmfp_core::flow::{DeliveryOrder, MessageOptions, Priority};
     const LIMIT: usize = 3;
     const OPENED: usize = 6;
-    let server = start_with("127.0.0.1:0", flash(FlashConfig::server(), 13), |c| {
+    let (server, client, session, server_session) = open_pair(13, |c| {
         c.endpoint.flow_limits.max_recv_flows = LIMIT;
     });
-    let client = start("127.0.0.1:0", flash(FlashConfig::client(), 14));
-    let session = client
-        .connect(
-            epd_for_fingerprint(&server.peer_id().unwrap()),
-            &server.local_addrs(),
-        )
-        .unwrap();
-    opened(&client);
-    let (server_session, _, _) = opened(&server);
     for n in 0..OPENED {
         client
             .call(move |ep, now| {
