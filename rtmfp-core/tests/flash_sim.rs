@@ -1683,3 +1683,111 @@ fn streams_and_names_beyond_the_limits_are_refused() {
     let (ok, _) = w.call_result(a, txn);
     assert!(ok);
 }
+
+/// A publisher that writes its last tags and closes at once: its
+/// `deleteStream` (on the control flow) overtakes the video still queued
+/// on the video flow, and the server keeps relaying that stream until the
+/// publisher's stream flows finish, so the players get every tag.
+#[test]
+fn the_tags_written_just_before_close_reach_the_players() {
+    let mut w = World::keyed();
+    let a = w.connected(None, ClientConfig::default());
+    let b = w.connected(None, ClientConfig::default());
+    let play = w.with(b, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.play(ep, now, s, "burst").unwrap();
+        s
+    });
+    w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
+    let live = w.with(a, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.publish(ep, now, s, "burst").unwrap();
+        s
+    });
+    w.wait_status(b, code::PLAY_PUBLISH_NOTIFY, Duration::from_secs(5));
+    // A lossy uplink: video fragments go again after the deleteStream.
+    w.sim.set_uplink(
+        a,
+        LinkConfig::ideal()
+            .with_delay(Duration::from_millis(15))
+            .with_loss(0.05),
+    );
+    // Every tag at once, then the close, in one turn of the publisher.
+    let tags = tags(4000);
+    w.with(a, |c, ep, now| {
+        for tag in &tags {
+            c.send(ep, now, live, tag.tag_type, tag.timestamp, &tag.data)
+                .unwrap();
+        }
+        c.close_stream(ep, now, live).unwrap();
+    });
+    let closed = w.sim.now();
+    w.wait_status(b, code::PLAY_UNPUBLISH_NOTIFY, Duration::from_secs(10));
+    // Over when the publisher's flows finished, before the drain limit.
+    assert!(w.sim.now() - closed < rtmfp_core::rendezvous::UNPUBLISH_DRAIN_LIMIT);
+    w.run_for(Duration::from_secs(1));
+    let got = w.media(b, play);
+    for kind in [8u8, 9] {
+        let g: Vec<_> = got.iter().filter(|m| m.0 == kind).collect();
+        let e: Vec<_> = tags
+            .iter()
+            .filter(|t| t.tag_type == kind)
+            .map(|t| (t.tag_type, t.timestamp, t.data.to_vec()))
+            .collect();
+        assert_eq!(g.len(), e.len(), "type {kind}: every tag, in order");
+        assert!(g.iter().zip(&e).all(|(g, e)| **g == *e), "type {kind}");
+    }
+    assert!(w.with_server(|s, _, _| s.streams()).is_empty());
+}
+
+/// A publisher that says `closeStream` on its stream and keeps the
+/// stream's flows open (as Flash Player may): what it still sends there
+/// is relayed until the drain limit, then the players hear the end.
+#[test]
+fn a_close_stream_with_open_flows_ends_at_the_drain_limit() {
+    let limit = rtmfp_core::rendezvous::UNPUBLISH_DRAIN_LIMIT;
+    let mut w = World::keyed();
+    let a = w.connected(None, ClientConfig::default());
+    let b = w.connected(None, ClientConfig::default());
+    let play = w.with(b, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.play(ep, now, s, "open").unwrap();
+        s
+    });
+    w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
+    let live = w.with(a, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.publish(ep, now, s, "open").unwrap();
+        s
+    });
+    w.wait_status(b, code::PLAY_PUBLISH_NOTIFY, Duration::from_secs(5));
+    let close = Command::close_stream()
+        .encode(message_type::COMMAND_AMF0)
+        .unwrap();
+    w.with(a, |c, ep, now| {
+        c.send(ep, now, live, message_type::COMMAND_AMF0, 0, &close)
+            .unwrap()
+    });
+    w.wait_status(a, code::UNPUBLISH_SUCCESS, Duration::from_secs(5));
+    let closed = w.sim.now();
+    // Still relayed: it came on the stream's open flows.
+    let late = [8u8, 0xAF, 1, 2, 3];
+    w.with(a, |c, ep, now| {
+        c.send(ep, now, live, message_type::AUDIO, 40, &late[1..])
+            .unwrap()
+    });
+    w.wait_status(
+        b,
+        code::PLAY_UNPUBLISH_NOTIFY,
+        limit + Duration::from_secs(2),
+    );
+    let waited = w.sim.now() - closed;
+    assert!(waited >= limit - Duration::from_millis(100), "{waited:?}");
+    assert!(
+        w.media(b, play)
+            .iter()
+            .any(|m| m.0 == late[0] && m.2 == late[1..]),
+        "the audio sent after closeStream was relayed"
+    );
+    assert!(w.with_server(|s, _, _| s.streams()).is_empty());
+}

@@ -36,6 +36,7 @@ pub mod registry;
 mod relay;
 mod server;
 mod types;
+mod unpublish;
 
 pub use handle::ServerHandle;
 pub use keys::KeySet;
@@ -45,3 +46,4 @@ pub use types::{
     ClientInfo, ConnectHook, ConnectRequest, Decision, DisconnectHook, Hooks, ServerConfig,
     ServerEvent, StreamHook, StreamInfo, StreamRequest,
 };
+pub use unpublish::UNPUBLISH_DRAIN_LIMIT;

@@ -48,7 +48,7 @@ impl Server {
     }
 
     /// Sends a status event on a client's stream.
-    fn stream_status(
+    pub(super) fn stream_status(
         &mut self,
         ep: &mut Endpoint,
         now: Instant,
@@ -105,8 +105,9 @@ impl Server {
         stream_id: u32,
         inbound: Inbound,
     ) {
+        let draining = self.draining_stream(session, stream_id).is_some();
         let known = self.clients.get(&session).is_some_and(|c| {
-            c.state == ClientState::Connected && c.streams.contains_key(&stream_id)
+            c.state == ClientState::Connected && (draining || c.streams.contains_key(&stream_id))
         });
         if !known {
             return;
@@ -154,6 +155,10 @@ impl Server {
         stream_id: u32,
         stream: String,
     ) {
+        // A closed publication on this stream ID, or of this name, that
+        // still drains ends now.
+        self.finish_draining(ep, now, session, stream_id);
+        self.finish_draining_name(ep, now, &stream);
         let busy = self.stream_in_use(session, stream_id);
         let refusal = if stream.is_empty() {
             Some("a stream name is required".to_owned())
@@ -377,10 +382,12 @@ impl Server {
         timestamp: u32,
         payload: &[u8],
     ) {
+        let draining = self.draining_stream(session, stream_id).map(str::to_owned);
         let Some(c) = self.clients.get_mut(&session) else {
             return;
         };
-        let Some(stream) = c.streams.get(&stream_id).and_then(|s| s.publishing.clone()) else {
+        let publishing = c.streams.get(&stream_id).and_then(|s| s.publishing.clone());
+        let Some(stream) = publishing.or(draining) else {
             return;
         };
         let av = matches!(ty, message_type::AUDIO | message_type::VIDEO);
@@ -507,24 +514,7 @@ impl Server {
             }
         }
         if let Some(stream) = publishing {
-            if self
-                .published
-                .get(&stream)
-                .is_some_and(|p| p.publisher == (session, stream_id))
-            {
-                self.published.remove(&stream);
-                self.notify_unpublished(ep, now, &stream);
-                let done = StatusInfo::status(
-                    code::UNPUBLISH_SUCCESS,
-                    &format!("{stream} is now unpublished."),
-                )
-                .with("details", Value::from(stream.as_str()));
-                self.stream_status(ep, now, session, stream_id, &done);
-                self.emit(ServerEvent::Unpublished {
-                    session,
-                    name: stream,
-                });
-            }
+            self.end_publication(ep, now, session, stream_id, stream);
         }
     }
 

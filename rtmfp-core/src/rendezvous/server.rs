@@ -238,6 +238,9 @@ pub struct Server {
     next_query: u64,
     /// Streams relayed (or wanted) from other cluster nodes.
     pub(super) upstreams: HashMap<String, UpstreamState>,
+    /// Publications their publishers closed, relaying what their stream
+    /// flows still carry (super::unpublish).
+    pub(super) draining: HashMap<(SessionHandle, u32), super::unpublish::Draining>,
 }
 
 impl std::fmt::Debug for Server {
@@ -281,6 +284,7 @@ impl Server {
             queries: HashMap::new(),
             next_query: 1,
             upstreams: HashMap::new(),
+            draining: HashMap::new(),
         }
     }
 
@@ -1288,10 +1292,13 @@ impl Server {
 
     /// The session is gone: forget the client, its names and streams.
     fn on_session_closed(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) {
-        let Some(c) = self.clients.get(&session) else {
+        let Some(c) = self.clients.get_mut(&session) else {
             return;
         };
+        // No more messages come: nothing drains.
+        c.recv.clear();
         let ids: Vec<u32> = c.streams.keys().copied().collect();
+        self.finish_draining_session(ep, now, session);
         for id in ids {
             self.delete_stream(ep, now, session, id);
         }
@@ -1408,6 +1415,7 @@ impl Layer for Server {
                 ..
             } => self.on_message(ep, now, session, flow, &data),
             Event::FlowFinished { session, flow } => {
+                self.on_recv_flow_finished(ep, now, session, flow);
                 if self
                     .clients
                     .get(&session)
@@ -1467,7 +1475,12 @@ impl Layer for Server {
                 UpstreamState::Live { .. } => None,
             })
             .min();
-        closing.into_iter().chain(query).chain(upstream).min()
+        closing
+            .into_iter()
+            .chain(query)
+            .chain(upstream)
+            .chain(self.draining_deadline())
+            .min()
     }
 
     fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
@@ -1477,6 +1490,7 @@ impl Layer for Server {
             let _ = ep.close(now, session, false);
         }
         self.retry_upstreams(now);
+        self.expire_draining(ep, now);
         if self.queries.values().any(|(t, _)| *t <= now) {
             let expired: Vec<u64> = self
                 .queries
