@@ -424,6 +424,12 @@ pub fn run(args: ServerArgs) -> Result<()> {
             r.endpoint.drops.get(DropReason::QueueFull),
             r.endpoint.drops.get(DropReason::SourceBusy)
         ));
+        // The send path's batching: datagrams per system call, and the
+        // UDP GSO runs among them.
+        totals.push_str(&format!(
+            ", sent {} datagrams in {} system calls ({} GSO runs)",
+            r.io.send_datagrams, r.io.send_syscalls, r.io.gso_sends
+        ));
     }
     totals.push_str(if report.clean {
         ", closed cleanly"

@@ -2,6 +2,7 @@
 //! the sans-IO [`Endpoint`].
 
 use super::events::EventQueue;
+use super::grouping::Grouper;
 use super::relay::{Outcome as RelayOutcome, Relay};
 use super::stats::{ErrorClass, IoStats, RuntimeStats};
 use super::sys::{self, Outgoing, Received, BATCH};
@@ -101,6 +102,8 @@ pub(crate) struct Driver {
     gso: bool,
     /// Reused buffers for GSO runs.
     gso_scratch: Vec<Vec<u8>>,
+    /// Regroups send queues by destination for GSO runs.
+    grouper: Grouper,
     /// [`RuntimeConfig::recv_coalesce`](super::RuntimeConfig::recv_coalesce).
     recv_coalesce: Duration,
     /// When a datagram last woke the sleeping loop.
@@ -190,6 +193,7 @@ impl Driver {
             icmp: parts.icmp,
             gso,
             gso_scratch: Vec::new(),
+            grouper: Grouper::default(),
             recv_coalesce: parts.recv_coalesce,
             last_datagram_wakeup: None,
             relay: None,
@@ -595,6 +599,9 @@ impl Driver {
         }
         self.stats.send_queue_high_water = self.stats.send_queue_high_water.max(self.queued);
         for i in 0..self.sockets.len() {
+            if self.batch && self.gso {
+                self.grouper.group(&mut self.sockets[i].queue);
+            }
             self.flush(i);
         }
     }

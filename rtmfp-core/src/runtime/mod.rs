@@ -71,6 +71,7 @@ mod check;
 mod driver;
 mod events;
 mod flows;
+mod grouping;
 mod keying;
 mod relay;
 mod sink;
