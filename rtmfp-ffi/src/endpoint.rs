@@ -19,6 +19,7 @@ use std::time::Duration;
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::endpoint::{Event, Role, SessionHandle};
+use rtmfp_core::host::Events;
 use rtmfp_core::runtime::{self as rt, Runtime, RuntimeConfig};
 
 use crate::config::{self, rtmfp_config};
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     /// Sessions this end is opening: tells "still opening"
     /// (RTMFP_ERR_WRONG_STATE) from "no such session".
     opening: Mutex<Openings>,
+    /// Its event stream over the runtime's queue.
+    events: Events<Event>,
     /// The event callback, if any.
     dispatch: Dispatch,
 }
@@ -90,20 +93,6 @@ impl Openings {
 }
 
 impl Shared {
-    /// The C form of an event, noting the end of an opening.
-    fn convert(&self, e: Event) -> Box<OwnedEvent> {
-        match &e {
-            Event::SessionOpened {
-                session,
-                role: Role::Initiator,
-                ..
-            }
-            | Event::SessionOpenFailed { session, .. } => lock(&self.opening).resolved(session.0),
-            _ => {}
-        }
-        OwnedEvent::new(e)
-    }
-
     /// The error for a failed call on `session`: "no such session" becomes
     /// RTMFP_ERR_WRONG_STATE for a session that is still opening.
     fn session_error(&self, session: u64, e: rt::RuntimeError) -> Error {
@@ -124,22 +113,28 @@ impl Shared {
 }
 
 impl Source for Shared {
+    type Queue = rt::Handle;
+
     fn dispatch(&self) -> &Dispatch {
         &self.dispatch
     }
 
-    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
-        let h = &self.handle;
-        let e = match timeout {
-            None => h.next_event(),
-            Some(t) if t.is_zero() => h.try_next_event(),
-            Some(t) => h.next_event_timeout(t),
-        }?;
-        Some(self.convert(e))
+    fn events(&self) -> (&rt::Handle, &Events<Event>) {
+        (&self.handle, &self.events)
     }
 
-    fn finished(&self) -> bool {
-        self.handle.is_closed() && self.handle.queued_events() == 0
+    /// The C form of an event, noting the end of an opening.
+    fn to_c(&self, e: Event) -> Option<Box<OwnedEvent>> {
+        match &e {
+            Event::SessionOpened {
+                session,
+                role: Role::Initiator,
+                ..
+            }
+            | Event::SessionOpenFailed { session, .. } => lock(&self.opening).resolved(session.0),
+            _ => {}
+        }
+        Some(OwnedEvent::new(e))
     }
 
     fn what(&self) -> &'static str {
@@ -226,6 +221,7 @@ pub unsafe extern "C" fn rtmfp_endpoint_new(
         let shared = Arc::new(Shared {
             handle: runtime.handle(),
             opening: Mutex::new(Openings::default()),
+            events: dispatch::c_events(),
             dispatch: Dispatch::default(),
         });
         let h = ENDPOINTS.insert(EndpointObj {

@@ -2,10 +2,9 @@
 //! like service): developer keys, peer IDs, introductions between peers,
 //! registerName/lookupName, and publish/play through the server.
 //!
-//! It is `rtmfp_core::rendezvous::Server` on its own runtime (the pieces
-//! `ServerHandle` is made of; the C object keeps the event queue itself so
-//! that events can be polled or delivered to a callback like every other
-//! object's, [`crate::dispatch`]).
+//! It is `rtmfp_core::rendezvous::ServerHandle` (the `Server` layer on its
+//! own runtime); its events are polled or delivered to a callback like
+//! every other object's ([`crate::dispatch`]).
 //!
 //! # The connect hook
 //!
@@ -27,9 +26,10 @@ use std::time::Duration;
 
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::host::Events;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
-    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerHandle,
+    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle,
 };
 use rtmfp_core::runtime::RuntimeConfig;
 
@@ -139,6 +139,7 @@ fn connect_hook(slot: Arc<HookSlot>) -> ConnectHook {
 /// What a server object and its dispatcher thread share.
 struct SrvShared {
     server: ServerHandle,
+    events: Events<ServerEvent>,
     dispatch: Dispatch,
     hook: Arc<HookSlot>,
 }
@@ -158,22 +159,18 @@ impl SrvShared {
 }
 
 impl Source for SrvShared {
+    type Queue = ServerHandle;
+
     fn dispatch(&self) -> &Dispatch {
         &self.dispatch
     }
 
-    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
-        let events = self.server.event_queue();
-        let e = match timeout {
-            Some(t) if t.is_zero() => events.try_pop(),
-            t => events.pop_timeout(t),
-        }?;
-        Some(OwnedEvent::from_server(e))
+    fn events(&self) -> (&ServerHandle, &Events<ServerEvent>) {
+        (&self.server, &self.events)
     }
 
-    fn finished(&self) -> bool {
-        let events = self.server.event_queue();
-        events.is_closed() && events.is_empty()
+    fn to_c(&self, event: ServerEvent) -> Option<Box<OwnedEvent>> {
+        Some(OwnedEvent::from_server(event))
     }
 
     fn what(&self) -> &'static str {
@@ -330,6 +327,7 @@ unsafe fn start(
         let h = SERVERS.insert(SrvObj {
             shared: Arc::new(SrvShared {
                 server,
+                events: dispatch::c_events(),
                 dispatch: Dispatch::default(),
                 hook,
             }),
