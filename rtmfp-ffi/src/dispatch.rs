@@ -62,9 +62,11 @@ struct Dispatcher {
     thread: JoinHandle<()>,
 }
 
-/// The callback state of one object with events.
-#[derive(Default)]
-pub(crate) struct Dispatch {
+/// How the events of one object reach C: its event stream over its core
+/// queue, with the [`AfterClose::Drain`] policy (events stay readable
+/// after close until the handle is freed), and its callback state.
+pub(crate) struct Dispatch<T> {
+    events: Events<T>,
     callback: Mutex<Option<Callback>>,
     /// Held by the dispatcher while it takes and delivers an event.
     gate: Mutex<()>,
@@ -73,15 +75,27 @@ pub(crate) struct Dispatch {
     changing: Mutex<()>,
 }
 
+impl<T> Default for Dispatch<T> {
+    fn default() -> Self {
+        Dispatch {
+            events: Events::with_policy(AfterClose::Drain),
+            callback: Mutex::default(),
+            gate: Mutex::default(),
+            dispatcher: Mutex::default(),
+            changing: Mutex::default(),
+        }
+    }
+}
+
 thread_local! {
     /// The `Dispatch` whose callback is running on this thread, if any.
     static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
 }
 
-impl Dispatch {
+impl<T> Dispatch<T> {
     /// Whether the calling thread is inside this object's callback.
     pub(crate) fn in_own_callback(&self) -> bool {
-        let me = self as *const Dispatch as usize;
+        let me = self as *const Self as usize;
         IN_CALLBACK.try_with(|c| c.get() == me).unwrap_or(false)
     }
 
@@ -91,36 +105,35 @@ impl Dispatch {
     }
 }
 
-/// The event stream of a C object: its events stay readable after close
-/// until the handle is freed.
-pub(crate) fn c_events<T: Send + 'static>() -> Events<T> {
-    Events::with_policy(AfterClose::Drain)
-}
-
 /// An object whose events can be polled or delivered to a callback.
 pub(crate) trait Source: Send + Sync + 'static {
     /// The core queue its events come from.
     type Queue: EventSource;
-    /// Its callback state.
-    fn dispatch(&self) -> &Dispatch;
-    /// Its core queue and its event stream over it (made by
-    /// [`c_events`]).
-    fn events(&self) -> (&Self::Queue, &Events<<Self::Queue as EventSource>::Event>);
+    /// Its core queue, and how the queue's events reach C.
+    fn queue(&self) -> (&Self::Queue, &Dispatch<Ev<Self>>);
     /// The C form of an event; `None` for one C does not report.
-    fn to_c(&self, event: <Self::Queue as EventSource>::Event) -> Option<Box<OwnedEvent>>;
+    fn to_c(&self, event: Ev<Self>) -> Option<Box<OwnedEvent>>;
     /// What it is, for messages ("endpoint", "NetConnection", ...).
     fn what(&self) -> &'static str;
+
+    /// Its callback state.
+    fn dispatch(&self) -> &Dispatch<Ev<Self>> {
+        self.queue().1
+    }
 }
+
+/// The event type of a [`Source`]'s queue.
+pub(crate) type Ev<S> = <<S as Source>::Queue as EventSource>::Event;
 
 /// The next event of `src` in C form, waiting at most `timeout` (`None`,
 /// or one too long to represent: as long as it takes; `Some(ZERO)`: not
 /// at all).
 fn next_owned<S: Source>(src: &S, timeout: Option<Duration>) -> Next<Box<OwnedEvent>> {
-    let (queue, events) = src.events();
+    let (queue, d) = src.queue();
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         // `()` waits in place and never fails.
-        let Ok(next) = events.next(queue, deadline, &mut ());
+        let Ok(next) = d.events.next(queue, deadline, &mut ());
         return match next {
             Next::Event(e) => match src.to_c(e) {
                 Some(owned) => Next::Event(owned),
@@ -201,7 +214,7 @@ pub(crate) fn stop_dispatcher<S: Source>(src: &Arc<S>) {
 /// The dispatcher thread's loop.
 fn dispatch_loop<S: Source>(src: &Arc<S>, stop: &AtomicBool) {
     let d = src.dispatch();
-    let me = d as *const Dispatch as usize;
+    let me = d as *const Dispatch<Ev<S>> as usize;
     loop {
         let _gate = lock(&d.gate);
         if stop.load(Ordering::SeqCst) {

@@ -19,7 +19,6 @@ use std::time::Duration;
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::endpoint::{Event, Role, SessionHandle};
-use rtmfp_core::host::Events;
 use rtmfp_core::runtime::{self as rt, Runtime, RuntimeConfig};
 
 use crate::config::{self, rtmfp_config};
@@ -62,10 +61,8 @@ pub(crate) struct Shared {
     /// Sessions this end is opening: tells "still opening"
     /// (RTMFP_ERR_WRONG_STATE) from "no such session".
     opening: Mutex<Openings>,
-    /// Its event stream over the runtime's queue.
-    events: Events<Event>,
-    /// The event callback, if any.
-    dispatch: Dispatch,
+    /// Its event stream and callback.
+    dispatch: Dispatch<Event>,
 }
 
 /// Sessions connected through this API whose SESSION_OPENED /
@@ -115,12 +112,8 @@ impl Shared {
 impl Source for Shared {
     type Queue = rt::Handle;
 
-    fn dispatch(&self) -> &Dispatch {
-        &self.dispatch
-    }
-
-    fn events(&self) -> (&rt::Handle, &Events<Event>) {
-        (&self.handle, &self.events)
+    fn queue(&self) -> (&rt::Handle, &Dispatch<Event>) {
+        (&self.handle, &self.dispatch)
     }
 
     /// The C form of an event, noting the end of an opening.
@@ -221,7 +214,6 @@ pub unsafe extern "C" fn rtmfp_endpoint_new(
         let shared = Arc::new(Shared {
             handle: runtime.handle(),
             opening: Mutex::new(Openings::default()),
-            events: dispatch::c_events(),
             dispatch: Dispatch::default(),
         });
         let h = ENDPOINTS.insert(EndpointObj {

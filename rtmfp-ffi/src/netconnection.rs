@@ -23,7 +23,6 @@ use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
 use rtmfp_core::flash::net_connection::resolve;
 use rtmfp_core::flash::{NetConnection as CoreNetConnection, NetConnectionConfig, NetError, Value};
-use rtmfp_core::host::Events;
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
 use rtmfp_core::runtime as rt;
 
@@ -110,19 +109,14 @@ pub enum rtmfp_media_type {
 /// What a NetConnection object and its dispatcher thread share.
 struct NcShared {
     nc: CoreNetConnection,
-    events: Events<ClientEvent>,
-    dispatch: Dispatch,
+    dispatch: Dispatch<ClientEvent>,
 }
 
 impl Source for NcShared {
     type Queue = CoreNetConnection;
 
-    fn dispatch(&self) -> &Dispatch {
-        &self.dispatch
-    }
-
-    fn events(&self) -> (&CoreNetConnection, &Events<ClientEvent>) {
-        (&self.nc, &self.events)
+    fn queue(&self) -> (&CoreNetConnection, &Dispatch<ClientEvent>) {
+        (&self.nc, &self.dispatch)
     }
 
     fn to_c(&self, event: ClientEvent) -> Option<Box<OwnedEvent>> {
@@ -305,7 +299,6 @@ pub unsafe extern "C" fn rtmfp_netconnection_connect(
         let h = NETCONNECTIONS.insert(NcObj {
             shared: Arc::new(NcShared {
                 nc,
-                events: dispatch::c_events(),
                 dispatch: Dispatch::default(),
             }),
             streams: Mutex::new(Streams::default()),

@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
-use rtmfp_core::host::Events;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
     ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle,
@@ -139,8 +138,7 @@ fn connect_hook(slot: Arc<HookSlot>) -> ConnectHook {
 /// What a server object and its dispatcher thread share.
 struct SrvShared {
     server: ServerHandle,
-    events: Events<ServerEvent>,
-    dispatch: Dispatch,
+    dispatch: Dispatch<ServerEvent>,
     hook: Arc<HookSlot>,
 }
 
@@ -161,12 +159,8 @@ impl SrvShared {
 impl Source for SrvShared {
     type Queue = ServerHandle;
 
-    fn dispatch(&self) -> &Dispatch {
-        &self.dispatch
-    }
-
-    fn events(&self) -> (&ServerHandle, &Events<ServerEvent>) {
-        (&self.server, &self.events)
+    fn queue(&self) -> (&ServerHandle, &Dispatch<ServerEvent>) {
+        (&self.server, &self.dispatch)
     }
 
     fn to_c(&self, event: ServerEvent) -> Option<Box<OwnedEvent>> {
@@ -327,7 +321,6 @@ unsafe fn start(
         let h = SERVERS.insert(SrvObj {
             shared: Arc::new(SrvShared {
                 server,
-                events: dispatch::c_events(),
                 dispatch: Dispatch::default(),
                 hook,
             }),
