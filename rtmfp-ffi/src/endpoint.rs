@@ -980,6 +980,35 @@ mod tests {
         assert_eq!(rtmfp_endpoint_free(server), 0);
     }
 
+    #[test]
+    fn the_last_events_are_read_after_close_then_closed() {
+        let client = new_endpoint(0);
+        let uri = std::ffi::CString::new("rtmfp://127.0.0.1:9/nobody").unwrap();
+        let mut session = 0;
+        // SAFETY: valid pointers.
+        let rc = unsafe { rtmfp_session_connect_uri(client, uri.as_ptr(), &mut session) };
+        assert_eq!(rc, 0);
+        // Closed without reading: the opening's end (refused, or cancelled
+        // by the close) is still read, without waiting, and then the
+        // stream is closed.
+        assert_eq!(rtmfp_endpoint_close(client, 1000), 0);
+        let mut seen = Vec::new();
+        let rc = loop {
+            let mut ev = null_mut();
+            // SAFETY: valid out pointer.
+            let rc = unsafe { rtmfp_next_event(client, 0, &mut ev) };
+            if rc != 0 {
+                break rc;
+            }
+            // SAFETY: live event.
+            seen.push(unsafe { (*ev).r#type });
+            assert_eq!(rtmfp_event_free(ev), 0);
+        };
+        assert_eq!(rc, RTMFP_ERR_CLOSED, "{seen:?}");
+        assert_eq!(seen, [rtmfp_event_type::SessionOpenFailed]);
+        assert_eq!(rtmfp_endpoint_free(client), 0);
+    }
+
     static CALLS: AtomicUsize = AtomicUsize::new(0);
 
     unsafe extern "C" fn free_from_callback(ev: *const rtmfp_event, user: *mut c_void) {
