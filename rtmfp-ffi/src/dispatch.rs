@@ -2,6 +2,12 @@
 //! NetConnections, rendezvous servers): polling (`rtmfp_*next_event`) and
 //! the optional callback dispatcher thread ("rtmfp-events").
 //!
+//! Both read the object's core event stream, `rtmfp_core::host::Events`
+//! with the [`AfterClose::Drain`] policy: once the object is closed (its
+//! I/O thread stopped) its last events are still read, then reads answer
+//! closed. C never sets events aside (no `wait_for`), so the object's
+//! event fd stays readable exactly while its core queue has events.
+//!
 //! # The callback dispatcher
 //!
 //! The dispatcher takes an event and calls the callback only while it
@@ -22,7 +28,9 @@ use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rtmfp_core::host::{AfterClose, EventSource, Events, Next};
 
 use crate::error::{Error, RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_WRONG_STATE};
 use crate::event::{into_c, rtmfp_event, rtmfp_event_callback, OwnedEvent};
@@ -54,9 +62,11 @@ struct Dispatcher {
     thread: JoinHandle<()>,
 }
 
-/// The callback state of one object with events.
-#[derive(Default)]
-pub(crate) struct Dispatch {
+/// How the events of one object reach C: its event stream over its core
+/// queue, with the [`AfterClose::Drain`] policy (events stay readable
+/// after close until the handle is freed), and its callback state.
+pub(crate) struct Dispatch<T> {
+    events: Events<T>,
     callback: Mutex<Option<Callback>>,
     /// Held by the dispatcher while it takes and delivers an event.
     gate: Mutex<()>,
@@ -65,15 +75,27 @@ pub(crate) struct Dispatch {
     changing: Mutex<()>,
 }
 
+impl<T> Default for Dispatch<T> {
+    fn default() -> Self {
+        Dispatch {
+            events: Events::with_policy(AfterClose::Drain),
+            callback: Mutex::default(),
+            gate: Mutex::default(),
+            dispatcher: Mutex::default(),
+            changing: Mutex::default(),
+        }
+    }
+}
+
 thread_local! {
     /// The `Dispatch` whose callback is running on this thread, if any.
     static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
 }
 
-impl Dispatch {
+impl<T> Dispatch<T> {
     /// Whether the calling thread is inside this object's callback.
     pub(crate) fn in_own_callback(&self) -> bool {
-        let me = self as *const Dispatch as usize;
+        let me = self as *const Self as usize;
         IN_CALLBACK.try_with(|c| c.get() == me).unwrap_or(false)
     }
 
@@ -85,16 +107,42 @@ impl Dispatch {
 
 /// An object whose events can be polled or delivered to a callback.
 pub(crate) trait Source: Send + Sync + 'static {
-    /// Its callback state.
-    fn dispatch(&self) -> &Dispatch;
-    /// The next event in C form: `None` waits as long as it takes,
-    /// `Some(ZERO)` does not wait. `None` on timeout, or once stopped and
-    /// drained.
-    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>>;
-    /// Whether it has stopped and every event was taken.
-    fn finished(&self) -> bool;
+    /// The core queue its events come from.
+    type Queue: EventSource;
+    /// Its core queue, and how the queue's events reach C.
+    fn queue(&self) -> (&Self::Queue, &Dispatch<Ev<Self>>);
+    /// The C form of an event; `None` for one C does not report.
+    fn to_c(&self, event: Ev<Self>) -> Option<Box<OwnedEvent>>;
     /// What it is, for messages ("endpoint", "NetConnection", ...).
     fn what(&self) -> &'static str;
+
+    /// Its callback state.
+    fn dispatch(&self) -> &Dispatch<Ev<Self>> {
+        self.queue().1
+    }
+}
+
+/// The event type of a [`Source`]'s queue.
+pub(crate) type Ev<S> = <<S as Source>::Queue as EventSource>::Event;
+
+/// The next event of `src` in C form, waiting at most `timeout` (`None`,
+/// or one too long to represent: as long as it takes; `Some(ZERO)`: not
+/// at all).
+fn next_owned<S: Source>(src: &S, timeout: Option<Duration>) -> Next<Box<OwnedEvent>> {
+    let (queue, d) = src.queue();
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        // `()` waits in place and never fails.
+        let Ok(next) = d.events.next(queue, deadline, &mut ());
+        return match next {
+            Next::Event(e) => match src.to_c(e) {
+                Some(owned) => Next::Event(owned),
+                None => continue, // not reported to C
+            },
+            Next::Timeout => Next::Timeout,
+            Next::Closed => Next::Closed,
+        };
+    }
 }
 
 /// Replaces the callback (`None` removes it); see the module docs.
@@ -166,7 +214,7 @@ pub(crate) fn stop_dispatcher<S: Source>(src: &Arc<S>) {
 /// The dispatcher thread's loop.
 fn dispatch_loop<S: Source>(src: &Arc<S>, stop: &AtomicBool) {
     let d = src.dispatch();
-    let me = d as *const Dispatch as usize;
+    let me = d as *const Dispatch<Ev<S>> as usize;
     loop {
         let _gate = lock(&d.gate);
         if stop.load(Ordering::SeqCst) {
@@ -175,20 +223,17 @@ fn dispatch_loop<S: Source>(src: &Arc<S>, stop: &AtomicBool) {
         let Some(cb) = *lock(&d.callback) else {
             return;
         };
-        match src.next_owned(Some(DISPATCH_POLL)) {
-            Some(owned) => {
+        match next_owned(&**src, Some(DISPATCH_POLL)) {
+            Next::Event(owned) => {
                 let _ = IN_CALLBACK.try_with(|c| c.set(me));
                 // SAFETY: the registered C function with its own `user`;
                 // the event outlives the call.
                 unsafe { (cb.f)(&owned.event, cb.user) };
                 let _ = IN_CALLBACK.try_with(|c| c.set(0));
             }
-            None => {
-                if src.finished() {
-                    // Stopped and drained: nothing will ever come.
-                    return;
-                }
-            }
+            Next::Timeout => {}
+            // Stopped and drained: nothing will ever come.
+            Next::Closed => return,
         }
     }
 }
@@ -229,17 +274,17 @@ pub(crate) unsafe fn next_event<S: Source>(
         t if t < 0 => None,
         t => Some(Duration::from_millis(t as u64)),
     };
-    match src.next_owned(timeout) {
-        Some(e) => {
+    match next_owned(src, timeout) {
+        Next::Event(e) => {
             // SAFETY: caller's contract.
             unsafe { write_out(out, into_c(e), "out")? };
             Ok(crate::error::RTMFP_OK)
         }
-        None if src.finished() => Err(Error::new(
+        Next::Closed => Err(Error::new(
             RTMFP_ERR_CLOSED,
             format!("the {} has stopped and every event was taken", src.what()),
         )),
-        None => Err(Error::new(
+        Next::Timeout => Err(Error::new(
             RTMFP_ERR_AGAIN,
             format!("no event within {timeout_ms} ms"),
         )),

@@ -61,8 +61,8 @@ pub(crate) struct Shared {
     /// Sessions this end is opening: tells "still opening"
     /// (RTMFP_ERR_WRONG_STATE) from "no such session".
     opening: Mutex<Openings>,
-    /// The event callback, if any.
-    dispatch: Dispatch,
+    /// Its event stream and callback.
+    dispatch: Dispatch<Event>,
 }
 
 /// Sessions connected through this API whose SESSION_OPENED /
@@ -90,20 +90,6 @@ impl Openings {
 }
 
 impl Shared {
-    /// The C form of an event, noting the end of an opening.
-    fn convert(&self, e: Event) -> Box<OwnedEvent> {
-        match &e {
-            Event::SessionOpened {
-                session,
-                role: Role::Initiator,
-                ..
-            }
-            | Event::SessionOpenFailed { session, .. } => lock(&self.opening).resolved(session.0),
-            _ => {}
-        }
-        OwnedEvent::new(e)
-    }
-
     /// The error for a failed call on `session`: "no such session" becomes
     /// RTMFP_ERR_WRONG_STATE for a session that is still opening.
     fn session_error(&self, session: u64, e: rt::RuntimeError) -> Error {
@@ -124,22 +110,24 @@ impl Shared {
 }
 
 impl Source for Shared {
-    fn dispatch(&self) -> &Dispatch {
-        &self.dispatch
+    type Queue = rt::Handle;
+
+    fn queue(&self) -> (&rt::Handle, &Dispatch<Event>) {
+        (&self.handle, &self.dispatch)
     }
 
-    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
-        let h = &self.handle;
-        let e = match timeout {
-            None => h.next_event(),
-            Some(t) if t.is_zero() => h.try_next_event(),
-            Some(t) => h.next_event_timeout(t),
-        }?;
-        Some(self.convert(e))
-    }
-
-    fn finished(&self) -> bool {
-        self.handle.is_closed() && self.handle.queued_events() == 0
+    /// The C form of an event, noting the end of an opening.
+    fn to_c(&self, e: Event) -> Option<Box<OwnedEvent>> {
+        match &e {
+            Event::SessionOpened {
+                session,
+                role: Role::Initiator,
+                ..
+            }
+            | Event::SessionOpenFailed { session, .. } => lock(&self.opening).resolved(session.0),
+            _ => {}
+        }
+        Some(OwnedEvent::new(e))
     }
 
     fn what(&self) -> &'static str {
@@ -990,6 +978,35 @@ mod tests {
         );
         assert_eq!(rtmfp_endpoint_free(client), 0);
         assert_eq!(rtmfp_endpoint_free(server), 0);
+    }
+
+    #[test]
+    fn the_last_events_are_read_after_close_then_closed() {
+        let client = new_endpoint(0);
+        let uri = std::ffi::CString::new("rtmfp://127.0.0.1:9/nobody").unwrap();
+        let mut session = 0;
+        // SAFETY: valid pointers.
+        let rc = unsafe { rtmfp_session_connect_uri(client, uri.as_ptr(), &mut session) };
+        assert_eq!(rc, 0);
+        // Closed without reading: the opening's end (refused, or cancelled
+        // by the close) is still read, without waiting, and then the
+        // stream is closed.
+        assert_eq!(rtmfp_endpoint_close(client, 1000), 0);
+        let mut seen = Vec::new();
+        let rc = loop {
+            let mut ev = null_mut();
+            // SAFETY: valid out pointer.
+            let rc = unsafe { rtmfp_next_event(client, 0, &mut ev) };
+            if rc != 0 {
+                break rc;
+            }
+            // SAFETY: live event.
+            seen.push(unsafe { (*ev).r#type });
+            assert_eq!(rtmfp_event_free(ev), 0);
+        };
+        assert_eq!(rc, RTMFP_ERR_CLOSED, "{seen:?}");
+        assert_eq!(seen, [rtmfp_event_type::SessionOpenFailed]);
+        assert_eq!(rtmfp_endpoint_free(client), 0);
     }
 
     static CALLS: AtomicUsize = AtomicUsize::new(0);

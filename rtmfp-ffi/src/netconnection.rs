@@ -1,13 +1,11 @@
 //! `rtmfp_netconnection` and `rtmfp_netstream`: the Flash client of RFC
 //! 7425 §5 (Flash's NetConnection and NetStream, DIRECT_CONNECTIONS).
 //!
-//! A NetConnection is its own runtime (I/O thread and UDP sockets) with a
-//! fresh client identity, running `rtmfp_core`'s `FlashClient` layer (the
-//! same pieces `rtmfp_core::flash::NetConnection` is made of; the C object
-//! keeps the client's event queue itself so that the last events stay
-//! readable after rtmfp_netconnection_close()). Its events go through the
-//! same `rtmfp_event` / polling / callback model as an endpoint's
-//! ([`crate::dispatch`]).
+//! A NetConnection is `rtmfp_core::flash::NetConnection`: its own runtime
+//! (I/O thread and UDP sockets) with a fresh client identity, running the
+//! `FlashClient` layer. Its events go through the same `rtmfp_event` /
+//! polling / callback model as an endpoint's ([`crate::dispatch`]); the
+//! last ones stay readable after rtmfp_netconnection_close().
 //!
 //! A NetStream is a number local to its NetConnection; its handle holds
 //! the connection's runtime handle, so calls on a stream of a closed
@@ -20,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtmfp_core::endpoint::Endpoint;
-use rtmfp_core::flash::client::{ClientError, FlashClient, PeerStreamId, StreamId};
+use rtmfp_core::flash::client::{ClientError, ClientEvent, FlashClient, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
 use rtmfp_core::flash::net_connection::resolve;
@@ -111,40 +109,18 @@ pub enum rtmfp_media_type {
 /// What a NetConnection object and its dispatcher thread share.
 struct NcShared {
     nc: CoreNetConnection,
-    dispatch: Dispatch,
+    dispatch: Dispatch<ClientEvent>,
 }
 
 impl Source for NcShared {
-    fn dispatch(&self) -> &Dispatch {
-        &self.dispatch
+    type Queue = CoreNetConnection;
+
+    fn queue(&self) -> (&CoreNetConnection, &Dispatch<ClientEvent>) {
+        (&self.nc, &self.dispatch)
     }
 
-    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
-        let events = self.nc.event_queue();
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            let e = match (timeout, deadline) {
-                (Some(_), Some(d)) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        events.try_pop()
-                    } else {
-                        events.pop_timeout(Some(left))
-                    }
-                }
-                // No limit, or one too far to represent.
-                _ => events.pop_timeout(None),
-            }?;
-            // Events the C API does not report are skipped.
-            if let Some(owned) = OwnedEvent::from_client(e) {
-                return Some(owned);
-            }
-        }
-    }
-
-    fn finished(&self) -> bool {
-        let events = self.nc.event_queue();
-        events.is_closed() && events.is_empty()
+    fn to_c(&self, event: ClientEvent) -> Option<Box<OwnedEvent>> {
+        OwnedEvent::from_client(event)
     }
 
     fn what(&self) -> &'static str {

@@ -2,10 +2,9 @@
 //! like service): developer keys, peer IDs, introductions between peers,
 //! registerName/lookupName, and publish/play through the server.
 //!
-//! It is `rtmfp_core::rendezvous::Server` on its own runtime (the pieces
-//! `ServerHandle` is made of; the C object keeps the event queue itself so
-//! that events can be polled or delivered to a callback like every other
-//! object's, [`crate::dispatch`]).
+//! It is `rtmfp_core::rendezvous::ServerHandle` (the `Server` layer on its
+//! own runtime); its events are polled or delivered to a callback like
+//! every other object's ([`crate::dispatch`]).
 //!
 //! # The connect hook
 //!
@@ -29,7 +28,7 @@ use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
-    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerHandle,
+    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle,
 };
 use rtmfp_core::runtime::RuntimeConfig;
 
@@ -139,7 +138,7 @@ fn connect_hook(slot: Arc<HookSlot>) -> ConnectHook {
 /// What a server object and its dispatcher thread share.
 struct SrvShared {
     server: ServerHandle,
-    dispatch: Dispatch,
+    dispatch: Dispatch<ServerEvent>,
     hook: Arc<HookSlot>,
 }
 
@@ -158,22 +157,14 @@ impl SrvShared {
 }
 
 impl Source for SrvShared {
-    fn dispatch(&self) -> &Dispatch {
-        &self.dispatch
+    type Queue = ServerHandle;
+
+    fn queue(&self) -> (&ServerHandle, &Dispatch<ServerEvent>) {
+        (&self.server, &self.dispatch)
     }
 
-    fn next_owned(&self, timeout: Option<Duration>) -> Option<Box<OwnedEvent>> {
-        let events = self.server.event_queue();
-        let e = match timeout {
-            Some(t) if t.is_zero() => events.try_pop(),
-            t => events.pop_timeout(t),
-        }?;
-        Some(OwnedEvent::from_server(e))
-    }
-
-    fn finished(&self) -> bool {
-        let events = self.server.event_queue();
-        events.is_closed() && events.is_empty()
+    fn to_c(&self, event: ServerEvent) -> Option<Box<OwnedEvent>> {
+        Some(OwnedEvent::from_server(event))
     }
 
     fn what(&self) -> &'static str {

@@ -101,31 +101,68 @@ pub enum Next<T> {
     Closed,
 }
 
+/// What a closed stream does with the events still in it: those set
+/// aside, and those its source queued before it finished.
+///
+/// A stream is closed by [`Events::close`], or when its source finishes
+/// (the I/O thread stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfterClose {
+    /// They are dropped: every read answers [`Next::Closed`] at once and
+    /// [`Events::drain`] is empty (Python: a closed object has no
+    /// events).
+    #[default]
+    Drop,
+    /// They stay readable: reads no longer wait, they return what is left
+    /// (set-aside events first, then the source's, in order), and answer
+    /// [`Next::Closed`] once nothing is (also when a deadline passed at
+    /// the same time). C: the last events of a closed object (a
+    /// SESSION_CLOSED, a "NetConnection.Connect.Closed" status) are read
+    /// until the handle is freed.
+    Drain,
+}
+
 /// One hosted object's event stream: the events that a blocking wait set
 /// aside while it looked for another, then its [`EventSource`].
 ///
-/// Close semantics: [`Events::close`] marks the stream closed and drops
-/// what was set aside; from then on (and once the source has finished)
-/// every read answers [`Next::Closed`] and [`Events::drain`] is empty.
+/// Close semantics: [`Events::close`] marks the stream closed; from then
+/// on (and once the source has finished) reads follow its [`AfterClose`]
+/// policy.
 #[derive(Debug)]
 pub struct Events<T> {
     backlog: Mutex<VecDeque<T>>,
     closed: AtomicBool,
+    after_close: AfterClose,
 }
 
 impl<T> Default for Events<T> {
     fn default() -> Self {
+        Self::with_policy(AfterClose::default())
+    }
+}
+
+impl<T> Events<T> {
+    /// An open, empty stream whose events are handled per `after_close`
+    /// once it is closed.
+    pub fn with_policy(after_close: AfterClose) -> Self {
         Events {
             backlog: Mutex::new(VecDeque::new()),
             closed: AtomicBool::new(false),
+            after_close,
         }
     }
 }
 
 impl<T: Send + 'static> Events<T> {
-    /// An open, empty stream.
+    /// An open, empty stream that drops its events when closed
+    /// ([`AfterClose::Drop`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Its [`AfterClose`] policy.
+    pub fn after_close(&self) -> AfterClose {
+        self.after_close
     }
 
     fn backlog(&self) -> MutexGuard<'_, VecDeque<T>> {
@@ -144,12 +181,27 @@ impl<T: Send + 'static> Events<T> {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Closes the stream: what was set aside is dropped. Idempotent;
-    /// `true` the first time.
+    /// Closes the stream: what was set aside is dropped
+    /// ([`AfterClose::Drop`]) or stays readable ([`AfterClose::Drain`]).
+    /// Idempotent; `true` the first time.
     pub fn close(&self) -> bool {
         let first = !self.closed.swap(true, Ordering::SeqCst);
-        self.backlog().clear();
+        if self.after_close == AfterClose::Drop {
+            self.backlog().clear();
+        }
         first
+    }
+
+    /// What a read of a closed stream answers: under
+    /// [`AfterClose::Drain`] the next event left (set aside, then
+    /// queued), without waiting; else, or when none is left,
+    /// [`Next::Closed`].
+    fn leftover<S: EventSource<Event = T>>(&self, source: &S) -> Next<T> {
+        if self.after_close == AfterClose::Drop {
+            return Next::Closed;
+        }
+        let event = self.backlog().pop_front().or_else(|| source.try_pop());
+        event.map_or(Next::Closed, Next::Event)
     }
 
     /// Keeps `event` for the next read (a wait that was looking for
@@ -198,7 +250,7 @@ impl<T: Send + 'static> Events<T> {
     {
         loop {
             if self.is_closed(source) {
-                return Ok(Next::Closed);
+                return Ok(self.leftover(source));
             }
             if let Some(event) = self.backlog().pop_front() {
                 return Ok(Next::Event(event));
@@ -212,6 +264,11 @@ impl<T: Send + 'static> Events<T> {
             }
             waiter.between()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                if self.after_close == AfterClose::Drain && self.is_closed(source) {
+                    // Closed and drained is a better answer than a
+                    // timeout: nothing will come any more.
+                    return Ok(self.leftover(source));
+                }
                 return Ok(Next::Timeout);
             }
         }
@@ -236,7 +293,7 @@ impl<T: Send + 'static> Events<T> {
         }
         loop {
             if self.is_closed(source) {
-                return Ok(Next::Closed);
+                return Ok(self.pick_leftover(source, pick));
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -252,6 +309,26 @@ impl<T: Send + 'static> Events<T> {
             }
             waiter.between()?;
         }
+    }
+
+    /// [`Events::wait_for`] on a closed stream whose set-aside events
+    /// had nothing: under [`AfterClose::Drain`] it looks at what the
+    /// source has left (setting it aside in turn), without waiting.
+    fn pick_leftover<S, R>(&self, source: &S, mut pick: impl FnMut(&T) -> Option<R>) -> Next<R>
+    where
+        S: EventSource<Event = T>,
+    {
+        if self.after_close == AfterClose::Drop {
+            return Next::Closed;
+        }
+        while let Some(event) = source.try_pop() {
+            let found = pick(&event);
+            self.set_aside(event);
+            if let Some(found) = found {
+                return Next::Event(found);
+            }
+        }
+        Next::Closed
     }
 
     /// One slice of wait (at most until `deadline`, at most [`SLICE`]):
@@ -280,9 +357,10 @@ impl<T: Send + 'static> Events<T> {
     }
 
     /// Every event waiting now, set-aside ones first, without blocking.
-    /// Empty once closed.
+    /// Once closed: empty ([`AfterClose::Drop`]), or what is left
+    /// ([`AfterClose::Drain`]).
     pub fn drain<S: EventSource<Event = T>>(&self, source: &S) -> Vec<T> {
-        if self.is_closed(source) {
+        if self.after_close == AfterClose::Drop && self.is_closed(source) {
             return Vec::new();
         }
         let mut out: Vec<T> = self.backlog().drain(..).collect();
@@ -410,6 +488,54 @@ mod tests {
             Ok(Next::Closed)
         );
         assert!(ev.drain(&src).is_empty());
+    }
+
+    #[test]
+    fn drain_after_close_keeps_the_last_events_readable_then_answers_closed() {
+        let src = fake(&[7, 8]);
+        let ev = Events::with_policy(AfterClose::Drain);
+        assert_eq!(ev.after_close(), AfterClose::Drain);
+        ev.set_aside(6);
+        assert!(ev.close());
+        assert!(ev.is_closed(&src));
+        // Set aside first, then the source, in order; no wait for ever.
+        assert_eq!(ev.next(&src, None, &mut ()), Ok(Next::Event(6)));
+        assert_eq!(ev.next(&src, None, &mut ()), Ok(Next::Event(7)));
+        assert_eq!(ev.drain(&src), vec![8]);
+        assert_eq!(ev.next(&src, None, &mut ()), Ok(Next::Closed));
+        assert!(ev.drain(&src).is_empty());
+    }
+
+    #[test]
+    fn drain_after_close_answers_closed_not_timeout_once_nothing_is_left() {
+        // The source finished (the I/O thread stopped) with an event
+        // queued; close() was never called.
+        let src = fake(&[5]);
+        src.finished.store(true, Ordering::SeqCst);
+        let ev = Events::with_policy(AfterClose::Drain);
+        let now = Some(Instant::now());
+        assert_eq!(ev.next(&src, now, &mut ()), Ok(Next::Event(5)));
+        assert_eq!(ev.next(&src, now, &mut ()), Ok(Next::Closed));
+        // The same source under the default policy: dropped.
+        let src = fake(&[5]);
+        src.finished.store(true, Ordering::SeqCst);
+        let ev = Events::new();
+        assert_eq!(ev.next(&src, now, &mut ()), Ok(Next::Closed));
+        assert!(ev.drain(&src).is_empty());
+    }
+
+    #[test]
+    fn wait_for_after_close_looks_at_what_is_left_and_keeps_it() {
+        let src = fake(&[1, 2, 3]);
+        let ev = Events::with_policy(AfterClose::Drain);
+        ev.close();
+        let found = ev.wait_for(&src, None, &mut (), |&e| (e == 2).then_some(e));
+        assert_eq!(found, Ok(Next::Event(2)));
+        assert_eq!(
+            ev.wait_for(&src, None, &mut (), |&e| (e == 9).then_some(e)),
+            Ok(Next::Closed)
+        );
+        assert_eq!(ev.drain(&src), vec![1, 2, 3]);
     }
 
     #[test]

@@ -13,5 +13,5 @@
 mod events;
 mod hosted;
 
-pub use events::{EventSource, Events, Next, Waiter, SLICE};
+pub use events::{AfterClose, EventSource, Events, Next, Waiter, SLICE};
 pub use hosted::{Host, Hosted};
