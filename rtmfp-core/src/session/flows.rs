@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 const DELACK: Duration = Duration::from_millis(200);
 /// Room kept for the worst-case User Data header: type, length, flags and
 /// three 10-byte VLUs.
+/// How far ahead of now the pacing clock may run: that much of the paced
+/// rate leaves at once (see `Flows::pace`).
+pub const PACE_BURST: Duration = Duration::from_millis(1);
 const USER_DATA_OVERHEAD: usize = CHUNK_HEADER_LEN + 1 + 30;
 
 /// Errors from flow operations.
@@ -95,6 +98,9 @@ pub struct Flows {
     last_data_sent: Option<Instant>,
     /// Pacing: no data packet before this time.
     pace_next: Option<Instant>,
+    /// The pacing clock: when the data sent so far would have finished
+    /// leaving at the paced rate (in the past once it caught up).
+    pace_clock: Option<Instant>,
     /// TC sent on this session (§3.5.2.1).
     pub tc_sent: TcClock,
     /// TCR received on this session.
@@ -124,6 +130,7 @@ impl Flows {
             rx: RxPacket::default(),
             last_data_sent: None,
             pace_next: None,
+            pace_clock: None,
             tc_sent: TcClock::default(),
             tcr_received: TcClock::default(),
             tc_received: TcClock::default(),
@@ -638,11 +645,14 @@ impl Flows {
             && self.pace_next.is_none_or(|t| t <= now)
     }
 
-    /// Pacing: after a data packet of `bytes`, the next may leave once the
-    /// window would allow it at 2 × (slow start) or 1.25 × cwnd per SRTT,
-    /// so a window's worth
-    /// of packets spreads over the round trip instead of leaving in one
-    /// burst (§3.5.2.3 limits bursts; this smooths what remains).
+    /// Pacing: each data packet of `bytes` moves the pacing clock on by
+    /// the time the window would take to send it at 2 × (slow start) or
+    /// 1.25 × cwnd per SRTT, so a window's worth of packets spreads over
+    /// the round trip instead of leaving in one burst (§3.5.2.3 limits
+    /// bursts; this smooths what remains).  Packets go while the clock is
+    /// at most [`PACE_BURST`] ahead of now, as Linux's TCP lets 1 ms of
+    /// its pacing rate leave at once: a frame's few packets then leave
+    /// together (one wake-up, one GSO run) instead of one timer apart.
     fn pace(&mut self, now: Instant, bytes: usize, srtt: Option<Duration>) {
         let Some(srtt) = srtt.filter(|s| !s.is_zero()) else {
             return;
@@ -656,9 +666,9 @@ impl Flows {
             1.25
         };
         let interval = srtt.mul_f64(bytes as f64 / (cwnd * gain));
-        if interval >= Duration::from_micros(50) {
-            self.pace_next = Some(now + interval);
-        }
+        let clock = self.pace_clock.filter(|c| *c > now).unwrap_or(now) + interval;
+        self.pace_clock = Some(clock);
+        self.pace_next = clock.checked_sub(PACE_BURST).filter(|open| *open > now);
     }
 
     /// Adds acknowledgements to a packet (§3.6.3.4.5-6).  The first may be
