@@ -18,7 +18,7 @@
 
 use crate::amf;
 use crate::convert::{self, AddrSpec};
-use crate::errors::{self, describe_client, invalid, Code, Result};
+use crate::errors::{self, describe, invalid, Code, Result};
 use crate::flv::{FlvTask, Op};
 use crate::items::{Item, NativeItem, ReplyValue};
 use crate::object::{lock, Base, CloseTask};
@@ -38,6 +38,7 @@ use rtmfp_core::flash::uri::RtmfpUri;
 use rtmfp_core::flash::{
     ClientEvent, FlashClient, NetConnection as CoreNetConnection, NetConnectionConfig, NetError,
 };
+use rtmfp_core::host::Classify;
 use rtmfp_core::runtime::Handle;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -126,7 +127,7 @@ fn stream_kind(kind: &str, peer: Option<String>) -> Result<Option<[u8; 32]>> {
 }
 
 fn client_failed(request: u32, e: ClientError) -> Item {
-    let (code, message) = describe_client(e);
+    let (code, message) = describe(&e);
     Item::failed(request, code, message)
 }
 
@@ -242,7 +243,7 @@ impl NativeNetConnection {
         })
         .map_err(|e| match e {
             NetError::Io(e) => convert::start_failed(&bind, e),
-            other => errors::err(Code::Internal, other.to_string()),
+            other => errors::failed(other.failure()),
         })?;
         let peer_id = nc.near_id();
         let keys = Arc::new(Mutex::new(Keys::default()));
