@@ -157,6 +157,13 @@ export declare class NativeNetConnection {
    * `registerName` and `lookupName` are the rendezvous server's own.
    */
   call(request: number, name: string, args: Array<unknown>): void
+  /**
+   * Whether DIRECT_CONNECTIONS NetStream `key` asks about its
+   * subscribers (its `onPeerConnect` is set): each is then a
+   * `peerConnect` item answered with `acceptPeer` or `rejectPeer`;
+   * otherwise they are accepted on the I/O thread.
+   */
+  setStreamAsks(key: number, asks: boolean): void
   /** Accepts subscriber `peer` (from a `peerConnect` item). */
   acceptPeer(peer: number): void
   /**

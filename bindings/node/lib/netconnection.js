@@ -528,6 +528,8 @@ class NetStream extends EventEmitter {
   #flvReading = false
   /** its reader's start, until it ran (play() waits for it) */
   #flvStart = null
+  /** the publisher's onPeerConnect (null: accept every subscriber) */
+  #onPeerConnect = null
 
   /**
    * A publisher's `onPeerConnect(subscriber)`: called on the JS thread for
@@ -535,9 +537,25 @@ class NetStream extends EventEmitter {
    * (within maxPeerConnections); return true to accept it, false to
    * reject it (it gets "NetStream.Connect.Rejected").  If it throws, the
    * subscriber is rejected and the error is emitted as 'error' (or, with
-   * no 'error' listener, a process warning).  Default (null): accept.
+   * no 'error' listener, a process warning).  Default (null): accept,
+   * on the I/O thread without waiting for this one.
    */
-  onPeerConnect = null
+  get onPeerConnect() {
+    return this.#onPeerConnect
+  }
+
+  set onPeerConnect(f) {
+    const asks = typeof f === 'function'
+    const asked = typeof this.#onPeerConnect === 'function'
+    this.#onPeerConnect = f
+    if (asks === asked || this.#closed) return
+    // Only a stream with a handler makes its subscribers wait for us.
+    try {
+      this.#conn.core.call('setStreamAsks', this.#key, asks)
+    } catch (e) {
+      if (e.code !== codes.CLOSED) throw fromNative(e)
+    }
+  }
 
   /**
    * `new NetStream(nc)` or `(nc, NetStream.CONNECT_TO_FMS)`: publish or play

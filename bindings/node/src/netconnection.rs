@@ -12,9 +12,11 @@
 //! event sink translates back, so a NetStream can be used at once,
 //! before its creation has run on the I/O thread.
 //!
-//! Subscribers of DIRECT_CONNECTIONS streams are asked about
-//! (`PeerConnectMode::Ask`): a `peerConnect` item goes to JS, whose
-//! `onPeerConnect` answers with `acceptPeer` or `rejectPeer`.
+//! Subscribers of a DIRECT_CONNECTIONS stream are accepted on the I/O
+//! thread (up to `maxPeerConnections`) unless its `onPeerConnect` is set:
+//! then the stream asks (`setStreamAsks`, core's per-stream asks), and a
+//! `peerConnect` item goes to JS, whose `onPeerConnect` answers with
+//! `acceptPeer` or `rejectPeer`.
 
 use crate::amf;
 use crate::convert::{self, AddrSpec};
@@ -220,8 +222,10 @@ impl NativeNetConnection {
         if let Some(ms) = options.keepalive_interval {
             endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
         }
+        // Streams whose onPeerConnect is set ask (setStreamAsks); the
+        // others accept without waiting for the JS thread.
         let mut client = ClientConfig {
-            peer_connect: PeerConnectMode::Ask,
+            peer_connect: PeerConnectMode::AcceptAll,
             ..ClientConfig::default()
         };
         if let Some(max) = options.max_peer_connections {
@@ -437,6 +441,21 @@ impl NativeNetConnection {
                 Ok(txn) => Item::reply(request, Ok(ReplyValue::Id(txn as u64))),
                 Err(e) => client_failed(request, e),
             });
+        })
+    }
+
+    /// Whether DIRECT_CONNECTIONS NetStream `key` asks about its
+    /// subscribers (its `onPeerConnect` is set): each is then a
+    /// `peerConnect` item answered with `acceptPeer` or `rejectPeer`;
+    /// otherwise they are accepted on the I/O thread.
+    #[napi]
+    pub fn set_stream_asks(&self, key: u32, asks: bool) -> Result<()> {
+        let keys = self.keys.clone();
+        self.post(move |c, _, _| {
+            let id = lock(&keys).by_key.get(&key).copied();
+            if let Some(id) = id {
+                let _ = c.set_stream_asks(id, asks);
+            }
         })
     }
 
