@@ -29,8 +29,9 @@ pub struct Refusal {
     pub kind: RefusalKind,
     /// The words every adapter shows.
     pub message: String,
-    /// The server's info object (`code`, `level`, `description`).
-    pub info: Option<StatusInfo>,
+    /// The server's info object (`code`, `level`, `description`); boxed
+    /// to keep `Result<_, Refusal>` small.
+    pub info: Option<Box<StatusInfo>>,
 }
 
 impl fmt::Display for Refusal {
@@ -69,7 +70,7 @@ pub fn connect_outcome(info: &StatusInfo, uri: &str) -> Result<(), Refusal> {
     Err(Refusal {
         kind,
         message: format!("{uri}: {what} ({}: {})", info.code, info.description),
-        info: Some(info.clone()),
+        info: Some(Box::new(info.clone())),
     })
 }
 
@@ -83,7 +84,7 @@ pub fn call_refusal(info: Option<StatusInfo>, what: &str) -> Refusal {
     Refusal {
         kind: RefusalKind::CallFailed,
         message: format!("{what} failed: {}", info.description),
-        info: Some(info),
+        info: Some(Box::new(info)),
     }
 }
 
@@ -113,7 +114,7 @@ mod tests {
         assert_eq!(r.kind, RefusalKind::Rejected);
         assert!(r.message.starts_with("rtmfp://a: the server rejected"));
         assert!(r.message.contains("bad key"));
-        assert_eq!(r.info, Some(no));
+        assert_eq!(r.info, Some(Box::new(no)));
     }
 
     #[test]
