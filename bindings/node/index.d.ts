@@ -157,6 +157,13 @@ export declare class NativeNetConnection {
    * `registerName` and `lookupName` are the rendezvous server's own.
    */
   call(request: number, name: string, args: Array<unknown>): void
+  /**
+   * Whether DIRECT_CONNECTIONS NetStream `key` asks about its
+   * subscribers (its `onPeerConnect` is set): each is then a
+   * `peerConnect` item answered with `acceptPeer` or `rejectPeer`;
+   * otherwise they are accepted on the I/O thread.
+   */
+  setStreamAsks(key: number, asks: boolean): void
   /** Accepts subscriber `peer` (from a `peerConnect` item). */
   acceptPeer(peer: number): void
   /**
@@ -250,6 +257,12 @@ export declare class NativeServer {
   close(timeoutMs: number): Promise<boolean>
 }
 
+/**
+ * The error for a call (`what`, e.g. `call("echo")`) answered with
+ * `_error` whose info has `code` and `description`.
+ */
+export declare function callRefusal(code: string | undefined | null, description: string | undefined | null, what: string): NativeFailure
+
 /** Starts a check of the server at `uri`; resolves to its report. */
 export declare function check(uri: string, options: NativeCheckOptions): Promise<unknown>
 
@@ -258,6 +271,12 @@ export declare function check(uri: string, options: NativeCheckOptions): Promise
  * literals) without binding them; throws for a bad one.
  */
 export declare function checkBind(bind: Array<string>): void
+
+/**
+ * How the NetConnection status (`level`, `code`, `description`) ends a
+ * connect to `uri`.
+ */
+export declare function connectOutcome(level: string, code: string, description: string, uri: string): NativeConnectOutcome
 
 /**
  * How an FLV call ended, as JS receives it: at most one field is set
@@ -274,6 +293,12 @@ export interface FlvOutcome {
   code?: string
   message?: string
 }
+
+/**
+ * The peer ID in the answer to `lookupName(name)` (`answer`: its first
+ * value if a string); throws ERR_RTMFP_CALL_FAILED otherwise.
+ */
+export declare function lookupAnswer(answer: string | undefined | null, name: string): string
 
 /** Options of `check` (validated and defaulted by the JS wrapper). */
 export interface NativeCheckOptions {
@@ -331,6 +356,14 @@ export interface NativeClientInfo {
   mediaIn: number
 }
 
+/** How a NetConnection status ends a connect to `uri`. */
+export interface NativeConnectOutcome {
+  /** Whether the status ends the connect (success or not). */
+  ends: boolean
+  /** The error when it ends without success. */
+  failure?: NativeFailure
+}
+
 /**
  * Options of `new NativeEndpoint` (validated and defaulted by the JS
  * wrapper; durations in ms).
@@ -358,6 +391,14 @@ export interface NativeEndpointOptions {
    * relay (RTMFPTURNProxy).
    */
   turn?: string
+}
+
+/** A failure's `err.code` and message, as JS receives them. */
+export interface NativeFailure {
+  /** One of the `ERR_RTMFP_*` codes. */
+  code: string
+  /** Core's words. */
+  message: string
 }
 
 /** The I/O thread's counters. */
@@ -591,6 +632,13 @@ export interface NativeStats {
   /** The I/O thread's own counters. */
   io: NativeIoStats
 }
+
+/**
+ * The error for a `'sessionOpenFailed'` item (its `reason` and
+ * `address`) of a session with `what` (a URI, "peer 0123..."): core's
+ * kind and words.
+ */
+export declare function openFailure(reason: string, what: string, address?: string | undefined | null): NativeFailure
 
 /** The version of the rtmfp native library (the Cargo package version). */
 export declare function version(): string

@@ -3,6 +3,8 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
 
+use rtmfp_core::host::{Classify, ErrorKind, Failure};
+
 /// Success. Fallible functions return this (or a non-negative count).
 pub const RTMFP_OK: c_int = 0;
 /// A pointer argument that must not be NULL was NULL.
@@ -112,6 +114,36 @@ impl Error {
     pub(crate) fn message(&self) -> &str {
         &self.message
     }
+}
+
+/// A core failure as a C code: the kind picks the code, the message is
+/// the core's (the same words Python and Node show).
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Self {
+        let code = match f.kind {
+            ErrorKind::Closed | ErrorKind::FlowClosed => RTMFP_ERR_CLOSED,
+            ErrorKind::InvalidArgument => RTMFP_ERR_INVALID_ARGUMENT,
+            ErrorKind::Timeout => RTMFP_ERR_TIMEOUT,
+            ErrorKind::WouldBlock => RTMFP_ERR_AGAIN,
+            ErrorKind::UnknownSession | ErrorKind::UnknownFlow | ErrorKind::UnknownStream => {
+                RTMFP_ERR_INVALID_HANDLE
+            }
+            ErrorKind::NotOpen
+            | ErrorKind::OpenFailed
+            | ErrorKind::WrongState
+            | ErrorKind::IoThread => RTMFP_ERR_WRONG_STATE,
+            ErrorKind::Io => RTMFP_ERR_IO,
+            ErrorKind::Identity => RTMFP_ERR_CRYPTO,
+            ErrorKind::Panicked => RTMFP_ERR_PANIC,
+        };
+        Error::new(code, f.message)
+    }
+}
+
+/// A core error (runtime, endpoint, client, NetConnection, FLV) as a C
+/// code and message.
+pub(crate) fn from_core(e: impl Classify) -> Error {
+    e.failure().into()
 }
 
 thread_local! {

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use rtmfp_core::flash::flv_io::FlvIoError;
 
-use crate::error::{
-    Error, RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_WRONG_STATE,
-    RTMFP_OK,
-};
+use crate::error::{Error, RTMFP_ERR_CLOSED, RTMFP_OK};
 use crate::guard::ffi_guard;
 use crate::netconnection::{core_stream, rtmfp_netstream};
-use crate::util::{net_error, write_out};
+use crate::util::write_out;
 
 /// Default reordering window of rtmfp_netstream_start_flv_read(), in
 /// milliseconds of stream time (what `rtmfp play --out -` uses).
@@ -28,12 +25,7 @@ pub const RTMFP_FLV_MAX_QUEUED_TAGS: usize = 64;
 const _: () = assert!(RTMFP_FLV_MAX_QUEUED_TAGS == rtmfp_core::flash::flv_io::MAX_QUEUED_TAGS);
 
 fn flv_error(e: FlvIoError) -> Error {
-    match e {
-        FlvIoError::NotFlv(e) => Error::new(RTMFP_ERR_INVALID_ARGUMENT, e.to_string()),
-        FlvIoError::WouldBlock => Error::new(RTMFP_ERR_AGAIN, "would block: try again later"),
-        FlvIoError::WrongState(why) => Error::new(RTMFP_ERR_WRONG_STATE, why),
-        FlvIoError::Net(e) => net_error(e),
-    }
+    crate::error::from_core(e)
 }
 
 /// `timeout_ms` as the core takes it: 0 no wait, negative no limit.

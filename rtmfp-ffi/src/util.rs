@@ -4,17 +4,11 @@
 use std::ffi::{c_char, c_int};
 use std::net::SocketAddr;
 
-use rtmfp_core::endpoint::EndpointError;
 use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::flash::NetError;
 use rtmfp_core::runtime::RuntimeError;
-use rtmfp_core::session::flows::FlowError;
 
-use crate::error::{
-    Error, RTMFP_ERR_AGAIN, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO,
-    RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO, RTMFP_ERR_PANIC,
-    RTMFP_ERR_WRONG_STATE,
-};
+use crate::error::{from_core, Error, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_INVALID_ARGUMENT};
 
 /// Longest C string an entry point reads (addresses, URIs). A longer
 /// string, or one without a NUL within this many bytes, is refused without
@@ -159,69 +153,19 @@ pub(crate) fn unhex<const N: usize>(s: &str, name: &str) -> Result<[u8; N], Erro
     Ok(out)
 }
 
-/// The C code and message for a failed runtime call.
+/// The C code and message for a failed runtime call (core's words).
 pub(crate) fn runtime_error(e: RuntimeError) -> Error {
-    let code = match &e {
-        RuntimeError::Closed | RuntimeError::ShuttingDown => RTMFP_ERR_CLOSED,
-        RuntimeError::CalledFromIoThread => RTMFP_ERR_WRONG_STATE,
-        RuntimeError::Panicked => RTMFP_ERR_PANIC,
-        RuntimeError::InvalidArgument(_) => RTMFP_ERR_INVALID_ARGUMENT,
-        RuntimeError::Endpoint(e) => match e {
-            EndpointError::UnknownSession => RTMFP_ERR_INVALID_HANDLE,
-            EndpointError::NotOpen => RTMFP_ERR_WRONG_STATE,
-            EndpointError::InvalidArgument(_) => RTMFP_ERR_INVALID_ARGUMENT,
-            EndpointError::Flow(FlowError::UnknownFlow) => RTMFP_ERR_INVALID_HANDLE,
-            EndpointError::Flow(FlowError::Closed) => RTMFP_ERR_CLOSED,
-            EndpointError::Flow(FlowError::WouldBlock) => RTMFP_ERR_AGAIN,
-            EndpointError::Flow(FlowError::MetadataTooLarge) => RTMFP_ERR_INVALID_ARGUMENT,
-        },
-    };
-    let message = match &e {
-        RuntimeError::Endpoint(EndpointError::UnknownSession) => {
-            "no such session (closed, failed to open, or never issued)".to_owned()
-        }
-        RuntimeError::Endpoint(EndpointError::Flow(FlowError::UnknownFlow)) => {
-            "no such flow in this session (in this direction)".to_owned()
-        }
-        RuntimeError::Endpoint(EndpointError::Flow(FlowError::WouldBlock)) => {
-            "flow send buffer is full; wait for RTMFP_EVENT_TYPE_FLOW_WRITABLE".to_owned()
-        }
-        _ => e.to_string(),
-    };
-    Error::new(code, message)
+    from_core(e)
 }
 
 /// The C code and message for a refused Flash client call.
 pub(crate) fn client_error(e: ClientError) -> Error {
-    match e {
-        ClientError::UnknownStream => Error::new(
-            RTMFP_ERR_INVALID_HANDLE,
-            "no such NetStream or subscriber (closed, or never issued)",
-        ),
-        ClientError::NotConnected => Error::new(
-            RTMFP_ERR_WRONG_STATE,
-            "the NetConnection is not connected; wait for NetConnection.Connect.Success",
-        ),
-        ClientError::AlreadyConnected => Error::new(
-            RTMFP_ERR_WRONG_STATE,
-            "the NetConnection is already connected",
-        ),
-        ClientError::WrongState(why) => Error::new(RTMFP_ERR_WRONG_STATE, why),
-        ClientError::InvalidArgument(why) => invalid(why),
-        ClientError::Endpoint(e) => runtime_error(RuntimeError::Endpoint(e)),
-    }
+    from_core(e)
 }
 
 /// A NetConnection failure as an error code and message.
 pub(crate) fn net_error(e: NetError) -> Error {
-    match e {
-        NetError::Client(e) => client_error(e),
-        NetError::Runtime(e) => runtime_error(e),
-        NetError::Io(e) => Error::new(RTMFP_ERR_IO, format!("starting the NetConnection: {e}")),
-        NetError::Identity(why) => {
-            Error::new(RTMFP_ERR_CRYPTO, format!("making the identity: {why}"))
-        }
-    }
+    from_core(e)
 }
 
 /// Reads `count` (at most `max`) NUL-terminated strings.
@@ -260,7 +204,12 @@ pub(crate) unsafe fn cstr_list(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::RTMFP_ERR_NULL_POINTER;
+    use crate::error::{
+        RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_NULL_POINTER,
+        RTMFP_ERR_WRONG_STATE,
+    };
+    use rtmfp_core::endpoint::EndpointError;
+    use rtmfp_core::session::flows::FlowError;
 
     #[test]
     fn byte_buffers() {

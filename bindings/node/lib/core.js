@@ -28,28 +28,17 @@
 const { RtmfpError, codes, closed, fromNative } = require('./errors')
 const { Session } = require('./session')
 const { kItem, kClosed } = require('./internal')
+const { openFailure } = require('./native')
 
 // setTimeout's longest delay; longer connect timeouts mean "no timer".
 const MAX_TIMER = 2 ** 31 - 1
 // How many times a connect follows "use that other session" (glare).
 const MAX_SWITCHES = 8
 
+// The error for a session with `what` that did not open: core's code and words.
 function openError(reason, what, address) {
-  switch (reason) {
-    case 'unreachable':
-      return new RtmfpError(
-        codes.SESSION,
-        `no session with ${what}: ${address} is unreachable (ICMP port or host unreachable: nothing listens there)`,
-      )
-    case 'timeout':
-      return new RtmfpError(codes.TIMEOUT, `no session with ${what}: no answer before the open timeout`)
-    case 'keyingFailed':
-      return new RtmfpError(codes.SESSION, `no session with ${what}: its keying (certificate or signature) was refused`)
-    case 'cancelled':
-      return new RtmfpError(codes.SESSION, `no session with ${what}: cancelled before it opened`)
-    default:
-      return new RtmfpError(codes.SESSION, `no session with ${what}: ${reason}`)
-  }
+  const { code, message } = openFailure(reason, what, address ?? undefined)
+  return new RtmfpError(code, message)
 }
 
 class Core {

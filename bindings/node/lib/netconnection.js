@@ -15,7 +15,7 @@
 const { EventEmitter } = require('node:events')
 const { Readable, Writable } = require('node:stream')
 const { Core } = require('./core')
-const { NativeNetConnection, checkBind } = require('./native')
+const { NativeNetConnection, checkBind, connectOutcome, callRefusal, lookupAnswer } = require('./native')
 const { RtmfpError, codes, closed, invalid, state, fromNative } = require('./errors')
 const v = require('./validate')
 const { kItem } = require('./internal')
@@ -159,7 +159,8 @@ class Connection {
         call.resolve(item.args)
       } else {
         const i = { code: item.code, description: item.description }
-        call.reject(new RtmfpError(codes.CALL_FAILED, item.description || item.code || 'the call failed', { info: i }))
+        const { code, message } = callRefusal(item.code, item.description, call.what)
+        call.reject(new RtmfpError(code, message, { info: i }))
       }
       return
     }
@@ -177,20 +178,12 @@ class Connection {
   }
 
   onStatus(i) {
-    switch (i.code) {
-      case 'NetConnection.Connect.Success':
-        this.connected = true
-        this.settle(null)
-        break
-      case 'NetConnection.Connect.Rejected':
-        this.over(new RtmfpError(codes.REJECTED, `the server rejected the connection: ${i.description}`, { info: i }))
-        break
-      case 'NetConnection.Connect.Failed':
-        this.over(new RtmfpError(codes.CONNECT_FAILED, `the connection failed: ${i.description}`, { info: i }))
-        break
-      case 'NetConnection.Connect.Closed':
-        this.over(new RtmfpError(codes.CONNECT_FAILED, `the connection closed before it succeeded: ${i.description}`, { info: i }))
-        break
+    const outcome = connectOutcome(i.level, i.code, i.description, this.nc.uri ?? '')
+    if (outcome.ends && outcome.failure == null) {
+      this.connected = true
+      this.settle(null)
+    } else if (outcome.ends) {
+      this.over(new RtmfpError(outcome.failure.code, outcome.failure.message, { info: i }))
     }
     this.nc.emit('netStatus', i)
   }
@@ -243,11 +236,11 @@ class Connection {
     return promise
   }
 
-  call(name, args) {
+  call(name, args, what = `call(${JSON.stringify(name)})`) {
     return this.request('call', [name, args], undefined, (item, resolve, reject) => {
       // Held until the answer comes (or the connection ends).
       this.core.hold()
-      this.calls.set(item.value, { resolve, reject })
+      this.calls.set(item.value, { resolve, reject, what })
     })
   }
 }
@@ -442,7 +435,7 @@ class NetConnection extends EventEmitter {
   registerName(name) {
     if (v.string(name, 'name') === '') throw invalid('name must not be empty')
     return this.#connected()
-      .call('registerName', [name])
+      .call('registerName', [name], `registerName(${JSON.stringify(name)})`)
       .then(() => undefined)
   }
 
@@ -454,10 +447,13 @@ class NetConnection extends EventEmitter {
   lookupName(name) {
     if (v.string(name, 'name') === '') throw invalid('name must not be empty')
     return this.#connected()
-      .call('lookupName', [name])
+      .call('lookupName', [name], `lookupName(${JSON.stringify(name)})`)
       .then((args) => {
-        if (typeof args[0] !== 'string') throw new RtmfpError(codes.CALL_FAILED, 'lookupName: no peer ID in the answer')
-        return args[0]
+        try {
+          return lookupAnswer(typeof args[0] === 'string' ? args[0] : undefined, name)
+        } catch (e) {
+          throw fromNative(e)
+        }
       })
   }
 
@@ -532,6 +528,8 @@ class NetStream extends EventEmitter {
   #flvReading = false
   /** its reader's start, until it ran (play() waits for it) */
   #flvStart = null
+  /** the publisher's onPeerConnect (null: accept every subscriber) */
+  #onPeerConnect = null
 
   /**
    * A publisher's `onPeerConnect(subscriber)`: called on the JS thread for
@@ -539,9 +537,25 @@ class NetStream extends EventEmitter {
    * (within maxPeerConnections); return true to accept it, false to
    * reject it (it gets "NetStream.Connect.Rejected").  If it throws, the
    * subscriber is rejected and the error is emitted as 'error' (or, with
-   * no 'error' listener, a process warning).  Default (null): accept.
+   * no 'error' listener, a process warning).  Default (null): accept,
+   * on the I/O thread without waiting for this one.
    */
-  onPeerConnect = null
+  get onPeerConnect() {
+    return this.#onPeerConnect
+  }
+
+  set onPeerConnect(f) {
+    const asks = typeof f === 'function'
+    const asked = typeof this.#onPeerConnect === 'function'
+    this.#onPeerConnect = f
+    if (asks === asked || this.#closed) return
+    // Only a stream with a handler makes its subscribers wait for us.
+    try {
+      this.#conn.core.call('setStreamAsks', this.#key, asks)
+    } catch (e) {
+      if (e.code !== codes.CLOSED) throw fromNative(e)
+    }
+  }
 
   /**
    * `new NetStream(nc)` or `(nc, NetStream.CONNECT_TO_FMS)`: publish or play

@@ -7,10 +7,10 @@
 //! callback) carry the same code and message as fields.
 
 use napi::Status;
-use rtmfp_core::endpoint::{EndpointError, OpenFailure};
-use rtmfp_core::flash::client::ClientError;
+use rtmfp_core::endpoint::OpenFailure;
+use rtmfp_core::host::outcome::RefusalKind;
+use rtmfp_core::host::{Classify, ErrorKind, Failure};
 use rtmfp_core::runtime::RuntimeError;
-use rtmfp_core::session::flows::FlowError;
 
 /// What went wrong, as the JS `err.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,12 @@ pub enum Code {
     /// connected (or already), a NetStream that does not publish, plays
     /// already, or is of the wrong kind.
     State,
+    /// The server rejected the connect ("NetConnection.Connect.Rejected").
+    Rejected,
+    /// The connect failed, or the connection closed before it succeeded.
+    ConnectFailed,
+    /// The server answered a call with `_error` (or with no usable value).
+    CallFailed,
     /// A bug: a call panicked on the I/O thread, or Node-API failed.
     Internal,
 }
@@ -51,6 +57,9 @@ impl Code {
             Code::Flow => "ERR_RTMFP_FLOW",
             Code::Io => "ERR_RTMFP_IO",
             Code::State => "ERR_RTMFP_STATE",
+            Code::Rejected => "ERR_RTMFP_REJECTED",
+            Code::ConnectFailed => "ERR_RTMFP_CONNECT_FAILED",
+            Code::CallFailed => "ERR_RTMFP_CALL_FAILED",
             Code::Internal => "ERR_RTMFP_INTERNAL",
         }
     }
@@ -86,7 +95,7 @@ pub fn invalid(message: impl Into<String>) -> Error {
 
 /// The error of calls on a closed endpoint.
 pub fn closed() -> Error {
-    err(Code::Closed, "the endpoint is closed")
+    failed(Failure::closed("the endpoint"))
 }
 
 /// A Node-API failure (never expected) as an `ERR_RTMFP_INTERNAL` error.
@@ -94,39 +103,41 @@ pub fn internal(e: napi::Error) -> Error {
     err(Code::Internal, format!("Node-API: {e}"))
 }
 
-/// The code and message for a runtime error.
-pub fn describe(e: &RuntimeError) -> (Code, String) {
-    let code = match e {
-        RuntimeError::Closed | RuntimeError::ShuttingDown => {
-            return (Code::Closed, "the endpoint is closed".to_owned())
-        }
-        RuntimeError::CalledFromIoThread | RuntimeError::Panicked => Code::Internal,
-        RuntimeError::InvalidArgument(_) => Code::InvalidArgument,
-        RuntimeError::Endpoint(e) => match e {
-            EndpointError::UnknownSession | EndpointError::NotOpen => Code::Session,
-            EndpointError::InvalidArgument(_) => Code::InvalidArgument,
-            EndpointError::Flow(FlowError::WouldBlock) => {
-                return (
-                    Code::WouldBlock,
-                    "the flow's send buffer is full; wait for 'writable'".to_owned(),
-                )
-            }
-            EndpointError::Flow(FlowError::MetadataTooLarge) => Code::InvalidArgument,
-            EndpointError::Flow(_) => Code::Flow,
-        },
-    };
-    let message = match e {
-        // "endpoint: no such session" reads oddly from JS.
-        RuntimeError::Endpoint(inner) => inner.to_string(),
-        other => other.to_string(),
-    };
-    (code, message)
+/// The `err.code` of a core failure's kind.
+fn code_of(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::Closed => Code::Closed,
+        ErrorKind::InvalidArgument => Code::InvalidArgument,
+        ErrorKind::Timeout => Code::Timeout,
+        ErrorKind::WouldBlock => Code::WouldBlock,
+        ErrorKind::UnknownSession | ErrorKind::NotOpen | ErrorKind::OpenFailed => Code::Session,
+        ErrorKind::UnknownFlow | ErrorKind::FlowClosed => Code::Flow,
+        ErrorKind::UnknownStream | ErrorKind::WrongState => Code::State,
+        ErrorKind::Io => Code::Io,
+        ErrorKind::Identity | ErrorKind::IoThread | ErrorKind::Panicked => Code::Internal,
+    }
+}
+
+/// The code and message of a core failure (its kind's code, core's words).
+pub fn coded(f: Failure) -> (Code, String) {
+    (code_of(f.kind), f.message)
+}
+
+/// A core failure as an error to throw.
+pub fn failed(f: Failure) -> Error {
+    let (code, message) = coded(f);
+    err(code, message)
+}
+
+/// The code and message for a core error (runtime, client, NetConnection,
+/// FLV).
+pub fn describe(e: &impl Classify) -> (Code, String) {
+    coded(e.failure())
 }
 
 /// A runtime error as an error to throw.
 pub fn from_runtime(e: RuntimeError) -> Error {
-    let (code, message) = describe(&e);
-    err(code, message)
+    failed(e.failure())
 }
 
 /// The name of an opening's failure, as in `'sessionOpenFailed'` items.
@@ -140,12 +151,11 @@ pub fn open_failure_name(reason: OpenFailure) -> &'static str {
     }
 }
 
-/// The code and message for a Flash client error.
-pub fn describe_client(e: ClientError) -> (Code, String) {
-    match e {
-        ClientError::Endpoint(inner) => describe(&RuntimeError::Endpoint(inner)),
-        ClientError::InvalidArgument(why) => (Code::InvalidArgument, why),
-        ClientError::UnknownStream => (Code::State, "no such stream (closed?)".to_owned()),
-        other => (Code::State, other.to_string()),
+/// The `err.code` of a refused connect or call.
+pub fn refusal_code(kind: RefusalKind) -> Code {
+    match kind {
+        RefusalKind::Rejected => Code::Rejected,
+        RefusalKind::ConnectFailed => Code::ConnectFailed,
+        RefusalKind::CallFailed => Code::CallFailed,
     }
 }

@@ -13,9 +13,8 @@ use napi_derive::napi;
 use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::flash::flv_io::FlvIoError;
 use rtmfp_core::flash::{
-    FlashClient, NetConnection as CoreNetConnection, NetError, NetStream as CoreNetStream,
+    FlashClient, NetConnection as CoreNetConnection, NetStream as CoreNetStream,
 };
-use rtmfp_core::runtime::RuntimeError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,21 +62,6 @@ pub struct FlvTask {
     pub key: u32,
     pub op: Op,
     pub wait: Duration,
-}
-
-fn describe(e: FlvIoError) -> (Code, String) {
-    match e {
-        FlvIoError::NotFlv(e) => (Code::InvalidArgument, e.to_string()),
-        FlvIoError::WouldBlock => (Code::WouldBlock, e.to_string()),
-        FlvIoError::WrongState(why) => (Code::State, why.to_owned()),
-        FlvIoError::Net(NetError::Client(e)) => errors::describe_client(e),
-        FlvIoError::Net(NetError::Runtime(RuntimeError::Closed | RuntimeError::ShuttingDown)) => {
-            (Code::Closed, "the NetConnection is closed".to_owned())
-        }
-        FlvIoError::Net(NetError::Runtime(e)) => errors::describe(&e),
-        FlvIoError::Net(NetError::Io(e)) => (Code::Io, e.to_string()),
-        FlvIoError::Net(e) => (Code::Internal, e.to_string()),
-    }
 }
 
 impl FlvTask {
@@ -134,7 +118,7 @@ impl Task for FlvTask {
 
     fn compute(&mut self) -> napi::Result<Done> {
         Ok(self.run().unwrap_or_else(|e| {
-            let (code, message) = describe(e);
+            let (code, message) = errors::describe(&e);
             Done::Failed(code, message)
         }))
     }

@@ -23,6 +23,7 @@
 //!   receives them;
 //! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
+//! - [`outcome`]: failures and outcomes JS words through the core;
 //! - [`convert`]: durations (ms), addresses, peer IDs, priorities.
 //!
 //! There are no Rust unit tests: a test binary cannot link the Node-API
@@ -39,6 +40,7 @@ mod flv;
 mod items;
 mod netconnection;
 mod object;
+mod outcome;
 mod server;
 mod shared;
 

@@ -12,13 +12,15 @@
 //! event sink translates back, so a NetStream can be used at once,
 //! before its creation has run on the I/O thread.
 //!
-//! Subscribers of DIRECT_CONNECTIONS streams are asked about
-//! (`PeerConnectMode::Ask`): a `peerConnect` item goes to JS, whose
-//! `onPeerConnect` answers with `acceptPeer` or `rejectPeer`.
+//! Subscribers of a DIRECT_CONNECTIONS stream are accepted on the I/O
+//! thread (up to `maxPeerConnections`) unless its `onPeerConnect` is set:
+//! then the stream asks (`setStreamAsks`, core's per-stream asks), and a
+//! `peerConnect` item goes to JS, whose `onPeerConnect` answers with
+//! `acceptPeer` or `rejectPeer`.
 
 use crate::amf;
 use crate::convert::{self, AddrSpec};
-use crate::errors::{self, describe_client, invalid, Code, Result};
+use crate::errors::{self, describe, invalid, Code, Result};
 use crate::flv::{FlvTask, Op};
 use crate::items::{Item, NativeItem, ReplyValue};
 use crate::object::{lock, Base, CloseTask};
@@ -38,6 +40,7 @@ use rtmfp_core::flash::uri::RtmfpUri;
 use rtmfp_core::flash::{
     ClientEvent, FlashClient, NetConnection as CoreNetConnection, NetConnectionConfig, NetError,
 };
+use rtmfp_core::host::Classify;
 use rtmfp_core::runtime::Handle;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -126,7 +129,7 @@ fn stream_kind(kind: &str, peer: Option<String>) -> Result<Option<[u8; 32]>> {
 }
 
 fn client_failed(request: u32, e: ClientError) -> Item {
-    let (code, message) = describe_client(e);
+    let (code, message) = describe(&e);
     Item::failed(request, code, message)
 }
 
@@ -219,8 +222,10 @@ impl NativeNetConnection {
         if let Some(ms) = options.keepalive_interval {
             endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
         }
+        // Streams whose onPeerConnect is set ask (setStreamAsks); the
+        // others accept without waiting for the JS thread.
         let mut client = ClientConfig {
-            peer_connect: PeerConnectMode::Ask,
+            peer_connect: PeerConnectMode::AcceptAll,
             ..ClientConfig::default()
         };
         if let Some(max) = options.max_peer_connections {
@@ -242,7 +247,7 @@ impl NativeNetConnection {
         })
         .map_err(|e| match e {
             NetError::Io(e) => convert::start_failed(&bind, e),
-            other => errors::err(Code::Internal, other.to_string()),
+            other => errors::failed(other.failure()),
         })?;
         let peer_id = nc.near_id();
         let keys = Arc::new(Mutex::new(Keys::default()));
@@ -436,6 +441,21 @@ impl NativeNetConnection {
                 Ok(txn) => Item::reply(request, Ok(ReplyValue::Id(txn as u64))),
                 Err(e) => client_failed(request, e),
             });
+        })
+    }
+
+    /// Whether DIRECT_CONNECTIONS NetStream `key` asks about its
+    /// subscribers (its `onPeerConnect` is set): each is then a
+    /// `peerConnect` item answered with `acceptPeer` or `rejectPeer`;
+    /// otherwise they are accepted on the I/O thread.
+    #[napi]
+    pub fn set_stream_asks(&self, key: u32, asks: bool) -> Result<()> {
+        let keys = self.keys.clone();
+        self.post(move |c, _, _| {
+            let id = lock(&keys).by_key.get(&key).copied();
+            if let Some(id) = id {
+                let _ = c.set_stream_asks(id, asks);
+            }
         })
     }
 

@@ -23,11 +23,10 @@ use pyo3::exceptions::{PyBlockingIOError, PyException, PyTimeoutError, PyValueEr
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use rtmfp_core::endpoint::EndpointError;
-use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::flash::NetError;
+use rtmfp_core::host::outcome::{Refusal, RefusalKind};
+use rtmfp_core::host::{Classify, ErrorKind, Failure};
 use rtmfp_core::runtime::RuntimeError;
-use rtmfp_core::session::flows::FlowError as CoreFlowError;
 
 /// Which exception to raise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,40 +213,38 @@ pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
 }
 
 pub(crate) fn closed(py: Python<'_>) -> PyErr {
-    err(py, Kind::Closed, "the endpoint is closed")
+    closed_as(py, "the endpoint")
 }
 
 /// `ClosedError` naming what is closed ("the NetConnection", "the server").
 pub(crate) fn closed_as(py: Python<'_>, what: &str) -> PyErr {
-    err(py, Kind::Closed, format!("{what} is closed"))
+    failure(py, Failure::closed(what))
+}
+
+/// The exception class of a core failure's kind.
+fn class_of(kind: ErrorKind) -> Kind {
+    match kind {
+        ErrorKind::Closed => Kind::Closed,
+        ErrorKind::InvalidArgument => Kind::InvalidArgument,
+        ErrorKind::Timeout => Kind::Timeout,
+        ErrorKind::WouldBlock => Kind::WouldBlock,
+        ErrorKind::UnknownSession | ErrorKind::NotOpen | ErrorKind::OpenFailed => Kind::Session,
+        ErrorKind::UnknownFlow | ErrorKind::FlowClosed => Kind::Flow,
+        ErrorKind::UnknownStream | ErrorKind::WrongState => Kind::Net,
+        ErrorKind::Io | ErrorKind::Identity | ErrorKind::IoThread | ErrorKind::Panicked => {
+            Kind::Error
+        }
+    }
+}
+
+/// The exception for a core failure: its kind's class, the core's words.
+pub(crate) fn failure(py: Python<'_>, f: Failure) -> PyErr {
+    err(py, class_of(f.kind), f.message)
 }
 
 /// The exception for a runtime error.
 pub(crate) fn from_runtime(py: Python<'_>, e: RuntimeError) -> PyErr {
-    let kind = match &e {
-        RuntimeError::Closed | RuntimeError::ShuttingDown => return closed(py),
-        RuntimeError::CalledFromIoThread | RuntimeError::Panicked => Kind::Error,
-        RuntimeError::InvalidArgument(_) => Kind::InvalidArgument,
-        RuntimeError::Endpoint(e) => match e {
-            EndpointError::UnknownSession | EndpointError::NotOpen => Kind::Session,
-            EndpointError::InvalidArgument(_) => Kind::InvalidArgument,
-            EndpointError::Flow(CoreFlowError::WouldBlock) => {
-                return err(
-                    py,
-                    Kind::WouldBlock,
-                    "flow send buffer is full; wait for FlowWritable",
-                )
-            }
-            EndpointError::Flow(CoreFlowError::MetadataTooLarge) => Kind::InvalidArgument,
-            EndpointError::Flow(_) => Kind::Flow,
-        },
-    };
-    let message = match e {
-        // "endpoint: no such session" reads oddly in Python.
-        RuntimeError::Endpoint(inner) => inner.to_string(),
-        other => other.to_string(),
-    };
-    err(py, kind, message)
+    failure(py, e.failure())
 }
 
 /// An `OSError` for `e` with `errno`, `strerror` and `filename` set (the
@@ -293,17 +290,12 @@ pub(crate) fn os_error(e: std::io::Error, filename: &str) -> PyErr {
     }
 }
 
-/// The exception for a NetConnection / NetStream error.
+/// The exception for a NetConnection / NetStream error: an `OSError`
+/// (with `errno`) when binding failed.
 pub(crate) fn from_net(py: Python<'_>, e: NetError) -> PyErr {
     match e {
-        NetError::Runtime(e) => from_runtime(py, e),
         NetError::Io(e) => os_error(e, ""),
-        NetError::Identity(why) => err(py, Kind::Error, format!("making the identity: {why}")),
-        NetError::Client(e) => match e {
-            ClientError::Endpoint(e) => from_runtime(py, RuntimeError::Endpoint(e)),
-            ClientError::InvalidArgument(why) => invalid(py, why),
-            other => err(py, Kind::Net, other.to_string()),
-        },
+        e => failure(py, e.failure()),
     }
 }
 
@@ -323,6 +315,20 @@ pub(crate) fn with_status(
     let _ = value.setattr("level", level);
     let _ = value.setattr("description", description);
     e
+}
+
+/// The exception for a refused connect (`ConnectError`) or call
+/// (`CallError`), with the server's `code`, `level` and `description`
+/// when it sent them.
+pub(crate) fn refused(py: Python<'_>, r: Refusal) -> PyErr {
+    let kind = match r.kind {
+        RefusalKind::Rejected | RefusalKind::ConnectFailed => Kind::Connect,
+        RefusalKind::CallFailed => Kind::Call,
+    };
+    match &r.info {
+        Some(i) => with_status(py, kind, r.message, &i.code, &i.level, &i.description),
+        None => err(py, kind, r.message),
+    }
 }
 
 /// `Result<T, NetError>` to `PyResult<T>`.

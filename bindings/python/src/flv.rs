@@ -6,6 +6,7 @@ use crate::errors::{self, Kind};
 use pyo3::prelude::*;
 use rtmfp_core::flash::flv_io::FlvIoError;
 use rtmfp_core::flash::NetStream as CoreNetStream;
+use rtmfp_core::host::Classify;
 use std::time::{Duration, Instant};
 
 /// How long one GIL-free wait lasts before signals are checked.
@@ -13,10 +14,10 @@ const SLICE: Duration = Duration::from_millis(50);
 
 pub(crate) fn error(py: Python<'_>, e: FlvIoError) -> PyErr {
     match e {
-        FlvIoError::NotFlv(e) => errors::invalid(py, e.to_string()),
+        // A blocking call that ran out of time: Python's TimeoutError.
         FlvIoError::WouldBlock => errors::err(py, Kind::Timeout, "nothing within the timeout"),
-        FlvIoError::WrongState(why) => errors::err(py, Kind::Net, why),
         FlvIoError::Net(e) => errors::from_net(py, e),
+        e => errors::failure(py, e.failure()),
     }
 }
 

@@ -26,10 +26,11 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::flash::client::{ClientEvent, PeerStreamId, StreamId};
-use rtmfp_core::flash::command::{code, StatusInfo};
+use rtmfp_core::flash::command::StatusInfo;
 use rtmfp_core::flash::{
     NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
 };
+use rtmfp_core::host::outcome;
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -106,45 +107,24 @@ fn status_dict<'py>(py: Python<'py>, info: &StatusInfo) -> PyResult<Bound<'py, P
     Ok(d)
 }
 
-fn is_connect_outcome(code_: &str) -> bool {
-    code_ == code::CONNECT_SUCCESS
-        || code_ == code::CONNECT_FAILED
-        || code_ == code::CONNECT_REJECTED
-        || code_ == code::CONNECT_CLOSED
-}
-
-/// The value of a call's answer, or `CallError` for `_error`.
+/// The value of a call's answer, or `CallError` for `_error` (core's
+/// words).
 fn call_outcome(
     py: Python<'_>,
     ok: bool,
     first: Option<Py<PyAny>>,
-    code_: Option<&str>,
-    description: Option<&str>,
+    info: Option<StatusInfo>,
     what: &str,
 ) -> PyResult<Py<PyAny>> {
     if ok {
         return Ok(first.unwrap_or_else(|| py.None()));
     }
-    let code_ = code_.unwrap_or(code::CALL_FAILED);
-    let description = description.unwrap_or("the server answered _error");
-    Err(errors::with_status(
-        py,
-        Kind::Call,
-        format!("{what} failed: {description}"),
-        code_,
-        "error",
-        description,
-    ))
+    Err(errors::refused(py, outcome::call_refusal(info, what)))
 }
 
 fn lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> PyResult<String> {
-    value.bind(py).extract::<String>().map_err(|_| {
-        errors::err(
-            py,
-            Kind::Call,
-            format!("lookup_name({name:?}): the server answered something that is not a peer ID"),
-        )
-    })
+    let answer = value.bind(py).extract::<String>().ok();
+    outcome::lookup_answer(answer.as_deref(), name).map_err(|r| errors::refused(py, r))
 }
 
 impl NetConnection {
@@ -451,14 +431,7 @@ impl NetConnection {
             None => None,
         };
         let info = if ok { None } else { response.status_info() };
-        call_outcome(
-            py,
-            ok,
-            first,
-            info.as_ref().map(|i| i.code.as_str()),
-            info.as_ref().map(|i| i.description.as_str()),
-            what,
-        )
+        call_outcome(py, ok, first, info, what)
     }
 }
 
@@ -604,7 +577,7 @@ impl NetConnection {
             return Ok(());
         }
         let outcome = live.wait_for(py, t, |e| match e {
-            ClientEvent::Status { stream: None, info } if is_connect_outcome(&info.code) => {
+            ClientEvent::Status { stream: None, info } if outcome::ends_connect(&info.code) => {
                 Some(info.clone())
             }
             _ => None,
@@ -616,7 +589,7 @@ impl NetConnection {
                 Kind::Timeout,
                 format!("no answer from {uri} within {:.3} s", t.as_secs_f64()),
             )),
-            Some(info) => connect_outcome(py, &info.code, &info.level, &info.description, &uri),
+            Some(info) => connect_outcome(py, &info, &uri),
         }
     }
 
@@ -888,14 +861,11 @@ pub(crate) fn _call_outcome(
     event: PyRef<'_, CallResult>,
     what: &str,
 ) -> PyResult<Py<PyAny>> {
-    call_outcome(
-        py,
-        event.ok,
-        Some(event.result.clone_ref(py)),
-        event.code.as_deref(),
-        event.description.as_deref(),
-        what,
-    )
+    let info = event
+        .code
+        .as_deref()
+        .map(|c| StatusInfo::error(c, event.description.as_deref().unwrap_or_default()));
+    call_outcome(py, event.ok, Some(event.result.clone_ref(py)), info, what)
 }
 
 /// The connect's outcome status → `None` on success, or `ConnectError`
@@ -906,33 +876,19 @@ pub(crate) fn _connect_outcome(
     event: PyRef<'_, NetStatus>,
     uri: &str,
 ) -> PyResult<()> {
-    connect_outcome(py, &event.code, &event.level, &event.description, uri)
+    let info = StatusInfo::new(&event.level, &event.code, &event.description);
+    connect_outcome(py, &info, uri)
 }
 
-fn connect_outcome(
-    py: Python<'_>,
-    code_: &str,
-    level: &str,
-    description: &str,
-    uri: &str,
-) -> PyResult<()> {
-    if code_ == code::CONNECT_SUCCESS {
-        return Ok(());
-    }
-    Err(errors::with_status(
-        py,
-        Kind::Connect,
-        format!("{uri}: {code_} ({description})"),
-        code_,
-        level,
-        description,
-    ))
+/// `Ok` once connected; `ConnectError` for any other status.
+fn connect_outcome(py: Python<'_>, info: &StatusInfo, uri: &str) -> PyResult<()> {
+    outcome::connect_outcome(info, uri).map_err(|r| errors::refused(py, r))
 }
 
 /// Whether a status event ends a connect (for the asyncio methods).
 #[pyfunction]
 pub(crate) fn _is_connect_outcome(code_: &str) -> bool {
-    is_connect_outcome(code_)
+    outcome::ends_connect(code_)
 }
 
 /// `lookup_name`'s answer → the peer ID, or `CallError`.

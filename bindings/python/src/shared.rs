@@ -217,39 +217,7 @@ fn outcome(event: &Event, session: SessionHandle) -> Option<Option<OpenFailure>>
     }
 }
 
-/// The exception for a failed opening.
+/// The exception for a failed opening (core's kind and words).
 pub(crate) fn open_failed(py: Python<'_>, reason: OpenFailure, what: &str) -> PyErr {
-    match reason {
-        OpenFailure::Timeout => errors::err(
-            py,
-            Kind::Timeout,
-            format!("no session with {what}: no answer before the open timeout"),
-        ),
-        OpenFailure::KeyingFailed => errors::err(
-            py,
-            Kind::Session,
-            format!("no session with {what}: its keying (certificate or signature) was refused"),
-        ),
-        OpenFailure::Cancelled => errors::err(
-            py,
-            Kind::Session,
-            format!("no session with {what}: cancelled before it opened"),
-        ),
-        OpenFailure::Duplicate(other) => errors::err(
-            py,
-            Kind::Session,
-            format!(
-                "no new session with {what}: session {} already exists",
-                other.0
-            ),
-        ),
-        OpenFailure::Unreachable(address) => errors::err(
-            py,
-            Kind::Session,
-            format!(
-                "no session with {what}: {address} is unreachable (ICMP port or host \
-                 unreachable: nothing listens there)"
-            ),
-        ),
-    }
+    errors::failure(py, rtmfp_core::host::open_failure(reason, what))
 }

@@ -43,7 +43,11 @@ impl std::fmt::Display for OpenFailure {
         match self {
             OpenFailure::Timeout => f.write_str("no answer before the open timeout"),
             OpenFailure::Duplicate(other) => {
-                write!(f, "another session to the same peer ({other:?}) is used")
+                write!(
+                    f,
+                    "another session to the same peer (session {}) is used",
+                    other.0
+                )
             }
             OpenFailure::KeyingFailed => f.write_str("the far end's keying was unacceptable"),
             OpenFailure::Cancelled => f.write_str("closed before it opened"),

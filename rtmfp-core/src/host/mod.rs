@@ -11,7 +11,10 @@
 //! `docs/host-model.md` (from the repository root).
 
 mod events;
+mod failure;
 mod hosted;
+pub mod outcome;
 
 pub use events::{AfterClose, EventSource, Events, Next, Waiter, SLICE};
+pub use failure::{open_failure, Classify, ErrorKind, Failure};
 pub use hosted::{Host, Hosted};
