@@ -125,6 +125,11 @@ need turnserver coturn     # a real TURN relay: tests/support/coturn.rs, TURN te
 # installed, so a missing one must fail them instead.
 export RTMFP_REQUIRE_COTURN=1
 need redis-server redis-server  # rtmfp-cli/tests/cluster.rs starts its own
+if [ "$(id -u)" = 0 ]; then
+  # Network namespaces with a shaped veth: runtime_transfer's backpressure test.
+  need ip iproute2
+  need tc iproute2
+fi
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   die "node and npm >= $NODE_MIN are required (not installed)"
 node_version="$(node --version)"

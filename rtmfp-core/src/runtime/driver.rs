@@ -60,6 +60,11 @@ struct Sock {
     local: SocketAddr,
     readable: bool,
     writable: bool,
+    /// Registered for writable events too.  Only while a send waits for
+    /// room: a UDP socket becomes writable again each time a receiver
+    /// takes one of its datagrams (on loopback at once), and watching
+    /// that always would wake the loop once more per datagram sent.
+    watch_writable: bool,
     queue: VecDeque<(SocketAddr, Vec<u8>)>,
 }
 
@@ -160,6 +165,7 @@ impl Driver {
                     local,
                     readable: true,
                     writable: true,
+                    watch_writable: false,
                     queue: VecDeque::new(),
                 })
                 .collect(),
@@ -255,6 +261,11 @@ impl Driver {
                     // receive; the error queue holds the ICMP details.
                     sock.readable = true;
                     self.drain_error_queue(i);
+                }
+            }
+            for i in 0..self.sockets.len() {
+                if self.sockets[i].writable && self.sockets[i].watch_writable {
+                    self.watch_writable(i, false);
                 }
             }
             if self.retry_at.is_some_and(|t| t <= self.now) {
@@ -365,6 +376,32 @@ impl Driver {
         .flatten()
         .min()?;
         Some(wake.saturating_duration_since(Instant::now()))
+    }
+
+    /// Adds or removes writable events for socket `i` (see
+    /// `Sock::watch_writable`).  Adding reports a socket that is already
+    /// writable at once (epoll checks readiness on modification), so no
+    /// wake-up is lost between the failed send and this call.
+    fn watch_writable(&mut self, i: usize, on: bool) {
+        let sock = &mut self.sockets[i];
+        if sock.watch_writable == on {
+            return;
+        }
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        match self
+            .poll
+            .registry()
+            .reregister(&mut sock.io, Token(i), interest)
+        {
+            Ok(()) => sock.watch_writable = on,
+            // Cannot watch: try again after a short delay instead.
+            Err(_) if on => self.retry_at = Some(self.now + RETRY_DELAY),
+            Err(_) => {}
+        }
     }
 
     fn drain_error_queue(&mut self, i: usize) {
@@ -698,7 +735,10 @@ impl Driver {
                     }
                 }
                 Err(e) => match self.stats.send_errors.count(&e) {
-                    ErrorClass::WouldBlock => self.sockets[i].writable = false,
+                    ErrorClass::WouldBlock => {
+                        self.sockets[i].writable = false;
+                        self.watch_writable(i, true);
+                    }
                     // A pending ICMP error from an earlier datagram,
                     // reported once: send again.
                     ErrorClass::Refused => self.drain_error_queue(i),
@@ -892,10 +932,11 @@ fn is_v6_only_addr(local: &SocketAddr) -> bool {
     !local.ip().is_unspecified()
 }
 
-/// Registers a socket for the loop.
+/// Registers a socket for the loop: readable events only, until a send
+/// finds no room (`Driver::watch_writable`).
 pub(crate) fn register(poll: &Poll, sock: &mut UdpSocket, index: usize) -> io::Result<()> {
     poll.registry()
-        .register(sock, Token(index), Interest::READABLE | Interest::WRITABLE)
+        .register(sock, Token(index), Interest::READABLE)
 }
 
 #[cfg(test)]
