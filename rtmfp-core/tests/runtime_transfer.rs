@@ -95,8 +95,8 @@ fn transfer_exactly(sender: &Runtime, receiver: &Runtime, size: usize) -> Runtim
             &receiver.local_addrs(),
         )
         .unwrap();
-    assert_eq!(wait_opened(&sender), session);
-    let far_session = wait_opened(&receiver);
+    assert_eq!(wait_opened(sender), session);
+    let far_session = wait_opened(receiver);
 
     let mut data = vec![0u8; size];
     StdRng::seed_from_u64(7).fill_bytes(&mut data);
@@ -186,7 +186,7 @@ fn receiver_shuts_down_in_the_middle_of_a_transfer() {
             &receiver.local_addrs(),
         )
         .unwrap();
-    assert_eq!(wait_opened(&sender), session);
+    assert_eq!(wait_opened(sender), session);
     let _ = wait_opened(&receiver);
     let flow = sender
         .call(move |ep, _| ep.open_flow(session, b"bulk", Priority::Bulk, None))
