@@ -186,7 +186,7 @@ fn receiver_shuts_down_in_the_middle_of_a_transfer() {
             &receiver.local_addrs(),
         )
         .unwrap();
-    assert_eq!(wait_opened(sender), session);
+    assert_eq!(wait_opened(&sender), session);
     let _ = wait_opened(&receiver);
     let flow = sender
         .call(move |ep, _| ep.open_flow(session, b"bulk", Priority::Bulk, None))
