@@ -36,8 +36,15 @@ impl Limit {
     /// `value` if it is in [`LIMIT_MIN`]`..=`[`LIMIT_MAX`]: zero would
     /// refuse every stream, name or flow, and more than 65535 is no limit.
     pub fn check(self, value: usize) -> Result<usize, LimitError> {
-        if (LIMIT_MIN..=LIMIT_MAX).contains(&value) {
-            Ok(value)
+        self.check_int(value as i128)
+    }
+
+    /// [`Limit::check`] for adapters whose numbers may be negative (a
+    /// Python or JavaScript integer), so that the error names the value
+    /// given.
+    pub fn check_int(self, value: i128) -> Result<usize, LimitError> {
+        if (LIMIT_MIN as i128..=LIMIT_MAX as i128).contains(&value) {
+            Ok(value as usize)
         } else {
             Err(LimitError { limit: self, value })
         }
@@ -53,7 +60,7 @@ pub struct LimitError {
     /// Which limit.
     pub limit: Limit,
     /// The value given.
-    pub value: usize,
+    pub value: i128,
 }
 
 impl LimitError {
@@ -95,6 +102,8 @@ mod tests {
         );
         let e = Limit::FlowsPerSession.check(65536).unwrap_err();
         assert_eq!(e.reason(), "must be from 1 to 65535, got 65536");
+        let e = Limit::NamesPerClient.check_int(-3).unwrap_err();
+        assert_eq!(e.reason(), "must be from 1 to 65535, got -3");
     }
 
     #[test]
