@@ -1290,6 +1290,48 @@ int rtmfp_config_set_direct_timeout(struct rtmfp_config *cfg, uint32_t ms);
 int rtmfp_config_set_peer_connect_mode(struct rtmfp_config *cfg, int mode);
 
 /**
+ * Set the most streams one client of a rendezvous server has at once
+ * (default 64): a further createStream gets `_error`
+ * ("NetConnection.Call.Failed", "too many streams"), so that a client
+ * cannot make the server hold unbounded state. 1 to 65535. Used by
+ * rtmfp_server_start().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT outside 1..=65535.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_max_streams_per_client(struct rtmfp_config *cfg, size_t max);
+
+/**
+ * Set the most names one client of a rendezvous server registers
+ * (default 16): a further registerName gets `_error`
+ * ("NetConnection.Call.Failed", "too many names"). 1 to 65535. Used by
+ * rtmfp_server_start().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT outside 1..=65535.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_max_names_per_client(struct rtmfp_config *cfg, size_t max);
+
+/**
+ * Set the most receiving flows one session keeps at once (default 512):
+ * the data of a further flow the far end opens is dropped (and counted in
+ * the session's `flows_refused`), so that a peer opening flows without
+ * end cannot make the endpoint hold unbounded state. 1 to 65535. Used by
+ * rtmfp_server_start(), rtmfp_endpoint_new() and
+ * rtmfp_netconnection_connect().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+ * RTMFP_ERR_INVALID_ARGUMENT outside 1..=65535.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_max_flows_per_session(struct rtmfp_config *cfg, size_t max);
+
+/**
  * Start an endpoint: bind its UDP sockets, make its identity (a Flash
  * certificate per rtmfp_config_set_role(); Diffie-Hellman keys for a
  * client), and start its I/O thread. `cfg` is copied; it may be freed
@@ -2486,7 +2528,10 @@ int rtmfp_netstream_close(struct rtmfp_netstream *ns);
  * their peer IDs registered for introductions (DIRECT_CONNECTIONS), and
  * may registerName/lookupName and publish/play through the server. From
  * `cfg` it uses the bind addresses, DH groups, HMAC / sequence number
- * policies, timeouts, datagram size, flow buffers; its role is ignored.
+ * policies, timeouts, datagram size, flow buffers, the per-client limits
+ * (rtmfp_config_set_max_streams_per_client(),
+ * rtmfp_config_set_max_names_per_client(),
+ * rtmfp_config_set_max_flows_per_session()); its role is ignored.
  * `cfg` and the keys are copied.
  *
  * Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for more

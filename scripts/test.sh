@@ -206,6 +206,7 @@ cc_strict test_session tests/c/test_session.c
 cc_strict test_p2p tests/c/test_p2p.c
 cc_strict test_flv tests/c/test_flv.c
 cc_strict test_flash_server tests/c/test_flash_server.c
+cc_strict test_limits tests/c/test_limits.c
 cc_strict test_turn tests/c/test_turn.c
 cc_strict test_check tests/c/test_check.c
 cc_strict test_cluster tests/c/test_cluster.c
@@ -229,6 +230,7 @@ run_c "$BUILD/c/test_session"
 run_c "$BUILD/c/test_p2p"
 run_c "$BUILD/c/test_flv"
 run_c "$BUILD/c/test_threads"
+run_c "$BUILD/c/test_limits"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
 run_c "$BUILD/c/test_turn"

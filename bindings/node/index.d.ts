@@ -577,6 +577,12 @@ export interface NativeServerOptions {
    * peers, names and streams through Redis (docs/cluster.md).
    */
   cluster?: string
+  /** Most streams one client has at once (default 64; 1 to 65535). */
+  maxStreamsPerClient?: number
+  /** Most names one client registers (default 16; 1 to 65535). */
+  maxNamesPerClient?: number
+  /** Most receiving flows one session keeps (default 512; 1 to 65535). */
+  maxFlowsPerSession?: number
 }
 
 /** One stream published to a rendezvous server. */

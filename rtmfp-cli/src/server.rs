@@ -14,7 +14,7 @@ use clap::Args;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{DropReason, SessionHandle};
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
-use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
+use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
 use rtmfp_core::runtime::{RuntimeConfig, MAX_RECV_COALESCE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,6 +34,8 @@ and a warning says so.
 
 Name lookup: clients call registerName(NAME) and lookupName(NAME) on \
 their NetConnection (rtmfp publish --name, rtmfp play --peer-name).
+
+Limits a hostile client cannot pass: --max-streams-per-client, --max-names-per-client and --max-flows-per-session bound the state one client makes the server hold.
 
 Cluster: with --cluster URL the server is a node sharing peers, names \
 and streams through Redis with the other nodes of that URL (see \
@@ -64,6 +66,18 @@ pub struct ServerArgs {
     /// with NetConnection.Connect.Rejected.  Default: no limit.
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
+    /// Most streams one client has at once (1 to 65535, default 64): a
+    /// further createStream gets _error (NetConnection.Call.Failed).
+    #[arg(long, value_name = "N", value_parser = limit(Limit::StreamsPerClient))]
+    pub max_streams_per_client: Option<usize>,
+    /// Most names one client registers (1 to 65535, default 16): a
+    /// further registerName gets _error.
+    #[arg(long, value_name = "N", value_parser = limit(Limit::NamesPerClient))]
+    pub max_names_per_client: Option<usize>,
+    /// Most receiving flows one session keeps at once (1 to 65535,
+    /// default 512): a further flow's data is dropped and counted.
+    #[arg(long, value_name = "N", value_parser = limit(Limit::FlowsPerSession))]
+    pub max_flows_per_session: Option<usize>,
     /// Don't relay streams published to the server (a pure rendezvous
     /// service: connects, introductions and names only).
     #[arg(long)]
@@ -106,6 +120,15 @@ pub struct ServerArgs {
     pub security: SecurityArgs,
     #[command(flatten)]
     pub turn: crate::common::TurnArgs,
+}
+
+/// A clap value parser for `limit`: a number in the range core decides
+/// ([`Limit::check`]).
+fn limit(limit: Limit) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone {
+    move |s| {
+        let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+        limit.check(n).map_err(|e| e.reason())
+    }
 }
 
 /// Starts the check service: one thread per address, each answering the
@@ -312,13 +335,22 @@ pub fn run(args: ServerArgs) -> Result<()> {
     let keys = key_set(&args)?;
     let (crypto, id) = identity(args.security.apply(FlashConfig::server()))?;
     let check_addresses = start_check_service(&args.check)?;
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         keys: keys.clone(),
         relay: !args.no_relay,
         check_addresses: check_addresses.clone(),
         ..ServerConfig::default()
     };
+    if let Some(n) = args.max_streams_per_client {
+        config.max_streams_per_client = n;
+    }
+    if let Some(n) = args.max_names_per_client {
+        config.max_names_per_client = n;
+    }
     let mut runtime = RuntimeConfig::new(args.listen.clone(), crypto);
+    if let Some(n) = args.max_flows_per_session {
+        runtime.endpoint.flow_limits.max_recv_flows = n;
+    }
     runtime.turn = args.turn.config()?;
     if let Some(us) = args.recv_coalesce {
         runtime.recv_coalesce = Duration::from_micros(us).min(MAX_RECV_COALESCE);

@@ -66,7 +66,16 @@ fn help_for_the_stream_commands() {
     for (cmd, flags) in [
         (
             "server",
-            &["--listen", "--keys", "--key", "--any-key", "--max-clients"][..],
+            &[
+                "--listen",
+                "--keys",
+                "--key",
+                "--any-key",
+                "--max-clients",
+                "--max-streams-per-client",
+                "--max-names-per-client",
+                "--max-flows-per-session",
+            ][..],
         ),
         (
             "publish",
@@ -161,6 +170,18 @@ fn usage_errors_exit_with_2() {
         (
             &["server", "--key", "k", "--any-key"],
             "cannot be used with",
+        ),
+        (
+            &["server", "--max-streams-per-client", "0"],
+            "must be from 1 to 65535, got 0",
+        ),
+        (
+            &["server", "--max-names-per-client", "70000"],
+            "must be from 1 to 65535, got 70000",
+        ),
+        (
+            &["server", "--max-flows-per-session", "0"],
+            "must be from 1 to 65535, got 0",
         ),
     ];
     for (args, why) in cases {
@@ -394,4 +415,71 @@ fn a_player_with_no_direct_path_in_time_plays_through_the_relay() {
         !log.contains("0 media messages in, 0 relayed"),
         "the server carried it: {log}"
     );
+}
+
+/// `--max-streams-per-client 2 --max-names-per-client 1`: a client's third
+/// createStream and second registerName get `_error`
+/// (NetConnection.Call.Failed, saying which limit), and the connection
+/// keeps working.
+#[test]
+fn a_server_with_low_limits_refuses_the_streams_and_names_beyond_them() {
+    use rtmfp_core::flash::client::ClientEvent;
+    use rtmfp_core::flash::command::code;
+    use rtmfp_core::flash::{NetConnection, NetConnectionConfig, Value};
+    use std::time::{Duration, Instant};
+
+    let server = Server::start(&[
+        "--max-streams-per-client",
+        "2",
+        "--max-names-per-client",
+        "1",
+        "--max-flows-per-session",
+        "64",
+    ]);
+    let config = NetConnectionConfig {
+        bind: vec!["127.0.0.1:0".parse().unwrap()],
+        ..NetConnectionConfig::default()
+    };
+    let uri = format!("rtmfp://127.0.0.1:{}/app/k", server.port);
+    let nc = NetConnection::connect(&uri, config).unwrap();
+    let (_, info) = nc
+        .next_status_timeout(Duration::from_secs(10))
+        .expect("a connect status");
+    assert_eq!(info.code, code::CONNECT_SUCCESS, "{info:?}");
+    // A call's answer: `Ok(())` or `Err((code, description))`.
+    let call = |name: &str, args: Vec<Value>| -> Result<(), (String, String)> {
+        let txn = nc.call(name, args).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no answer to {name}");
+            if let Some(ClientEvent::CallResult {
+                transaction_id,
+                ok,
+                response,
+            }) = nc.next_event_timeout(left)
+            {
+                if transaction_id == txn {
+                    return if ok {
+                        Ok(())
+                    } else {
+                        let i = response.status_info().expect("an info object");
+                        Err((i.code, i.description))
+                    };
+                }
+            }
+        }
+    };
+    assert_eq!(call("createStream", vec![]), Ok(()));
+    assert_eq!(call("createStream", vec![]), Ok(()));
+    let (c, why) = call("createStream", vec![]).unwrap_err();
+    assert_eq!(c, code::CALL_FAILED);
+    assert!(why.contains("too many streams: at most 2"), "{why}");
+    assert_eq!(call("registerName", vec![Value::from("first")]), Ok(()));
+    let (c, why) = call("registerName", vec![Value::from("second")]).unwrap_err();
+    assert_eq!(c, code::CALL_FAILED);
+    assert!(why.contains("too many names: at most 1"), "{why}");
+    assert_eq!(call("lookupName", vec![Value::from("first")]), Ok(()));
+    nc.close(Duration::from_millis(500));
+    server.stop();
 }

@@ -12,6 +12,7 @@ use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::EndpointConfig;
 use rtmfp_core::flash::client::PeerConnectMode;
 use rtmfp_core::flash::ClientConfig;
+use rtmfp_core::rendezvous::Limit;
 
 use crate::error::{Error, RTMFP_ERR_IO, RTMFP_OK};
 use crate::guard::ffi_guard;
@@ -109,6 +110,10 @@ pub(crate) struct ConfigData {
     /// `rtmfp_config_set_turn_proxy`: the URI and credentials, resolved
     /// when an object starts.
     pub(crate) turn: Option<(String, Option<String>, Option<String>)>,
+    /// `rtmfp_config_set_max_streams_per_client` (servers).
+    pub(crate) max_streams_per_client: Option<usize>,
+    /// `rtmfp_config_set_max_names_per_client` (servers).
+    pub(crate) max_names_per_client: Option<usize>,
 }
 
 impl Default for ConfigData {
@@ -126,6 +131,8 @@ impl Default for ConfigData {
             peer_connect: None,
             key_log: None,
             turn: None,
+            max_streams_per_client: None,
+            max_names_per_client: None,
         }
     }
 }
@@ -728,6 +735,75 @@ pub extern "C" fn rtmfp_config_set_peer_connect_mode(cfg: *mut rtmfp_config, mod
                 )))
             }
         });
+        Ok(())
+    })
+}
+
+/// Checks a limit with core's range (rtmfp_core's `Limit::check`: 1 to
+/// 65535), so that C refuses what Python, Node and the CLI refuse.
+fn limit(limit: Limit, value: usize) -> Result<usize, Error> {
+    limit.check(value).map_err(|e| invalid(e.to_string()))
+}
+
+/// Set the most streams one client of a rendezvous server has at once
+/// (default 64): a further createStream gets `_error`
+/// ("NetConnection.Call.Failed", "too many streams"), so that a client
+/// cannot make the server hold unbounded state. 1 to 65535. Used by
+/// rtmfp_server_start().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT outside 1..=65535.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_max_streams_per_client(
+    cfg: *mut rtmfp_config,
+    max: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        c.max_streams_per_client = Some(limit(Limit::StreamsPerClient, max)?);
+        Ok(())
+    })
+}
+
+/// Set the most names one client of a rendezvous server registers
+/// (default 16): a further registerName gets `_error`
+/// ("NetConnection.Call.Failed", "too many names"). 1 to 65535. Used by
+/// rtmfp_server_start().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT outside 1..=65535.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_max_names_per_client(
+    cfg: *mut rtmfp_config,
+    max: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        c.max_names_per_client = Some(limit(Limit::NamesPerClient, max)?);
+        Ok(())
+    })
+}
+
+/// Set the most receiving flows one session keeps at once (default 512):
+/// the data of a further flow the far end opens is dropped (and counted in
+/// the session's `flows_refused`), so that a peer opening flows without
+/// end cannot make the endpoint hold unbounded state. 1 to 65535. Used by
+/// rtmfp_server_start(), rtmfp_endpoint_new() and
+/// rtmfp_netconnection_connect().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER, RTMFP_ERR_INVALID_HANDLE, or
+/// RTMFP_ERR_INVALID_ARGUMENT outside 1..=65535.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_max_flows_per_session(
+    cfg: *mut rtmfp_config,
+    max: usize,
+) -> c_int {
+    with_config(cfg, |c| {
+        c.endpoint.flow_limits.max_recv_flows = limit(Limit::FlowsPerSession, max)?;
         Ok(())
     })
 }

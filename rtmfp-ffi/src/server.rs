@@ -204,7 +204,10 @@ fn server(srv: *const rtmfp_server) -> Result<Arc<SrvObj>, Error> {
 /// their peer IDs registered for introductions (DIRECT_CONNECTIONS), and
 /// may registerName/lookupName and publish/play through the server. From
 /// `cfg` it uses the bind addresses, DH groups, HMAC / sequence number
-/// policies, timeouts, datagram size, flow buffers; its role is ignored.
+/// policies, timeouts, datagram size, flow buffers, the per-client limits
+/// (rtmfp_config_set_max_streams_per_client(),
+/// rtmfp_config_set_max_names_per_client(),
+/// rtmfp_config_set_max_flows_per_session()); its role is ignored.
 /// `cfg` and the keys are copied.
 ///
 /// Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for more
@@ -296,7 +299,7 @@ unsafe fn start(
         }
         rc.turn = data.turn()?;
         let hook = Arc::new(HookSlot::default());
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             keys: if keys.is_empty() {
                 KeySet::Any
             } else {
@@ -304,6 +307,12 @@ unsafe fn start(
             },
             ..ServerConfig::default()
         };
+        if let Some(n) = data.max_streams_per_client {
+            config.max_streams_per_client = n;
+        }
+        if let Some(n) = data.max_names_per_client {
+            config.max_names_per_client = n;
+        }
         let hooks = Hooks {
             on_connect: Some(connect_hook(Arc::clone(&hook))),
             ..Hooks::default()

@@ -606,6 +606,12 @@ export interface ServerOptions {
   turn?: string
   /** "redis://HOST:PORT[/DB]": a node of a rendezvous cluster on Redis (docs/cluster.md). */
   cluster?: string
+  /** Most streams one client has at once (1 to 65535, default 64): a further createStream gets `_error`. */
+  maxStreamsPerClient?: number
+  /** Most names one client registers (1 to 65535, default 16): a further registerName gets `_error`. */
+  maxNamesPerClient?: number
+  /** Most receiving flows one session keeps (1 to 65535, default 512): a further flow's data is dropped. */
+  maxFlowsPerSession?: number
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }

@@ -71,6 +71,11 @@ class Server extends EventEmitter {
    * - `cluster`: "redis://HOST:PORT[/DB]": the server is a node of a
    *   rendezvous cluster sharing peers, names and streams through Redis
    *   (docs/cluster.md); Redis unreachable throws (code ERR_IO);
+   * - `maxStreamsPerClient` (default 64), `maxNamesPerClient` (16),
+   *   `maxFlowsPerSession` (512): limits a hostile client cannot pass; a
+   *   further createStream or registerName gets `_error`
+   *   ("NetConnection.Call.Failed"), a further flow's data is dropped.
+   *   Each 1 to 65535 (checked in Rust), else ERR_RTMFP_INVALID_ARGUMENT;
    * - `ref`: keep the process alive while open, as ref(); default false
    *   (a server with connected clients keeps it alive anyway).
    */
@@ -94,6 +99,10 @@ class Server extends EventEmitter {
     if (o.cluster !== undefined) nativeOptions.cluster = v.string(o.cluster, 'options.cluster')
     for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
       if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
+    }
+    // Integers here; their range is checked once, in Rust (core's Limit).
+    for (const key of ['maxStreamsPerClient', 'maxNamesPerClient', 'maxFlowsPerSession']) {
+      if (o[key] !== undefined) nativeOptions[key] = v.integer(o[key], `options.${key}`)
     }
     const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
     this.#core = new Core(

@@ -19,7 +19,7 @@ use napi_derive::napi;
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{Endpoint, EndpointConfig, SessionHandle};
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
-use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerHandle};
+use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, Server, ServerConfig, ServerHandle};
 use rtmfp_core::runtime::RuntimeConfig;
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +50,21 @@ pub struct NativeServerOptions {
     /// `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
     /// peers, names and streams through Redis (docs/cluster.md).
     pub cluster: Option<String>,
+    /// Most streams one client has at once (default 64; 1 to 65535).
+    pub max_streams_per_client: Option<i64>,
+    /// Most names one client registers (default 16; 1 to 65535).
+    pub max_names_per_client: Option<i64>,
+    /// Most receiving flows one session keeps (default 512; 1 to 65535).
+    pub max_flows_per_session: Option<i64>,
+}
+
+/// Checks a limit with core's range ([`Limit::check_int`]), naming the JS
+/// option in the error.
+fn limit(limit: Limit, value: Option<i64>, option: &str) -> Result<Option<usize>> {
+    value
+        .map(|v| limit.check_int(v.into()))
+        .transpose()
+        .map_err(|e| errors::invalid(format!("options.{option} {}", e.reason())))
 }
 
 /// A rendezvous server on its own runtime.
@@ -99,7 +114,25 @@ impl NativeServer {
     ) -> Result<Self> {
         let bind = convert::bind_addrs(&options.bind)?;
         let keys = key_set(&options)?;
+        let max_streams = limit(
+            Limit::StreamsPerClient,
+            options.max_streams_per_client,
+            "maxStreamsPerClient",
+        )?;
+        let max_names = limit(
+            Limit::NamesPerClient,
+            options.max_names_per_client,
+            "maxNamesPerClient",
+        )?;
+        let max_flows = limit(
+            Limit::FlowsPerSession,
+            options.max_flows_per_session,
+            "maxFlowsPerSession",
+        )?;
         let mut endpoint = EndpointConfig::default();
+        if let Some(n) = max_flows {
+            endpoint.flow_limits.max_recv_flows = n;
+        }
         if let Some(ms) = options.open_timeout {
             endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
         }
@@ -118,10 +151,16 @@ impl NativeServer {
         let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
         config.endpoint = endpoint;
         config.turn = convert::turn(options.turn)?;
-        let server = ServerConfig {
+        let mut server = ServerConfig {
             keys,
             ..ServerConfig::default()
         };
+        if let Some(n) = max_streams {
+            server.max_streams_per_client = n;
+        }
+        if let Some(n) = max_names {
+            server.max_names_per_client = n;
+        }
         let server = match &options.cluster {
             None => ServerHandle::start_with(config, server, Hooks::default()),
             Some(url) => ServerHandle::start_clustered(

@@ -29,7 +29,7 @@ use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
-use rtmfp_core::rendezvous::{Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle};
+use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -388,6 +388,9 @@ impl Server {
         key_log = None,
         turn = None,
         cluster = None,
+        max_streams_per_client = None,
+        max_names_per_client = None,
+        max_flows_per_session = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -403,7 +406,20 @@ impl Server {
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
         cluster: Option<String>,
+        max_streams_per_client: Option<i64>,
+        max_names_per_client: Option<i64>,
+        max_flows_per_session: Option<i64>,
     ) -> PyResult<Self> {
+        // The range is core's (`Limit`), the same in every language.
+        let limit = |limit: Limit, value: Option<i64>| -> PyResult<Option<usize>> {
+            value
+                .map(|v| limit.check_int(v.into()))
+                .transpose()
+                .map_err(|e| errors::invalid(py, e.to_string()))
+        };
+        let max_streams_per_client = limit(Limit::StreamsPerClient, max_streams_per_client)?;
+        let max_names_per_client = limit(Limit::NamesPerClient, max_names_per_client)?;
+        let max_flows_per_session = limit(Limit::FlowsPerSession, max_flows_per_session)?;
         let turn = errors::turn(py, turn)?;
         let bind = match bind {
             Some(b) => b.resolve(py)?,
@@ -435,6 +451,12 @@ impl Server {
             )),
             None => None,
         };
+        if let Some(n) = max_streams_per_client {
+            config.max_streams_per_client = n;
+        }
+        if let Some(n) = max_names_per_client {
+            config.max_names_per_client = n;
+        }
         let flash = FlashConfig {
             key_log: errors::key_log(key_log)?,
             ..FlashConfig::server()
@@ -447,6 +469,9 @@ impl Server {
                     .map_err(|e| std::io::Error::other(format!("server identity: {e:?}")))?;
                 let mut runtime = rtmfp_core::runtime::RuntimeConfig::new(bind, Arc::new(identity));
                 runtime.turn = turn;
+                if let Some(n) = max_flows_per_session {
+                    runtime.endpoint.flow_limits.max_recv_flows = n;
+                }
                 match cluster {
                     None => ServerHandle::start_with(runtime, config, Hooks::default()),
                     // A node of a rendezvous cluster on Redis (docs/cluster.md).

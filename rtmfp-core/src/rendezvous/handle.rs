@@ -66,12 +66,17 @@ impl ServerHandle {
     }
 
     /// Starts a server on a runtime configured by the caller (identity,
-    /// sockets, endpoint settings).
+    /// sockets, endpoint settings).  Fails with
+    /// [`io::ErrorKind::InvalidInput`] (a [`LimitError`](super::LimitError)
+    /// inside) if [`ServerConfig::validate`] fails or the endpoint's
+    /// `flow_limits.max_recv_flows` is out of [`Limit::FlowsPerSession`](super::Limit)'s range.
     pub fn start_with(
         runtime: RuntimeConfig,
         config: ServerConfig,
         hooks: Hooks,
     ) -> io::Result<ServerHandle> {
+        config.validate()?;
+        super::Limit::FlowsPerSession.check(runtime.endpoint.flow_limits.max_recv_flows)?;
         let events = Arc::new(EventQueue::new(usize::MAX)?);
         let mut server = Server::new(config, hooks);
         server.set_event_sink(queue_sink(events.clone()));

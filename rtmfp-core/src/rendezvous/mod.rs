@@ -32,6 +32,7 @@ pub mod fallback;
 mod handle;
 pub mod introducer;
 pub mod keys;
+mod limits;
 pub mod registry;
 mod relay;
 mod server;
@@ -40,6 +41,7 @@ mod unpublish;
 
 pub use handle::ServerHandle;
 pub use keys::KeySet;
+pub use limits::{Limit, LimitError, LIMIT_MAX, LIMIT_MIN};
 pub use registry::{MemoryRegistry, NameError, PeerRecord, PeerRegistry};
 pub use server::{Server, ServerStats, CHECK_INFO, LOOKUP_NAME, REGISTER_NAME};
 pub use types::{

@@ -34,10 +34,11 @@ pub struct ServerConfig {
     pub check_addresses: Vec<SocketAddr>,
     /// Most streams one client has at once: a further `createStream` gets
     /// `_error` ("NetConnection.Call.Failed"), so that a client cannot
-    /// make the server hold unbounded state.  Default 64.
+    /// make the server hold unbounded state.  Default 64; 1 to
+    /// [`LIMIT_MAX`](super::LIMIT_MAX) ([`ServerConfig::validate`]).
     pub max_streams_per_client: usize,
     /// Most names one client registers: a further `registerName` gets
-    /// `_error`.  Default 16.
+    /// `_error`.  Default 16; 1 to [`LIMIT_MAX`](super::LIMIT_MAX).
     pub max_names_per_client: usize,
 }
 
@@ -54,6 +55,17 @@ impl Default for ServerConfig {
             max_streams_per_client: 64,
             max_names_per_client: 16,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Checks the per-client limits (see [`Limit::check`](super::Limit::check)):
+    /// [`ServerHandle`](super::ServerHandle) refuses to start with a
+    /// config that fails this.
+    pub fn validate(&self) -> Result<(), super::LimitError> {
+        super::Limit::StreamsPerClient.check(self.max_streams_per_client)?;
+        super::Limit::NamesPerClient.check(self.max_names_per_client)?;
+        Ok(())
     }
 }
 

@@ -540,7 +540,9 @@ class Server(_rtmfp.Server):
 
     ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
     on_publish=None, on_play=None, on_disconnect=None,
-    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None, cluster=None)``
+    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None, cluster=None,
+    max_streams_per_client=None, max_names_per_client=None,
+    max_flows_per_session=None)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
@@ -557,6 +559,11 @@ class Server(_rtmfp.Server):
       through this TURN relay (RFC 8656), as Flash Player's
       RTMFPTURNProxy did; peers see the relayed address.  A relay that
       refuses the credentials or does not answer raises ``OSError``.
+    - ``max_streams_per_client`` (default 64), ``max_names_per_client``
+      (16), ``max_flows_per_session`` (512): limits a hostile client
+      cannot pass.  A further ``createStream`` or ``registerName`` gets
+      ``_error`` ("NetConnection.Call.Failed"); a further flow's data is
+      dropped.  Each 1 to 65535, else ``rtmfp.InvalidArgument``.
 
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):

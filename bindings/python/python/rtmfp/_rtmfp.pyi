@@ -887,6 +887,9 @@ class Server:
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
         cluster: Optional[str] = None,
+        max_streams_per_client: Optional[int] = None,
+        max_names_per_client: Optional[int] = None,
+        max_flows_per_session: Optional[int] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
