@@ -692,7 +692,7 @@ class ClientConnected:
     def key(self) -> Optional[str]: ...
     @property
     def accepted(self) -> bool:
-        """False when on_connect refused it (it was disconnected)."""
+        """Always True: on_connect decides before the client is answered."""
     @property
     def reason(self) -> Optional[str]: ...
 
@@ -798,6 +798,47 @@ class NameRegistered:
     @property
     def name(self) -> str: ...
 
+@final
+class ServerAsk:
+    """A veto hook decided on a request the server parked for it (before
+    the client was answered); the outcome event follows."""
+
+    kind: Literal["ask"]
+    @property
+    def id(self) -> int: ...
+    @property
+    def what(self) -> Literal["connect", "publish", "play"]: ...
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def key(self) -> Optional[str]:
+        """The developer key (connect)."""
+    @property
+    def name(self) -> Optional[str]:
+        """The stream name (publish, play)."""
+    @property
+    def accepted(self) -> bool:
+        """The hook accepted, and the verdict reached the client."""
+    @property
+    def reason(self) -> Optional[str]:
+        """Why it was refused, or why the verdict did not apply."""
+
+@final
+class ServerAskEnded:
+    """A parked request ended without its hook's verdict."""
+
+    kind: Literal["ask_ended"]
+    @property
+    def id(self) -> int: ...
+    @property
+    def end(self) -> Literal["expired", "gone"]: ...
+
 _ServerEvent = Union[
     ClientConnected,
     ClientRejected,
@@ -809,6 +850,8 @@ _ServerEvent = Union[
     StreamRejected,
     PeerIntroduced,
     NameRegistered,
+    ServerAsk,
+    ServerAskEnded,
 ]
 
 @final
@@ -887,6 +930,7 @@ class Server:
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
         cluster: Optional[str] = None,
+        hook_timeout: float = 10.0,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
