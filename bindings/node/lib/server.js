@@ -180,6 +180,8 @@ class Server extends EventEmitter {
   #setHook(name, f) {
     this.#hooks[name] = hookFunction(f, name)
     const h = this.#hooks
+    // A closed server asks nothing: nothing to tell it.
+    if (this.#core.closed) return
     this.#core.call('setAsks', h.onConnect !== null, h.onPublish !== null, h.onPlay !== null, this.#hookTimeout)
   }
 

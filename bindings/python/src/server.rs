@@ -143,8 +143,10 @@ impl Server {
             (old, hooks.asks(self.hook_timeout))
         };
         drop(old);
-        // Requests of a kind wait for Python only while its hook is set.
-        self.live.with(py, move |s| s.set_asks(asks))?.or_raise(py)
+        // Requests of a kind wait for Python only while its hook is set
+        // (a closed server asks nothing: nothing to tell it).
+        let _ = self.live.with(py, move |s| s.set_asks(asks));
+        Ok(())
     }
 
     /// Runs the hook a parked request waits for and sends its verdict.
@@ -212,7 +214,10 @@ impl Server {
             None => Ok(()),
             Some(r) => Err(r.clone()),
         };
-        let applied = self.live.with(py, move |s| s.answer(id, decision))?;
+        let applied = match self.live.with(py, move |s| s.answer(id, decision)) {
+            Ok(applied) => applied,
+            Err(_) => Err(rtmfp_core::rendezvous::AskError::Stopped),
+        };
         if let Err(e) = applied {
             reason = Some(format!("the verdict did not apply: {e}"));
         }
