@@ -174,6 +174,7 @@ int main(void) {
     CHECK_ERR(rtmfp_server_set_asks(srv, RTMFP_ASK_KIND_CONNECT, 0, false, NULL),
               RTMFP_ERR_INVALID_ARGUMENT);
     CHECK_ERR(rtmfp_server_accept(NULL, 1), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_server_reject(NULL, 1, NULL), RTMFP_ERR_NULL_POINTER);
     CHECK_RC(rtmfp_server_set_asks(srv, RTMFP_ASK_KIND_CONNECT | RTMFP_ASK_KIND_PUBLISH,
                                    DEADLINE_MS, false, NULL),
              RTMFP_OK);
@@ -248,5 +249,9 @@ int main(void) {
     CHECK_RC(rtmfp_server_close(srv, 1000), RTMFP_OK);
     CHECK_ERR(rtmfp_server_accept(srv, id), RTMFP_ERR_CLOSED);
     CHECK_RC(rtmfp_server_free(srv), RTMFP_OK);
+    /* A freed handle is an error, not a crash. */
+    CHECK_ERR(rtmfp_server_accept(srv, id), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_server_reject(srv, id, "x"), RTMFP_ERR_INVALID_HANDLE);
+    CHECK_ERR(rtmfp_server_set_asks(srv, 0, 1000, true, NULL), RTMFP_ERR_INVALID_HANDLE);
     return check_summary();
 }
