@@ -342,8 +342,12 @@ event_class! {
         key: Option<String>,
         /// The stream name (publish, play).
         name: Option<String>,
-        /// The hook's verdict, and whether it reached the client.
+        /// The hook's verdict, and whether it reached the client (False
+        /// while `pending`).
         accepted: bool,
+        /// An `async def` hook: its verdict goes to the client when its
+        /// task is done (on the running asyncio loop).
+        pending: bool,
         /// Why it was refused, or why the verdict did not apply (the ask
         /// had expired, or the client had gone).
         reason: Option<String>,

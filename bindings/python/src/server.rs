@@ -115,6 +115,20 @@ fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
     Ok(KeySet::of(list))
 }
 
+/// What a veto hook answered.
+enum Answer<'py> {
+    /// Decided: `Some(reason)` refuses.
+    Now(Option<String>),
+    /// An awaitable whose result decides (an `async def` hook).
+    Later(Bound<'py, PyAny>),
+}
+
+fn is_awaitable(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    py.import("inspect")?
+        .call_method1("isawaitable", (value,))?
+        .is_truthy()
+}
+
 fn check_hook(py: Python<'_>, hook: &Option<Py<PyAny>>, name: &str) -> PyResult<()> {
     match hook {
         Some(h) if !h.bind(py).is_callable() => Err(pyo3::exceptions::PyTypeError::new_err(
@@ -208,18 +222,33 @@ impl Server {
                 format!("the {what}er (session {})", session.0),
             ),
         };
-        // No hook any more (removed since the ask): accepted.
-        let mut reason = self.decide(py, hook, &format!("on_{what}"), args, &target);
-        let decision = match &reason {
-            None => Ok(()),
-            Some(r) => Err(r.clone()),
+        let hook_name = format!("on_{what}");
+        let (mut reason, pending) = match self.decide(py, hook, &hook_name, args, &target) {
+            Answer::Now(reason) => (reason, false),
+            Answer::Later(awaitable) => {
+                match self.await_verdict(py, id, awaitable, &hook_name, &target) {
+                    Ok(()) => (None, true),
+                    Err(e) => {
+                        let consequence = format!("{target} was refused");
+                        self.outbox
+                            .push_error(callback_failed(py, e, &hook_name, &consequence));
+                        (Some(format!("the server's {hook_name} failed")), false)
+                    }
+                }
+            }
         };
-        let applied = match self.live.with(py, move |s| s.answer(id, decision)) {
-            Ok(applied) => applied,
-            Err(_) => Err(rtmfp_core::rendezvous::AskError::Stopped),
-        };
-        if let Err(e) = applied {
-            reason = Some(format!("the verdict did not apply: {e}"));
+        if !pending {
+            let decision = match &reason {
+                None => Ok(()),
+                Some(r) => Err(r.clone()),
+            };
+            let applied = match self.live.with(py, move |s| s.answer(id, decision)) {
+                Ok(applied) => applied,
+                Err(_) => Err(rtmfp_core::rendezvous::AskError::Stopped),
+            };
+            if let Err(e) = applied {
+                reason = Some(format!("the verdict did not apply: {e}"));
+            }
         }
         Ok(ServerAsk {
             id,
@@ -230,36 +259,97 @@ impl Server {
             app: app.clone(),
             key,
             name,
-            accepted: reason.is_none(),
+            accepted: !pending && reason.is_none(),
+            pending,
             reason,
         })
     }
 
-    /// Runs a veto hook; `Some(reason)` if it refused or raised (then the
-    /// exception is reported).  `target` names the client in messages.
-    fn decide(
+    /// Runs a veto hook: `Now(Some(reason))` if it refused or raised (then
+    /// the exception is reported), `Now(None)` if it accepted (or there is
+    /// none), `Later` if it returned an awaitable (an `async def` hook).
+    /// `target` names the client in messages.
+    fn decide<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         hook: Option<Py<PyAny>>,
         name: &str,
-        args: Bound<'_, PyTuple>,
+        args: Bound<'py, PyTuple>,
         target: &str,
-    ) -> Option<String> {
-        let hook = hook?;
+    ) -> Answer<'py> {
+        let Some(hook) = hook else {
+            return Answer::Now(None);
+        };
         let default = format!("refused by the server's {name}");
-        match hook
-            .bind(py)
-            .call1(args)
-            .and_then(|a| verdict(&a, &default))
-        {
-            Ok(decision) => decision,
-            Err(e) => {
-                let consequence = format!("{target} was refused");
-                self.outbox
-                    .push_error(callback_failed(py, e, name, &consequence));
-                Some(format!("the server's {name} failed"))
+        let answer = hook.bind(py).call1(args).and_then(|a| {
+            if is_awaitable(py, &a)? {
+                return Ok(Answer::Later(a));
             }
+            Ok(Answer::Now(verdict(&a, &default)?))
+        });
+        answer.unwrap_or_else(|e| {
+            let consequence = format!("{target} was refused");
+            self.outbox
+                .push_error(callback_failed(py, e, name, &consequence));
+            Answer::Now(Some(format!("the server's {name} failed")))
+        })
+    }
+
+    /// Runs an async hook's awaitable as a task of the running asyncio
+    /// loop; its result is the verdict on ask `id`, sent when it is done
+    /// (an exception or a cancellation refuses, and is logged).  Fails
+    /// (and closes the awaitable) without a running loop: an async hook
+    /// needs the asyncio API.
+    fn await_verdict(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        awaitable: Bound<'_, PyAny>,
+        name: &str,
+        target: &str,
+    ) -> PyResult<()> {
+        let asyncio = py.import("asyncio")?;
+        if asyncio.call_method0("get_running_loop").is_err() {
+            if awaitable.hasattr("close")? {
+                let _ = awaitable.call_method0("close");
+            }
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{name} is async: it needs a running asyncio loop (read the server's events \
+                 with the asyncio API)"
+            )));
         }
+        let task = asyncio.call_method1("ensure_future", (awaitable,))?;
+        let live = self.live.clone();
+        let name = name.to_owned();
+        let consequence = format!("{target} was refused");
+        let done = pyo3::types::PyCFunction::new_closure(
+            py,
+            None,
+            None,
+            move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                let py = args.py();
+                let task = args.get_item(0)?;
+                let default = format!("refused by the server's {name}");
+                let decision = match task
+                    .call_method0("result")
+                    .and_then(|a| verdict(&a, &default))
+                {
+                    Ok(None) => Ok(()),
+                    Ok(Some(reason)) => Err(reason),
+                    Err(e) => {
+                        // Logged; there is no event read to raise it from.
+                        let _ = callback_failed(py, e, &name, &consequence);
+                        Err(format!("the server's {name} failed"))
+                    }
+                };
+                // A late verdict (expired, client gone, closed) does
+                // nothing; the ServerAskEnded event told.
+                let _ = live.with(py, move |s| s.answer(id, decision));
+                Ok(())
+            },
+        )?;
+        task.call_method1("add_done_callback", (done,))?;
+        Ok(())
     }
 
     fn disconnect_session(&self, py: Python<'_>, session: SessionHandle) -> PyResult<bool> {

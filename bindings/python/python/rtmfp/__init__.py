@@ -574,8 +574,11 @@ class Server(_rtmfp.Server):
     sees "NetConnection.Connect.Rejected" (or "NetStream.Publish.BadName",
     "NetStream.Play.Failed") with the reason as description, and the
     outcome event follows (``ClientRejected``, ``StreamRejected``, ...).
-    A hook that raises refuses; its exception is logged (logger "rtmfp")
-    and raised as ``CallbackError`` by the next event read.  Hooks only
+    A hook may be ``async def`` when the events are read with the asyncio
+    API: it runs as a task of that loop (``ServerAsk.pending``) and its
+    result is the verdict.  A hook that raises refuses; its exception is
+    logged (logger "rtmfp") and raised as ``CallbackError`` by the next
+    event read (an async hook's is only logged).  Hooks only
     run while events are read: a request not decided within
     ``hook_timeout`` seconds is refused ("no answer from the server
     application", a ``ServerAskEnded`` event with ``end == "expired"``),

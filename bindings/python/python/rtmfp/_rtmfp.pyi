@@ -9,6 +9,7 @@ import datetime
 import os
 from typing import (
     Any,
+    Awaitable,
     Callable,
     Dict,
     Mapping,
@@ -826,6 +827,9 @@ class ServerAsk:
     def accepted(self) -> bool:
         """The hook accepted, and the verdict reached the client."""
     @property
+    def pending(self) -> bool:
+        """An async hook: its verdict goes to the client when its task is done."""
+    @property
     def reason(self) -> Optional[str]:
         """Why it was refused, or why the verdict did not apply."""
 
@@ -909,8 +913,10 @@ class ServerEventIterator(Iterator[_ServerEvent]):
     def __iter__(self) -> ServerEventIterator: ...
     def __next__(self) -> _ServerEvent: ...
 
-_ConnectHook = Callable[[Optional[str], str, Optional[str]], _Verdict]
-_StreamHook = Callable[[Optional[str], str], _Verdict]
+# A server hook may be ``async def`` (run as a task of the asyncio loop
+# that reads the server's events).
+_ConnectHook = Callable[[Optional[str], str, Optional[str]], Union[_Verdict, Awaitable[_Verdict]]]
+_StreamHook = Callable[[Optional[str], str], Union[_Verdict, Awaitable[_Verdict]]]
 _DisconnectHook = Callable[[Optional[str]], object]
 
 class Server:
