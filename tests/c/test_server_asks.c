@@ -15,6 +15,7 @@
  *     (RTMFP_ASK_END_EXPIRED, "no answer from the server application");
  *   - a client that leaves while parked ends its ask (RTMFP_ASK_END_GONE);
  *     the late verdict is RTMFP_ERR_WRONG_STATE;
+ *   - asks answered from the server's event callback;
  *   - bad arguments.
  *
  * Prints "N passed, M failed"; exits non-zero on failure. Every wait is
@@ -140,6 +141,25 @@ struct verdict {
     int rc;
 };
 
+/* An event callback that answers asks: the usual way for C. */
+struct answering {
+    rtmfp_server *srv;
+    pthread_mutex_t lock;
+    int asked;
+    int rc;
+};
+
+static void answer_in_callback(const rtmfp_event *ev, void *user) {
+    struct answering *a = (struct answering *)user;
+    if (ev->type != RTMFP_EVENT_TYPE_SERVER_ASK) {
+        return;
+    }
+    pthread_mutex_lock(&a->lock);
+    a->asked++;
+    a->rc = rtmfp_server_accept(a->srv, ev->ask_id);
+    pthread_mutex_unlock(&a->lock);
+}
+
 static void *accept_later(void *arg) {
     struct verdict *v = (struct verdict *)arg;
     v->rc = rtmfp_server_accept(v->srv, v->id);
@@ -242,6 +262,26 @@ int main(void) {
     CHECK_ERR(rtmfp_server_accept(srv, id), RTMFP_ERR_WRONG_STATE);
     CHECK(strstr(rtmfp_last_error_message(), "went away") != NULL);
     CHECK_RC(rtmfp_server_session_count(srv), 1);
+
+    /* Answered from the event callback (the dispatcher thread). */
+    {
+        struct answering a;
+        rtmfp_netconnection *cb = NULL;
+        memset(&a, 0, sizeof a);
+        a.srv = srv;
+        a.rc = -100;
+        pthread_mutex_init(&a.lock, NULL);
+        CHECK_RC(rtmfp_server_set_event_callback(srv, answer_in_callback, &a), RTMFP_OK);
+        cb = connect_to(addr, "app/KEY");
+        expect_status(cb, 0, "NetConnection.Connect.Success", NULL);
+        CHECK_RC(rtmfp_server_set_event_callback(srv, NULL, NULL), RTMFP_OK);
+        pthread_mutex_lock(&a.lock);
+        CHECK(a.asked == 1);
+        CHECK_RC(a.rc, RTMFP_OK);
+        pthread_mutex_unlock(&a.lock);
+        pthread_mutex_destroy(&a.lock);
+        CHECK_RC(rtmfp_netconnection_free(cb), RTMFP_OK);
+    }
 
     CHECK_RC(rtmfp_netconnection_free(nc), RTMFP_OK);
     CHECK_RC(rtmfp_netconnection_free(ok), RTMFP_OK);
