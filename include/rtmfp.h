@@ -342,7 +342,49 @@ typedef enum rtmfp_event_type {
    * `peer_id`; `name`.
    */
   RTMFP_EVENT_TYPE_SERVER_NAME_REGISTERED = 159,
+  /**
+   * Rendezvous server, ask mode (rtmfp_server_set_asks()): a request
+   * waits for rtmfp_server_accept() / rtmfp_server_reject() with
+   * `ask_id`; the client is answered only then (or at the deadline).
+   * `ask_kind`: connect, publish or play; `session`; `peer_id`;
+   * `address`: the client's; `app`: its app; connect: `text` its
+   * developer key (NULL if none); publish and play: `name` the stream
+   * name, `rtmp_stream_id` the client's stream ID.
+   */
+  RTMFP_EVENT_TYPE_SERVER_ASK = 160,
+  /**
+   * Rendezvous server: an ask ended without a verdict. `ask_id`;
+   * `reason`: an rtmfp_ask_end (RTMFP_ASK_END_EXPIRED: the default
+   * verdict was applied, its outcome event follows;
+   * RTMFP_ASK_END_GONE: the client went away). A verdict for it now
+   * gives RTMFP_ERR_WRONG_STATE.
+   */
+  RTMFP_EVENT_TYPE_SERVER_ASK_ENDED = 161,
 } rtmfp_event_type;
+
+/**
+ * The kind of request a server asks about (`ask_kind` of
+ * RTMFP_EVENT_TYPE_SERVER_ASK); the values are also the flags of
+ * rtmfp_server_set_asks()'s `kinds`.
+ */
+typedef enum rtmfp_ask_kind {
+  /**
+   * Not an ask event.
+   */
+  RTMFP_ASK_KIND_NONE = 0,
+  /**
+   * A `connect` (RFC 7425 §5.3.1-2).
+   */
+  RTMFP_ASK_KIND_CONNECT = 1,
+  /**
+   * A `publish` through the server (§5.3.5).
+   */
+  RTMFP_ASK_KIND_PUBLISH = 2,
+  /**
+   * A `play` through the server (§5.3.5).
+   */
+  RTMFP_ASK_KIND_PLAY = 4,
+} rtmfp_ask_kind;
 
 /**
  * Which identity an endpoint has (RFC 7425 §5.3, §7). Pass to
@@ -575,6 +617,23 @@ typedef enum rtmfp_connect_decision {
    */
   RTMFP_CONNECT_DECISION_ACCEPT = 1,
 } rtmfp_connect_decision;
+
+/**
+ * How an ask ended without a verdict (`reason` of
+ * RTMFP_EVENT_TYPE_SERVER_ASK_ENDED).
+ */
+typedef enum rtmfp_ask_end {
+  /**
+   * Nobody answered within the deadline: the default verdict was
+   * applied.
+   */
+  RTMFP_ASK_END_EXPIRED = 1,
+  /**
+   * The client went away (its session closed, or it closed or deleted
+   * the stream) while the request waited: nothing was applied.
+   */
+  RTMFP_ASK_END_GONE = 2,
+} rtmfp_ask_end;
 
 /**
  * Opaque endpoint configuration, made by rtmfp_config_new() and freed by
@@ -861,18 +920,27 @@ typedef struct rtmfp_event {
    */
   const char *name;
   /**
-   * SERVER_CONNECTED, SERVER_DISCONNECTED: the client's app (from its
-   * rtmfp:// URI), NUL-terminated; NULL for other events.
+   * SERVER_CONNECTED, SERVER_DISCONNECTED, SERVER_ASK: the client's app
+   * (from its rtmfp:// URI), NUL-terminated; NULL for other events.
    */
   const char *app;
   /**
    * Text, NUL-terminated, or NULL: a reason (PEER_STREAM_CLOSED,
    * SERVER_CONNECT_REJECTED, SERVER_STREAM_REJECTED), a result or
    * argument (CALL_RESULT, COMMAND, MEDIA), a developer key
-   * (SERVER_CONNECTED), addresses (SERVER_PEER_INFO,
+   * (SERVER_CONNECTED, SERVER_ASK), addresses (SERVER_PEER_INFO,
    * SERVER_INTRODUCED). Valid as long as the event.
    */
   const char *text;
+  /**
+   * SERVER_ASK, SERVER_ASK_ENDED: the ask id, for rtmfp_server_accept()
+   * / rtmfp_server_reject().
+   */
+  uint64_t ask_id;
+  /**
+   * SERVER_ASK: what is asked about; RTMFP_ASK_KIND_NONE otherwise.
+   */
+  enum rtmfp_ask_kind ask_kind;
 } rtmfp_event;
 
 /**
@@ -2698,8 +2766,83 @@ int rtmfp_server_session_count(const struct rtmfp_server *srv);
 int rtmfp_server_set_connect_hook(struct rtmfp_server *srv, rtmfp_connect_hook hook, void *user);
 
 /**
+ * Ask mode: make the `kinds` of request (an OR of rtmfp_ask_kind values:
+ * RTMFP_ASK_KIND_CONNECT, _PUBLISH, _PLAY; 0 turns asking off) wait for
+ * the application's verdict before the client is answered. Each one is
+ * an RTMFP_EVENT_TYPE_SERVER_ASK event with an `ask_id`, answered with
+ * rtmfp_server_accept() or rtmfp_server_reject() from any thread. A
+ * request not answered within `deadline_ms` gets the default verdict:
+ * accepted if `default_accept`, else rejected with `default_reason`
+ * (NULL: "no answer from the server application"); an
+ * RTMFP_EVENT_TYPE_SERVER_ASK_ENDED event (RTMFP_ASK_END_EXPIRED) says
+ * so. A client that goes away while its request waits ends it with
+ * RTMFP_ASK_END_GONE.
+ *
+ * A connect is asked about after its developer key and the connect hook
+ * (rtmfp_server_set_connect_hook()) accepted it; a publish or play after
+ * the server's own checks (a name, a free stream ID, a name not yet
+ * published). The client's answer is then what RFC 7425 §5.3 says: a
+ * connect gets "NetConnection.Connect.Success", or
+ * "NetConnection.Connect.Rejected" with the reason as its description; a
+ * publish "NetStream.Publish.Start" or "NetStream.Publish.BadName"; a
+ * play "NetStream.Play.Start" or "NetStream.Play.Failed".
+ *
+ * Set it right after rtmfp_server_start(): requests that came earlier
+ * were decided without asking. Requests already waiting keep their
+ * deadline.
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for unknown bits in
+ * `kinds`, a `deadline_ms` of 0 or a non-UTF-8 reason; RTMFP_ERR_CLOSED
+ * once the server has stopped; RTMFP_ERR_WRONG_STATE from the server's
+ * own connect hook; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread except this server's connect hook.
+ *
+ * # Safety
+ * `default_reason` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_server_set_asks(struct rtmfp_server *srv,
+                          int kinds,
+                          uint32_t deadline_ms,
+                          bool default_accept,
+                          const char *default_reason);
+
+/**
+ * Accept the request of ask `ask_id` (RTMFP_EVENT_TYPE_SERVER_ASK): the
+ * client is answered now (see rtmfp_server_set_asks()).
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE if the ask ended already (it
+ * was answered, it expired and got the default verdict, or its client
+ * went away: rtmfp_last_error_message() says which; nothing is done), or
+ * from the server's own connect hook; RTMFP_ERR_INVALID_ARGUMENT for an
+ * id never asked (or ended among more than the last 1024 asks);
+ * RTMFP_ERR_CLOSED once the server has stopped; RTMFP_ERR_NULL_POINTER;
+ * RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread (the event callback's included)
+ * except this server's connect hook.
+ */
+int rtmfp_server_accept(struct rtmfp_server *srv, uint64_t ask_id);
+
+/**
+ * Reject the request of ask `ask_id` with `reason` (NULL: "rejected by
+ * the server application"), which the client sees as its status
+ * description: "NetConnection.Connect.Rejected" (then its session
+ * closes), "NetStream.Publish.BadName" or "NetStream.Play.Failed".
+ *
+ * Returns what rtmfp_server_accept() returns; also
+ * RTMFP_ERR_INVALID_ARGUMENT for a non-UTF-8 reason.
+ *
+ * Thread safety: as rtmfp_server_accept().
+ *
+ * # Safety
+ * `reason` must be NULL or a NUL-terminated string.
+ */
+int rtmfp_server_reject(struct rtmfp_server *srv, uint64_t ask_id, const char *reason);
+
+/**
  * Take the next server event (types RTMFP_EVENT_TYPE_SERVER_CONNECTED to
- * RTMFP_EVENT_TYPE_SERVER_NAME_REGISTERED), as rtmfp_next_event() does
+ * RTMFP_EVENT_TYPE_SERVER_ASK_ENDED), as rtmfp_next_event() does
  * for an endpoint: waits up to `timeout_ms` (0: does not wait; negative:
  * until an event comes or the server stops). On success `*out` belongs to
  * the caller until rtmfp_event_free().

@@ -211,6 +211,7 @@ cc_strict test_turn tests/c/test_turn.c
 cc_strict test_check tests/c/test_check.c
 cc_strict test_cluster tests/c/test_cluster.c
 cc_strict test_threads tests/c/test_threads.c
+cc_strict test_server_asks tests/c/test_server_asks.c
 cc_strict echo_server examples/c/echo_server.c
 cc_strict p2p_chat examples/c/p2p_chat.c
 # The misuse suite runs under AddressSanitizer (the test is instrumented,
@@ -231,6 +232,7 @@ run_c "$BUILD/c/test_p2p"
 run_c "$BUILD/c/test_flv"
 run_c "$BUILD/c/test_threads"
 run_c "$BUILD/c/test_limits"
+run_c "$BUILD/c/test_server_asks"
 start_flash_server
 run_c "$BUILD/c/test_flash_server"
 run_c "$BUILD/c/test_turn"

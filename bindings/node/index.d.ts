@@ -249,6 +249,17 @@ export declare class NativeServer {
    */
   disconnect(request: number, session: number): void
   /**
+   * Which requests wait for JS (`serverAsk` items); `timeoutMs` as
+   * `hookTimeout`.  Requests already waiting keep their deadline.
+   */
+  setAsks(connect: boolean, publish: boolean, play: boolean, timeoutMs?: number | undefined | null): void
+  /**
+   * The verdict on ask `id` (a `serverAsk` item): accept, or reject
+   * with `reason` (the client's status description).  A verdict for an
+   * ask that ended (a `serverAskEnded` item came) does nothing.
+   */
+  answerAsk(id: number, accept: boolean, reason?: string | undefined | null): void
+  /**
    * Closes every client session in order, waits at most `timeoutMs`
    * for the far ends, stops both threads.  Resolves to whether
    * everything closed cleanly in time; the last events (then `end`)
@@ -482,6 +493,8 @@ export type NativeItem =
   | { type: 'streamRejected'; session: number; name: string; reason: string }
   | { type: 'introduced'; initiator: string; peerId: string; addresses: Array<string> }
   | { type: 'nameRegistered'; peerId: string; name: string }
+  | { type: 'serverAsk'; id: number; what: string; session: number; peerId?: string; address: string; app: string; key?: string; name?: string; streamId?: number }
+  | { type: 'serverAskEnded'; id: number; end: string }
   | { type: 'end' }
 
 /**
@@ -583,6 +596,18 @@ export interface NativeServerOptions {
   maxNamesPerClient?: number
   /** Most receiving flows one session keeps (default 512; 1 to 65535). */
   maxFlowsPerSession?: number
+  /**
+   * Ask JS about connects, publishes, plays from the start (core's
+   * `Asks`).
+   */
+  askConnect?: boolean
+  askPublish?: boolean
+  askPlay?: boolean
+  /**
+   * ms a request waits for its verdict (default 10 000); then it is
+   * refused with "no answer from the server application".
+   */
+  hookTimeout?: number
 }
 
 /** One stream published to a rendezvous server. */

@@ -326,6 +326,15 @@ impl Printer {
             ServerEvent::NameRegistered { peer_id, name } => {
                 format!("name        {name:?} is {}", hex(&peer_id))
             }
+            // The CLI decides without asking (no ask mode is enabled).
+            ServerEvent::Asked { id, request } => {
+                format!(
+                    "ask         {id}: {:?} by {}",
+                    request.kind(),
+                    self.peer(request.session())
+                )
+            }
+            ServerEvent::AskEnded { id, end } => format!("ask-end     {id}: {end:?}"),
         }
     }
 }

@@ -248,3 +248,72 @@ fn a_wrong_key_is_rejected_over_loopback() {
     nc.close(Duration::from_secs(1));
     server.shutdown(Duration::from_secs(1));
 }
+
+/// Ask mode on a running server: the verdict comes from another thread
+/// through `ServerHandle`, as the adapters give it.
+#[test]
+fn a_connect_waits_for_a_verdict_from_another_thread() {
+    use rtmfp_core::rendezvous::{AskError, AskRequest, Asks};
+    let server = ServerHandle::start(
+        &loopback(),
+        ServerConfig {
+            keys: KeySet::of(["LOOPKEY"]),
+            ..ServerConfig::default()
+        },
+        Hooks {
+            asks: Asks {
+                connect: true,
+                ..Asks::default()
+            },
+            ..Hooks::default()
+        },
+    )
+    .expect("server starts");
+    let server = std::sync::Arc::new(server);
+    // The application: refuses the first client, accepts the second.
+    let app = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let mut verdicts = 0;
+            while verdicts < 2 {
+                let Some(e) = server.next_event_timeout(WAIT) else {
+                    panic!("no ask");
+                };
+                if let ServerEvent::Asked { id, request } = e {
+                    assert!(
+                        matches!(request, AskRequest::Connect(ref r) if r.app == "app/LOOPKEY")
+                    );
+                    let verdict = if verdicts == 0 {
+                        server.reject(id, "not today")
+                    } else {
+                        server.accept(id)
+                    };
+                    assert_eq!(verdict, Ok(()));
+                    assert_eq!(
+                        server.accept(id),
+                        Err(AskError::Ended(rtmfp_core::rendezvous::AskEnd::Answered))
+                    );
+                    verdicts += 1;
+                }
+            }
+        })
+    };
+    let config = || NetConnectionConfig {
+        bind: loopback(),
+        ..NetConnectionConfig::default()
+    };
+    let refused = NetConnection::connect(&uri(&server), config()).expect("connect starts");
+    let (_, info) = refused.next_status_timeout(WAIT).expect("a connect status");
+    assert_eq!(
+        (info.code.as_str(), info.description.as_str()),
+        (code::CONNECT_REJECTED, "not today")
+    );
+    let accepted = NetConnection::connect(&uri(&server), config()).expect("connect starts");
+    let (_, info) = accepted
+        .next_status_timeout(WAIT)
+        .expect("a connect status");
+    assert_eq!(info.code, code::CONNECT_SUCCESS);
+    app.join().expect("the application thread");
+    assert!(server.close(Duration::from_secs(1)).is_some());
+    assert_eq!(server.accept(1), Err(AskError::Stopped));
+}

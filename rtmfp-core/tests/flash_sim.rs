@@ -19,7 +19,10 @@ use rtmfp_core::flash::message::message_type;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::flash::user_control::UserControlEvent;
 use rtmfp_core::flash::Value;
-use rtmfp_core::rendezvous::{Hooks, KeySet, Server, ServerConfig, ServerEvent};
+use rtmfp_core::rendezvous::{
+    AskEnd, AskError, AskKind, AskRequest, Asks, Hooks, KeySet, Server, ServerConfig, ServerEvent,
+    NO_ANSWER,
+};
 use rtmfp_core::session::flows::FlowError;
 use rtmfp_core::sim::{
     addr, seed_from_env_or, Limits, LinkConfig, NatBehaviour, NatConfig, NodeId, Sim, TraceKind,
@@ -1789,5 +1792,222 @@ fn a_close_stream_with_open_flows_ends_at_the_drain_limit() {
             .any(|m| m.0 == late[0] && m.2 == late[1..]),
         "the audio sent after closeStream was relayed"
     );
+    assert!(w.with_server(|s, _, _| s.streams()).is_empty());
+}
+
+// ----- ask mode (rendezvous::Asks) -----
+
+/// A server that asks about the `kinds` of request, with a 3 s deadline.
+fn asking(kinds: &[AskKind], default: Result<(), String>) -> World {
+    let mut asks = Asks {
+        deadline: Duration::from_secs(3),
+        default,
+        ..Asks::default()
+    };
+    for k in kinds {
+        asks.set(*k, true);
+    }
+    let hooks = Hooks {
+        asks,
+        ..Hooks::default()
+    };
+    World::new(seed_from_env_or(13), ServerConfig::default(), hooks)
+}
+
+impl World {
+    /// Runs until the server asks about something new; its id and request.
+    fn next_ask(&mut self) -> (u64, AskRequest) {
+        let seen = self
+            .server_log
+            .iter()
+            .filter(|e| matches!(e, ServerEvent::Asked { .. }))
+            .count();
+        assert!(self.run_until(Duration::from_secs(10), |_, log| {
+            log.iter()
+                .filter(|e| matches!(e, ServerEvent::Asked { .. }))
+                .count()
+                > seen
+        }));
+        self.server_log
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::Asked { id, request } => Some((*id, request.clone())),
+                _ => None,
+            })
+            .nth(seen)
+            .unwrap()
+    }
+
+    fn answer(&mut self, id: u64, decision: Result<(), String>) -> Result<(), AskError> {
+        self.with_server(move |s, ep, now| s.answer(ep, now, id, decision))
+    }
+
+    fn ask_ended(&self, id: u64) -> Option<AskEnd> {
+        self.server_log.iter().find_map(|e| match e {
+            ServerEvent::AskEnded { id: i, end } if *i == id => Some(*end),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn an_asked_connect_is_answered_only_with_the_verdict() {
+    let mut w = asking(&[AskKind::Connect], Err(NO_ANSWER.to_owned()));
+    let no = w.add_client(None, ClientConfig::default());
+    w.connect(no, "rtmfp://server/private");
+    let (id, request) = w.next_ask();
+    let AskRequest::Connect(req) = request else {
+        panic!("{request:?}")
+    };
+    assert_eq!(req.app, "private");
+    assert_eq!(req.peer_id, Some(w.near_id(no)));
+    assert_eq!(req.address, addr("192.0.2.10:5000"));
+    // Parked: the client has no answer, the server counts no client.
+    w.run_for(Duration::from_secs(1));
+    assert!(
+        statuses(&w.log[&no]).is_empty(),
+        "{:?}",
+        statuses(&w.log[&no])
+    );
+    assert_eq!(w.with_server(|s, _, _| s.parked_asks()), 1);
+    assert_eq!(w.answer(id, Err("private apps are closed".into())), Ok(()));
+    let info = w.wait_status(no, code::CONNECT_REJECTED, Duration::from_secs(5));
+    assert_eq!(info.description, "private apps are closed");
+    assert!(w.server_log.iter().any(
+        |e| matches!(e, ServerEvent::Rejected { reason, .. } if reason == "private apps are closed")
+    ));
+    // A second verdict does nothing, and says so.
+    assert_eq!(w.answer(id, Ok(())), Err(AskError::Ended(AskEnd::Answered)));
+    assert_eq!(w.answer(9999, Ok(())), Err(AskError::Unknown));
+
+    let yes = w.add_client(None, ClientConfig::default());
+    w.connect(yes, URI);
+    let (id, _) = w.next_ask();
+    assert_eq!(w.answer(id, Ok(())), Ok(()));
+    w.wait_status(yes, code::CONNECT_SUCCESS, Duration::from_secs(5));
+    let s = w.with_server(|s, _, _| s.sessions());
+    assert!(s
+        .iter()
+        .any(|c| c.connected && c.peer_id == Some(w.near_id(yes))));
+}
+
+#[test]
+fn an_unanswered_ask_gets_the_default_at_its_deadline() {
+    let mut w = asking(&[AskKind::Connect], Err(NO_ANSWER.to_owned()));
+    let a = w.add_client(None, ClientConfig::default());
+    let start = w.sim.now();
+    w.connect(a, URI);
+    let (id, _) = w.next_ask();
+    let info = w.wait_status(a, code::CONNECT_REJECTED, Duration::from_secs(10));
+    assert_eq!(info.description, NO_ANSWER);
+    assert!(w.sim.now() - start >= Duration::from_secs(3));
+    assert_eq!(w.ask_ended(id), Some(AskEnd::Expired));
+    assert_eq!(w.answer(id, Ok(())), Err(AskError::Ended(AskEnd::Expired)));
+
+    // The default may accept.
+    let mut w = asking(&[AskKind::Connect], Ok(()));
+    let b = w.add_client(None, ClientConfig::default());
+    w.connect(b, URI);
+    let (id, _) = w.next_ask();
+    w.wait_status(b, code::CONNECT_SUCCESS, Duration::from_secs(10));
+    assert_eq!(w.ask_ended(id), Some(AskEnd::Expired));
+}
+
+#[test]
+fn asked_publishes_and_plays_wait_for_their_verdicts() {
+    let mut w = asking(
+        &[AskKind::Publish, AskKind::Play],
+        Err(NO_ANSWER.to_owned()),
+    );
+    // Connects are not asked about.
+    let a = w.connected(None, ClientConfig::default());
+    let b = w.connected(None, ClientConfig::default());
+    let refused = w.with(a, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.publish(ep, now, s, "secret").unwrap();
+        s
+    });
+    let (id, request) = w.next_ask();
+    let AskRequest::Publish(req) = request else {
+        panic!("{request:?}")
+    };
+    assert_eq!(
+        (req.name.as_str(), req.app.as_str()),
+        ("secret", "app/GOODKEY")
+    );
+    assert_eq!(req.peer_id, Some(w.near_id(a)));
+    w.answer(id, Err("no such channel".into())).unwrap();
+    let info = w.wait_status(a, code::PUBLISH_BAD_NAME, Duration::from_secs(5));
+    assert_eq!(info.description, "no such channel");
+    assert!(status_of(&w.log[&a], refused, code::PUBLISH_BAD_NAME).is_some());
+    // Accepted: publish, then a play that is accepted too.
+    let live = w.with(a, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.publish(ep, now, s, "live").unwrap();
+        s
+    });
+    let (id, _) = w.next_ask();
+    w.answer(id, Ok(())).unwrap();
+    w.wait_status(a, code::PUBLISH_START, Duration::from_secs(5));
+    assert!(status_of(&w.log[&a], live, code::PUBLISH_START).is_some());
+    w.with(b, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.play(ep, now, s, "live").unwrap();
+    });
+    let (id, request) = w.next_ask();
+    assert_eq!(request.kind(), AskKind::Play);
+    w.run_for(Duration::from_millis(500));
+    assert!(!has_status(&w.log[&b], code::PLAY_START));
+    w.answer(id, Ok(())).unwrap();
+    w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
+    assert_eq!(w.with_server(|s, _, _| s.streams())[0].players, 1);
+    // A refused play.
+    w.with(b, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.play(ep, now, s, "other").unwrap();
+    });
+    let (id, _) = w.next_ask();
+    w.answer(id, Err("not for you".into())).unwrap();
+    let info = w.wait_status(b, code::PLAY_FAILED, Duration::from_secs(5));
+    assert_eq!(info.description, "not for you");
+}
+
+#[test]
+fn a_client_that_leaves_while_parked_ends_its_ask() {
+    let mut w = asking(&[AskKind::Connect, AskKind::Publish], Ok(()));
+    let a = w.add_client(None, ClientConfig::default());
+    w.connect(a, URI);
+    let (id, _) = w.next_ask();
+    w.with(a, |c, ep, now| c.close(ep, now));
+    assert!(
+        w.run_until(Duration::from_secs(10), |_, log| log.iter().any(
+            |e| matches!(e, ServerEvent::AskEnded { id: i, end: AskEnd::Gone } if *i == id)
+        ))
+    );
+    assert_eq!(w.answer(id, Ok(())), Err(AskError::Ended(AskEnd::Gone)));
+    assert_eq!(w.with_server(|s, _, _| s.parked_asks()), 0);
+    // Nothing counted it as connected, and the default never applies.
+    w.run_for(Duration::from_secs(5));
+    assert!(!w
+        .server_log
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Connected { .. })));
+
+    // A parked publish whose stream is closed meanwhile.
+    let b = w.add_client(None, ClientConfig::default());
+    w.connect(b, URI);
+    let (id, _) = w.next_ask();
+    w.answer(id, Ok(())).unwrap();
+    w.wait_status(b, code::CONNECT_SUCCESS, Duration::from_secs(5));
+    let s = w.with(b, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.publish(ep, now, s, "live").unwrap();
+        s
+    });
+    let (id, _) = w.next_ask();
+    w.with(b, |c, ep, now| c.close_stream(ep, now, s).unwrap());
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.ask_ended(id), Some(AskEnd::Gone));
+    assert_eq!(w.answer(id, Ok(())), Err(AskError::Ended(AskEnd::Gone)));
     assert!(w.with_server(|s, _, _| s.streams()).is_empty());
 }

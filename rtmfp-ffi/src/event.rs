@@ -11,7 +11,7 @@ use rtmfp_core::flash::client::PeerStreamInfo;
 use rtmfp_core::flash::command::decode_values;
 use rtmfp_core::flash::peer_id::from_hex;
 use rtmfp_core::flash::{ClientEvent, StatusInfo, Value};
-use rtmfp_core::rendezvous::{ClientInfo, ServerEvent};
+use rtmfp_core::rendezvous::{AskEnd, AskKind, AskRequest, ClientInfo, ServerEvent};
 
 use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
@@ -161,6 +161,49 @@ pub enum rtmfp_event_type {
     /// Rendezvous server: a client registered a name (registerName).
     /// `peer_id`; `name`.
     ServerNameRegistered = 159,
+    /// Rendezvous server, ask mode (rtmfp_server_set_asks()): a request
+    /// waits for rtmfp_server_accept() / rtmfp_server_reject() with
+    /// `ask_id`; the client is answered only then (or at the deadline).
+    /// `ask_kind`: connect, publish or play; `session`; `peer_id`;
+    /// `address`: the client's; `app`: its app; connect: `text` its
+    /// developer key (NULL if none); publish and play: `name` the stream
+    /// name, `rtmp_stream_id` the client's stream ID.
+    ServerAsk = 160,
+    /// Rendezvous server: an ask ended without a verdict. `ask_id`;
+    /// `reason`: an rtmfp_ask_end (RTMFP_ASK_END_EXPIRED: the default
+    /// verdict was applied, its outcome event follows;
+    /// RTMFP_ASK_END_GONE: the client went away). A verdict for it now
+    /// gives RTMFP_ERR_WRONG_STATE.
+    ServerAskEnded = 161,
+}
+
+/// The kind of request a server asks about (`ask_kind` of
+/// RTMFP_EVENT_TYPE_SERVER_ASK); the values are also the flags of
+/// rtmfp_server_set_asks()'s `kinds`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rtmfp_ask_kind {
+    /// Not an ask event.
+    None = 0,
+    /// A `connect` (RFC 7425 §5.3.1-2).
+    Connect = 1,
+    /// A `publish` through the server (§5.3.5).
+    Publish = 2,
+    /// A `play` through the server (§5.3.5).
+    Play = 4,
+}
+
+/// How an ask ended without a verdict (`reason` of
+/// RTMFP_EVENT_TYPE_SERVER_ASK_ENDED).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rtmfp_ask_end {
+    /// Nobody answered within the deadline: the default verdict was
+    /// applied.
+    Expired = 1,
+    /// The client went away (its session closed, or it closed or deleted
+    /// the stream) while the request waited: nothing was applied.
+    Gone = 2,
 }
 
 /// Why an opening session failed (`reason` of
@@ -290,15 +333,20 @@ pub struct rtmfp_event {
     /// (SERVER_NAME_REGISTERED), the command (COMMAND), the handler of a
     /// data message (MEDIA). Valid as long as the event.
     pub name: *const c_char,
-    /// SERVER_CONNECTED, SERVER_DISCONNECTED: the client's app (from its
-    /// rtmfp:// URI), NUL-terminated; NULL for other events.
+    /// SERVER_CONNECTED, SERVER_DISCONNECTED, SERVER_ASK: the client's app
+    /// (from its rtmfp:// URI), NUL-terminated; NULL for other events.
     pub app: *const c_char,
     /// Text, NUL-terminated, or NULL: a reason (PEER_STREAM_CLOSED,
     /// SERVER_CONNECT_REJECTED, SERVER_STREAM_REJECTED), a result or
     /// argument (CALL_RESULT, COMMAND, MEDIA), a developer key
-    /// (SERVER_CONNECTED), addresses (SERVER_PEER_INFO,
+    /// (SERVER_CONNECTED, SERVER_ASK), addresses (SERVER_PEER_INFO,
     /// SERVER_INTRODUCED). Valid as long as the event.
     pub text: *const c_char,
+    /// SERVER_ASK, SERVER_ASK_ENDED: the ask id, for rtmfp_server_accept()
+    /// / rtmfp_server_reject().
+    pub ask_id: u64,
+    /// SERVER_ASK: what is asked about; RTMFP_ASK_KIND_NONE otherwise.
+    pub ask_kind: rtmfp_ask_kind,
 }
 
 /// An event and the buffers its pointers point into. `repr(C)` with the
@@ -383,6 +431,8 @@ fn blank(t: rtmfp_event_type) -> rtmfp_event {
         name: std::ptr::null(),
         app: std::ptr::null(),
         text: std::ptr::null(),
+        ask_id: 0,
+        ask_kind: rtmfp_ask_kind::None,
     }
 }
 
@@ -609,6 +659,44 @@ impl OwnedEvent {
                 let mut ev = blank(T::ServerNameRegistered);
                 set_peer_id(&mut ev, Some(peer_id));
                 ev.name = strings.add(&name);
+                ev
+            }
+            ServerEvent::Asked { id, request } => {
+                let mut ev = blank(T::ServerAsk);
+                ev.ask_id = id;
+                let kind = match request.kind() {
+                    AskKind::Connect => rtmfp_ask_kind::Connect,
+                    AskKind::Publish => rtmfp_ask_kind::Publish,
+                    AskKind::Play => rtmfp_ask_kind::Play,
+                };
+                match request {
+                    AskRequest::Connect(r) => {
+                        ev.ask_kind = rtmfp_ask_kind::Connect;
+                        ev.session = r.session.0;
+                        set_peer_id(&mut ev, r.peer_id);
+                        fill_array(&mut ev.address, &r.address.to_string());
+                        ev.app = strings.add(&r.app);
+                        ev.text = strings.opt(r.key.as_deref());
+                    }
+                    AskRequest::Publish(r) | AskRequest::Play(r) => {
+                        ev.ask_kind = kind;
+                        ev.session = r.session.0;
+                        set_peer_id(&mut ev, r.peer_id);
+                        fill_array(&mut ev.address, &r.address.to_string());
+                        ev.app = strings.add(&r.app);
+                        ev.name = strings.add(&r.name);
+                        ev.rtmp_stream_id = r.stream_id;
+                    }
+                }
+                ev
+            }
+            ServerEvent::AskEnded { id, end } => {
+                let mut ev = blank(T::ServerAskEnded);
+                ev.ask_id = id;
+                ev.reason = match end {
+                    AskEnd::Expired | AskEnd::Answered => rtmfp_ask_end::Expired as i32,
+                    AskEnd::Gone => rtmfp_ask_end::Gone as i32,
+                };
                 ev
             }
         };
@@ -844,6 +932,8 @@ pub extern "C" fn rtmfp_event_type_name(event_type: c_int) -> *const c_char {
             157 => c"SERVER_STREAM_REJECTED",
             158 => c"SERVER_INTRODUCED",
             159 => c"SERVER_NAME_REGISTERED",
+            160 => c"SERVER_ASK",
+            161 => c"SERVER_ASK_ENDED",
             _ => c"UNKNOWN",
         };
         name.as_ptr()

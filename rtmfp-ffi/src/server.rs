@@ -17,6 +17,15 @@
 //! thread-local marks the hook). Nothing in the closure can unwind into the
 //! I/O thread: it runs under `catch_unwind`, and a failure rejects the
 //! client.
+//!
+//! # Ask mode
+//!
+//! rtmfp_server_set_asks() turns on core's ask protocol
+//! (`rtmfp_core::rendezvous::Asks`): a connect, publish or play waits for
+//! rtmfp_server_accept() / rtmfp_server_reject() from any thread (the
+//! event callback's included), announced by RTMFP_EVENT_TYPE_SERVER_ASK.
+//! The connect hook, if set, still runs first; a connect it rejects is
+//! not asked about.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
@@ -28,17 +37,20 @@ use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
-    ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerEvent, ServerHandle,
+    AskError, AskKind, Asks, ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig,
+    ServerEvent, ServerHandle, NO_ANSWER,
 };
 use rtmfp_core::runtime::RuntimeConfig;
 
 use crate::config::{self, rtmfp_config, rtmfp_role};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT,
-    RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_IO,
+    RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
-use crate::event::{cstring, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN};
+use crate::event::{
+    cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
+};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{cstr, cstr_list, hex, invalid, runtime_error, write_cstr};
@@ -548,8 +560,165 @@ pub unsafe extern "C" fn rtmfp_server_set_connect_hook(
     })
 }
 
+/// The reason rtmfp_server_reject() gives for a NULL `reason`.
+const REJECTED: &str = "rejected by the server application";
+
+/// Ask mode: make the `kinds` of request (an OR of rtmfp_ask_kind values:
+/// RTMFP_ASK_KIND_CONNECT, _PUBLISH, _PLAY; 0 turns asking off) wait for
+/// the application's verdict before the client is answered. Each one is
+/// an RTMFP_EVENT_TYPE_SERVER_ASK event with an `ask_id`, answered with
+/// rtmfp_server_accept() or rtmfp_server_reject() from any thread. A
+/// request not answered within `deadline_ms` gets the default verdict:
+/// accepted if `default_accept`, else rejected with `default_reason`
+/// (NULL: "no answer from the server application"); an
+/// RTMFP_EVENT_TYPE_SERVER_ASK_ENDED event (RTMFP_ASK_END_EXPIRED) says
+/// so. A client that goes away while its request waits ends it with
+/// RTMFP_ASK_END_GONE.
+///
+/// A connect is asked about after its developer key and the connect hook
+/// (rtmfp_server_set_connect_hook()) accepted it; a publish or play after
+/// the server's own checks (a name, a free stream ID, a name not yet
+/// published). The client's answer is then what RFC 7425 §5.3 says: a
+/// connect gets "NetConnection.Connect.Success", or
+/// "NetConnection.Connect.Rejected" with the reason as its description; a
+/// publish "NetStream.Publish.Start" or "NetStream.Publish.BadName"; a
+/// play "NetStream.Play.Start" or "NetStream.Play.Failed".
+///
+/// Set it right after rtmfp_server_start(): requests that came earlier
+/// were decided without asking. Requests already waiting keep their
+/// deadline.
+///
+/// Returns RTMFP_OK; RTMFP_ERR_INVALID_ARGUMENT for unknown bits in
+/// `kinds`, a `deadline_ms` of 0 or a non-UTF-8 reason; RTMFP_ERR_CLOSED
+/// once the server has stopped; RTMFP_ERR_WRONG_STATE from the server's
+/// own connect hook; RTMFP_ERR_NULL_POINTER; RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread except this server's connect hook.
+///
+/// # Safety
+/// `default_reason` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_set_asks(
+    srv: *mut rtmfp_server,
+    kinds: c_int,
+    deadline_ms: u32,
+    default_accept: bool,
+    default_reason: *const c_char,
+) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        obj.shared.not_in_hook("rtmfp_server_set_asks()")?;
+        let all = rtmfp_ask_kind::Connect as c_int
+            | rtmfp_ask_kind::Publish as c_int
+            | rtmfp_ask_kind::Play as c_int;
+        if kinds & !all != 0 {
+            return Err(invalid(format!(
+                "`kinds` is {kinds}: an OR of RTMFP_ASK_KIND_CONNECT (1), _PUBLISH (2), _PLAY (4)"
+            )));
+        }
+        if deadline_ms == 0 {
+            return Err(invalid("`deadline_ms` must be at least 1"));
+        }
+        let reason = if default_reason.is_null() {
+            NO_ANSWER.to_owned()
+        } else {
+            // SAFETY: caller's contract.
+            unsafe { cstr(default_reason, "default_reason")? }.to_owned()
+        };
+        let mut asks = Asks {
+            deadline: Duration::from_millis(u64::from(deadline_ms)),
+            default: if default_accept { Ok(()) } else { Err(reason) },
+            ..Asks::default()
+        };
+        for (kind, flag) in [
+            (AskKind::Connect, rtmfp_ask_kind::Connect),
+            (AskKind::Publish, rtmfp_ask_kind::Publish),
+            (AskKind::Play, rtmfp_ask_kind::Play),
+        ] {
+            asks.set(kind, kinds & flag as c_int != 0);
+        }
+        obj.shared.server.set_asks(asks).map_err(runtime_error)?;
+        Ok(RTMFP_OK)
+    })
+}
+
+/// The verdict on ask `ask_id`, as an error for C.
+fn answer(
+    srv: *mut rtmfp_server,
+    ask_id: u64,
+    decision: impl FnOnce() -> Result<Decision, Error>,
+    what: &str,
+) -> c_int {
+    ffi_guard(|| {
+        let obj = server(srv)?;
+        obj.shared.not_in_hook(what)?;
+        let decision = decision()?;
+        obj.shared
+            .server
+            .answer(ask_id, decision)
+            .map_err(|e| match e {
+                AskError::Unknown => Error::new(
+                    RTMFP_ERR_INVALID_ARGUMENT,
+                    format!("ask {ask_id}: {e} (never asked, or ended long ago)"),
+                ),
+                AskError::Ended(_) => Error::new(
+                    RTMFP_ERR_WRONG_STATE,
+                    format!("ask {ask_id}: {e}; nothing was done"),
+                ),
+                AskError::Stopped => Error::new(RTMFP_ERR_CLOSED, e.to_string()),
+            })?;
+        Ok(RTMFP_OK)
+    })
+}
+
+/// Accept the request of ask `ask_id` (RTMFP_EVENT_TYPE_SERVER_ASK): the
+/// client is answered now (see rtmfp_server_set_asks()).
+///
+/// Returns RTMFP_OK; RTMFP_ERR_WRONG_STATE if the ask ended already (it
+/// was answered, it expired and got the default verdict, or its client
+/// went away: rtmfp_last_error_message() says which; nothing is done), or
+/// from the server's own connect hook; RTMFP_ERR_INVALID_ARGUMENT for an
+/// id never asked (or ended among more than the last 1024 asks);
+/// RTMFP_ERR_CLOSED once the server has stopped; RTMFP_ERR_NULL_POINTER;
+/// RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread (the event callback's included)
+/// except this server's connect hook.
+#[no_mangle]
+pub extern "C" fn rtmfp_server_accept(srv: *mut rtmfp_server, ask_id: u64) -> c_int {
+    answer(srv, ask_id, || Ok(Ok(())), "rtmfp_server_accept()")
+}
+
+/// Reject the request of ask `ask_id` with `reason` (NULL: "rejected by
+/// the server application"), which the client sees as its status
+/// description: "NetConnection.Connect.Rejected" (then its session
+/// closes), "NetStream.Publish.BadName" or "NetStream.Play.Failed".
+///
+/// Returns what rtmfp_server_accept() returns; also
+/// RTMFP_ERR_INVALID_ARGUMENT for a non-UTF-8 reason.
+///
+/// Thread safety: as rtmfp_server_accept().
+///
+/// # Safety
+/// `reason` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmfp_server_reject(
+    srv: *mut rtmfp_server,
+    ask_id: u64,
+    reason: *const c_char,
+) -> c_int {
+    let decision = || {
+        if reason.is_null() {
+            return Ok(Err(REJECTED.to_owned()));
+        }
+        // SAFETY: caller's contract.
+        Ok(Err(unsafe { cstr(reason, "reason")? }.to_owned()))
+    };
+    answer(srv, ask_id, decision, "rtmfp_server_reject()")
+}
+
 /// Take the next server event (types RTMFP_EVENT_TYPE_SERVER_CONNECTED to
-/// RTMFP_EVENT_TYPE_SERVER_NAME_REGISTERED), as rtmfp_next_event() does
+/// RTMFP_EVENT_TYPE_SERVER_ASK_ENDED), as rtmfp_next_event() does
 /// for an endpoint: waits up to `timeout_ms` (0: does not wait; negative:
 /// until an event comes or the server stops). On success `*out` belongs to
 /// the caller until rtmfp_event_free().

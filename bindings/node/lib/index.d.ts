@@ -614,7 +614,44 @@ export interface ServerOptions {
   maxFlowsPerSession?: number
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
+  /** Decides on connects before the client is answered (see Server.onConnect). */
+  onConnect?: ServerConnectHook | null
+  /** Decides on publishes through the server (see Server.onPublish). */
+  onPublish?: ServerStreamHook | null
+  /** Decides on plays through the server (see Server.onPlay). */
+  onPlay?: ServerStreamHook | null
+  /** ms a request waits for its hook; then it is refused with "no answer from the server application". Default 10000. */
+  hookTimeout?: number
 }
+
+/** A connect waiting for Server.onConnect. */
+export interface ServerConnectRequest {
+  session: number
+  peerId: string | null
+  /** The client's address, "ip:port". */
+  address: string
+  app: string
+  /** Its developer key. */
+  key: string | null
+}
+
+/** A publish or play waiting for Server.onPublish / Server.onPlay. */
+export interface ServerStreamRequest {
+  session: number
+  peerId: string | null
+  address: string
+  /** The app the client connected to. */
+  app: string
+  /** The stream name. */
+  name: string
+  /** The client's RTMP stream ID. */
+  streamId: number
+}
+
+/** true accepts; false or a reason string rejects (the reason is the client's status description). */
+export type ServerVerdict = boolean | string
+export type ServerConnectHook = (request: ServerConnectRequest) => ServerVerdict | Promise<ServerVerdict>
+export type ServerStreamHook = (request: ServerStreamRequest) => ServerVerdict | Promise<ServerVerdict>
 
 /** A client of the server. */
 export interface ServerClient {
@@ -673,6 +710,13 @@ export interface ServerEvents {
   introduce: [introduction: { initiator: string; peerId: string; addresses: string[] }]
   /** A client registered a name. */
   registerName: [registration: { peerId: string; name: string }]
+  /**
+   * A request waiting for a hook ended without its verdict: "expired"
+   * (hookTimeout passed; it was refused) or "gone" (the client left).
+   */
+  askEnd: [ended: { id: number; end: 'expired' | 'gone' }]
+  /** A hook threw or its promise rejected (the request was refused). */
+  error: [error: unknown]
   /** The server closed. */
   close: []
 }
@@ -686,6 +730,17 @@ export declare class Server extends TypedEmitter<ServerEvents> {
   readonly address: string
   readonly addresses: string[]
   readonly closed: boolean
+  /**
+   * Decides on each connect (after its developer key) before the client
+   * is answered, on the JS thread: the server waits (core's ask mode) for
+   * the verdict; rejected, the client gets "NetConnection.Connect.Rejected"
+   * with the reason (RFC 7425 §5.3.2).  Throwing refuses.  null: not asked.
+   */
+  onConnect: ServerConnectHook | null
+  /** As onConnect for publishes; refused: "NetStream.Publish.BadName" with the reason. */
+  onPublish: ServerStreamHook | null
+  /** As onConnect for plays; refused: "NetStream.Play.Failed" with the reason. */
+  onPlay: ServerStreamHook | null
   /** The client sessions. */
   sessions(): Promise<ServerClient[]>
   /** The streams published through the server. */

@@ -45,10 +45,21 @@ function stream(s) {
 
 const orNull = (x) => (x === undefined ? null : x)
 
+const HOOKS = { connect: 'onConnect', publish: 'onPublish', play: 'onPlay' }
+
+function hookFunction(f, name) {
+  if (f !== null && f !== undefined && typeof f !== 'function') {
+    throw invalid(`${name} must be a function or null`)
+  }
+  return f === undefined ? null : f
+}
+
 class Server extends EventEmitter {
   #core
   /** sessions of connected clients (each keeps the process alive) */
   #clients = new Set()
+  #hooks = { onConnect: null, onPublish: null, onPlay: null }
+  #hookTimeout
 
   /**
    * Options (all optional; durations in ms):
@@ -77,7 +88,10 @@ class Server extends EventEmitter {
    *   ("NetConnection.Call.Failed"), a further flow's data is dropped.
    *   Each 1 to 65535 (checked in Rust), else ERR_RTMFP_INVALID_ARGUMENT;
    * - `ref`: keep the process alive while open, as ref(); default false
-   *   (a server with connected clients keeps it alive anyway).
+   *   (a server with connected clients keeps it alive anyway);
+   * - `onConnect`, `onPublish`, `onPlay`: the hooks (see onConnect);
+   * - `hookTimeout`: ms a request waits for its hook (default 10000);
+   *   then it is refused with "no answer from the server application".
    */
   constructor(options) {
     super()
@@ -104,6 +118,16 @@ class Server extends EventEmitter {
     for (const key of ['maxStreamsPerClient', 'maxNamesPerClient', 'maxFlowsPerSession']) {
       if (o[key] !== undefined) nativeOptions[key] = v.integer(o[key], `options.${key}`)
     }
+    for (const name of Object.values(HOOKS)) {
+      this.#hooks[name] = hookFunction(o[name], `options.${name}`)
+    }
+    nativeOptions.askConnect = this.#hooks.onConnect !== null
+    nativeOptions.askPublish = this.#hooks.onPublish !== null
+    nativeOptions.askPlay = this.#hooks.onPlay !== null
+    if (o.hookTimeout !== undefined) {
+      this.#hookTimeout = v.millis(o.hookTimeout, 'options.hookTimeout')
+      nativeOptions.hookTimeout = this.#hookTimeout
+    }
     const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
     this.#core = new Core(
       {
@@ -119,6 +143,109 @@ class Server extends EventEmitter {
       { layer: true },
     )
     if (ref) this.#core.ref()
+  }
+
+  /**
+   * `onConnect(request)`: decides on a client's connect before it is
+   * answered (request: { session, peerId, address, app, key }).  Runs on
+   * the JS thread; returns (or resolves to) true to accept, false or a
+   * reason string to reject: the client gets
+   * "NetConnection.Connect.Rejected" with that reason as description.  A
+   * hook that throws (or rejects) refuses, with an 'error' event (or a
+   * warning).  A request not decided within `hookTimeout` is refused
+   * ('askEnd' with end "expired"); a client that leaves meanwhile ends it
+   * ('askEnd' with end "gone").  null: connects are not asked about.
+   */
+  get onConnect() {
+    return this.#hooks.onConnect
+  }
+
+  set onConnect(f) {
+    this.#setHook('onConnect', f)
+  }
+
+  /**
+   * `onPublish(request)`: as onConnect, for a publish through the server
+   * (request: { session, peerId, address, app, name, streamId }); refused:
+   * "NetStream.Publish.BadName" with the reason.
+   */
+  get onPublish() {
+    return this.#hooks.onPublish
+  }
+
+  set onPublish(f) {
+    this.#setHook('onPublish', f)
+  }
+
+  /** `onPlay(request)`: as onPublish, for a play; refused: "NetStream.Play.Failed". */
+  get onPlay() {
+    return this.#hooks.onPlay
+  }
+
+  set onPlay(f) {
+    this.#setHook('onPlay', f)
+  }
+
+  #setHook(name, f) {
+    this.#hooks[name] = hookFunction(f, name)
+    const h = this.#hooks
+    // A closed server asks nothing: nothing to tell it.
+    if (this.#core.closed) return
+    this.#core.call('setAsks', h.onConnect !== null, h.onPublish !== null, h.onPlay !== null, this.#hookTimeout)
+  }
+
+  #ask(item) {
+    const name = HOOKS[item.what]
+    const hook = this.#hooks[name]
+    const answer = (ok, reason) => {
+      if (this.#core.closed) return
+      try {
+        if (ok) this.#core.call('answerAsk', item.id, true)
+        else this.#core.call('answerAsk', item.id, false, reason)
+      } catch (e) {
+        if (!this.#core.closed) throw e
+      }
+    }
+    const failed = (e) => {
+      if (this.listenerCount('error') > 0) {
+        this.emit('error', e)
+      } else {
+        process.emitWarning(`${name} threw, the request was refused: ${e && e.stack ? e.stack : e}`, {
+          type: 'RtmfpWarning',
+          code: 'RTMFP_SERVER_HOOK',
+        })
+      }
+      answer(false, `the server's ${name} failed`)
+    }
+    const decide = (verdict) => {
+      if (typeof verdict === 'string') answer(false, verdict)
+      else if (verdict) answer(true)
+      else answer(false, `rejected by the server's ${name}`)
+    }
+    // The hook was removed since: accepted.
+    if (hook === null) return answer(true)
+    const request = {
+      session: item.session,
+      peerId: orNull(item.peerId),
+      address: item.address,
+      app: item.app,
+    }
+    if (item.what === 'connect') request.key = orNull(item.key)
+    else {
+      request.name = item.name
+      request.streamId = item.streamId
+    }
+    let verdict
+    try {
+      verdict = hook.call(this, request)
+    } catch (e) {
+      return failed(e)
+    }
+    if (verdict !== null && typeof verdict === 'object' && typeof verdict.then === 'function') {
+      Promise.resolve(verdict).then(decide, failed)
+    } else {
+      decide(verdict)
+    }
   }
 
   /** The server's peer ID (certificate fingerprint, clients' farID), 64 hex digits. */
@@ -230,6 +357,12 @@ class Server extends EventEmitter {
         return
       case 'nameRegistered':
         this.emit('registerName', { peerId: item.peerId, name: item.name })
+        return
+      case 'serverAsk':
+        this.#ask(item)
+        return
+      case 'serverAskEnded':
+        this.emit('askEnd', { id: item.id, end: item.end })
     }
   }
 }

@@ -10,7 +10,7 @@ use rtmfp_core::flash::client::PeerStreamInfo;
 use rtmfp_core::flash::command::{decode_values, StatusInfo};
 use rtmfp_core::flash::message::message_type;
 use rtmfp_core::flash::{ClientEvent, Value};
-use rtmfp_core::rendezvous::{ClientInfo, ServerEvent, StreamInfo};
+use rtmfp_core::rendezvous::{AskEnd, AskKind, AskRequest, ClientInfo, ServerEvent, StreamInfo};
 use std::net::SocketAddr;
 
 /// A subscriber of one of our DIRECT_CONNECTIONS streams.
@@ -269,6 +269,45 @@ pub fn server_item(event: ServerEvent) -> NativeItem {
         ServerEvent::NameRegistered { peer_id, name } => NativeItem::NameRegistered {
             peer_id: hex(&peer_id),
             name,
+        },
+        ServerEvent::Asked { id, request } => {
+            let what = match request.kind() {
+                AskKind::Connect => "connect",
+                AskKind::Publish => "publish",
+                AskKind::Play => "play",
+            };
+            match request {
+                AskRequest::Connect(r) => NativeItem::ServerAsk {
+                    id: num(id),
+                    what: what.to_owned(),
+                    session: num(r.session.0),
+                    peer_id: r.peer_id.map(|p| hex(&p)),
+                    address: r.address.to_string(),
+                    app: r.app,
+                    key: r.key,
+                    name: None,
+                    stream_id: None,
+                },
+                AskRequest::Publish(r) | AskRequest::Play(r) => NativeItem::ServerAsk {
+                    id: num(id),
+                    what: what.to_owned(),
+                    session: num(r.session.0),
+                    peer_id: r.peer_id.map(|p| hex(&p)),
+                    address: r.address.to_string(),
+                    app: r.app,
+                    key: None,
+                    name: Some(r.name),
+                    stream_id: Some(r.stream_id),
+                },
+            }
+        }
+        ServerEvent::AskEnded { id, end } => NativeItem::ServerAskEnded {
+            id: num(id),
+            end: match end {
+                AskEnd::Gone => "gone",
+                AskEnd::Expired | AskEnd::Answered => "expired",
+            }
+            .to_owned(),
         },
     }
 }

@@ -394,6 +394,26 @@ pub enum NativeItem {
         peer_id: String,
         name: String,
     },
+    /// A request waits for the verdict of `onConnect` / `onPublish` /
+    /// `onPlay` (core's ask mode): answer with `answerAsk(id, ...)`.
+    /// `what`: "connect", "publish" or "play"; `key` for a connect,
+    /// `name` and `streamId` for a publish or play.
+    ServerAsk {
+        id: f64,
+        what: String,
+        session: f64,
+        peer_id: Option<String>,
+        address: String,
+        app: String,
+        key: Option<String>,
+        name: Option<String>,
+        stream_id: Option<u32>,
+    },
+    /// An ask ended without a verdict: "expired" or "gone".
+    ServerAskEnded {
+        id: f64,
+        end: String,
+    },
     /// Nothing follows: the runtime stopped and every event was handed
     /// over.
     End {},

@@ -6,7 +6,9 @@
 //!
 //! It is core's `ServerHandle`: the queries here are posted to its I/O
 //! thread without waiting, and the dispatcher hands its events to JS like
-//! an endpoint's.
+//! an endpoint's.  `onConnect` / `onPublish` / `onPlay` use core's ask
+//! mode: a `serverAsk` item goes to JS, whose hook answers with
+//! `answerAsk`.
 
 use crate::convert;
 use crate::errors::{self, Code, Result};
@@ -19,7 +21,7 @@ use napi_derive::napi;
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{Endpoint, EndpointConfig, SessionHandle};
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
-use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, Server, ServerConfig, ServerHandle};
+use rtmfp_core::rendezvous::{Asks, Hooks, KeySet, Limit, Server, ServerConfig, ServerHandle};
 use rtmfp_core::runtime::RuntimeConfig;
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,6 +58,14 @@ pub struct NativeServerOptions {
     pub max_names_per_client: Option<i64>,
     /// Most receiving flows one session keeps (default 512; 1 to 65535).
     pub max_flows_per_session: Option<i64>,
+    /// Ask JS about connects, publishes, plays from the start (core's
+    /// `Asks`).
+    pub ask_connect: Option<bool>,
+    pub ask_publish: Option<bool>,
+    pub ask_play: Option<bool>,
+    /// ms a request waits for its verdict (default 10 000); then it is
+    /// refused with "no answer from the server application".
+    pub hook_timeout: Option<f64>,
 }
 
 /// Checks a limit with core's range ([`Limit::check_int`]), naming the JS
@@ -65,6 +75,20 @@ fn limit(limit: Limit, value: Option<i64>, option: &str) -> Result<Option<usize>
         .map(|v| limit.check_int(v.into()))
         .transpose()
         .map_err(|e| errors::invalid(format!("options.{option} {}", e.reason())))
+}
+
+/// Core's ask mode for these choices.
+fn asks(connect: bool, publish: bool, play: bool, timeout_ms: Option<f64>) -> Result<Asks> {
+    let mut asks = Asks {
+        connect,
+        publish,
+        play,
+        ..Asks::default()
+    };
+    if let Some(ms) = timeout_ms {
+        asks.deadline = convert::millis(ms, "hookTimeout")?;
+    }
+    Ok(asks)
 }
 
 /// A rendezvous server on its own runtime.
@@ -161,14 +185,20 @@ impl NativeServer {
         if let Some(n) = max_names {
             server.max_names_per_client = n;
         }
+        let hooks = Hooks {
+            asks: asks(
+                options.ask_connect.unwrap_or(false),
+                options.ask_publish.unwrap_or(false),
+                options.ask_play.unwrap_or(false),
+                options.hook_timeout,
+            )?,
+            ..Hooks::default()
+        };
         let server = match &options.cluster {
-            None => ServerHandle::start_with(config, server, Hooks::default()),
-            Some(url) => ServerHandle::start_clustered(
-                config,
-                server,
-                Hooks::default(),
-                ClusterConfig::new(url),
-            ),
+            None => ServerHandle::start_with(config, server, hooks),
+            Some(url) => {
+                ServerHandle::start_clustered(config, server, hooks, ClusterConfig::new(url))
+            }
         }
         .map_err(
             |e| match e.get_ref().and_then(|r| r.downcast_ref::<ClusterError>()) {
@@ -212,6 +242,36 @@ impl NativeServer {
         self.post(move |s, ep, now| {
             let found = s.disconnect(ep, now, session);
             reply.send(Item::reply(request, Ok(ReplyValue::Id(u64::from(found)))));
+        })
+    }
+
+    /// Which requests wait for JS (`serverAsk` items); `timeoutMs` as
+    /// `hookTimeout`.  Requests already waiting keep their deadline.
+    #[napi]
+    pub fn set_asks(
+        &self,
+        connect: bool,
+        publish: bool,
+        play: bool,
+        timeout_ms: Option<f64>,
+    ) -> Result<()> {
+        let asks = asks(connect, publish, play, timeout_ms)?;
+        self.post(move |s, _, _| s.hooks_mut().asks = asks)
+    }
+
+    /// The verdict on ask `id` (a `serverAsk` item): accept, or reject
+    /// with `reason` (the client's status description).  A verdict for an
+    /// ask that ended (a `serverAskEnded` item came) does nothing.
+    #[napi]
+    pub fn answer_ask(&self, id: f64, accept: bool, reason: Option<String>) -> Result<()> {
+        let id = convert::id(id, "id")?;
+        let decision = if accept {
+            Ok(())
+        } else {
+            Err(reason.unwrap_or_else(|| "rejected by the server application".to_owned()))
+        };
+        self.post(move |s, ep, now| {
+            let _ = s.answer(ep, now, id, decision);
         })
     }
 

@@ -103,6 +103,12 @@ export async function flash(): Promise<void> {
   const server = new Server({ bind: '127.0.0.1:0', keys: ['key'], ref: true })
   const keysFromFile = new Server({ bind: 1935, keys: '/etc/rtmfp/keys' })
   server.on('connect', (c: ServerClient) => console.log(c.peerId, c.address, c.session, c.names))
+  server.onConnect = (r) => (r.key === 'key' ? true : 'wrong key')
+  server.onPublish = async (r) => r.name !== 'secret' && r.streamId > 0
+  server.onPlay = null
+  server.on('askEnd', (e) => console.log(e.id, e.end))
+  const hooked = new Server({ bind: 0, hookTimeout: 5000, onPlay: (r) => r.app === 'live' })
+  void hooked
   server.on('disconnect', (c) => console.log(c.mediaIn))
   server.on('introduce', ({ initiator, peerId, addresses }) => console.log(initiator, peerId, addresses))
   server.on('registerName', ({ peerId, name }) => console.log(peerId, name))

@@ -195,8 +195,9 @@ event_class! {
 // ------------------------------------------------------------------ Server --
 
 event_class! {
-    /// A client connected.  `accepted` is False when the `on_connect` hook
-    /// refused it afterwards (the client was then disconnected).
+    /// A client connected.  `accepted` is always True: `on_connect`
+    /// decides before the client is answered (see `ServerAsk`); a refused
+    /// client is a `ClientRejected`.
     ClientConnected = "connected" {
         /// The client's session number.
         session: u64,
@@ -208,15 +209,15 @@ event_class! {
         app: String,
         /// Its developer key.
         key: Option<String>,
-        /// Whether it stays connected (the `on_connect` hook).
+        /// True (kept for compatibility).
         accepted: bool,
-        /// Why the hook refused it.
+        /// None (kept for compatibility).
         reason: Option<String>,
     }
 }
 
 event_class! {
-    /// A connect was rejected (a bad developer key).
+    /// A connect was rejected (a bad developer key, or `on_connect`).
     ClientRejected = "rejected" {
         /// The session.
         session: u64,
@@ -256,9 +257,9 @@ event_class! {
 }
 
 event_class! {
-    /// A stream was published to the server.  `accepted` is False when the
-    /// `on_publish` hook refused it afterwards (the client was then
-    /// disconnected).
+    /// A stream was published to the server.  `accepted` is always True:
+    /// `on_publish` decides before the client is answered; a refused
+    /// publish is a `StreamRejected`.
     StreamPublished = "published" {
         /// The publisher's session.
         session: u64,
@@ -266,9 +267,9 @@ event_class! {
         peer_id: Option<String>,
         /// The stream name.
         name: String,
-        /// Whether it stands (the `on_publish` hook).
+        /// True (kept for compatibility).
         accepted: bool,
-        /// Why the hook refused it.
+        /// None (kept for compatibility).
         reason: Option<String>,
     }
 }
@@ -287,8 +288,8 @@ event_class! {
 
 event_class! {
     /// A client started playing a stream through the server.  `accepted`
-    /// is False when the `on_play` hook refused it afterwards (the client
-    /// was then disconnected).
+    /// is always True: `on_play` decides before the client is answered; a
+    /// refused play is a `StreamRejected`.
     StreamPlaying = "playing" {
         /// The player's session.
         session: u64,
@@ -296,15 +297,16 @@ event_class! {
         peer_id: Option<String>,
         /// The stream name.
         name: String,
-        /// Whether it stands (the `on_play` hook).
+        /// True (kept for compatibility).
         accepted: bool,
-        /// Why the hook refused it.
+        /// None (kept for compatibility).
         reason: Option<String>,
     }
 }
 
 event_class! {
-    /// A publish or play was refused by the server.
+    /// A publish or play was refused (by the server, or by `on_publish` /
+    /// `on_play`).
     StreamRejected = "stream_rejected" {
         /// The client's session.
         session: u64,
@@ -314,6 +316,53 @@ event_class! {
         name: String,
         /// Why.
         reason: String,
+    }
+}
+
+event_class! {
+    /// A hook decided on a request the server parked for it (core's ask
+    /// mode): `on_connect`, `on_publish` or `on_play` ran on the thread
+    /// that read this event, and its verdict went to the client.  The
+    /// outcome follows (`ClientConnected` / `ClientRejected`,
+    /// `StreamPublished` / `StreamPlaying` / `StreamRejected`).
+    ServerAsk = "ask" {
+        /// The ask id.
+        id: u64,
+        /// "connect", "publish" or "play".
+        what: String,
+        /// The client's session.
+        session: u64,
+        /// The client's peer ID.
+        peer_id: Option<String>,
+        /// Its address, "ip:port".
+        address: String,
+        /// The `app` it connects (or connected) to.
+        app: String,
+        /// Its developer key (connect).
+        key: Option<String>,
+        /// The stream name (publish, play).
+        name: Option<String>,
+        /// The hook's verdict, and whether it reached the client (False
+        /// while `pending`).
+        accepted: bool,
+        /// An `async def` hook: its verdict goes to the client when its
+        /// task is done (on the running asyncio loop).
+        pending: bool,
+        /// Why it was refused, or why the verdict did not apply (the ask
+        /// had expired, or the client had gone).
+        reason: Option<String>,
+    }
+}
+
+event_class! {
+    /// A request the server parked for a hook ended without the hook's
+    /// verdict: "expired" (nobody read the events within `hook_timeout`;
+    /// the request was refused) or "gone" (the client went away).
+    ServerAskEnded = "ask_ended" {
+        /// The ask id.
+        id: u64,
+        /// "expired" or "gone".
+        end: String,
     }
 }
 
@@ -441,6 +490,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StreamRejected>()?;
     m.add_class::<PeerIntroduced>()?;
     m.add_class::<NameRegistered>()?;
+    m.add_class::<ServerAsk>()?;
+    m.add_class::<ServerAskEnded>()?;
     m.add_class::<ServerSession>()?;
     m.add_class::<ServerStream>()?;
     Ok(())

@@ -1,24 +1,24 @@
 //! `Server`: the rendezvous server (`rtmfp_core::rendezvous::ServerHandle`)
 //! with Python hooks.
 //!
-//! The core server's hooks are synchronous Rust closures that run on the
-//! I/O thread and decide at once; it has no ask/approve mode.  Python is
-//! never called on the I/O thread, so the Python hooks are not installed
-//! there: they run on the thread that reads the server's events, when the
-//! matching event (`connected`, `published`, `playing`, `disconnected`)
-//! is converted.  A hook that refuses (or raises) disconnects the client
-//! after the fact: the client has already been told
-//! "NetConnection.Connect.Success" (or "NetStream.Publish.Start") and then
-//! sees "NetConnection.Connect.Closed" (only ".Failed" when the close
-//! overtakes the success).  Developer keys (`keys=`) are
-//! checked in Rust before the connect is answered.
+//! Python is never called on the I/O thread: the veto hooks (`on_connect`,
+//! `on_publish`, `on_play`) use core's ask mode (`rendezvous::Asks`, on
+//! for a kind while its hook is set).  The server parks the request and
+//! emits `Asked`; the hook runs on the thread that reads the server's
+//! events, when that event is converted (to a `ServerAsk`), and its
+//! verdict goes back with `ServerHandle::answer`, so the client is
+//! answered only then: a refusal is "NetConnection.Connect.Rejected" (or
+//! "NetStream.Publish.BadName" / "NetStream.Play.Failed") with the reason
+//! as description.  Nobody reading events within `hook_timeout` refuses
+//! with core's `NO_ANSWER`.  `on_disconnect` is told when `disconnected`
+//! is converted.  Developer keys (`keys=`) are checked in Rust first.
 
 use crate::convert::{duration, AddrList};
 use crate::errors::{self, OrRaise};
 use crate::flash_events::{
     ClientConnected, ClientDisconnected, ClientPeerInfo, ClientRejected, NameRegistered,
-    PeerIntroduced, ServerSession, ServerStream, StreamPlaying, StreamPublished, StreamRejected,
-    StreamUnpublished,
+    PeerIntroduced, ServerAsk, ServerAskEnded, ServerSession, ServerStream, StreamPlaying,
+    StreamPublished, StreamRejected, StreamUnpublished,
 };
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
 use pyo3::gc::PyVisit;
@@ -29,7 +29,10 @@ use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
-use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
+use rtmfp_core::rendezvous::{
+    AskEnd, AskKind, AskRequest, Asks, Hooks, KeySet, Limit, ServerConfig, ServerEvent,
+    ServerHandle,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -47,6 +50,17 @@ struct PyHooks {
 }
 
 impl PyHooks {
+    /// Core's ask mode: a kind is asked about while its hook is set.
+    fn asks(&self, deadline: Duration) -> Asks {
+        Asks {
+            connect: self.on_connect.is_some(),
+            publish: self.on_publish.is_some(),
+            play: self.on_play.is_some(),
+            deadline,
+            ..Asks::default()
+        }
+    }
+
     fn all(&self) -> [&Option<Py<PyAny>>; 4] {
         [
             &self.on_connect,
@@ -63,6 +77,8 @@ pub(crate) struct Server {
     live: Arc<Layered<ServerHandle>>,
     peer_id: String,
     hooks: Mutex<PyHooks>,
+    /// How long a request waits for its hook (`hook_timeout`).
+    hook_timeout: Duration,
     /// Peer IDs by session, from `connected` events (for the events that
     /// name only the session).
     clients: Mutex<HashMap<SessionHandle, Option<String>>>,
@@ -100,6 +116,20 @@ fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
     Ok(KeySet::of(list))
 }
 
+/// What a veto hook answered.
+enum Answer<'py> {
+    /// Decided: `Some(reason)` refuses.
+    Now(Option<String>),
+    /// An awaitable whose result decides (an `async def` hook).
+    Later(Bound<'py, PyAny>),
+}
+
+fn is_awaitable(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    py.import("inspect")?
+        .call_method1("isawaitable", (value,))?
+        .is_truthy()
+}
+
 fn check_hook(py: Python<'_>, hook: &Option<Py<PyAny>>, name: &str) -> PyResult<()> {
     match hook {
         Some(h) if !h.bind(py).is_callable() => Err(pyo3::exceptions::PyTypeError::new_err(
@@ -122,36 +152,205 @@ impl Server {
         pick: fn(&mut PyHooks) -> &mut Option<Py<PyAny>>,
     ) -> PyResult<()> {
         check_hook(py, &value, name)?;
-        let old = std::mem::replace(pick(&mut lock(&self.hooks)), value);
+        let (old, asks) = {
+            let mut hooks = lock(&self.hooks);
+            let old = std::mem::replace(pick(&mut hooks), value);
+            (old, hooks.asks(self.hook_timeout))
+        };
         drop(old);
+        // Requests of a kind wait for Python only while its hook is set
+        // (a closed server asks nothing: nothing to tell it).
+        let _ = self.live.with(py, move |s| s.set_asks(asks));
         Ok(())
     }
 
-    /// Runs a veto hook; `Some(reason)` if it refused or raised (then the
-    /// exception is reported).  `target` names the client in messages.
-    fn decide(
-        &self,
-        py: Python<'_>,
-        hook: Option<Py<PyAny>>,
-        name: &str,
-        args: Bound<'_, PyTuple>,
-        target: &str,
-    ) -> Option<String> {
-        let hook = hook?;
-        let default = format!("refused by the server's {name}");
-        match hook
-            .bind(py)
-            .call1(args)
-            .and_then(|a| verdict(&a, &default))
-        {
-            Ok(decision) => decision,
-            Err(e) => {
-                let consequence = format!("{target} was disconnected");
-                self.outbox
-                    .push_error(callback_failed(py, e, name, &consequence));
-                Some(format!("the server's {name} failed"))
+    /// Runs the hook a parked request waits for and sends its verdict.
+    fn on_ask(&self, py: Python<'_>, id: u64, request: AskRequest) -> PyResult<ServerAsk> {
+        let (what, session, peer_id, address, app, key, name) = match &request {
+            AskRequest::Connect(r) => (
+                "connect",
+                r.session,
+                r.peer_id,
+                r.address,
+                &r.app,
+                r.key.clone(),
+                None,
+            ),
+            AskRequest::Publish(r) | AskRequest::Play(r) => {
+                let what = if request.kind() == AskKind::Publish {
+                    "publish"
+                } else {
+                    "play"
+                };
+                (
+                    what,
+                    r.session,
+                    r.peer_id,
+                    r.address,
+                    &r.app,
+                    None,
+                    Some(r.name.clone()),
+                )
+            }
+        };
+        let peer_id = peer_id.map(|p| to_hex(&p));
+        let (hook, args, target) = match request.kind() {
+            AskKind::Connect => (
+                self.hook(py, |h| &h.on_connect),
+                PyTuple::new(
+                    py,
+                    [
+                        peer_id.clone().into_pyobject(py)?.into_any(),
+                        PyString::new(py, app).into_any(),
+                        key.clone().into_pyobject(py)?.into_any(),
+                    ],
+                )?,
+                format!("client session {}", session.0),
+            ),
+            kind => (
+                if kind == AskKind::Publish {
+                    self.hook(py, |h| &h.on_publish)
+                } else {
+                    self.hook(py, |h| &h.on_play)
+                },
+                PyTuple::new(
+                    py,
+                    [
+                        peer_id.clone().into_pyobject(py)?.into_any(),
+                        PyString::new(py, name.as_deref().unwrap_or("")).into_any(),
+                    ],
+                )?,
+                format!("the {what}er (session {})", session.0),
+            ),
+        };
+        let hook_name = format!("on_{what}");
+        let (mut reason, pending) = match self.decide(py, hook, &hook_name, args, &target) {
+            Answer::Now(reason) => (reason, false),
+            Answer::Later(awaitable) => {
+                match self.await_verdict(py, id, awaitable, &hook_name, &target) {
+                    Ok(()) => (None, true),
+                    Err(e) => {
+                        let consequence = format!("{target} was refused");
+                        self.outbox
+                            .push_error(callback_failed(py, e, &hook_name, &consequence));
+                        (Some(format!("the server's {hook_name} failed")), false)
+                    }
+                }
+            }
+        };
+        if !pending {
+            let decision = match &reason {
+                None => Ok(()),
+                Some(r) => Err(r.clone()),
+            };
+            let applied = match self.live.with(py, move |s| s.answer(id, decision)) {
+                Ok(applied) => applied,
+                Err(_) => Err(rtmfp_core::rendezvous::AskError::Stopped),
+            };
+            if let Err(e) = applied {
+                reason = Some(format!("the verdict did not apply: {e}"));
             }
         }
+        Ok(ServerAsk {
+            id,
+            what: what.to_owned(),
+            session: session.0,
+            peer_id,
+            address: address.to_string(),
+            app: app.clone(),
+            key,
+            name,
+            accepted: !pending && reason.is_none(),
+            pending,
+            reason,
+        })
+    }
+
+    /// Runs a veto hook: `Now(Some(reason))` if it refused or raised (then
+    /// the exception is reported), `Now(None)` if it accepted (or there is
+    /// none), `Later` if it returned an awaitable (an `async def` hook).
+    /// `target` names the client in messages.
+    fn decide<'py>(
+        &self,
+        py: Python<'py>,
+        hook: Option<Py<PyAny>>,
+        name: &str,
+        args: Bound<'py, PyTuple>,
+        target: &str,
+    ) -> Answer<'py> {
+        let Some(hook) = hook else {
+            return Answer::Now(None);
+        };
+        let default = format!("refused by the server's {name}");
+        let answer = hook.bind(py).call1(args).and_then(|a| {
+            if is_awaitable(py, &a)? {
+                return Ok(Answer::Later(a));
+            }
+            Ok(Answer::Now(verdict(&a, &default)?))
+        });
+        answer.unwrap_or_else(|e| {
+            let consequence = format!("{target} was refused");
+            self.outbox
+                .push_error(callback_failed(py, e, name, &consequence));
+            Answer::Now(Some(format!("the server's {name} failed")))
+        })
+    }
+
+    /// Runs an async hook's awaitable as a task of the running asyncio
+    /// loop; its result is the verdict on ask `id`, sent when it is done
+    /// (an exception or a cancellation refuses, and is logged).  Fails
+    /// (and closes the awaitable) without a running loop: an async hook
+    /// needs the asyncio API.
+    fn await_verdict(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        awaitable: Bound<'_, PyAny>,
+        name: &str,
+        target: &str,
+    ) -> PyResult<()> {
+        let asyncio = py.import("asyncio")?;
+        if asyncio.call_method0("get_running_loop").is_err() {
+            if awaitable.hasattr("close")? {
+                let _ = awaitable.call_method0("close");
+            }
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{name} is async: it needs a running asyncio loop (read the server's events \
+                 with the asyncio API)"
+            )));
+        }
+        let task = asyncio.call_method1("ensure_future", (awaitable,))?;
+        let live = self.live.clone();
+        let name = name.to_owned();
+        let consequence = format!("{target} was refused");
+        let done = pyo3::types::PyCFunction::new_closure(
+            py,
+            None,
+            None,
+            move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                let py = args.py();
+                let task = args.get_item(0)?;
+                let default = format!("refused by the server's {name}");
+                let decision = match task
+                    .call_method0("result")
+                    .and_then(|a| verdict(&a, &default))
+                {
+                    Ok(None) => Ok(()),
+                    Ok(Some(reason)) => Err(reason),
+                    Err(e) => {
+                        // Logged; there is no event read to raise it from.
+                        let _ = callback_failed(py, e, &name, &consequence);
+                        Err(format!("the server's {name} failed"))
+                    }
+                };
+                // A late verdict (expired, client gone, closed) does
+                // nothing; the ServerAskEnded event told.
+                let _ = live.with(py, move |s| s.answer(id, decision));
+                Ok(())
+            },
+        )?;
+        task.call_method1("add_done_callback", (done,))?;
+        Ok(())
     }
 
     fn disconnect_session(&self, py: Python<'_>, session: SessionHandle) -> PyResult<bool> {
@@ -170,25 +369,6 @@ impl Server {
             ServerEvent::Connected { client } => {
                 let peer_id = client.peer_id_hex();
                 lock(&self.clients).insert(client.session, peer_id.clone());
-                let args = PyTuple::new(
-                    py,
-                    [
-                        peer_id.clone().into_pyobject(py)?.into_any(),
-                        PyString::new(py, &client.app).into_any(),
-                        client.key.clone().into_pyobject(py)?.into_any(),
-                    ],
-                )?;
-                let target = format!("client session {}", client.session.0);
-                let reason = self.decide(
-                    py,
-                    self.hook(py, |h| &h.on_connect),
-                    "on_connect",
-                    args,
-                    &target,
-                );
-                if reason.is_some() {
-                    let _ = self.disconnect_session(py, client.session);
-                }
                 Py::new(
                     py,
                     ClientConnected {
@@ -197,8 +377,8 @@ impl Server {
                         address: client.address.to_string(),
                         app: client.app,
                         key: client.key,
-                        accepted: reason.is_none(),
-                        reason,
+                        accepted: true,
+                        reason: None,
                     },
                 )?
                 .into_any()
@@ -254,33 +434,17 @@ impl Server {
                 )?
                 .into_any()
             }
-            ServerEvent::Published { session, name } => {
-                let peer_id = self.peer_of(session);
-                let args = PyTuple::new(
-                    py,
-                    [
-                        peer_id.clone().into_pyobject(py)?.into_any(),
-                        PyString::new(py, &name).into_any(),
-                    ],
-                )?;
-                let target = format!("the publisher (session {})", session.0);
-                let hook = self.hook(py, |h| &h.on_publish);
-                let reason = self.decide(py, hook, "on_publish", args, &target);
-                if reason.is_some() {
-                    let _ = self.disconnect_session(py, session);
-                }
-                Py::new(
-                    py,
-                    StreamPublished {
-                        session: session.0,
-                        peer_id,
-                        name,
-                        accepted: reason.is_none(),
-                        reason,
-                    },
-                )?
-                .into_any()
-            }
+            ServerEvent::Published { session, name } => Py::new(
+                py,
+                StreamPublished {
+                    session: session.0,
+                    peer_id: self.peer_of(session),
+                    name,
+                    accepted: true,
+                    reason: None,
+                },
+            )?
+            .into_any(),
             ServerEvent::Unpublished { session, name } => Py::new(
                 py,
                 StreamUnpublished {
@@ -290,33 +454,17 @@ impl Server {
                 },
             )?
             .into_any(),
-            ServerEvent::Playing { session, name } => {
-                let peer_id = self.peer_of(session);
-                let args = PyTuple::new(
-                    py,
-                    [
-                        peer_id.clone().into_pyobject(py)?.into_any(),
-                        PyString::new(py, &name).into_any(),
-                    ],
-                )?;
-                let target = format!("the player (session {})", session.0);
-                let hook = self.hook(py, |h| &h.on_play);
-                let reason = self.decide(py, hook, "on_play", args, &target);
-                if reason.is_some() {
-                    let _ = self.disconnect_session(py, session);
-                }
-                Py::new(
-                    py,
-                    StreamPlaying {
-                        session: session.0,
-                        peer_id,
-                        name,
-                        accepted: reason.is_none(),
-                        reason,
-                    },
-                )?
-                .into_any()
-            }
+            ServerEvent::Playing { session, name } => Py::new(
+                py,
+                StreamPlaying {
+                    session: session.0,
+                    peer_id: self.peer_of(session),
+                    name,
+                    accepted: true,
+                    reason: None,
+                },
+            )?
+            .into_any(),
             ServerEvent::StreamRejected {
                 session,
                 name,
@@ -349,6 +497,21 @@ impl Server {
                 NameRegistered {
                     peer_id: to_hex(&peer_id),
                     name,
+                },
+            )?
+            .into_any(),
+            ServerEvent::Asked { id, request } => {
+                Py::new(py, self.on_ask(py, id, request)?)?.into_any()
+            }
+            ServerEvent::AskEnded { id, end } => Py::new(
+                py,
+                ServerAskEnded {
+                    id,
+                    end: match end {
+                        AskEnd::Gone => "gone",
+                        AskEnd::Expired | AskEnd::Answered => "expired",
+                    }
+                    .to_owned(),
                 },
             )?
             .into_any(),
@@ -391,6 +554,7 @@ impl Server {
         max_streams_per_client = None,
         max_names_per_client = None,
         max_flows_per_session = None,
+        hook_timeout = 10.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -409,6 +573,7 @@ impl Server {
         max_streams_per_client: Option<i64>,
         max_names_per_client: Option<i64>,
         max_flows_per_session: Option<i64>,
+        hook_timeout: f64,
     ) -> PyResult<Self> {
         // The range is core's (`Limit`), the same in every language.
         let limit = |limit: Limit, value: Option<i64>| -> PyResult<Option<usize>> {
@@ -420,6 +585,7 @@ impl Server {
         let max_streams_per_client = limit(Limit::StreamsPerClient, max_streams_per_client)?;
         let max_names_per_client = limit(Limit::NamesPerClient, max_names_per_client)?;
         let max_flows_per_session = limit(Limit::FlowsPerSession, max_flows_per_session)?;
+        let hook_timeout = duration(py, hook_timeout, "hook_timeout")?;
         let turn = errors::turn(py, turn)?;
         let bind = match bind {
             Some(b) => b.resolve(py)?,
@@ -461,6 +627,8 @@ impl Server {
             key_log: errors::key_log(key_log)?,
             ..FlashConfig::server()
         };
+        // Asking from the start: no request is decided before Python can.
+        let asks = hooks.asks(hook_timeout);
         // The server's identity takes a moment: release the GIL.
         let shown = addrs(&bind).join(", ");
         let handle = py
@@ -472,13 +640,17 @@ impl Server {
                 if let Some(n) = max_flows_per_session {
                     runtime.endpoint.flow_limits.max_recv_flows = n;
                 }
+                let hooks = Hooks {
+                    asks,
+                    ..Hooks::default()
+                };
                 match cluster {
-                    None => ServerHandle::start_with(runtime, config, Hooks::default()),
+                    None => ServerHandle::start_with(runtime, config, hooks),
                     // A node of a rendezvous cluster on Redis (docs/cluster.md).
                     Some(url) => ServerHandle::start_clustered(
                         runtime,
                         config,
-                        Hooks::default(),
+                        hooks,
                         ClusterConfig::new(&url),
                     ),
                 }
@@ -489,6 +661,7 @@ impl Server {
             live: Arc::new(Layered::new(handle)),
             peer_id,
             hooks: Mutex::new(hooks),
+            hook_timeout,
             clients: Mutex::new(HashMap::new()),
             outbox: Outbox::default(),
         })
@@ -523,10 +696,11 @@ impl Server {
         self.live.is_closed()
     }
 
-    /// `on_connect(peer_id, app, key)`: True keeps the client, False or
-    /// None disconnects it, a `str` disconnects it with that reason.
-    /// Runs when the `connected` event is read, after the server accepted
-    /// the connect (see the class documentation).
+    /// `on_connect(peer_id, app, key)`: True accepts the client, False or
+    /// None rejects it, a `str` rejects it with that reason (its
+    /// "NetConnection.Connect.Rejected" description).  Runs when the
+    /// `ask` event is read, before the client is answered (see the class
+    /// documentation).
     #[getter]
     fn get_on_connect(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.hook(py, |h| &h.on_connect)
@@ -538,7 +712,8 @@ impl Server {
     }
 
     /// `on_publish(peer_id, name)`, for streams published through the
-    /// server; refusing disconnects the publisher.
+    /// server, before the publisher is answered; refusing gives it
+    /// "NetStream.Publish.BadName".
     #[getter]
     fn get_on_publish(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.hook(py, |h| &h.on_publish)
@@ -549,8 +724,9 @@ impl Server {
         self.set_hook(py, hook, "on_publish", |h| &mut h.on_publish)
     }
 
-    /// `on_play(peer_id, name)`, for streams played through the server;
-    /// refusing disconnects the player.
+    /// `on_play(peer_id, name)`, for streams played through the server,
+    /// before the player is answered; refusing gives it
+    /// "NetStream.Play.Failed".
     #[getter]
     fn get_on_play(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.hook(py, |h| &h.on_play)

@@ -290,19 +290,12 @@ def test_register_and_lookup_names(server: rtmfp.Server, connect: Connect) -> No
     assert server.lookup_name("alice") is None  # names go with the peer
 
 
-def refused_after_the_fact(nc: rtmfp.NetConnection) -> None:
-    """A hook's refusal comes after the server accepted: the client sees
-    Success then Closed, or only Failed when the close overtakes it."""
-    codes: List[str] = []
-    ends = ("NetConnection.Connect.Closed", "NetConnection.Connect.Failed")
-    while not codes or codes[-1] not in ends:
-        e = wait_net(nc, lambda e: e.kind == "status" and e.stream is None)
-        assert isinstance(e, rtmfp.NetStatus)
-        codes.append(e.code)
-    assert codes in (
-        ["NetConnection.Connect.Success", "NetConnection.Connect.Closed"],
-        ["NetConnection.Connect.Failed"],
-    ), codes
+def refused(nc: rtmfp.NetConnection, reason: str) -> None:
+    """A hook's refusal comes before the client is answered: its first
+    status is Rejected, with the reason as description (RFC 7425 §5.3.2)."""
+    e = wait_net(nc, lambda e: e.kind == "status" and e.stream is None)
+    assert isinstance(e, rtmfp.NetStatus)
+    assert (e.code, e.description) == ("NetConnection.Connect.Rejected", reason)
     assert not nc.connected
 
 
@@ -321,9 +314,9 @@ def test_server_hooks_run_on_the_reading_thread(server: rtmfp.Server) -> None:
     reader = threading.Thread(target=server.serve_forever, name="server-reader", daemon=True)
     reader.start()
     ok = rtmfp.NetConnection.connect(uri(server), bind="127.0.0.1:0", timeout=WAIT)
-    # Refused after the fact: the server closes it.
+    # Refused before the client is answered, with the hook's reason.
     nc = rtmfp.NetConnection(uri(server, app="private"), bind="127.0.0.1:0")
-    refused_after_the_fact(nc)
+    refused(nc, "private apps are closed")
     assert [c[1] for c in calls] == ["app/" + KEY, "private/" + KEY]
     assert calls[0] == (ok.near_id, "app/" + KEY, KEY)
     assert threads == ["server-reader", "server-reader"]
@@ -345,12 +338,85 @@ def test_a_server_hook_that_raises_refuses_and_is_raised(server: rtmfp.Server) -
     server.on_connect = on_connect
     nc = rtmfp.NetConnection(uri(server), bind="127.0.0.1:0")
     with pytest.raises(rtmfp.CallbackError) as info:
-        wait_event_of(server, "connected")
+        wait_event_of(server, "ask")
     assert isinstance(info.value.__cause__, RuntimeError)
     e = server.next_event(WAIT)  # the event follows
-    assert isinstance(e, rtmfp.ClientConnected) and not e.accepted
-    refused_after_the_fact(nc)
+    assert isinstance(e, rtmfp.ServerAsk) and not e.accepted and e.what == "connect"
+    refused(nc, "the server's on_connect failed")
     nc.close()
+
+
+def test_on_publish_and_on_play_decide_before_the_client_is_answered(
+    server: rtmfp.Server, connect: Connect
+) -> None:
+    asked: List[Tuple[Optional[str], str]] = []
+
+    def on_publish(peer_id: Optional[str], name: str) -> Union[bool, str]:
+        asked.append((peer_id, name))
+        return "no such channel" if name == "secret" else True
+
+    server.on_publish = on_publish
+    server.on_play = lambda peer_id, name: name == "live"
+    pump = Pump(server)
+    publisher, player = connect(), connect()
+    secret = rtmfp.NetStream(publisher, None)
+    secret.publish("secret")
+    e = wait_status(publisher, "NetStream.Publish.BadName", secret)
+    assert e.description == "no such channel"
+    live = rtmfp.NetStream(publisher, None)
+    live.publish("live")
+    wait_status(publisher, "NetStream.Publish.Start", live)
+    assert asked == [(publisher.near_id, "secret"), (publisher.near_id, "live")]
+    watch = rtmfp.NetStream(player)
+    watch.play("live")
+    wait_status(player, "NetStream.Play.Start", watch)
+    other = rtmfp.NetStream(player)
+    other.play("other")
+    e = wait_status(player, "NetStream.Play.Failed", other)
+    assert e.description == "refused by the server's on_play"
+    asks = [(a.what, a.name, a.accepted) for a in pump.kinds("ask")]  # type: ignore[attr-defined]
+    assert asks == [
+        ("publish", "secret", False),
+        ("publish", "live", True),
+        ("play", "live", True),
+        ("play", "other", False),
+    ]
+    pump.stop()
+
+
+def test_a_hook_nobody_runs_refuses_at_hook_timeout() -> None:
+    with rtmfp.Server("127.0.0.1:0", keys=[KEY], on_connect=lambda *a: True, hook_timeout=0.5) as server:
+        start = time.monotonic()
+        nc = rtmfp.NetConnection(uri(server), bind="127.0.0.1:0")
+        refused(nc, "no answer from the server application")
+        assert time.monotonic() - start >= 0.5
+        # Read late: the hook runs, its verdict did not apply.
+        ask = wait_event_of(server, "ask")
+        assert isinstance(ask, rtmfp.ServerAsk) and not ask.accepted
+        assert ask.reason is not None and "expired" in ask.reason
+        ended = wait_event_of(server, "ask_ended")
+        assert isinstance(ended, rtmfp.ServerAskEnded)
+        assert (ended.id, ended.end) == (ask.id, "expired")
+        wait_event_of(server, "rejected")
+        nc.close()
+
+
+def test_a_client_that_leaves_while_its_connect_waits(server: rtmfp.Server) -> None:
+    server.on_connect = lambda *a: True
+    nc = rtmfp.NetConnection(uri(server), bind="127.0.0.1:0")
+    deadline = time.monotonic() + WAIT
+    while not server.sessions() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # its connect is parked
+    nc.close()
+    while server.sessions() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not server.sessions()
+    ask = wait_event_of(server, "ask")
+    assert isinstance(ask, rtmfp.ServerAsk) and not ask.accepted
+    assert ask.reason is not None and "went away" in ask.reason
+    ended = wait_event_of(server, "ask_ended")
+    assert isinstance(ended, rtmfp.ServerAskEnded) and ended.end == "gone"
 
 
 def test_publish_and_play_through_the_server(server: rtmfp.Server, connect: Connect) -> None:

@@ -169,3 +169,48 @@ def test_async_server_events_and_idle_waits_do_not_poll() -> None:
                     break
 
     run(main())
+
+
+def test_an_async_server_hook_decides_on_the_loop() -> None:
+    async def main() -> None:
+        async def on_connect(peer_id: Optional[str], app: str, key: Optional[str]) -> object:
+            await asyncio.sleep(0.05)  # a database, say
+            return "private apps are closed" if app.startswith("private") else True
+
+        async with rtmfp.Server(LOOP, on_connect=on_connect) as server:
+            events: List[object] = []
+
+            async def read() -> None:
+                async for e in server.events_async():
+                    events.append(e)
+
+            reader = asyncio.ensure_future(read())
+            nc = await rtmfp.NetConnection.connect_async(f"rtmfp://{server.address}/open", bind=LOOP)
+            async with nc:
+                assert nc.connected
+            with pytest.raises(rtmfp.ConnectError) as info:
+                await rtmfp.NetConnection.connect_async(
+                    f"rtmfp://{server.address}/private", bind=LOOP
+                )
+            assert "private apps are closed" in str(info.value)
+            asks = [e for e in events if isinstance(e, rtmfp.ServerAsk)]
+            assert [(a.what, a.pending) for a in asks] == [("connect", True), ("connect", True)]
+            reader.cancel()
+
+    run(main())
+
+
+def test_an_async_server_hook_without_a_loop_refuses() -> None:
+    async def on_connect(peer_id: Optional[str], app: str, key: Optional[str]) -> bool:
+        return True
+
+    with rtmfp.Server(LOOP, on_connect=on_connect) as server:
+        nc = rtmfp.NetConnection(f"rtmfp://{server.address}/open", bind=LOOP)
+        deadline = time.monotonic() + WAIT
+        with pytest.raises(rtmfp.CallbackError) as info:
+            while time.monotonic() < deadline:
+                server.next_event(0.1)
+        assert isinstance(info.value.__cause__, TypeError)
+        e = server.next_event(WAIT)
+        assert isinstance(e, rtmfp.ServerAsk) and not e.accepted and not e.pending
+        nc.close()

@@ -3,7 +3,9 @@
 //! the bindings.
 
 use super::server::{Server, ServerStats};
-use super::types::{ClientInfo, Hooks, ServerConfig, ServerEvent, StreamInfo};
+use super::types::{
+    AskError, Asks, ClientInfo, Decision, Hooks, ServerConfig, ServerEvent, StreamInfo,
+};
 use crate::crypto::{FlashConfig, FlashProfile, PeerId};
 use crate::endpoint::{Endpoint, SessionHandle};
 use crate::flash::peer_id::to_hex;
@@ -225,6 +227,41 @@ impl ServerHandle {
     /// Disconnects a client session.
     pub fn disconnect(&self, session: SessionHandle) -> Result<bool, RuntimeError> {
         self.with_server(move |s, ep, now| s.disconnect(ep, now, session))
+    }
+
+    /// Sets which requests wait for a verdict ([`Asks`]); requests
+    /// already parked keep their deadline.  Set it at start
+    /// ([`Hooks::asks`]) so that no request is decided without asking.
+    pub fn set_asks(&self, asks: Asks) -> Result<(), RuntimeError> {
+        self.with_server(move |s, _, _| s.hooks_mut().asks = asks)
+    }
+
+    /// The verdict on ask `id` ([`ServerEvent::Asked`]), from any thread:
+    /// see [`Server::answer`].  [`AskError::Stopped`] once the server
+    /// has stopped.
+    pub fn answer(&self, id: u64, decision: Decision) -> Result<(), AskError> {
+        self.with_server(move |s, ep, now| s.answer(ep, now, id, decision))
+            .map_err(|_| AskError::Stopped)?
+    }
+
+    /// Accepts ask `id`: [`ServerHandle::answer`] with `Ok(())`.
+    pub fn accept(&self, id: u64) -> Result<(), AskError> {
+        self.answer(id, Ok(()))
+    }
+
+    /// Rejects ask `id` with `reason` (the client sees it as its status
+    /// description): [`ServerHandle::answer`] with `Err(reason)`.
+    pub fn reject(&self, id: u64, reason: &str) -> Result<(), AskError> {
+        self.answer(id, Err(reason.to_owned()))
+    }
+
+    /// [`ServerHandle::answer`] without waiting for the I/O thread (for
+    /// a host's event loop): what it did is not reported, a verdict that
+    /// came too late does nothing.
+    pub fn post_answer(&self, id: u64, decision: Decision) -> Result<(), RuntimeError> {
+        self.post_server(move |s, ep, now| {
+            let _ = s.answer(ep, now, id, decision);
+        })
     }
 
     /// The next server event, waiting at most `timeout`.  `None` on

@@ -24,9 +24,13 @@
 //! - **Relay** (§5.3.5): `publish`/`play` through the server; a
 //!   publisher's messages go to every player on the player's flows.
 //! - **Hooks** ([`Hooks`]) for connect, publish, play and disconnect, and
-//!   [`ServerEvent`]s; [`Server::sessions`] and [`Server::streams`] list
+//!   [`ServerEvent`]s.  Synchronous hooks decide on the I/O thread; with
+//!   [`Asks`] a connect, publish or play waits (parked, the client not
+//!   yet answered) for a verdict from any thread, by ask id, with a
+//!   deadline and a default verdict; [`Server::sessions`] and [`Server::streams`] list
 //!   what is going on.
 
+mod asks;
 pub mod cluster;
 pub mod fallback;
 mod handle;
@@ -45,7 +49,8 @@ pub use limits::{Limit, LimitError, LIMIT_MAX, LIMIT_MIN};
 pub use registry::{MemoryRegistry, NameError, PeerRecord, PeerRegistry};
 pub use server::{Server, ServerStats, CHECK_INFO, LOOKUP_NAME, REGISTER_NAME};
 pub use types::{
-    ClientInfo, ConnectHook, ConnectRequest, Decision, DisconnectHook, Hooks, ServerConfig,
-    ServerEvent, StreamHook, StreamInfo, StreamRequest,
+    AskEnd, AskError, AskKind, AskRequest, Asks, ClientInfo, ConnectHook, ConnectRequest, Decision,
+    DisconnectHook, Hooks, ServerConfig, ServerEvent, StreamHook, StreamInfo, StreamRequest,
+    NO_ANSWER,
 };
 pub use unpublish::UNPUBLISH_DRAIN_LIMIT;

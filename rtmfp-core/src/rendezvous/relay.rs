@@ -4,8 +4,9 @@
 //! late frames dropped).  This is also the fallback when two peers cannot
 //! reach each other directly.
 
+use super::asks::Waiting;
 use super::server::{ClientState, ClientStream, Published, Server};
-use super::types::{ServerEvent, StreamRequest};
+use super::types::{AskKind, AskRequest, ServerEvent, StreamRequest};
 use crate::endpoint::{Endpoint, SessionHandle};
 use crate::flash::command::{code, decode_values, encode_values, name, Command, StatusInfo};
 use crate::flash::inbound::Inbound;
@@ -66,12 +67,68 @@ impl Server {
         }
     }
 
-    /// Whether a client's stream ID already publishes or plays.
+    /// Whether a client's stream ID already publishes or plays (or waits
+    /// for a verdict on doing so).
     fn stream_in_use(&self, session: SessionHandle, stream_id: u32) -> bool {
         self.clients
             .get(&session)
             .and_then(|c| c.streams.get(&stream_id))
-            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some())
+            .is_some_and(|s| s.publishing.is_some() || s.playing.is_some() || s.asking.is_some())
+    }
+
+    /// What the hooks are told about a `publish` or `play`.
+    fn stream_request(&self, session: SessionHandle, stream_id: u32, name: &str) -> StreamRequest {
+        let c = self.clients.get(&session);
+        StreamRequest {
+            session,
+            peer_id: c.and_then(|c| c.peer_id),
+            address: c.map_or(([0, 0, 0, 0], 0).into(), |c| c.address),
+            app: c.map(|c| c.app.clone()).unwrap_or_default(),
+            name: name.to_owned(),
+            stream_id,
+        }
+    }
+
+    /// Parks a `publish` or `play` that passed every other check until
+    /// the application's verdict (super::asks); false if it is not asked
+    /// about.
+    fn park_stream(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: &str,
+        kind: AskKind,
+    ) -> bool {
+        if !self.hooks.asks.asks(kind) {
+            return false;
+        }
+        let request = self.stream_request(session, stream_id, stream);
+        let (what, request) = match kind {
+            AskKind::Publish => (
+                Waiting::Publish {
+                    stream_id,
+                    name: stream.to_owned(),
+                },
+                AskRequest::Publish(request),
+            ),
+            _ => (
+                Waiting::Play {
+                    stream_id,
+                    name: stream.to_owned(),
+                },
+                AskRequest::Play(request),
+            ),
+        };
+        let id = self.park(now, session, what, request);
+        if let Some(s) = self
+            .clients
+            .get_mut(&session)
+            .and_then(|c| c.streams.get_mut(&stream_id))
+        {
+            s.asking = Some(id);
+        }
+        true
     }
 
     /// Refuses a publish or play: an error status on the stream with the
@@ -166,14 +223,12 @@ impl Server {
             Some("the stream ID is already in use".to_owned())
         } else if self.published.contains_key(&stream) {
             Some(format!("{stream:?} is already being published"))
-        } else if let Some(hook) = self.hooks.on_publish.as_mut() {
-            let request = StreamRequest {
-                session,
-                peer_id: self.clients.get(&session).and_then(|c| c.peer_id),
-                name: stream.clone(),
-                stream_id,
-            };
-            hook(&request).err()
+        } else if self.hooks.on_publish.is_some() {
+            let request = self.stream_request(session, stream_id, &stream);
+            self.hooks
+                .on_publish
+                .as_mut()
+                .and_then(|hook| hook(&request).err())
         } else {
             None
         };
@@ -188,6 +243,82 @@ impl Server {
                 reason,
             );
         }
+        if self.park_stream(now, session, stream_id, &stream, AskKind::Publish) {
+            return;
+        }
+        self.start_publish(ep, now, session, stream_id, stream);
+    }
+
+    /// A `publish` accepted by the application (super::asks): the name
+    /// may have been taken while it waited.
+    pub(super) fn publish_accepted(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+    ) {
+        self.finish_draining_name(ep, now, &stream);
+        if self.published.contains_key(&stream) {
+            let reason = format!("{stream:?} is already being published");
+            return self.refuse_publish(ep, now, session, stream_id, stream, reason);
+        }
+        self.start_publish(ep, now, session, stream_id, stream);
+    }
+
+    /// Refuses a `publish` with "NetStream.Publish.BadName" (§5.3.5).
+    pub(super) fn refuse_publish(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+        reason: String,
+    ) {
+        self.refuse_stream(
+            ep,
+            now,
+            session,
+            stream_id,
+            stream,
+            code::PUBLISH_BAD_NAME,
+            reason,
+        );
+    }
+
+    /// Refuses a `play` with "NetStream.Play.Failed" (§5.3.5).
+    pub(super) fn refuse_play(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+        reason: String,
+    ) {
+        self.refuse_stream(
+            ep,
+            now,
+            session,
+            stream_id,
+            stream,
+            code::PLAY_FAILED,
+            reason,
+        );
+    }
+
+    /// Publishes `stream` from a client's stream ID: "NetStream.Publish.Start"
+    /// to it, "NetStream.Play.PublishNotify" to the players waiting.
+    fn start_publish(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+    ) {
         if let Some(s) = self
             .clients
             .get_mut(&session)
@@ -278,28 +409,33 @@ impl Server {
             Some("the stream ID is already in use".to_owned())
         } else if !self.config.relay {
             Some("this server does not relay streams".to_owned())
-        } else if let Some(hook) = self.hooks.on_play.as_mut() {
-            let request = StreamRequest {
-                session,
-                peer_id: self.clients.get(&session).and_then(|c| c.peer_id),
-                name: stream.clone(),
-                stream_id,
-            };
-            hook(&request).err()
+        } else if self.hooks.on_play.is_some() {
+            let request = self.stream_request(session, stream_id, &stream);
+            self.hooks
+                .on_play
+                .as_mut()
+                .and_then(|hook| hook(&request).err())
         } else {
             None
         };
         if let Some(reason) = refusal {
-            return self.refuse_stream(
-                ep,
-                now,
-                session,
-                stream_id,
-                stream,
-                code::PLAY_FAILED,
-                reason,
-            );
+            return self.refuse_play(ep, now, session, stream_id, stream, reason);
         }
+        if self.park_stream(now, session, stream_id, &stream, AskKind::Play) {
+            return;
+        }
+        self.start_play(ep, now, session, stream_id, stream);
+    }
+
+    /// Plays `stream` on a client's stream ID (`play` accepted).
+    pub(super) fn start_play(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        stream_id: u32,
+        stream: String,
+    ) {
         if let Some(s) = self
             .clients
             .get_mut(&session)
@@ -504,6 +640,10 @@ impl Server {
         };
         let publishing = s.publishing.take();
         let playing = s.playing.take();
+        if s.asking.is_some() {
+            // Its parked publish or play is moot.
+            self.forget_asks(session, Some(stream_id));
+        }
         if let Some(stream) = playing {
             if let Some(set) = self.players.get_mut(&stream) {
                 set.remove(&(session, stream_id));

@@ -6,7 +6,10 @@ use super::cluster::{ClusterLink, ClusterOp, RemotePeer, QUERY_TIMEOUT};
 use super::introducer::{introduce, redirect_list, wanted_peer};
 use super::keys::developer_key;
 use super::registry::{MemoryRegistry, NameError, PeerRecord, PeerRegistry};
-use super::types::{ClientInfo, ConnectRequest, Hooks, ServerConfig, ServerEvent, StreamInfo};
+use super::types::{
+    AskKind, AskRequest, ClientInfo, ConnectRequest, Decision, Hooks, ServerConfig, ServerEvent,
+    StreamInfo,
+};
 use crate::crypto::PeerId;
 use crate::endpoint::{Endpoint, Event, EventSink, Layer, Role, SessionHandle};
 use crate::flash::command::{code, name, Command, ConnectObject, ObjectEncoding, StatusInfo};
@@ -64,6 +67,8 @@ pub(super) enum UpstreamState {
 pub(super) enum ClientState {
     /// Session open; no `connect` yet.
     Session,
+    /// Its `connect` waits for the application's verdict (super::asks).
+    Asking,
     Connected,
     Rejected,
 }
@@ -77,6 +82,8 @@ pub(super) struct ClientStream {
     pub playing: Option<String>,
     /// A player that joined mid-stream gets no video before a key frame.
     pub waiting_keyframe: bool,
+    /// The ask its `publish` or `play` waits on (super::asks).
+    pub asking: Option<u64>,
 }
 
 /// One client session.
@@ -241,6 +248,13 @@ pub struct Server {
     /// Publications their publishers closed, relaying what their stream
     /// flows still carry (super::unpublish).
     pub(super) draining: HashMap<(SessionHandle, u32), super::unpublish::Draining>,
+    /// Requests waiting for the application's verdict, by ask id
+    /// (super::asks).
+    pub(super) parked: BTreeMap<u64, super::asks::Parked>,
+    pub(super) next_ask: u64,
+    /// How the latest asks ended, so that a late verdict says why it did
+    /// nothing.
+    pub(super) ended: VecDeque<(u64, super::types::AskEnd)>,
 }
 
 impl std::fmt::Debug for Server {
@@ -285,6 +299,9 @@ impl Server {
             next_query: 1,
             upstreams: HashMap::new(),
             draining: HashMap::new(),
+            parked: BTreeMap::new(),
+            next_ask: 1,
+            ended: VecDeque::new(),
         }
     }
 
@@ -1058,6 +1075,28 @@ impl Server {
             Ok(())
         };
         let txn = command.transaction_id;
+        if decision.is_ok() && self.hooks.asks.asks(AskKind::Connect) {
+            c.state = ClientState::Asking;
+            let what = super::asks::Waiting::Connect { txn, encoding };
+            self.park(now, session, what, AskRequest::Connect(request));
+            return;
+        }
+        self.finish_connect(ep, now, session, txn, encoding, decision);
+    }
+
+    /// Answers a `connect` (§5.3.2): `_result` with
+    /// "NetConnection.Connect.Success" (then Set Keepalive Timers, §5.3.4)
+    /// or `_error` with "NetConnection.Connect.Rejected" and the reason as
+    /// its description (then the session closes).
+    pub(super) fn finish_connect(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        txn: f64,
+        encoding: ObjectEncoding,
+        decision: Decision,
+    ) {
         // The connect response goes as AMF0 (type 20), like the connect.
         let response = match &decision {
             Ok(()) => {
@@ -1292,6 +1331,11 @@ impl Server {
 
     /// The session is gone: forget the client, its names and streams.
     fn on_session_closed(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) {
+        if !self.clients.contains_key(&session) {
+            return;
+        }
+        // Its parked requests are moot.
+        self.forget_asks(session, None);
         let Some(c) = self.clients.get_mut(&session) else {
             return;
         };
@@ -1480,6 +1524,7 @@ impl Layer for Server {
             .chain(query)
             .chain(upstream)
             .chain(self.draining_deadline())
+            .chain(self.ask_deadline())
             .min()
     }
 
@@ -1491,6 +1536,7 @@ impl Layer for Server {
         }
         self.retry_upstreams(now);
         self.expire_draining(ep, now);
+        self.expire_asks(ep, now);
         if self.queries.values().any(|(t, _)| *t <= now) {
             let expired: Vec<u64> = self
                 .queries

@@ -95,6 +95,10 @@ pub struct StreamRequest {
     pub session: SessionHandle,
     /// The client's peer ID.
     pub peer_id: Option<PeerId>,
+    /// The client's observed address.
+    pub address: SocketAddr,
+    /// The `app` the client connected to.
+    pub app: String,
     /// The stream name.
     pub name: String,
     /// The RTMP stream ID on the client's connection.
@@ -112,7 +116,9 @@ pub type StreamHook = Box<dyn FnMut(&StreamRequest) -> Decision + Send>;
 pub type DisconnectHook = Box<dyn FnMut(&ClientInfo) + Send>;
 
 /// The server's hooks.  They run on the endpoint's thread (the runtime's
-/// I/O thread) and must not block.
+/// I/O thread) and must not block.  A decision that cannot be taken
+/// there (it needs the application's own thread, a database, a user)
+/// uses [`Asks`] instead: the request waits for a verdict.
 #[derive(Default)]
 pub struct Hooks {
     /// `connect`: accept or reject with a reason.
@@ -123,7 +129,156 @@ pub struct Hooks {
     pub on_play: Option<StreamHook>,
     /// A connected client went away.
     pub on_disconnect: Option<DisconnectHook>,
+    /// Which requests wait for the application's verdict (after the
+    /// synchronous hook of their kind, if any, accepted them).
+    pub asks: Asks,
 }
+
+/// The kinds of request a server can ask its application about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AskKind {
+    /// `connect` (RFC 7425 §5.3.1-2).
+    Connect,
+    /// `publish` on a stream (§5.3.5).
+    Publish,
+    /// `play` on a stream (§5.3.5).
+    Play,
+}
+
+/// The default reason of a request nobody answered within
+/// [`Asks::deadline`].
+pub const NO_ANSWER: &str = "no answer from the server application";
+
+/// Ask mode: which requests the server parks until its application
+/// answers, and what happens when it does not.
+///
+/// A parked request is announced by [`ServerEvent::Asked`] with an ask
+/// id; [`Server::answer`](super::Server::answer) (or
+/// [`ServerHandle::accept`](super::ServerHandle::accept) /
+/// [`reject`](super::ServerHandle::reject) from any thread) gives the
+/// verdict.  The client is answered only then: a connect with
+/// "NetConnection.Connect.Success" or "NetConnection.Connect.Rejected"
+/// and the reason as its description (RFC 7425 §5.3.2), a publish with
+/// "NetStream.Publish.Start" or "NetStream.Publish.BadName", a play with
+/// "NetStream.Play.Start" or "NetStream.Play.Failed" (§5.3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asks {
+    /// Ask about connects (the developer key was accepted first).
+    pub connect: bool,
+    /// Ask about publishes (the server's own checks passed first).
+    pub publish: bool,
+    /// Ask about plays.
+    pub play: bool,
+    /// How long a request waits for its verdict.  Default 10 s (a Flash
+    /// client gives up on a connect after about 20 s).
+    pub deadline: Duration,
+    /// The verdict applied when none came within `deadline` (then
+    /// [`ServerEvent::AskEnded`] with [`AskEnd::Expired`]).  Default:
+    /// rejected with [`NO_ANSWER`].
+    pub default: Decision,
+}
+
+impl Default for Asks {
+    fn default() -> Self {
+        Asks {
+            connect: false,
+            publish: false,
+            play: false,
+            deadline: Duration::from_secs(10),
+            default: Err(NO_ANSWER.to_owned()),
+        }
+    }
+}
+
+impl Asks {
+    /// Whether requests of `kind` are asked about.
+    pub fn asks(&self, kind: AskKind) -> bool {
+        match kind {
+            AskKind::Connect => self.connect,
+            AskKind::Publish => self.publish,
+            AskKind::Play => self.play,
+        }
+    }
+
+    /// Sets whether requests of `kind` are asked about.
+    pub fn set(&mut self, kind: AskKind, ask: bool) {
+        match kind {
+            AskKind::Connect => self.connect = ask,
+            AskKind::Publish => self.publish = ask,
+            AskKind::Play => self.play = ask,
+        }
+    }
+}
+
+/// A request waiting for the application's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AskRequest {
+    /// A `connect`.
+    Connect(ConnectRequest),
+    /// A `publish`.
+    Publish(StreamRequest),
+    /// A `play`.
+    Play(StreamRequest),
+}
+
+impl AskRequest {
+    /// Its kind.
+    pub fn kind(&self) -> AskKind {
+        match self {
+            AskRequest::Connect(_) => AskKind::Connect,
+            AskRequest::Publish(_) => AskKind::Publish,
+            AskRequest::Play(_) => AskKind::Play,
+        }
+    }
+
+    /// The client's session.
+    pub fn session(&self) -> SessionHandle {
+        match self {
+            AskRequest::Connect(r) => r.session,
+            AskRequest::Publish(r) | AskRequest::Play(r) => r.session,
+        }
+    }
+}
+
+/// How an ask ended without (or before) the application's verdict, or
+/// that it had one already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AskEnd {
+    /// A verdict was applied.
+    Answered,
+    /// Nobody answered within [`Asks::deadline`]: [`Asks::default`] was
+    /// applied.
+    Expired,
+    /// The client went away (its session closed, or it closed or deleted
+    /// the stream) while the request was parked: nothing was applied.
+    Gone,
+}
+
+/// Why a verdict did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskError {
+    /// No such ask (never asked, or ended too long ago to remember).
+    Unknown,
+    /// The ask had ended already: this verdict came too late and was
+    /// ignored.
+    Ended(AskEnd),
+    /// The server has stopped.
+    Stopped,
+}
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AskError::Unknown => "no such ask",
+            AskError::Ended(AskEnd::Answered) => "the ask was answered already",
+            AskError::Ended(AskEnd::Expired) => "the ask expired: its default verdict was applied",
+            AskError::Ended(AskEnd::Gone) => "the client went away while the request waited",
+            AskError::Stopped => "the server has stopped",
+        })
+    }
+}
+
+impl std::error::Error for AskError {}
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -132,6 +287,7 @@ impl std::fmt::Debug for Hooks {
             .field("on_publish", &self.on_publish.is_some())
             .field("on_play", &self.on_play.is_some())
             .field("on_disconnect", &self.on_disconnect.is_some())
+            .field("asks", &self.asks)
             .finish()
     }
 }
@@ -270,5 +426,22 @@ pub enum ServerEvent {
         peer_id: PeerId,
         /// The name.
         name: String,
+    },
+    /// A request waits for the application's verdict ([`Asks`]): answer
+    /// with [`Server::answer`](super::Server::answer) and this `id`.
+    Asked {
+        /// The ask id (never reused by this server).
+        id: u64,
+        /// The request.
+        request: AskRequest,
+    },
+    /// An ask ended without a verdict: it expired (the default was
+    /// applied, its outcome event follows) or its client went away.  A
+    /// verdict for it now answers [`AskError::Ended`].
+    AskEnded {
+        /// The ask id.
+        id: u64,
+        /// [`AskEnd::Expired`] or [`AskEnd::Gone`].
+        end: AskEnd,
     },
 }

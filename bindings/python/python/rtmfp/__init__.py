@@ -88,6 +88,8 @@ from ._rtmfp import (
     PeerIntroduced,
     PeerStreamClosed,
     PeerStreamOpened,
+    ServerAsk,
+    ServerAskEnded,
     ServerEventIterator,
     ServerSession,
     ServerStream,
@@ -166,6 +168,8 @@ ServerEvent = Union[
     StreamRejected,
     PeerIntroduced,
     NameRegistered,
+    ServerAsk,
+    ServerAskEnded,
 ]
 
 #: One address: ``"host:port"`` / ``"[v6]:port"`` or ``(host, port)``.
@@ -542,7 +546,7 @@ class Server(_rtmfp.Server):
     on_publish=None, on_play=None, on_disconnect=None,
     keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None, cluster=None,
     max_streams_per_client=None, max_names_per_client=None,
-    max_flows_per_session=None)``
+    max_flows_per_session=None, hook_timeout=10.0)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
@@ -568,15 +572,23 @@ class Server(_rtmfp.Server):
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):
     ``on_connect(peer_id, app, key)``, ``on_publish(peer_id, name)``,
-    ``on_play(peer_id, name)`` answer True (keep), False/None or a reason
-    ``str`` (refuse); ``on_disconnect(peer_id)`` is told.  The server in
-    Rust has no way to wait for Python before answering, so a refusal
-    comes after the fact: the client was accepted and is disconnected
-    (it sees "NetConnection.Connect.Closed", or only ".Failed" when the
-    close overtakes the success).  A hook that raises refuses;
-    its exception is logged (logger "rtmfp") and raised as
-    ``CallbackError`` by the next event read.  Hooks only run while
-    events are read.
+    ``on_play(peer_id, name)`` answer True (accept), False/None or a
+    reason ``str`` (refuse); ``on_disconnect(peer_id)`` is told.  They
+    decide before the client is answered: while a veto hook is set, the
+    server parks each request of its kind and emits a ``ServerAsk`` event;
+    reading it runs the hook and sends the verdict, so a refused client
+    sees "NetConnection.Connect.Rejected" (or "NetStream.Publish.BadName",
+    "NetStream.Play.Failed") with the reason as description, and the
+    outcome event follows (``ClientRejected``, ``StreamRejected``, ...).
+    A hook may be ``async def`` when the events are read with the asyncio
+    API: it runs as a task of that loop (``ServerAsk.pending``) and its
+    result is the verdict.  A hook that raises refuses; its exception is
+    logged (logger "rtmfp") and raised as ``CallbackError`` by the next
+    event read (an async hook's is only logged).  Hooks only
+    run while events are read: a request not decided within
+    ``hook_timeout`` seconds is refused ("no answer from the server
+    application", a ``ServerAskEnded`` event with ``end == "expired"``),
+    and one whose client leaves meanwhile ends with ``end == "gone"``.
     """
 
     _dispatcher: Optional[_aio.LayerDispatcher[ServerEvent]] = None
@@ -729,6 +741,8 @@ __all__ = [
     "RecvFlow",
     "Server",
     "ServerEvent",
+    "ServerAsk",
+    "ServerAskEnded",
     "ServerEventIterator",
     "ServerSession",
     "ServerStream",

@@ -9,6 +9,7 @@ import datetime
 import os
 from typing import (
     Any,
+    Awaitable,
     Callable,
     Dict,
     Mapping,
@@ -692,7 +693,7 @@ class ClientConnected:
     def key(self) -> Optional[str]: ...
     @property
     def accepted(self) -> bool:
-        """False when on_connect refused it (it was disconnected)."""
+        """Always True: on_connect decides before the client is answered."""
     @property
     def reason(self) -> Optional[str]: ...
 
@@ -798,6 +799,50 @@ class NameRegistered:
     @property
     def name(self) -> str: ...
 
+@final
+class ServerAsk:
+    """A veto hook decided on a request the server parked for it (before
+    the client was answered); the outcome event follows."""
+
+    kind: Literal["ask"]
+    @property
+    def id(self) -> int: ...
+    @property
+    def what(self) -> Literal["connect", "publish", "play"]: ...
+    @property
+    def session(self) -> int: ...
+    @property
+    def peer_id(self) -> Optional[str]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def key(self) -> Optional[str]:
+        """The developer key (connect)."""
+    @property
+    def name(self) -> Optional[str]:
+        """The stream name (publish, play)."""
+    @property
+    def accepted(self) -> bool:
+        """The hook accepted, and the verdict reached the client."""
+    @property
+    def pending(self) -> bool:
+        """An async hook: its verdict goes to the client when its task is done."""
+    @property
+    def reason(self) -> Optional[str]:
+        """Why it was refused, or why the verdict did not apply."""
+
+@final
+class ServerAskEnded:
+    """A parked request ended without its hook's verdict."""
+
+    kind: Literal["ask_ended"]
+    @property
+    def id(self) -> int: ...
+    @property
+    def end(self) -> Literal["expired", "gone"]: ...
+
 _ServerEvent = Union[
     ClientConnected,
     ClientRejected,
@@ -809,6 +854,8 @@ _ServerEvent = Union[
     StreamRejected,
     PeerIntroduced,
     NameRegistered,
+    ServerAsk,
+    ServerAskEnded,
 ]
 
 @final
@@ -866,8 +913,10 @@ class ServerEventIterator(Iterator[_ServerEvent]):
     def __iter__(self) -> ServerEventIterator: ...
     def __next__(self) -> _ServerEvent: ...
 
-_ConnectHook = Callable[[Optional[str], str, Optional[str]], _Verdict]
-_StreamHook = Callable[[Optional[str], str], _Verdict]
+# A server hook may be ``async def`` (run as a task of the asyncio loop
+# that reads the server's events).
+_ConnectHook = Callable[[Optional[str], str, Optional[str]], Union[_Verdict, Awaitable[_Verdict]]]
+_StreamHook = Callable[[Optional[str], str], Union[_Verdict, Awaitable[_Verdict]]]
 _DisconnectHook = Callable[[Optional[str]], object]
 
 class Server:
@@ -890,6 +939,7 @@ class Server:
         max_streams_per_client: Optional[int] = None,
         max_names_per_client: Optional[int] = None,
         max_flows_per_session: Optional[int] = None,
+        hook_timeout: float = 10.0,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
