@@ -47,6 +47,15 @@ class Pump:
     def kinds(self, kind: str) -> List[object]:
         return [e for e in list(self.events) if getattr(e, "kind", None) == kind]
 
+    def wait_kinds(self, kind: str, count: int) -> List[object]:
+        """The events of `kind` once there are `count` (or after WAIT).  An
+        event is kept after its callback ran, so the far end can see the
+        callback's verdict before this thread has kept the event."""
+        deadline = time.monotonic() + WAIT
+        while len(self.kinds(kind)) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.kinds(kind)
+
     def stop(self) -> None:
         self.source.close()
         self.thread.join(WAIT)
@@ -158,10 +167,8 @@ def test_on_peer_connect_rejects_the_second_subscriber(
         assert cam.peer_streams == [first.near_id]
         assert cam.send_audio(0, b"\xaf\x01only-first") == 1
         wait_net(first, lambda e: isinstance(e, rtmfp.Media) and e.payload.endswith(b"first"))
-        deadline = time.monotonic() + WAIT
-        while len(pump.kinds("peer_connect")) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        decisions = [(e.peer_id, e.accepted, e.reason) for e in pump.kinds("peer_connect")]  # type: ignore[attr-defined]
+        connects = pump.wait_kinds("peer_connect", 2)
+        decisions = [(e.peer_id, e.accepted, e.reason) for e in connects]  # type: ignore[attr-defined]
         assert decisions == [
             (first.near_id, True, None),
             (second.near_id, False, "one viewer only"),
@@ -374,7 +381,7 @@ def test_on_publish_and_on_play_decide_before_the_client_is_answered(
     other.play("other")
     e = wait_status(player, "NetStream.Play.Failed", other)
     assert e.description == "refused by the server's on_play"
-    asks = [(a.what, a.name, a.accepted) for a in pump.kinds("ask")]  # type: ignore[attr-defined]
+    asks = [(a.what, a.name, a.accepted) for a in pump.wait_kinds("ask", 4)]  # type: ignore[attr-defined]
     assert asks == [
         ("publish", "secret", False),
         ("publish", "live", True),
