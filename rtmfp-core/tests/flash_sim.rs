@@ -1687,27 +1687,34 @@ fn streams_and_names_beyond_the_limits_are_refused() {
     assert!(ok);
 }
 
+/// A world with a publisher `a` of `name` through the server (stream
+/// `live`) and a player `b` of it (stream `play`) that heard it start.
+fn publisher_and_player(name: &str) -> (World, NodeId, NodeId, StreamId, StreamId) {
+    let mut w = World::keyed();
+    let a = w.connected(None, ClientConfig::default());
+    let b = w.connected(None, ClientConfig::default());
+    let play = w.with(b, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.play(ep, now, s, name).unwrap();
+        s
+    });
+    w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
+    let live = w.with(a, |c, ep, now| {
+        let s = c.create_stream(ep, now);
+        c.publish(ep, now, s, name).unwrap();
+        s
+    });
+    w.wait_status(b, code::PLAY_PUBLISH_NOTIFY, Duration::from_secs(5));
+    (w, a, b, live, play)
+}
+
 /// A publisher that writes its last tags and closes at once: its
 /// `deleteStream` (on the control flow) overtakes the video still queued
 /// on the video flow, and the server keeps relaying that stream until the
 /// publisher's stream flows finish, so the players get every tag.
 #[test]
 fn the_tags_written_just_before_close_reach_the_players() {
-    let mut w = World::keyed();
-    let a = w.connected(None, ClientConfig::default());
-    let b = w.connected(None, ClientConfig::default());
-    let play = w.with(b, |c, ep, now| {
-        let s = c.create_stream(ep, now);
-        c.play(ep, now, s, "burst").unwrap();
-        s
-    });
-    w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
-    let live = w.with(a, |c, ep, now| {
-        let s = c.create_stream(ep, now);
-        c.publish(ep, now, s, "burst").unwrap();
-        s
-    });
-    w.wait_status(b, code::PLAY_PUBLISH_NOTIFY, Duration::from_secs(5));
+    let (mut w, a, b, live, play) = publisher_and_player("burst");
     // A lossy uplink: video fragments go again after the deleteStream.
     w.sim.set_uplink(
         a,
@@ -1749,21 +1756,7 @@ fn the_tags_written_just_before_close_reach_the_players() {
 #[test]
 fn a_close_stream_with_open_flows_ends_at_the_drain_limit() {
     let limit = rtmfp_core::rendezvous::UNPUBLISH_DRAIN_LIMIT;
-    let mut w = World::keyed();
-    let a = w.connected(None, ClientConfig::default());
-    let b = w.connected(None, ClientConfig::default());
-    let play = w.with(b, |c, ep, now| {
-        let s = c.create_stream(ep, now);
-        c.play(ep, now, s, "open").unwrap();
-        s
-    });
-    w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
-    let live = w.with(a, |c, ep, now| {
-        let s = c.create_stream(ep, now);
-        c.publish(ep, now, s, "open").unwrap();
-        s
-    });
-    w.wait_status(b, code::PLAY_PUBLISH_NOTIFY, Duration::from_secs(5));
+    let (mut w, a, b, live, play) = publisher_and_player("open");
     let close = Command::close_stream()
         .encode(message_type::COMMAND_AMF0)
         .unwrap();
