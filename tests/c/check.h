@@ -8,6 +8,8 @@
  *                        that the call left a non-empty error message.
  * check_summary()        prints "N passed, M failed" and returns the exit
  *                        status (0 only if nothing failed).
+ * now_ms()               monotonic milliseconds, for bounded waits (the
+ *                        including file defines _POSIX_C_SOURCE first).
  */
 #ifndef RTMFP_TEST_CHECK_H
 #define RTMFP_TEST_CHECK_H
@@ -16,6 +18,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+static inline long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int check_passed = 0;
 static int check_failed = 0;

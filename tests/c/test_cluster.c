@@ -20,12 +20,6 @@
 
 #define WAIT_MS 10000
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next event of `type` within WAIT_MS, or NULL. */
 static rtmfp_event *wait_for(rtmfp_netconnection *nc, rtmfp_event_type type) {
     long long deadline = now_ms() + WAIT_MS;

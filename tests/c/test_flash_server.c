@@ -22,12 +22,6 @@
 #define WAIT_MS 20000
 #define N_AUDIO 30
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Audio message i: an AAC raw frame header (0xAF 0x01), then a pattern. */
 static size_t audio_fill(uint8_t *buf, int i) {
     size_t k, len = 2 + (size_t)(20 + (i * 37) % 200);

@@ -32,12 +32,6 @@
 
 #define WAIT_MS 20000
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A growable byte buffer. */
 typedef struct {
     uint8_t *p;

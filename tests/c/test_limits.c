@@ -21,12 +21,6 @@
 
 #define WAIT_MS 20000
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for an event of `type` (CALL_RESULT: with `call_id`); returns it
  * (the caller frees it) or NULL after WAIT_MS. Others are freed. */
 static rtmfp_event *wait_event(rtmfp_netconnection *nc, rtmfp_event_type type, uint64_t call_id) {

@@ -33,12 +33,6 @@
 #define WAIT_MS 20000
 #define DEADLINE_MS 1500
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static rtmfp_netconnection *connect_to(const char *addr, const char *app) {
     rtmfp_config *cfg = NULL;
     rtmfp_netconnection *nc = NULL;

@@ -27,12 +27,6 @@
 #define WAIT_MS 20000
 #define N_AUDIO 20
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t audio_fill(uint8_t *buf, int i) {
     size_t k, len = 2 + (size_t)(30 + (i * 41) % 300);
     for (k = 0; k < len; k++) {
