@@ -11,7 +11,7 @@
 #           -fsanitize=address against it (LeakSanitizer on): test_ffi,
 #           test_session, test_p2p, test_flv, test_flash_server (against a
 #           Flash server), test_turn (coturn), test_check, test_cluster
-#           (redis-server), test_misuse, test_threads, test_server_asks;
+#           (redis-server), test_misuse, test_threads, test_server_asks, test_limits;
 #         - the Python extension, with bindings/python/tests (pytest);
 #         - the Node addon, with bindings/node/test (node --test).
 #         Python and Node are not instrumented: libasan is LD_PRELOADed
@@ -193,7 +193,7 @@ asan() {
   "${cargo_env[@]}" "${NICE[@]}" cargo build -p rtmfp-ffi --target "$HOST"
   libdir="$target/$HOST/debug"
   local c_tests=(test_ffi test_session test_p2p test_flv test_flash_server test_turn
-    test_check test_cluster test_misuse test_threads test_server_asks)
+    test_check test_cluster test_misuse test_threads test_server_asks test_limits)
   for t in "${c_tests[@]}"; do cc_san address "$libdir" "$t"; done
 
   phase "asan: C"
