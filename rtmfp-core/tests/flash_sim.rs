@@ -280,6 +280,21 @@ fn tags(duration_ms: u32) -> Vec<Tag<'static>> {
         .collect()
 }
 
+/// Every audio and video tag of `tags` is in `got` (media messages as
+/// `World::media` gives them), in order, with its timestamp and bytes.
+fn assert_every_tag(got: &[(u8, u32, Vec<u8>)], tags: &[Tag<'static>]) {
+    for kind in [8u8, 9] {
+        let g: Vec<_> = got.iter().filter(|m| m.0 == kind).collect();
+        let e: Vec<_> = tags
+            .iter()
+            .filter(|t| t.tag_type == kind)
+            .map(|t| (t.tag_type, t.timestamp, t.data.to_vec()))
+            .collect();
+        assert_eq!(g.len(), e.len(), "type {kind}: every tag, in order");
+        assert!(g.iter().zip(&e).all(|(g, e)| **g == *e), "type {kind}");
+    }
+}
+
 /// Sends the tags from client `id` on `stream`, each at its timestamp
 /// (virtual time); returns the messages that went out to at least one
 /// destination.
@@ -902,16 +917,7 @@ fn publish_and_play_through_the_server() {
             >= want
     }));
     let got = w.media(b, play);
-    for kind in [8u8, 9] {
-        let g: Vec<_> = got.iter().filter(|m| m.0 == kind).collect();
-        let e: Vec<_> = tags
-            .iter()
-            .filter(|t| t.tag_type == kind)
-            .map(|t| (t.tag_type, t.timestamp, t.data.to_vec()))
-            .collect();
-        assert_eq!(g.len(), e.len(), "type {kind}");
-        assert!(g.iter().zip(&e).all(|(g, e)| **g == *e), "type {kind}");
-    }
+    assert_every_tag(&got, &tags);
     let stats = w.with_server(|s, _, _| s.stats());
     let (v, au) = flv::synthetic_tag_counts(2000, 25, 20);
     assert_eq!(stats.media_in, (v + au) as u64);
@@ -1737,16 +1743,7 @@ fn the_tags_written_just_before_close_reach_the_players() {
     assert!(w.sim.now() - closed < rtmfp_core::rendezvous::UNPUBLISH_DRAIN_LIMIT);
     w.run_for(Duration::from_secs(1));
     let got = w.media(b, play);
-    for kind in [8u8, 9] {
-        let g: Vec<_> = got.iter().filter(|m| m.0 == kind).collect();
-        let e: Vec<_> = tags
-            .iter()
-            .filter(|t| t.tag_type == kind)
-            .map(|t| (t.tag_type, t.timestamp, t.data.to_vec()))
-            .collect();
-        assert_eq!(g.len(), e.len(), "type {kind}: every tag, in order");
-        assert!(g.iter().zip(&e).all(|(g, e)| **g == *e), "type {kind}");
-    }
+    assert_every_tag(&got, &tags);
     assert!(w.with_server(|s, _, _| s.streams()).is_empty());
 }
 
