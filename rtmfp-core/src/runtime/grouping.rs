@@ -23,7 +23,13 @@ impl Grouper {
     /// Puts the datagrams of each destination of `queue` next to each
     /// other (a stable grouping: see the module's documentation).
     pub fn group(&mut self, queue: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
-        if queue.len() < 3 {
+        // Short queues, and the common case of one destination (a bulk
+        // transfer, a client): nothing to regroup, no hashing.
+        let first = match queue.front() {
+            Some((to, _)) if queue.len() >= 3 => *to,
+            _ => return,
+        };
+        if queue.iter().all(|(to, _)| *to == first) {
             return;
         }
         self.group_of.clear();
