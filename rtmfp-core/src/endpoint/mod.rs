@@ -111,6 +111,9 @@ pub struct SessionInfo {
 /// An RTMFP endpoint: any number of sessions, as initiator or responder.
 pub struct Endpoint {
     config: EndpointConfig,
+    /// The plain packet a session assembles before encrypting it, one
+    /// buffer for all sessions (no allocation per datagram).
+    tx_plain: Vec<u8>,
     crypto: Arc<dyn CryptoProfile>,
     default_crypto: Box<dyn SessionCrypto>,
     epoch: Instant,
@@ -175,6 +178,7 @@ impl Endpoint {
             opening_by_tag: HashMap::new(),
             opening_by_rx_id: HashMap::new(),
             outbox: VecDeque::new(),
+            tx_plain: Vec::new(),
             events: VecDeque::new(),
             unmatched_queued: 0,
             stats: EndpointStats::default(),
@@ -844,7 +848,7 @@ impl Endpoint {
         };
         let tcr = self.tc_received_elsewhere(id, now);
         let session = self.sessions.get_mut(&id)?;
-        let sent = session.poll_datagram(now, max, tcr, buf);
+        let sent = session.poll_datagram(now, max, tcr, &mut self.tx_plain, buf);
         self.schedule.touch(id, &mut session.slot);
         self.schedule.served(id);
         let (destination, time_critical) = sent?;

@@ -414,9 +414,17 @@ impl SendFlow {
     /// options, but Flash Player never sent it that way and Flash-era
     /// receivers (librtmfp) read its data right after the flags byte.
     pub fn encode_fragment(&self, seq: u64, fsn: u64, next: bool, out: &mut Vec<u8>) {
-        let Some(entry) = self.queue.get(&seq) else {
-            return;
-        };
+        if let Some(chunk) = self.fragment_chunk(seq, fsn, next) {
+            let _ = chunk.encode(out);
+        }
+    }
+
+    /// The chunk that carries entry `seq` (see [`SendFlow::encode_fragment`]),
+    /// borrowing its data: the sender encodes it straight into the packet,
+    /// with no buffer of its own per fragment.  `None` if `seq` is not
+    /// queued.
+    pub fn fragment_chunk(&self, seq: u64, fsn: u64, next: bool) -> Option<Chunk<'_>> {
+        let entry = self.queue.get(&seq)?;
         let options = if self.startup_options.is_empty() {
             None
         } else {
@@ -425,7 +433,7 @@ impl SendFlow {
         let next = next && options.is_none();
         let data: &[u8] = if entry.abandoned { &[] } else { &entry.data };
         let fin = Some(seq) == self.final_sn;
-        let chunk = if next {
+        Some(if next {
             Chunk::NextUserData(NextUserData {
                 fragment: entry.fra,
                 abandon: entry.abandoned,
@@ -444,8 +452,7 @@ impl SendFlow {
                 options,
                 data,
             })
-        };
-        let _ = chunk.encode(out);
+        })
     }
 
     /// Records that entry `seq` went out in a chunk of `size` bytes with

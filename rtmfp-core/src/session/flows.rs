@@ -93,6 +93,9 @@ pub struct Flows {
     /// (burst avoidance, §3.5.2.3).
     burst_credit: u32,
     last_served: [Option<FlowId>; 8],
+    /// `write_data`'s list of one priority level's flows, kept between
+    /// packets so that listing them allocates nothing.
+    level_scratch: Vec<FlowId>,
     rx: RxPacket,
     /// When user data last went out, for idle window decay.
     last_data_sent: Option<Instant>,
@@ -127,6 +130,7 @@ impl Flows {
             rx_data_packets: 0,
             burst_credit: MAX_DATA_BURST,
             last_served: [None; 8],
+            level_scratch: Vec::new(),
             rx: RxPacket::default(),
             last_data_sent: None,
             pace_next: None,
@@ -740,13 +744,17 @@ impl Flows {
                 }
             }
         }
+        // The flows of one level, listed once per level into a buffer
+        // that lives as long as the session (no allocation per packet).
+        let mut ids = std::mem::take(&mut self.level_scratch);
         'levels: for level in Priority::ALL.iter().rev() {
-            let ids: Vec<FlowId> = self
-                .send
-                .iter()
-                .filter(|(_, f)| f.priority == *level)
-                .map(|(&id, _)| id)
-                .collect();
+            ids.clear();
+            ids.extend(
+                self.send
+                    .iter()
+                    .filter(|(_, f)| f.priority == *level)
+                    .map(|(&id, _)| id),
+            );
             if ids.is_empty() {
                 continue;
             }
@@ -766,23 +774,21 @@ impl Flows {
                         break;
                     };
                     let next = previous == Some(seq.wrapping_sub(1)) && previous.is_some();
-                    let mut chunk = Vec::new();
-                    f.encode_fragment(seq, fsn, next, &mut chunk);
-                    if chunk.len() < CHUNK_HEADER_LEN {
+                    let Some(chunk) = f.fragment_chunk(seq, fsn, next) else {
                         break;
-                    }
-                    if builder
-                        .push_raw(chunk[0], &chunk[CHUNK_HEADER_LEN..])
-                        .is_err()
-                    {
+                    };
+                    // Encoded straight into the packet.
+                    let before = builder.len();
+                    if builder.push(&chunk).is_err() {
                         // The packet is full.
                         break 'levels;
                     }
-                    packet_bytes += chunk.len();
+                    let chunk_len = builder.len() - before;
+                    packet_bytes += chunk_len;
                     let tsn = self.next_tsn;
                     self.next_tsn += 1;
-                    f.mark_sent(seq, chunk.len(), tsn);
-                    self.stats.data_bytes_sent += (chunk.len() - CHUNK_HEADER_LEN) as u64;
+                    f.mark_sent(seq, chunk_len, tsn);
+                    self.stats.data_bytes_sent += (chunk_len - CHUNK_HEADER_LEN) as u64;
                     wrote = true;
                     time_critical |= f.priority.is_time_critical();
                     previous = Some(seq);
@@ -790,6 +796,7 @@ impl Flows {
                 }
             }
         }
+        self.level_scratch = ids;
         if wrote {
             self.burst_credit = self.burst_credit.saturating_sub(1);
             self.timeout_alarm = Some(now + erto);

@@ -11,8 +11,9 @@ use crate::endpoint::schedule::Slot;
 use crate::endpoint::{CloseReason, Event, Role, SessionHandle};
 use crate::flow::congestion::TcContext;
 use crate::flow::FlowLimits;
+use crate::wire::multiplex::{fill_session_id, SSID_LEN};
 use crate::wire::packet::{FLAG_TC, FLAG_TCR};
-use crate::wire::{chunk::chunk_type, write_multiplex, Chunk, Mode, PacketBuilder, PacketHeader};
+use crate::wire::{chunk::chunk_type, Chunk, Mode, PacketBuilder, PacketHeader};
 use flows::{FlowStats, Flows};
 use mobility::Mobility;
 use rtt::RttState;
@@ -537,6 +538,7 @@ impl Session {
         now: Instant,
         max_datagram: usize,
         tcr: bool,
+        plain: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Option<(SocketAddr, bool)> {
         let detour = self
@@ -560,10 +562,10 @@ impl Session {
             timestamp,
             timestamp_echo,
         };
-        let budget = max_datagram.saturating_sub(crate::wire::multiplex::SSID_LEN);
+        let budget = max_datagram.saturating_sub(SSID_LEN);
         let limit = self.crypto.max_plain_len(budget);
-        let mut plain = Vec::with_capacity(limit);
-        let mut builder = PacketBuilder::new(&header, limit, &mut plain);
+        plain.clear();
+        let mut builder = PacketBuilder::new(&header, limit, plain);
         while let Some(next) = self.pending.front() {
             if next.destination.unwrap_or(self.dest_addr) != destination {
                 break;
@@ -606,10 +608,12 @@ impl Session {
         if tcr {
             plain[0] |= FLAG_TCR;
         }
-        let mut encrypted = Vec::with_capacity(budget);
-        self.crypto.encrypt(&plain, &mut encrypted);
+        // Encrypted straight into the datagram, behind room for the
+        // scrambled session ID (RFC 7016 §2.2.2).
         out.clear();
-        write_multiplex(self.tx_session_id, &encrypted, out);
+        out.extend_from_slice(&[0; SSID_LEN]);
+        self.crypto.encrypt(plain, out);
+        fill_session_id(self.tx_session_id, out);
         self.stats.packets_out += 1;
         self.stats.bytes_out += out.len() as u64;
         Some((destination, time_critical))
@@ -617,10 +621,7 @@ impl Session {
 
     /// The most user data one fragment can carry in this session.
     pub fn max_plain(&self) -> usize {
-        let budget = self
-            .timers
-            .max_datagram
-            .saturating_sub(crate::wire::multiplex::SSID_LEN);
+        let budget = self.timers.max_datagram.saturating_sub(SSID_LEN);
         self.crypto.max_plain_len(budget)
     }
 

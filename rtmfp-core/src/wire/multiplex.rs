@@ -24,6 +24,14 @@ pub fn scramble_session_id(session_id: u32, encrypted: &[u8]) -> u32 {
     session_id ^ first_words_xor(encrypted)
 }
 
+/// Fills in the scrambled session ID of a datagram whose first
+/// [`SSID_LEN`] bytes were left for it and whose encrypted packet follows:
+/// [`write_multiplex`] in place, without copying the packet.
+pub fn fill_session_id(session_id: u32, datagram: &mut [u8]) {
+    let ssid = scramble_session_id(session_id, &datagram[SSID_LEN..]);
+    datagram[..SSID_LEN].copy_from_slice(&ssid.to_be_bytes());
+}
+
 /// Splits a datagram into its session ID and encrypted packet.
 pub fn read_multiplex(datagram: &[u8]) -> Result<(u32, &[u8])> {
     if datagram.len() < SSID_LEN {
@@ -45,6 +53,18 @@ pub fn write_multiplex(session_id: u32, encrypted: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn filling_the_session_id_in_place_matches_write_multiplex() {
+        let encrypted: Vec<u8> = (0u8..37).collect();
+        let mut copied = Vec::new();
+        write_multiplex(0x1234_5678, &encrypted, &mut copied);
+        let mut in_place = vec![0; SSID_LEN];
+        in_place.extend_from_slice(&encrypted);
+        fill_session_id(0x1234_5678, &mut in_place);
+        assert_eq!(in_place, copied);
+        assert_ne!(&in_place[..SSID_LEN], &0x1234_5678u32.to_be_bytes());
+    }
 
     #[test]
     fn scrambling_worked_example() {
