@@ -114,6 +114,9 @@ pub struct Endpoint {
     /// The plain packet a session assembles before encrypting it, one
     /// buffer for all sessions (no allocation per datagram).
     tx_plain: Vec<u8>,
+    /// The plain packet a session's datagram decrypts into, one buffer for
+    /// all sessions.
+    rx_plain: Vec<u8>,
     crypto: Arc<dyn CryptoProfile>,
     default_crypto: Box<dyn SessionCrypto>,
     epoch: Instant,
@@ -179,6 +182,7 @@ impl Endpoint {
             opening_by_rx_id: HashMap::new(),
             outbox: VecDeque::new(),
             tx_plain: Vec::new(),
+            rx_plain: Vec::new(),
             events: VecDeque::new(),
             unmatched_queued: 0,
             stats: EndpointStats::default(),
@@ -651,16 +655,32 @@ impl Endpoint {
         encrypted: &[u8],
         len: usize,
     ) {
-        let mut plain = Vec::with_capacity(encrypted.len());
+        // One decryption buffer for every session: no allocation per
+        // datagram received.
+        let mut plain = std::mem::take(&mut self.rx_plain);
+        plain.clear();
+        self.handle_decrypted_packet(now, from, id, encrypted, len, &mut plain);
+        self.rx_plain = plain;
+    }
+
+    fn handle_decrypted_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        id: u32,
+        encrypted: &[u8],
+        len: usize,
+        plain: &mut Vec<u8>,
+    ) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        match session.decrypt(encrypted, &mut plain) {
+        match session.decrypt(encrypted, plain) {
             Ok(()) => {}
             Err(CryptoError::Replay) => return self.drop_counted(DropReason::Replay),
             Err(_) => return self.drop_counted(DropReason::Integrity),
         }
-        let Ok(packet) = Packet::parse(&plain) else {
+        let Ok(packet) = Packet::parse(plain) else {
             return self.drop_counted(DropReason::BadHeader);
         };
         if packet.header.mode != session.far_mode() || !session.is_live() {
