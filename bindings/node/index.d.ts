@@ -255,10 +255,13 @@ export declare class NativeServer {
   setAsks(connect: boolean, publish: boolean, play: boolean, timeoutMs?: number | undefined | null): void
   /**
    * The verdict on ask `id` (a `serverAsk` item): accept, or reject
-   * with `reason` (the client's status description).  A verdict for an
-   * ask that ended (a `serverAskEnded` item came) does nothing.
+   * with `reason` (the client's status description).  Replies with
+   * nothing once applied; a verdict for an ask that ended (answered,
+   * expired, its client gone: a `serverAskEnded` item came) does
+   * nothing and fails with core's reason (`ERR_RTMFP_STATE`;
+   * `ERR_RTMFP_INVALID_ARGUMENT` for an id never asked).
    */
-  answerAsk(id: number, accept: boolean, reason?: string | undefined | null): void
+  answerAsk(request: number, id: number, accept: boolean, reason?: string | undefined | null): void
   /**
    * Closes every client session in order, waits at most `timeoutMs`
    * for the far ends, stops both threads.  Resolves to whether

@@ -95,6 +95,10 @@ export declare class RtmfpError extends Error {
   readonly rejectCode?: number
   /** With ERR_RTMFP_REJECTED, _CONNECT_FAILED, _CALL_FAILED: the status that said so. */
   readonly info?: Partial<NetStatusInfo>
+  /** A Server's 'error' for a hook's verdict that did nothing: the ask's id (as in 'askEnd'). */
+  readonly askId?: number
+  /** A Server's 'error' for a hook's verdict that did nothing: the hook ("onConnect", ...). */
+  readonly hook?: string
 }
 
 // ------------------------------------------------------------ common types --
@@ -715,7 +719,14 @@ export interface ServerEvents {
    * (hookTimeout passed; it was refused) or "gone" (the client left).
    */
   askEnd: [ended: { id: number; end: 'expired' | 'gone' }]
-  /** A hook threw or its promise rejected (the request was refused). */
+  /**
+   * A hook threw or its promise rejected (the request was refused); or
+   * a hook's verdict came after its request had ended ('askEnd') and did
+   * nothing: an RtmfpError with code ERR_RTMFP_STATE, `askId`, `hook`
+   * and the reason in the message ("the ask expired: its default verdict
+   * was applied", "the client went away while the request waited").
+   * Without a listener: a process warning (code RTMFP_SERVER_HOOK).
+   */
   error: [error: unknown]
   /** The server closed. */
   close: []

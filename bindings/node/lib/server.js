@@ -8,7 +8,7 @@
 const { EventEmitter } = require('node:events')
 const { Core } = require('./core')
 const { NativeServer } = require('./native')
-const { invalid } = require('./errors')
+const { codes, invalid } = require('./errors')
 const v = require('./validate')
 const { kItem } = require('./internal')
 
@@ -194,27 +194,40 @@ class Server extends EventEmitter {
     this.#core.call('setAsks', h.onConnect !== null, h.onPublish !== null, h.onPlay !== null, this.#hookTimeout)
   }
 
+  /** 'error' with `e`, or a process warning saying `warning` if nobody listens. */
+  #report(e, warning) {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', e)
+    } else {
+      process.emitWarning(warning, { type: 'RtmfpWarning', code: 'RTMFP_SERVER_HOOK' })
+    }
+  }
+
   #ask(item) {
     const name = HOOKS[item.what]
     const hook = this.#hooks[name]
+    // A verdict that did nothing (the ask had ended: answered, expired,
+    // its client gone) is reported as an error with core's reason; a
+    // closed server's verdicts are not (nothing waits for them).
+    const late = (e) => {
+      if (this.#core.closed || e.code === codes.CLOSED) return
+      e.askId = item.id
+      e.hook = name
+      this.#report(e, `${name}'s verdict did nothing: ${e.message}`)
+    }
     const answer = (ok, reason) => {
       if (this.#core.closed) return
+      const args = ok ? [item.id, true] : [item.id, false, reason]
       try {
-        if (ok) this.#core.call('answerAsk', item.id, true)
-        else this.#core.call('answerAsk', item.id, false, reason)
+        this.#core.request('answerAsk', args, (err) => {
+          if (err) late(err)
+        })
       } catch (e) {
         if (!this.#core.closed) throw e
       }
     }
     const failed = (e) => {
-      if (this.listenerCount('error') > 0) {
-        this.emit('error', e)
-      } else {
-        process.emitWarning(`${name} threw, the request was refused: ${e && e.stack ? e.stack : e}`, {
-          type: 'RtmfpWarning',
-          code: 'RTMFP_SERVER_HOOK',
-        })
-      }
+      this.#report(e, `${name} threw, the request was refused: ${e && e.stack ? e.stack : e}`)
       answer(false, `the server's ${name} failed`)
     }
     const decide = (verdict) => {

@@ -149,7 +149,7 @@ impl NativeEndpoint {
         config.endpoint = endpoint;
         config.turn = convert::turn(options.turn)?;
         let host = Host::start_plain(config).map_err(|e| convert::start_failed(&bind, e))?;
-        let (shared, outbox) = Shared::start(Arc::new(host), Source::Runtime, peer_id, on_items)?;
+        let (shared, outbox) = Shared::start(Arc::new(host), Source::runtime(), peer_id, on_items)?;
         Ok(NativeEndpoint {
             base: Base::new(&env, shared, outbox)?,
         })

@@ -8,7 +8,8 @@
 //! thread without waiting, and the dispatcher hands its events to JS like
 //! an endpoint's.  `onConnect` / `onPublish` / `onPlay` use core's ask
 //! mode: a `serverAsk` item goes to JS, whose hook answers with
-//! `answerAsk`.
+//! `answerAsk`; a verdict that came too late is answered with core's
+//! reason (`AskError`), which JS reports.
 
 use crate::convert;
 use crate::errors::{self, Code, Result};
@@ -260,18 +261,39 @@ impl NativeServer {
     }
 
     /// The verdict on ask `id` (a `serverAsk` item): accept, or reject
-    /// with `reason` (the client's status description).  A verdict for an
-    /// ask that ended (a `serverAskEnded` item came) does nothing.
+    /// with `reason` (the client's status description).  Replies with
+    /// nothing once applied; a verdict for an ask that ended (answered,
+    /// expired, its client gone: a `serverAskEnded` item came) does
+    /// nothing and fails with core's reason (`ERR_RTMFP_STATE`;
+    /// `ERR_RTMFP_INVALID_ARGUMENT` for an id never asked).
     #[napi]
-    pub fn answer_ask(&self, id: f64, accept: bool, reason: Option<String>) -> Result<()> {
+    pub fn answer_ask(
+        &self,
+        request: u32,
+        id: f64,
+        accept: bool,
+        reason: Option<String>,
+    ) -> Result<()> {
         let id = convert::id(id, "id")?;
         let decision = if accept {
             Ok(())
         } else {
             Err(reason.unwrap_or_else(|| "rejected by the server application".to_owned()))
         };
+        let reply = self.base.reply(request)?;
         self.post(move |s, ep, now| {
-            let _ = s.answer(ep, now, id, decision);
+            let item = match s.answer(ep, now, id, decision) {
+                Ok(()) => Item::reply(request, Ok(ReplyValue::None)),
+                Err(e) => {
+                    let (code, message) = errors::describe(&e);
+                    Item::failed(
+                        request,
+                        code,
+                        format!("ask {id}: {message}; nothing was done"),
+                    )
+                }
+            };
+            reply.send(item);
         })
     }
 

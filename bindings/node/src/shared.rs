@@ -16,8 +16,11 @@
 //! `connect` learns its session number before that session's
 //! `sessionOpened`, and `send` its message number before the receipt.
 //!
-//! The dispatcher blocks on the runtime's event queue, batches what is
-//! there and calls the threadsafe function without blocking.  At most
+//! The dispatcher blocks on the object's event stream, batches what is
+//! there and calls the threadsafe function without blocking.  The stream
+//! is core's `host::Events` with the `AfterClose::Drain` policy, as in C
+//! and Python: once the object is closed (its I/O thread stopped) the
+//! events left are still handed over, in order, and then `end`.  At most
 //! [`IN_FLIGHT`] events wait on the JS side: beyond that the dispatcher
 //! waits, so the runtime's own event backpressure still applies.
 //!
@@ -36,8 +39,8 @@ use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use rtmfp_core::crypto::PeerId;
-use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, Layer};
-use rtmfp_core::host::Hosted;
+use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, Event, Layer};
+use rtmfp_core::host::{AfterClose, EventSource, Events, Hosted, Next};
 use rtmfp_core::runtime::{EventQueue, Handle};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,29 +106,65 @@ impl Gate {
     }
 }
 
-/// Where the dispatcher takes its items from.
+/// The next event of `events` over `source`: waiting (`wait`) or not;
+/// `None` once the stream has ended (closed and drained: core's
+/// [`AfterClose::Drain`]), or when nothing waits.
+fn read<S: EventSource>(events: &Events<S::Event>, source: &S, wait: bool) -> Option<S::Event> {
+    let deadline = if wait { None } else { Some(Instant::now()) };
+    // `()` waits in place and never fails.
+    let Ok(next) = events.next(source, deadline, &mut ());
+    match next {
+        Next::Event(event) => Some(event),
+        Next::Timeout | Next::Closed => None,
+    }
+}
+
+/// Where the dispatcher takes its items from: an object's event stream
+/// (core's [`Events`], [`AfterClose::Drain`]).
 pub enum Source {
     /// The runtime's own event queue (a plain endpoint).
-    Runtime,
+    Runtime(Events<Event>),
     /// A layer's queue of core events (`NetConnection`, `Server`), each
-    /// made items on the dispatcher thread; closed when the layer goes
-    /// (the I/O thread ended).
+    /// made items on the dispatcher thread; it ends when the layer goes
+    /// (the I/O thread ended) and what it held was read.
     Layer(Box<dyn LayerSource>),
 }
 
-/// A layer's event queue, read as items.
+/// A layer's event stream, read as items.
 pub trait LayerSource: Send + Sync {
-    /// The next item, waiting (`wait`) or not; `None` once finished (or
+    /// The next item, waiting (`wait`) or not; `None` once ended (or
     /// nothing waits).
     fn next(&self, handle: &Handle, wait: bool) -> Option<Item>;
-    /// Nothing more comes: wake the dispatcher.
+    /// Nothing more comes (the I/O thread has ended): reads stop
+    /// waiting, take what is left, then end.
     fn finish(&self);
+}
+
+/// A layer's queue as core's [`EventSource`]: finished once the I/O
+/// thread has stopped (the layer queued its last events before that).
+struct LayerQueue<'a, T> {
+    queue: &'a EventQueue<T>,
+    handle: &'a Handle,
+}
+
+impl<T: Send + 'static> EventSource for LayerQueue<'_, T> {
+    type Event = T;
+    fn pop(&self, timeout: Duration) -> Option<T> {
+        self.queue.pop_timeout(Some(timeout))
+    }
+    fn try_pop(&self) -> Option<T> {
+        self.queue.try_pop()
+    }
+    fn finished(&self) -> bool {
+        self.handle.is_closed()
+    }
 }
 
 /// A queue of `T` whose events `convert` makes items (none, one or more)
 /// on the dispatcher thread, which may wait for the I/O thread there.
 pub struct Mapped<T, F> {
     queue: Arc<EventQueue<T>>,
+    events: Events<T>,
     pending: Mutex<std::collections::VecDeque<Item>>,
     convert: F,
 }
@@ -138,6 +177,7 @@ where
     pub fn source(queue: Arc<EventQueue<T>>, convert: F) -> Source {
         Source::Layer(Box::new(Mapped {
             queue,
+            events: Events::with_policy(AfterClose::Drain),
             pending: Mutex::new(Default::default()),
             convert,
         }))
@@ -154,11 +194,11 @@ where
             if let Some(item) = lock(&self.pending).pop_front() {
                 return Some(item);
             }
-            let event = if wait {
-                self.queue.pop_timeout(None)
-            } else {
-                self.queue.try_pop()
-            }?;
+            let source = LayerQueue {
+                queue: &self.queue,
+                handle,
+            };
+            let event = read(&self.events, &source, wait)?;
             let mut items = Vec::new();
             (self.convert)(event, handle, &mut items);
             lock(&self.pending).extend(items);
@@ -166,15 +206,21 @@ where
     }
 
     fn finish(&self) {
+        self.events.close();
         self.queue.close();
     }
 }
 
 impl Source {
-    /// The next item, waiting; `None` once finished.
+    /// A plain endpoint's: the runtime's own queue.
+    pub fn runtime() -> Source {
+        Source::Runtime(Events::with_policy(AfterClose::Drain))
+    }
+
+    /// The next item, waiting; `None` once ended.
     fn next(&self, handle: &Handle) -> Option<Item> {
         match self {
-            Source::Runtime => handle.next_event().map(Item::Event),
+            Source::Runtime(events) => read(events, handle, true).map(Item::Event),
             Source::Layer(l) => l.next(handle, true),
         }
     }
@@ -182,15 +228,19 @@ impl Source {
     /// The next item if one waits.
     fn try_next(&self, handle: &Handle) -> Option<Item> {
         match self {
-            Source::Runtime => handle.try_next_event().map(Item::Event),
+            Source::Runtime(events) => read(events, handle, false).map(Item::Event),
             Source::Layer(l) => l.next(handle, false),
         }
     }
 
-    /// Nothing more comes (the runtime has stopped): wake the dispatcher.
+    /// Nothing more comes (the runtime has stopped): reads stop waiting,
+    /// take what is left, then end.
     fn finish(&self) {
-        if let Source::Layer(l) = self {
-            l.finish();
+        match self {
+            Source::Runtime(events) => {
+                events.close();
+            }
+            Source::Layer(l) => l.finish(),
         }
     }
 }
@@ -448,8 +498,9 @@ impl Shared {
     }
 }
 
-/// The dispatcher thread: runtime events to JS, in batches, until the
-/// runtime stops; then [`Item::End`].
+/// The dispatcher thread: the object's events to JS, in batches, until
+/// its stream ends (the runtime stopped and every event left was handed
+/// over: [`AfterClose::Drain`]); then [`Item::End`].
 fn dispatch(handle: &Handle, source: &Source, outbox: &Outbox, gate: &Gate) {
     while gate.wait_room() {
         let Some(first) = source.next(handle) else {

@@ -14,7 +14,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 const rtmfp = require('..')
-const { within, next } = require('./helpers')
+const { within, next, connected } = require('./helpers')
 
 const PKG = path.resolve(__dirname, '..')
 
@@ -95,4 +95,44 @@ test('while close() settles, the endpoint is closed to everything but the flow d
   await assert.rejects(connect, { code: 'ERR_RTMFP_CLOSED' })
   assert.equal(await within(closed, 'bob.close()'), true)
   assert.deepEqual(got, ['hello'])
+})
+
+// The rule of every language (core's AfterClose::Drain): after close()
+// the object's last events, the ones that say how the close went, are
+// still delivered, in order, and then it ends ('close'); close() resolves
+// after both.
+
+test("close(): the session's 'close' (reason local) comes before the endpoint's 'close'", async (t) => {
+  const { a, sa } = await connected(t)
+  const order = []
+  sa.on('close', (reason) => order.push(`session ${reason}`))
+  a.on('close', () => order.push('endpoint'))
+  assert.equal(await within(a.close(), 'a.close()'), true)
+  assert.deepEqual(order, ['session local', 'endpoint'])
+})
+
+test("close(): a NetConnection's \"NetConnection.Connect.Closed\" comes before its 'close'", async (t) => {
+  const srv = new rtmfp.Server({ bind: '127.0.0.1:0' })
+  t.after(() => srv.close())
+  const nc = new rtmfp.NetConnection({ bind: '127.0.0.1:0' })
+  await within(nc.connect(`rtmfp://${srv.address}/app`), 'connect')
+  const order = []
+  nc.on('netStatus', (info) => order.push(info.code))
+  nc.on('close', () => order.push('close'))
+  assert.equal(await within(nc.close(), 'nc.close()'), true)
+  assert.deepEqual(order, ['NetConnection.Connect.Closed', 'close'])
+})
+
+test("close(): a server's last 'disconnect' comes before its 'close'", async (t) => {
+  const srv = new rtmfp.Server({ bind: '127.0.0.1:0' })
+  const nc = new rtmfp.NetConnection({ bind: '127.0.0.1:0' })
+  t.after(() => nc.close())
+  const connected = next(srv, 'connect')
+  await within(nc.connect(`rtmfp://${srv.address}/app`), 'connect')
+  await connected
+  const order = []
+  srv.on('disconnect', () => order.push('disconnect'))
+  srv.on('close', () => order.push('close'))
+  await within(srv.close(), 'srv.close()')
+  assert.deepEqual(order, ['disconnect', 'close'])
 })

@@ -117,14 +117,28 @@ test('a hook that does not answer within hookTimeout refuses; a client that leav
   })
   const ends = []
   srv.on('askEnd', (e) => ends.push(e))
+  // A verdict that comes too late does nothing, and says so: an 'error'
+  // with core's reason (ERR_RTMFP_STATE, as C's RTMFP_ERR_WRONG_STATE).
+  const lateErrors = []
+  srv.on('error', (e) => lateErrors.push(e))
   const slow = client(t)
   const start = Date.now()
   const info = await rejection(slow, `rtmfp://${srv.address}/app`)
   assert.equal(info.description, 'no answer from the server application')
   assert.ok(Date.now() - start >= 250)
+  // The server's 'askEnd' and the client's rejection come from two
+  // threads: either may reach JS first.
+  if (ends.length === 0) await next(srv, 'askEnd')
   assert.equal(ends.length, 1)
   assert.equal(ends[0].end, 'expired')
-  pending.shift()(true) // too late: nothing happens
+  const lateExpired = next(srv, 'error')
+  pending.shift()(true) // too late: nothing happens but the report
+  const [expired] = await lateExpired
+  assert.ok(expired instanceof rtmfp.RtmfpError)
+  assert.equal(expired.code, 'ERR_RTMFP_STATE')
+  assert.equal(expired.askId, ends[0].id)
+  assert.equal(expired.hook, 'onConnect')
+  assert.match(expired.message, /the ask expired: its default verdict was applied; nothing was done$/)
 
   // The client leaves while its connect waits.
   srv.onConnect = () => new Promise((resolve) => pending.push(resolve))
@@ -141,6 +155,29 @@ test('a hook that does not answer within hookTimeout refuses; a client that leav
   await connecting
   const [ended] = await gone
   assert.equal(ended.end, 'gone')
-  pending.shift()(true) // too late: nothing happens
+  const lateGone = next(srv, 'error')
+  pending.shift()(true) // too late: nothing happens but the report
+  const [goneError] = await lateGone
+  assert.equal(goneError.code, 'ERR_RTMFP_STATE')
+  assert.equal(goneError.askId, ended.id)
+  assert.match(goneError.message, /the client went away while the request waited/)
   assert.equal((await srv.sessions()).length, 0)
+  assert.equal(lateErrors.length, 2)
+})
+
+test('a late verdict with no error listener is a process warning', async (t) => {
+  const pending = []
+  const srv = server(t, {
+    hookTimeout: 200,
+    onConnect: () => new Promise((resolve) => pending.push(resolve)),
+  })
+  const ended = next(srv, 'askEnd')
+  const nc = client(t)
+  await rejection(nc, `rtmfp://${srv.address}/app`)
+  await ended
+  const warned = next(process, 'warning')
+  pending.shift()('too late')
+  const [warning] = await warned
+  assert.equal(warning.code, 'RTMFP_SERVER_HOOK')
+  assert.match(warning.message, /^onConnect's verdict did nothing: ask \d+: the ask expired/)
 })

@@ -247,7 +247,9 @@ impl Endpoint {
     /// The next event, waiting at most `timeout` seconds (None: as long
     /// as it takes; 0: only what is already there).  Returns None on
     /// timeout.  The GIL is released while waiting and Ctrl-C
-    /// interrupts.  Raises `ClosedError` once the endpoint is closed.
+    /// interrupts.  Once the endpoint is closed, the events left (its
+    /// sessions' `SessionClosed`) are still returned, without waiting;
+    /// then it raises `ClosedError`.
     #[pyo3(signature = (timeout = None))]
     fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
         let deadline = match timeout {
@@ -260,20 +262,28 @@ impl Endpoint {
         }
     }
 
-    /// A blocking iterator over events; it ends when the endpoint closes.
+    /// A blocking iterator over events; it ends when the endpoint is
+    /// closed and its last events were read.
     fn events(&self) -> EventIterator {
         EventIterator {
             shared: self.shared.clone(),
         }
     }
 
-    /// Every event waiting now, without blocking (empty once closed).
+    /// Every event waiting now, without blocking.  Once closed: the
+    /// events left, then an empty list.
     fn drain_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for event in self.shared.drain() {
             list.append(events::to_python(py, &self.shared, event)?)?;
         }
         Ok(list)
+    }
+
+    /// For the asyncio dispatcher: whether the event stream has ended
+    /// (closed, and nothing more will come; events may be left to read).
+    fn _events_ended(&self) -> bool {
+        self.shared.events_ended()
     }
 
     /// Counters: sessions, datagrams, bytes, drops by reason, and the I/O
@@ -340,7 +350,8 @@ impl Endpoint {
 }
 
 /// Iterates an endpoint's events, blocking for each (GIL released, Ctrl-C
-/// interrupts); stops when the endpoint closes.
+/// interrupts); stops once the endpoint is closed and its last events were
+/// read.
 #[pyclass(frozen, module = "rtmfp")]
 pub(crate) struct EventIterator {
     shared: Arc<Shared>,
@@ -353,13 +364,10 @@ impl EventIterator {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        if self.shared.is_closed() {
-            return Ok(None);
-        }
         match self.shared.next_event(py, None) {
             Ok(Some(event)) => Ok(Some(events::to_python(py, &self.shared, event)?)),
             Ok(None) => Ok(None),
-            Err(_) if self.shared.is_closed() => Ok(None),
+            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -212,6 +212,11 @@ pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
     err(py, Kind::InvalidArgument, message)
 }
 
+/// Whether `e` is a `ClosedError` (an event stream's end).
+pub(crate) fn is_closed_error(py: Python<'_>, e: &PyErr) -> bool {
+    types(py).is_ok_and(|t| e.is_instance(py, t.closed.bind(py)))
+}
+
 pub(crate) fn closed(py: Python<'_>) -> PyErr {
     closed_as(py, "the endpoint")
 }

@@ -21,11 +21,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::PyTraverseError;
 use rtmfp_core::flash::NetConnection as CoreNetConnection;
-use rtmfp_core::host::{EventSource, Events, Next, Waiter};
+use rtmfp_core::host::{AfterClose, EventSource, Events, Next, Waiter};
 use rtmfp_core::rendezvous::ServerHandle;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -88,13 +89,18 @@ impl Waiter for PyWaiter<'_> {
 }
 
 /// One running layer: the source and its event stream (core's
-/// [`Events`]: set-aside events, waits, close).  The source, and so its
-/// event fd, lives as long as the Python object: an asyncio reader never
-/// watches a closed (or reused) descriptor.  After close the fd stays
-/// readable for good, as the contract says.
+/// [`Events`]: set-aside events, waits, close; [`AfterClose::Drain`]:
+/// the events left when it closed are still read, then reads answer
+/// closed).  The source, and so its event fd, lives as long as the Python
+/// object: an asyncio reader never watches a closed (or reused)
+/// descriptor.  After close the fd stays readable for good, as the
+/// contract says.
 pub(crate) struct Layered<S: Source> {
     source: Arc<S>,
     events: Events<S::Event>,
+    /// `close()` was called: calls fail with `ClosedError` (reads go on
+    /// until the stream ends).
+    closing: AtomicBool,
     pub(crate) local_addrs: Vec<SocketAddr>,
 }
 
@@ -103,7 +109,8 @@ impl<S: Source> Layered<S> {
         Layered {
             local_addrs: source.local_addrs(),
             source: Arc::new(source),
-            events: Events::new(),
+            events: Events::with_policy(AfterClose::Drain),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -113,6 +120,13 @@ impl<S: Source> Layered<S> {
 
     /// Closed by `close()` or because the I/O thread stopped.
     pub(crate) fn is_closed(&self) -> bool {
+        self.closing.load(Ordering::SeqCst) || self.events.is_closed(&*self.source)
+    }
+
+    /// Whether the event stream has ended: closed, and no event will come
+    /// any more (the I/O thread has stopped).  Events may still be left
+    /// to read.
+    pub(crate) fn events_ended(&self) -> bool {
         self.events.is_closed(&*self.source)
     }
 
@@ -136,7 +150,8 @@ impl<S: Source> Layered<S> {
 
     /// The next event: set-aside events first, then the queue.  Waits
     /// until `deadline` (`None`: for ever), GIL released, Ctrl-C
-    /// interrupts.  `Ok(None)` on timeout; `ClosedError` once closed.
+    /// interrupts.  `Ok(None)` on timeout.  Once closed the events left
+    /// are still read, without waiting; then `ClosedError`.
     pub(crate) fn next_event(
         &self,
         py: Python<'_>,
@@ -152,7 +167,8 @@ impl<S: Source> Layered<S> {
         }
     }
 
-    /// Every event waiting now, without blocking.  Empty once closed.
+    /// Every event waiting now, without blocking.  Once closed: the
+    /// events left, then nothing.
     pub(crate) fn drain(&self) -> Vec<S::Event> {
         self.events.drain(&*self.source)
     }
@@ -179,10 +195,19 @@ impl<S: Source> Layered<S> {
 
     /// Closes in order (GIL released) within `deadline` and stops the I/O
     /// thread.  Idempotent; `true` if this call closed it cleanly.
+    ///
+    /// The event stream is closed only once the I/O thread has stopped:
+    /// a reader on another thread keeps waiting meanwhile and reads the
+    /// last events ("NetConnection.Connect.Closed") that the close
+    /// produces.
     pub(crate) fn close(&self, py: Python<'_>, deadline: Duration) -> bool {
-        self.events.close();
+        self.closing.store(true, Ordering::SeqCst);
         let source = self.source.clone();
-        py.detach(move || source.close(deadline)) == Some(true)
+        let closed = py.detach(move || source.close(deadline));
+        if closed.is_some() {
+            self.events.close();
+        }
+        closed == Some(true)
     }
 }
 

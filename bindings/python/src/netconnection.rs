@@ -753,9 +753,11 @@ impl NetConnection {
 
     /// The next event, waiting at most `timeout` seconds (None: as long
     /// as it takes; 0: only what is already there); None on timeout.  The
-    /// GIL is released while waiting and Ctrl-C interrupts.  Raises
-    /// `ClosedError` once closed, and `CallbackError` when an
-    /// `on_peer_connect` callback raised (the event follows).
+    /// GIL is released while waiting and Ctrl-C interrupts.  Once closed,
+    /// the events left (its "NetConnection.Connect.Closed") are still
+    /// returned, without waiting; then it raises `ClosedError`.  Raises
+    /// `CallbackError` when an `on_peer_connect` callback raised (the
+    /// event follows).
     #[pyo3(signature = (timeout = None))]
     fn next_event(
         slf: &Bound<'_, Self>,
@@ -765,17 +767,28 @@ impl NetConnection {
         Self::read(slf, py, timeout)
     }
 
-    /// A blocking iterator over events; it ends when the connection closes.
+    /// A blocking iterator over events; it ends when the connection is
+    /// closed and its last events were read.
     fn events(slf: &Bound<'_, Self>) -> NetEventIterator {
         NetEventIterator {
             nc: slf.clone().unbind(),
         }
     }
 
-    /// Every event waiting now, without blocking (empty once closed).
+    /// Every event waiting now, without blocking.  Once closed: the
+    /// events left, then an empty list.
     fn drain_events<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items = Self::items(slf, py)?;
         slf.get().outbox.drain_list(py, items)
+    }
+
+    /// For the asyncio dispatcher: whether the event stream has ended
+    /// (closed, and nothing more will come; events may be left to read).
+    fn _events_ended(&self) -> bool {
+        match self.live.get() {
+            Some(live) => live.events_ended(),
+            None => self.closed_early.load(Ordering::SeqCst),
+        }
     }
 
     /// For the asyncio dispatcher: events, with the exceptions of
@@ -793,8 +806,9 @@ impl NetConnection {
 
     /// Closes the connection in order (RFC 7425 §5.3.6): streams, peer
     /// sessions, the server session; waits at most `timeout` seconds and
-    /// stops the I/O thread.  Releases the callbacks.  Idempotent;
-    /// returns whether everything closed cleanly in time.
+    /// stops the I/O thread.  Releases the callbacks.  The events left
+    /// are still read.  Idempotent; returns whether everything closed
+    /// cleanly in time.
     #[pyo3(signature = (timeout = DEFAULT_CLOSE_TIMEOUT))]
     fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = duration(py, timeout, "timeout")?;
@@ -806,7 +820,6 @@ impl NetConnection {
         };
         let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
         drop(callbacks);
-        self.outbox.clear();
         Ok(clean)
     }
 
@@ -898,7 +911,8 @@ pub(crate) fn _lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> Py
 }
 
 /// Iterates a NetConnection's events, blocking for each (GIL released,
-/// Ctrl-C interrupts); stops when the connection closes.
+/// Ctrl-C interrupts); stops once the connection is closed and its last
+/// events were read.
 #[pyclass(frozen, module = "rtmfp")]
 pub(crate) struct NetEventIterator {
     nc: Py<NetConnection>,
@@ -912,11 +926,8 @@ impl NetEventIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let nc = self.nc.bind(py);
-        if nc.get().is_closed() {
-            return Ok(None);
-        }
         match NetConnection::read(nc, py, None) {
-            Err(_) if nc.get().is_closed() => Ok(None),
+            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
             other => other,
         }
     }

@@ -842,24 +842,33 @@ impl Server {
 
     /// The next event, waiting at most `timeout` seconds (None: as long
     /// as it takes); None on timeout.  Runs the hooks.  GIL released,
-    /// Ctrl-C interrupts.  Raises `ClosedError` once closed, and
+    /// Ctrl-C interrupts.  Once closed, the events left are still
+    /// returned, without waiting; then it raises `ClosedError`.  Raises
     /// `CallbackError` when a hook raised (the event follows).
     #[pyo3(signature = (timeout = None))]
     fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
         self.read(py, timeout)
     }
 
-    /// A blocking iterator over events; it ends when the server closes.
+    /// A blocking iterator over events; it ends when the server is closed
+    /// and its last events were read.
     fn events(slf: &Bound<'_, Self>) -> ServerEventIterator {
         ServerEventIterator {
             server: slf.clone().unbind(),
         }
     }
 
-    /// Every event waiting now, without blocking (empty once closed).
+    /// Every event waiting now, without blocking.  Once closed: the
+    /// events left, then an empty list.
     fn drain_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items = self.items(py)?;
         self.outbox.drain_list(py, items)
+    }
+
+    /// For the asyncio dispatcher: whether the event stream has ended
+    /// (closed, and nothing more will come; events may be left to read).
+    fn _events_ended(&self) -> bool {
+        self.live.events_ended()
     }
 
     /// For the asyncio dispatcher: events, with the exceptions of hooks in
@@ -876,15 +885,14 @@ impl Server {
     }
 
     /// Closes every session in order, waits at most `timeout` seconds and
-    /// stops.  Releases the hooks.  Idempotent; returns whether it closed
-    /// cleanly in time.
+    /// stops.  Releases the hooks.  The events left are still read.
+    /// Idempotent; returns whether it closed cleanly in time.
     #[pyo3(signature = (timeout = DEFAULT_CLOSE_TIMEOUT))]
     fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout: Duration = duration(py, timeout, "timeout")?;
         let clean = self.live.close(py, timeout);
         let old = std::mem::take(&mut *lock(&self.hooks));
         drop(old);
-        self.outbox.clear();
         Ok(clean)
     }
 
@@ -924,7 +932,8 @@ impl Server {
 }
 
 /// Iterates a server's events, blocking for each (GIL released, Ctrl-C
-/// interrupts); stops when the server closes.
+/// interrupts); stops once the server is closed and its last events were
+/// read.
 #[pyclass(frozen, module = "rtmfp")]
 pub(crate) struct ServerEventIterator {
     server: Py<Server>,
@@ -938,11 +947,8 @@ impl ServerEventIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let server = self.server.get();
-        if server.live.is_closed() {
-            return Ok(None);
-        }
         match server.read(py, None) {
-            Err(_) if server.live.is_closed() => Ok(None),
+            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
             other => other,
         }
     }

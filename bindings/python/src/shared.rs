@@ -1,5 +1,6 @@
 //! What every Python object of one endpoint shares: the runtime handle,
-//! the events that blocking waits set aside, and the closed flag.
+//! its event stream (core's `Events`, with the events that blocking waits
+//! set aside), and the closed flag.
 //!
 //! Nothing here holds a Python object, so sessions and flows never form
 //! reference cycles with their endpoint.  No lock is ever held while the
@@ -11,9 +12,10 @@ use pyo3::prelude::*;
 use rtmfp_core::crypto::PeerId;
 use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, EndpointError, Event, OpenFailure};
 use rtmfp_core::endpoint::{SessionHandle, SessionInfo};
-use rtmfp_core::host::{Events, Next};
+use rtmfp_core::host::{AfterClose, Events, Next};
 use rtmfp_core::runtime::{Handle, Runtime, RuntimeError};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,9 +24,14 @@ pub(crate) struct Shared {
     pub(crate) handle: Handle,
     /// `Some` until `close()`; dropping it shuts the runtime down.
     runtime: Mutex<Option<Runtime>>,
-    /// The event stream (core's [`Events`]): events a blocking wait
-    /// (connect) set aside come first; closed by `close()`.
+    /// The event stream (core's [`Events`], [`AfterClose::Drain`]):
+    /// events a blocking wait (connect) set aside come first; once the
+    /// I/O thread has stopped, what is left is still read, then reads
+    /// answer closed.
     events: Events<Event>,
+    /// `close()` was called: calls fail with `ClosedError` (reads go on
+    /// until the stream ends).
+    closing: AtomicBool,
     pub(crate) peer_id: PeerId,
     pub(crate) local_addrs: Vec<SocketAddr>,
 }
@@ -41,14 +48,22 @@ impl Shared {
             handle: runtime.handle(),
             local_addrs: runtime.local_addrs(),
             runtime: Mutex::new(Some(runtime)),
-            events: Events::new(),
+            events: Events::with_policy(AfterClose::Drain),
+            closing: AtomicBool::new(false),
             peer_id,
         }
     }
 
     /// Closed by `close()` or because the I/O thread stopped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.events.close_called() || self.handle.is_closed()
+        self.closing.load(Ordering::SeqCst) || self.handle.is_closed()
+    }
+
+    /// Whether the event stream has ended: closed, and no event will come
+    /// any more (the I/O thread has stopped).  Events may still be left
+    /// to read.
+    pub(crate) fn events_ended(&self) -> bool {
+        self.events.is_closed(&self.handle)
     }
 
     pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
@@ -62,11 +77,19 @@ impl Shared {
     /// Shuts the runtime down (GIL released): closes sessions in order,
     /// waits for them at most `deadline`.  Idempotent; `true` if this call
     /// closed it cleanly.
+    ///
+    /// The event stream is closed only once the I/O thread has stopped:
+    /// a reader on another thread keeps waiting meanwhile and reads the
+    /// last events (`SessionClosed`) that the close produces.
     pub(crate) fn close(&self, py: Python<'_>, deadline: Duration) -> bool {
-        self.events.close();
+        self.closing.store(true, Ordering::SeqCst);
         let runtime = lock(&self.runtime).take();
         match runtime {
-            Some(rt) => py.detach(move || rt.shutdown(deadline).clean),
+            Some(rt) => {
+                let clean = py.detach(move || rt.shutdown(deadline).clean);
+                self.events.close();
+                clean
+            }
             None => false,
         }
     }
@@ -114,14 +137,14 @@ impl Shared {
 
     /// The next event: set-aside events first, then the runtime's queue.
     /// Waits until `deadline` (`None`: for ever), GIL released, Ctrl-C
-    /// interrupts.  `Ok(None)` on timeout; `ClosedError` once the
-    /// endpoint is closed.
+    /// interrupts.  `Ok(None)` on timeout.  Once the endpoint is closed
+    /// the events left are still read, without waiting; then
+    /// `ClosedError`.
     pub(crate) fn next_event(
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
     ) -> PyResult<Option<Event>> {
-        self.check_open(py)?;
         match self
             .events
             .next(&self.handle, deadline, &mut PyWaiter(py))?
@@ -132,8 +155,8 @@ impl Shared {
         }
     }
 
-    /// Every event waiting now, without blocking (for asyncio).  Empty
-    /// once closed.
+    /// Every event waiting now, without blocking (for asyncio).  Once
+    /// closed: the events left, then nothing.
     pub(crate) fn drain(&self) -> Vec<Event> {
         self.events.drain(&self.handle)
     }

@@ -192,6 +192,10 @@ def test_calls_on_a_closed_endpoint(pair: Tuple[rtmfp.Endpoint, rtmfp.Endpoint])
     assert a.close() is True
     assert a.closed
     assert a.close() is False  # again: nothing to do
+    # The last events are still read (SessionClosed: how the close went),
+    # then the stream has ended.
+    left = [e.kind for e in a.events()]
+    assert "session_closed" in left, left
     calls: List[Callable[[], object]] = [
         lambda: a.connect("rtmfp://127.0.0.1:1935/app"),
         lambda: a.connect_peer(b.peer_id, b.address),

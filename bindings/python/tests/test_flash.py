@@ -482,6 +482,10 @@ def test_errors_of_the_flash_layer(server: rtmfp.Server, connect: Connect) -> No
     assert a.closed and not a.connected
     with pytest.raises(rtmfp.ClosedError):
         cam.publish("x")
+    # The last events are still read ("NetConnection.Connect.Closed": how
+    # the close went), then the stream has ended.
+    left = [e.code for e in a.events() if isinstance(e, rtmfp.NetStatus) and e.stream is None]
+    assert left[-1:] == ["NetConnection.Connect.Closed"], left
     with pytest.raises(rtmfp.ClosedError):
         a.next_event(0)
     assert list(a.events()) == []

@@ -69,6 +69,11 @@ def test_async_connect_and_play() -> None:
                 assert got == frames
                 assert await publisher.call_async("lookupName", "cam-owner") == peer
             assert publisher.closed and player.closed
+            # The last events are still read ("NetConnection.Connect.Closed":
+            # how the close went), then the stream has ended.
+            left = [e async for e in player.events_async()]
+            codes = [e.code for e in left if isinstance(e, rtmfp.NetStatus) and e.stream is None]
+            assert codes[-1:] == ["NetConnection.Connect.Closed"], codes
             with pytest.raises(rtmfp.ClosedError):
                 await player.next_event_async(timeout=1)
 

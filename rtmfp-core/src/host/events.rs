@@ -109,16 +109,18 @@ pub enum Next<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AfterClose {
     /// They are dropped: every read answers [`Next::Closed`] at once and
-    /// [`Events::drain`] is empty (Python: a closed object has no
-    /// events).
+    /// [`Events::drain`] is empty.  (No adapter uses it any more.)
     #[default]
     Drop,
     /// They stay readable: reads no longer wait, they return what is left
     /// (set-aside events first, then the source's, in order), and answer
     /// [`Next::Closed`] once nothing is (also when a deadline passed at
-    /// the same time). C: the last events of a closed object (a
-    /// SESSION_CLOSED, a "NetConnection.Connect.Closed" status) are read
-    /// until the handle is freed.
+    /// the same time).  The rule of C, Python and Node: the last events
+    /// of a closed object (a session's close, a
+    /// "NetConnection.Connect.Closed" status, a client's disconnect) tell
+    /// the application how the close went.  An adapter that wants a
+    /// reader on another thread to see them closes the stream
+    /// ([`Events::close`]) only once the I/O thread has stopped.
     Drain,
 }
 

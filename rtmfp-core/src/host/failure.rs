@@ -11,6 +11,7 @@ use crate::endpoint::{EndpointError, OpenFailure};
 use crate::flash::client::ClientError;
 use crate::flash::flv_io::FlvIoError;
 use crate::flash::NetError;
+use crate::rendezvous::AskError;
 use crate::runtime::RuntimeError;
 use crate::session::flows::FlowError;
 use std::fmt;
@@ -191,6 +192,20 @@ impl Classify for FlvIoError {
     }
 }
 
+/// A server verdict that did nothing (`Server::answer`): for an ask that
+/// had ended (answered, expired, its client gone) the call came in the
+/// wrong state; an id never asked is a bad argument.
+impl Classify for AskError {
+    fn failure(&self) -> Failure {
+        let kind = match self {
+            AskError::Unknown => ErrorKind::InvalidArgument,
+            AskError::Ended(_) => ErrorKind::WrongState,
+            AskError::Stopped => ErrorKind::Closed,
+        };
+        Failure::new(kind, self.to_string())
+    }
+}
+
 /// A session with `what` (a URI, "peer 0123...") that did not open: a
 /// [`ErrorKind::Timeout`] when nobody answered in time, otherwise
 /// [`ErrorKind::OpenFailed`]; the message gives the reason in
@@ -227,6 +242,18 @@ mod tests {
         let e = FlvIoError::Net(NetError::Runtime(RuntimeError::Closed));
         assert_eq!(e.failure().message, "the NetConnection is closed");
         assert_eq!(e.kind(), ErrorKind::Closed);
+    }
+
+    #[test]
+    fn a_late_verdict_is_a_wrong_state_in_the_asks_own_words() {
+        use crate::rendezvous::AskEnd;
+        let e = AskError::Ended(AskEnd::Expired);
+        assert_eq!(
+            e.failure(),
+            Failure::new(ErrorKind::WrongState, e.to_string())
+        );
+        assert_eq!(AskError::Unknown.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(AskError::Stopped.kind(), ErrorKind::Closed);
     }
 
     #[test]

@@ -288,7 +288,8 @@ class Endpoint(_rtmfp.Endpoint):
         loop = asyncio.get_running_loop()
         clean: bool = await loop.run_in_executor(None, self.close, timeout)
         if self._dispatcher is not None:
-            self._dispatcher.stop()
+            # Routes the last events, then stops (the stream has ended).
+            self._dispatcher.on_readable()
         return clean
 
     async def __aenter__(self) -> Endpoint:
@@ -522,7 +523,8 @@ class NetConnection(_rtmfp.NetConnection):
         loop = asyncio.get_running_loop()
         clean: bool = await loop.run_in_executor(None, self.close, timeout)
         if self._dispatcher is not None:
-            self._dispatcher.stop()
+            # Routes the last events, then stops (the stream has ended).
+            self._dispatcher.on_readable()
         return clean
 
     async def __aenter__(self: _NC) -> _NC:
@@ -625,7 +627,8 @@ class Server(_rtmfp.Server):
         loop = asyncio.get_running_loop()
         clean: bool = await loop.run_in_executor(None, self.close, timeout)
         if self._dispatcher is not None:
-            self._dispatcher.stop()
+            # Routes the last events, then stops (the stream has ended).
+            self._dispatcher.on_readable()
         return clean
 
     async def __aenter__(self) -> Server:

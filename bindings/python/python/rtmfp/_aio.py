@@ -5,6 +5,11 @@ only when there is work: no polling and no helper thread.  Each wake-up
 drains every waiting event and routes it: connect waiters look at session
 outcomes, and every event goes to the queue `events_async()` reads.
 
+After close the last events (an endpoint's `SessionClosed`, a
+NetConnection's "NetConnection.Connect.Closed") are still routed: the
+native stream drains (core's `AfterClose::Drain`), and a dispatcher stops
+only once the stream has ended and everything in it was read.
+
 `LayerDispatcher` does the same for a `NetConnection` or a `Server`, whose
 layer has an event queue (and fd) of its own.  Their Python callbacks run
 while it drains (on the loop's thread); an exception one raised comes out
@@ -59,9 +64,11 @@ class Dispatcher:
     def on_readable(self) -> None:
         if not self.active:
             return
+        # Asked first: once ended, this drain takes the last events.
+        ended = self.endpoint._events_ended()
         for event in self.endpoint.drain_events():
             self.route(event)
-        if self.endpoint.closed:
+        if ended:
             self.stop()
 
     def route(self, event: Event) -> None:
@@ -138,6 +145,8 @@ class Dispatcher:
             if event is None and target.is_open:
                 return target
             if event is None:
+                if not self.active:
+                    raise _rtmfp.ClosedError("the endpoint is closed")
                 fut: asyncio.Future[Event] = self.loop.create_future()
                 self.open_waiters.setdefault(target.id, []).append(fut)
                 remaining = max(0.0, deadline - self.loop.time())
@@ -171,14 +180,15 @@ def _cancel(session: Session) -> None:
 
 
 def dispatcher(endpoint: _Endpoint, current: Optional[Dispatcher]) -> Dispatcher:
-    """The dispatcher for the running loop, replacing one of another loop."""
+    """The dispatcher for the running loop, replacing one of another loop.
+    One of this loop that stopped (the stream ended) is kept: the events
+    it routed are still read from it.  A closed endpoint gets one too: it
+    routes the events left, then stops."""
     loop = asyncio.get_running_loop()
-    if current is not None and current.loop is loop and current.active:
+    if current is not None and current.loop is loop:
         return current
     if current is not None and current.active:
         current.stop()
-    if endpoint.closed:
-        raise _rtmfp.ClosedError("the endpoint is closed")
     return Dispatcher(endpoint, loop)
 
 
@@ -196,6 +206,8 @@ class LayerSource(Protocol[_Ev]):
     def fileno(self) -> int: ...
 
     def _drain(self) -> List[Union[_Ev, BaseException]]: ...
+
+    def _events_ended(self) -> bool: ...
 
 
 class LayerDispatcher(Generic[_Ev]):
@@ -216,6 +228,8 @@ class LayerDispatcher(Generic[_Ev]):
     def on_readable(self) -> None:
         if not self.active:
             return
+        # Asked first: once ended, this drain takes the last events.
+        ended = self.source._events_ended()
         items: List[Union[_Ev, BaseException]]
         try:
             items = self.source._drain()
@@ -223,7 +237,7 @@ class LayerDispatcher(Generic[_Ev]):
             items = [e]
         for item in items:
             self.route(item)
-        if self.source.closed:
+        if ended:
             self.stop()
 
     def route(self, item: Union[_Ev, BaseException]) -> None:
@@ -305,12 +319,13 @@ class LayerDispatcher(Generic[_Ev]):
 def layer_dispatcher(
     source: LayerSource[_Ev], current: Optional[LayerDispatcher[_Ev]]
 ) -> LayerDispatcher[_Ev]:
-    """The dispatcher for the running loop, replacing one of another loop."""
+    """The dispatcher for the running loop, replacing one of another loop.
+    One of this loop that stopped (the stream ended) is kept: the events
+    it routed are still read from it.  A closed source gets one too: it
+    routes the events left, then stops."""
     loop = asyncio.get_running_loop()
-    if current is not None and current.loop is loop and current.active:
+    if current is not None and current.loop is loop:
         return current
     if current is not None and current.active:
         current.stop()
-    if source.closed:
-        raise _rtmfp.ClosedError("closed")
     return LayerDispatcher(source, loop)
