@@ -340,36 +340,6 @@ export interface NativeCheckReport {
   text: string
 }
 
-/** One client of a rendezvous server. */
-export interface NativeClientInfo {
-  /** Its session number. */
-  session: number
-  peerId?: string
-  /** The session's far address. */
-  address: string
-  /** Its `setPeerInfo` addresses. */
-  addresses: Array<string>
-  /** Whether its `connect` succeeded. */
-  connected: boolean
-  /**
-   * Behind a NAT (its address is not among its own); absent before
-   * `setPeerInfo`.
-   */
-  behindNat?: boolean
-  /** The app of its URI. */
-  app: string
-  /** Its developer key. */
-  key?: string
-  /** Names it registered. */
-  names: Array<string>
-  /** Streams it publishes through the server. */
-  publishing: Array<string>
-  /** Streams it plays through the server. */
-  playing: Array<string>
-  /** Audio and video messages it sent to the server. */
-  mediaIn: number
-}
-
 /** How a NetConnection status ends a connect to `uri`. */
 export interface NativeConnectOutcome {
   /** Whether the status ends the connect (success or not). */
@@ -439,20 +409,18 @@ export interface NativeIoStats {
 }
 
 /**
- * An item as the JS callback receives it; `type` tells which.
+ * An item as the JS callback receives it; `type` tells which.  The
+ * variants here are the replies and `end`; events are objects made from
+ * rtmfp-core's description of the event (`host::describe`, converted in
+ * `src/events.rs`), and so are `clientsReply` and `streamsReply`.
  *
  * - `reply`: the result of request `request`: `value` (a session, flow or
  *   message number) or an error `code` and `message`;
  * - `statsReply`, `sessionStatsReply`: the results of `stats` and
  *   `sessionStats` (`stats` absent: the session is not open);
- * - `sessionOpened.role`: `'initiator'` or `'responder'`;
- * - `sessionOpenFailed.reason`: `'timeout'`, `'duplicate'` (then
- *   `duplicateOf` is the session to use), `'keyingFailed'`,
- *   `'cancelled'` or `'unreachable'` (then `address` is the address that
- *   answered with an ICMP unreachable);
- * - `sessionClosed.reason`: `'local'`, `'localAbrupt'`, `'remote'`,
- *   `'idleTimeout'` or `'overridden'`;
- * - the others are `rtmfp_core::endpoint::Event`s, fields renamed;
+ * - `clientsReply`, `streamsReply` (a server's `sessions` and `streams`)
+ *   and every event: `type` is the camelCase of the description's kind
+ *   (renamed where Node's name differs), its fields camelCase keys;
  * - `end`: nothing follows: the runtime stopped and every event was
  *   handed over.
  */
@@ -460,44 +428,7 @@ export type NativeItem =
   | { type: 'reply'; request: number; value?: number; code?: string; message?: string }
   | { type: 'statsReply'; request: number; stats: NativeStats }
   | { type: 'sessionStatsReply'; request: number; stats?: NativeSessionStats }
-  | { type: 'sessionOpened'; session: number; role: string; farAddress: string; farPeerId?: string; nearNonce: Buffer; farNonce: Buffer }
-  | { type: 'sessionOpenFailed'; session: number; reason: string; duplicateOf?: number; address?: string }
-  | { type: 'sessionClosed'; session: number; reason: string }
-  | { type: 'flowOpened'; session: number; flow: number; metadata: Buffer; association?: number }
-  | { type: 'message'; session: number; flow: number; data: Buffer; gapBefore: boolean }
-  | { type: 'flowFinished'; session: number; flow: number }
-  | { type: 'messageDelivered'; session: number; flow: number; message: number }
-  | { type: 'messageAbandoned'; session: number; flow: number; message: number }
-  | { type: 'flowWritable'; session: number; flow: number }
-  | { type: 'flowRejected'; session: number; flow: number; code: number }
-  | { type: 'flowComplete'; session: number; flow: number }
-  | { type: 'unmatchedIHello'; epd: Buffer; tag: Buffer; address: string }
-  | { type: 'farAddressChanged'; session: number; from: string; to: string }
-  | { type: 'clientsReply'; request: number; clients: Array<NativeClientInfo> }
-  | { type: 'streamsReply'; request: number; streams: Array<NativeServerStream> }
-  | { type: 'netStatus'; stream?: number; level: string; code: string; description: string; extra: Record<string, unknown> }
-  | { type: 'media'; stream: number; messageType: number; timestamp: number; data: Buffer; values?: unknown[] }
-  | { type: 'command'; stream?: number; name: string; args: unknown[] }
-  | { type: 'callResult'; transactionId: number; ok: boolean; args: unknown[]; code?: string; description?: string }
-  | { type: 'peerConnect'; stream?: number; peer: NativePeerStream }
-  | { type: 'peerStreamOpened'; stream?: number; peer: NativePeerStream }
-  | { type: 'peerStreamClosed'; stream?: number; peer: number; reason: string }
-  | { type: 'streamCreated'; stream: number; streamId: number }
-  | { type: 'userControl'; stream?: number; eventType: number }
-  | { type: 'keepaliveTimers'; server: number; peer: number }
   | { type: 'serverSession'; farId?: string; nearNonce: string; farNonce: string; farAddress: string }
-  | { type: 'clientConnected'; client: NativeClientInfo }
-  | { type: 'clientRejected'; session: number; peerId?: string; reason: string }
-  | { type: 'clientPeerInfo'; session: number; peerId?: string; addresses: Array<string> }
-  | { type: 'clientDisconnected'; client: NativeClientInfo }
-  | { type: 'streamPublished'; session: number; name: string }
-  | { type: 'streamUnpublished'; session: number; name: string }
-  | { type: 'streamPlaying'; session: number; name: string }
-  | { type: 'streamRejected'; session: number; name: string; reason: string }
-  | { type: 'introduced'; initiator: string; peerId: string; addresses: Array<string> }
-  | { type: 'nameRegistered'; peerId: string; name: string }
-  | { type: 'serverAsk'; id: number; what: string; session: number; peerId?: string; address: string; app: string; key?: string; name?: string; streamId?: number }
-  | { type: 'serverAskEnded'; id: number; end: string }
   | { type: 'end' }
 
 /**
@@ -527,24 +458,6 @@ export interface NativeNetConnectionOptions {
    * fallback; 0 turns the fallback off (Flash's wait).
    */
   directTimeout?: number
-}
-
-/** A subscriber of one of our DIRECT_CONNECTIONS streams. */
-export interface NativePeerStream {
-  /** Its number (for `acceptPeer` / `rejectPeer`). */
-  id: number
-  /** The stream name it asked for. */
-  name: string
-  /** The subscriber's peer ID. */
-  farId?: string
-  /** The subscriber's address. */
-  farAddress: string
-  /** The RTMP stream ID of its control flow. */
-  streamId: number
-  /** Whether it was accepted. */
-  accepted: boolean
-  /** Audio and video messages sent to it so far. */
-  mediaSent: number
 }
 
 /** Options of one message (`NativeEndpoint.send`); durations in ms. */
@@ -611,21 +524,6 @@ export interface NativeServerOptions {
    * refused with "no answer from the server application".
    */
   hookTimeout?: number
-}
-
-/** One stream published to a rendezvous server. */
-export interface NativeServerStream {
-  name: string
-  /** The publisher's session number. */
-  publisher: number
-  publisherId?: string
-  /** How many clients play it. */
-  players: number
-  /** Messages and payload bytes received from the publisher. */
-  messages: number
-  bytes: number
-  /** Messages sent to players. */
-  relayed: number
 }
 
 /** A session's counters and RTT estimates (`session.stats()`); times in ms. */

@@ -180,11 +180,6 @@ impl napi::bindgen_prelude::FromNapiValue for Amf {
     }
 }
 
-/// Converts AMF values for JS.
-pub fn to_js(values: Vec<Value>) -> Vec<Amf> {
-    values.into_iter().map(Amf).collect()
-}
-
 // ------------------------------------------------------------- JS to AMF --
 
 fn type_of(env: sys::napi_env, v: sys::napi_value) -> Result<i32> {

@@ -7,7 +7,6 @@
 //! callback) carry the same code and message as fields.
 
 use napi::Status;
-use rtmfp_core::endpoint::OpenFailure;
 use rtmfp_core::host::outcome::RefusalKind;
 use rtmfp_core::host::{Classify, ErrorKind, Failure};
 use rtmfp_core::runtime::RuntimeError;
@@ -138,17 +137,6 @@ pub fn describe(e: &impl Classify) -> (Code, String) {
 /// A runtime error as an error to throw.
 pub fn from_runtime(e: RuntimeError) -> Error {
     failed(e.failure())
-}
-
-/// The name of an opening's failure, as in `'sessionOpenFailed'` items.
-pub fn open_failure_name(reason: OpenFailure) -> &'static str {
-    match reason {
-        OpenFailure::Timeout => "timeout",
-        OpenFailure::Duplicate(_) => "duplicate",
-        OpenFailure::KeyingFailed => "keyingFailed",
-        OpenFailure::Cancelled => "cancelled",
-        OpenFailure::Unreachable(_) => "unreachable",
-    }
 }
 
 /// The `err.code` of a refused connect or call.

@@ -3,20 +3,22 @@
 //! stream.
 //!
 //! [`Item`] is the Rust side (plain data, `Send`), made on the I/O
-//! thread or the dispatcher thread; [`NativeItem`] is its JS form, made on
-//! the JS thread in the threadsafe function's callback.  In JS an item is
-//! an object whose `type` says which (`'sessionOpened'`, `'reply'`, ...);
-//! ids are numbers, payloads Buffers (handed over without a copy).
+//! thread or the dispatcher thread; [`NativeItem`] makes its JS form on
+//! the JS thread in the threadsafe function's callback: events (and the
+//! server's lists) from core's description ([`crate::events`]), the
+//! other replies and `end` as [`Plain`].  In JS an item is an object
+//! whose `type` says which (`'sessionOpened'`, `'reply'`, ...); ids are
+//! numbers, payloads Buffers (handed over without a copy).
 
-use crate::amf::Amf;
 use crate::convert::{hex, num, to_millis};
-use crate::errors::{describe, open_failure_name, Code};
-use crate::flash_items::{NativeClientInfo, NativePeerStream, NativeServerStream};
-use napi::bindgen_prelude::Buffer;
+use crate::errors::{describe, Code};
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys;
 use napi_derive::napi;
 use rtmfp_core::crypto::PeerId;
-use rtmfp_core::endpoint::{CloseReason, DropReason, Event, OpenFailure, Role, SessionInfo};
+use rtmfp_core::endpoint::{DropReason, Event, SessionInfo};
 use rtmfp_core::flash::ClientEvent;
+use rtmfp_core::host::{Describe, Description, Field, Value};
 use rtmfp_core::rendezvous::{ClientInfo, ServerEvent, StreamInfo};
 use rtmfp_core::runtime::{RuntimeError, RuntimeStats};
 use std::collections::HashMap;
@@ -149,24 +151,26 @@ pub struct NativeSessionStats {
     pub data_bytes_delivered: f64,
 }
 
-/// An item as the JS callback receives it; `type` tells which.
+/// An item as the JS callback receives it; `type` tells which.  The
+/// variants here are the replies and `end`; events are objects made from
+/// rtmfp-core's description of the event (`host::describe`, converted in
+/// `src/events.rs`), and so are `clientsReply` and `streamsReply`.
 ///
 /// - `reply`: the result of request `request`: `value` (a session, flow or
 ///   message number) or an error `code` and `message`;
 /// - `statsReply`, `sessionStatsReply`: the results of `stats` and
 ///   `sessionStats` (`stats` absent: the session is not open);
-/// - `sessionOpened.role`: `'initiator'` or `'responder'`;
-/// - `sessionOpenFailed.reason`: `'timeout'`, `'duplicate'` (then
-///   `duplicateOf` is the session to use), `'keyingFailed'`,
-///   `'cancelled'` or `'unreachable'` (then `address` is the address that
-///   answered with an ICMP unreachable);
-/// - `sessionClosed.reason`: `'local'`, `'localAbrupt'`, `'remote'`,
-///   `'idleTimeout'` or `'overridden'`;
-/// - the others are `rtmfp_core::endpoint::Event`s, fields renamed;
+/// - `clientsReply`, `streamsReply` (a server's `sessions` and `streams`)
+///   and every event: `type` is the camelCase of the description's kind
+///   (renamed where Node's name differs), its fields camelCase keys;
 /// - `end`: nothing follows: the runtime stopped and every event was
 ///   handed over.
-#[napi(discriminant = "type", discriminant_case = "camelCase")]
-pub enum NativeItem {
+#[napi(
+    js_name = "NativeItem",
+    discriminant = "type",
+    discriminant_case = "camelCase"
+)]
+pub enum Plain {
     /// The result of request `request`: `value` (a session, flow or
     /// message number) or an error `code` and `message`.
     Reply {
@@ -176,163 +180,11 @@ pub enum NativeItem {
         message: Option<String>,
     },
     /// The result of a `stats` request.
-    StatsReply {
-        request: u32,
-        stats: NativeStats,
-    },
+    StatsReply { request: u32, stats: NativeStats },
     /// The result of a `sessionStats` request (absent: not open).
     SessionStatsReply {
         request: u32,
         stats: Option<NativeSessionStats>,
-    },
-    SessionOpened {
-        session: f64,
-        role: String,
-        far_address: String,
-        far_peer_id: Option<String>,
-        near_nonce: Buffer,
-        far_nonce: Buffer,
-    },
-    SessionOpenFailed {
-        session: f64,
-        reason: String,
-        duplicate_of: Option<f64>,
-        address: Option<String>,
-    },
-    SessionClosed {
-        session: f64,
-        reason: String,
-    },
-    FlowOpened {
-        session: f64,
-        flow: f64,
-        metadata: Buffer,
-        association: Option<f64>,
-    },
-    Message {
-        session: f64,
-        flow: f64,
-        data: Buffer,
-        gap_before: bool,
-    },
-    FlowFinished {
-        session: f64,
-        flow: f64,
-    },
-    MessageDelivered {
-        session: f64,
-        flow: f64,
-        message: f64,
-    },
-    MessageAbandoned {
-        session: f64,
-        flow: f64,
-        message: f64,
-    },
-    FlowWritable {
-        session: f64,
-        flow: f64,
-    },
-    FlowRejected {
-        session: f64,
-        flow: f64,
-        code: f64,
-    },
-    FlowComplete {
-        session: f64,
-        flow: f64,
-    },
-    UnmatchedIHello {
-        epd: Buffer,
-        tag: Buffer,
-        address: String,
-    },
-    FarAddressChanged {
-        session: f64,
-        from: String,
-        to: String,
-    },
-    /// The result of a server's `sessions` request.
-    ClientsReply {
-        request: u32,
-        clients: Vec<NativeClientInfo>,
-    },
-    /// The result of a server's `streams` request.
-    StreamsReply {
-        request: u32,
-        streams: Vec<NativeServerStream>,
-    },
-    // ----- NetConnection (Flash client) -----
-    /// A status event of the NetConnection (`stream` absent) or of the
-    /// NetStream with key `stream`; `extra` holds the info object's other
-    /// members.
-    NetStatus {
-        stream: Option<u32>,
-        level: String,
-        code: String,
-        description: String,
-        #[napi(ts_type = "Record<string, unknown>")]
-        extra: Amf,
-    },
-    /// A message of a stream being played: audio (8), video (9), data
-    /// (18, 15: then `values` are its decoded AMF values) or other.
-    Media {
-        stream: u32,
-        message_type: u32,
-        timestamp: f64,
-        data: Buffer,
-        #[napi(ts_type = "unknown[]")]
-        values: Option<Vec<Amf>>,
-    },
-    /// A command from the far end that the client does not handle.
-    Command {
-        stream: Option<u32>,
-        name: String,
-        #[napi(ts_type = "unknown[]")]
-        args: Vec<Amf>,
-    },
-    /// The answer to `call` (transaction `transactionId`): `_result`
-    /// (`ok`) or `_error`, with the response's arguments and, for an
-    /// error, its status code and description.
-    CallResult {
-        transaction_id: f64,
-        ok: bool,
-        #[napi(ts_type = "unknown[]")]
-        args: Vec<Amf>,
-        code: Option<String>,
-        description: Option<String>,
-    },
-    /// A subscriber asks to play our DIRECT_CONNECTIONS stream `stream`:
-    /// answer with `acceptPeer` or `rejectPeer`.
-    PeerConnect {
-        stream: Option<u32>,
-        peer: NativePeerStream,
-    },
-    /// A subscriber was accepted and is sent the stream.
-    PeerStreamOpened {
-        stream: Option<u32>,
-        peer: NativePeerStream,
-    },
-    /// A subscriber is gone (rejected, closed by it, its session ended).
-    PeerStreamClosed {
-        stream: Option<u32>,
-        peer: f64,
-        reason: String,
-    },
-    /// The server answered `createStream` for NetStream `stream`.
-    StreamCreated {
-        stream: u32,
-        stream_id: u32,
-    },
-    /// A user control event (RTMP type 4) of type `eventType`.
-    UserControl {
-        stream: Option<u32>,
-        event_type: u32,
-    },
-    /// Keepalive periods (ms) set by the server's Set Keepalive Timers.
-    KeepaliveTimers {
-        server: f64,
-        peer: f64,
     },
     /// The session to the server opened: its peer ID and nonces (hex).
     ServerSession {
@@ -341,99 +193,9 @@ pub enum NativeItem {
         far_nonce: String,
         far_address: String,
     },
-    // ----- rendezvous server -----
-    /// A client connected.
-    ClientConnected {
-        client: NativeClientInfo,
-    },
-    /// A connect was rejected (developer key).
-    ClientRejected {
-        session: f64,
-        peer_id: Option<String>,
-        reason: String,
-    },
-    /// A client sent `setPeerInfo`.
-    ClientPeerInfo {
-        session: f64,
-        peer_id: Option<String>,
-        addresses: Vec<String>,
-    },
-    /// A connected client went away.
-    ClientDisconnected {
-        client: NativeClientInfo,
-    },
-    /// A stream was published to the server.
-    StreamPublished {
-        session: f64,
-        name: String,
-    },
-    /// A stream stopped being published.
-    StreamUnpublished {
-        session: f64,
-        name: String,
-    },
-    /// A client started playing a stream through the server.
-    StreamPlaying {
-        session: f64,
-        name: String,
-    },
-    /// A publish or play was refused.
-    StreamRejected {
-        session: f64,
-        name: String,
-        reason: String,
-    },
-    /// The server introduced an initiator to a connected peer.
-    Introduced {
-        initiator: String,
-        peer_id: String,
-        addresses: Vec<String>,
-    },
-    /// A client registered a name.
-    NameRegistered {
-        peer_id: String,
-        name: String,
-    },
-    /// A request waits for the verdict of `onConnect` / `onPublish` /
-    /// `onPlay` (core's ask mode): answer with `answerAsk(id, ...)`.
-    /// `what`: "connect", "publish" or "play"; `key` for a connect,
-    /// `name` and `streamId` for a publish or play.
-    ServerAsk {
-        id: f64,
-        what: String,
-        session: f64,
-        peer_id: Option<String>,
-        address: String,
-        app: String,
-        key: Option<String>,
-        name: Option<String>,
-        stream_id: Option<u32>,
-    },
-    /// An ask ended without a verdict: "expired" or "gone".
-    ServerAskEnded {
-        id: f64,
-        end: String,
-    },
     /// Nothing follows: the runtime stopped and every event was handed
     /// over.
     End {},
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Initiator => "initiator",
-        Role::Responder => "responder",
-    }
-}
-
-fn close_reason_name(reason: CloseReason) -> &'static str {
-    match reason {
-        CloseReason::Local => "local",
-        CloseReason::LocalAbrupt => "localAbrupt",
-        CloseReason::Remote => "remote",
-        CloseReason::IdleTimeout => "idleTimeout",
-        CloseReason::Overridden => "overridden",
-    }
 }
 
 fn stats(s: &RuntimeStats) -> NativeStats {
@@ -499,169 +261,113 @@ fn session_stats(info: &SessionInfo) -> NativeSessionStats {
     }
 }
 
+/// An item on its way to JS: events and the server's lists through
+/// core's description, the others as [`Plain`].
+pub struct NativeItem(Item);
+
 impl From<Item> for NativeItem {
     fn from(item: Item) -> NativeItem {
-        match item {
-            Item::Event(event) => event.into(),
-            Item::Reply { request, result } => match result {
-                Ok(ReplyValue::None) => NativeItem::Reply {
-                    request,
-                    value: None,
-                    code: None,
-                    message: None,
-                },
-                Ok(ReplyValue::Id(id)) => NativeItem::Reply {
-                    request,
-                    value: Some(num(id)),
-                    code: None,
-                    message: None,
-                },
-                Ok(ReplyValue::Stats(s)) => NativeItem::StatsReply {
-                    request,
-                    stats: stats(&s),
-                },
-                Ok(ReplyValue::Session(info)) => NativeItem::SessionStatsReply {
-                    request,
-                    stats: info.as_deref().map(session_stats),
-                },
-                Ok(ReplyValue::Clients(list)) => NativeItem::ClientsReply {
-                    request,
-                    clients: list.into_iter().map(NativeClientInfo::from).collect(),
-                },
-                Ok(ReplyValue::Streams(list)) => NativeItem::StreamsReply {
-                    request,
-                    streams: list.into_iter().map(NativeServerStream::from).collect(),
-                },
-                Err((code, message)) => NativeItem::Reply {
-                    request,
-                    value: None,
-                    code: Some(code.as_str().to_owned()),
-                    message: Some(message),
-                },
-            },
-            Item::Client { event, stream } => crate::flash_items::client_item(event, stream),
-            Item::ServerSession {
-                far_id,
-                near_nonce,
-                far_nonce,
-                far_address,
-            } => NativeItem::ServerSession {
-                far_id: far_id.map(|id| hex(&id)),
-                near_nonce: hex(&near_nonce),
-                far_nonce: hex(&far_nonce),
-                far_address: far_address.to_string(),
-            },
-            Item::Server(event) => crate::flash_items::server_item(event),
-            Item::End => NativeItem::End {},
-        }
+        NativeItem(item)
     }
 }
 
-impl From<Event> for NativeItem {
-    fn from(event: Event) -> NativeItem {
-        match event {
-            Event::SessionOpened {
-                session,
-                role,
-                far_address,
-                far_peer_id,
-                near_nonce,
-                far_nonce,
-            } => NativeItem::SessionOpened {
-                session: num(session.0),
-                role: role_name(role).to_owned(),
-                far_address: far_address.to_string(),
-                far_peer_id: far_peer_id.map(|id| hex(&id)),
-                near_nonce: near_nonce.into(),
-                far_nonce: far_nonce.into(),
+/// A reply carrying a list of records.
+fn list_reply(
+    kind: &'static str,
+    request: u32,
+    name: &'static str,
+    list: Vec<Value>,
+) -> Description {
+    Description {
+        kind,
+        fields: vec![
+            Field {
+                name: "request",
+                value: Value::from(request),
             },
-            Event::SessionOpenFailed { session, reason } => NativeItem::SessionOpenFailed {
-                session: num(session.0),
-                reason: open_failure_name(reason).to_owned(),
-                duplicate_of: match reason {
-                    OpenFailure::Duplicate(other) => Some(num(other.0)),
-                    _ => None,
-                },
-                address: match reason {
-                    OpenFailure::Unreachable(a) => Some(a.to_string()),
-                    _ => None,
-                },
+            Field {
+                name,
+                value: Value::List(list),
             },
-            Event::SessionClosed { session, reason } => NativeItem::SessionClosed {
-                session: num(session.0),
-                reason: close_reason_name(reason).to_owned(),
-            },
-            Event::FlowOpened {
-                session,
-                flow,
-                metadata,
-                association,
-            } => NativeItem::FlowOpened {
-                session: num(session.0),
-                flow: num(flow),
-                metadata: metadata.into(),
-                association: association.map(num),
-            },
-            Event::Message {
-                session,
-                flow,
-                data,
-                gap_before,
-            } => NativeItem::Message {
-                session: num(session.0),
-                flow: num(flow),
-                data: data.into(),
-                gap_before,
-            },
-            Event::FlowFinished { session, flow } => NativeItem::FlowFinished {
-                session: num(session.0),
-                flow: num(flow),
-            },
-            Event::MessageDelivered {
-                session,
-                flow,
-                message,
-            } => NativeItem::MessageDelivered {
-                session: num(session.0),
-                flow: num(flow),
-                message: num(message),
-            },
-            Event::MessageAbandoned {
-                session,
-                flow,
-                message,
-            } => NativeItem::MessageAbandoned {
-                session: num(session.0),
-                flow: num(flow),
-                message: num(message),
-            },
-            Event::FlowWritable { session, flow } => NativeItem::FlowWritable {
-                session: num(session.0),
-                flow: num(flow),
-            },
-            Event::FlowRejected {
-                session,
-                flow,
-                code,
-            } => NativeItem::FlowRejected {
-                session: num(session.0),
-                flow: num(flow),
-                code: num(code),
-            },
-            Event::FlowComplete { session, flow } => NativeItem::FlowComplete {
-                session: num(session.0),
-                flow: num(flow),
-            },
-            Event::UnmatchedIHello { epd, tag, from } => NativeItem::UnmatchedIHello {
-                epd: epd.into(),
-                tag: tag.into(),
-                address: from.to_string(),
-            },
-            Event::FarAddressChanged { session, from, to } => NativeItem::FarAddressChanged {
-                session: num(session.0),
-                from: from.to_string(),
-                to: to.to_string(),
-            },
+        ],
+    }
+}
+
+fn records<T: Describe>(list: Vec<T>) -> Vec<Value> {
+    list.into_iter()
+        .map(|r| Value::Record(r.describe()))
+        .collect()
+}
+
+/// What JS receives for an item: a description (with the JS key of a
+/// Flash client event's NetStream, see [`crate::events::event`]) or a
+/// [`Plain`] item.  Made and consumed at once, never stored: its size
+/// does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Js {
+    Described(Description, Option<Option<u32>>),
+    Plain(Plain),
+}
+
+fn js(item: Item) -> Js {
+    let reply = |request, value, code, message| {
+        Js::Plain(Plain::Reply {
+            request,
+            value,
+            code,
+            message,
+        })
+    };
+    match item {
+        Item::Event(event) => Js::Described(event.describe(), None),
+        Item::Client { event, stream } => Js::Described(event.describe(), Some(stream)),
+        Item::Server(event) => Js::Described(event.describe(), None),
+        Item::Reply { request, result } => match result {
+            Ok(ReplyValue::None) => reply(request, None, None, None),
+            Ok(ReplyValue::Id(id)) => reply(request, Some(num(id)), None, None),
+            Err((code, message)) => {
+                reply(request, None, Some(code.as_str().to_owned()), Some(message))
+            }
+            Ok(ReplyValue::Stats(s)) => Js::Plain(Plain::StatsReply {
+                request,
+                stats: stats(&s),
+            }),
+            Ok(ReplyValue::Session(info)) => Js::Plain(Plain::SessionStatsReply {
+                request,
+                stats: info.as_deref().map(session_stats),
+            }),
+            Ok(ReplyValue::Clients(list)) => Js::Described(
+                list_reply("clients_reply", request, "clients", records(list)),
+                None,
+            ),
+            Ok(ReplyValue::Streams(list)) => Js::Described(
+                list_reply("streams_reply", request, "streams", records(list)),
+                None,
+            ),
+        },
+        Item::ServerSession {
+            far_id,
+            near_nonce,
+            far_nonce,
+            far_address,
+        } => Js::Plain(Plain::ServerSession {
+            far_id: far_id.map(|id| hex(&id)),
+            near_nonce: hex(&near_nonce),
+            far_nonce: hex(&far_nonce),
+            far_address: far_address.to_string(),
+        }),
+        Item::End => Js::Plain(Plain::End {}),
+    }
+}
+
+impl ToNapiValue for NativeItem {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: the caller's contract (a valid env, on its thread).
+        unsafe {
+            match js(val.0) {
+                Js::Described(d, stream) => crate::events::event(env, d, stream),
+                Js::Plain(item) => Plain::to_napi_value(env, item),
+            }
         }
     }
 }

@@ -19,8 +19,9 @@
 //!   dispatcher thread, the threadsafe function and the request replies;
 //! - [`layer`]: a layer hosted on the I/O thread, reachable without
 //!   waiting, and its event sink;
-//! - [`items`], [`flash_items`]: events and replies as the JS callback
-//!   receives them;
+//! - [`items`]: what the JS callback receives (events, replies, `end`);
+//! - [`events`]: core's description of an event to its JS object, for
+//!   every event at once;
 //! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
 //! - [`outcome`]: failures and outcomes JS words through the core;
@@ -35,7 +36,7 @@ mod check;
 mod convert;
 mod endpoint;
 mod errors;
-mod flash_items;
+mod events;
 mod flv;
 mod items;
 mod netconnection;

@@ -10,11 +10,13 @@
 //! This is the first piece of the shared host model; see the plan in
 //! `docs/host-model.md` (from the repository root).
 
+pub mod describe;
 mod events;
 mod failure;
 mod hosted;
 pub mod outcome;
 
+pub use describe::{Describe, Description, Field, Value};
 pub use events::{AfterClose, EventSource, Events, Next, Waiter, SLICE};
 pub use failure::{open_failure, Classify, ErrorKind, Failure};
 pub use hosted::{Host, Hosted};
