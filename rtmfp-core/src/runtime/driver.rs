@@ -103,10 +103,8 @@ pub(crate) struct Driver {
     pending_events: Vec<Event>,
     icmp: bool,
     /// UDP GSO in use: runs of equal-size datagrams to one destination go
-    /// out as one buffer.
+    /// out as one message (its iovecs point at the queued datagrams).
     gso: bool,
-    /// Reused buffers for GSO runs.
-    gso_scratch: Vec<Vec<u8>>,
     /// Regroups send queues by destination for GSO runs.
     grouper: Grouper,
     /// [`RuntimeConfig::recv_coalesce`](super::RuntimeConfig::recv_coalesce).
@@ -198,7 +196,6 @@ impl Driver {
             pending_events: Vec::new(),
             icmp: parts.icmp,
             gso,
-            gso_scratch: Vec::new(),
             grouper: Grouper::default(),
             recv_coalesce: parts.recv_coalesce,
             last_datagram_wakeup: None,
@@ -664,34 +661,21 @@ impl Driver {
                     self.gso,
                     BATCH,
                 );
-                // Copy each GSO run into one buffer.
-                let mut at = 0;
-                let mut runs = 0;
-                for &(count, segment) in &plan {
-                    if segment.is_some() {
-                        if self.gso_scratch.len() == runs {
-                            self.gso_scratch.push(Vec::new());
-                        }
-                        let b = &mut self.gso_scratch[runs];
-                        b.clear();
-                        for (_, d) in sock.queue.range(at..at + count) {
-                            b.extend_from_slice(d);
-                        }
-                        runs += 1;
-                    }
-                    at += count;
-                }
+                // Each message gathers its run of datagrams in place.
+                let pieces: Vec<&[u8]> = sock
+                    .queue
+                    .iter()
+                    .take(plan.iter().map(|(count, _)| count).sum())
+                    .map(|(_, d)| d.as_slice())
+                    .collect();
                 let mut msgs: Vec<Outgoing<'_>> = Vec::with_capacity(plan.len());
-                let (mut at, mut run) = (0, 0);
+                let mut at = 0;
                 for &(count, segment) in &plan {
-                    let to = sock.queue[at].0;
-                    let data: &[u8] = if segment.is_some() {
-                        run += 1;
-                        &self.gso_scratch[run - 1]
-                    } else {
-                        &sock.queue[at].1
-                    };
-                    msgs.push(Outgoing { to, data, segment });
+                    msgs.push(Outgoing {
+                        to: sock.queue[at].0,
+                        data: &pieces[at..at + count],
+                        segment,
+                    });
                     at += count;
                 }
                 match sys::send_batch(sock.io.as_raw_fd(), &msgs) {

@@ -36,10 +36,10 @@ pub struct Received {
 pub struct Outgoing<'a> {
     /// Destination.
     pub to: SocketAddr,
-    /// Payload.
-    pub data: &'a [u8],
-    /// With UDP GSO: the kernel cuts `data` into datagrams of this size
-    /// (the last may be shorter).
+    /// Payload, in pieces sent as one (gathered by the kernel, no copy).
+    pub data: &'a [&'a [u8]],
+    /// With UDP GSO: the kernel cuts the payload into datagrams of this
+    /// size (the last may be shorter).
     pub segment: Option<u16>,
 }
 
@@ -434,21 +434,25 @@ pub fn send_batch(fd: RawFd, msgs_in: &[Outgoing<'_>]) -> io::Result<usize> {
     const CONTROL_WORDS: usize = 4;
     let mut names = [zeroed_storage(); BATCH];
     let mut controls = [[0u64; CONTROL_WORDS]; BATCH];
-    let mut iovs: Vec<libc::iovec> = msgs_in[..count]
-        .iter()
-        .map(|m| libc::iovec {
-            iov_base: m.data.as_ptr() as *mut libc::c_void,
-            iov_len: m.data.len(),
-        })
-        .collect();
+    // Every message's pieces, in order; message i's are
+    // `iovs[starts[i]..starts[i] + msgs_in[i].data.len()]`.
+    let mut iovs: Vec<libc::iovec> = Vec::new();
+    let mut starts = [0usize; BATCH];
+    for (i, m) in msgs_in[..count].iter().enumerate() {
+        starts[i] = iovs.len();
+        iovs.extend(m.data.iter().map(|piece| libc::iovec {
+            iov_base: piece.as_ptr() as *mut libc::c_void,
+            iov_len: piece.len(),
+        }));
+    }
     // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
     let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for (i, m) in msgs.iter_mut().take(count).enumerate() {
         let len = to_storage(&msgs_in[i].to, &mut names[i]);
         m.msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
         m.msg_hdr.msg_namelen = len;
-        m.msg_hdr.msg_iov = &mut iovs[i];
-        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_iov = iovs[starts[i]..].as_mut_ptr();
+        m.msg_hdr.msg_iovlen = msgs_in[i].data.len() as _;
         if let Some(segment) = msgs_in[i].segment {
             m.msg_hdr.msg_control = controls[i].as_mut_ptr().cast();
             // SAFETY: CMSG_SPACE is arithmetic on its argument.
@@ -495,19 +499,20 @@ mod tests {
         rx.set_nonblocking(true).unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = rx.local_addr().unwrap();
-        // Three 100-byte segments and a 40-byte tail in one buffer, then a
-        // plain datagram, in one sendmmsg.
+        // Three 100-byte segments and a 40-byte tail gathered from two
+        // pieces that split the second segment, then a plain datagram, in
+        // one sendmmsg.
         let big: Vec<u8> = (0..340u32).map(|i| (i / 100) as u8).collect();
         let gso = gso_supported(tx.as_raw_fd());
         let msgs = [
             Outgoing {
                 to,
-                data: &big,
+                data: &[&big[..150], &big[150..]],
                 segment: gso.then_some(100),
             },
             Outgoing {
                 to,
-                data: b"plain",
+                data: &[b"plain"],
                 segment: None,
             },
         ];
