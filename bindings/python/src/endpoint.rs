@@ -381,7 +381,7 @@ pub(crate) fn _open_error(
     event: PyRef<'_, SessionOpenFailed>,
     what: &str,
 ) -> Py<PyAny> {
-    let reason = match event.reason {
+    let reason = match event.reason.as_str() {
         "timeout" => OpenFailure::Timeout,
         "keying_failed" => OpenFailure::KeyingFailed,
         "unreachable" => match event.address.as_deref().and_then(|a| a.parse().ok()) {

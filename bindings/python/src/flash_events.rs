@@ -1,7 +1,8 @@
 //! Events of the Flash layer (`NetConnection`) and of the rendezvous
 //! `Server`, as small frozen classes with a `kind` string, like the
-//! endpoint events in [`crate::events`]; and the `Server.sessions()` /
-//! `Server.streams()` views.
+//! endpoint events in [`crate::events`] (and built the same way, from
+//! core's descriptions); and the `Server.sessions()` / `Server.streams()`
+//! views (core's `client_info` and `stream_info` records).
 
 use crate::events::event_class;
 use crate::netconnection::NetStream;
@@ -51,52 +52,44 @@ event_class! {
     }
 }
 
-/// A message of a stream being played: audio (type 8), video (9), data
-/// (18: AMF0 values, see `values()`) or another RTMP message type.
-#[pyclass(frozen, get_all, module = "rtmfp")]
-pub(crate) struct Media {
-    /// The NetStream that plays.
-    pub(crate) stream: Option<Py<NetStream>>,
-    /// The RTMP message type (`rtmfp.MessageType`).
-    pub(crate) message_type: u8,
-    /// The RTMP timestamp in milliseconds.
-    pub(crate) timestamp: u32,
-    /// The payload, byte for byte what the publisher sent (an FLV tag
-    /// body for audio and video).
-    pub(crate) payload: Py<PyBytes>,
-}
-
-#[pymethods]
-impl Media {
-    /// The event's kind.
-    #[classattr]
-    fn kind() -> &'static str {
-        "media"
-    }
-
-    /// A data message's values (`send_data(*values)`), as Python values.
-    /// Raises `InvalidArgument` for another message type or bad AMF.
-    fn values(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        let ty = self.message_type;
-        if ty != message_type::DATA_AMF0 && ty != message_type::DATA_AMF3 {
-            return Err(crate::errors::invalid(
-                py,
-                format!("message type {ty} is not a data message (18 or 15)"),
-            ));
+event_class! {
+    /// A message of a stream being played: audio (type 8), video (9), data
+    /// (18: AMF0 values, see `values()`) or another RTMP message type.
+    Media = "media" {
+        /// The NetStream that plays.
+        stream: Option<Py<NetStream>>,
+        /// The RTMP message type (`rtmfp.MessageType`).
+        message_type: u8,
+        /// The RTMP timestamp in milliseconds.
+        timestamp: u32,
+        /// The payload, byte for byte what the publisher sent (an FLV tag
+        /// body for audio and video).
+        payload: Py<PyBytes>,
+    } methods {
+        /// A data message's values (`send_data(*values)`), as Python values.
+        /// Raises `InvalidArgument` for another message type or bad AMF.
+        fn values(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+            let ty = self.message_type;
+            if ty != message_type::DATA_AMF0 && ty != message_type::DATA_AMF3 {
+                return Err(crate::errors::invalid(
+                    py,
+                    format!("message type {ty} is not a data message (18 or 15)"),
+                ));
+            }
+            let values = decode_values(ty, self.payload.as_bytes(py))
+                .map_err(|e| crate::errors::invalid(py, format!("bad data message: {e}")))?;
+            crate::amf::list(py, &values)
         }
-        let values = decode_values(ty, self.payload.as_bytes(py))
-            .map_err(|e| crate::errors::invalid(py, format!("bad data message: {e}")))?;
-        crate::amf::list(py, &values)
-    }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Media(stream={}, message_type={}, timestamp={}, payload=<{} bytes>)",
-            crate::events::short_repr((&self.stream).into_pyobject(py)?.as_any())?,
-            self.message_type,
-            self.timestamp,
-            self.payload.as_bytes(py).len()
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Media(stream={}, message_type={}, timestamp={}, payload=<{} bytes>)",
+                crate::events::short_repr((&self.stream).into_pyobject(py)?.as_any())?,
+                self.message_type,
+                self.timestamp,
+                self.payload.as_bytes(py).len()
+            ))
+        }
     }
 }
 
@@ -390,109 +383,76 @@ event_class! {
     }
 }
 
-/// One client session, as `Server.sessions()` lists it.
-#[pyclass(frozen, get_all, module = "rtmfp")]
-pub(crate) struct ServerSession {
-    /// The session number.
-    pub(crate) session: u64,
-    /// The client's peer ID.
-    pub(crate) peer_id: Option<String>,
-    /// The session's far address.
-    pub(crate) address: String,
-    /// Its `setPeerInfo` addresses.
-    pub(crate) addresses: Vec<String>,
-    /// Whether `connect` succeeded.
-    pub(crate) connected: bool,
-    /// Behind a NAT (its address is not among its `setPeerInfo` ones);
-    /// None before `setPeerInfo`.
-    pub(crate) behind_nat: Option<bool>,
-    /// The `app` it connected to.
-    pub(crate) app: String,
-    /// Its developer key.
-    pub(crate) key: Option<String>,
-    /// Names it registered.
-    pub(crate) names: Vec<String>,
-    /// Streams it publishes through the server.
-    pub(crate) publishing: Vec<String>,
-    /// Streams it plays through the server.
-    pub(crate) playing: Vec<String>,
-    /// Audio and video messages it sent to the server.
-    pub(crate) media_in: u64,
-}
-
-#[pymethods]
-impl ServerSession {
-    fn __repr__(&self) -> String {
-        format!(
-            "<rtmfp.ServerSession {} peer {} at {}{}>",
-            self.session,
-            self.peer_id
-                .as_deref()
-                .map_or("?", |p| &p[..p.len().min(16)]),
-            self.address,
-            if self.connected {
-                ""
-            } else {
-                " (not connected)"
-            }
-        )
+event_class! {
+    /// One client session, as `Server.sessions()` lists it.
+    record ServerSession = "client_info" {
+        /// The session number.
+        session: u64,
+        /// The client's peer ID.
+        peer_id: Option<String>,
+        /// The session's far address.
+        address: String,
+        /// Its `setPeerInfo` addresses.
+        addresses: Vec<String>,
+        /// Whether `connect` succeeded.
+        connected: bool,
+        /// Behind a NAT (its address is not among its `setPeerInfo` ones);
+        /// None before `setPeerInfo`.
+        behind_nat: Option<bool>,
+        /// The `app` it connected to.
+        app: String,
+        /// Its developer key.
+        key: Option<String>,
+        /// Names it registered.
+        names: Vec<String>,
+        /// Streams it publishes through the server.
+        publishing: Vec<String>,
+        /// Streams it plays through the server.
+        playing: Vec<String>,
+        /// Audio and video messages it sent to the server.
+        media_in: u64,
+    } methods {
+        fn __repr__(&self) -> String {
+            format!(
+                "<rtmfp.ServerSession {} peer {} at {}{}>",
+                self.session,
+                self.peer_id
+                    .as_deref()
+                    .map_or("?", |p| &p[..p.len().min(16)]),
+                self.address,
+                if self.connected {
+                    ""
+                } else {
+                    " (not connected)"
+                }
+            )
+        }
     }
 }
 
-/// One stream published to the server, as `Server.streams()` lists it.
-#[pyclass(frozen, get_all, module = "rtmfp")]
-pub(crate) struct ServerStream {
-    /// The stream name.
-    pub(crate) name: String,
-    /// The publisher's session number.
-    pub(crate) publisher: u64,
-    /// The publisher's peer ID.
-    pub(crate) publisher_id: Option<String>,
-    /// How many clients play it.
-    pub(crate) players: usize,
-    /// Messages received from the publisher.
-    pub(crate) messages: u64,
-    /// Payload bytes received from the publisher.
-    pub(crate) bytes: u64,
-    /// Messages sent to players.
-    pub(crate) relayed: u64,
-}
-
-#[pymethods]
-impl ServerStream {
-    fn __repr__(&self) -> String {
-        format!(
-            "<rtmfp.ServerStream {:?} publisher {} players {}>",
-            self.name, self.publisher, self.players
-        )
+event_class! {
+    /// One stream published to the server, as `Server.streams()` lists it.
+    record ServerStream = "stream_info" {
+        /// The stream name.
+        name: String,
+        /// The publisher's session number.
+        publisher: u64,
+        /// The publisher's peer ID.
+        publisher_id: Option<String>,
+        /// How many clients play it.
+        players: usize,
+        /// Messages received from the publisher.
+        messages: u64,
+        /// Payload bytes received from the publisher.
+        bytes: u64,
+        /// Messages sent to players.
+        relayed: u64,
+    } methods {
+        fn __repr__(&self) -> String {
+            format!(
+                "<rtmfp.ServerStream {:?} publisher {} players {}>",
+                self.name, self.publisher, self.players
+            )
+        }
     }
-}
-
-/// Adds the classes to the module.
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<NetStatus>()?;
-    m.add_class::<StreamCreated>()?;
-    m.add_class::<UserControl>()?;
-    m.add_class::<Media>()?;
-    m.add_class::<NetCommand>()?;
-    m.add_class::<CallResult>()?;
-    m.add_class::<PeerConnect>()?;
-    m.add_class::<PeerStreamOpened>()?;
-    m.add_class::<PeerStreamClosed>()?;
-    m.add_class::<KeepaliveTimers>()?;
-    m.add_class::<ClientConnected>()?;
-    m.add_class::<ClientRejected>()?;
-    m.add_class::<ClientPeerInfo>()?;
-    m.add_class::<ClientDisconnected>()?;
-    m.add_class::<StreamPublished>()?;
-    m.add_class::<StreamUnpublished>()?;
-    m.add_class::<StreamPlaying>()?;
-    m.add_class::<StreamRejected>()?;
-    m.add_class::<PeerIntroduced>()?;
-    m.add_class::<NameRegistered>()?;
-    m.add_class::<ServerAsk>()?;
-    m.add_class::<ServerAskEnded>()?;
-    m.add_class::<ServerSession>()?;
-    m.add_class::<ServerStream>()?;
-    Ok(())
 }

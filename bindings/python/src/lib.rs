@@ -6,7 +6,8 @@
 //! Layout:
 //! - [`endpoint`]: `Endpoint` (identity, sockets, I/O thread, events);
 //! - [`session`]: `Session`, `Flow` (sending), `RecvFlow` (receiving);
-//! - [`events`]: one frozen class per endpoint event;
+//! - [`events`]: one frozen class per endpoint event, and the generic
+//!   conversion of every event from core's description;
 //! - [`shared`]: the state behind one endpoint (runtime handle, events
 //!   set aside by blocking waits) and the blocking waits themselves;
 //! - [`errors`]: the `rtmfp.Error` hierarchy;
@@ -58,7 +59,6 @@ fn _rtmfp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<check::CheckReport>()?;
     m.add_function(wrap_pyfunction!(check::check, m)?)?;
     m.add_class::<server::ServerEventIterator>()?;
-    flash_events::register(m)?;
     m.add("DIRECT_CONNECTIONS", netconnection::DIRECT_CONNECTIONS)?;
     m.add("CONNECT_TO_FMS", netconnection::CONNECT_TO_FMS)?;
     m.add_function(wrap_pyfunction!(netconnection::_call_outcome, m)?)?;

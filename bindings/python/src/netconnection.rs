@@ -15,14 +15,12 @@
 
 use crate::convert::{self, copy_bytes, duration, hex, AddrList};
 use crate::errors::{self, Kind, NetOrRaise};
-use crate::flash_events::{
-    CallResult, KeepaliveTimers, Media, NetCommand, NetStatus, PeerConnect, PeerStreamClosed,
-    PeerStreamOpened, StreamCreated, UserControl,
-};
+use crate::events::{self, Ids};
+use crate::flash_events::{CallResult, NetStatus};
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::flash::client::{ClientEvent, PeerStreamId, StreamId};
@@ -30,7 +28,7 @@ use rtmfp_core::flash::command::StatusInfo;
 use rtmfp_core::flash::{
     NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
 };
-use rtmfp_core::host::outcome;
+use rtmfp_core::host::{outcome, Description, Field, Value as Described};
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -96,17 +94,6 @@ fn not_connected(py: Python<'_>) -> PyErr {
     )
 }
 
-fn status_dict<'py>(py: Python<'py>, info: &StatusInfo) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("level", &info.level)?;
-    d.set_item("code", &info.code)?;
-    d.set_item("description", &info.description)?;
-    for (k, v) in &info.extra {
-        d.set_item(k, crate::amf::to_python(py, v)?)?;
-    }
-    Ok(d)
-}
-
 /// The value of a call's answer, or `CallError` for `_error` (core's
 /// words).
 fn call_outcome(
@@ -125,6 +112,18 @@ fn call_outcome(
 fn lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> PyResult<String> {
     let answer = value.bind(py).extract::<String>().ok();
     outcome::lookup_answer(answer.as_deref(), name).map_err(|r| errors::refused(py, r))
+}
+
+/// A NetConnection's ids: its `NetStream` objects.
+struct Streams<'a, 'py>(&'a Bound<'py, NetConnection>);
+
+impl Ids for Streams<'_, '_> {
+    fn stream(&self, py: Python<'_>, id: StreamId) -> PyResult<Py<PyAny>> {
+        Ok(match NetConnection::stream_object(self.0, Some(id))? {
+            Some(stream) => stream.into_any(),
+            None => py.None(),
+        })
+    }
 }
 
 impl NetConnection {
@@ -178,189 +177,128 @@ impl NetConnection {
         )?))
     }
 
-    /// Converts one client event, running `on_peer_connect` for a
+    /// Converts one client event through core's description, adding
+    /// Python's own fields (see below); runs `on_peer_connect` for a
     /// `PeerConnect` (see the module docs).
     fn convert(slf: &Bound<'_, Self>, py: Python<'_>, event: ClientEvent) -> PyResult<Py<PyAny>> {
         let this = slf.get();
-        let stream = |id: Option<StreamId>| Self::stream_object(slf, id);
-        let obj: Py<PyAny> = match event {
-            ClientEvent::Status { stream: s, info } => Py::new(
-                py,
-                NetStatus {
-                    stream: stream(s)?,
-                    info: status_dict(py, &info)?.unbind(),
-                    code: info.code,
-                    level: info.level,
-                    description: info.description,
-                },
-            )?
-            .into_any(),
-            ClientEvent::StreamCreated {
-                stream: s,
-                stream_id,
-            } => Py::new(
-                py,
-                StreamCreated {
-                    stream: stream(Some(s))?,
-                    stream_id,
-                },
-            )?
-            .into_any(),
-            ClientEvent::UserControl { stream: s, event } => Py::new(
-                py,
-                UserControl {
-                    stream: stream(s)?,
-                    event: format!("{event:?}"),
-                },
-            )?
-            .into_any(),
-            ClientEvent::Media {
-                stream: s,
-                message_type,
-                timestamp,
-                payload,
-            } => Py::new(
-                py,
-                Media {
-                    stream: stream(Some(s))?,
-                    message_type,
-                    timestamp,
-                    payload: PyBytes::new(py, &payload).unbind(),
-                },
-            )?
-            .into_any(),
-            ClientEvent::Command { stream: s, command } => Py::new(
-                py,
-                NetCommand {
-                    stream: stream(s)?,
-                    name: command.name.clone(),
-                    command_object: crate::amf::to_python(py, &command.command_object)?,
-                    args: crate::amf::list(py, &command.args)?,
-                },
-            )?
-            .into_any(),
-            ClientEvent::CallResult {
-                transaction_id,
-                ok,
-                response,
-            } => {
-                let info = if ok { None } else { response.status_info() };
-                Py::new(
-                    py,
-                    CallResult {
-                        transaction_id: transaction_id as u64,
-                        ok,
-                        result: match response.args.first() {
-                            Some(v) => crate::amf::to_python(py, v)?,
-                            None => py.None(),
-                        },
-                        args: crate::amf::list(py, &response.args)?,
-                        code: info.as_ref().map(|i| i.code.clone()),
-                        description: info.map(|i| i.description),
-                    },
-                )?
-                .into_any()
-            }
-            ClientEvent::PeerConnect { peer } => {
-                let callback = peer
-                    .stream
-                    .and_then(|s| lock(&this.callbacks).get(&s).map(|c| c.clone_ref(py)));
-                let peer_hex = peer.far_id_hex();
-                let who = peer_hex
-                    .as_deref()
-                    .map_or_else(|| "?".to_owned(), |h| h[..16].to_owned());
-                let decision: Option<String> = match callback {
-                    None => None,
-                    Some(cb) => {
-                        let answer = cb
-                            .bind(py)
-                            .call1((peer_hex.clone(), peer.name.clone()))
-                            .and_then(|a| verdict(&a, REJECTED_BY_CALLBACK));
-                        match answer {
-                            Ok(decision) => decision,
-                            Err(e) => {
-                                let consequence = format!(
-                                    "the subscriber {who}... of {:?} was rejected",
-                                    peer.name
-                                );
-                                this.outbox.push_error(callback_failed(
-                                    py,
-                                    e,
-                                    "on_peer_connect",
-                                    &consequence,
-                                ));
-                                Some("the publisher's on_peer_connect failed".to_owned())
-                            }
-                        }
-                    }
-                };
-                lock(&this.subscribers).insert(peer.id, peer_hex.clone());
-                let id = peer.id;
-                let applied = match &decision {
-                    None => this.with(py, move |c| c.accept_peer(id)),
-                    Some(reason) => {
-                        let reason = reason.clone();
-                        this.with(py, move |c| c.reject_peer(id, &reason))
-                    }
-                };
-                let (accepted, reason) = match (decision, applied) {
-                    (None, Ok(())) => (true, None),
-                    (Some(reason), _) => (false, Some(reason)),
-                    (None, Err(e)) => (
-                        false,
-                        Some(format!("the subscriber is gone: {}", e.value(py))),
-                    ),
-                };
-                Py::new(
-                    py,
-                    PeerConnect {
-                        stream: stream(peer.stream)?,
-                        peer_id: peer_hex,
-                        name: peer.name,
-                        address: peer.far_address.to_string(),
-                        accepted,
-                        reason,
-                    },
-                )?
-                .into_any()
-            }
-            ClientEvent::PeerStreamOpened { peer } => {
-                let peer_hex = peer.far_id_hex();
-                lock(&this.subscribers).insert(peer.id, peer_hex.clone());
-                Py::new(
-                    py,
-                    PeerStreamOpened {
-                        stream: stream(peer.stream)?,
-                        peer_id: peer_hex,
-                        name: peer.name,
-                        address: peer.far_address.to_string(),
-                    },
-                )?
-                .into_any()
-            }
-            ClientEvent::PeerStreamClosed {
-                peer,
-                stream: s,
-                reason,
-            } => Py::new(
-                py,
-                PeerStreamClosed {
-                    stream: stream(s)?,
-                    peer_id: lock(&this.subscribers).remove(&peer).flatten(),
-                    reason,
-                },
-            )?
-            .into_any(),
-            ClientEvent::KeepaliveTimers { server, peer } => Py::new(
-                py,
-                KeepaliveTimers {
-                    server: server.as_secs_f64(),
-                    peer: peer.as_secs_f64(),
-                },
-            )?
-            .into_any(),
+        // Python's `UserControl.event`: core's event in words (Debug).
+        let user_control = match &event {
+            ClientEvent::UserControl { event, .. } => Some(format!("{event:?}")),
+            _ => None,
         };
-        Ok(obj)
+        let mut d = events::describe(event);
+        match d.kind {
+            "status" => {
+                // `info`: the whole info object, its code, level and
+                // description first.
+                let mut head = Vec::new();
+                for name in ["level", "code", "description"] {
+                    let value = events::text(&d, name).unwrap_or_default();
+                    head.push((name.to_owned(), Value::String(value.to_owned())));
+                }
+                if let Some(Field {
+                    value: Described::Amf(Value::Object(info)),
+                    ..
+                }) = d.fields.iter_mut().find(|f| f.name == "info")
+                {
+                    info.properties.splice(0..0, head);
+                }
+            }
+            "user_control" => events::set(&mut d, "event", user_control),
+            "call_result" => {
+                if let Described::F64(t) = events::take(&mut d, "transaction_id") {
+                    events::set(&mut d, "transaction_id", t as u64);
+                }
+                let first = match d.get("args") {
+                    Some(Described::List(args)) => args.first().cloned(),
+                    _ => None,
+                };
+                events::set(&mut d, "result", first);
+                if d.get("ok") == Some(&Described::Bool(true)) {
+                    events::set(&mut d, "code", Described::Null);
+                    events::set(&mut d, "description", Described::Null);
+                }
+            }
+            "peer_connect" | "peer_stream_opened" => {
+                let Some(&Described::PeerStream(id)) = d.get("id") else {
+                    return Err(errors::err(py, Kind::Net, "a peer event without its id"));
+                };
+                let peer_hex = events::peer_hex(&d, "peer_id");
+                lock(&this.subscribers).insert(id, peer_hex.clone());
+                if d.kind == "peer_connect" {
+                    let (accepted, reason) = this.peer_connect(py, &d, id, peer_hex);
+                    events::set(&mut d, "accepted", accepted);
+                    events::set(&mut d, "reason", reason);
+                }
+            }
+            "peer_stream_closed" => {
+                let peer_id = match events::take(&mut d, "peer") {
+                    Described::PeerStream(id) => lock(&this.subscribers).remove(&id).flatten(),
+                    _ => None,
+                };
+                events::set(&mut d, "peer_id", peer_id);
+            }
+            _ => {}
+        }
+        events::construct(py, &Streams(slf), d)
+    }
+
+    /// Runs the stream's `on_peer_connect` (if any) on subscriber `id` and
+    /// applies its verdict: whether it was accepted, and why not.
+    fn peer_connect(
+        &self,
+        py: Python<'_>,
+        d: &Description,
+        id: PeerStreamId,
+        peer_hex: Option<String>,
+    ) -> (bool, Option<String>) {
+        let callback = match d.get("stream") {
+            Some(Described::Stream(s)) => lock(&self.callbacks).get(s).map(|c| c.clone_ref(py)),
+            _ => None,
+        };
+        let name = events::text(d, "name").unwrap_or_default();
+        let who = peer_hex
+            .as_deref()
+            .map_or_else(|| "?".to_owned(), |h| h[..16].to_owned());
+        let decision: Option<String> = match callback {
+            None => None,
+            Some(cb) => {
+                let answer = cb
+                    .bind(py)
+                    .call1((peer_hex, name))
+                    .and_then(|a| verdict(&a, REJECTED_BY_CALLBACK));
+                match answer {
+                    Ok(decision) => decision,
+                    Err(e) => {
+                        let consequence =
+                            format!("the subscriber {who}... of {name:?} was rejected");
+                        self.outbox.push_error(callback_failed(
+                            py,
+                            e,
+                            "on_peer_connect",
+                            &consequence,
+                        ));
+                        Some("the publisher's on_peer_connect failed".to_owned())
+                    }
+                }
+            }
+        };
+        let applied = match &decision {
+            None => self.with(py, move |c| c.accept_peer(id)),
+            Some(reason) => {
+                let reason = reason.clone();
+                self.with(py, move |c| c.reject_peer(id, &reason))
+            }
+        };
+        match (decision, applied) {
+            (None, Ok(())) => (true, None),
+            (Some(reason), _) => (false, Some(reason)),
+            (None, Err(e)) => (
+                false,
+                Some(format!("the subscriber is gone: {}", e.value(py))),
+            ),
+        }
     }
 
     /// The next event (see [`Outbox::next`]).

@@ -15,11 +15,7 @@
 
 use crate::convert::{duration, AddrList};
 use crate::errors::{self, OrRaise};
-use crate::flash_events::{
-    ClientConnected, ClientDisconnected, ClientPeerInfo, ClientRejected, NameRegistered,
-    PeerIntroduced, ServerAsk, ServerAskEnded, ServerSession, ServerStream, StreamPlaying,
-    StreamPublished, StreamRejected, StreamUnpublished,
-};
+use crate::events;
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
@@ -28,11 +24,9 @@ use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::host::{Describe, Description, Value as Described};
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
-use rtmfp_core::rendezvous::{
-    AskEnd, AskKind, AskRequest, Asks, Hooks, KeySet, Limit, ServerConfig, ServerEvent,
-    ServerHandle,
-};
+use rtmfp_core::rendezvous::{Asks, Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -164,51 +158,33 @@ impl Server {
         Ok(())
     }
 
-    /// Runs the hook a parked request waits for and sends its verdict.
-    fn on_ask(&self, py: Python<'_>, id: u64, request: AskRequest) -> PyResult<ServerAsk> {
-        let (what, session, peer_id, address, app, key, name) = match &request {
-            AskRequest::Connect(r) => (
-                "connect",
-                r.session,
-                r.peer_id,
-                r.address,
-                &r.app,
-                r.key.clone(),
-                None,
-            ),
-            AskRequest::Publish(r) | AskRequest::Play(r) => {
-                let what = if request.kind() == AskKind::Publish {
-                    "publish"
-                } else {
-                    "play"
-                };
-                (
-                    what,
-                    r.session,
-                    r.peer_id,
-                    r.address,
-                    &r.app,
-                    None,
-                    Some(r.name.clone()),
-                )
-            }
+    /// Runs the hook a parked request (an `ask` event) waits for, sends
+    /// its verdict and adds it to the event (`accepted`, `pending`,
+    /// `reason`).
+    fn on_ask(&self, py: Python<'_>, d: &mut Description) -> PyResult<()> {
+        let id = match d.get("id") {
+            Some(Described::U64(id)) => *id,
+            _ => 0,
         };
-        let peer_id = peer_id.map(|p| to_hex(&p));
-        let (hook, args, target) = match request.kind() {
-            AskKind::Connect => (
+        let what = events::text(d, "what").unwrap_or_default().to_owned();
+        let session = events::session_of(d).map_or(0, |s| s.0);
+        let peer_id = events::peer_hex(d, "peer_id");
+        let app = events::text(d, "app").unwrap_or_default();
+        let (hook, args, target) = match what.as_str() {
+            "connect" => (
                 self.hook(py, |h| &h.on_connect),
                 PyTuple::new(
                     py,
                     [
-                        peer_id.clone().into_pyobject(py)?.into_any(),
+                        peer_id.into_pyobject(py)?.into_any(),
                         PyString::new(py, app).into_any(),
-                        key.clone().into_pyobject(py)?.into_any(),
+                        events::text(d, "key").into_pyobject(py)?.into_any(),
                     ],
                 )?,
-                format!("client session {}", session.0),
+                format!("client session {session}"),
             ),
             kind => (
-                if kind == AskKind::Publish {
+                if kind == "publish" {
                     self.hook(py, |h| &h.on_publish)
                 } else {
                     self.hook(py, |h| &h.on_play)
@@ -216,11 +192,11 @@ impl Server {
                 PyTuple::new(
                     py,
                     [
-                        peer_id.clone().into_pyobject(py)?.into_any(),
-                        PyString::new(py, name.as_deref().unwrap_or("")).into_any(),
+                        peer_id.into_pyobject(py)?.into_any(),
+                        PyString::new(py, events::text(d, "name").unwrap_or("")).into_any(),
                     ],
                 )?,
-                format!("the {what}er (session {})", session.0),
+                format!("the {what}er (session {session})"),
             ),
         };
         let hook_name = format!("on_{what}");
@@ -251,19 +227,10 @@ impl Server {
                 reason = Some(format!("the verdict did not apply: {e}"));
             }
         }
-        Ok(ServerAsk {
-            id,
-            what: what.to_owned(),
-            session: session.0,
-            peer_id,
-            address: address.to_string(),
-            app: app.clone(),
-            key,
-            name,
-            accepted: !pending && reason.is_none(),
-            pending,
-            reason,
-        })
+        events::set(d, "accepted", !pending && reason.is_none());
+        events::set(d, "pending", pending);
+        events::set(d, "reason", reason);
+        Ok(())
     }
 
     /// Runs a veto hook: `Now(Some(reason))` if it refused or raised (then
@@ -363,57 +330,22 @@ impl Server {
         lock(&self.clients).get(&session).cloned().flatten()
     }
 
+    /// Converts one server event through core's description, adding
+    /// Python's own fields: the peer ID of a stream event's client, the
+    /// compatibility `accepted` and `reason` of an outcome, a hook's
+    /// verdict (see [`Self::on_ask`]).
     fn convert(&self, py: Python<'_>, event: ServerEvent) -> PyResult<Py<PyAny>> {
-        let hex = |p: Option<rtmfp_core::crypto::PeerId>| p.map(|p| to_hex(&p));
-        let obj: Py<PyAny> = match event {
-            ServerEvent::Connected { client } => {
-                let peer_id = client.peer_id_hex();
-                lock(&self.clients).insert(client.session, peer_id.clone());
-                Py::new(
-                    py,
-                    ClientConnected {
-                        session: client.session.0,
-                        peer_id,
-                        address: client.address.to_string(),
-                        app: client.app,
-                        key: client.key,
-                        accepted: true,
-                        reason: None,
-                    },
-                )?
-                .into_any()
+        let mut d = events::describe(event);
+        let session = events::session_of(&d).unwrap_or(SessionHandle(0));
+        match d.kind {
+            "connected" => {
+                let peer_id = events::peer_hex(&d, "peer_id");
+                lock(&self.clients).insert(session, peer_id);
             }
-            ServerEvent::Rejected {
-                session,
-                peer_id,
-                reason,
-            } => Py::new(
-                py,
-                ClientRejected {
-                    session: session.0,
-                    peer_id: hex(peer_id),
-                    reason,
-                },
-            )?
-            .into_any(),
-            ServerEvent::PeerInfo {
-                session,
-                peer_id,
-                addresses,
-            } => Py::new(
-                py,
-                ClientPeerInfo {
-                    session: session.0,
-                    peer_id: hex(peer_id),
-                    addresses: addrs(&addresses),
-                },
-            )?
-            .into_any(),
-            ServerEvent::Disconnected { client } => {
-                lock(&self.clients).remove(&client.session);
-                let peer_id = client.peer_id_hex();
+            "disconnected" => {
+                lock(&self.clients).remove(&session);
                 if let Some(hook) = self.hook(py, |h| &h.on_disconnect) {
-                    if let Err(e) = hook.bind(py).call1((peer_id.clone(),)) {
+                    if let Err(e) = hook.bind(py).call1((events::peer_hex(&d, "peer_id"),)) {
                         self.outbox.push_error(callback_failed(
                             py,
                             e,
@@ -422,101 +354,18 @@ impl Server {
                         ));
                     }
                 }
-                Py::new(
-                    py,
-                    ClientDisconnected {
-                        session: client.session.0,
-                        peer_id,
-                        address: client.address.to_string(),
-                        app: client.app,
-                        names: client.names,
-                    },
-                )?
-                .into_any()
             }
-            ServerEvent::Published { session, name } => Py::new(
-                py,
-                StreamPublished {
-                    session: session.0,
-                    peer_id: self.peer_of(session),
-                    name,
-                    accepted: true,
-                    reason: None,
-                },
-            )?
-            .into_any(),
-            ServerEvent::Unpublished { session, name } => Py::new(
-                py,
-                StreamUnpublished {
-                    session: session.0,
-                    peer_id: self.peer_of(session),
-                    name,
-                },
-            )?
-            .into_any(),
-            ServerEvent::Playing { session, name } => Py::new(
-                py,
-                StreamPlaying {
-                    session: session.0,
-                    peer_id: self.peer_of(session),
-                    name,
-                    accepted: true,
-                    reason: None,
-                },
-            )?
-            .into_any(),
-            ServerEvent::StreamRejected {
-                session,
-                name,
-                reason,
-            } => Py::new(
-                py,
-                StreamRejected {
-                    session: session.0,
-                    peer_id: self.peer_of(session),
-                    name,
-                    reason,
-                },
-            )?
-            .into_any(),
-            ServerEvent::Introduced {
-                initiator,
-                target,
-                addresses,
-            } => Py::new(
-                py,
-                PeerIntroduced {
-                    initiator: initiator.to_string(),
-                    peer_id: to_hex(&target),
-                    addresses: addrs(&addresses),
-                },
-            )?
-            .into_any(),
-            ServerEvent::NameRegistered { peer_id, name } => Py::new(
-                py,
-                NameRegistered {
-                    peer_id: to_hex(&peer_id),
-                    name,
-                },
-            )?
-            .into_any(),
-            ServerEvent::Asked { id, request } => {
-                Py::new(py, self.on_ask(py, id, request)?)?.into_any()
+            "published" | "unpublished" | "playing" | "stream_rejected" => {
+                events::set(&mut d, "peer_id", self.peer_of(session));
             }
-            ServerEvent::AskEnded { id, end } => Py::new(
-                py,
-                ServerAskEnded {
-                    id,
-                    end: match end {
-                        AskEnd::Gone => "gone",
-                        AskEnd::Expired | AskEnd::Answered => "expired",
-                    }
-                    .to_owned(),
-                },
-            )?
-            .into_any(),
-        };
-        Ok(obj)
+            "ask" => self.on_ask(py, &mut d)?,
+            _ => {}
+        }
+        if matches!(d.kind, "connected" | "published" | "playing") {
+            events::set(&mut d, "accepted", true);
+            events::set(&mut d, "reason", Described::Null);
+        }
+        events::construct(py, &events::Numbers, d)
     }
 
     pub(crate) fn read(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
@@ -753,23 +602,7 @@ impl Server {
         let sessions = self.live.with(py, |s| s.sessions())?.or_raise(py)?;
         let out = PyList::empty(py);
         for c in sessions {
-            out.append(Py::new(
-                py,
-                ServerSession {
-                    session: c.session.0,
-                    peer_id: c.peer_id_hex(),
-                    address: c.address.to_string(),
-                    addresses: addrs(&c.addresses),
-                    connected: c.connected,
-                    behind_nat: c.behind_nat,
-                    app: c.app,
-                    key: c.key,
-                    names: c.names,
-                    publishing: c.publishing,
-                    playing: c.playing,
-                    media_in: c.media_in,
-                },
-            )?)?;
+            out.append(events::construct(py, &events::Numbers, c.describe())?)?;
         }
         Ok(out)
     }
@@ -780,18 +613,7 @@ impl Server {
         let streams = self.live.with(py, |s| s.streams())?.or_raise(py)?;
         let out = PyList::empty(py);
         for s in streams {
-            out.append(Py::new(
-                py,
-                ServerStream {
-                    name: s.name,
-                    publisher: s.publisher.0,
-                    publisher_id: s.publisher_id.map(|p| to_hex(&p)),
-                    players: s.players,
-                    messages: s.messages,
-                    bytes: s.bytes,
-                    relayed: s.relayed,
-                },
-            )?)?;
+            out.append(events::construct(py, &events::Numbers, s.describe())?)?;
         }
         Ok(out)
     }
