@@ -127,7 +127,7 @@ impl Source for Shared {
             | Event::SessionOpenFailed { session, .. } => lock(&self.opening).resolved(session.0),
             _ => {}
         }
-        Some(OwnedEvent::new(e))
+        OwnedEvent::of(e)
     }
 
     fn what(&self) -> &'static str {

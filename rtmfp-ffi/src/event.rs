@@ -2,16 +2,11 @@
 
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void, CString};
-use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
-use rtmfp_core::crypto::PeerId;
-use rtmfp_core::endpoint::{CloseReason, Event, OpenFailure, Role};
-use rtmfp_core::flash::client::PeerStreamInfo;
-use rtmfp_core::flash::command::decode_values;
 use rtmfp_core::flash::peer_id::from_hex;
-use rtmfp_core::flash::{ClientEvent, StatusInfo, Value};
-use rtmfp_core::rendezvous::{AskEnd, AskKind, AskRequest, ClientInfo, ServerEvent};
+use rtmfp_core::flash::StatusInfo;
+use rtmfp_core::host::{Describe, Field, Value};
 
 use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
@@ -368,34 +363,6 @@ pub(crate) fn cstring(s: &str) -> CString {
     CString::new(s.replace('\0', "\\0")).unwrap_or_default()
 }
 
-/// Collects the strings of an event while it is built.
-#[derive(Default)]
-struct Strings(Vec<CString>);
-
-impl Strings {
-    /// A pointer to a copy of `s` that lives as long as the event.
-    fn add(&mut self, s: &str) -> *const c_char {
-        let c = cstring(s);
-        // The CString's heap buffer does not move when it is moved.
-        let p = c.as_ptr();
-        self.0.push(c);
-        p
-    }
-
-    fn opt(&mut self, s: Option<&str>) -> *const c_char {
-        s.map_or(std::ptr::null(), |s| self.add(s))
-    }
-}
-
-/// "ip:port,ip:port,..."
-fn join_addrs(addrs: &[SocketAddr]) -> String {
-    addrs
-        .iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// An event with every field 0 / NULL / "".
 fn blank(t: rtmfp_event_type) -> rtmfp_event {
     rtmfp_event {
@@ -436,410 +403,317 @@ fn blank(t: rtmfp_event_type) -> rtmfp_event {
     }
 }
 
-fn set_peer_id(ev: &mut rtmfp_event, id: Option<PeerId>) {
-    if let Some(id) = id {
-        ev.has_peer_id = true;
-        ev.peer_id = id;
+/// The C type of a described event's kind (`host::describe`); `None` for
+/// the kinds C does not report (user_control, keepalive_timers).
+fn event_type(kind: &str) -> Option<rtmfp_event_type> {
+    use rtmfp_event_type as T;
+    Some(match kind {
+        "session_opened" => T::SessionOpened,
+        "session_open_failed" => T::SessionOpenFailed,
+        "session_closed" => T::SessionClosed,
+        "unmatched_ihello" => T::UnmatchedIhello,
+        "far_address_changed" => T::FarAddressChanged,
+        "flow_opened" => T::FlowOpened,
+        "message" => T::Message,
+        "flow_finished" => T::FlowFinished,
+        "message_delivered" => T::MessageDelivered,
+        "message_abandoned" => T::MessageAbandoned,
+        "flow_writable" => T::FlowWritable,
+        "flow_rejected" => T::FlowRejected,
+        "flow_complete" => T::FlowComplete,
+        "status" => T::Netstatus,
+        "stream_created" => T::StreamCreated,
+        "media" => T::Media,
+        "peer_connect" => T::PeerConnect,
+        "peer_stream_opened" => T::PeerStreamOpened,
+        "peer_stream_closed" => T::PeerStreamClosed,
+        "call_result" => T::CallResult,
+        "command" => T::Command,
+        "connected" => T::ServerConnected,
+        "rejected" => T::ServerConnectRejected,
+        "disconnected" => T::ServerDisconnected,
+        "peer_info" => T::ServerPeerInfo,
+        "published" => T::ServerPublished,
+        "unpublished" => T::ServerUnpublished,
+        "playing" => T::ServerPlaying,
+        "stream_rejected" => T::ServerStreamRejected,
+        "introduced" => T::ServerIntroduced,
+        "name_registered" => T::ServerNameRegistered,
+        "ask" => T::ServerAsk,
+        "ask_ended" => T::ServerAskEnded,
+        _ => return None,
+    })
+}
+
+/// Where a described field goes in the flat rtmfp_event.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Not in the C struct.
+    Skip,
+    /// A number member (an id, a count, a flag, a C enum value).
+    Num(fn(&mut rtmfp_event, u64)),
+    /// A string member (pointing into the event's strings).
+    Str(fn(&mut rtmfp_event) -> &mut *const c_char),
+    /// An "ip:port" member.
+    Addr(fn(&mut rtmfp_event) -> &mut [c_char; RTMFP_ADDR_STRLEN]),
+    /// `peer_id`, and `has_peer_id` set.
+    PeerId,
+    /// `data`/`data_len`.
+    Data,
+    /// `tag`/`tag_len`.
+    Tag,
+    /// MEDIA's decoded data values: `name` the handler (the first value,
+    /// if a string), then `text` the second value if a string.
+    Handler,
+    /// COMMAND's arguments: `text` the first if a string.
+    FirstArg,
+    /// CALL_RESULT's arguments: as FirstArg; for `_result` also a peer ID
+    /// in hex there (a lookupName answer) into `peer_id`; an info object
+    /// gives `status_level` (its code and description are fields).
+    Result,
+}
+
+/// The slot of field `field` of an event of kind `kind`: by (kind, field)
+/// where C differs, else by field name.  A record's fields
+/// (client_info, peer_stream_info) count as the event's own.
+fn slot(kind: &str, field: &str) -> Slot {
+    use Slot::*;
+    match (kind, field) {
+        // Names that go to a slot elsewhere, but not for these kinds.
+        ("peer_connect" | "peer_stream_opened", "stream_id")
+        | ("connected" | "disconnected", "addresses")
+        | ("disconnected", "key") => Skip,
+        ("flow_rejected", "code") => Num(|e, n| e.code = n),
+        ("status" | "call_result", "code") => Str(|e| &mut e.status_code),
+        ("ask" | "ask_ended", "id") => Num(|e, n| e.ask_id = n),
+        ("media", "values") => Handler,
+        ("command", "args") => FirstArg,
+        ("call_result", "args") => Result,
+        (_, field) => match field {
+            "session" => Num(|e, n| e.session = n),
+            "duplicate_of" => Num(|e, n| e.other_session = n),
+            "flow" => Num(|e, n| e.flow = n),
+            "association" => Num(|e, n| {
+                e.has_association = true;
+                e.association = n;
+            }),
+            "message" => Num(|e, n| e.message = n),
+            "role" => Num(|e, n| e.initiator = n != 0),
+            "gap_before" => Num(|e, n| e.gap_before = n != 0),
+            "ok" => Num(|e, n| e.ok = n != 0),
+            "stream" => Num(|e, n| e.stream = n as u32),
+            "message_type" => Num(|e, n| e.media_type = n as u8),
+            "timestamp" => Num(|e, n| e.timestamp = n as u32),
+            "stream_id" => Num(|e, n| e.rtmp_stream_id = n as u32),
+            "id" | "peer" => Num(|e, n| e.peer_stream = n),
+            "transaction_id" => Num(|e, n| e.call_id = n),
+            "what" => Num(|e, n| e.ask_kind = ask_kind(n)),
+            // A Word reason or end is an rtmfp_open_failure,
+            // rtmfp_close_reason or rtmfp_ask_end; a Text reason is text.
+            "reason" if matches!(kind, "session_open_failed" | "session_closed") => {
+                Num(|e, n| e.reason = n as i32)
+            }
+            "end" => Num(|e, n| e.reason = n as i32),
+            "far_peer_id" | "peer_id" | "far_id" => PeerId,
+            "far_address" | "address" | "to" | "initiator" => Addr(|e| &mut e.address),
+            "from" => Addr(|e| &mut e.old_address),
+            "metadata" | "data" | "epd" | "payload" => Data,
+            "tag" => Tag,
+            "level" => Str(|e| &mut e.status_level),
+            "description" => Str(|e| &mut e.status_description),
+            "name" => Str(|e| &mut e.name),
+            "app" => Str(|e| &mut e.app),
+            "reason" | "key" | "addresses" => Str(|e| &mut e.text),
+            // Not in the C struct: the nonces, status extra,
+            // command_object, peer_stream_info's accepted/media_sent,
+            // client_info's connected/behind_nat/names/publishing/
+            // playing/media_in, and any field core adds later.
+            _ => Skip,
+        },
     }
 }
 
-fn set_status(ev: &mut rtmfp_event, strings: &mut Strings, info: &StatusInfo) {
-    ev.status_level = strings.add(&info.level);
-    ev.status_code = strings.add(&info.code);
-    ev.status_description = strings.add(&info.description);
+/// The C enum value of a described word (the words of every enum are
+/// distinct): rtmfp_open_failure, rtmfp_close_reason, rtmfp_ask_end,
+/// rtmfp_ask_kind, and a role as `initiator` (1) or not (0).
+fn word(w: &str) -> u64 {
+    use rtmfp_ask_end as E;
+    use rtmfp_ask_kind as K;
+    use rtmfp_close_reason as C;
+    use rtmfp_open_failure as F;
+    (match w {
+        "initiator" => 1,
+        "timeout" => F::Timeout as i32,
+        "duplicate" => F::Duplicate as i32,
+        "keying_failed" => F::KeyingFailed as i32,
+        "cancelled" => F::Cancelled as i32,
+        "unreachable" => F::Unreachable as i32,
+        "local" => C::Local as i32,
+        "local_abrupt" => C::LocalAbrupt as i32,
+        "remote" => C::Remote as i32,
+        "idle_timeout" => C::IdleTimeout as i32,
+        "overridden" => C::Overridden as i32,
+        // An answered ask is never reported; C has no value for it.
+        "expired" | "answered" => E::Expired as i32,
+        "gone" => E::Gone as i32,
+        "connect" => K::Connect as i32,
+        "publish" => K::Publish as i32,
+        "play" => K::Play as i32,
+        _ => 0,
+    }) as u64
 }
 
-fn set_subscriber(ev: &mut rtmfp_event, strings: &mut Strings, peer: &PeerStreamInfo) {
-    ev.peer_stream = peer.id.0;
-    ev.stream = peer.stream.map_or(0, |s| s.0);
-    ev.session = peer.session.0;
-    ev.name = strings.add(&peer.name);
-    set_peer_id(ev, peer.far_id);
-    fill_array(&mut ev.address, &peer.far_address.to_string());
+fn ask_kind(n: u64) -> rtmfp_ask_kind {
+    match n {
+        1 => rtmfp_ask_kind::Connect,
+        2 => rtmfp_ask_kind::Publish,
+        4 => rtmfp_ask_kind::Play,
+        _ => rtmfp_ask_kind::None,
+    }
 }
 
-fn set_client(ev: &mut rtmfp_event, strings: &mut Strings, client: &ClientInfo) {
-    ev.session = client.session.0;
-    set_peer_id(ev, client.peer_id);
-    fill_array(&mut ev.address, &client.address.to_string());
-    ev.app = strings.add(&client.app);
+/// The string of AMF value `i` of a described list, if it is one.
+fn amf_str(items: &[Value], i: usize) -> Option<&str> {
+    match items.get(i) {
+        Some(Value::Amf(v)) => v.as_str(),
+        _ => None,
+    }
 }
 
 impl OwnedEvent {
-    fn finish(mut ev: rtmfp_event, data: Vec<u8>, tag: Vec<u8>, strings: Strings) -> Box<Self> {
-        // The Vecs' heap buffers do not move when the Box is made.
-        if !data.is_empty() {
-            ev.data = data.as_ptr();
-            ev.data_len = data.len();
+    /// The C form of an endpoint, NetConnection or server event, through
+    /// its description; `None` for the kinds C does not report (user
+    /// control events, keepalive timers).
+    pub(crate) fn of(e: impl Describe) -> Option<Box<OwnedEvent>> {
+        let d = e.describe();
+        let mut owned = Box::new(OwnedEvent {
+            event: blank(event_type(d.kind)?),
+            data: Vec::new(),
+            tag: Vec::new(),
+            strings: Vec::new(),
+        });
+        owned.put_all(d.kind, d.fields);
+        // The Vecs' heap buffers do not move with the OwnedEvent.
+        if !owned.data.is_empty() {
+            owned.event.data = owned.data.as_ptr();
+            owned.event.data_len = owned.data.len();
         }
-        if !tag.is_empty() {
-            ev.tag = tag.as_ptr();
-            ev.tag_len = tag.len();
+        if !owned.tag.is_empty() {
+            owned.event.tag = owned.tag.as_ptr();
+            owned.event.tag_len = owned.tag.len();
         }
-        Box::new(OwnedEvent {
-            event: ev,
-            data,
-            tag,
-            strings: strings.0,
-        })
+        Some(owned)
     }
 
-    /// The C form of a NetConnection event; `None` for events the C API
-    /// does not report (user control events, keepalive timers).
-    pub(crate) fn from_client(e: ClientEvent) -> Option<Box<OwnedEvent>> {
-        use rtmfp_event_type as T;
-        let mut strings = Strings::default();
-        let mut data = Vec::new();
-        let ev = match e {
-            ClientEvent::Status { stream, info } => {
-                let mut ev = blank(T::Netstatus);
-                ev.stream = stream.map_or(0, |s| s.0);
-                set_status(&mut ev, &mut strings, &info);
-                ev
+    /// Puts every field (a record's into the flat struct too).
+    fn put_all(&mut self, kind: &str, fields: Vec<Field>) {
+        for Field { name, value } in fields {
+            match value {
+                Value::Record(record) => self.put_all(kind, record.fields),
+                value => self.put(slot(kind, name), value),
             }
-            ClientEvent::StreamCreated { stream, stream_id } => {
-                let mut ev = blank(T::StreamCreated);
-                ev.stream = stream.0;
-                ev.rtmp_stream_id = stream_id;
-                ev
-            }
-            ClientEvent::Media {
-                stream,
-                message_type,
-                timestamp,
-                payload,
-            } => {
-                let mut ev = blank(T::Media);
-                ev.stream = stream.0;
-                ev.media_type = message_type;
-                ev.timestamp = timestamp;
-                if matches!(message_type, 15 | 18) {
-                    if let Ok(values) = decode_values(message_type, &payload) {
-                        if let Some(handler) = values.first().and_then(Value::as_str) {
-                            ev.name = strings.add(handler);
-                            ev.text = strings.opt(values.get(1).and_then(Value::as_str));
-                        }
-                    }
+        }
+    }
+
+    /// A pointer to a C copy of `s` that lives as long as the event.
+    fn text(&mut self, s: &str) -> *const c_char {
+        let c = cstring(s);
+        // The CString's heap buffer does not move when it is moved.
+        let p = c.as_ptr();
+        self.strings.push(c);
+        p
+    }
+
+    /// One copy per value type.
+    fn put(&mut self, slot: Slot, value: Value) {
+        let n = match value {
+            Value::Bool(b) => b.into(),
+            Value::U64(n) => n,
+            Value::F64(x) => x as u64,
+            Value::Word(w) => word(w),
+            Value::Session(s) => s.0,
+            Value::RecvFlow(f) | Value::SendFlow(f) => f,
+            Value::Stream(s) => s.0.into(),
+            Value::PeerStream(p) => p.0,
+            Value::Text(s) => {
+                if let Slot::Str(member) = slot {
+                    *member(&mut self.event) = self.text(&s);
                 }
-                data = payload;
-                ev
+                return;
             }
-            ClientEvent::Command { stream, command } => {
-                let mut ev = blank(T::Command);
-                ev.stream = stream.map_or(0, |s| s.0);
-                ev.name = strings.add(&command.name);
-                ev.text = strings.opt(command.args.first().and_then(Value::as_str));
-                ev
-            }
-            ClientEvent::CallResult {
-                transaction_id,
-                ok,
-                response,
-            } => {
-                let mut ev = blank(T::CallResult);
-                ev.call_id = transaction_id as u64;
-                ev.ok = ok;
-                let first = response.args.first();
-                if let Some(text) = first.and_then(Value::as_str) {
-                    ev.text = strings.add(text);
-                    if ok {
-                        set_peer_id(&mut ev, from_hex(text));
-                    }
+            Value::Address(a) => {
+                if let Slot::Addr(member) = slot {
+                    fill_array(member(&mut self.event), &a.to_string());
                 }
-                if let Some(info) = response.status_info() {
-                    set_status(&mut ev, &mut strings, &info);
+                return;
+            }
+            Value::PeerId(id) => {
+                if let Slot::PeerId = slot {
+                    self.set_peer_id(id);
                 }
-                ev
+                return;
             }
-            ClientEvent::PeerConnect { peer } => {
-                let mut ev = blank(T::PeerConnect);
-                set_subscriber(&mut ev, &mut strings, &peer);
-                ev
+            Value::Bytes(b) => {
+                match slot {
+                    Slot::Data => self.data = b,
+                    Slot::Tag => self.tag = b,
+                    _ => {}
+                }
+                return;
             }
-            ClientEvent::PeerStreamOpened { peer } => {
-                let mut ev = blank(T::PeerStreamOpened);
-                set_subscriber(&mut ev, &mut strings, &peer);
-                ev
-            }
-            ClientEvent::PeerStreamClosed {
-                peer,
-                stream,
-                reason,
-            } => {
-                let mut ev = blank(T::PeerStreamClosed);
-                ev.peer_stream = peer.0;
-                ev.stream = stream.map_or(0, |s| s.0);
-                ev.text = strings.add(&reason);
-                ev
-            }
-            ClientEvent::UserControl { .. } | ClientEvent::KeepaliveTimers { .. } => return None,
+            Value::List(items) => return self.list(slot, &items),
+            // Not in the C struct (a record is flattened by put_all).
+            Value::Null | Value::Amf(_) | Value::Duration(_) | Value::Record(_) => return,
         };
-        Some(Self::finish(ev, data, Vec::new(), strings))
-    }
-
-    /// The C form of a rendezvous server event.
-    pub(crate) fn from_server(e: ServerEvent) -> Box<OwnedEvent> {
-        use rtmfp_event_type as T;
-        let mut strings = Strings::default();
-        let ev = match e {
-            ServerEvent::Connected { client } => {
-                let mut ev = blank(T::ServerConnected);
-                set_client(&mut ev, &mut strings, &client);
-                ev.text = strings.opt(client.key.as_deref());
-                ev
-            }
-            ServerEvent::Disconnected { client } => {
-                let mut ev = blank(T::ServerDisconnected);
-                set_client(&mut ev, &mut strings, &client);
-                ev
-            }
-            ServerEvent::Rejected {
-                session,
-                peer_id,
-                reason,
-            } => {
-                let mut ev = blank(T::ServerConnectRejected);
-                ev.session = session.0;
-                set_peer_id(&mut ev, peer_id);
-                ev.text = strings.add(&reason);
-                ev
-            }
-            ServerEvent::PeerInfo {
-                session,
-                peer_id,
-                addresses,
-            } => {
-                let mut ev = blank(T::ServerPeerInfo);
-                ev.session = session.0;
-                set_peer_id(&mut ev, peer_id);
-                ev.text = strings.add(&join_addrs(&addresses));
-                ev
-            }
-            ServerEvent::Published { session, name } => {
-                let mut ev = blank(T::ServerPublished);
-                ev.session = session.0;
-                ev.name = strings.add(&name);
-                ev
-            }
-            ServerEvent::Unpublished { session, name } => {
-                let mut ev = blank(T::ServerUnpublished);
-                ev.session = session.0;
-                ev.name = strings.add(&name);
-                ev
-            }
-            ServerEvent::Playing { session, name } => {
-                let mut ev = blank(T::ServerPlaying);
-                ev.session = session.0;
-                ev.name = strings.add(&name);
-                ev
-            }
-            ServerEvent::StreamRejected {
-                session,
-                name,
-                reason,
-            } => {
-                let mut ev = blank(T::ServerStreamRejected);
-                ev.session = session.0;
-                ev.name = strings.add(&name);
-                ev.text = strings.add(&reason);
-                ev
-            }
-            ServerEvent::Introduced {
-                initiator,
-                target,
-                addresses,
-            } => {
-                let mut ev = blank(T::ServerIntroduced);
-                fill_array(&mut ev.address, &initiator.to_string());
-                set_peer_id(&mut ev, Some(target));
-                ev.text = strings.add(&join_addrs(&addresses));
-                ev
-            }
-            ServerEvent::NameRegistered { peer_id, name } => {
-                let mut ev = blank(T::ServerNameRegistered);
-                set_peer_id(&mut ev, Some(peer_id));
-                ev.name = strings.add(&name);
-                ev
-            }
-            ServerEvent::Asked { id, request } => {
-                let mut ev = blank(T::ServerAsk);
-                ev.ask_id = id;
-                let kind = match request.kind() {
-                    AskKind::Connect => rtmfp_ask_kind::Connect,
-                    AskKind::Publish => rtmfp_ask_kind::Publish,
-                    AskKind::Play => rtmfp_ask_kind::Play,
-                };
-                match request {
-                    AskRequest::Connect(r) => {
-                        ev.ask_kind = rtmfp_ask_kind::Connect;
-                        ev.session = r.session.0;
-                        set_peer_id(&mut ev, r.peer_id);
-                        fill_array(&mut ev.address, &r.address.to_string());
-                        ev.app = strings.add(&r.app);
-                        ev.text = strings.opt(r.key.as_deref());
-                    }
-                    AskRequest::Publish(r) | AskRequest::Play(r) => {
-                        ev.ask_kind = kind;
-                        ev.session = r.session.0;
-                        set_peer_id(&mut ev, r.peer_id);
-                        fill_array(&mut ev.address, &r.address.to_string());
-                        ev.app = strings.add(&r.app);
-                        ev.name = strings.add(&r.name);
-                        ev.rtmp_stream_id = r.stream_id;
-                    }
-                }
-                ev
-            }
-            ServerEvent::AskEnded { id, end } => {
-                let mut ev = blank(T::ServerAskEnded);
-                ev.ask_id = id;
-                ev.reason = match end {
-                    AskEnd::Expired | AskEnd::Answered => rtmfp_ask_end::Expired as i32,
-                    AskEnd::Gone => rtmfp_ask_end::Gone as i32,
-                };
-                ev
-            }
-        };
-        Self::finish(ev, Vec::new(), Vec::new(), strings)
-    }
-
-    /// The C form of `e`.
-    pub(crate) fn new(e: Event) -> Box<OwnedEvent> {
-        let mut ev = blank(rtmfp_event_type::SessionOpened);
-        let mut data = Vec::new();
-        let mut tag = Vec::new();
-        use rtmfp_event_type as T;
-        match e {
-            Event::SessionOpened {
-                session,
-                role,
-                far_address,
-                far_peer_id,
-                ..
-            } => {
-                ev.r#type = T::SessionOpened;
-                ev.session = session.0;
-                ev.initiator = role == Role::Initiator;
-                if let Some(id) = far_peer_id {
-                    ev.has_peer_id = true;
-                    ev.peer_id = id;
-                }
-                fill_array(&mut ev.address, &far_address.to_string());
-            }
-            Event::SessionOpenFailed { session, reason } => {
-                ev.r#type = T::SessionOpenFailed;
-                ev.session = session.0;
-                ev.reason = match reason {
-                    OpenFailure::Timeout => rtmfp_open_failure::Timeout,
-                    OpenFailure::Duplicate(other) => {
-                        ev.other_session = other.0;
-                        rtmfp_open_failure::Duplicate
-                    }
-                    OpenFailure::KeyingFailed => rtmfp_open_failure::KeyingFailed,
-                    OpenFailure::Cancelled => rtmfp_open_failure::Cancelled,
-                    OpenFailure::Unreachable(address) => {
-                        fill_array(&mut ev.address, &address.to_string());
-                        rtmfp_open_failure::Unreachable
-                    }
-                } as i32;
-            }
-            Event::SessionClosed { session, reason } => {
-                ev.r#type = T::SessionClosed;
-                ev.session = session.0;
-                ev.reason = match reason {
-                    CloseReason::Local => rtmfp_close_reason::Local,
-                    CloseReason::LocalAbrupt => rtmfp_close_reason::LocalAbrupt,
-                    CloseReason::Remote => rtmfp_close_reason::Remote,
-                    CloseReason::IdleTimeout => rtmfp_close_reason::IdleTimeout,
-                    CloseReason::Overridden => rtmfp_close_reason::Overridden,
-                } as i32;
-            }
-            Event::UnmatchedIHello { epd, tag: t, from } => {
-                ev.r#type = T::UnmatchedIhello;
-                data = epd;
-                tag = t;
-                fill_array(&mut ev.address, &from.to_string());
-            }
-            Event::FarAddressChanged { session, from, to } => {
-                ev.r#type = T::FarAddressChanged;
-                ev.session = session.0;
-                fill_array(&mut ev.old_address, &from.to_string());
-                fill_array(&mut ev.address, &to.to_string());
-            }
-            Event::FlowOpened {
-                session,
-                flow,
-                metadata,
-                association,
-            } => {
-                ev.r#type = T::FlowOpened;
-                ev.session = session.0;
-                ev.flow = flow;
-                data = metadata;
-                if let Some(a) = association {
-                    ev.has_association = true;
-                    ev.association = a;
-                }
-            }
-            Event::Message {
-                session,
-                flow,
-                data: d,
-                gap_before,
-            } => {
-                ev.r#type = T::Message;
-                ev.session = session.0;
-                ev.flow = flow;
-                data = d;
-                ev.gap_before = gap_before;
-            }
-            Event::FlowFinished { session, flow } => {
-                ev.r#type = T::FlowFinished;
-                ev.session = session.0;
-                ev.flow = flow;
-            }
-            Event::MessageDelivered {
-                session,
-                flow,
-                message,
-            } => {
-                ev.r#type = T::MessageDelivered;
-                ev.session = session.0;
-                ev.flow = flow;
-                ev.message = message;
-            }
-            Event::MessageAbandoned {
-                session,
-                flow,
-                message,
-            } => {
-                ev.r#type = T::MessageAbandoned;
-                ev.session = session.0;
-                ev.flow = flow;
-                ev.message = message;
-            }
-            Event::FlowWritable { session, flow } => {
-                ev.r#type = T::FlowWritable;
-                ev.session = session.0;
-                ev.flow = flow;
-            }
-            Event::FlowRejected {
-                session,
-                flow,
-                code,
-            } => {
-                ev.r#type = T::FlowRejected;
-                ev.session = session.0;
-                ev.flow = flow;
-                ev.code = code;
-            }
-            Event::FlowComplete { session, flow } => {
-                ev.r#type = T::FlowComplete;
-                ev.session = session.0;
-                ev.flow = flow;
-            }
+        if let Slot::Num(member) = slot {
+            member(&mut self.event, n);
         }
-        Self::finish(ev, data, tag, Strings::default())
+    }
+
+    fn set_peer_id(&mut self, id: [u8; RTMFP_PEER_ID_LEN]) {
+        self.event.has_peer_id = true;
+        self.event.peer_id = id;
+    }
+
+    /// A list: addresses (or texts) joined with ","; or AMF arguments.
+    fn list(&mut self, slot: Slot, items: &[Value]) {
+        match slot {
+            Slot::Str(member) => {
+                let joined = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Address(a) => a.to_string(),
+                        Value::Text(s) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                *member(&mut self.event) = self.text(&joined);
+            }
+            Slot::Handler => {
+                if let Some(handler) = amf_str(items, 0) {
+                    self.event.name = self.text(handler);
+                    if let Some(second) = amf_str(items, 1) {
+                        self.event.text = self.text(second);
+                    }
+                }
+            }
+            Slot::FirstArg | Slot::Result => {
+                if let Some(first) = amf_str(items, 0) {
+                    self.event.text = self.text(first);
+                    // `ok` comes before `args` in the description.
+                    if let (Slot::Result, true, Some(id)) = (slot, self.event.ok, from_hex(first)) {
+                        self.set_peer_id(id);
+                    }
+                }
+                if let (Slot::Result, Some(Value::Amf(v))) = (slot, items.first()) {
+                    if let Some(info) = StatusInfo::from_value(v) {
+                        self.event.status_level = self.text(&info.level);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -950,17 +824,20 @@ pub type rtmfp_event_callback =
 mod tests {
     use super::*;
     use crate::error::RTMFP_ERR_INVALID_HANDLE;
-    use rtmfp_core::endpoint::SessionHandle;
+    use rtmfp_core::endpoint::{Event, OpenFailure, SessionHandle};
+    use rtmfp_core::flash::{ClientEvent, Value};
+    use rtmfp_core::rendezvous::ServerEvent;
     use std::ffi::CStr;
 
     #[test]
     fn message_event_owns_its_payload() {
-        let e = OwnedEvent::new(Event::Message {
+        let e = OwnedEvent::of(Event::Message {
             session: SessionHandle(7),
             flow: 3,
             data: b"hello".to_vec(),
             gap_before: true,
-        });
+        })
+        .unwrap();
         let p = into_c(e);
         // SAFETY: a live event from into_c.
         let ev = unsafe { &*p };
@@ -974,10 +851,11 @@ mod tests {
         assert_eq!(rtmfp_event_free(p), RTMFP_OK);
         assert_eq!(rtmfp_event_free(p), RTMFP_ERR_INVALID_HANDLE, "double free");
         assert_eq!(rtmfp_event_free(std::ptr::null_mut()), RTMFP_OK);
-        let mut on_stack = OwnedEvent::new(Event::FlowWritable {
+        let mut on_stack = OwnedEvent::of(Event::FlowWritable {
             session: SessionHandle(1),
             flow: 1,
-        });
+        })
+        .unwrap();
         assert_eq!(
             rtmfp_event_free(&mut on_stack.event),
             RTMFP_ERR_INVALID_HANDLE,
@@ -987,11 +865,12 @@ mod tests {
 
     #[test]
     fn addresses_and_reasons() {
-        let e = OwnedEvent::new(Event::FarAddressChanged {
+        let e = OwnedEvent::of(Event::FarAddressChanged {
             session: SessionHandle(2),
             from: "[::1]:1".parse().unwrap(),
             to: "10.0.0.1:1935".parse().unwrap(),
-        });
+        })
+        .unwrap();
         // SAFETY: fill_array NUL-terminates.
         let s = |a: &[c_char]| {
             unsafe { std::ffi::CStr::from_ptr(a.as_ptr()) }
@@ -1001,10 +880,11 @@ mod tests {
         };
         assert_eq!(s(&e.event.old_address), "[::1]:1");
         assert_eq!(s(&e.event.address), "10.0.0.1:1935");
-        let e = OwnedEvent::new(Event::SessionOpenFailed {
+        let e = OwnedEvent::of(Event::SessionOpenFailed {
             session: SessionHandle(4),
             reason: OpenFailure::Duplicate(SessionHandle(3)),
-        });
+        })
+        .unwrap();
         assert_eq!(e.event.reason, rtmfp_open_failure::Duplicate as i32);
         assert_eq!(e.event.other_session, 3);
         assert!(e.event.data.is_null());
@@ -1035,7 +915,7 @@ mod tests {
     fn flash_events_own_their_strings() {
         use rtmfp_core::flash::client::StreamId;
         use rtmfp_core::flash::command::{encode_values, Command};
-        let e = OwnedEvent::from_client(ClientEvent::Status {
+        let e = OwnedEvent::of(ClientEvent::Status {
             stream: Some(StreamId(3)),
             info: StatusInfo::error("NetStream.Connect.Rejected", "no\0room"),
         })
@@ -1057,7 +937,7 @@ mod tests {
         // A data message: handler and first argument decoded.
         let payload =
             encode_values(18, &[Value::from("chat"), Value::from("hi"), Value::Null]).unwrap();
-        let e = OwnedEvent::from_client(ClientEvent::Media {
+        let e = OwnedEvent::of(ClientEvent::Media {
             stream: StreamId(1),
             message_type: 18,
             timestamp: 42,
@@ -1073,7 +953,7 @@ mod tests {
             &payload[..]
         );
         // Audio is not decoded.
-        let e = OwnedEvent::from_client(ClientEvent::Media {
+        let e = OwnedEvent::of(ClientEvent::Media {
             stream: StreamId(1),
             message_type: 8,
             timestamp: 0,
@@ -1085,7 +965,7 @@ mod tests {
         // A lookupName answer carries the peer ID.
         let id = [0xab_u8; 32];
         let hex_id = crate::util::hex(&id);
-        let e = OwnedEvent::from_client(ClientEvent::CallResult {
+        let e = OwnedEvent::of(ClientEvent::CallResult {
             transaction_id: 7.0,
             ok: true,
             response: Command::result(7.0, Value::Null, Value::from(hex_id.as_str())),
@@ -1098,7 +978,7 @@ mod tests {
         assert_eq!(e.event.peer_id, id);
         assert_eq!(text(e.event.text), Some(hex_id));
         // An _error carries its status.
-        let e = OwnedEvent::from_client(ClientEvent::CallResult {
+        let e = OwnedEvent::of(ClientEvent::CallResult {
             transaction_id: 8.0,
             ok: false,
             response: Command::error(
@@ -1115,29 +995,130 @@ mod tests {
         );
 
         // Events the C API does not report.
-        assert!(OwnedEvent::from_client(ClientEvent::KeepaliveTimers {
+        assert!(OwnedEvent::of(ClientEvent::KeepaliveTimers {
             server: std::time::Duration::from_secs(1),
             peer: std::time::Duration::from_secs(1),
         })
         .is_none());
 
         // Server events.
-        let e = OwnedEvent::from_server(ServerEvent::Introduced {
+        let e = OwnedEvent::of(ServerEvent::Introduced {
             initiator: "127.0.0.1:5".parse().unwrap(),
             target: id,
             addresses: vec!["10.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap()],
-        });
+        })
+        .unwrap();
         assert_eq!(e.event.r#type, rtmfp_event_type::ServerIntroduced);
         assert_eq!(text(e.event.text).as_deref(), Some("10.0.0.1:1,[::1]:2"));
         assert_eq!(
             text(e.event.address.as_ptr()).as_deref(),
             Some("127.0.0.1:5")
         );
-        let e = OwnedEvent::from_server(ServerEvent::NameRegistered {
+        let e = OwnedEvent::of(ServerEvent::NameRegistered {
             peer_id: id,
             name: "alice".into(),
-        });
+        })
+        .unwrap();
         assert_eq!(text(e.event.name).as_deref(), Some("alice"));
         assert!(e.event.has_peer_id);
+    }
+    /// Where C's struct differs from the description: the adapter rules
+    /// of `slot` and `OwnedEvent::list`.
+    #[test]
+    fn adapter_rules() {
+        use rtmfp_core::endpoint::Role;
+        use rtmfp_core::flash::client::{PeerStreamInfo, StreamId};
+        use rtmfp_core::flash::command::Command;
+        use rtmfp_core::flash::{PeerStreamId, StatusInfo};
+        use rtmfp_core::rendezvous::{AskEnd, AskRequest, ClientInfo, StreamRequest};
+        let addr: std::net::SocketAddr = "10.0.0.1:5".parse().unwrap();
+        // Nonces are not exposed; the role is `initiator`.
+        let e = OwnedEvent::of(Event::SessionOpened {
+            session: SessionHandle(1),
+            role: Role::Initiator,
+            far_address: addr,
+            far_peer_id: None,
+            near_nonce: vec![1],
+            far_nonce: vec![2],
+        })
+        .unwrap();
+        assert!(e.event.initiator && !e.event.has_peer_id && e.event.data.is_null());
+        // An _error's level comes from its info object.
+        let e = OwnedEvent::of(ClientEvent::CallResult {
+            transaction_id: 8.0,
+            ok: false,
+            response: Command::error(8.0, Value::Null, StatusInfo::error("X.Y", "z").to_value()),
+        })
+        .unwrap();
+        assert_eq!(text(e.event.status_level).as_deref(), Some("error"));
+        assert_eq!(text(e.event.status_description).as_deref(), Some("z"));
+        // A subscriber's record: no rtmp_stream_id.
+        let e = OwnedEvent::of(ClientEvent::PeerConnect {
+            peer: PeerStreamInfo {
+                id: PeerStreamId(5),
+                stream: Some(StreamId(1)),
+                name: "cam".into(),
+                far_id: Some([7; 32]),
+                far_address: addr,
+                session: SessionHandle(8),
+                stream_id: 3,
+                accepted: false,
+                media_sent: 0,
+            },
+        })
+        .unwrap();
+        let ev = &e.event;
+        assert_eq!((ev.peer_stream, ev.stream, ev.session), (5, 1, 8));
+        assert_eq!((ev.rtmp_stream_id, ev.peer_id), (0, [7; 32]));
+        assert_eq!(text(ev.name).as_deref(), Some("cam"));
+        assert_eq!(text(ev.address.as_ptr()).as_deref(), Some("10.0.0.1:5"));
+        // A client's key is `text` when it connects, not when it leaves.
+        let client = ClientInfo {
+            session: SessionHandle(4),
+            peer_id: None,
+            address: addr,
+            addresses: vec![addr],
+            connected: true,
+            behind_nat: None,
+            app: "live".into(),
+            key: Some("k".into()),
+            names: vec![],
+            publishing: vec![],
+            playing: vec![],
+            media_in: 0,
+        };
+        let e = OwnedEvent::of(ServerEvent::Connected {
+            client: client.clone(),
+        })
+        .unwrap();
+        assert_eq!(text(e.event.text).as_deref(), Some("k"));
+        assert_eq!(text(e.event.app).as_deref(), Some("live"));
+        let e = OwnedEvent::of(ServerEvent::Disconnected { client }).unwrap();
+        assert!(e.event.text.is_null());
+        // Asks.
+        let e = OwnedEvent::of(ServerEvent::Asked {
+            id: 10,
+            request: AskRequest::Publish(StreamRequest {
+                session: SessionHandle(1),
+                peer_id: None,
+                address: addr,
+                app: "app".into(),
+                name: "cam".into(),
+                stream_id: 6,
+            }),
+        })
+        .unwrap();
+        let ev = &e.event;
+        assert_eq!(
+            (ev.ask_id, ev.ask_kind, ev.rtmp_stream_id),
+            (10, rtmfp_ask_kind::Publish, 6)
+        );
+        assert!(ev.text.is_null());
+        let e = OwnedEvent::of(ServerEvent::AskEnded {
+            id: 10,
+            end: AskEnd::Answered,
+        })
+        .unwrap();
+        assert_eq!(e.event.reason, rtmfp_ask_end::Expired as i32);
     }
 }

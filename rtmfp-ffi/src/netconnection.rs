@@ -120,7 +120,7 @@ impl Source for NcShared {
     }
 
     fn to_c(&self, event: ClientEvent) -> Option<Box<OwnedEvent>> {
-        OwnedEvent::from_client(event)
+        OwnedEvent::of(event)
     }
 
     fn what(&self) -> &'static str {

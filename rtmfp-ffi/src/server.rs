@@ -176,7 +176,7 @@ impl Source for SrvShared {
     }
 
     fn to_c(&self, event: ServerEvent) -> Option<Box<OwnedEvent>> {
-        Some(OwnedEvent::from_server(event))
+        OwnedEvent::of(event)
     }
 
     fn what(&self) -> &'static str {
