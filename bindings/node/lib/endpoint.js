@@ -10,12 +10,6 @@ const v = require('./validate')
 const DEFAULT_CONNECT_TIMEOUT = 10_000
 const DEFAULT_CLOSE_TIMEOUT = 1_000
 
-function bindList(bind) {
-  if (bind === undefined) return ['0.0.0.0:0']
-  if (typeof bind === 'number') return [`0.0.0.0:${v.integer(bind, 'options.bind', 65535)}`]
-  return v.addresses(bind, 'options.bind')
-}
-
 class Endpoint extends EventEmitter {
   #core
 
@@ -42,14 +36,8 @@ class Endpoint extends EventEmitter {
     super()
     const o = v.object(options, 'options')
     const nativeOptions = {
-      bind: bindList(o.bind),
+      runtime: v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: true }),
       server: o.server === undefined ? false : v.boolean(o.server, 'options.server'),
-    }
-    if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
-    if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
-    if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
-    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
-      if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
     }
     const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
     this.#core = new Core(this, (onItems) => new NativeEndpoint(nativeOptions, onItems))

@@ -96,10 +96,7 @@ class Server extends EventEmitter {
   constructor(options) {
     super()
     const o = v.object(options, 'options')
-    let bind = ['0.0.0.0:1935']
-    if (typeof o.bind === 'number') bind = [`0.0.0.0:${v.integer(o.bind, 'options.bind', 65535)}`]
-    else if (o.bind !== undefined) bind = v.addresses(o.bind, 'options.bind')
-    const nativeOptions = { bind }
+    const nativeOptions = { runtime: v.runtimeOptions(o, { bind: '0.0.0.0:1935', hostname: true }) }
     if (typeof o.keys === 'string') {
       nativeOptions.keysFile = o.keys
     } else if (Array.isArray(o.keys)) {
@@ -107,13 +104,7 @@ class Server extends EventEmitter {
     } else if (o.keys !== undefined) {
       throw invalid('options.keys must be an array of keys, a file path, or undefined (any key)')
     }
-    if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
-    if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
-    if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
     if (o.cluster !== undefined) nativeOptions.cluster = v.string(o.cluster, 'options.cluster')
-    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
-      if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
-    }
     // Integers here; their range is checked once, in Rust (core's Limit).
     for (const key of ['maxStreamsPerClient', 'maxNamesPerClient', 'maxFlowsPerSession']) {
       if (o[key] !== undefined) nativeOptions[key] = v.integer(o[key], `options.${key}`)

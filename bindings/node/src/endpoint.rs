@@ -12,40 +12,28 @@ use crate::convert::{self, AddrSpec};
 use crate::errors::{self, invalid, Code, Result};
 use crate::items::NativeItem;
 use crate::items::{Item, ReplyValue};
-use crate::object::{Base, CloseTask};
+use crate::object::{Base, CloseTask, NativeRuntimeOptions, Runtime};
 use crate::shared::{Reply, Shared, Source};
 use napi::bindgen_prelude::{AsyncTask, Function};
 use napi::{Env, Task};
 use napi_derive::napi;
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
-use rtmfp_core::crypto::{FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
+use rtmfp_core::crypto::FlashConfig;
+use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flow::MessageOptions;
 use rtmfp_core::host::Host;
-use rtmfp_core::runtime::{parse_uri, RuntimeConfig, RuntimeError};
+use rtmfp_core::runtime::{parse_uri, RuntimeError};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// Options of `new NativeEndpoint` (validated and defaulted by the JS
-/// wrapper; durations in ms).
+/// wrapper).
 #[napi(object)]
 pub struct NativeEndpointOptions {
-    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
-    pub bind: Vec<String>,
+    pub runtime: NativeRuntimeOptions,
     /// A server identity (ephemeral Diffie-Hellman, reachable by
     /// `rtmfp://` URI) instead of a peer identity.
     pub server: bool,
-    /// The certificate's hostname option.
-    pub hostname: Option<String>,
-    pub open_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
-    pub keepalive_interval: Option<f64>,
-    /// A file to append each session's packet keys to (see
-    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-    pub key_log: Option<String>,
-    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-    /// relay (RTMFPTURNProxy).
-    pub turn: Option<String>,
 }
 
 /// Options of one message (`NativeEndpoint.send`); durations in ms.
@@ -124,34 +112,14 @@ impl NativeEndpoint {
         options: NativeEndpointOptions,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let bind = convert::bind_addrs(&options.bind)?;
-        let mut endpoint = EndpointConfig::default();
-        if let Some(ms) = options.open_timeout {
-            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
-        }
-        if let Some(ms) = options.idle_timeout {
-            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
-        }
-        if let Some(ms) = options.keepalive_interval {
-            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
-        }
-        let mut flash = if options.server {
+        let flash = if options.server {
             FlashConfig::server()
         } else {
             FlashConfig::client()
         };
-        flash.hostname = options.hostname.map(String::into_bytes);
-        flash.key_log = convert::key_log(options.key_log)?;
-        let profile = FlashProfile::generate(flash)
-            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
-        let peer_id = profile.near_id();
-        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
-        config.endpoint = endpoint;
-        config.turn = convert::turn(options.turn)?;
-        let host = Host::start_plain(config).map_err(|e| convert::start_failed(&bind, e))?;
-        let (shared, outbox) = Shared::start(Arc::new(host), Source::runtime(), peer_id, on_items)?;
+        let (host, peer_id) = Runtime::new(options.runtime, flash)?.start(Host::start_plain)?;
         Ok(NativeEndpoint {
-            base: Base::new(&env, shared, outbox)?,
+            base: Base::start(&env, Arc::new(host), Source::runtime(), peer_id, on_items)?,
         })
     }
 
