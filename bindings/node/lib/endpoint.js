@@ -37,9 +37,9 @@ class Endpoint extends EventEmitter {
     const o = v.object(options, 'options')
     const nativeOptions = {
       runtime: v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: true }),
-      server: o.server === undefined ? false : v.boolean(o.server, 'options.server'),
+      server: v.flag(o, 'server'),
     }
-    const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
+    const ref = v.flag(o, 'ref')
     this.#core = new Core(this, (onItems) => new NativeEndpoint(nativeOptions, onItems))
     if (ref) this.#core.ref()
   }
@@ -72,8 +72,7 @@ class Endpoint extends EventEmitter {
    */
   connect(uri, options) {
     v.string(uri, 'uri')
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const timeout = v.timeout(options, DEFAULT_CONNECT_TIMEOUT)
     return this.#core.openSession('connectUri', [uri], uri, timeout)
   }
 
@@ -85,8 +84,7 @@ class Endpoint extends EventEmitter {
   connectPeer(peerId, addresses, options) {
     v.string(peerId, 'peerId')
     const list = v.addresses(addresses, 'addresses')
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const timeout = v.timeout(options, DEFAULT_CONNECT_TIMEOUT)
     return this.#core.openSession('connectPeer', [peerId, list], `peer ${peerId.slice(0, 16)}...`, timeout)
   }
 
@@ -104,9 +102,7 @@ class Endpoint extends EventEmitter {
    * cleanly in time.  Calling it again returns the same promise.
    */
   close(options) {
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
-    return this.#core.close(timeout)
+    return this.#core.close(v.timeout(options, DEFAULT_CLOSE_TIMEOUT))
   }
 
   /** Keeps the process alive while the endpoint is open (like a socket's ref()). */

@@ -285,7 +285,7 @@ class NetConnection extends EventEmitter {
     if (o.maxPeerConnections !== undefined) {
       this.#maxPeerConnections = integer32(o.maxPeerConnections, 'options.maxPeerConnections')
     }
-    this.#ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
+    this.#ref = v.flag(o, 'ref')
   }
 
   /** Our peer ID (64 hex digits) once connect() was called: a new one per connection. */
@@ -464,8 +464,7 @@ class NetConnection extends EventEmitter {
    * "NetConnection.Connect.Closed" and 'close'.
    */
   close(options) {
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const timeout = v.timeout(options, DEFAULT_CLOSE_TIMEOUT)
     const conn = this.#conn
     if (conn === null) return Promise.resolve(true)
     return conn.core.close(timeout)

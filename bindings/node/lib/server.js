@@ -119,7 +119,7 @@ class Server extends EventEmitter {
       this.#hookTimeout = v.millis(o.hookTimeout, 'options.hookTimeout')
       nativeOptions.hookTimeout = this.#hookTimeout
     }
-    const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
+    const ref = v.flag(o, 'ref')
     this.#core = new Core(
       {
         emit: (event) => {
@@ -304,9 +304,7 @@ class Server extends EventEmitter {
    * to whether everything closed cleanly in time.
    */
   close(options) {
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
-    return this.#core.close(timeout)
+    return this.#core.close(v.timeout(options, DEFAULT_CLOSE_TIMEOUT))
   }
 
   /** Keeps the process alive while open (for a server that waits for clients). */

@@ -103,6 +103,17 @@ function runtimeOptions(o, defaults) {
   return r
 }
 
+// Boolean option `key` of `o`, default false.
+function flag(o, key) {
+  return o[key] === undefined ? false : boolean(o[key], `options.${key}`)
+}
+
+// `options.timeout` of a call (ms), default `defaultMs`.
+function timeout(options, defaultMs) {
+  const o = object(options, 'options')
+  return o.timeout === undefined ? defaultMs : millis(o.timeout, 'options.timeout')
+}
+
 module.exports = {
   string,
   boolean,
@@ -114,4 +125,6 @@ module.exports = {
   addresses,
   describe,
   runtimeOptions,
+  flag,
+  timeout,
 }
