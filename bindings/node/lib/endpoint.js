@@ -2,15 +2,13 @@
 // Endpoint: an RTMFP endpoint (identity, UDP sockets, I/O thread) as a
 // Node EventEmitter with Promises.
 
-const { EventEmitter } = require('node:events')
-const { Core } = require('./core')
+const { Core, CoreEmitter } = require('./core')
 const { NativeEndpoint } = require('./native')
 const v = require('./validate')
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000
-const DEFAULT_CLOSE_TIMEOUT = 1_000
 
-class Endpoint extends EventEmitter {
+class Endpoint extends CoreEmitter {
   #core
 
   /**
@@ -33,35 +31,14 @@ class Endpoint extends EventEmitter {
    * - `ref`: keep the process alive while open (as `ref()`); default false.
    */
   constructor(options) {
-    super()
     const o = v.object(options, 'options')
     const nativeOptions = {
       runtime: v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: true }),
       server: v.flag(o, 'server'),
     }
-    const ref = v.flag(o, 'ref')
-    this.#core = new Core(this, (onItems) => new NativeEndpoint(nativeOptions, onItems))
-    if (ref) this.#core.ref()
-  }
-
-  /** This endpoint's peer ID (certificate fingerprint), 64 hex digits. */
-  get peerId() {
-    return this.#core.peerId
-  }
-
-  /** The first bound address, "ip:port" (with the port picked for port 0). */
-  get address() {
-    return this.#core.addresses[0]
-  }
-
-  /** Every bound address. */
-  get addresses() {
-    return [...this.#core.addresses]
-  }
-
-  /** Whether close() was called (or the I/O thread stopped). */
-  get closed() {
-    return this.#core.closed
+    let core
+    super((self) => (core = new Core(self, (onItems) => new NativeEndpoint(nativeOptions, onItems))), v.flag(o, 'ref'))
+    this.#core = core
   }
 
   /**
@@ -93,31 +70,6 @@ class Endpoint extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.#core.request('stats', [], (err, item) => (err ? reject(err) : resolve(item.stats)))
     })
-  }
-
-  /**
-   * Closes every session in order, waits at most `timeout` ms (default
-   * 1000) for the far ends to acknowledge, and stops the endpoint's
-   * threads.  Resolves, after 'close', to whether everything closed
-   * cleanly in time.  Calling it again returns the same promise.
-   */
-  close(options) {
-    return this.#core.close(v.timeout(options, DEFAULT_CLOSE_TIMEOUT))
-  }
-
-  /** Keeps the process alive while the endpoint is open (like a socket's ref()). */
-  ref() {
-    this.#core.ref()
-    return this
-  }
-
-  /**
-   * The default: the endpoint keeps the process alive only while it waits
-   * for something (a connect, a send's receipt, a close).
-   */
-  unref() {
-    this.#core.unref()
-    return this
   }
 }
 
