@@ -19,12 +19,13 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
 use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::endpoint::SessionHandle;
+use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, SessionHandle};
 use rtmfp_core::flow::MessageOptions;
 use rtmfp_core::host::Host;
 use rtmfp_core::runtime::{parse_uri, RuntimeError};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Options of `new NativeEndpoint` (validated and defaulted by the JS
 /// wrapper).
@@ -64,6 +65,20 @@ fn session_handle(session: f64) -> Result<SessionHandle> {
 impl NativeEndpoint {
     fn reply(&self, request: u32) -> Result<Reply> {
         self.base.reply(request)
+    }
+
+    /// Runs `f` on the I/O thread with flow `flow` of session `session`
+    /// (checked here), without waiting: a call whose only failure is a
+    /// flow or session that has gone, which its own events tell.
+    fn on_flow<F>(&self, session: f64, flow: f64, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut CoreEndpoint, Instant, SessionHandle, u64) + Send + 'static,
+    {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        self.base
+            .shared
+            .post(move |ep, now| f(ep, now, session, flow))
     }
 
     /// Opens a session to `epd` at `specs`, resolving names on a thread of
@@ -227,42 +242,34 @@ impl NativeEndpoint {
     /// Closes a sending flow after what is queued; `flowComplete` follows.
     #[napi]
     pub fn close_flow(&self, session: f64, flow: f64) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
-        self.base.shared.post(move |ep, now| {
-            let _ = ep.close_flow(now, session, flow);
+        self.on_flow(session, flow, |ep, now, s, f| {
+            let _ = ep.close_flow(now, s, f);
         })
     }
 
     /// Accepts a receiving flow; `order` is `'sequence'` or `'network'`.
     #[napi]
     pub fn accept_flow(&self, session: f64, flow: f64, order: String) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
         let order = convert::delivery_order(&order)?;
-        self.base.shared.post(move |ep, now| {
-            let _ = ep.accept_flow(now, session, flow, order);
+        self.on_flow(session, flow, move |ep, now, s, f| {
+            let _ = ep.accept_flow(now, s, f, order);
         })
     }
 
     /// Rejects a receiving flow; the sender sees `flowRejected` with `code`.
     #[napi]
     pub fn reject_flow(&self, session: f64, flow: f64, code: f64) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
         let code = convert::id(code, "code")?;
-        self.base.shared.post(move |ep, _| {
-            let _ = ep.reject_flow(session, flow, code);
+        self.on_flow(session, flow, move |ep, _, s, f| {
+            let _ = ep.reject_flow(s, f, code);
         })
     }
 
     /// Holds back (or delivers again) a receiving flow's messages.
     #[napi]
     pub fn set_flow_suspended(&self, session: f64, flow: f64, suspended: bool) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
-        self.base.shared.post(move |ep, now| {
-            let _ = ep.set_flow_suspended(now, session, flow, suspended);
+        self.on_flow(session, flow, move |ep, now, s, f| {
+            let _ = ep.set_flow_suspended(now, s, f, suspended);
         })
     }
 
