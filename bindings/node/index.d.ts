@@ -433,26 +433,18 @@ export interface NativeNetConnectionOptions {
 
 /**
  * The options of every native class's runtime (`runtime` in the options
- * of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`;
- * validated and defaulted by the JS wrapper; durations in ms).
+ * of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`): the
+ * public options of the same names (lib/index.d.ts), checked and
+ * defaulted by the JS wrapper; `bind` as `"ip:port"` / `"[ipv6]:port"`
+ * literals.
  */
 export interface NativeRuntimeOptions {
-  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
   bind: Array<string>
-  /** The certificate's hostname option. */
   hostname?: string
   openTimeout?: number
   idleTimeout?: number
   keepaliveInterval?: number
-  /**
-   * A file to append each session's packet keys to (see
-   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-   */
   keyLog?: string
-  /**
-   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-   * relay (RTMFPTURNProxy).
-   */
   turn?: string
 }
 

@@ -21,22 +21,18 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 /// The options of every native class's runtime (`runtime` in the options
-/// of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`;
-/// validated and defaulted by the JS wrapper; durations in ms).
+/// of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`): the
+/// public options of the same names (lib/index.d.ts), checked and
+/// defaulted by the JS wrapper; `bind` as `"ip:port"` / `"[ipv6]:port"`
+/// literals.
 #[napi(object)]
 pub struct NativeRuntimeOptions {
-    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
     pub bind: Vec<String>,
-    /// The certificate's hostname option.
     pub hostname: Option<String>,
     pub open_timeout: Option<f64>,
     pub idle_timeout: Option<f64>,
     pub keepalive_interval: Option<f64>,
-    /// A file to append each session's packet keys to (see
-    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
     pub key_log: Option<String>,
-    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-    /// relay (RTMFPTURNProxy).
     pub turn: Option<String>,
 }
 
