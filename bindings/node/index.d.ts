@@ -350,31 +350,15 @@ export interface NativeConnectOutcome {
 
 /**
  * Options of `new NativeEndpoint` (validated and defaulted by the JS
- * wrapper; durations in ms).
+ * wrapper).
  */
 export interface NativeEndpointOptions {
-  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
-  bind: Array<string>
+  runtime: NativeRuntimeOptions
   /**
    * A server identity (ephemeral Diffie-Hellman, reachable by
    * `rtmfp://` URI) instead of a peer identity.
    */
   server: boolean
-  /** The certificate's hostname option. */
-  hostname?: string
-  openTimeout?: number
-  idleTimeout?: number
-  keepaliveInterval?: number
-  /**
-   * A file to append each session's packet keys to (see
-   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-   */
-  keyLog?: string
-  /**
-   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-   * relay (RTMFPTURNProxy).
-   */
-  turn?: string
 }
 
 /** A failure's `err.code` and message, as JS receives them. */
@@ -436,21 +420,8 @@ export type NativeItem =
  * JS wrapper; durations in ms).
  */
 export interface NativeNetConnectionOptions {
-  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
-  bind: Array<string>
-  openTimeout?: number
-  idleTimeout?: number
-  keepaliveInterval?: number
-  /**
-   * A file to append each session's packet keys to (see
-   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-   */
-  keyLog?: string
-  /**
-   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-   * relay (RTMFPTURNProxy).
-   */
-  turn?: string
+  /** (`hostname` is not used: a client's certificate has none.) */
+  runtime: NativeRuntimeOptions
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections?: number
   /**
@@ -458,6 +429,23 @@ export interface NativeNetConnectionOptions {
    * fallback; 0 turns the fallback off (Flash's wait).
    */
   directTimeout?: number
+}
+
+/**
+ * The options of every native class's runtime (`runtime` in the options
+ * of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`): the
+ * public options of the same names (lib/index.d.ts), checked and
+ * defaulted by the JS wrapper; `bind` as `"ip:port"` / `"[ipv6]:port"`
+ * literals.
+ */
+export interface NativeRuntimeOptions {
+  bind: Array<string>
+  hostname?: string
+  openTimeout?: number
+  idleTimeout?: number
+  keepaliveInterval?: number
+  keyLog?: string
+  turn?: string
 }
 
 /** Options of one message (`NativeEndpoint.send`); durations in ms. */
@@ -474,8 +462,7 @@ export interface NativeSendOptions {
  * wrapper; durations in ms).
  */
 export interface NativeServerOptions {
-  /** Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals. */
-  bind: Array<string>
+  runtime: NativeRuntimeOptions
   /**
    * The developer keys accepted on `connect`; absent (and no
    * `keysFile`): any key, or none.
@@ -486,21 +473,6 @@ export interface NativeServerOptions {
    * starting with `#` are skipped.
    */
   keysFile?: string
-  /** The certificate's hostname option. */
-  hostname?: string
-  openTimeout?: number
-  idleTimeout?: number
-  keepaliveInterval?: number
-  /**
-   * A file to append each session's packet keys to (see
-   * `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-   */
-  keyLog?: string
-  /**
-   * `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-   * relay (RTMFPTURNProxy).
-   */
-  turn?: string
   /**
    * `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
    * peers, names and streams through Redis (docs/cluster.md).

@@ -25,10 +25,14 @@
 // from those handlers reach the I/O thread before the shutdown does (one
 // command channel, in order).
 
+const { EventEmitter } = require('node:events')
 const { RtmfpError, codes, closed, fromNative } = require('./errors')
 const { Session } = require('./session')
 const { kItem, kClosed } = require('./internal')
 const { openFailure } = require('./native')
+const v = require('./validate')
+
+const DEFAULT_CLOSE_TIMEOUT = 1_000
 
 // setTimeout's longest delay; longer connect timeouts mean "no timer".
 const MAX_TIMER = 2 ** 31 - 1
@@ -421,4 +425,64 @@ class Core {
   }
 }
 
-module.exports = { Core }
+/**
+ * What the public objects over one Core (Endpoint, Server) share: their
+ * peer ID, bound addresses, `closed`, close(), ref() and unref().
+ */
+class CoreEmitter extends EventEmitter {
+  #core
+
+  /**
+   * @param {(self: CoreEmitter) => Core} open makes the Core of `self`
+   * @param {boolean} ref ref() it at once
+   */
+  constructor(open, ref) {
+    super()
+    this.#core = open(this)
+    if (ref) this.#core.ref()
+  }
+
+  /** Its peer ID (certificate fingerprint), 64 hex digits. */
+  get peerId() {
+    return this.#core.peerId
+  }
+
+  /** The first bound address, "ip:port" (with the port picked for port 0). */
+  get address() {
+    return this.#core.addresses[0]
+  }
+
+  /** Every bound address. */
+  get addresses() {
+    return [...this.#core.addresses]
+  }
+
+  /** Whether close() was called (or the I/O thread stopped). */
+  get closed() {
+    return this.#core.closed
+  }
+
+  /**
+   * Closes every session in order, waits at most `timeout` ms (default
+   * 1000) for the far ends to acknowledge, and stops the threads.
+   * Resolves, after 'close', to whether everything closed cleanly in
+   * time.  Calling it again returns the same promise.
+   */
+  close(options) {
+    return this.#core.close(v.timeout(options, DEFAULT_CLOSE_TIMEOUT))
+  }
+
+  /** Keeps the process alive while open (like a socket's ref()). */
+  ref() {
+    this.#core.ref()
+    return this
+  }
+
+  /** The default: alive only while something is waited for (see each class). */
+  unref() {
+    this.#core.unref()
+    return this
+  }
+}
+
+module.exports = { Core, CoreEmitter }

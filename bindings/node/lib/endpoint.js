@@ -2,21 +2,13 @@
 // Endpoint: an RTMFP endpoint (identity, UDP sockets, I/O thread) as a
 // Node EventEmitter with Promises.
 
-const { EventEmitter } = require('node:events')
-const { Core } = require('./core')
+const { Core, CoreEmitter } = require('./core')
 const { NativeEndpoint } = require('./native')
 const v = require('./validate')
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000
-const DEFAULT_CLOSE_TIMEOUT = 1_000
 
-function bindList(bind) {
-  if (bind === undefined) return ['0.0.0.0:0']
-  if (typeof bind === 'number') return [`0.0.0.0:${v.integer(bind, 'options.bind', 65535)}`]
-  return v.addresses(bind, 'options.bind')
-}
-
-class Endpoint extends EventEmitter {
+class Endpoint extends CoreEmitter {
   #core
 
   /**
@@ -39,41 +31,14 @@ class Endpoint extends EventEmitter {
    * - `ref`: keep the process alive while open (as `ref()`); default false.
    */
   constructor(options) {
-    super()
     const o = v.object(options, 'options')
     const nativeOptions = {
-      bind: bindList(o.bind),
-      server: o.server === undefined ? false : v.boolean(o.server, 'options.server'),
+      runtime: v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: true }),
+      server: v.flag(o, 'server'),
     }
-    if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
-    if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
-    if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
-    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
-      if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
-    }
-    const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
-    this.#core = new Core(this, (onItems) => new NativeEndpoint(nativeOptions, onItems))
-    if (ref) this.#core.ref()
-  }
-
-  /** This endpoint's peer ID (certificate fingerprint), 64 hex digits. */
-  get peerId() {
-    return this.#core.peerId
-  }
-
-  /** The first bound address, "ip:port" (with the port picked for port 0). */
-  get address() {
-    return this.#core.addresses[0]
-  }
-
-  /** Every bound address. */
-  get addresses() {
-    return [...this.#core.addresses]
-  }
-
-  /** Whether close() was called (or the I/O thread stopped). */
-  get closed() {
-    return this.#core.closed
+    let core
+    super((self) => (core = new Core(self, (onItems) => new NativeEndpoint(nativeOptions, onItems))), v.flag(o, 'ref'))
+    this.#core = core
   }
 
   /**
@@ -84,8 +49,7 @@ class Endpoint extends EventEmitter {
    */
   connect(uri, options) {
     v.string(uri, 'uri')
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const timeout = v.timeout(options, DEFAULT_CONNECT_TIMEOUT)
     return this.#core.openSession('connectUri', [uri], uri, timeout)
   }
 
@@ -97,8 +61,7 @@ class Endpoint extends EventEmitter {
   connectPeer(peerId, addresses, options) {
     v.string(peerId, 'peerId')
     const list = v.addresses(addresses, 'addresses')
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const timeout = v.timeout(options, DEFAULT_CONNECT_TIMEOUT)
     return this.#core.openSession('connectPeer', [peerId, list], `peer ${peerId.slice(0, 16)}...`, timeout)
   }
 
@@ -107,33 +70,6 @@ class Endpoint extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.#core.request('stats', [], (err, item) => (err ? reject(err) : resolve(item.stats)))
     })
-  }
-
-  /**
-   * Closes every session in order, waits at most `timeout` ms (default
-   * 1000) for the far ends to acknowledge, and stops the endpoint's
-   * threads.  Resolves, after 'close', to whether everything closed
-   * cleanly in time.  Calling it again returns the same promise.
-   */
-  close(options) {
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
-    return this.#core.close(timeout)
-  }
-
-  /** Keeps the process alive while the endpoint is open (like a socket's ref()). */
-  ref() {
-    this.#core.ref()
-    return this
-  }
-
-  /**
-   * The default: the endpoint keeps the process alive only while it waits
-   * for something (a connect, a send's receipt, a close).
-   */
-  unref() {
-    this.#core.unref()
-    return this
   }
 }
 

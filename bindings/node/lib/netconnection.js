@@ -274,25 +274,18 @@ class NetConnection extends EventEmitter {
   constructor(options) {
     super()
     const o = v.object(options, 'options')
-    let bind = ['0.0.0.0:0']
-    if (typeof o.bind === 'number') bind = [`0.0.0.0:${v.integer(o.bind, 'options.bind', 65535)}`]
-    else if (o.bind !== undefined) bind = v.addresses(o.bind, 'options.bind')
+    const runtime = v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: false })
     try {
-      checkBind(bind) // bound at connect(); a bad address throws now
+      checkBind(runtime.bind) // bound at connect(); a bad address throws now
     } catch (e) {
       throw fromNative(e)
     }
-    this.#options = { bind }
-    if (o.keyLog !== undefined) this.#options.keyLog = v.string(o.keyLog, 'options.keyLog')
-    if (o.turn !== undefined) this.#options.turn = v.string(o.turn, 'options.turn')
+    this.#options = { runtime }
     if (o.directTimeout !== undefined) this.#options.directTimeout = v.millis(o.directTimeout, 'options.directTimeout')
-    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
-      if (o[key] !== undefined) this.#options[key] = v.millis(o[key], `options.${key}`)
-    }
     if (o.maxPeerConnections !== undefined) {
       this.#maxPeerConnections = integer32(o.maxPeerConnections, 'options.maxPeerConnections')
     }
-    this.#ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
+    this.#ref = v.flag(o, 'ref')
   }
 
   /** Our peer ID (64 hex digits) once connect() was called: a new one per connection. */
@@ -471,8 +464,7 @@ class NetConnection extends EventEmitter {
    * "NetConnection.Connect.Closed" and 'close'.
    */
   close(options) {
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
+    const timeout = v.timeout(options, DEFAULT_CLOSE_TIMEOUT)
     const conn = this.#conn
     if (conn === null) return Promise.resolve(true)
     return conn.core.close(timeout)

@@ -5,14 +5,11 @@
 // lookupName, publish/play through the server) runs in Rust on its own
 // I/O thread; this class routes its events and answers its queries.
 
-const { EventEmitter } = require('node:events')
-const { Core } = require('./core')
+const { Core, CoreEmitter } = require('./core')
 const { NativeServer } = require('./native')
 const { codes, invalid } = require('./errors')
 const v = require('./validate')
 const { kItem } = require('./internal')
-
-const DEFAULT_CLOSE_TIMEOUT = 1_000
 
 function client(c) {
   return {
@@ -54,11 +51,11 @@ function hookFunction(f, name) {
   return f === undefined ? null : f
 }
 
-class Server extends EventEmitter {
+class Server extends CoreEmitter {
   #core
   /** sessions of connected clients (each keeps the process alive) */
   #clients = new Set()
-  #hooks = { onConnect: null, onPublish: null, onPlay: null }
+  #hooks
   #hookTimeout
 
   /**
@@ -94,12 +91,8 @@ class Server extends EventEmitter {
    *   then it is refused with "no answer from the server application".
    */
   constructor(options) {
-    super()
     const o = v.object(options, 'options')
-    let bind = ['0.0.0.0:1935']
-    if (typeof o.bind === 'number') bind = [`0.0.0.0:${v.integer(o.bind, 'options.bind', 65535)}`]
-    else if (o.bind !== undefined) bind = v.addresses(o.bind, 'options.bind')
-    const nativeOptions = { bind }
+    const nativeOptions = { runtime: v.runtimeOptions(o, { bind: '0.0.0.0:1935', hostname: true }) }
     if (typeof o.keys === 'string') {
       nativeOptions.keysFile = o.keys
     } else if (Array.isArray(o.keys)) {
@@ -107,42 +100,38 @@ class Server extends EventEmitter {
     } else if (o.keys !== undefined) {
       throw invalid('options.keys must be an array of keys, a file path, or undefined (any key)')
     }
-    if (o.hostname !== undefined) nativeOptions.hostname = v.string(o.hostname, 'options.hostname')
-    if (o.keyLog !== undefined) nativeOptions.keyLog = v.string(o.keyLog, 'options.keyLog')
-    if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
     if (o.cluster !== undefined) nativeOptions.cluster = v.string(o.cluster, 'options.cluster')
-    for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
-      if (o[key] !== undefined) nativeOptions[key] = v.millis(o[key], `options.${key}`)
-    }
     // Integers here; their range is checked once, in Rust (core's Limit).
     for (const key of ['maxStreamsPerClient', 'maxNamesPerClient', 'maxFlowsPerSession']) {
       if (o[key] !== undefined) nativeOptions[key] = v.integer(o[key], `options.${key}`)
     }
+    const hooks = {}
     for (const name of Object.values(HOOKS)) {
-      this.#hooks[name] = hookFunction(o[name], `options.${name}`)
+      hooks[name] = hookFunction(o[name], `options.${name}`)
     }
-    nativeOptions.askConnect = this.#hooks.onConnect !== null
-    nativeOptions.askPublish = this.#hooks.onPublish !== null
-    nativeOptions.askPlay = this.#hooks.onPlay !== null
-    if (o.hookTimeout !== undefined) {
-      this.#hookTimeout = v.millis(o.hookTimeout, 'options.hookTimeout')
-      nativeOptions.hookTimeout = this.#hookTimeout
-    }
-    const ref = o.ref === undefined ? false : v.boolean(o.ref, 'options.ref')
-    this.#core = new Core(
-      {
-        emit: (event) => {
-          if (event !== 'close') return
-          for (const _ of this.#clients) this.#core.release()
-          this.#clients.clear()
-          this.emit('close')
+    nativeOptions.askConnect = hooks.onConnect !== null
+    nativeOptions.askPublish = hooks.onPublish !== null
+    nativeOptions.askPlay = hooks.onPlay !== null
+    if (o.hookTimeout !== undefined) nativeOptions.hookTimeout = v.millis(o.hookTimeout, 'options.hookTimeout')
+    let core
+    const open = (self) =>
+      (core = new Core(
+        {
+          emit: (event) => {
+            if (event !== 'close') return
+            for (const _ of self.#clients) core.release()
+            self.#clients.clear()
+            self.emit('close')
+          },
+          [kItem]: (item) => self.#onItem(item),
         },
-        [kItem]: (item) => this.#onItem(item),
-      },
-      (onItems) => new NativeServer(nativeOptions, onItems),
-      { layer: true },
-    )
-    if (ref) this.#core.ref()
+        (onItems) => new NativeServer(nativeOptions, onItems),
+        { layer: true },
+      ))
+    super(open, v.flag(o, 'ref'))
+    this.#core = core
+    this.#hooks = hooks
+    this.#hookTimeout = nativeOptions.hookTimeout
   }
 
   /**
@@ -261,26 +250,6 @@ class Server extends EventEmitter {
     }
   }
 
-  /** The server's peer ID (certificate fingerprint, clients' farID), 64 hex digits. */
-  get peerId() {
-    return this.#core.peerId
-  }
-
-  /** The first bound address, "ip:port"; clients connect to rtmfp://ADDRESS/app. */
-  get address() {
-    return this.#core.addresses[0]
-  }
-
-  /** Every bound address. */
-  get addresses() {
-    return [...this.#core.addresses]
-  }
-
-  /** Whether close() was called (or the I/O thread stopped). */
-  get closed() {
-    return this.#core.closed
-  }
-
   #query(method, args, map) {
     return new Promise((resolve, reject) => {
       this.#core.request(method, args, (err, item) => (err ? reject(err) : resolve(map(item))))
@@ -305,29 +274,6 @@ class Server extends EventEmitter {
     const id = typeof session === 'object' && session !== null ? session.session : session
     v.integer(id, 'session')
     return this.#query('disconnect', [id], (item) => item.value === 1)
-  }
-
-  /**
-   * Closes every client session in order, waits at most `timeout` ms
-   * (default 1000), stops the server's threads.  Resolves, after 'close',
-   * to whether everything closed cleanly in time.
-   */
-  close(options) {
-    const o = v.object(options, 'options')
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : v.millis(o.timeout, 'options.timeout')
-    return this.#core.close(timeout)
-  }
-
-  /** Keeps the process alive while open (for a server that waits for clients). */
-  ref() {
-    this.#core.ref()
-    return this
-  }
-
-  /** The default: alive only while clients are connected (or a query waits). */
-  unref() {
-    this.#core.unref()
-    return this
   }
 
   #onItem(item) {

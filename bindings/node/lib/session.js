@@ -223,11 +223,30 @@ class Session extends EventEmitter {
   }
 }
 
-class Flow extends EventEmitter {
+// What Flow and RecvFlow share: their session and metadata.
+class FlowBase extends EventEmitter {
   #session
+  #metadata
+
+  constructor(session, metadata) {
+    super()
+    this.#session = session
+    this.#metadata = metadata
+  }
+
+  get session() {
+    return this.#session
+  }
+
+  /** The flow's metadata: given to openFlow, or the far end's. */
+  get metadata() {
+    return this.#metadata
+  }
+}
+
+class Flow extends FlowBase {
   #core
   #id = null
-  #metadata
   #priority
   /** sends (and a close) waiting for the flow's number or a parent's */
   #queue = []
@@ -242,25 +261,14 @@ class Flow extends EventEmitter {
 
   /** @internal Flows come from Session.openFlow. */
   constructor(session, core, metadata, priority) {
-    super()
-    this.#session = session
+    super(session, metadata)
     this.#core = core
-    this.#metadata = metadata
     this.#priority = priority
   }
 
   /** The flow's number within its session; null until it is open. */
   get id() {
     return this.#id
-  }
-
-  get session() {
-    return this.#session
-  }
-
-  /** The metadata given to openFlow. */
-  get metadata() {
-    return this.#metadata
   }
 
   get priority() {
@@ -313,7 +321,7 @@ class Flow extends EventEmitter {
       }
     }
     if (this.#core.closed) return Promise.reject(closed())
-    if (this.#session.closed) return Promise.reject(closed('session'))
+    if (this.session.closed) return Promise.reject(closed('session'))
     if (this.#closing) return Promise.reject(closed('flow'))
     if (this.#error !== null) return Promise.reject(this.#error)
     const record = { flow: this, state: 'queued', message: null, resolve: noop, reject: noop }
@@ -343,7 +351,7 @@ class Flow extends EventEmitter {
   close() {
     if (this.#closing || this.#closed) return
     this.#closing = true
-    if (this.#error !== null || this.#core.closed || this.#session.closed) return
+    if (this.#error !== null || this.#core.closed || this.session.closed) return
     this.#queue.push({ close: true })
     this.#pump()
   }
@@ -364,7 +372,7 @@ class Flow extends EventEmitter {
       if (job.close) {
         this.#queue.shift()
         try {
-          this.#core.call('closeFlow', this.#session.id, this.#id)
+          this.#core.call('closeFlow', this.session.id, this.#id)
         } catch {
           // Closed: the flow goes with its session.
         }
@@ -389,7 +397,7 @@ class Flow extends EventEmitter {
     const record = job.record
     record.state = 'sending'
     try {
-      this.#core.request('send', [this.#session.id, this.#id, job.payload, job.opts], (err, item) => {
+      this.#core.request('send', [this.session.id, this.#id, job.payload, job.opts], (err, item) => {
         if (err) {
           if (err.code === codes.WOULD_BLOCK) this.#writable = false
           this.#settle(record, err)
@@ -420,7 +428,7 @@ class Flow extends EventEmitter {
   #close() {
     if (this.#closed) return
     this.#closed = true
-    this.#session[kForget](this)
+    this.session[kForget](this)
     this.emit('close')
   }
 
@@ -432,7 +440,7 @@ class Flow extends EventEmitter {
       return
     }
     this.#id = id
-    this.#session[kAddFlow](this)
+    this.session[kAddFlow](this)
     this.#pump()
   }
 
@@ -458,7 +466,7 @@ class Flow extends EventEmitter {
         this.emit('writable')
         return
       case 'flowRejected': {
-        if (this.#session[kClosing]()) {
+        if (this.session[kClosing]()) {
           // This end closing the session aborts its flows: not a rejection.
           this.#fail(this.#core.closed ? closed() : closed('session'))
           return
@@ -488,36 +496,23 @@ class Flow extends EventEmitter {
   }
 }
 
-class RecvFlow extends EventEmitter {
-  #session
+class RecvFlow extends FlowBase {
   #core
   #id
-  #metadata
   #association
   #closed = false
 
   /** @internal RecvFlows come with a session's 'flow' event. */
   constructor(session, core, id, metadata, association) {
-    super()
-    this.#session = session
+    super(session, metadata)
     this.#core = core
     this.#id = id
-    this.#metadata = metadata
     this.#association = association
   }
 
   /** The flow's number within its session (receiving direction). */
   get id() {
     return this.#id
-  }
-
-  get session() {
-    return this.#session
-  }
-
-  /** The far end's metadata for the flow. */
-  get metadata() {
-    return this.#metadata
   }
 
   /** Our sending flow this one answers (a return flow), or null. */
@@ -538,7 +533,7 @@ class RecvFlow extends EventEmitter {
   accept(options) {
     const o = v.object(options, 'options')
     const order = o.order === undefined ? 'sequence' : v.string(o.order, 'options.order')
-    if (this.#live()) this.#core.call('acceptFlow', this.#session.id, this.#id, order)
+    if (this.#live()) this.#core.call('acceptFlow', this.session.id, this.#id, order)
     return this
   }
 
@@ -546,19 +541,19 @@ class RecvFlow extends EventEmitter {
   reject(code = 0) {
     v.integer(code, 'code')
     if (!this.#live()) return
-    this.#core.call('rejectFlow', this.#session.id, this.#id, code)
+    this.#core.call('rejectFlow', this.session.id, this.#id, code)
     process.nextTick(() => this.#close())
   }
 
   /** Holds back 'message' events; flow control then slows the sender. */
   pause() {
-    if (this.#live()) this.#core.call('setFlowSuspended', this.#session.id, this.#id, true)
+    if (this.#live()) this.#core.call('setFlowSuspended', this.session.id, this.#id, true)
     return this
   }
 
   /** Delivers messages again after pause(). */
   resume() {
-    if (this.#live()) this.#core.call('setFlowSuspended', this.#session.id, this.#id, false)
+    if (this.#live()) this.#core.call('setFlowSuspended', this.session.id, this.#id, false)
     return this
   }
 
@@ -574,7 +569,7 @@ class RecvFlow extends EventEmitter {
   #close() {
     if (this.#closed) return
     this.#closed = true
-    this.#session[kForget](this)
+    this.session[kForget](this)
     this.emit('close')
   }
 

@@ -79,4 +79,52 @@ function addresses(value, name) {
   return list.map((a, i) => address(a, Array.isArray(value) ? `${name}[${i}]` : name))
 }
 
-module.exports = { string, boolean, object, millis, integer, bytes, address, addresses, describe }
+// Option `bind` of Endpoint, NetConnection and Server: "ip:port",
+// { address, port }, a port number (on 0.0.0.0) or an array of
+// addresses; default `defaultBind`.
+function bind(value, defaultBind) {
+  if (value === undefined) return [defaultBind]
+  if (typeof value === 'number') return [`0.0.0.0:${integer(value, 'options.bind', 65535)}`]
+  return addresses(value, 'options.bind')
+}
+
+// The options of every native object's runtime (the addon's
+// NativeRuntimeOptions) from a constructor's options `o`: `bind` (default
+// `defaults.bind`), `hostname` (if `defaults.hostname`), `keyLog`, `turn`,
+// `openTimeout`, `idleTimeout`, `keepaliveInterval`.
+function runtimeOptions(o, defaults) {
+  const r = { bind: bind(o.bind, defaults.bind) }
+  if (defaults.hostname && o.hostname !== undefined) r.hostname = string(o.hostname, 'options.hostname')
+  if (o.keyLog !== undefined) r.keyLog = string(o.keyLog, 'options.keyLog')
+  if (o.turn !== undefined) r.turn = string(o.turn, 'options.turn')
+  for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
+    if (o[key] !== undefined) r[key] = millis(o[key], `options.${key}`)
+  }
+  return r
+}
+
+// Boolean option `key` of `o`, default false.
+function flag(o, key) {
+  return o[key] === undefined ? false : boolean(o[key], `options.${key}`)
+}
+
+// `options.timeout` of a call (ms), default `defaultMs`.
+function timeout(options, defaultMs) {
+  const o = object(options, 'options')
+  return o.timeout === undefined ? defaultMs : millis(o.timeout, 'options.timeout')
+}
+
+module.exports = {
+  string,
+  boolean,
+  object,
+  millis,
+  integer,
+  bytes,
+  address,
+  addresses,
+  describe,
+  runtimeOptions,
+  flag,
+  timeout,
+}

@@ -46,7 +46,8 @@ impl TypeName for Amf {
     }
 }
 
-fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
+/// A raw Node-API call's status as a `Result` (`what`: the call's name).
+pub(crate) fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
@@ -57,7 +58,8 @@ fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     }
 }
 
-unsafe fn object(env: sys::napi_env) -> napi::Result<sys::napi_value> {
+/// A new empty JS object.
+pub(crate) unsafe fn object(env: sys::napi_env) -> napi::Result<sys::napi_value> {
     let mut out = ptr::null_mut();
     check(
         unsafe { sys::napi_create_object(env, &mut out) },
@@ -66,7 +68,8 @@ unsafe fn object(env: sys::napi_env) -> napi::Result<sys::napi_value> {
     Ok(out)
 }
 
-unsafe fn set(
+/// Sets `target[key]`.
+pub(crate) unsafe fn set(
     env: sys::napi_env,
     target: sys::napi_value,
     key: &str,

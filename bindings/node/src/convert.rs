@@ -75,11 +75,18 @@ pub fn turn(uri: Option<String>) -> Result<Option<rtmfp_core::turn::TurnConfig>>
 }
 
 /// What a failed start says: a bind error names the addresses; a TURN
-/// relay's failure says so itself.
+/// relay's or a rendezvous cluster's failure says so itself.
 pub fn start_failed(
     bind: &[std::net::SocketAddr],
     e: std::io::Error,
 ) -> napi::Error<crate::errors::Code> {
+    use rtmfp_core::rendezvous::cluster::redis::ClusterError;
+    if let Some(c) = e.get_ref().and_then(|r| r.downcast_ref::<ClusterError>()) {
+        return crate::errors::err(
+            crate::errors::Code::Io,
+            format!("cannot join the cluster: {c}"),
+        );
+    }
     let addrs: Vec<String> = bind.iter().map(ToString::to_string).collect();
     let text = e.to_string();
     if rtmfp_core::turn::TurnStartError::of(&e).is_some() {

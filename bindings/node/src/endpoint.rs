@@ -12,40 +12,29 @@ use crate::convert::{self, AddrSpec};
 use crate::errors::{self, invalid, Code, Result};
 use crate::items::NativeItem;
 use crate::items::{Item, ReplyValue};
-use crate::object::{Base, CloseTask};
+use crate::object::{Base, CloseTask, NativeRuntimeOptions, Runtime};
 use crate::shared::{Reply, Shared, Source};
 use napi::bindgen_prelude::{AsyncTask, Function};
 use napi::{Env, Task};
 use napi_derive::napi;
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
-use rtmfp_core::crypto::{FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{EndpointConfig, SessionHandle};
+use rtmfp_core::crypto::FlashConfig;
+use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, SessionHandle};
 use rtmfp_core::flow::MessageOptions;
 use rtmfp_core::host::Host;
-use rtmfp_core::runtime::{parse_uri, RuntimeConfig, RuntimeError};
+use rtmfp_core::runtime::{parse_uri, RuntimeError};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Options of `new NativeEndpoint` (validated and defaulted by the JS
-/// wrapper; durations in ms).
+/// wrapper).
 #[napi(object)]
 pub struct NativeEndpointOptions {
-    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
-    pub bind: Vec<String>,
+    pub runtime: NativeRuntimeOptions,
     /// A server identity (ephemeral Diffie-Hellman, reachable by
     /// `rtmfp://` URI) instead of a peer identity.
     pub server: bool,
-    /// The certificate's hostname option.
-    pub hostname: Option<String>,
-    pub open_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
-    pub keepalive_interval: Option<f64>,
-    /// A file to append each session's packet keys to (see
-    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-    pub key_log: Option<String>,
-    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-    /// relay (RTMFPTURNProxy).
-    pub turn: Option<String>,
 }
 
 /// Options of one message (`NativeEndpoint.send`); durations in ms.
@@ -76,6 +65,20 @@ fn session_handle(session: f64) -> Result<SessionHandle> {
 impl NativeEndpoint {
     fn reply(&self, request: u32) -> Result<Reply> {
         self.base.reply(request)
+    }
+
+    /// Runs `f` on the I/O thread with flow `flow` of session `session`
+    /// (checked here), without waiting: a call whose only failure is a
+    /// flow or session that has gone, which its own events tell.
+    fn on_flow<F>(&self, session: f64, flow: f64, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut CoreEndpoint, Instant, SessionHandle, u64) + Send + 'static,
+    {
+        let session = session_handle(session)?;
+        let flow = convert::id(flow, "flow")?;
+        self.base
+            .shared
+            .post(move |ep, now| f(ep, now, session, flow))
     }
 
     /// Opens a session to `epd` at `specs`, resolving names on a thread of
@@ -124,34 +127,14 @@ impl NativeEndpoint {
         options: NativeEndpointOptions,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let bind = convert::bind_addrs(&options.bind)?;
-        let mut endpoint = EndpointConfig::default();
-        if let Some(ms) = options.open_timeout {
-            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
-        }
-        if let Some(ms) = options.idle_timeout {
-            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
-        }
-        if let Some(ms) = options.keepalive_interval {
-            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
-        }
-        let mut flash = if options.server {
+        let flash = if options.server {
             FlashConfig::server()
         } else {
             FlashConfig::client()
         };
-        flash.hostname = options.hostname.map(String::into_bytes);
-        flash.key_log = convert::key_log(options.key_log)?;
-        let profile = FlashProfile::generate(flash)
-            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
-        let peer_id = profile.near_id();
-        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
-        config.endpoint = endpoint;
-        config.turn = convert::turn(options.turn)?;
-        let host = Host::start_plain(config).map_err(|e| convert::start_failed(&bind, e))?;
-        let (shared, outbox) = Shared::start(Arc::new(host), Source::runtime(), peer_id, on_items)?;
+        let (host, peer_id) = Runtime::new(options.runtime, flash)?.start(Host::start_plain)?;
         Ok(NativeEndpoint {
-            base: Base::new(&env, shared, outbox)?,
+            base: Base::start(&env, Arc::new(host), Source::runtime(), peer_id, on_items)?,
         })
     }
 
@@ -259,42 +242,34 @@ impl NativeEndpoint {
     /// Closes a sending flow after what is queued; `flowComplete` follows.
     #[napi]
     pub fn close_flow(&self, session: f64, flow: f64) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
-        self.base.shared.post(move |ep, now| {
-            let _ = ep.close_flow(now, session, flow);
+        self.on_flow(session, flow, |ep, now, s, f| {
+            let _ = ep.close_flow(now, s, f);
         })
     }
 
     /// Accepts a receiving flow; `order` is `'sequence'` or `'network'`.
     #[napi]
     pub fn accept_flow(&self, session: f64, flow: f64, order: String) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
         let order = convert::delivery_order(&order)?;
-        self.base.shared.post(move |ep, now| {
-            let _ = ep.accept_flow(now, session, flow, order);
+        self.on_flow(session, flow, move |ep, now, s, f| {
+            let _ = ep.accept_flow(now, s, f, order);
         })
     }
 
     /// Rejects a receiving flow; the sender sees `flowRejected` with `code`.
     #[napi]
     pub fn reject_flow(&self, session: f64, flow: f64, code: f64) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
         let code = convert::id(code, "code")?;
-        self.base.shared.post(move |ep, _| {
-            let _ = ep.reject_flow(session, flow, code);
+        self.on_flow(session, flow, move |ep, _, s, f| {
+            let _ = ep.reject_flow(s, f, code);
         })
     }
 
     /// Holds back (or delivers again) a receiving flow's messages.
     #[napi]
     pub fn set_flow_suspended(&self, session: f64, flow: f64, suspended: bool) -> Result<()> {
-        let session = session_handle(session)?;
-        let flow = convert::id(flow, "flow")?;
-        self.base.shared.post(move |ep, now| {
-            let _ = ep.set_flow_suspended(now, session, flow, suspended);
+        self.on_flow(session, flow, move |ep, now, s, f| {
+            let _ = ep.set_flow_suspended(now, s, f, suspended);
         })
     }
 

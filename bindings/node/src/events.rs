@@ -8,7 +8,7 @@
 //! digits, words camelCase strings, bytes Buffers (moved, not copied), AMF
 //! values as in [`crate::amf`], lists Arrays and records plain objects.
 
-use crate::amf::Amf;
+use crate::amf::{check, object, set, Amf};
 use crate::convert::{hex, num, to_millis};
 use napi::bindgen_prelude::{Buffer, Null, ToNapiValue};
 use napi::sys;
@@ -77,17 +77,6 @@ fn key(kind: &str, field: &'static str) -> Option<Cow<'static, str>> {
     }
 }
 
-fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::new(
-            napi::Status::GenericFailure,
-            format!("Node-API {what} failed ({status})"),
-        ))
-    }
-}
-
 /// An event (or a described reply) as a JS object with its `type`.
 /// `stream` is given for a Flash client event: the JS key of its NetStream
 /// (`None`: none, or a NetStream JS does not know), which replaces the
@@ -104,22 +93,6 @@ pub unsafe fn event(
     unsafe { record(env, d, stream, true) }
 }
 
-unsafe fn set(
-    env: sys::napi_env,
-    target: sys::napi_value,
-    key: &str,
-    value: sys::napi_value,
-) -> napi::Result<()> {
-    // SAFETY: the caller's contract.
-    unsafe {
-        let key = String::to_napi_value(env, key.to_owned())?;
-        check(
-            sys::napi_set_property(env, target, key, value),
-            "set_property",
-        )
-    }
-}
-
 /// A record; `typed`: with `type` first (an event).
 unsafe fn record(
     env: sys::napi_env,
@@ -127,10 +100,9 @@ unsafe fn record(
     stream: Option<Option<u32>>,
     typed: bool,
 ) -> napi::Result<sys::napi_value> {
-    let mut out = ptr::null_mut();
     // SAFETY: the caller's contract; every value set was made in `env`.
     unsafe {
-        check(sys::napi_create_object(env, &mut out), "create_object")?;
+        let out = object(env)?;
         if typed {
             let name = String::to_napi_value(env, kind_name(d.kind).into_owned())?;
             set(env, out, "type", name)?;
@@ -151,8 +123,8 @@ unsafe fn record(
             let js = to_js(env, value)?;
             set(env, out, &name, js)?;
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 unsafe fn to_js(env: sys::napi_env, value: Value) -> napi::Result<sys::napi_value> {

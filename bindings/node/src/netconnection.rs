@@ -23,13 +23,13 @@ use crate::convert::{self, AddrSpec};
 use crate::errors::{self, describe, invalid, Code, Result};
 use crate::flv::{FlvTask, Op};
 use crate::items::{Item, NativeItem, ReplyValue};
-use crate::object::{lock, Base, CloseTask};
+use crate::object::{lock, Base, CloseTask, NativeRuntimeOptions, Runtime};
 use crate::shared::{Mapped, Reply, Shared};
 use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::endpoint::{Endpoint, EndpointConfig};
+use rtmfp_core::endpoint::Endpoint;
 use rtmfp_core::flash::client::{
     ClientConfig, ClientError, PeerConnectMode, PeerStreamId, StreamId,
 };
@@ -52,17 +52,8 @@ use std::time::Instant;
 /// JS wrapper; durations in ms).
 #[napi(object)]
 pub struct NativeNetConnectionOptions {
-    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
-    pub bind: Vec<String>,
-    pub open_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
-    pub keepalive_interval: Option<f64>,
-    /// A file to append each session's packet keys to (see
-    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-    pub key_log: Option<String>,
-    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-    /// relay (RTMFPTURNProxy).
-    pub turn: Option<String>,
+    /// (`hostname` is not used: a client's certificate has none.)
+    pub runtime: NativeRuntimeOptions,
     /// Most subscribers of our DIRECT_CONNECTIONS streams (default 8).
     pub max_peer_connections: Option<u32>,
     /// ms a peer play waits for a direct session before the relay
@@ -211,17 +202,7 @@ impl NativeNetConnection {
         options: NativeNetConnectionOptions,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let bind = convert::bind_addrs(&options.bind)?;
-        let mut endpoint = EndpointConfig::default();
-        if let Some(ms) = options.open_timeout {
-            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
-        }
-        if let Some(ms) = options.idle_timeout {
-            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
-        }
-        if let Some(ms) = options.keepalive_interval {
-            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
-        }
+        let runtime = Runtime::new(options.runtime, FlashConfig::client())?;
         // Streams whose onPeerConnect is set ask (setStreamAsks); the
         // others accept without waiting for the JS thread.
         let mut client = ClientConfig {
@@ -235,18 +216,16 @@ impl NativeNetConnection {
             let t = convert::millis(ms, "directTimeout")?;
             client.direct_timeout = (!t.is_zero()).then_some(t);
         }
-        let mut flash = FlashConfig::client();
-        flash.key_log = convert::key_log(options.key_log)?;
         let nc = CoreNetConnection::start(NetConnectionConfig {
-            bind: bind.clone(),
+            bind: runtime.bind.clone(),
             client,
-            endpoint,
-            flash,
-            turn: convert::turn(options.turn)?,
+            endpoint: runtime.endpoint,
+            flash: runtime.flash,
+            turn: runtime.turn,
             ..NetConnectionConfig::default()
         })
         .map_err(|e| match e {
-            NetError::Io(e) => convert::start_failed(&bind, e),
+            NetError::Io(e) => convert::start_failed(&runtime.bind, e),
             other => errors::failed(other.failure()),
         })?;
         let peer_id = nc.near_id();
@@ -269,9 +248,8 @@ impl NativeNetConnection {
             }
         });
         let nc = Arc::new(nc);
-        let (shared, outbox) = Shared::start(nc.clone(), source, peer_id, on_items)?;
         Ok(NativeNetConnection {
-            base: Base::new(&env, shared, outbox)?,
+            base: Base::start(&env, nc.clone(), source, peer_id, on_items)?,
             keys,
             nc: Mutex::new(Some(nc)),
         })

@@ -14,16 +14,15 @@
 use crate::convert;
 use crate::errors::{self, Code, Result};
 use crate::items::{Item, NativeItem, ReplyValue};
-use crate::object::{Base, CloseTask};
-use crate::shared::{Mapped, Shared};
+use crate::object::{Base, CloseTask, NativeRuntimeOptions, Runtime};
+use crate::shared::Mapped;
 use napi::bindgen_prelude::{AsyncTask, Function};
 use napi::Env;
 use napi_derive::napi;
-use rtmfp_core::crypto::{FlashConfig, FlashProfile};
-use rtmfp_core::endpoint::{Endpoint, EndpointConfig, SessionHandle};
-use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
+use rtmfp_core::crypto::FlashConfig;
+use rtmfp_core::endpoint::{Endpoint, SessionHandle};
+use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{Asks, Hooks, KeySet, Limit, Server, ServerConfig, ServerHandle};
-use rtmfp_core::runtime::RuntimeConfig;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,25 +30,13 @@ use std::time::Instant;
 /// wrapper; durations in ms).
 #[napi(object)]
 pub struct NativeServerOptions {
-    /// Local addresses to bind, `"ip:port"` / `"[ipv6]:port"` literals.
-    pub bind: Vec<String>,
+    pub runtime: NativeRuntimeOptions,
     /// The developer keys accepted on `connect`; absent (and no
     /// `keysFile`): any key, or none.
     pub keys: Option<Vec<String>>,
     /// A file of developer keys: one a line; blank lines and lines
     /// starting with `#` are skipped.
     pub keys_file: Option<String>,
-    /// The certificate's hostname option.
-    pub hostname: Option<String>,
-    pub open_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
-    pub keepalive_interval: Option<f64>,
-    /// A file to append each session's packet keys to (see
-    /// `rtmfp decrypt`); default the file named by `RTMFP_KEYLOGFILE`.
-    pub key_log: Option<String>,
-    /// `turn://USER:PASS@HOST[:PORT]`: every datagram through this TURN
-    /// relay (RTMFPTURNProxy).
-    pub turn: Option<String>,
     /// `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
     /// peers, names and streams through Redis (docs/cluster.md).
     pub cluster: Option<String>,
@@ -137,7 +124,6 @@ impl NativeServer {
         options: NativeServerOptions,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let bind = convert::bind_addrs(&options.bind)?;
         let keys = key_set(&options)?;
         let max_streams = limit(
             Limit::StreamsPerClient,
@@ -154,28 +140,10 @@ impl NativeServer {
             options.max_flows_per_session,
             "maxFlowsPerSession",
         )?;
-        let mut endpoint = EndpointConfig::default();
+        let mut runtime = Runtime::new(options.runtime, FlashConfig::server())?;
         if let Some(n) = max_flows {
-            endpoint.flow_limits.max_recv_flows = n;
+            runtime.endpoint.flow_limits.max_recv_flows = n;
         }
-        if let Some(ms) = options.open_timeout {
-            endpoint.open_timeout = convert::millis(ms, "openTimeout")?;
-        }
-        if let Some(ms) = options.idle_timeout {
-            endpoint.idle_timeout = convert::millis(ms, "idleTimeout")?;
-        }
-        if let Some(ms) = options.keepalive_interval {
-            endpoint.keepalive_interval = convert::millis(ms, "keepaliveInterval")?;
-        }
-        let mut flash = FlashConfig::server();
-        flash.hostname = options.hostname.map(String::into_bytes);
-        flash.key_log = convert::key_log(options.key_log)?;
-        let profile = FlashProfile::generate(flash)
-            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
-        let peer_id = profile.near_id();
-        let mut config = RuntimeConfig::new(bind.clone(), Arc::new(profile));
-        config.endpoint = endpoint;
-        config.turn = convert::turn(options.turn)?;
         let mut server = ServerConfig {
             keys,
             ..ServerConfig::default()
@@ -195,24 +163,17 @@ impl NativeServer {
             )?,
             ..Hooks::default()
         };
-        let server = match &options.cluster {
+        let (server, peer_id) = runtime.start(|config| match &options.cluster {
             None => ServerHandle::start_with(config, server, hooks),
             Some(url) => {
                 ServerHandle::start_clustered(config, server, hooks, ClusterConfig::new(url))
             }
-        }
-        .map_err(
-            |e| match e.get_ref().and_then(|r| r.downcast_ref::<ClusterError>()) {
-                Some(c) => errors::err(Code::Io, format!("cannot join the cluster: {c}")),
-                None => convert::start_failed(&bind, e),
-            },
-        )?;
+        })?;
         let source = Mapped::source(server.event_queue().clone(), |event, _, items| {
             items.push(Item::Server(event))
         });
-        let (shared, outbox) = Shared::start(Arc::new(server), source, peer_id, on_items)?;
         Ok(NativeServer {
-            base: Base::new(&env, shared, outbox)?,
+            base: Base::start(&env, Arc::new(server), source, peer_id, on_items)?,
         })
     }
 
