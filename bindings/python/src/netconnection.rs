@@ -18,6 +18,7 @@ use crate::errors::{self, Kind, NetOrRaise};
 use crate::events::{self, Ids};
 use crate::flash_events::{CallResult, NetStatus};
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
+use crate::plumbing::event_iterator;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -708,9 +709,7 @@ impl NetConnection {
     /// A blocking iterator over events; it ends when the connection is
     /// closed and its last events were read.
     fn events(slf: &Bound<'_, Self>) -> NetEventIterator {
-        NetEventIterator {
-            nc: slf.clone().unbind(),
-        }
+        NetEventIterator(slf.clone().unbind())
     }
 
     /// Every event waiting now, without blocking.  Once closed: the
@@ -848,32 +847,13 @@ pub(crate) fn _lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> Py
     lookup_answer(py, value, name)
 }
 
-/// Iterates a NetConnection's events, blocking for each (GIL released,
-/// Ctrl-C interrupts); stops once the connection is closed and its last
-/// events were read.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct NetEventIterator {
-    nc: Py<NetConnection>,
-}
-
-#[pymethods]
-impl NetEventIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let nc = self.nc.bind(py);
-        match NetConnection::read(nc, py, None) {
-            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
-            other => other,
-        }
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.nc)
-    }
-}
+event_iterator!(
+    /// Iterates a NetConnection's events, blocking for each (GIL released,
+    /// Ctrl-C interrupts); stops once the connection is closed and its last
+    /// events were read.
+    NetEventIterator(Py<NetConnection>),
+    |nc, py| NetConnection::read(nc.bind(py), py, None)
+);
 
 // ------------------------------------------------------------- NetStream --
 

@@ -17,6 +17,7 @@ use crate::convert::{duration, AddrList};
 use crate::errors::{self, OrRaise};
 use crate::events;
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
+use crate::plumbing::event_iterator;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
@@ -675,9 +676,7 @@ impl Server {
     /// A blocking iterator over events; it ends when the server is closed
     /// and its last events were read.
     fn events(slf: &Bound<'_, Self>) -> ServerEventIterator {
-        ServerEventIterator {
-            server: slf.clone().unbind(),
-        }
+        ServerEventIterator(slf.clone().unbind())
     }
 
     /// Every event waiting now, without blocking.  Once closed: the
@@ -753,29 +752,10 @@ impl Server {
     }
 }
 
-/// Iterates a server's events, blocking for each (GIL released, Ctrl-C
-/// interrupts); stops once the server is closed and its last events were
-/// read.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct ServerEventIterator {
-    server: Py<Server>,
-}
-
-#[pymethods]
-impl ServerEventIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let server = self.server.get();
-        match server.read(py, None) {
-            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
-            other => other,
-        }
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.server)
-    }
-}
+event_iterator!(
+    /// Iterates a server's events, blocking for each (GIL released, Ctrl-C
+    /// interrupts); stops once the server is closed and its last events were
+    /// read.
+    ServerEventIterator(Py<Server>),
+    |server, py| server.get().read(py, None)
+);
