@@ -17,7 +17,7 @@ use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{DropReason, OpenFailure, SessionHandle};
 use rtmfp_core::runtime::{Runtime, RuntimeConfig};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Default `close()` deadline: long enough for far ends on any sane
 /// network to acknowledge the Close Requests.
@@ -183,17 +183,6 @@ impl Endpoint {
     fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = duration(py, timeout, "timeout")?;
         Ok(self.shared.close(py, timeout))
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.shared
-            .close(py, Duration::from_secs_f64(DEFAULT_CLOSE_TIMEOUT));
-        false
     }
 
     /// Connects to the server named by an `rtmfp://host[:port]/app` URI and

@@ -717,16 +717,6 @@ impl Server {
         Ok(clean)
     }
 
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        self.close(py, DEFAULT_CLOSE_TIMEOUT)?;
-        Ok(false)
-    }
-
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Ok(hooks) = self.hooks.try_lock() {
             for hook in hooks.all() {

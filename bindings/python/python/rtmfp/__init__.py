@@ -49,6 +49,7 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Generic,
+    Literal,
     Optional,
     Protocol,
     Sequence,
@@ -203,16 +204,17 @@ class MessageType(enum.IntEnum):
 
 
 _E = TypeVar("_E")
-_Self = TypeVar("_Self", bound="_AsyncEvents[Any]")
+_Self = TypeVar("_Self", bound="_EventSource[Any]")
 
 
 class _Closable(Protocol):
     def close(self, timeout: float = ...) -> bool: ...
 
 
-class _AsyncEvents(Generic[_E]):
-    """The asyncio event methods and ``async with`` of an Endpoint,
-    NetConnection or Server, whose events are ``_E``: written once, here.
+class _EventSource(Generic[_E]):
+    """What an Endpoint, NetConnection and Server, whose events are
+    ``_E``, have the same: the asyncio event methods, and ``with`` /
+    ``async with`` (which close it): written once, here.
     A class names itself in ``_what`` ("the endpoint") and may override
     ``_router`` (the dispatcher of a loop; a layer's by default)."""
 
@@ -257,6 +259,13 @@ class _AsyncEvents(Generic[_E]):
             self._dispatcher.on_readable()
         return clean
 
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *args: object) -> Literal[False]:
+        cast(_Closable, self).close()
+        return False
+
     async def __aenter__(self: _Self) -> _Self:
         return self
 
@@ -269,7 +278,7 @@ class _AsyncEvents(Generic[_E]):
         await self.close_async()
 
 
-class Endpoint(_rtmfp.Endpoint, _AsyncEvents[Event]):
+class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
     """An RTMFP endpoint: an identity, UDP sockets and an I/O thread.
 
     ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
@@ -448,7 +457,7 @@ class _ConnectAsync:
         return connect
 
 
-class NetConnection(_rtmfp.NetConnection, _AsyncEvents[NetEvent]):
+class NetConnection(_rtmfp.NetConnection, _EventSource[NetEvent]):
     """A connection to an RTMFP server with Flash's NetConnection semantics.
 
     ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
@@ -526,7 +535,7 @@ class NetConnection(_rtmfp.NetConnection, _AsyncEvents[NetEvent]):
         value = await self._call_async("lookupName", [name], timeout, f"lookup_name({name!r})")
         return _rtmfp._lookup_answer(value, name)
 
-class Server(_rtmfp.Server, _AsyncEvents[ServerEvent]):
+class Server(_rtmfp.Server, _EventSource[ServerEvent]):
     """An RTMFP rendezvous server (Stratus/Cirrus-like): it introduces
     peers to each other by peer ID (DIRECT_CONNECTIONS), registers and
     looks up names, and relays streams published through it.
