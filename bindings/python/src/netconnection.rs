@@ -755,24 +755,16 @@ impl NetConnection {
             Some(live) => live.close(py, timeout),
             None => false,
         };
-        let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
-        drop(callbacks);
+        layer::release(&self.callbacks);
         Ok(clean)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(callbacks) = self.callbacks.try_lock() {
-            for cb in callbacks.values() {
-                visit.call(cb)?;
-            }
-        }
-        self.outbox.traverse(&visit)
+        self.outbox.traverse(&self.callbacks, &visit)
     }
 
     fn __clear__(&self) {
-        let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
-        drop(callbacks);
-        self.outbox.clear();
+        self.outbox.clear(&self.callbacks);
     }
 
     fn __repr__(&self) -> String {

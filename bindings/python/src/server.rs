@@ -44,6 +44,13 @@ struct PyHooks {
     on_disconnect: Option<Py<PyAny>>,
 }
 
+/// What the server's GC support visits and `close` releases.
+impl layer::Callbacks for PyHooks {
+    fn held(&self) -> impl Iterator<Item = &Py<PyAny>> {
+        self.all().into_iter().flatten()
+    }
+}
+
 impl PyHooks {
     /// Core's ask mode: a kind is asked about while its hook is set.
     fn asks(&self, deadline: Duration) -> Asks {
@@ -712,24 +719,16 @@ impl Server {
     fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout: Duration = duration(py, timeout, "timeout")?;
         let clean = self.live.close(py, timeout);
-        let old = std::mem::take(&mut *lock(&self.hooks));
-        drop(old);
+        layer::release(&self.hooks);
         Ok(clean)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(hooks) = self.hooks.try_lock() {
-            for hook in hooks.all() {
-                visit.call(hook)?;
-            }
-        }
-        self.outbox.traverse(&visit)
+        self.outbox.traverse(&self.hooks, &visit)
     }
 
     fn __clear__(&self) {
-        let old = std::mem::take(&mut *lock(&self.hooks));
-        drop(old);
-        self.outbox.clear();
+        self.outbox.clear(&self.hooks);
     }
 
     fn __repr__(&self) -> String {
