@@ -12,6 +12,7 @@ from typing import (
     Awaitable,
     Callable,
     Dict,
+    Generic,
     Mapping,
     Iterator,
     List,
@@ -334,7 +335,35 @@ class EventIterator(Iterator[_Event]):
     def __iter__(self) -> EventIterator: ...
     def __next__(self) -> _Event: ...
 
-class Endpoint:
+_Ev = TypeVar("_Ev")
+_It = TypeVar("_It")
+
+# Stubs only: at run time each of Endpoint, NetConnection and Server has
+# these methods itself (from Rust); they are typed once here.
+class _EventStream(Generic[_Ev, _It]):
+    @property
+    def closed(self) -> bool: ...
+    def next_event(self, timeout: Optional[float] = None) -> Optional[_Ev]:
+        """The next event, or None after ``timeout`` seconds.  Once closed:
+        the events left, then ``ClosedError``."""
+    def events(self) -> _It:
+        """A blocking iterator over events; ends once closed and drained."""
+    def drain_events(self) -> List[_Ev]:
+        """Every event waiting now, without blocking (once closed: the
+        events left, then none)."""
+    def _events_ended(self) -> bool: ...
+    def fileno(self) -> int:
+        """Readable while events wait (and for good once closed)."""
+    def close(self, timeout: float = 1.0) -> bool:
+        """Closes in order, stops the I/O thread; idempotent; whether it
+        closed cleanly in time."""
+
+# Stubs only: a NetConnection's or Server's events, with the exceptions
+# of Python callbacks in their place (for the asyncio dispatcher).
+class _LayerStream(_EventStream[_Ev, _It]):
+    def _drain(self) -> List[Union[_Ev, BaseException]]: ...
+
+class Endpoint(_EventStream[_Event, EventIterator]):
     """An RTMFP endpoint (use ``rtmfp.Endpoint``, which adds asyncio)."""
 
     def __init__(
@@ -359,12 +388,6 @@ class Endpoint:
         """The first bound address, ``"ip:port"``."""
     @property
     def addresses(self) -> List[str]: ...
-    @property
-    def closed(self) -> bool: ...
-    def fileno(self) -> int:
-        """Readable while events wait (and for good once closed)."""
-    def close(self, timeout: float = 1.0) -> bool:
-        """Closes sessions in order, stops the I/O thread; idempotent."""
     def connect(self, uri: str, *, timeout: float = 10.0) -> Session:
         """Connects to an ``rtmfp://host[:port]/app`` URI; waits until open."""
     def connect_peer(
@@ -381,15 +404,6 @@ class Endpoint:
         self, peer_id: Union[str, bytes], addresses: _Addresses
     ) -> Session:
         """Starts connecting to a peer; returns the opening session at once."""
-    def next_event(self, timeout: Optional[float] = None) -> Optional[_Event]:
-        """The next event, or None after ``timeout`` seconds.  Once closed:
-        the events left (``SessionClosed``), then ``ClosedError``."""
-    def events(self) -> EventIterator:
-        """A blocking iterator over events; ends once closed and drained."""
-    def drain_events(self) -> List[_Event]:
-        """Every event waiting now, without blocking (once closed: the
-        events left, then none)."""
-    def _events_ended(self) -> bool: ...
     def stats(self) -> Dict[str, Any]:
         """Counters: sessions, datagrams, bytes, drops, and ``"io"``."""
 
@@ -550,7 +564,7 @@ class NetEventIterator(Iterator[_NetEvent]):
     def __iter__(self) -> NetEventIterator: ...
     def __next__(self) -> _NetEvent: ...
 
-class NetConnection:
+class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
     """A connection to an RTMFP server (use ``rtmfp.NetConnection``, which
     adds ``connect`` and asyncio)."""
 
@@ -578,8 +592,6 @@ class NetConnection:
     @property
     def connected(self) -> bool: ...
     @property
-    def closed(self) -> bool: ...
-    @property
     def near_id(self) -> str:
         """Our peer ID (64 hex digits); NetError before connect."""
     @property
@@ -605,16 +617,6 @@ class NetConnection:
         """Registers ``name`` for our peer ID at the server."""
     def lookup_name(self, name: str, *, timeout: float = 10.0) -> str:
         """The peer ID registered under ``name`` (CallError if none)."""
-    def next_event(self, timeout: Optional[float] = None) -> Optional[_NetEvent]:
-        """The next event, or None after ``timeout`` seconds.  Once closed:
-        the events left ("NetConnection.Connect.Closed"), then
-        ``ClosedError``."""
-    def events(self) -> NetEventIterator: ...
-    def drain_events(self) -> List[_NetEvent]: ...
-    def _drain(self) -> List[Union[_NetEvent, BaseException]]: ...
-    def _events_ended(self) -> bool: ...
-    def fileno(self) -> int: ...
-    def close(self, timeout: float = 1.0) -> bool: ...
 
 class NetStream:
     """``NetStream(connection, peer_id=None)``: None (or CONNECT_TO_FMS)
@@ -918,7 +920,7 @@ _ConnectHook = Callable[[Optional[str], str, Optional[str]], Union[_Verdict, Awa
 _StreamHook = Callable[[Optional[str], str], Union[_Verdict, Awaitable[_Verdict]]]
 _DisconnectHook = Callable[[Optional[str]], object]
 
-class Server:
+class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
     """A rendezvous server (use ``rtmfp.Server``, which adds asyncio)."""
 
     def __init__(
@@ -947,8 +949,6 @@ class Server:
     @property
     def addresses(self) -> List[str]: ...
     @property
-    def closed(self) -> bool: ...
-    @property
     def on_connect(self) -> Optional[_ConnectHook]: ...
     @on_connect.setter
     def on_connect(self, hook: Optional[_ConnectHook]) -> None: ...
@@ -970,13 +970,6 @@ class Server:
     def lookup_name(self, name: str) -> Optional[str]: ...
     def disconnect(self, client: Union[int, str, bytes]) -> bool:
         """By session number or peer ID; whether there was such a client."""
-    def next_event(self, timeout: Optional[float] = None) -> Optional[_ServerEvent]: ...
-    def events(self) -> ServerEventIterator: ...
-    def drain_events(self) -> List[_ServerEvent]: ...
-    def _drain(self) -> List[Union[_ServerEvent, BaseException]]: ...
-    def _events_ended(self) -> bool: ...
-    def fileno(self) -> int: ...
-    def close(self, timeout: float = 1.0) -> bool: ...
 
 @final
 class CheckReport:
