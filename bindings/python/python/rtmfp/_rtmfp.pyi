@@ -27,6 +27,9 @@ from typing import (
 
 from typing_extensions import Buffer
 
+# The event unions are the package's (rtmfp.Event, ...): written once, there.
+from . import Event as _Event, NetEvent as _NetEvent, ServerEvent as _ServerEvent
+
 __version__: str
 """The version of the rtmfp native library (the Cargo package version)."""
 
@@ -310,21 +313,6 @@ class FarAddressChanged:
     @property
     def new_address(self) -> str: ...
 
-_Event = Union[
-    SessionOpened,
-    SessionOpenFailed,
-    SessionClosed,
-    FlowOpened,
-    Message,
-    FlowFinished,
-    MessageDelivered,
-    MessageAbandoned,
-    FlowWritable,
-    FlowRejected,
-    FlowComplete,
-    UnmatchedIHello,
-    FarAddressChanged,
-]
 
 # ---------------------------------------------------------------- endpoint --
 
@@ -544,18 +532,6 @@ class KeepaliveTimers:
     @property
     def peer(self) -> float: ...
 
-_NetEvent = Union[
-    NetStatus,
-    StreamCreated,
-    UserControl,
-    Media,
-    NetCommand,
-    CallResult,
-    PeerConnect,
-    PeerStreamOpened,
-    PeerStreamClosed,
-    KeepaliveTimers,
-]
 
 @final
 class NetEventIterator(Iterator[_NetEvent]):
@@ -844,20 +820,6 @@ class ServerAskEnded:
     @property
     def end(self) -> Literal["expired", "gone"]: ...
 
-_ServerEvent = Union[
-    ClientConnected,
-    ClientRejected,
-    ClientPeerInfo,
-    ClientDisconnected,
-    StreamPublished,
-    StreamUnpublished,
-    StreamPlaying,
-    StreamRejected,
-    PeerIntroduced,
-    NameRegistered,
-    ServerAsk,
-    ServerAskEnded,
-]
 
 @final
 class ServerSession:
