@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::flash::client::{ClientEvent, PeerStreamId, StreamId};
+use rtmfp_core::flash::client::{ClientEvent, FlashClient, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::StatusInfo;
 use rtmfp_core::flash::{
     NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
@@ -149,6 +149,30 @@ impl NetConnection {
         F: FnOnce(&CoreNetConnection) -> Result<R, rtmfp_core::flash::NetError> + Send,
     {
         self.live(py)?.with(py, f)?.or_raise(py)
+    }
+
+    /// `with` for what exists once connecting started: None before.
+    fn once_live<R, F>(&self, py: Python<'_>, f: F) -> PyResult<Option<R>>
+    where
+        R: Send,
+        F: FnOnce(&CoreNetConnection) -> Result<Option<R>, rtmfp_core::flash::NetError> + Send,
+    {
+        match self.live.get() {
+            None => Ok(None),
+            Some(_) => self.with(py, f),
+        }
+    }
+
+    /// One of the server session's nonces, once open.
+    fn nonce<'py>(
+        &self,
+        py: Python<'py>,
+        pick: fn(&FlashClient) -> Option<&[u8]>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let n = self.once_live(py, |c| {
+            c.with_client(move |cl, _, _| pick(cl).map(<[u8]>::to_vec))
+        })?;
+        Ok(n.map(|n| PyBytes::new(py, &n)))
     }
 
     fn register_stream(&self, core: CoreNetStream, target: Target) {
@@ -570,34 +594,19 @@ impl NetConnection {
     /// open; None before.
     #[getter]
     fn far_id(&self, py: Python<'_>) -> PyResult<Option<String>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        self.with(py, |c| c.far_id_hex())
+        self.once_live(py, |c| c.far_id_hex())
     }
 
     /// NEAR_NONCE of the server session (RFC 7425 §4.6.5), once open.
     #[getter]
     fn near_nonce<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        let n = self.with(py, |c| {
-            c.with_client(|cl, _, _| cl.near_nonce().map(<[u8]>::to_vec))
-        })?;
-        Ok(n.map(|n| PyBytes::new(py, &n)))
+        self.nonce(py, FlashClient::near_nonce)
     }
 
     /// FAR_NONCE of the server session, once open.
     #[getter]
     fn far_nonce<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        let n = self.with(py, |c| {
-            c.with_client(|cl, _, _| cl.far_nonce().map(<[u8]>::to_vec))
-        })?;
-        Ok(n.map(|n| PyBytes::new(py, &n)))
+        self.nonce(py, FlashClient::far_nonce)
     }
 
     /// The TURN relayed address, "ip:port", when the connection runs over
@@ -605,10 +614,7 @@ impl NetConnection {
     /// without one.
     #[getter]
     fn relayed_address(&self, py: Python<'_>) -> PyResult<Option<String>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        self.with(py, |c| Ok(c.relayed_addr().map(|a| a.to_string())))
+        self.once_live(py, |c| Ok(c.relayed_addr().map(|a| a.to_string())))
     }
 
     /// The first bound local address, "ip:port" (None before connect).
