@@ -7,6 +7,7 @@
 use crate::convert::{self, duration, hex, AddrList};
 use crate::errors::{self, Kind};
 use crate::events::{self, SessionOpenFailed};
+use crate::plumbing::event_iterator;
 use crate::session::Session;
 use crate::shared::{self, Shared};
 use pyo3::prelude::*;
@@ -16,7 +17,7 @@ use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{DropReason, OpenFailure, SessionHandle};
 use rtmfp_core::runtime::{Runtime, RuntimeConfig};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Default `close()` deadline: long enough for far ends on any sane
 /// network to acknowledge the Close Requests.
@@ -184,17 +185,6 @@ impl Endpoint {
         Ok(self.shared.close(py, timeout))
     }
 
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.shared
-            .close(py, Duration::from_secs_f64(DEFAULT_CLOSE_TIMEOUT));
-        false
-    }
-
     /// Connects to the server named by an `rtmfp://host[:port]/app` URI and
     /// waits until the session is open (GIL released; Ctrl-C interrupts).
     /// Raises `InvalidArgument` for a bad URI or unknown host,
@@ -265,9 +255,7 @@ impl Endpoint {
     /// A blocking iterator over events; it ends when the endpoint is
     /// closed and its last events were read.
     fn events(&self) -> EventIterator {
-        EventIterator {
-            shared: self.shared.clone(),
-        }
+        EventIterator(self.shared.clone())
     }
 
     /// Every event waiting now, without blocking.  Once closed: the
@@ -349,29 +337,15 @@ impl Endpoint {
     }
 }
 
-/// Iterates an endpoint's events, blocking for each (GIL released, Ctrl-C
-/// interrupts); stops once the endpoint is closed and its last events were
-/// read.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct EventIterator {
-    shared: Arc<Shared>,
-}
-
-#[pymethods]
-impl EventIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.shared.next_event(py, None) {
-            Ok(Some(event)) => Ok(Some(events::to_python(py, &self.shared, event)?)),
-            Ok(None) => Ok(None),
-            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-}
+event_iterator!(
+    /// Iterates an endpoint's events, blocking for each (GIL released, Ctrl-C
+    /// interrupts); stops once the endpoint is closed and its last events were
+    /// read.
+    EventIterator(Arc<Shared>),
+    |shared, py| shared
+        .next_event(py, None)
+        .and_then(|event| event.map(|e| events::to_python(py, shared, e)).transpose())
+);
 
 /// The exception a `SessionOpenFailed` event stands for (used by the
 /// asyncio methods); `what` names the far end.

@@ -30,6 +30,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// The Python callbacks a layer object holds besides its outbox (a
+/// NetConnection's `on_peer_connect`s, a Server's hooks): what its GC
+/// support visits, and what `close` and `__clear__` release.
+pub(crate) trait Callbacks: Default {
+    fn held(&self) -> impl Iterator<Item = &Py<PyAny>>;
+}
+
+/// A NetConnection's `on_peer_connect`s, by stream.
+impl<K> Callbacks for std::collections::HashMap<K, Py<PyAny>> {
+    fn held(&self) -> impl Iterator<Item = &Py<PyAny>> {
+        self.values()
+    }
+}
+
+/// Drops every callback, outside the lock: a finalizer may run Python code.
+pub(crate) fn release<C: Callbacks>(callbacks: &Mutex<C>) {
+    let old = std::mem::take(&mut *lock(callbacks));
+    drop(old);
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Critical sections are plain collection updates: a panic cannot
     // leave the data inconsistent.
@@ -238,7 +258,10 @@ impl Outbox {
         lock(&self.errors).pop_front()
     }
 
-    pub(crate) fn clear(&self) {
+    /// `__clear__` of a layer object: its `callbacks`, then what the
+    /// outbox holds.
+    pub(crate) fn clear<C: Callbacks>(&self, callbacks: &Mutex<C>) {
+        release(callbacks);
         // Dropped outside the locks: a finalizer may run Python code.
         let ready = std::mem::take(&mut *lock(&self.ready));
         let errors = std::mem::take(&mut *lock(&self.errors));
@@ -246,9 +269,19 @@ impl Outbox {
         drop(errors);
     }
 
-    /// For `__traverse__`: the Python objects held.  Never blocks (the
-    /// locks are only taken with the GIL held, which the collector has).
-    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+    /// `__traverse__` of a layer object: its `callbacks`, then the Python
+    /// objects the outbox holds.  Never blocks (the locks are only taken
+    /// with the GIL held, which the collector has).
+    pub(crate) fn traverse<C: Callbacks>(
+        &self,
+        callbacks: &Mutex<C>,
+        visit: &PyVisit<'_>,
+    ) -> Result<(), PyTraverseError> {
+        if let Ok(callbacks) = callbacks.try_lock() {
+            for cb in callbacks.held() {
+                visit.call(cb)?;
+            }
+        }
         if let Ok(ready) = self.ready.try_lock() {
             for obj in ready.iter() {
                 visit.call(obj)?;

@@ -23,6 +23,9 @@
 //!   waits and a duplicated event fd (the counterpart of [`shared`]), and
 //!   the delivery of callback exceptions;
 //! - [`flash_events`]: their event classes; [`amf`]: AMF values.
+//!
+//! [`plumbing`]: what the three objects with an event stream share (their
+//! blocking event iterator), written once.
 
 mod amf;
 mod check;
@@ -34,6 +37,7 @@ mod flash_events;
 mod flv;
 mod layer;
 mod netconnection;
+mod plumbing;
 mod server;
 mod session;
 mod shared;

@@ -18,12 +18,13 @@ use crate::errors::{self, Kind, NetOrRaise};
 use crate::events::{self, Ids};
 use crate::flash_events::{CallResult, NetStatus};
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
+use crate::plumbing::event_iterator;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::flash::client::{ClientEvent, PeerStreamId, StreamId};
+use rtmfp_core::flash::client::{ClientEvent, FlashClient, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::StatusInfo;
 use rtmfp_core::flash::{
     NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
@@ -148,6 +149,30 @@ impl NetConnection {
         F: FnOnce(&CoreNetConnection) -> Result<R, rtmfp_core::flash::NetError> + Send,
     {
         self.live(py)?.with(py, f)?.or_raise(py)
+    }
+
+    /// `with` for what exists once connecting started: None before.
+    fn once_live<R, F>(&self, py: Python<'_>, f: F) -> PyResult<Option<R>>
+    where
+        R: Send,
+        F: FnOnce(&CoreNetConnection) -> Result<Option<R>, rtmfp_core::flash::NetError> + Send,
+    {
+        match self.live.get() {
+            None => Ok(None),
+            Some(_) => self.with(py, f),
+        }
+    }
+
+    /// One of the server session's nonces, once open.
+    fn nonce<'py>(
+        &self,
+        py: Python<'py>,
+        pick: fn(&FlashClient) -> Option<&[u8]>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let n = self.once_live(py, |c| {
+            c.with_client(move |cl, _, _| pick(cl).map(<[u8]>::to_vec))
+        })?;
+        Ok(n.map(|n| PyBytes::new(py, &n)))
     }
 
     fn register_stream(&self, core: CoreNetStream, target: Target) {
@@ -569,34 +594,19 @@ impl NetConnection {
     /// open; None before.
     #[getter]
     fn far_id(&self, py: Python<'_>) -> PyResult<Option<String>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        self.with(py, |c| c.far_id_hex())
+        self.once_live(py, |c| c.far_id_hex())
     }
 
     /// NEAR_NONCE of the server session (RFC 7425 §4.6.5), once open.
     #[getter]
     fn near_nonce<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        let n = self.with(py, |c| {
-            c.with_client(|cl, _, _| cl.near_nonce().map(<[u8]>::to_vec))
-        })?;
-        Ok(n.map(|n| PyBytes::new(py, &n)))
+        self.nonce(py, FlashClient::near_nonce)
     }
 
     /// FAR_NONCE of the server session, once open.
     #[getter]
     fn far_nonce<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        let n = self.with(py, |c| {
-            c.with_client(|cl, _, _| cl.far_nonce().map(<[u8]>::to_vec))
-        })?;
-        Ok(n.map(|n| PyBytes::new(py, &n)))
+        self.nonce(py, FlashClient::far_nonce)
     }
 
     /// The TURN relayed address, "ip:port", when the connection runs over
@@ -604,10 +614,7 @@ impl NetConnection {
     /// without one.
     #[getter]
     fn relayed_address(&self, py: Python<'_>) -> PyResult<Option<String>> {
-        if self.live.get().is_none() {
-            return Ok(None);
-        }
-        self.with(py, |c| Ok(c.relayed_addr().map(|a| a.to_string())))
+        self.once_live(py, |c| Ok(c.relayed_addr().map(|a| a.to_string())))
     }
 
     /// The first bound local address, "ip:port" (None before connect).
@@ -708,9 +715,7 @@ impl NetConnection {
     /// A blocking iterator over events; it ends when the connection is
     /// closed and its last events were read.
     fn events(slf: &Bound<'_, Self>) -> NetEventIterator {
-        NetEventIterator {
-            nc: slf.clone().unbind(),
-        }
+        NetEventIterator(slf.clone().unbind())
     }
 
     /// Every event waiting now, without blocking.  Once closed: the
@@ -756,34 +761,16 @@ impl NetConnection {
             Some(live) => live.close(py, timeout),
             None => false,
         };
-        let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
-        drop(callbacks);
+        layer::release(&self.callbacks);
         Ok(clean)
     }
 
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        self.close(py, DEFAULT_CLOSE_TIMEOUT)?;
-        Ok(false)
-    }
-
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(callbacks) = self.callbacks.try_lock() {
-            for cb in callbacks.values() {
-                visit.call(cb)?;
-            }
-        }
-        self.outbox.traverse(&visit)
+        self.outbox.traverse(&self.callbacks, &visit)
     }
 
     fn __clear__(&self) {
-        let callbacks: Vec<Py<PyAny>> = lock(&self.callbacks).drain().map(|(_, c)| c).collect();
-        drop(callbacks);
-        self.outbox.clear();
+        self.outbox.clear(&self.callbacks);
     }
 
     fn __repr__(&self) -> String {
@@ -848,32 +835,13 @@ pub(crate) fn _lookup_answer(py: Python<'_>, value: Py<PyAny>, name: &str) -> Py
     lookup_answer(py, value, name)
 }
 
-/// Iterates a NetConnection's events, blocking for each (GIL released,
-/// Ctrl-C interrupts); stops once the connection is closed and its last
-/// events were read.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct NetEventIterator {
-    nc: Py<NetConnection>,
-}
-
-#[pymethods]
-impl NetEventIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let nc = self.nc.bind(py);
-        match NetConnection::read(nc, py, None) {
-            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
-            other => other,
-        }
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.nc)
-    }
-}
+event_iterator!(
+    /// Iterates a NetConnection's events, blocking for each (GIL released,
+    /// Ctrl-C interrupts); stops once the connection is closed and its last
+    /// events were read.
+    NetEventIterator(Py<NetConnection>),
+    |nc, py| NetConnection::read(nc.bind(py), py, None)
+);
 
 // ------------------------------------------------------------- NetStream --
 

@@ -17,6 +17,7 @@ use crate::convert::{duration, AddrList};
 use crate::errors::{self, OrRaise};
 use crate::events;
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
+use crate::plumbing::event_iterator;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
@@ -41,6 +42,13 @@ struct PyHooks {
     on_publish: Option<Py<PyAny>>,
     on_play: Option<Py<PyAny>>,
     on_disconnect: Option<Py<PyAny>>,
+}
+
+/// What the server's GC support visits and `close` releases.
+impl layer::Callbacks for PyHooks {
+    fn held(&self) -> impl Iterator<Item = &Py<PyAny>> {
+        self.all().into_iter().flatten()
+    }
 }
 
 impl PyHooks {
@@ -675,9 +683,7 @@ impl Server {
     /// A blocking iterator over events; it ends when the server is closed
     /// and its last events were read.
     fn events(slf: &Bound<'_, Self>) -> ServerEventIterator {
-        ServerEventIterator {
-            server: slf.clone().unbind(),
-        }
+        ServerEventIterator(slf.clone().unbind())
     }
 
     /// Every event waiting now, without blocking.  Once closed: the
@@ -713,34 +719,16 @@ impl Server {
     fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout: Duration = duration(py, timeout, "timeout")?;
         let clean = self.live.close(py, timeout);
-        let old = std::mem::take(&mut *lock(&self.hooks));
-        drop(old);
+        layer::release(&self.hooks);
         Ok(clean)
     }
 
-    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        self.close(py, DEFAULT_CLOSE_TIMEOUT)?;
-        Ok(false)
-    }
-
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(hooks) = self.hooks.try_lock() {
-            for hook in hooks.all() {
-                visit.call(hook)?;
-            }
-        }
-        self.outbox.traverse(&visit)
+        self.outbox.traverse(&self.hooks, &visit)
     }
 
     fn __clear__(&self) {
-        let old = std::mem::take(&mut *lock(&self.hooks));
-        drop(old);
-        self.outbox.clear();
+        self.outbox.clear(&self.hooks);
     }
 
     fn __repr__(&self) -> String {
@@ -753,29 +741,10 @@ impl Server {
     }
 }
 
-/// Iterates a server's events, blocking for each (GIL released, Ctrl-C
-/// interrupts); stops once the server is closed and its last events were
-/// read.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct ServerEventIterator {
-    server: Py<Server>,
-}
-
-#[pymethods]
-impl ServerEventIterator {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let server = self.server.get();
-        match server.read(py, None) {
-            Err(e) if errors::is_closed_error(py, &e) => Ok(None),
-            other => other,
-        }
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.server)
-    }
-}
+event_iterator!(
+    /// Iterates a server's events, blocking for each (GIL released, Ctrl-C
+    /// interrupts); stops once the server is closed and its last events were
+    /// read.
+    ServerEventIterator(Py<Server>),
+    |server, py| server.get().read(py, None)
+);

@@ -48,6 +48,8 @@ from typing import (
     Any,
     AsyncIterator,
     Awaitable,
+    Generic,
+    Literal,
     Optional,
     Protocol,
     Sequence,
@@ -55,6 +57,7 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    cast,
     overload,
 )
 
@@ -200,7 +203,82 @@ class MessageType(enum.IntEnum):
     DATA = 18
 
 
-class Endpoint(_rtmfp.Endpoint):
+_E = TypeVar("_E")
+_Self = TypeVar("_Self", bound="_EventSource[Any]")
+
+
+class _Closable(Protocol):
+    def close(self, timeout: float = ...) -> bool: ...
+
+
+class _EventSource(Generic[_E]):
+    """What an Endpoint, NetConnection and Server, whose events are
+    ``_E``, have the same: the asyncio event methods, and ``with`` /
+    ``async with`` (which close it): written once, here.
+    A class names itself in ``_what`` ("the endpoint") and may override
+    ``_router`` (the dispatcher of a loop; a layer's by default)."""
+
+    _what = "it"
+    _dispatcher: Optional[_aio.Router[_E]] = None
+
+    def _router(self, loop: asyncio.AbstractEventLoop) -> _aio.Router[_E]:
+        return _aio.LayerDispatcher(cast("_aio.LayerSource[_E]", self), loop)
+
+    def _aio(self) -> _aio.Router[_E]:
+        self._dispatcher = _aio.for_loop(self._dispatcher, self._router)
+        return self._dispatcher
+
+    async def next_event_async(self, timeout: Optional[float] = None) -> Optional[_E]:
+        """The next event; None on timeout.  Raises ``ClosedError`` once
+        closed and every event was read, ``CallbackError`` when a Python
+        callback (a NetConnection's ``on_peer_connect``, a Server's hook)
+        raised (the event follows)."""
+        d = self._aio()
+        event = await d.get(timeout)
+        if event is None and not d.active:
+            raise ClosedError(f"{self._what} is closed")
+        return event
+
+    async def events_async(self) -> AsyncIterator[_E]:
+        """``async for event in obj.events_async()``; ends when it is
+        closed and its last events were read."""
+        d = self._aio()
+        while True:
+            event = await d.get()
+            if event is None:
+                return
+            yield event
+
+    async def close_async(self, timeout: float = 1.0) -> bool:
+        """``close`` without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        close = cast(_Closable, self).close
+        clean: bool = await loop.run_in_executor(None, close, timeout)
+        if self._dispatcher is not None:
+            # Routes the last events, then stops (the stream has ended).
+            self._dispatcher.on_readable()
+        return clean
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *args: object) -> Literal[False]:
+        cast(_Closable, self).close()
+        return False
+
+    async def __aenter__(self: _Self) -> _Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close_async()
+
+
+class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
     """An RTMFP endpoint: an identity, UDP sockets and an I/O thread.
 
     ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
@@ -232,11 +310,13 @@ class Endpoint(_rtmfp.Endpoint):
     ``rtmfp.Error`` subclasses.
     """
 
-    _dispatcher: Optional[_aio.Dispatcher] = None
+    _what = "the endpoint"
+
+    def _router(self, loop: asyncio.AbstractEventLoop) -> _aio.Dispatcher:
+        return _aio.Dispatcher(self, loop)
 
     def _aio(self) -> _aio.Dispatcher:
-        self._dispatcher = _aio.dispatcher(self, self._dispatcher)
-        return self._dispatcher
+        return cast(_aio.Dispatcher, super()._aio())
 
     async def connect_async(self, uri: str, *, timeout: float = 10.0) -> Session:
         """``connect`` for asyncio: awaits the open session."""
@@ -263,46 +343,6 @@ class Endpoint(_rtmfp.Endpoint):
     async def wait_open_async(self, session: Session, *, timeout: float = 10.0) -> Session:
         """``Session.wait_open`` for asyncio."""
         return await self._aio().wait_open(session, timeout, f"session {session.id}")
-
-    async def next_event_async(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The next event; None on timeout.  Raises ``ClosedError`` once
-        the endpoint is closed and every event was read."""
-        d = self._aio()
-        event = await d.get(timeout)
-        if event is None and not d.active:
-            raise ClosedError("the endpoint is closed")
-        return event
-
-    async def events_async(self) -> AsyncIterator[Event]:
-        """``async for event in ep.events_async()``; ends when the
-        endpoint closes."""
-        d = self._aio()
-        while True:
-            event = await d.get()
-            if event is None:
-                return
-            yield event
-
-    async def close_async(self, timeout: float = 1.0) -> bool:
-        """``close`` without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        clean: bool = await loop.run_in_executor(None, self.close, timeout)
-        if self._dispatcher is not None:
-            # Routes the last events, then stops (the stream has ended).
-            self._dispatcher.on_readable()
-        return clean
-
-    async def __aenter__(self) -> Endpoint:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        await self.close_async()
-
 
 # ------------------------------------------------------------ Flash layer --
 
@@ -417,7 +457,7 @@ class _ConnectAsync:
         return connect
 
 
-class NetConnection(_rtmfp.NetConnection):
+class NetConnection(_rtmfp.NetConnection, _EventSource[NetEvent]):
     """A connection to an RTMFP server with Flash's NetConnection semantics.
 
     ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
@@ -454,11 +494,7 @@ class NetConnection(_rtmfp.NetConnection):
 
     connect = _Connect()
     connect_async = _ConnectAsync()
-    _dispatcher: Optional[_aio.LayerDispatcher[NetEvent]] = None
-
-    def _aio(self) -> _aio.LayerDispatcher[NetEvent]:
-        self._dispatcher = _aio.layer_dispatcher(self, self._dispatcher)
-        return self._dispatcher
+    _what = "the NetConnection"
 
     async def wait_connected_async(self, timeout: float = 10.0) -> None:
         """``wait_connected`` for asyncio."""
@@ -472,25 +508,6 @@ class NetConnection(_rtmfp.NetConnection):
         event = await d.wait_for(outcome, timeout, f"no answer from {self.uri}")
         assert isinstance(event, NetStatus)
         _rtmfp._connect_outcome(event, self.uri or "")
-
-    async def next_event_async(self, timeout: Optional[float] = None) -> Optional[NetEvent]:
-        """The next event; None on timeout.  Raises ``ClosedError`` once
-        closed and every event was read, ``CallbackError`` when an
-        ``on_peer_connect`` raised (the event follows)."""
-        d = self._aio()
-        event = await d.get(timeout)
-        if event is None and not d.active:
-            raise ClosedError("the NetConnection is closed")
-        return event
-
-    async def events_async(self) -> AsyncIterator[NetEvent]:
-        """``async for event in nc.events_async()``; ends when closed."""
-        d = self._aio()
-        while True:
-            event = await d.get()
-            if event is None:
-                return
-            yield event
 
     async def call_async(self, command: str, *args: Any, timeout: float = 10.0) -> Any:
         """``call`` for asyncio."""
@@ -518,28 +535,7 @@ class NetConnection(_rtmfp.NetConnection):
         value = await self._call_async("lookupName", [name], timeout, f"lookup_name({name!r})")
         return _rtmfp._lookup_answer(value, name)
 
-    async def close_async(self, timeout: float = 1.0) -> bool:
-        """``close`` without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        clean: bool = await loop.run_in_executor(None, self.close, timeout)
-        if self._dispatcher is not None:
-            # Routes the last events, then stops (the stream has ended).
-            self._dispatcher.on_readable()
-        return clean
-
-    async def __aenter__(self: _NC) -> _NC:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        await self.close_async()
-
-
-class Server(_rtmfp.Server):
+class Server(_rtmfp.Server, _EventSource[ServerEvent]):
     """An RTMFP rendezvous server (Stratus/Cirrus-like): it introduces
     peers to each other by peer ID (DIRECT_CONNECTIONS), registers and
     looks up names, and relays streams published through it.
@@ -593,56 +589,12 @@ class Server(_rtmfp.Server):
     and one whose client leaves meanwhile ends with ``end == "gone"``.
     """
 
-    _dispatcher: Optional[_aio.LayerDispatcher[ServerEvent]] = None
-
-    def _aio(self) -> _aio.LayerDispatcher[ServerEvent]:
-        self._dispatcher = _aio.layer_dispatcher(self, self._dispatcher)
-        return self._dispatcher
+    _what = "the server"
 
     def serve_forever(self) -> None:
         """Reads events (running the hooks) until the server closes."""
         for _ in self.events():
             pass
-
-    async def next_event_async(self, timeout: Optional[float] = None) -> Optional[ServerEvent]:
-        """The next event; None on timeout.  Raises ``ClosedError`` once
-        closed and every event was read."""
-        d = self._aio()
-        event = await d.get(timeout)
-        if event is None and not d.active:
-            raise ClosedError("the server is closed")
-        return event
-
-    async def events_async(self) -> AsyncIterator[ServerEvent]:
-        """``async for event in server.events_async()``; ends when closed."""
-        d = self._aio()
-        while True:
-            event = await d.get()
-            if event is None:
-                return
-            yield event
-
-    async def close_async(self, timeout: float = 1.0) -> bool:
-        """``close`` without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        clean: bool = await loop.run_in_executor(None, self.close, timeout)
-        if self._dispatcher is not None:
-            # Routes the last events, then stops (the stream has ended).
-            self._dispatcher.on_readable()
-        return clean
-
-    async def __aenter__(self) -> Server:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        await self.close_async()
-
-
 
 # ---------------------------------------------------------------- FLV I/O --
 # FLV byte streams on a NetStream (issue 16): the logic is in Rust

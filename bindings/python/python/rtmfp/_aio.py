@@ -22,6 +22,7 @@ import asyncio
 import collections
 from typing import (
     TYPE_CHECKING,
+    Any,
     Callable,
     Deque,
     Dict,
@@ -44,198 +45,44 @@ if TYPE_CHECKING:
 # waiters that register after the event was read.
 _OUTCOMES_KEPT = 256
 
-
-class Dispatcher:
-    """Routes one endpoint's events inside one running event loop."""
-
-    def __init__(self, endpoint: _Endpoint, loop: asyncio.AbstractEventLoop) -> None:
-        self.endpoint = endpoint
-        self.loop = loop
-        self.queue: Deque[Event] = collections.deque()
-        self.getters: Deque[asyncio.Future[None]] = collections.deque()
-        self.open_waiters: Dict[int, List[asyncio.Future[Event]]] = {}
-        self.outcomes: "collections.OrderedDict[int, Event]" = collections.OrderedDict()
-        self.fd = endpoint.fileno()
-        self.active = True
-        loop.add_reader(self.fd, self.on_readable)
-        # Events set aside by blocking calls do not make the fd readable.
-        loop.call_soon(self.on_readable)
-
-    def on_readable(self) -> None:
-        if not self.active:
-            return
-        # Asked first: once ended, this drain takes the last events.
-        ended = self.endpoint._events_ended()
-        for event in self.endpoint.drain_events():
-            self.route(event)
-        if ended:
-            self.stop()
-
-    def route(self, event: Event) -> None:
-        if event.kind == "session_opened" or event.kind == "session_open_failed":
-            sid = event.session.id
-            self.outcomes[sid] = event
-            while len(self.outcomes) > _OUTCOMES_KEPT:
-                self.outcomes.popitem(last=False)
-            for fut in self.open_waiters.pop(sid, []):
-                if not fut.done():
-                    fut.set_result(event)
-        self.queue.append(event)
-        self.wake_one()
-
-    def wake_one(self) -> None:
-        while self.getters:
-            fut = self.getters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
-
-    def stop(self) -> None:
-        """The endpoint closed: detach from the loop, wake every waiter."""
-        if not self.active:
-            return
-        self.active = False
-        if not self.loop.is_closed():
-            self.loop.remove_reader(self.fd)
-        for fut in self.getters:
-            if not fut.done():
-                fut.set_result(None)
-        self.getters.clear()
-        for waiters in self.open_waiters.values():
-            for w in waiters:
-                if not w.done():
-                    w.set_exception(_rtmfp.ClosedError("the endpoint is closed"))
-        self.open_waiters.clear()
-
-    async def get(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The next event; None on timeout or once closed and drained."""
-        deadline = None if timeout is None else self.loop.time() + timeout
-        while True:
-            if self.queue:
-                return self.queue.popleft()
-            if not self.active:
-                return None
-            fut: asyncio.Future[None] = self.loop.create_future()
-            self.getters.append(fut)
-            try:
-                if deadline is None:
-                    await fut
-                else:
-                    remaining = deadline - self.loop.time()
-                    if remaining <= 0:
-                        return None
-                    try:
-                        await asyncio.wait_for(fut, remaining)
-                    except asyncio.TimeoutError:
-                        return None
-            finally:
-                if not fut.done():
-                    fut.cancel()
-                if self.queue:
-                    # Were we woken and then cancelled, the wake-up must
-                    # not be lost; a spare one costs a getter a re-check.
-                    self.wake_one()
-
-    async def wait_open(self, session: Session, timeout: float, what: str) -> Session:
-        """Waits until `session` (or the session it duplicates) is open."""
-        deadline = self.loop.time() + timeout
-        target = session
-        for _ in range(8):
-            event = self.outcomes.get(target.id)
-            if event is None and target.is_open:
-                return target
-            if event is None:
-                if not self.active:
-                    raise _rtmfp.ClosedError("the endpoint is closed")
-                fut: asyncio.Future[Event] = self.loop.create_future()
-                self.open_waiters.setdefault(target.id, []).append(fut)
-                remaining = max(0.0, deadline - self.loop.time())
-                try:
-                    event = await asyncio.wait_for(fut, remaining)
-                except asyncio.TimeoutError:
-                    if target == session:
-                        _cancel(session)
-                    raise _rtmfp.TimeoutError(
-                        f"no session with {what} within {timeout:.3f} s"
-                    ) from None
-                except BaseException:
-                    if target == session:
-                        _cancel(session)
-                    raise
-            if event.kind == "session_opened":
-                return target
-            if event.kind == "session_open_failed":
-                if event.reason == "duplicate" and event.duplicate_of is not None:
-                    target = event.duplicate_of
-                    continue
-                raise _rtmfp._open_error(event, what)
-        raise _rtmfp.SessionError(f"no session with {what}: too many duplicates")
-
-
-def _cancel(session: Session) -> None:
-    try:
-        session.close(abrupt=True)
-    except _rtmfp.Error:
-        pass
-
-
-def dispatcher(endpoint: _Endpoint, current: Optional[Dispatcher]) -> Dispatcher:
-    """The dispatcher for the running loop, replacing one of another loop.
-    One of this loop that stopped (the stream ended) is kept: the events
-    it routed are still read from it.  A closed endpoint gets one too: it
-    routes the events left, then stops."""
-    loop = asyncio.get_running_loop()
-    if current is not None and current.loop is loop:
-        return current
-    if current is not None and current.active:
-        current.stop()
-    return Dispatcher(endpoint, loop)
-
-
-# ------------------------------------------------------------------ layers --
-
 _Ev = TypeVar("_Ev")
 
 
-class LayerSource(Protocol[_Ev]):
-    """What LayerDispatcher needs: a NetConnection or a Server."""
-
-    @property
-    def closed(self) -> bool: ...
+class Source(Protocol):
+    """What every dispatcher reads: an Endpoint, NetConnection or Server."""
 
     def fileno(self) -> int: ...
-
-    def _drain(self) -> List[Union[_Ev, BaseException]]: ...
 
     def _events_ended(self) -> bool: ...
 
 
-class LayerDispatcher(Generic[_Ev]):
-    """Routes the events of a NetConnection or Server inside one loop."""
+class Router(Generic[_Ev]):
+    """Routes one object's events inside one running event loop: the
+    queue `get` reads, and the waiters of `wait_for`.  Subclasses say how
+    events are taken (`take`)."""
 
-    def __init__(self, source: LayerSource[_Ev], loop: asyncio.AbstractEventLoop) -> None:
-        self.source = source
+    def __init__(self, source: Source, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.queue: Deque[Union[_Ev, BaseException]] = collections.deque()
         self.getters: Deque[asyncio.Future[None]] = collections.deque()
         self.waiters: List[Tuple[Callable[[_Ev], bool], asyncio.Future[_Ev]]] = []
+        self.ended = source._events_ended
         self.fd = source.fileno()
         self.active = True
         loop.add_reader(self.fd, self.on_readable)
         # Events set aside by blocking calls do not make the fd readable.
         loop.call_soon(self.on_readable)
 
+    def take(self) -> List[Union[_Ev, BaseException]]:
+        """Every event waiting now (exceptions stand for callbacks')."""
+        raise NotImplementedError
+
     def on_readable(self) -> None:
         if not self.active:
             return
         # Asked first: once ended, this drain takes the last events.
-        ended = self.source._events_ended()
-        items: List[Union[_Ev, BaseException]]
-        try:
-            items = self.source._drain()
-        except Exception as e:  # never lose it: the next read raises it
-            items = [e]
-        for item in items:
+        ended = self.ended()
+        for item in self.take():
             self.route(item)
         if ended:
             self.stop()
@@ -301,6 +148,8 @@ class LayerDispatcher(Generic[_Ev]):
                 if not fut.done():
                     fut.cancel()
                 if self.queue:
+                    # Were we woken and then cancelled, the wake-up must
+                    # not be lost; a spare one costs a getter a re-check.
                     self.wake_one()
 
     async def wait_for(self, match: Callable[[_Ev], bool], timeout: float, what: str) -> _Ev:
@@ -316,9 +165,10 @@ class LayerDispatcher(Generic[_Ev]):
             raise _rtmfp.TimeoutError(f"{what} within {timeout:.3f} s") from None
 
 
-def layer_dispatcher(
-    source: LayerSource[_Ev], current: Optional[LayerDispatcher[_Ev]]
-) -> LayerDispatcher[_Ev]:
+_R = TypeVar("_R", bound="Router[Any]")
+
+
+def for_loop(current: Optional[_R], make: Callable[[asyncio.AbstractEventLoop], _R]) -> _R:
     """The dispatcher for the running loop, replacing one of another loop.
     One of this loop that stopped (the stream ended) is kept: the events
     it routed are still read from it.  A closed source gets one too: it
@@ -326,6 +176,112 @@ def layer_dispatcher(
     loop = asyncio.get_running_loop()
     if current is not None and current.loop is loop:
         return current
-    if current is not None and current.active:
+    if current is not None:
         current.stop()
-    return LayerDispatcher(source, loop)
+    return make(loop)
+
+
+class Dispatcher(Router["Event"]):
+    """Routes one endpoint's events; connect waiters look at the session
+    outcomes."""
+
+    def __init__(self, endpoint: _Endpoint, loop: asyncio.AbstractEventLoop) -> None:
+        self.endpoint = endpoint
+        self.open_waiters: Dict[int, List[asyncio.Future[Event]]] = {}
+        self.outcomes: "collections.OrderedDict[int, Event]" = collections.OrderedDict()
+        super().__init__(endpoint, loop)
+
+    def take(self) -> List[Union[Event, BaseException]]:
+        return list(self.endpoint.drain_events())
+
+    def route(self, item: Union[Event, BaseException]) -> None:
+        event = item
+        if not isinstance(event, BaseException) and (
+            event.kind == "session_opened" or event.kind == "session_open_failed"
+        ):
+            sid = event.session.id
+            self.outcomes[sid] = event
+            while len(self.outcomes) > _OUTCOMES_KEPT:
+                self.outcomes.popitem(last=False)
+            for fut in self.open_waiters.pop(sid, []):
+                if not fut.done():
+                    fut.set_result(event)
+        super().route(item)
+
+    def stop(self) -> None:
+        """The endpoint closed: detach from the loop, wake every waiter."""
+        if not self.active:
+            return
+        super().stop()
+        for waiters in self.open_waiters.values():
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(_rtmfp.ClosedError("the endpoint is closed"))
+        self.open_waiters.clear()
+
+    async def wait_open(self, session: Session, timeout: float, what: str) -> Session:
+        """Waits until `session` (or the session it duplicates) is open."""
+        deadline = self.loop.time() + timeout
+        target = session
+        for _ in range(8):
+            event = self.outcomes.get(target.id)
+            if event is None and target.is_open:
+                return target
+            if event is None:
+                if not self.active:
+                    raise _rtmfp.ClosedError("the endpoint is closed")
+                fut: asyncio.Future[Event] = self.loop.create_future()
+                self.open_waiters.setdefault(target.id, []).append(fut)
+                remaining = max(0.0, deadline - self.loop.time())
+                try:
+                    event = await asyncio.wait_for(fut, remaining)
+                except asyncio.TimeoutError:
+                    if target == session:
+                        _cancel(session)
+                    raise _rtmfp.TimeoutError(
+                        f"no session with {what} within {timeout:.3f} s"
+                    ) from None
+                except BaseException:
+                    if target == session:
+                        _cancel(session)
+                    raise
+            if event.kind == "session_opened":
+                return target
+            if event.kind == "session_open_failed":
+                if event.reason == "duplicate" and event.duplicate_of is not None:
+                    target = event.duplicate_of
+                    continue
+                raise _rtmfp._open_error(event, what)
+        raise _rtmfp.SessionError(f"no session with {what}: too many duplicates")
+
+
+def _cancel(session: Session) -> None:
+    try:
+        session.close(abrupt=True)
+    except _rtmfp.Error:
+        pass
+
+
+# ------------------------------------------------------------------ layers --
+
+
+class LayerSource(Source, Protocol[_Ev]):
+    """What LayerDispatcher needs: a NetConnection or a Server."""
+
+    def _drain(self) -> List[Union[_Ev, BaseException]]: ...
+
+
+class LayerDispatcher(Router[_Ev]):
+    """Routes the events of a NetConnection or Server: their layer has an
+    event queue (and fd) of its own, and their callbacks' exceptions come
+    out of it as items."""
+
+    def __init__(self, source: LayerSource[_Ev], loop: asyncio.AbstractEventLoop) -> None:
+        self.source = source
+        super().__init__(source, loop)
+
+    def take(self) -> List[Union[_Ev, BaseException]]:
+        try:
+            return self.source._drain()
+        except Exception as e:  # never lose it: the next read raises it
+            return [e]

@@ -12,6 +12,7 @@ from typing import (
     Awaitable,
     Callable,
     Dict,
+    Generic,
     Mapping,
     Iterator,
     List,
@@ -26,6 +27,9 @@ from typing import (
 
 from typing_extensions import Buffer
 
+# The event unions are the package's (rtmfp.Event, ...): written once, there.
+from . import Event as _Event, NetEvent as _NetEvent, ServerEvent as _ServerEvent
+
 __version__: str
 """The version of the rtmfp native library (the Cargo package version)."""
 
@@ -33,9 +37,6 @@ _Address = Union[str, Tuple[str, int]]
 _Addresses = Union[_Address, Sequence[_Address]]
 # Any bytes-like object: bytes, bytearray, memoryview, array.array, mmap...
 _BytesLike = Buffer
-_E = TypeVar("_E", bound="Endpoint")
-_NCT = TypeVar("_NCT", bound="NetConnection")
-_ST = TypeVar("_ST", bound="Server")
 # What crosses as an AMF value (data messages, call arguments and results).
 # Numbers come back as float (AMF0 has only doubles), dates in UTC.
 _Amf = Union[
@@ -312,21 +313,6 @@ class FarAddressChanged:
     @property
     def new_address(self) -> str: ...
 
-_Event = Union[
-    SessionOpened,
-    SessionOpenFailed,
-    SessionClosed,
-    FlowOpened,
-    Message,
-    FlowFinished,
-    MessageDelivered,
-    MessageAbandoned,
-    FlowWritable,
-    FlowRejected,
-    FlowComplete,
-    UnmatchedIHello,
-    FarAddressChanged,
-]
 
 # ---------------------------------------------------------------- endpoint --
 
@@ -337,7 +323,35 @@ class EventIterator(Iterator[_Event]):
     def __iter__(self) -> EventIterator: ...
     def __next__(self) -> _Event: ...
 
-class Endpoint:
+_Ev = TypeVar("_Ev")
+_It = TypeVar("_It")
+
+# Stubs only: at run time each of Endpoint, NetConnection and Server has
+# these methods itself (from Rust); they are typed once here.
+class _EventStream(Generic[_Ev, _It]):
+    @property
+    def closed(self) -> bool: ...
+    def next_event(self, timeout: Optional[float] = None) -> Optional[_Ev]:
+        """The next event, or None after ``timeout`` seconds.  Once closed:
+        the events left, then ``ClosedError``."""
+    def events(self) -> _It:
+        """A blocking iterator over events; ends once closed and drained."""
+    def drain_events(self) -> List[_Ev]:
+        """Every event waiting now, without blocking (once closed: the
+        events left, then none)."""
+    def _events_ended(self) -> bool: ...
+    def fileno(self) -> int:
+        """Readable while events wait (and for good once closed)."""
+    def close(self, timeout: float = 1.0) -> bool:
+        """Closes in order, stops the I/O thread; idempotent; whether it
+        closed cleanly in time."""
+
+# Stubs only: a NetConnection's or Server's events, with the exceptions
+# of Python callbacks in their place (for the asyncio dispatcher).
+class _LayerStream(_EventStream[_Ev, _It]):
+    def _drain(self) -> List[Union[_Ev, BaseException]]: ...
+
+class Endpoint(_EventStream[_Event, EventIterator]):
     """An RTMFP endpoint (use ``rtmfp.Endpoint``, which adds asyncio)."""
 
     def __init__(
@@ -362,14 +376,6 @@ class Endpoint:
         """The first bound address, ``"ip:port"``."""
     @property
     def addresses(self) -> List[str]: ...
-    @property
-    def closed(self) -> bool: ...
-    def fileno(self) -> int:
-        """Readable while events wait (and for good once closed)."""
-    def close(self, timeout: float = 1.0) -> bool:
-        """Closes sessions in order, stops the I/O thread; idempotent."""
-    def __enter__(self: _E) -> _E: ...
-    def __exit__(self, *args: object) -> Literal[False]: ...
     def connect(self, uri: str, *, timeout: float = 10.0) -> Session:
         """Connects to an ``rtmfp://host[:port]/app`` URI; waits until open."""
     def connect_peer(
@@ -386,15 +392,6 @@ class Endpoint:
         self, peer_id: Union[str, bytes], addresses: _Addresses
     ) -> Session:
         """Starts connecting to a peer; returns the opening session at once."""
-    def next_event(self, timeout: Optional[float] = None) -> Optional[_Event]:
-        """The next event, or None after ``timeout`` seconds.  Once closed:
-        the events left (``SessionClosed``), then ``ClosedError``."""
-    def events(self) -> EventIterator:
-        """A blocking iterator over events; ends once closed and drained."""
-    def drain_events(self) -> List[_Event]:
-        """Every event waiting now, without blocking (once closed: the
-        events left, then none)."""
-    def _events_ended(self) -> bool: ...
     def stats(self) -> Dict[str, Any]:
         """Counters: sessions, datagrams, bytes, drops, and ``"io"``."""
 
@@ -535,18 +532,6 @@ class KeepaliveTimers:
     @property
     def peer(self) -> float: ...
 
-_NetEvent = Union[
-    NetStatus,
-    StreamCreated,
-    UserControl,
-    Media,
-    NetCommand,
-    CallResult,
-    PeerConnect,
-    PeerStreamOpened,
-    PeerStreamClosed,
-    KeepaliveTimers,
-]
 
 @final
 class NetEventIterator(Iterator[_NetEvent]):
@@ -555,7 +540,7 @@ class NetEventIterator(Iterator[_NetEvent]):
     def __iter__(self) -> NetEventIterator: ...
     def __next__(self) -> _NetEvent: ...
 
-class NetConnection:
+class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
     """A connection to an RTMFP server (use ``rtmfp.NetConnection``, which
     adds ``connect`` and asyncio)."""
 
@@ -583,8 +568,6 @@ class NetConnection:
     @property
     def connected(self) -> bool: ...
     @property
-    def closed(self) -> bool: ...
-    @property
     def near_id(self) -> str:
         """Our peer ID (64 hex digits); NetError before connect."""
     @property
@@ -610,18 +593,6 @@ class NetConnection:
         """Registers ``name`` for our peer ID at the server."""
     def lookup_name(self, name: str, *, timeout: float = 10.0) -> str:
         """The peer ID registered under ``name`` (CallError if none)."""
-    def next_event(self, timeout: Optional[float] = None) -> Optional[_NetEvent]:
-        """The next event, or None after ``timeout`` seconds.  Once closed:
-        the events left ("NetConnection.Connect.Closed"), then
-        ``ClosedError``."""
-    def events(self) -> NetEventIterator: ...
-    def drain_events(self) -> List[_NetEvent]: ...
-    def _drain(self) -> List[Union[_NetEvent, BaseException]]: ...
-    def _events_ended(self) -> bool: ...
-    def fileno(self) -> int: ...
-    def close(self, timeout: float = 1.0) -> bool: ...
-    def __enter__(self: _NCT) -> _NCT: ...
-    def __exit__(self, *args: object) -> Literal[False]: ...
 
 class NetStream:
     """``NetStream(connection, peer_id=None)``: None (or CONNECT_TO_FMS)
@@ -849,20 +820,6 @@ class ServerAskEnded:
     @property
     def end(self) -> Literal["expired", "gone"]: ...
 
-_ServerEvent = Union[
-    ClientConnected,
-    ClientRejected,
-    ClientPeerInfo,
-    ClientDisconnected,
-    StreamPublished,
-    StreamUnpublished,
-    StreamPlaying,
-    StreamRejected,
-    PeerIntroduced,
-    NameRegistered,
-    ServerAsk,
-    ServerAskEnded,
-]
 
 @final
 class ServerSession:
@@ -925,7 +882,7 @@ _ConnectHook = Callable[[Optional[str], str, Optional[str]], Union[_Verdict, Awa
 _StreamHook = Callable[[Optional[str], str], Union[_Verdict, Awaitable[_Verdict]]]
 _DisconnectHook = Callable[[Optional[str]], object]
 
-class Server:
+class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
     """A rendezvous server (use ``rtmfp.Server``, which adds asyncio)."""
 
     def __init__(
@@ -954,8 +911,6 @@ class Server:
     @property
     def addresses(self) -> List[str]: ...
     @property
-    def closed(self) -> bool: ...
-    @property
     def on_connect(self) -> Optional[_ConnectHook]: ...
     @on_connect.setter
     def on_connect(self, hook: Optional[_ConnectHook]) -> None: ...
@@ -977,15 +932,6 @@ class Server:
     def lookup_name(self, name: str) -> Optional[str]: ...
     def disconnect(self, client: Union[int, str, bytes]) -> bool:
         """By session number or peer ID; whether there was such a client."""
-    def next_event(self, timeout: Optional[float] = None) -> Optional[_ServerEvent]: ...
-    def events(self) -> ServerEventIterator: ...
-    def drain_events(self) -> List[_ServerEvent]: ...
-    def _drain(self) -> List[Union[_ServerEvent, BaseException]]: ...
-    def _events_ended(self) -> bool: ...
-    def fileno(self) -> int: ...
-    def close(self, timeout: float = 1.0) -> bool: ...
-    def __enter__(self: _ST) -> _ST: ...
-    def __exit__(self, *args: object) -> Literal[False]: ...
 
 @final
 class CheckReport:
