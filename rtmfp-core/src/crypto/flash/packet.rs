@@ -6,7 +6,11 @@
 //! ```
 
 use aes::cipher::block_padding::NoPadding;
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
+use aes::cipher::consts::U16;
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{
+    BlockBackend, BlockClosure, BlockDecryptMut, BlockEncrypt, BlockSizeUser, InnerIvInit, KeyInit,
+};
 use aes::{Aes128Dec, Aes128Enc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -25,11 +29,43 @@ pub const BLOCK: usize = 16;
 /// packet cipher calls this with a zero IV; the IV is a parameter so the
 /// known-answer tests (NIST SP 800-38A F.2.1) can use this exact path.
 /// `buf.len()` must be a multiple of 16; any partial tail is left alone.
+///
+/// The chain runs inside the cipher's own backend (AES-NI where the CPU has
+/// it), borrowing the key schedule: `cbc::Encryptor` would need a copy of
+/// it for every packet, which a fan-out profile showed as a memmove of
+/// about 1 % of the server's CPU.
 pub fn cbc_encrypt(cipher: &Aes128Enc, iv: &[u8; 16], buf: &mut [u8]) {
     let n = buf.len() - buf.len() % BLOCK;
-    let enc = cbc::Encryptor::<Aes128Enc>::inner_iv_init(cipher.clone(), iv.into());
-    // Cannot fail: NoPadding over a whole number of blocks.
-    let _ = enc.encrypt_padded_mut::<NoPadding>(&mut buf[..n], n);
+    cipher.encrypt_with_backend(CbcChain {
+        iv: *iv,
+        buf: &mut buf[..n],
+    });
+}
+
+/// CBC encryption of whole blocks in place, given the block cipher's
+/// backend (SP 800-38A §6.2: each plaintext block is XORed with the
+/// previous ciphertext block, the first with the IV, then encrypted).
+struct CbcChain<'a> {
+    iv: [u8; BLOCK],
+    buf: &'a mut [u8],
+}
+
+impl BlockSizeUser for CbcChain<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for CbcChain<'_> {
+    fn call<B: BlockBackend<BlockSize = Self::BlockSize>>(self, backend: &mut B) {
+        let mut previous = self.iv;
+        for chunk in self.buf.chunks_exact_mut(BLOCK) {
+            for (byte, prev) in chunk.iter_mut().zip(previous) {
+                *byte ^= prev;
+            }
+            let block = GenericArray::from_mut_slice(chunk);
+            backend.proc_block(block.into());
+            previous.copy_from_slice(chunk);
+        }
+    }
 }
 
 /// AES-128-CBC decryption in place of whole blocks; see [`cbc_encrypt`].
