@@ -35,18 +35,19 @@ use std::time::Duration;
 
 use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::host::verdict_failure;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
-    AskError, AskKind, Asks, ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig,
-    ServerEvent, ServerHandle, NO_ANSWER,
+    AskKind, Asks, ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerEvent,
+    ServerHandle, NO_ANSWER,
 };
 use rtmfp_core::runtime::RuntimeConfig;
 
 use crate::config::{self, rtmfp_config, rtmfp_role};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_IO,
-    RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT,
+    RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
 use crate::event::{
     cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
@@ -656,17 +657,7 @@ fn answer(
         obj.shared
             .server
             .answer(ask_id, decision)
-            .map_err(|e| match e {
-                AskError::Unknown => Error::new(
-                    RTMFP_ERR_INVALID_ARGUMENT,
-                    format!("ask {ask_id}: {e} (never asked, or ended long ago)"),
-                ),
-                AskError::Ended(_) => Error::new(
-                    RTMFP_ERR_WRONG_STATE,
-                    format!("ask {ask_id}: {e}; nothing was done"),
-                ),
-                AskError::Stopped => Error::new(RTMFP_ERR_CLOSED, e.to_string()),
-            })?;
+            .map_err(|e| Error::from(verdict_failure(ask_id, &e)))?;
         Ok(RTMFP_OK)
     })
 }

@@ -21,6 +21,7 @@ use napi::Env;
 use napi_derive::napi;
 use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{Endpoint, SessionHandle};
+use rtmfp_core::host::verdict_failure;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{Asks, Hooks, KeySet, Limit, Server, ServerConfig, ServerHandle};
 use std::sync::Arc;
@@ -246,12 +247,8 @@ impl NativeServer {
             let item = match s.answer(ep, now, id, decision) {
                 Ok(()) => Item::reply(request, Ok(ReplyValue::None)),
                 Err(e) => {
-                    let (code, message) = errors::describe(&e);
-                    Item::failed(
-                        request,
-                        code,
-                        format!("ask {id}: {message}; nothing was done"),
-                    )
+                    let (code, message) = errors::coded(verdict_failure(id, &e));
+                    Item::failed(request, code, message)
                 }
             };
             reply.send(item);

@@ -341,8 +341,9 @@ event_class! {
         /// An `async def` hook: its verdict goes to the client when its
         /// task is done (on the running asyncio loop).
         pending: bool,
-        /// Why it was refused, or why the verdict did not apply (the ask
-        /// had expired, or the client had gone).
+        /// Why it was refused, or why the verdict did not apply ("ask N:
+        /// REASON; nothing was done": the ask had expired, or the client
+        /// had gone).
         reason: Option<String>,
     }
 }

@@ -232,7 +232,7 @@ impl Server {
                 Err(_) => Err(rtmfp_core::rendezvous::AskError::Stopped),
             };
             if let Err(e) = applied {
-                reason = Some(format!("the verdict did not apply: {e}"));
+                reason = Some(rtmfp_core::host::verdict_failure(id, &e).message);
             }
         }
         events::set(d, "accepted", !pending && reason.is_none());

@@ -206,6 +206,17 @@ impl Classify for AskError {
     }
 }
 
+/// A verdict on ask `id` that did nothing, in the words every adapter
+/// shows: "ask ID: REASON; nothing was done" (only the reason once the
+/// server has stopped).
+pub fn verdict_failure(id: u64, error: &AskError) -> Failure {
+    let mut failure = error.failure();
+    if *error != AskError::Stopped {
+        failure.message = format!("ask {id}: {}; nothing was done", failure.message);
+    }
+    failure
+}
+
 /// A session with `what` (a URI, "peer 0123...") that did not open: a
 /// [`ErrorKind::Timeout`] when nobody answered in time, otherwise
 /// [`ErrorKind::OpenFailed`]; the message gives the reason in
@@ -222,6 +233,23 @@ pub fn open_failure(reason: OpenFailure, what: &str) -> Failure {
 mod tests {
     use super::*;
     use crate::endpoint::SessionHandle;
+
+    #[test]
+    fn a_verdict_that_did_nothing_names_its_ask_and_says_why() {
+        use crate::rendezvous::AskEnd;
+        let late = verdict_failure(7, &AskError::Ended(AskEnd::Expired));
+        assert_eq!(late.kind, ErrorKind::WrongState);
+        assert_eq!(
+            late.message,
+            "ask 7: the ask expired: its default verdict was applied; nothing was done"
+        );
+        let unknown = verdict_failure(9, &AskError::Unknown);
+        assert_eq!(unknown.kind, ErrorKind::InvalidArgument);
+        assert_eq!(unknown.message, "ask 9: no such ask; nothing was done");
+        let stopped = verdict_failure(9, &AskError::Stopped);
+        assert_eq!(stopped.kind, ErrorKind::Closed);
+        assert_eq!(stopped.message, "the server has stopped");
+    }
 
     #[test]
     fn runtime_errors_lose_the_endpoint_prefix() {

@@ -18,5 +18,5 @@ pub mod outcome;
 
 pub use describe::{Describe, Description, Field, Value};
 pub use events::{AfterClose, EventSource, Events, Next, Waiter, SLICE};
-pub use failure::{open_failure, Classify, ErrorKind, Failure};
+pub use failure::{open_failure, verdict_failure, Classify, ErrorKind, Failure};
 pub use hosted::{Host, Hosted};
