@@ -639,7 +639,12 @@ impl Endpoint {
         if session_id == 0 {
             self.handle_startup_packet(now, from, None, encrypted);
         } else if self.sessions.contains_key(&session_id) {
-            self.handle_session_packet(now, from, session_id, encrypted, data.len());
+            // One decryption buffer for every session: no allocation per
+            // datagram received.
+            let mut plain = std::mem::take(&mut self.rx_plain);
+            plain.clear();
+            self.handle_session_packet(now, from, session_id, encrypted, data.len(), &mut plain);
+            self.rx_plain = plain;
         } else if let Some(&handle) = self.opening_by_rx_id.get(&session_id) {
             self.handle_startup_packet(now, from, Some(handle), encrypted);
         } else {
@@ -648,22 +653,6 @@ impl Endpoint {
     }
 
     fn handle_session_packet(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        id: u32,
-        encrypted: &[u8],
-        len: usize,
-    ) {
-        // One decryption buffer for every session: no allocation per
-        // datagram received.
-        let mut plain = std::mem::take(&mut self.rx_plain);
-        plain.clear();
-        self.handle_decrypted_packet(now, from, id, encrypted, len, &mut plain);
-        self.rx_plain = plain;
-    }
-
-    fn handle_decrypted_packet(
         &mut self,
         now: Instant,
         from: SocketAddr,
