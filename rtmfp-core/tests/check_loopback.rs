@@ -15,18 +15,32 @@ fn loopback() -> Vec<SocketAddr> {
     vec!["127.0.0.1:0".parse().unwrap()]
 }
 
+/// Two ports of 127.0.0.1 and the same two of 127.0.0.2.  The system
+/// picks the ports on 127.0.0.1; another program may hold one of them on
+/// 127.0.0.2, so a pair that is taken there is given back and another
+/// tried.
+fn four_sockets() -> [UdpSocket; 4] {
+    for _ in 0..100 {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (p1, p2) = (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        );
+        if let (Ok(c), Ok(d)) = (
+            UdpSocket::bind(("127.0.0.2", p1)),
+            UdpSocket::bind(("127.0.0.2", p2)),
+        ) {
+            return [a, b, c, d];
+        }
+    }
+    panic!("no two ports free on both 127.0.0.1 and 127.0.0.2 in 100 tries");
+}
+
 /// A check service on four loopback addresses; its threads live as long
 /// as the test process.
 fn check_service() -> Vec<SocketAddr> {
-    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (p1, p2) = (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    );
-    let c = UdpSocket::bind(("127.0.0.2", p1)).unwrap();
-    let d = UdpSocket::bind(("127.0.0.2", p2)).unwrap();
-    let sockets = Arc::new([a, b, c, d]);
+    let sockets = Arc::new(four_sockets());
     let addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr().unwrap()).collect();
     let responder = Arc::new(Responder::new(addrs.clone()));
     for i in 0..4 {
