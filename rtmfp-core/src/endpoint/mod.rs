@@ -16,6 +16,7 @@ pub(crate) mod schedule;
 mod sim_node;
 mod startup;
 mod stats;
+pub(crate) mod timers;
 
 pub use config::{EndpointConfig, FIHelloPolicy};
 pub use cookie::{CookieCheck, CookieJar};

@@ -5,7 +5,8 @@
 //! The endpoint marks a session *touched* whenever it changes it (a
 //! packet arrived, the application sent or closed, a timer ran, a datagram
 //! went out).  [`Schedule::take_touched`] hands the touched ones back, and
-//! the endpoint re-reads each one: its next timer goes into a min-heap,
+//! the endpoint re-reads each one: its next timer goes into a min-queue
+//! ([`Timers`]: a heap of the near deadlines, buckets for the far ones),
 //! and it waits to be *ranked*.  An idle session costs nothing until its
 //! timer fires.
 //!
@@ -18,16 +19,17 @@
 //! chosen session's rank before it sends, so an entry left stale is
 //! corrected, never trusted.
 //!
-//! The heap keeps at most one live entry per session: the earliest
+//! The queue keeps at most one live entry per session: the earliest
 //! deadline asked for.  A deadline that moves later is not pushed; the
 //! earlier entry fires, finds nothing due and schedules the real one (one
 //! spurious wakeup per session and keepalive period at most).  A deadline
 //! that moves earlier pushes a new entry and leaves the old one stale;
-//! stale entries are skipped when they surface, and the heap is rebuilt
+//! stale entries are skipped when they surface, and the queue is rebuilt
 //! when they outnumber the sessions.
 
+use super::timers::Timers;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// A session's place in the schedule (kept in the session).
@@ -46,7 +48,7 @@ pub struct Slot {
 /// Timers, readiness and changes of an endpoint's sessions, by session ID.
 #[derive(Debug, Default)]
 pub struct Schedule {
-    timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    timers: Timers,
     /// Sessions with something to send, highest rank first, then by ID.
     ready: BTreeSet<(Reverse<u8>, u32)>,
     touched: Vec<u32>,
@@ -93,7 +95,7 @@ impl Schedule {
         if let Some(t) = next {
             if slot.scheduled.is_none_or(|s| t < s) {
                 slot.scheduled = Some(t);
-                self.timers.push(Reverse((t, id)));
+                self.timers.push(t, id);
             }
         }
         if !slot.unranked {
@@ -147,7 +149,7 @@ impl Schedule {
     /// The earliest deadline in the heap (possibly a stale entry: then a
     /// wakeup finds nothing to do).
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        self.timers.next_deadline()
     }
 
     /// Pops the next entry due at `now`: `Some(id)` of the session whose
@@ -159,7 +161,7 @@ impl Schedule {
         now: Instant,
         mut claim: impl FnMut(u32, Instant) -> bool,
     ) -> Option<u32> {
-        while let Some(&Reverse((t, id))) = self.timers.peek() {
+        while let Some((t, id)) = self.timers.peek() {
             if t > now {
                 return None;
             }
@@ -172,8 +174,8 @@ impl Schedule {
     }
 
     /// The earliest entry: its deadline and session.
-    pub fn peek(&self) -> Option<(Instant, u32)> {
-        self.timers.peek().map(|Reverse((t, id))| (*t, *id))
+    pub fn peek(&mut self) -> Option<(Instant, u32)> {
+        self.timers.peek()
     }
 
     /// Removes the earliest entry.
@@ -186,7 +188,7 @@ impl Schedule {
     pub fn reschedule(&mut self, id: u32, slot: &mut Slot, next: Option<Instant>) {
         slot.scheduled = next;
         if let Some(t) = next {
-            self.timers.push(Reverse((t, id)));
+            self.timers.push(t, id);
         }
     }
 
@@ -196,11 +198,7 @@ impl Schedule {
         if self.timers.len() <= 2 * sessions + 1024 {
             return;
         }
-        let entries = std::mem::take(&mut self.timers).into_vec();
-        self.timers = entries
-            .into_iter()
-            .filter(|Reverse((t, id))| live(*id, *t))
-            .collect();
+        self.timers.retain(|id, t| live(id, t));
     }
 
     /// The next sender: among the ready sessions of the highest rank, the
