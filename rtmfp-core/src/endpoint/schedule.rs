@@ -195,7 +195,7 @@ impl Schedule {
     /// Rebuilds the heap from the live entries when stale ones outnumber
     /// `sessions` (the live ones are at most one per session).
     pub fn compact(&mut self, sessions: usize, mut live: impl FnMut(u32, Instant) -> bool) {
-        if self.timers.len() <= 2 * sessions + 1024 {
+        if self.timers.count() <= 2 * sessions + 1024 {
             return;
         }
         self.timers.retain(|id, t| live(id, t));
@@ -226,7 +226,7 @@ impl Schedule {
 
     /// How many entries the timer heap holds (live and stale).
     pub fn timer_entries(&self) -> usize {
-        self.timers.len()
+        self.timers.count()
     }
 }
 

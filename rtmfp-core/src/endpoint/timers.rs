@@ -7,7 +7,7 @@
 //! taken and put back once per keepalive period.  In one heap of every
 //! entry, each of those costs a sift through the whole heap, far larger
 //! than the caches.  Here only the near entries are in a heap; the far
-//! ones wait in buckets of [`BUCKET`] by deadline, unsorted, and a bucket
+//! ones wait in buckets of about 268 ms by deadline, unsorted, and a bucket
 //! becomes the heap (heapified in one pass) when the heap runs empty.
 //! Putting an entry in a far bucket is a push onto a vector.
 //!
@@ -21,13 +21,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, Instant};
 
-/// The width of a far bucket: 2^28 ns, about 268 ms.
-pub const BUCKET: Duration = Duration::from_nanos(1 << BUCKET_SHIFT);
+/// A far bucket is 2^BUCKET_SHIFT ns wide: about 268 ms.
 const BUCKET_SHIFT: u32 = 28;
 
 type Entry = Reverse<(Instant, u32)>;
 
-/// Deadlines within one [`BUCKET`], unsorted.
+/// Deadlines within one bucket's width, unsorted.
 #[derive(Debug)]
 struct Bucket {
     /// The earliest deadline in it (a lower bound for `next_deadline`).
@@ -39,7 +38,7 @@ struct Bucket {
 #[derive(Debug, Default)]
 pub struct Timers {
     near: BinaryHeap<Entry>,
-    /// Far entries by bucket number (whole [`BUCKET`]s after `epoch`).
+    /// Far entries by bucket number (whole bucket widths after `epoch`).
     far: BTreeMap<u64, Bucket>,
     /// Bucket numbers count from here (the first deadline pushed).
     epoch: Option<Instant>,
@@ -92,13 +91,8 @@ impl Timers {
     }
 
     /// How many entries there are.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.near.len() + self.far_len
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Keeps only the entries for which `keep(id, t)` is true.
@@ -182,10 +176,10 @@ mod tests {
             timers.push(t, id % 100);
             heap.push(Reverse((t, id % 100)));
         }
-        assert_eq!(timers.len(), 5000);
+        assert_eq!(timers.count(), 5000);
         let want: Vec<_> = std::iter::from_fn(|| heap.pop().map(|Reverse(e)| e)).collect();
         assert_eq!(drain(&mut timers), want);
-        assert!(timers.is_empty());
+        assert_eq!(timers.count(), 0);
         assert_eq!(timers.next_deadline(), None);
     }
 
@@ -247,7 +241,7 @@ mod tests {
         // Some are in the heap now.
         assert_eq!(timers.peek(), Some((t0, 0)));
         timers.retain(|id, _| id % 2 == 1);
-        assert_eq!(timers.len(), 50);
+        assert_eq!(timers.count(), 50);
         let ids: Vec<u32> = drain(&mut timers).into_iter().map(|(_, id)| id).collect();
         assert_eq!(ids, (0..100).filter(|id| id % 2 == 1).collect::<Vec<_>>());
     }
