@@ -100,7 +100,9 @@ impl Outcome {
 }
 
 /// Opens `clients` at `rate`, calls `opened` once each has an outcome,
-/// holds them `hold` with `probes` probe connects, and says what it saw.
+/// holds them `hold` with `probes` probe connects, calls `held` (before
+/// anything is closed: closing is not idle work), and says what it saw.
+#[allow(clippy::too_many_arguments)]
 fn drive(
     server: SocketAddr,
     worker: u8,
@@ -109,6 +111,7 @@ fn drive(
     hold: Duration,
     probes: usize,
     opened: &mut dyn FnMut(),
+    held: &mut dyn FnMut(),
 ) -> Result<Outcome> {
     fit_sockets(clients + probes)?;
     let mut crowd = Swarm::<Crowd>::new(server, worker, "crowd")?;
@@ -148,6 +151,7 @@ fn drive(
         }
         Ok(false)
     })?;
+    held();
     let crowd_clients: Vec<_> = crowd.members.iter().filter(|c| !c.role.probe).collect();
     Ok(Outcome {
         times: crowd_clients.iter().filter_map(|c| c.connected).collect(),
@@ -183,9 +187,8 @@ pub fn worker(spec: CrowdSpec) -> Result<()> {
         spec.rate,
         spec.hold,
         spec.probes,
-        &mut || {
-            println!("opened");
-        },
+        &mut || println!("opened"),
+        &mut || println!("held"),
     )?;
     outcome.print();
     Ok(())
@@ -197,9 +200,17 @@ pub fn run(spec: CrowdSpec) -> Result<()> {
     measure(&spec, &server)
 }
 
-/// Server samples: before, once every client has an outcome, after the
-/// hold.
-type Samples = (Option<ProcSample>, Option<ProcSample>, Option<ProcSample>);
+/// A sample of the server and when it was taken.
+type Timed = Option<(ProcSample, Instant)>;
+
+/// Server samples: before, once every client has an outcome, at the end
+/// of the hold (before the clients close).
+type Samples = (Option<ProcSample>, Timed, Timed);
+
+/// The server now, with the time.
+fn timed(sut: &ServerUnderTest) -> Timed {
+    sut.sample().map(|s| (s, Instant::now()))
+}
 
 fn measure(spec: &CrowdSpec, sut: &ServerUnderTest) -> Result<()> {
     let server = sut.addr;
@@ -216,6 +227,7 @@ fn measure(spec: &CrowdSpec, sut: &ServerUnderTest) -> Result<()> {
     let before = sut.sample();
     let start = Instant::now();
     let mut open_done = None;
+    let mut held = None;
     let mut all_open_after = Duration::ZERO;
     let outcome = if workers == 1 {
         drive(
@@ -227,15 +239,15 @@ fn measure(spec: &CrowdSpec, sut: &ServerUnderTest) -> Result<()> {
             spec.probes,
             &mut || {
                 all_open_after = start.elapsed();
-                open_done = sut.sample();
+                open_done = timed(sut);
             },
+            &mut || held = timed(sut),
         )?
     } else {
-        let (o, after) = coordinate(spec, sut, workers, &mut open_done)?;
+        let (o, after) = coordinate(spec, sut, workers, &mut open_done, &mut held)?;
         all_open_after = after;
         o
     };
-    let held = sut.sample();
     report(
         spec,
         server,
@@ -247,12 +259,15 @@ fn measure(spec: &CrowdSpec, sut: &ServerUnderTest) -> Result<()> {
 }
 
 /// Runs `workers` worker processes; their merged outcome and when the
-/// last had every client's outcome.
+/// last had every client's outcome.  The server is sampled when the last
+/// one has every outcome (`open_done`) and when the last one's hold ends
+/// (`held`).
 fn coordinate(
     spec: &CrowdSpec,
     sut: &ServerUnderTest,
     workers: usize,
-    open_done: &mut Option<ProcSample>,
+    open_done: &mut Timed,
+    held: &mut Timed,
 ) -> Result<(Outcome, Duration)> {
     let start = Instant::now();
     let procs = Workers::spawn(workers, spec.clients, false, |w, share| {
@@ -278,14 +293,19 @@ fn coordinate(
         .to_vec()
     })?;
     let mut outcome = Outcome::default();
-    let mut opened = 0;
+    let (mut opened, mut holds_ended) = (0, 0);
     let mut all_open_after = Duration::ZERO;
     for (_, line) in procs.lines.iter() {
         if line == "opened" {
             opened += 1;
             if opened == workers {
                 all_open_after = start.elapsed();
-                *open_done = sut.sample();
+                *open_done = timed(sut);
+            }
+        } else if line == "held" {
+            holds_ended += 1;
+            if holds_ended == workers {
+                *held = timed(sut);
             }
         } else {
             outcome.add_line(&line);
@@ -335,14 +355,15 @@ fn report(
         ms(probe_times.last().copied().unwrap_or_default())
     );
     match (before, open_done, held) {
-        (Some(b), Some(o), Some(h)) => {
+        (Some(b), Some((o, opened_at)), Some((h, held_at))) => {
             let idle_cpu = h.cpu - o.cpu;
+            let window = held_at.duration_since(opened_at).as_secs_f64();
             println!("| server CPU while opening | {:.2} s |", o.cpu - b.cpu);
             println!(
-                "| server CPU while idle | {:.2} s per {} s ({:.1} % of a core) |",
+                "| server CPU while idle | {:.2} s per {:.1} s ({:.1} % of a core) |",
                 idle_cpu,
-                spec.hold.as_secs(),
-                100.0 * idle_cpu / spec.hold.as_secs_f64()
+                window,
+                100.0 * idle_cpu / window.max(1e-3)
             );
             println!(
                 "| server memory | {:.1} MB before, {:.1} MB held: {:.1} KB per session |",
