@@ -276,7 +276,7 @@ fn addresses(shown: &str, value: OptionValue) -> Result<Vec<SocketAddr>, OptionE
 fn literal(shown: &str, text: &str) -> Result<SocketAddr, OptionError> {
     text.parse().map_err(|_| {
         invalid(format!(
-            "{shown}: bad address {text:?}: expected an IP literal and port, \
+            "{shown}: bad bind address {text:?}: expected an IP literal and port, \
              \"ip:port\" or \"[ipv6]:port\""
         ))
     })
