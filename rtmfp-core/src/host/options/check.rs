@@ -186,7 +186,10 @@ pub(crate) fn check(kind: Kind, shown: &str, value: OptionValue) -> Result<Check
             Err(e) => Err(invalid(format!("{shown}: {e}"))),
         },
         (Kind::KeyLog, OptionValue::None) => Ok(Checked::KeyLog(None)),
-        (Kind::KeyLog, OptionValue::Text(path)) => match KeyLog::open(&path) {
+        (Kind::KeyLog, OptionValue::Text(path)) => {
+            check(kind, shown, OptionValue::Path(path.into()))
+        }
+        (Kind::KeyLog, OptionValue::Path(path)) => match KeyLog::open(&path) {
             Ok(log) => Ok(Checked::KeyLog(Some(log))),
             Err(error) => Err(OptionError::File {
                 failure: Failure::new(
@@ -198,7 +201,10 @@ pub(crate) fn check(kind: Kind, shown: &str, value: OptionValue) -> Result<Check
             }),
         },
         (Kind::Keys, OptionValue::List(items)) => keys(shown, items).map(Checked::Texts),
-        (Kind::KeysFile, OptionValue::Text(path)) => match KeySet::from_file(&path) {
+        (Kind::KeysFile, OptionValue::Text(path)) => {
+            check(kind, shown, OptionValue::Path(path.into()))
+        }
+        (Kind::KeysFile, OptionValue::Path(path)) => match KeySet::from_file(&path) {
             Ok(keys) => Ok(Checked::KeySet(keys)),
             Err(error) => Err(OptionError::File {
                 failure: Failure::new(

@@ -53,6 +53,8 @@ pub enum OptionValue {
     Millis(f64),
     /// A text: a word, a path, a URI, an address literal.
     Text(String),
+    /// A path that need not be UTF-8 (Python's `os.PathLike`).
+    Path(std::path::PathBuf),
     /// Addresses the adapter resolved itself (Python resolves names).
     Addresses(Vec<SocketAddr>),
     /// A list (addresses as texts, DH groups, keys, keepalive periods).
@@ -69,6 +71,7 @@ impl OptionValue {
             OptionValue::Seconds(s) => format!("{s} seconds"),
             OptionValue::Millis(ms) => format!("{ms} ms"),
             OptionValue::Text(t) => format!("the string {t:?}"),
+            OptionValue::Path(p) => format!("the path {p:?}"),
             OptionValue::Addresses(_) | OptionValue::List(_) => "a list".to_owned(),
         }
     }
@@ -87,7 +90,7 @@ pub enum OptionError {
         /// What every adapter shows.
         failure: Failure,
         /// The path given.
-        path: String,
+        path: std::path::PathBuf,
         /// The system's error.
         error: std::io::Error,
     },
