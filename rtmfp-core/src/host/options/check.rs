@@ -278,9 +278,10 @@ fn addresses(shown: &str, value: OptionValue) -> Result<Vec<SocketAddr>, OptionE
     Ok(list)
 }
 
-/// An IP literal and port: what an object binds (no name is resolved).
+/// An IP literal and port, blanks around it ignored: what an object binds
+/// (no name is resolved).
 fn literal(shown: &str, text: &str) -> Result<SocketAddr, OptionError> {
-    text.parse().map_err(|_| {
+    text.trim().parse().map_err(|_| {
         invalid(format!(
             "{shown}: bad bind address {text:?}: expected an IP literal and port, \
              \"ip:port\" or \"[ipv6]:port\""

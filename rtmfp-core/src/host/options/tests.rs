@@ -334,7 +334,9 @@ fn keys_come_from_a_list_or_a_file_not_both() {
     let e = Options::new()
         .set("keys_file", OptionValue::Text("/nonexistent/keys".into()))
         .unwrap_err();
-    assert!(matches!(&e, OptionError::File { path, .. } if path.as_path() == std::path::Path::new("/nonexistent/keys")));
+    assert!(
+        matches!(&e, OptionError::File { path, .. } if path.as_path() == std::path::Path::new("/nonexistent/keys"))
+    );
     assert_eq!(e.failure().kind, ErrorKind::Io);
     assert!(e.to_string().starts_with("cannot read the keys file"));
 }
