@@ -8,11 +8,24 @@ use crate::rendezvous::KeySet;
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// A file under the system's temporary directory, unique to this test run.
+/// The path of a file under the system's temporary directory, unique to
+/// this test run.
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("rtmfp-options-{}-{name}", std::process::id()))
+}
+
+/// A file at [`temp_path`] holding `text`.
 fn temp_file(name: &str, text: &str) -> String {
-    let path = std::env::temp_dir().join(format!("rtmfp-options-{}-{name}", std::process::id()));
+    let path = temp_path(name);
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
+}
+
+/// Removes the files [`temp_file`] made.
+fn remove_temp_files(names: &[&str]) {
+    for name in names {
+        let _ = std::fs::remove_file(temp_path(name));
+    }
 }
 
 /// A value of `row`'s kind that is not its default.
@@ -80,6 +93,7 @@ fn every_row_takes_a_value_of_its_kind_and_it_lands_in_the_configs() {
         options.unset(row.name);
         assert_eq!(format!("{:?}", options.configs(object)), before);
     }
+    remove_temp_files(&["key-log", "keys"]);
 }
 
 #[test]
@@ -331,6 +345,7 @@ fn keys_come_from_a_list_or_a_file_not_both() {
         .set("keys_file", OptionValue::Text(temp_file("both", "K\n")))
         .unwrap_err();
     assert_eq!(e.to_string(), "give keys_file or keys, not both");
+    remove_temp_files(&["both"]);
     let e = Options::new()
         .set("keys_file", OptionValue::Text("/nonexistent/keys".into()))
         .unwrap_err();
