@@ -29,7 +29,7 @@ use crate::flash::client::ClientConfig;
 use crate::flash::NetConnectionConfig;
 use crate::host::{ErrorKind, Failure};
 use crate::rendezvous::{Asks, ServerConfig};
-use crate::runtime::RuntimeConfig;
+use crate::runtime::{RuntimeConfig, DEFAULT_EVENT_QUEUE_LIMIT};
 use crate::turn::{TurnConfig, TurnUri};
 use check::Checked;
 use std::collections::BTreeMap;
@@ -142,8 +142,8 @@ pub struct Configs {
     pub flash: FlashConfig,
     /// The endpoint's settings.
     pub endpoint: EndpointConfig,
-    /// The runtime's event queue limit; `None` keeps its default.
-    pub event_queue_limit: Option<usize>,
+    /// The runtime's event queue limit.
+    pub event_queue_limit: usize,
     /// The TURN relay.
     pub turn: TurnSpec,
     /// A NetConnection's Flash client.
@@ -284,7 +284,7 @@ impl Options {
             server_role,
             flash,
             endpoint: EndpointConfig::default(),
-            event_queue_limit: None,
+            event_queue_limit: DEFAULT_EVENT_QUEUE_LIMIT,
             turn: TurnSpec::default(),
             client: ClientConfig::default(),
             server: ServerConfig::default(),
@@ -362,9 +362,7 @@ impl Options {
         let bind = configs.bind.unwrap_or_else(|| vec![object.default_bind()]);
         let mut rc = RuntimeConfig::new(bind, crypto);
         rc.endpoint = configs.endpoint;
-        if let Some(limit) = configs.event_queue_limit {
-            rc.event_queue_limit = limit;
-        }
+        rc.event_queue_limit = configs.event_queue_limit;
         rc.turn = self.turn()?;
         Ok(rc)
     }
@@ -381,7 +379,7 @@ impl Options {
             endpoint: configs.endpoint,
             flash: configs.flash,
             args: Vec::new(),
-            event_queue_limit: configs.event_queue_limit,
+            event_queue_limit: Some(configs.event_queue_limit),
             turn: self.turn()?,
         })
     }

@@ -278,7 +278,7 @@ pub static ROWS: &[Row] = &[
         default: "65536",
         objects: Objects::ALL,
         doc: "most events waiting unread; then datagrams wait until events are read",
-        apply: |c, t| t.event_queue_limit = Some(c.count()),
+        apply: |c, t| t.event_queue_limit = c.count(),
     },
     Row {
         name: "turn",

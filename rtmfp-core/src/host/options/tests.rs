@@ -197,7 +197,10 @@ fn the_builders_without_options_are_cores_defaults() {
     let core = NetConnectionConfig::default();
     assert_eq!(nc.bind, core.bind);
     assert_eq!(nc.flash, core.flash);
-    assert_eq!(nc.event_queue_limit, None);
+    assert_eq!(
+        nc.event_queue_limit,
+        Some(crate::runtime::DEFAULT_EVENT_QUEUE_LIMIT)
+    );
     assert_eq!(format!("{:?}", nc.client), format!("{:?}", core.client));
     assert_eq!(
         format!("{:?}", nc.endpoint),
@@ -389,4 +392,57 @@ fn a_turn_relay_parses_when_set_and_needs_a_user_name() {
     assert_eq!(relay.username, "u");
     o.set("turn", OptionValue::None).unwrap();
     assert!(o.turn().unwrap().is_none());
+}
+
+/// The value a row's documented default stands for, when it is one
+/// ("95 s (RFC ...)", "4 MiB", "1200 (...)", "true", "opportunistic",
+/// "15 s and 10 s"); `None` for words that are not a value ("none", "the
+/// role's ...").
+fn documented(row: &Row) -> Option<OptionValue> {
+    let words: Vec<&str> = row.default.split([' ', ';', ',']).collect();
+    let number = |i: usize| words.get(i).and_then(|w| w.parse::<f64>().ok());
+    match row.kind {
+        Kind::Duration { .. } if words.get(1) == Some(&"s") => number(0).map(OptionValue::Seconds),
+        Kind::Count { .. } => {
+            let n = number(0)?;
+            let scale = if words.get(1) == Some(&"MiB") {
+                1 << 20
+            } else {
+                1
+            };
+            Some(OptionValue::Int(n as i128 * scale))
+        }
+        Kind::Flag => row.default.parse().ok().map(OptionValue::Bool),
+        Kind::Word(words) => words
+            .contains(&row.default)
+            .then(|| OptionValue::Text(row.default.to_owned())),
+        Kind::Keepalive => Some(OptionValue::List(vec![
+            OptionValue::Seconds(number(0)?),
+            OptionValue::Seconds(number(3)?),
+        ])),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_documented_default_is_the_default() {
+    let mut checked = 0;
+    for row in ROWS {
+        let Some(value) = documented(row) else {
+            continue;
+        };
+        let object = object_of(row);
+        let mut options = Options::new();
+        options
+            .set(row.name, value.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        assert_eq!(
+            format!("{:?}", options.configs(object)),
+            format!("{:?}", Options::new().configs(object)),
+            "{}: the default is not {value:?}",
+            row.name
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} defaults read");
 }
