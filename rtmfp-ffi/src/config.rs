@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rtmfp_core::crypto::flash::dh::SUPPORTED_GROUPS;
-use rtmfp_core::host::options::{Object, OptionError, OptionValue, Options};
+use rtmfp_core::host::options::{Object, OptionValue, Options};
 
 use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
@@ -68,13 +68,6 @@ pub enum rtmfp_peer_connect_mode {
 
 /// Most `max_peer_connections` rtmfp_config_set_max_peer_connections() takes.
 pub const RTMFP_MAX_PEER_CONNECTIONS_LIMIT: usize = 65535;
-
-/// A refused option as a C error (its kind's code, core's words).
-impl From<OptionError> for Error {
-    fn from(e: OptionError) -> Self {
-        e.failure().into()
-    }
-}
 
 /// Sets option `name` (core's canonical name) to `value`.
 fn set(c: &mut Options, name: &str, value: OptionValue) -> Result<(), Error> {
