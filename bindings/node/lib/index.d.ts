@@ -173,6 +173,9 @@ export interface TransportOptions {
   maxFlowsPerSession?: number
   /** Most events waiting unread, 16 to 2^24 (default 65536). */
   eventQueueLimit?: number
+  /** The TURN relay's user name and password, over those of the `turn` URI. */
+  turnUsername?: string
+  turnPassword?: string
 }
 
 export interface EndpointOptions extends TransportOptions {
