@@ -354,7 +354,13 @@ class NetConnection extends EventEmitter {
   }
 
   set maxPeerConnections(max) {
-    this.#maxPeerConnections = integer32(max, 'maxPeerConnections')
+    integer32(max, 'maxPeerConnections')
+    try {
+      checkNetConnectionOptions({ maxPeerConnections: max }) // the option's range, as at construction
+    } catch (e) {
+      throw fromNative(e)
+    }
+    this.#maxPeerConnections = max
     const conn = this.#conn
     if (conn !== null && !conn.core.closed) conn.core.call('setMaxPeerConnections', max)
   }

@@ -636,6 +636,11 @@ impl NetConnection {
 
     #[setter]
     fn set_max_peer_connections(&self, py: Python<'_>, max: usize) -> PyResult<()> {
+        // The range is the option's (core's table), as at construction.
+        convert::options(
+            py,
+            [("max_peer_connections", Some(OptionValue::Int(max as i128)))],
+        )?;
         if let Some(config) = lock(&self.config).as_mut() {
             config.client.max_peer_connections = max;
             return Ok(());
