@@ -38,10 +38,11 @@ export declare class NativeEndpoint {
   unref(): void
   /**
    * Makes an identity, binds the sockets and starts the I/O and
-   * dispatcher threads.  `onItems` receives every event and reply, in
+   * dispatcher threads, with the endpoint options of core's table
+   * (`bind`, `server`, `openTimeout`, ...; see `options.rs`).  `onItems` receives every event and reply, in
    * batches, on the JS thread.
    */
-  constructor(options: NativeEndpointOptions, onItems: (arg: Array<NativeItem>) => void)
+  constructor(options: object, onItems: (arg: Array<NativeItem>) => void)
   /**
    * Connects to the server of an `rtmfp://host[:port]/app` URI (throws
    * for a malformed one); replies with the session number.  Events
@@ -112,10 +113,11 @@ export declare class NativeNetConnection {
   unref(): void
   /**
    * Makes a client identity, binds the sockets and starts the I/O and
-   * dispatcher threads (no connection yet: see `connect`).  `onItems`
+   * dispatcher threads (no connection yet: see `connect`), with the
+   * NetConnection options of core's table.  `onItems`
    * receives every event and reply, in batches, on the JS thread.
    */
-  constructor(options: NativeNetConnectionOptions, onItems: (arg: Array<NativeItem>) => void)
+  constructor(options: object, onItems: (arg: Array<NativeItem>) => void)
   /**
    * Connects to the server of `uri` (`rtmfp://host[:port]/app[/KEY]`;
    * throws for a malformed one), with `args` as extra `connect`
@@ -238,7 +240,7 @@ export declare class NativeServer {
    * dispatcher threads.  `onItems` receives every event and reply, in
    * batches, on the JS thread.
    */
-  constructor(options: NativeServerOptions, onItems: (arg: Array<NativeItem>) => void)
+  constructor(options: object, onItems: (arg: Array<NativeItem>) => void)
   /** Replies (`clientsReply`) with the client sessions. */
   sessions(request: number): void
   /** Replies (`streamsReply`) with the streams published to the server. */
@@ -277,14 +279,19 @@ export declare class NativeServer {
  */
 export declare function callRefusal(code: string | undefined | null, description: string | undefined | null, what: string): NativeFailure
 
-/** Starts a check of the server at `uri`; resolves to its report. */
-export declare function check(uri: string, options: NativeCheckOptions): Promise<unknown>
+/**
+ * Starts a check of the server at `uri` with a NetConnection of these
+ * options (core's table: `bind`, `turn`, ...), plus `timeout` (ms,
+ * defaulted by the JS wrapper) and `stun`; resolves to its report.
+ */
+export declare function check(uri: string, options: object): Promise<unknown>
 
 /**
- * Checks local addresses to bind (`"ip:port"` / `"[ipv6]:port"`
- * literals) without binding them; throws for a bad one.
+ * Checks the options of a NetConnection (core's table) without starting
+ * anything, so that a bad one throws at `new NetConnection`; its native
+ * object is made at `connect()`.
  */
-export declare function checkBind(bind: Array<string>): void
+export declare function checkNetConnectionOptions(options: object): void
 
 /**
  * How the NetConnection status (`level`, `code`, `description`) ends a
@@ -314,15 +321,6 @@ export interface FlvOutcome {
  */
 export declare function lookupAnswer(answer: string | undefined | null, name: string): string
 
-/** Options of `check` (validated and defaulted by the JS wrapper). */
-export interface NativeCheckOptions {
-  bind: Array<string>
-  /** ms. */
-  timeout: number
-  stun?: string
-  turn?: string
-}
-
 /** What `check` found, as a plain object. */
 export interface NativeCheckReport {
   reached: boolean
@@ -346,19 +344,6 @@ export interface NativeConnectOutcome {
   ends: boolean
   /** The error when it ends without success. */
   failure?: NativeFailure
-}
-
-/**
- * Options of `new NativeEndpoint` (validated and defaulted by the JS
- * wrapper).
- */
-export interface NativeEndpointOptions {
-  runtime: NativeRuntimeOptions
-  /**
-   * A server identity (ephemeral Diffie-Hellman, reachable by
-   * `rtmfp://` URI) instead of a peer identity.
-   */
-  server: boolean
 }
 
 /** A failure's `err.code` and message, as JS receives them. */
@@ -415,39 +400,6 @@ export type NativeItem =
   | { type: 'serverSession'; farId?: string; nearNonce: string; farNonce: string; farAddress: string }
   | { type: 'end' }
 
-/**
- * Options of `new NativeNetConnection` (validated and defaulted by the
- * JS wrapper; durations in ms).
- */
-export interface NativeNetConnectionOptions {
-  /** (`hostname` is not used: a client's certificate has none.) */
-  runtime: NativeRuntimeOptions
-  /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
-  maxPeerConnections?: number
-  /**
-   * ms a peer play waits for a direct session before the relay
-   * fallback; 0 turns the fallback off (Flash's wait).
-   */
-  directTimeout?: number
-}
-
-/**
- * The options of every native class's runtime (`runtime` in the options
- * of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`): the
- * public options of the same names (lib/index.d.ts), checked and
- * defaulted by the JS wrapper; `bind` as `"ip:port"` / `"[ipv6]:port"`
- * literals.
- */
-export interface NativeRuntimeOptions {
-  bind: Array<string>
-  hostname?: string
-  openTimeout?: number
-  idleTimeout?: number
-  keepaliveInterval?: number
-  keyLog?: string
-  turn?: string
-}
-
 /** Options of one message (`NativeEndpoint.send`); durations in ms. */
 export interface NativeSendOptions {
   deadline?: number
@@ -455,47 +407,6 @@ export interface NativeSendOptions {
   retransmit?: boolean
   /** The message number of an earlier message of the same flow. */
   parent?: number
-}
-
-/**
- * Options of `new NativeServer` (validated and defaulted by the JS
- * wrapper; durations in ms).
- */
-export interface NativeServerOptions {
-  runtime: NativeRuntimeOptions
-  /**
-   * The developer keys accepted on `connect`; absent (and no
-   * `keysFile`): any key, or none.
-   */
-  keys?: Array<string>
-  /**
-   * A file of developer keys: one a line; blank lines and lines
-   * starting with `#` are skipped.
-   */
-  keysFile?: string
-  /**
-   * `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
-   * peers, names and streams through Redis (docs/cluster.md).
-   */
-  cluster?: string
-  /** Most streams one client has at once (default 64; 1 to 65535). */
-  maxStreamsPerClient?: number
-  /** Most names one client registers (default 16; 1 to 65535). */
-  maxNamesPerClient?: number
-  /** Most receiving flows one session keeps (default 512; 1 to 65535). */
-  maxFlowsPerSession?: number
-  /**
-   * Ask JS about connects, publishes, plays from the start (core's
-   * `Asks`).
-   */
-  askConnect?: boolean
-  askPublish?: boolean
-  askPlay?: boolean
-  /**
-   * ms a request waits for its verdict (default 10 000); then it is
-   * refused with "no answer from the server application".
-   */
-  hookTimeout?: number
 }
 
 /** A session's counters and RTT estimates (`session.stats()`); times in ms. */

@@ -47,12 +47,7 @@ pub unsafe extern "C" fn rtmfp_check(
         let uri = check_uri(text).map_err(invalid)?;
         let mut config = NetConnectionConfig::default();
         if !cfg.is_null() {
-            let data = config::snapshot(cfg)?;
-            config.bind = data.bind_addresses();
-            config.client = data.client();
-            config.endpoint = data.endpoint.clone();
-            config.flash = data.flash_for(config::rtmfp_role::Client);
-            config.turn = data.turn()?;
+            config = config::snapshot(cfg)?.netconnection_config()?;
         }
         let timeout = Duration::from_millis(if timeout_ms == 0 {
             5000

@@ -1,29 +1,18 @@
 //! `rtmfp_config`: what an endpoint binds and how it identifies itself.
 
 use std::ffi::{c_char, c_int};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use rtmfp_core::crypto::flash::dh::SUPPORTED_GROUPS;
-use rtmfp_core::crypto::flash::keying::Policy;
-use rtmfp_core::crypto::flash::KeyLog;
-use rtmfp_core::crypto::FlashConfig;
-use rtmfp_core::endpoint::EndpointConfig;
-use rtmfp_core::flash::client::PeerConnectMode;
-use rtmfp_core::flash::ClientConfig;
-use rtmfp_core::rendezvous::Limit;
+use rtmfp_core::host::options::{Object, OptionValue, Options};
 
-use crate::error::{Error, RTMFP_ERR_IO, RTMFP_OK};
+use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
-use crate::util::{cstr, invalid, parse_addr, write_out};
+use crate::util::{cstr, invalid, write_out};
 
 /// Handle-table tag of configs (see `handles.rs`; each kind has its own).
 const CONFIG_TAG: u8 = 1;
-
-/// Most bind addresses a config may hold.
-const MAX_BIND_ADDRESSES: usize = 16;
 
 /// Opaque endpoint configuration, made by rtmfp_config_new() and freed by
 /// rtmfp_config_free(). rtmfp_endpoint_new() copies it, so one config can
@@ -80,132 +69,32 @@ pub enum rtmfp_peer_connect_mode {
 /// Most `max_peer_connections` rtmfp_config_set_max_peer_connections() takes.
 pub const RTMFP_MAX_PEER_CONNECTIONS_LIMIT: usize = 65535;
 
-fn policy_from(value: c_int) -> Result<Policy, Error> {
-    match value {
-        0 => Ok(Policy::OFF),
-        1 => Ok(Policy::OPPORTUNISTIC),
-        2 => Ok(Policy::REQUIRED),
-        _ => Err(invalid(format!(
-            "policy {value} is not an RTMFP_POLICY_* value (0..=2)"
-        ))),
-    }
+/// Sets option `name` (core's canonical name) to `value`.
+fn set(c: &mut Options, name: &str, value: OptionValue) -> Result<(), Error> {
+    Ok(c.set(name, value)?)
 }
 
-/// What a config holds.
-#[derive(Debug, Clone)]
-pub(crate) struct ConfigData {
-    pub(crate) bind: Vec<SocketAddr>,
-    pub(crate) role: rtmfp_role,
-    pub(crate) groups: Option<Vec<u64>>,
-    pub(crate) hmac: Option<Policy>,
-    pub(crate) sseq: Option<Policy>,
-    pub(crate) endpoint: EndpointConfig,
-    pub(crate) event_queue_limit: Option<usize>,
-    pub(crate) max_peer_connections: Option<usize>,
-    /// `rtmfp_config_set_direct_timeout`: `Some(None)` turns the relay
-    /// fallback off.
-    pub(crate) direct_timeout: Option<Option<std::time::Duration>>,
-    pub(crate) peer_connect: Option<PeerConnectMode>,
-    pub(crate) key_log: Option<KeyLog>,
-    /// `rtmfp_config_set_turn_proxy`: the URI and credentials, resolved
-    /// when an object starts.
-    pub(crate) turn: Option<(String, Option<String>, Option<String>)>,
-    /// `rtmfp_config_set_max_streams_per_client` (servers).
-    pub(crate) max_streams_per_client: Option<usize>,
-    /// `rtmfp_config_set_max_names_per_client` (servers).
-    pub(crate) max_names_per_client: Option<usize>,
+/// A C enum's value as an option's word index (core checks its range).
+fn word(value: c_int) -> OptionValue {
+    OptionValue::Int(value.into())
 }
 
-impl Default for ConfigData {
-    fn default() -> Self {
-        ConfigData {
-            bind: Vec::new(),
-            role: rtmfp_role::Client,
-            groups: None,
-            hmac: None,
-            sseq: None,
-            endpoint: EndpointConfig::default(),
-            event_queue_limit: None,
-            max_peer_connections: None,
-            direct_timeout: None,
-            peer_connect: None,
-            key_log: None,
-            turn: None,
-            max_streams_per_client: None,
-            max_names_per_client: None,
-        }
-    }
+/// Milliseconds as an option value.
+fn millis(ms: u32) -> OptionValue {
+    OptionValue::Millis(f64::from(ms))
 }
 
-impl ConfigData {
-    /// The bind addresses; none set means `0.0.0.0:0`.
-    pub(crate) fn bind_addresses(&self) -> Vec<SocketAddr> {
-        if self.bind.is_empty() {
-            vec![SocketAddr::from(([0, 0, 0, 0], 0))]
-        } else {
-            self.bind.clone()
-        }
-    }
-
-    /// The Flash crypto profile settings.
-    pub(crate) fn flash(&self) -> FlashConfig {
-        self.flash_for(self.role)
-    }
-
-    /// The Flash crypto profile settings for `role`, whatever the config's
-    /// own role (a NetConnection is always a client, a rendezvous server a
-    /// server), with the config's groups and policies.
-    pub(crate) fn flash_for(&self, role: rtmfp_role) -> FlashConfig {
-        let mut flash = match role {
-            rtmfp_role::Client => FlashConfig::client(),
-            rtmfp_role::Server => FlashConfig::server(),
-        };
-        if let Some(groups) = &self.groups {
-            flash.groups = groups.clone();
-        }
-        if let Some(p) = self.hmac {
-            flash.hmac = p;
-        }
-        if let Some(p) = self.sseq {
-            flash.sseq = p;
-        }
-        flash.key_log = self.key_log.clone();
-        flash
-    }
+/// A count as an option value.
+fn count(n: usize) -> OptionValue {
+    OptionValue::Int(n as i128)
 }
 
-impl ConfigData {
-    /// The TURN relay, resolved (blocking DNS), if one is set.
-    pub(crate) fn turn(&self) -> Result<Option<rtmfp_core::turn::TurnConfig>, Error> {
-        self.turn
-            .as_ref()
-            .map(|(uri, user, pass)| {
-                rtmfp_core::turn::TurnConfig::from_uri(uri, user.as_deref(), pass.as_deref())
-                    .map_err(invalid)
-            })
-            .transpose()
-    }
-
-    /// The Flash client settings of a NetConnection.
-    pub(crate) fn client(&self) -> ClientConfig {
-        let mut c = ClientConfig::default();
-        if let Some(max) = self.max_peer_connections {
-            c.max_peer_connections = max;
-        }
-        if let Some(t) = self.direct_timeout {
-            c.direct_timeout = t;
-        }
-        if let Some(mode) = self.peer_connect {
-            c.peer_connect = mode;
-        }
-        c
-    }
-}
-
-static CONFIGS: Registry<Mutex<ConfigData>> = Registry::new(CONFIG_TAG);
+/// What each config holds: core's options (`rtmfp_core::host::options`),
+/// which check every value and build the objects' configs.
+static CONFIGS: Registry<Mutex<Options>> = Registry::new(CONFIG_TAG);
 
 /// A copy of the config behind `cfg`.
-pub(crate) fn snapshot(cfg: *const rtmfp_config) -> Result<ConfigData, Error> {
+pub(crate) fn snapshot(cfg: *const rtmfp_config) -> Result<Options, Error> {
     if cfg.is_null() {
         return Err(Error::null_pointer("cfg"));
     }
@@ -217,28 +106,18 @@ pub(crate) fn snapshot(cfg: *const rtmfp_config) -> Result<ConfigData, Error> {
 }
 
 /// Runs `f` on the config behind `cfg`.
-fn with_config(
-    cfg: *mut rtmfp_config,
-    f: impl FnOnce(&mut ConfigData) -> Result<(), Error>,
-) -> c_int {
+fn with_config(cfg: *mut rtmfp_config, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> c_int {
     ffi_guard(|| {
         if cfg.is_null() {
             return Err(Error::null_pointer("cfg"));
         }
-        let c: Arc<Mutex<ConfigData>> = CONFIGS
+        let c: Arc<Mutex<Options>> = CONFIGS
             .get(Handle::from_ptr(cfg))
             .ok_or_else(|| Error::invalid_handle("cfg"))?;
         let mut data = c.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut data)?;
         Ok(RTMFP_OK)
     })
-}
-
-fn millis(ms: u32, name: &str) -> Result<Duration, Error> {
-    if ms == 0 {
-        return Err(invalid(format!("`{name}` must be more than 0 ms")));
-    }
-    Ok(Duration::from_millis(u64::from(ms)))
 }
 
 /// Make a configuration with the defaults: role RTMFP_ROLE_CLIENT, bind
@@ -260,7 +139,7 @@ pub unsafe extern "C" fn rtmfp_config_new(out: *mut *mut rtmfp_config) -> c_int 
         if out.is_null() {
             return Err(Error::null_pointer("out"));
         }
-        let h = CONFIGS.insert(Mutex::new(ConfigData::default()));
+        let h = CONFIGS.insert(Mutex::new(Options::new()));
         // SAFETY: non-NULL, writable by contract.
         unsafe { write_out(out, h.to_ptr(), "out")? };
         Ok(RTMFP_OK)
@@ -306,9 +185,8 @@ pub unsafe extern "C" fn rtmfp_config_set_bind_address(
 ) -> c_int {
     with_config(cfg, |c| {
         // SAFETY: caller's contract.
-        let a = parse_addr(unsafe { cstr(addr, "addr")? }, "addr")?;
-        c.bind = vec![a];
-        Ok(())
+        let addr = unsafe { cstr(addr, "addr")? };
+        set(c, "bind", OptionValue::Text(addr.to_owned()))
     })
 }
 
@@ -330,14 +208,14 @@ pub unsafe extern "C" fn rtmfp_config_add_bind_address(
 ) -> c_int {
     with_config(cfg, |c| {
         // SAFETY: caller's contract.
-        let a = parse_addr(unsafe { cstr(addr, "addr")? }, "addr")?;
-        if c.bind.len() >= MAX_BIND_ADDRESSES {
-            return Err(invalid(format!(
-                "at most {MAX_BIND_ADDRESSES} bind addresses"
-            )));
+        let addr = unsafe { cstr(addr, "addr")? };
+        let mut list = Vec::new();
+        if c.is_set("bind") {
+            let bound = c.bind(Object::Endpoint);
+            list.extend(bound.iter().map(|a| OptionValue::Text(a.to_string())));
         }
-        c.bind.push(a);
-        Ok(())
+        list.push(OptionValue::Text(addr.to_owned()));
+        set(c, "bind", OptionValue::List(list))
     })
 }
 
@@ -352,16 +230,16 @@ pub unsafe extern "C" fn rtmfp_config_add_bind_address(
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_role(cfg: *mut rtmfp_config, role: c_int) -> c_int {
     with_config(cfg, |c| {
-        c.role = match role {
-            0 => rtmfp_role::Client,
-            1 => rtmfp_role::Server,
+        let server = match role {
+            0 => false,
+            1 => true,
             _ => {
                 return Err(invalid(format!(
                     "role {role} is not an RTMFP_ROLE_* value (0..=1)"
                 )))
             }
         };
-        Ok(())
+        set(c, "server", OptionValue::Bool(server))
     })
 }
 
@@ -384,6 +262,7 @@ pub unsafe extern "C" fn rtmfp_config_set_dh_groups(
     count: usize,
 ) -> c_int {
     with_config(cfg, |c| {
+        // Checked here, before `groups` is read: it bounds the read.
         if count == 0 || count > SUPPORTED_GROUPS.len() {
             return Err(invalid(format!(
                 "`count` is {count}; give 1 to {} groups",
@@ -395,21 +274,8 @@ pub unsafe extern "C" fn rtmfp_config_set_dh_groups(
         }
         // SAFETY: non-NULL, `count` <= 4 values readable by contract.
         let list = unsafe { std::slice::from_raw_parts(groups, count) };
-        let mut out = Vec::with_capacity(count);
-        for &g in list {
-            let g = u64::from(g);
-            if !SUPPORTED_GROUPS.contains(&g) {
-                return Err(invalid(format!(
-                    "DH group {g} is not supported (use 2, 5, 14 or 16)"
-                )));
-            }
-            if out.contains(&g) {
-                return Err(invalid(format!("DH group {g} is listed twice")));
-            }
-            out.push(g);
-        }
-        c.groups = Some(out);
-        Ok(())
+        let list = list.iter().map(|&g| OptionValue::Int(g.into())).collect();
+        set(c, "dh_groups", OptionValue::List(list))
     })
 }
 
@@ -435,19 +301,13 @@ pub unsafe extern "C" fn rtmfp_config_set_key_log_file(
     path: *const c_char,
 ) -> c_int {
     with_config(cfg, |c| {
-        c.key_log = if path.is_null() {
-            None
+        let path = if path.is_null() {
+            OptionValue::None
         } else {
             // SAFETY: non-NULL, NUL-terminated by contract.
-            let path = unsafe { cstr(path, "path")? };
-            Some(KeyLog::open(path).map_err(|e| {
-                Error::new(
-                    RTMFP_ERR_IO,
-                    format!("cannot open the key log {path:?}: {e}"),
-                )
-            })?)
+            OptionValue::Text(unsafe { cstr(path, "path")? }.to_owned())
         };
-        Ok(())
+        set(c, "key_log", path)
     })
 }
 
@@ -481,29 +341,24 @@ pub unsafe extern "C" fn rtmfp_config_set_turn_proxy(
     password: *const c_char,
 ) -> c_int {
     with_config(cfg, |c| {
-        if uri.is_null() {
-            c.turn = None;
-            return Ok(());
-        }
-        // SAFETY: each non-NULL and NUL-terminated by contract.
-        let text = unsafe { cstr(uri, "uri")? }.to_owned();
-        let optional = |p: *const c_char, name: &str| -> Result<Option<String>, Error> {
+        let text = |p: *const c_char, name: &str| -> Result<OptionValue, Error> {
             if p.is_null() {
-                Ok(None)
-            } else {
-                // SAFETY: as above.
-                Ok(Some(unsafe { cstr(p, name)? }.to_owned()))
+                return Ok(OptionValue::None);
             }
+            // SAFETY: non-NULL, NUL-terminated by contract.
+            Ok(OptionValue::Text(unsafe { cstr(p, name)? }.to_owned()))
         };
-        let username = optional(username, "username")?;
-        let password = optional(password, "password")?;
-        let parsed = rtmfp_core::turn::TurnUri::parse(&text).map_err(invalid)?;
-        if username.is_none() && parsed.username.is_none() {
-            return Err(invalid(format!(
-                "the TURN proxy {text:?} needs a user name (in the URI or `username`)"
-            )));
+        // All three or nothing: a refused proxy leaves the config as it was.
+        let mut next = c.clone();
+        set(&mut next, "turn", text(uri, "uri")?)?;
+        for (name, p) in [("turn_username", username), ("turn_password", password)] {
+            match text(p, name)? {
+                OptionValue::None => next.unset(name),
+                value => set(&mut next, name, value)?,
+            }
         }
-        c.turn = Some((text, username, password));
+        next.check_turn()?;
+        *c = next;
         Ok(())
     })
 }
@@ -518,10 +373,7 @@ pub unsafe extern "C" fn rtmfp_config_set_turn_proxy(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_hmac_policy(cfg: *mut rtmfp_config, policy: c_int) -> c_int {
-    with_config(cfg, |c| {
-        c.hmac = Some(policy_from(policy)?);
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "hmac_policy", word(policy)))
 }
 
 /// Set the session sequence number policy (an rtmfp_policy value; default
@@ -533,10 +385,7 @@ pub extern "C" fn rtmfp_config_set_hmac_policy(cfg: *mut rtmfp_config, policy: c
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_sseq_policy(cfg: *mut rtmfp_config, policy: c_int) -> c_int {
-    with_config(cfg, |c| {
-        c.sseq = Some(policy_from(policy)?);
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "sseq_policy", word(policy)))
 }
 
 /// Set the keepalive interval: an open session that has received nothing
@@ -549,10 +398,7 @@ pub extern "C" fn rtmfp_config_set_sseq_policy(cfg: *mut rtmfp_config, policy: c
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_keepalive_ms(cfg: *mut rtmfp_config, interval_ms: u32) -> c_int {
-    with_config(cfg, |c| {
-        c.endpoint.keepalive_interval = millis(interval_ms, "interval_ms")?;
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "keepalive_interval", millis(interval_ms)))
 }
 
 /// Set the idle limit: an open session that has received nothing for
@@ -568,10 +414,7 @@ pub extern "C" fn rtmfp_config_set_idle_timeout_ms(
     cfg: *mut rtmfp_config,
     timeout_ms: u32,
 ) -> c_int {
-    with_config(cfg, |c| {
-        c.endpoint.idle_timeout = millis(timeout_ms, "timeout_ms")?;
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "idle_timeout", millis(timeout_ms)))
 }
 
 /// Set the open timeout: a session that has not opened after `timeout_ms`
@@ -587,10 +430,7 @@ pub extern "C" fn rtmfp_config_set_open_timeout_ms(
     cfg: *mut rtmfp_config,
     timeout_ms: u32,
 ) -> c_int {
-    with_config(cfg, |c| {
-        c.endpoint.open_timeout = millis(timeout_ms, "timeout_ms")?;
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "open_timeout", millis(timeout_ms)))
 }
 
 /// Set the largest UDP datagram the endpoint sends, in bytes: 576 to 65507
@@ -602,15 +442,7 @@ pub extern "C" fn rtmfp_config_set_open_timeout_ms(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_max_datagram_size(cfg: *mut rtmfp_config, size: usize) -> c_int {
-    with_config(cfg, |c| {
-        if !(576..=65507).contains(&size) {
-            return Err(invalid(format!(
-                "max datagram size {size} is not in 576..=65507"
-            )));
-        }
-        c.endpoint.max_datagram_size = size;
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "max_datagram_size", count(size)))
 }
 
 /// Set the buffer limits of new flows, in bytes: a sending flow refuses
@@ -630,16 +462,11 @@ pub extern "C" fn rtmfp_config_set_flow_buffers(
     receive_buffer: usize,
 ) -> c_int {
     with_config(cfg, |c| {
-        for (v, name) in [
-            (send_buffer, "send_buffer"),
-            (receive_buffer, "receive_buffer"),
-        ] {
-            if !(1024..=1 << 30).contains(&v) {
-                return Err(invalid(format!("`{name}` {v} is not in 1024..=1073741824")));
-            }
-        }
-        c.endpoint.flow_limits.send_buffer = send_buffer;
-        c.endpoint.flow_limits.receive_buffer = receive_buffer;
+        // Both or neither.
+        let mut next = c.clone();
+        set(&mut next, "send_buffer", count(send_buffer))?;
+        set(&mut next, "receive_buffer", count(receive_buffer))?;
+        *c = next;
         Ok(())
     })
 }
@@ -657,15 +484,7 @@ pub extern "C" fn rtmfp_config_set_event_queue_limit(
     cfg: *mut rtmfp_config,
     limit: usize,
 ) -> c_int {
-    with_config(cfg, |c| {
-        if !(16..=1 << 24).contains(&limit) {
-            return Err(invalid(format!(
-                "event queue limit {limit} is not in 16..=16777216"
-            )));
-        }
-        c.event_queue_limit = Some(limit);
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "event_queue_limit", count(limit)))
 }
 
 /// Set how many subscribers, pending or accepted, a NetConnection's
@@ -683,15 +502,7 @@ pub extern "C" fn rtmfp_config_set_max_peer_connections(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| {
-        if max > RTMFP_MAX_PEER_CONNECTIONS_LIMIT {
-            return Err(invalid(format!(
-                "max_peer_connections {max} is over {RTMFP_MAX_PEER_CONNECTIONS_LIMIT}"
-            )));
-        }
-        c.max_peer_connections = Some(max);
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "max_peer_connections", count(max)))
 }
 
 /// Set how long a peer NetStream's play waits for a direct session to
@@ -707,10 +518,7 @@ pub extern "C" fn rtmfp_config_set_max_peer_connections(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_direct_timeout(cfg: *mut rtmfp_config, ms: u32) -> c_int {
-    with_config(cfg, |c| {
-        c.direct_timeout = Some((ms > 0).then(|| std::time::Duration::from_millis(u64::from(ms))));
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "direct_timeout", millis(ms)))
 }
 
 /// Set how a NetConnection decides on subscribers to its
@@ -725,24 +533,7 @@ pub extern "C" fn rtmfp_config_set_direct_timeout(cfg: *mut rtmfp_config, ms: u3
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_peer_connect_mode(cfg: *mut rtmfp_config, mode: c_int) -> c_int {
-    with_config(cfg, |c| {
-        c.peer_connect = Some(match mode {
-            0 => PeerConnectMode::AcceptAll,
-            1 => PeerConnectMode::Ask,
-            _ => {
-                return Err(invalid(format!(
-                    "mode {mode} is not an RTMFP_PEER_CONNECT_MODE_* value (0..=1)"
-                )))
-            }
-        });
-        Ok(())
-    })
-}
-
-/// Checks a limit with core's range (rtmfp_core's `Limit::check`: 1 to
-/// 65535), so that C refuses what Python, Node and the CLI refuse.
-fn limit(limit: Limit, value: usize) -> Result<usize, Error> {
-    limit.check(value).map_err(|e| invalid(e.to_string()))
+    with_config(cfg, |c| set(c, "peer_connect_mode", word(mode)))
 }
 
 /// Set the most streams one client of a rendezvous server has at once
@@ -760,10 +551,7 @@ pub extern "C" fn rtmfp_config_set_max_streams_per_client(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| {
-        c.max_streams_per_client = Some(limit(Limit::StreamsPerClient, max)?);
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "max_streams_per_client", count(max)))
 }
 
 /// Set the most names one client of a rendezvous server registers
@@ -780,10 +568,7 @@ pub extern "C" fn rtmfp_config_set_max_names_per_client(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| {
-        c.max_names_per_client = Some(limit(Limit::NamesPerClient, max)?);
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "max_names_per_client", count(max)))
 }
 
 /// Set the most receiving flows one session keeps at once (default 512):
@@ -802,10 +587,7 @@ pub extern "C" fn rtmfp_config_set_max_flows_per_session(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| {
-        c.endpoint.flow_limits.max_recv_flows = limit(Limit::FlowsPerSession, max)?;
-        Ok(())
-    })
+    with_config(cfg, |c| set(c, "max_flows_per_session", count(max)))
 }
 
 #[cfg(test)]
@@ -814,7 +596,11 @@ mod tests {
     use crate::error::{
         RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_NULL_POINTER,
     };
+    use rtmfp_core::crypto::flash::keying::Policy;
+    use rtmfp_core::crypto::FlashConfig;
+    use rtmfp_core::flash::client::PeerConnectMode;
     use std::ptr::null_mut;
+    use std::time::Duration;
 
     fn new_config() -> *mut rtmfp_config {
         let mut cfg = null_mut();
@@ -888,14 +674,17 @@ mod tests {
         );
 
         let data = snapshot(cfg).unwrap();
-        assert_eq!(data.bind.len(), 2);
-        assert_eq!(data.role, rtmfp_role::Server);
-        let flash = data.flash();
+        assert_eq!(data.bind(Object::Endpoint).len(), 2);
+        assert!(data.configs(Object::Endpoint).server_role);
+        let flash = data.flash(Object::Endpoint);
         assert_eq!(flash.groups, vec![16, 14]);
         assert!(flash.accepts_ancillary_data);
         assert_eq!(flash.hmac, Policy::REQUIRED);
-        assert_eq!(data.endpoint.idle_timeout, Duration::from_secs(5));
-        let client = data.client();
+        assert_eq!(
+            data.configs(Object::Endpoint).endpoint.idle_timeout,
+            Duration::from_secs(5)
+        );
+        let client = data.client_config();
         assert_eq!(client.max_peer_connections, 3);
         assert_eq!(client.peer_connect, PeerConnectMode::Ask);
         assert_eq!(
@@ -904,11 +693,11 @@ mod tests {
             "default"
         );
         assert_eq!(rtmfp_config_set_direct_timeout(cfg, 2500), 0);
-        let client = snapshot(cfg).unwrap().client();
+        let client = snapshot(cfg).unwrap().client_config();
         assert_eq!(client.direct_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(rtmfp_config_set_direct_timeout(cfg, 0), 0);
         assert_eq!(
-            snapshot(cfg).unwrap().client().direct_timeout,
+            snapshot(cfg).unwrap().client_config().direct_timeout,
             None,
             "0: no fallback"
         );
@@ -916,8 +705,8 @@ mod tests {
             rtmfp_config_set_direct_timeout(null_mut(), 0),
             RTMFP_ERR_NULL_POINTER
         );
-        assert!(!data.flash_for(rtmfp_role::Client).accepts_ancillary_data);
-        assert_eq!(data.flash_for(rtmfp_role::Client).groups, vec![16, 14]);
+        assert!(!data.flash(Object::NetConnection).accepts_ancillary_data);
+        assert_eq!(data.flash(Object::NetConnection).groups, vec![16, 14]);
 
         assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
         assert_eq!(
@@ -945,7 +734,7 @@ mod tests {
     fn a_panic_inside_an_entry_point_is_caught_and_the_config_survives() {
         let cfg = new_config();
         let rc = with_config(cfg, |c| {
-            c.role = rtmfp_role::Server;
+            c.set("server", OptionValue::Bool(true)).unwrap();
             panic!("injected");
         });
         assert_eq!(rc, crate::error::RTMFP_ERR_PANIC);
@@ -954,14 +743,19 @@ mod tests {
         assert_eq!(msg.to_str().unwrap(), "Rust panic: injected");
         // The config's lock was poisoned by the panic; it still works.
         assert_eq!(rtmfp_config_set_role(cfg, 0), RTMFP_OK);
-        assert_eq!(snapshot(cfg).unwrap().role, rtmfp_role::Client);
+        assert!(!snapshot(cfg).unwrap().configs(Object::Endpoint).server_role);
         assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
     }
 
     #[test]
     fn defaults() {
-        let d = ConfigData::default();
-        assert_eq!(d.bind_addresses(), vec!["0.0.0.0:0".parse().unwrap()]);
-        assert_eq!(d.flash(), FlashConfig::client());
+        let d = Options::new();
+        assert_eq!(d.bind(Object::Endpoint), vec!["0.0.0.0:0".parse().unwrap()]);
+        assert_eq!(d.flash(Object::Endpoint), FlashConfig::client());
+        // The header's constant is core's range.
+        assert_eq!(
+            RTMFP_MAX_PEER_CONNECTIONS_LIMIT as u64,
+            rtmfp_core::host::options::MAX_PEER_CONNECTIONS
+        );
     }
 }

@@ -17,15 +17,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
-use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::endpoint::{Event, Role, SessionHandle};
-use rtmfp_core::runtime::{self as rt, Runtime, RuntimeConfig};
+use rtmfp_core::host::options::Object;
+use rtmfp_core::runtime::{self as rt, Runtime};
 
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO,
-    RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT,
+    RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
 use crate::event::{
     rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_ADDR_STRLEN, RTMFP_PEER_ID_LEN,
@@ -196,19 +196,14 @@ pub unsafe extern "C" fn rtmfp_endpoint_new(
         if out.is_null() {
             return Err(Error::null_pointer("out"));
         }
-        let profile = FlashProfile::generate(data.flash())
-            .map_err(|e| Error::new(RTMFP_ERR_CRYPTO, format!("making the identity: {e}")))?;
-        let mut rc = RuntimeConfig::new(data.bind_addresses(), Arc::new(profile));
-        rc.endpoint = data.endpoint.clone();
+        let profile = data.identity(Object::Endpoint)?;
+        let mut rc = data.runtime_config(Object::Endpoint, Arc::new(profile))?;
         rc.drop_deadline = FREE_DEADLINE;
-        if let Some(limit) = data.event_queue_limit {
-            rc.event_queue_limit = limit;
-        }
-        rc.turn = data.turn()?;
+        let bind = rc.bind.clone();
         let runtime = Runtime::start(rc).map_err(|e| {
             Error::new(
                 RTMFP_ERR_IO,
-                format!("starting the endpoint on {:?}: {e}", data.bind_addresses()),
+                format!("starting the endpoint on {bind:?}: {e}"),
             )
         })?;
         let shared = Arc::new(Shared {

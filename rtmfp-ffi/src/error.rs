@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
 
+use rtmfp_core::host::options::OptionError;
 use rtmfp_core::host::{Classify, ErrorKind, Failure};
 
 /// Success. Fallible functions return this (or a non-negative count).
@@ -137,6 +138,14 @@ impl From<Failure> for Error {
             ErrorKind::Panicked => RTMFP_ERR_PANIC,
         };
         Error::new(code, f.message)
+    }
+}
+
+/// A refused option (`rtmfp_config_set_*`) as a C error: its kind's code,
+/// core's words.
+impl From<OptionError> for Error {
+    fn from(e: OptionError) -> Self {
+        e.failure().into()
     }
 }
 

@@ -22,11 +22,11 @@ use rtmfp_core::flash::client::{ClientError, ClientEvent, FlashClient, PeerStrea
 use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
 use rtmfp_core::flash::net_connection::resolve;
-use rtmfp_core::flash::{NetConnection as CoreNetConnection, NetConnectionConfig, NetError, Value};
+use rtmfp_core::flash::{NetConnection as CoreNetConnection, NetError, Value};
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
 use rtmfp_core::runtime as rt;
 
-use crate::config::{self, rtmfp_config, rtmfp_role};
+use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
     Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_TIMEOUT, RTMFP_ERR_WRONG_STATE,
@@ -282,17 +282,8 @@ pub unsafe extern "C" fn rtmfp_netconnection_connect(
         if out.is_null() {
             return Err(Error::null_pointer("out"));
         }
-        let bind = data.bind_addresses();
-        let candidates = resolve(&uri, &bind).map_err(net_error)?;
-        let config = NetConnectionConfig {
-            bind,
-            client: data.client(),
-            endpoint: data.endpoint.clone(),
-            flash: data.flash_for(rtmfp_role::Client),
-            args: Vec::new(),
-            event_queue_limit: data.event_queue_limit,
-            turn: data.turn()?,
-        };
+        let config = data.netconnection_config()?;
+        let candidates = resolve(&uri, &config.bind).map_err(net_error)?;
         let nc = CoreNetConnection::start(config).map_err(net_error)?;
         nc.open_resolved(&uri, candidates, Vec::new())
             .map_err(net_error)?;

@@ -33,21 +33,20 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rtmfp_core::crypto::FlashProfile;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::host::options::{Object, OptionValue};
 use rtmfp_core::host::verdict_failure;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{
-    AskKind, Asks, ConnectHook, ConnectRequest, Decision, Hooks, KeySet, ServerConfig, ServerEvent,
-    ServerHandle, NO_ANSWER,
+    AskKind, Asks, ConnectHook, ConnectRequest, Decision, Hooks, ServerEvent, ServerHandle,
+    NO_ANSWER,
 };
-use rtmfp_core::runtime::RuntimeConfig;
 
-use crate::config::{self, rtmfp_config, rtmfp_role};
+use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_CRYPTO, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT,
-    RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED,
+    RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
 use crate::event::{
     cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
@@ -286,51 +285,37 @@ unsafe fn start(
     out: *mut *mut rtmfp_server,
 ) -> c_int {
     ffi_guard(|| {
-        let data = config::snapshot(cfg)?;
-        // SAFETY: caller's contract.
-        let cluster = if cluster.is_null() {
-            None
-        } else {
-            Some(unsafe { cstr(cluster, "cluster_url")? }.to_owned())
-        };
+        let mut data = config::snapshot(cfg)?;
+        if !cluster.is_null() {
+            // SAFETY: non-NULL, NUL-terminated by contract.
+            let url = unsafe { cstr(cluster, "cluster_url")? }.to_owned();
+            data.set("cluster", OptionValue::Text(url))?;
+        }
         // SAFETY: caller's contract.
         let keys = unsafe { cstr_list(keys, nkeys, "keys", RTMFP_MAX_DEVELOPER_KEYS)? };
-        if let Some(i) = keys.iter().position(String::is_empty) {
-            return Err(invalid(format!("`keys[{i}]` is empty")));
+        // None: any key.
+        if !keys.is_empty() {
+            let keys = keys.into_iter().map(OptionValue::Text).collect();
+            data.set("keys", OptionValue::List(keys))?;
+        }
+        // A C config binds 0.0.0.0:0 for every object (rtmfp_config_new).
+        if !data.is_set("bind") {
+            data.set("bind", OptionValue::Text("0.0.0.0:0".to_owned()))?;
         }
         if out.is_null() {
             return Err(Error::null_pointer("out"));
         }
-        let profile = FlashProfile::generate(data.flash_for(rtmfp_role::Server))
-            .map_err(|e| Error::new(RTMFP_ERR_CRYPTO, format!("making the identity: {e}")))?;
-        let bind = data.bind_addresses();
-        let mut rc = RuntimeConfig::new(bind.clone(), Arc::new(profile));
-        rc.endpoint = data.endpoint.clone();
+        let profile = data.identity(Object::Server)?;
+        let mut rc = data.runtime_config(Object::Server, Arc::new(profile))?;
         rc.drop_deadline = FREE_DEADLINE;
-        if let Some(limit) = data.event_queue_limit {
-            rc.event_queue_limit = limit;
-        }
-        rc.turn = data.turn()?;
+        let bind = rc.bind.clone();
         let hook = Arc::new(HookSlot::default());
-        let mut config = ServerConfig {
-            keys: if keys.is_empty() {
-                KeySet::Any
-            } else {
-                KeySet::of(keys)
-            },
-            ..ServerConfig::default()
-        };
-        if let Some(n) = data.max_streams_per_client {
-            config.max_streams_per_client = n;
-        }
-        if let Some(n) = data.max_names_per_client {
-            config.max_names_per_client = n;
-        }
+        let config = data.server_config();
         let hooks = Hooks {
             on_connect: Some(connect_hook(Arc::clone(&hook))),
             ..Hooks::default()
         };
-        let server = match cluster {
+        let server = match data.cluster() {
             None => ServerHandle::start_with(rc, config, hooks),
             Some(url) => ServerHandle::start_clustered(rc, config, hooks, ClusterConfig::new(&url)),
         }

@@ -16,7 +16,8 @@ const v = require('./validate')
  * - `stun`: "ip:port" of an RFC 5780 STUN server for the NAT tests,
  *   instead of the server's check service;
  * - `turn`: "turn://USER:PASS@HOST[:PORT]": check through that relay, and
- *   so whether it works.
+ *   so whether it works;
+ * - any other option of NetConnection (`openTimeout`, `keyLog`, ...).
  * Resolves to a report ({ reached, error, server, rtt, publicAddress,
  * mapping, filtering, unsolicitedLeavesState, verdict, lines, text });
  * what the network does never rejects: see `reached` and `error`.
@@ -24,15 +25,9 @@ const v = require('./validate')
 async function check(uri, options) {
   v.string(uri, 'uri')
   const o = v.object(options, 'options')
-  let bind = ['0.0.0.0:0']
-  if (typeof o.bind === 'number') bind = [`0.0.0.0:${v.integer(o.bind, 'options.bind', 65535)}`]
-  else if (o.bind !== undefined) bind = v.addresses(o.bind, 'options.bind')
-  const nativeOptions = {
-    bind,
-    timeout: o.timeout === undefined ? 5000 : v.millis(o.timeout, 'options.timeout'),
-  }
-  if (o.stun !== undefined) nativeOptions.stun = v.string(o.stun, 'options.stun')
-  if (o.turn !== undefined) nativeOptions.turn = v.string(o.turn, 'options.turn')
+  const nativeOptions = v.nativeOptions(o)
+  if (o.timeout !== undefined) v.millis(o.timeout, 'options.timeout')
+  if (o.stun !== undefined) v.string(o.stun, 'options.stun')
   let task
   try {
     task = native.check(uri, nativeOptions)

@@ -28,14 +28,16 @@ class Endpoint extends CoreEmitter {
    *   credentials or does not answer throws (code ERR_RTMFP_IO);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: RFC 7016's
    *   defaults are 95 s, 60 s and 10 s;
+   * - `dhGroups`, `hmacPolicy`, `sseqPolicy`,
+   *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
+   *   `maxFlowsPerSession`, `eventQueueLimit`: as in core's table of
+   *   options (TransportOptions in index.d.ts); the addon checks every
+   *   option against that table;
    * - `ref`: keep the process alive while open (as `ref()`); default false.
    */
   constructor(options) {
     const o = v.object(options, 'options')
-    const nativeOptions = {
-      runtime: v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: true }),
-      server: v.flag(o, 'server'),
-    }
+    const nativeOptions = v.nativeOptions(o)
     let core
     super((self) => (core = new Core(self, (onItems) => new NativeEndpoint(nativeOptions, onItems))), v.flag(o, 'ref'))
     this.#core = core

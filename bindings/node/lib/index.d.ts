@@ -11,7 +11,7 @@ import type { NativeSessionStats, NativeStats } from '../index'
 export declare function version(): string
 
 /** Options of `check`. */
-export interface CheckOptions {
+export interface CheckOptions extends TransportOptions {
   /** Local address(es) to bind, or a port; default "0.0.0.0:0". */
   bind?: Address | Address[] | number
   /** ms to wait for the server (default 5000); the NAT tests take about 3 s more. */
@@ -152,7 +152,33 @@ declare class TypedEmitter<E extends { [K in keyof E]: unknown[] }> extends Even
 
 // ---------------------------------------------------------------- Endpoint --
 
-export interface EndpointOptions {
+/**
+ * Options every object (Endpoint, NetConnection, Server, check()) takes
+ * from core's table of options (rtmfp_core::host::options), checked there.
+ */
+export interface TransportOptions {
+  /** Diffie-Hellman groups in preference order, 1 to 4 of 2, 5, 14, 16 (RFC 7425 §4.3.3). */
+  dhGroups?: number[]
+  /** Packet HMAC negotiation (RFC 7425 §4.6.4); default 'opportunistic'. */
+  hmacPolicy?: 'off' | 'opportunistic' | 'required'
+  /** Session sequence number negotiation (RFC 7425 §4.6.6); default 'opportunistic'. */
+  sseqPolicy?: 'off' | 'opportunistic' | 'required'
+  /** Largest UDP datagram sent, 576 to 65507 bytes (default 1200). */
+  maxDatagramSize?: number
+  /** Bytes a sending flow holds unacknowledged, 1024 to 2^30 (default 4 MiB). */
+  sendBuffer?: number
+  /** Window a receiving flow advertises, 1024 to 2^30 bytes (default 1 MiB; RFC 7016 §3.6.3). */
+  receiveBuffer?: number
+  /** Most receiving flows one session keeps, 1 to 65535 (default 512). */
+  maxFlowsPerSession?: number
+  /** Most events waiting unread, 16 to 2^24 (default 65536). */
+  eventQueueLimit?: number
+  /** The TURN relay's user name and password, over those of the `turn` URI. */
+  turnUsername?: string
+  turnPassword?: string
+}
+
+export interface EndpointOptions extends TransportOptions {
   /** Address(es) to bind, or a port; default "0.0.0.0:0". */
   bind?: Address | Address[] | number
   /** A server identity, reachable by `rtmfp://` URI; default a peer identity. */
@@ -400,13 +426,15 @@ export interface NetStatusInfo {
   [member: string]: unknown
 }
 
-export interface NetConnectionOptions {
+export interface NetConnectionOptions extends TransportOptions {
   /** Local address(es) to bind, or a port; default "0.0.0.0:0". */
   bind?: Address | Address[] | number
   /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
   maxPeerConnections?: number
   /** ms a peer play waits for a direct session before the server relay fallback (default 5000; 0: none). */
   directTimeout?: number
+  /** The certificate's hostname option. */
+  hostname?: string
   /** ms before an opening session gives up (RFC 7016: 95 s). */
   openTimeout?: number
   /** ms of silence before an open session is dead (default 60 s). */
@@ -594,7 +622,7 @@ export interface FlvReadStreamOptions {
 
 // ------------------------------------------------------------------ Server --
 
-export interface ServerOptions {
+export interface ServerOptions extends TransportOptions {
   /** Address(es) to bind, or a port; default "0.0.0.0:1935". */
   bind?: Address | Address[] | number
   /** Developer keys: undefined (any), a list, or the path of a file of keys. */

@@ -15,7 +15,7 @@
 const { EventEmitter } = require('node:events')
 const { Readable, Writable } = require('node:stream')
 const { Core } = require('./core')
-const { NativeNetConnection, checkBind, connectOutcome, callRefusal, lookupAnswer } = require('./native')
+const { NativeNetConnection, checkNetConnectionOptions, connectOutcome, callRefusal, lookupAnswer } = require('./native')
 const { RtmfpError, codes, closed, invalid, state, fromNative } = require('./errors')
 const v = require('./validate')
 const { kItem } = require('./internal')
@@ -262,26 +262,30 @@ class NetConnection extends EventEmitter {
    * - `maxPeerConnections`: most subscribers of our DIRECT_CONNECTIONS
    *   streams (default 8; also a property);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
-   * - `keyLog`: as Endpoint's (opened at connect());
+   * - `keyLog`: as Endpoint's (opened here to check it, appended to from
+   *   connect());
    * - `turn`: as Endpoint's (the relay is allocated at connect());
    * - `directTimeout`: ms a peer play waits for a direct session to its
    *   publisher before it plays through the server relay
    *   ("NetStream.Play.Relayed"; docs/relay-fallback.md); default 5000,
    *   0 waits for the session's own timeout with no fallback (Flash's);
+   * - `hostname`, `dhGroups`, `hmacPolicy`, `sseqPolicy`,
+   *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
+   *   `maxFlowsPerSession`, `eventQueueLimit`: as in core's table of
+   *   options (TransportOptions in index.d.ts); the addon checks every
+   *   option against that table;
    * - `ref`: keep the process alive while the native connection exists,
    *   even when idle; default false.
    */
   constructor(options) {
     super()
     const o = v.object(options, 'options')
-    const runtime = v.runtimeOptions(o, { bind: '0.0.0.0:0', hostname: false })
+    this.#options = v.nativeOptions(o)
     try {
-      checkBind(runtime.bind) // bound at connect(); a bad address throws now
+      checkNetConnectionOptions(this.#options) // used at connect(); a bad one throws now
     } catch (e) {
       throw fromNative(e)
     }
-    this.#options = { runtime }
-    if (o.directTimeout !== undefined) this.#options.directTimeout = v.millis(o.directTimeout, 'options.directTimeout')
     if (o.maxPeerConnections !== undefined) {
       this.#maxPeerConnections = integer32(o.maxPeerConnections, 'options.maxPeerConnections')
     }
@@ -350,7 +354,13 @@ class NetConnection extends EventEmitter {
   }
 
   set maxPeerConnections(max) {
-    this.#maxPeerConnections = integer32(max, 'maxPeerConnections')
+    integer32(max, 'maxPeerConnections')
+    try {
+      checkNetConnectionOptions({ maxPeerConnections: max }) // the option's range, as at construction
+    } catch (e) {
+      throw fromNative(e)
+    }
+    this.#maxPeerConnections = max
     const conn = this.#conn
     if (conn !== null && !conn.core.closed) conn.core.call('setMaxPeerConnections', max)
   }

@@ -84,6 +84,11 @@ class Server extends CoreEmitter {
    *   further createStream or registerName gets `_error`
    *   ("NetConnection.Call.Failed"), a further flow's data is dropped.
    *   Each 1 to 65535 (checked in Rust), else ERR_RTMFP_INVALID_ARGUMENT;
+   * - `dhGroups`, `hmacPolicy`, `sseqPolicy`,
+   *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
+   *   `eventQueueLimit`: as in core's table of
+   *   options (TransportOptions in index.d.ts); the addon checks every
+   *   option against that table;
    * - `ref`: keep the process alive while open, as ref(); default false
    *   (a server with connected clients keeps it alive anyway);
    * - `onConnect`, `onPublish`, `onPlay`: the hooks (see onConnect);
@@ -92,18 +97,12 @@ class Server extends CoreEmitter {
    */
   constructor(options) {
     const o = v.object(options, 'options')
-    const nativeOptions = { runtime: v.runtimeOptions(o, { bind: '0.0.0.0:1935', hostname: true }) }
+    const nativeOptions = v.nativeOptions(o)
     if (typeof o.keys === 'string') {
       nativeOptions.keysFile = o.keys
-    } else if (Array.isArray(o.keys)) {
-      nativeOptions.keys = o.keys.map((k, i) => v.string(k, `options.keys[${i}]`))
-    } else if (o.keys !== undefined) {
+      delete nativeOptions.keys
+    } else if (o.keys !== undefined && !Array.isArray(o.keys)) {
       throw invalid('options.keys must be an array of keys, a file path, or undefined (any key)')
-    }
-    if (o.cluster !== undefined) nativeOptions.cluster = v.string(o.cluster, 'options.cluster')
-    // Integers here; their range is checked once, in Rust (core's Limit).
-    for (const key of ['maxStreamsPerClient', 'maxNamesPerClient', 'maxFlowsPerSession']) {
-      if (o[key] !== undefined) nativeOptions[key] = v.integer(o[key], `options.${key}`)
     }
     const hooks = {}
     for (const name of Object.values(HOOKS)) {
@@ -112,7 +111,6 @@ class Server extends CoreEmitter {
     nativeOptions.askConnect = hooks.onConnect !== null
     nativeOptions.askPublish = hooks.onPublish !== null
     nativeOptions.askPlay = hooks.onPlay !== null
-    if (o.hookTimeout !== undefined) nativeOptions.hookTimeout = v.millis(o.hookTimeout, 'options.hookTimeout')
     let core
     const open = (self) =>
       (core = new Core(
@@ -131,7 +129,7 @@ class Server extends CoreEmitter {
     super(open, v.flag(o, 'ref'))
     this.#core = core
     this.#hooks = hooks
-    this.#hookTimeout = nativeOptions.hookTimeout
+    this.#hookTimeout = o.hookTimeout // checked by the addon
   }
 
   /**

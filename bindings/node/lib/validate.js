@@ -3,6 +3,8 @@
 // bad argument throws at once with a message naming it.  Only types and
 // shapes are checked here; what the values mean (URIs, addresses, peer
 // IDs, limits) is checked by the Rust side, which throws the same way.
+// Constructor options are checked by the addon alone, against core's
+// table of options (see nativeOptions).
 
 const { invalid } = require('./errors')
 
@@ -79,28 +81,21 @@ function addresses(value, name) {
   return list.map((a, i) => address(a, Array.isArray(value) ? `${name}[${i}]` : name))
 }
 
-// Option `bind` of Endpoint, NetConnection and Server: "ip:port",
-// { address, port }, a port number (on 0.0.0.0) or an array of
-// addresses; default `defaultBind`.
-function bind(value, defaultBind) {
-  if (value === undefined) return [defaultBind]
+// Option `bind` of Endpoint, NetConnection, Server and check(): "ip:port",
+// { address, port }, a port number (on 0.0.0.0) or an array of addresses,
+// as a list of "ip:port" strings.
+function bind(value) {
   if (typeof value === 'number') return [`0.0.0.0:${integer(value, 'options.bind', 65535)}`]
   return addresses(value, 'options.bind')
 }
 
-// The options of every native object's runtime (the addon's
-// NativeRuntimeOptions) from a constructor's options `o`: `bind` (default
-// `defaults.bind`), `hostname` (if `defaults.hostname`), `keyLog`, `turn`,
-// `openTimeout`, `idleTimeout`, `keepaliveInterval`.
-function runtimeOptions(o, defaults) {
-  const r = { bind: bind(o.bind, defaults.bind) }
-  if (defaults.hostname && o.hostname !== undefined) r.hostname = string(o.hostname, 'options.hostname')
-  if (o.keyLog !== undefined) r.keyLog = string(o.keyLog, 'options.keyLog')
-  if (o.turn !== undefined) r.turn = string(o.turn, 'options.turn')
-  for (const key of ['openTimeout', 'idleTimeout', 'keepaliveInterval']) {
-    if (o[key] !== undefined) r[key] = millis(o[key], `options.${key}`)
-  }
-  return r
+// The options object a native class reads against core's table of
+// options (camelCase keys; every value is checked there, naming it
+// `options.KEY`): `o` with `bind` in the one shape the addon reads.
+function nativeOptions(o) {
+  const n = { ...o }
+  if (o.bind !== undefined) n.bind = bind(o.bind)
+  return n
 }
 
 // Boolean option `key` of `o`, default false.
@@ -124,7 +119,7 @@ module.exports = {
   address,
   addresses,
   describe,
-  runtimeOptions,
+  nativeOptions,
   flag,
   timeout,
 }

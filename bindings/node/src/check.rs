@@ -7,21 +7,11 @@
 
 use crate::convert;
 use crate::errors::{self, Code};
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, Object};
 use napi::{Env, Task};
 use napi_derive::napi;
 use rtmfp_core::flash::check::{check as run_check, CheckOptions, CheckReport};
-use rtmfp_core::flash::{check_uri, NetConnectionConfig};
-
-/// Options of `check` (validated and defaulted by the JS wrapper).
-#[napi(object)]
-pub struct NativeCheckOptions {
-    pub bind: Vec<String>,
-    /// ms.
-    pub timeout: f64,
-    pub stun: Option<String>,
-    pub turn: Option<String>,
-}
+use rtmfp_core::flash::check_uri;
 
 /// What `check` found, as a plain object.
 #[napi(object)]
@@ -77,13 +67,25 @@ impl Task for CheckTask {
     }
 }
 
-/// Starts a check of the server at `uri`; resolves to its report.
+/// Starts a check of the server at `uri` with a NetConnection of these
+/// options (core's table: `bind`, `turn`, ...), plus `timeout` (ms,
+/// defaulted by the JS wrapper) and `stun`; resolves to its report.
 #[napi]
-pub fn check(uri: String, options: NativeCheckOptions) -> errors::Result<AsyncTask<CheckTask>> {
+pub fn check(env: Env, uri: String, options: Object<'_>) -> errors::Result<AsyncTask<CheckTask>> {
     let uri = check_uri(&uri).map_err(|e| errors::err(Code::InvalidArgument, e))?;
-    let bind = convert::bind_addrs(&options.bind)?;
-    let stun = options
-        .stun
+    let config = crate::options::read(
+        &env,
+        &options,
+        rtmfp_core::host::options::Object::NetConnection,
+    )?
+    .netconnection_config()
+    .map_err(errors::failed)?;
+    let timeout: f64 = options
+        .get("timeout")
+        .map_err(errors::internal)?
+        .unwrap_or(5000.0);
+    let stun: Option<String> = options.get("stun").map_err(errors::internal)?;
+    let stun = stun
         .map(|s| {
             s.parse().map_err(|_| {
                 errors::err(
@@ -93,16 +95,11 @@ pub fn check(uri: String, options: NativeCheckOptions) -> errors::Result<AsyncTa
             })
         })
         .transpose()?;
-    let config = NetConnectionConfig {
-        bind,
-        turn: convert::turn(options.turn)?,
-        ..NetConnectionConfig::default()
-    };
     Ok(AsyncTask::new(CheckTask {
         uri,
         options: Some(CheckOptions {
             config,
-            timeout: convert::millis(options.timeout, "options.timeout")?,
+            timeout: convert::millis(timeout, "options.timeout")?,
             stun,
         }),
     }))

@@ -60,20 +60,6 @@ fn addr_spec(text: &str) -> Result<AddrSpec> {
     Ok(AddrSpec::Name(host.to_owned(), port))
 }
 
-/// The TURN relay of option `turn` (`turn://USER:PASS@HOST[:PORT]`),
-/// resolved (blocking DNS, as for `bind` names).
-pub fn turn(uri: Option<String>) -> Result<Option<rtmfp_core::turn::TurnConfig>> {
-    uri.map(|uri| {
-        rtmfp_core::turn::TurnConfig::from_uri(&uri, None, None).map_err(|e| {
-            crate::errors::err(
-                crate::errors::Code::InvalidArgument,
-                format!("options.turn: {e}"),
-            )
-        })
-    })
-    .transpose()
-}
-
 /// What a failed start says: a bind error names the addresses; a TURN
 /// relay's or a rendezvous cluster's failure says so itself.
 pub fn start_failed(
@@ -100,38 +86,6 @@ pub fn start_failed(
             format!("cannot bind {}: {text}", addrs.join(", ")),
         )
     }
-}
-
-/// The key log at `path` (option `keyLog`), opened for appending; `None`
-/// keeps the default (`RTMFP_KEYLOGFILE`).
-pub fn key_log(path: Option<String>) -> Result<Option<rtmfp_core::crypto::flash::KeyLog>> {
-    path.map(|p| {
-        rtmfp_core::crypto::flash::KeyLog::open(&p).map_err(|e| {
-            crate::errors::err(
-                crate::errors::Code::Io,
-                format!("cannot open the key log {p:?}: {e}"),
-            )
-        })
-    })
-    .transpose()
-}
-
-/// Local addresses to bind: IP literals only (`"ip:port"`,
-/// `"[ipv6]:port"`); empty is an error.
-pub fn bind_addrs(list: &[String]) -> Result<Vec<SocketAddr>> {
-    if list.is_empty() {
-        return Err(invalid("bind: no address given"));
-    }
-    list.iter()
-        .map(|a| {
-            a.parse::<SocketAddr>().map_err(|_| {
-                invalid(format!(
-                    "bad bind address {a:?}: expected an IP literal and port, \
-                     \"ip:port\" or \"[ipv6]:port\""
-                ))
-            })
-        })
-        .collect()
 }
 
 /// Checks a list of addresses; empty is an error.

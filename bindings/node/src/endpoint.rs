@@ -12,30 +12,19 @@ use crate::convert::{self, AddrSpec};
 use crate::errors::{self, invalid, Code, Result};
 use crate::items::NativeItem;
 use crate::items::{Item, ReplyValue};
-use crate::object::{Base, CloseTask, NativeRuntimeOptions, Runtime};
+use crate::object::{Base, CloseTask, Runtime};
 use crate::shared::{Reply, Shared, Source};
-use napi::bindgen_prelude::{AsyncTask, Function};
+use napi::bindgen_prelude::{AsyncTask, Function, Object};
 use napi::{Env, Task};
 use napi_derive::napi;
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{Endpoint as CoreEndpoint, SessionHandle};
 use rtmfp_core::flow::MessageOptions;
-use rtmfp_core::host::Host;
+use rtmfp_core::host::{options, Host};
 use rtmfp_core::runtime::{parse_uri, RuntimeError};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Options of `new NativeEndpoint` (validated and defaulted by the JS
-/// wrapper).
-#[napi(object)]
-pub struct NativeEndpointOptions {
-    pub runtime: NativeRuntimeOptions,
-    /// A server identity (ephemeral Diffie-Hellman, reachable by
-    /// `rtmfp://` URI) instead of a peer identity.
-    pub server: bool,
-}
 
 /// Options of one message (`NativeEndpoint.send`); durations in ms.
 #[napi(object)]
@@ -119,20 +108,17 @@ crate::object::base_members!(NativeEndpoint);
 #[napi]
 impl NativeEndpoint {
     /// Makes an identity, binds the sockets and starts the I/O and
-    /// dispatcher threads.  `onItems` receives every event and reply, in
+    /// dispatcher threads, with the endpoint options of core's table
+    /// (`bind`, `server`, `openTimeout`, ...; see `options.rs`).  `onItems` receives every event and reply, in
     /// batches, on the JS thread.
     #[napi(constructor)]
     pub fn new(
         env: Env,
-        options: NativeEndpointOptions,
+        options: Object<'_>,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let flash = if options.server {
-            FlashConfig::server()
-        } else {
-            FlashConfig::client()
-        };
-        let (host, peer_id) = Runtime::new(options.runtime, flash)?.start(Host::start_plain)?;
+        let runtime = Runtime::read(&env, &options, options::Object::Endpoint)?;
+        let (host, peer_id) = runtime.start(Host::start_plain)?;
         Ok(NativeEndpoint {
             base: Base::start(&env, Arc::new(host), Source::runtime(), peer_id, on_items)?,
         })

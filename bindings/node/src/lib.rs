@@ -25,6 +25,7 @@
 //! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
 //! - [`outcome`]: failures and outcomes JS words through the core;
+//! - [`options`]: options objects read against core's table of options;
 //! - [`convert`]: durations (ms), addresses, peer IDs, priorities.
 //!
 //! There are no Rust unit tests: a test binary cannot link the Node-API
@@ -41,6 +42,7 @@ mod flv;
 mod items;
 mod netconnection;
 mod object;
+mod options;
 mod outcome;
 mod server;
 mod shared;
@@ -53,9 +55,18 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// Checks local addresses to bind (`"ip:port"` / `"[ipv6]:port"`
-/// literals) without binding them; throws for a bad one.
+/// Checks the options of a NetConnection (core's table) without starting
+/// anything, so that a bad one throws at `new NetConnection`; its native
+/// object is made at `connect()`.
 #[napi]
-pub fn check_bind(bind: Vec<String>) -> errors::Result<()> {
-    convert::bind_addrs(&bind).map(|_| ())
+pub fn check_net_connection_options(
+    env: napi::Env,
+    options: napi::bindgen_prelude::Object<'_>,
+) -> errors::Result<()> {
+    options::read(
+        &env,
+        &options,
+        rtmfp_core::host::options::Object::NetConnection,
+    )
+    .map(drop)
 }

@@ -23,43 +23,25 @@ use crate::convert::{self, AddrSpec};
 use crate::errors::{self, describe, invalid, Code, Result};
 use crate::flv::{FlvTask, Op};
 use crate::items::{Item, NativeItem, ReplyValue};
-use crate::object::{lock, Base, CloseTask, NativeRuntimeOptions, Runtime};
+use crate::object::{lock, Base, CloseTask};
 use crate::shared::{Mapped, Reply, Shared};
-use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Function, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::Endpoint;
-use rtmfp_core::flash::client::{
-    ClientConfig, ClientError, PeerConnectMode, PeerStreamId, StreamId,
-};
+use rtmfp_core::flash::client::{ClientError, PeerConnectMode, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
 use rtmfp_core::flash::peer_id::from_hex;
 use rtmfp_core::flash::uri::RtmfpUri;
-use rtmfp_core::flash::{
-    ClientEvent, FlashClient, NetConnection as CoreNetConnection, NetConnectionConfig, NetError,
-};
-use rtmfp_core::host::Classify;
+use rtmfp_core::flash::{ClientEvent, FlashClient, NetConnection as CoreNetConnection, NetError};
+use rtmfp_core::host::{options, Classify};
 use rtmfp_core::runtime::Handle;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// Options of `new NativeNetConnection` (validated and defaulted by the
-/// JS wrapper; durations in ms).
-#[napi(object)]
-pub struct NativeNetConnectionOptions {
-    /// (`hostname` is not used: a client's certificate has none.)
-    pub runtime: NativeRuntimeOptions,
-    /// Most subscribers of our DIRECT_CONNECTIONS streams (default 8).
-    pub max_peer_connections: Option<u32>,
-    /// ms a peer play waits for a direct session before the relay
-    /// fallback; 0 turns the fallback off (Flash's wait).
-    pub direct_timeout: Option<f64>,
-}
 
 /// JS keys <-> the client's stream numbers.
 #[derive(Default)]
@@ -194,38 +176,23 @@ crate::object::base_members!(NativeNetConnection);
 #[napi]
 impl NativeNetConnection {
     /// Makes a client identity, binds the sockets and starts the I/O and
-    /// dispatcher threads (no connection yet: see `connect`).  `onItems`
+    /// dispatcher threads (no connection yet: see `connect`), with the
+    /// NetConnection options of core's table.  `onItems`
     /// receives every event and reply, in batches, on the JS thread.
     #[napi(constructor)]
     pub fn new(
         env: Env,
-        options: NativeNetConnectionOptions,
+        options: Object<'_>,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let runtime = Runtime::new(options.runtime, FlashConfig::client())?;
+        let options = crate::options::read(&env, &options, options::Object::NetConnection)?;
+        let mut config = options.netconnection_config().map_err(errors::failed)?;
         // Streams whose onPeerConnect is set ask (setStreamAsks); the
         // others accept without waiting for the JS thread.
-        let mut client = ClientConfig {
-            peer_connect: PeerConnectMode::AcceptAll,
-            ..ClientConfig::default()
-        };
-        if let Some(max) = options.max_peer_connections {
-            client.max_peer_connections = max as usize;
-        }
-        if let Some(ms) = options.direct_timeout {
-            let t = convert::millis(ms, "directTimeout")?;
-            client.direct_timeout = (!t.is_zero()).then_some(t);
-        }
-        let nc = CoreNetConnection::start(NetConnectionConfig {
-            bind: runtime.bind.clone(),
-            client,
-            endpoint: runtime.endpoint,
-            flash: runtime.flash,
-            turn: runtime.turn,
-            ..NetConnectionConfig::default()
-        })
-        .map_err(|e| match e {
-            NetError::Io(e) => convert::start_failed(&runtime.bind, e),
+        config.client.peer_connect = PeerConnectMode::AcceptAll;
+        let bind = config.bind.clone();
+        let nc = CoreNetConnection::start(config).map_err(|e| match e {
+            NetError::Io(e) => convert::start_failed(&bind, e),
             other => errors::failed(other.failure()),
         })?;
         let peer_id = nc.near_id();

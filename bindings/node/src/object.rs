@@ -1,89 +1,41 @@
 //! What every native class (`NativeEndpoint`, `NativeNetConnection`,
-//! `NativeServer`) is made of: the runtime options they all take
-//! ([`NativeRuntimeOptions`], converted once by [`Runtime`]), its
+//! `NativeServer`) is made of: its options and runtime ([`Runtime`]), its
 //! [`Shared`] runtime, the outbox for replies, the environment cleanup
 //! hook, and the `ref`/`unref`/`close` that go with them.
 
 use crate::convert;
-use crate::errors::{self, Code, Result};
+use crate::errors::{self, Result};
 use crate::items::NativeItem;
 use crate::shared::{Outbox, Reply, Shared, Source};
+use napi::bindgen_prelude::Object;
 use napi::bindgen_prelude::{AsyncTask, Function};
 use napi::{CleanupEnvHook, Env, Task};
-use napi_derive::napi;
-use rtmfp_core::crypto::{FlashConfig, FlashProfile, PeerId};
-use rtmfp_core::endpoint::EndpointConfig;
+use rtmfp_core::crypto::PeerId;
+use rtmfp_core::host::options::{self, Options};
 use rtmfp_core::host::Hosted;
 use rtmfp_core::runtime::RuntimeConfig;
-use rtmfp_core::turn::TurnConfig;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-/// The options of every native class's runtime (`runtime` in the options
-/// of `new NativeEndpoint`, `NativeNetConnection`, `NativeServer`): the
-/// public options of the same names (lib/index.d.ts), checked and
-/// defaulted by the JS wrapper; `bind` as `"ip:port"` / `"[ipv6]:port"`
-/// literals.
-#[napi(object)]
-pub struct NativeRuntimeOptions {
-    pub bind: Vec<String>,
-    pub hostname: Option<String>,
-    pub open_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
-    pub keepalive_interval: Option<f64>,
-    pub key_log: Option<String>,
-    pub turn: Option<String>,
-}
-
-/// Sets `slot` to option `name` (ms) if it was given.
-fn set_millis(slot: &mut Duration, ms: Option<f64>, name: &str) -> Result<()> {
-    if let Some(ms) = ms {
-        *slot = convert::millis(ms, name)?;
-    }
-    Ok(())
-}
-
-/// [`NativeRuntimeOptions`] checked and converted: what core's
-/// `RuntimeConfig` and `NetConnectionConfig` take.
+/// The runtime of a native class, from its options object (read against
+/// core's table by [`options::read`]).
 pub struct Runtime {
-    pub bind: Vec<SocketAddr>,
-    pub endpoint: EndpointConfig,
-    /// The identity's configuration, with the options' hostname and key log.
-    pub flash: FlashConfig,
-    pub turn: Option<TurnConfig>,
+    options: Options,
+    object: options::Object,
 }
 
 impl Runtime {
-    /// Checks and converts `options` for an identity of `flash`
-    /// (`FlashConfig::client()` or `::server()`).
-    pub fn new(options: NativeRuntimeOptions, mut flash: FlashConfig) -> Result<Runtime> {
-        let bind = convert::bind_addrs(&options.bind)?;
-        let mut endpoint = EndpointConfig::default();
-        set_millis(
-            &mut endpoint.open_timeout,
-            options.open_timeout,
-            "openTimeout",
-        )?;
-        set_millis(
-            &mut endpoint.idle_timeout,
-            options.idle_timeout,
-            "idleTimeout",
-        )?;
-        let keepalive = options.keepalive_interval;
-        set_millis(
-            &mut endpoint.keepalive_interval,
-            keepalive,
-            "keepaliveInterval",
-        )?;
-        flash.hostname = options.hostname.map(String::into_bytes);
-        flash.key_log = convert::key_log(options.key_log)?;
+    /// Reads and checks the options `object` takes from `js`.
+    pub fn read(env: &Env, js: &Object<'_>, object: options::Object) -> Result<Runtime> {
         Ok(Runtime {
-            bind,
-            endpoint,
-            flash,
-            turn: convert::turn(options.turn)?,
+            options: crate::options::read(env, js, object)?,
+            object,
         })
+    }
+
+    /// The options read.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// Makes the identity and starts core's object with `start` on a
@@ -93,13 +45,14 @@ impl Runtime {
         self,
         start: impl FnOnce(RuntimeConfig) -> std::io::Result<T>,
     ) -> Result<(T, PeerId)> {
-        let profile = FlashProfile::generate(self.flash)
-            .map_err(|e| errors::err(Code::Internal, format!("cannot make an identity: {e}")))?;
+        let profile = self.options.identity(self.object).map_err(errors::failed)?;
         let peer_id = profile.near_id();
-        let mut config = RuntimeConfig::new(self.bind.clone(), Arc::new(profile));
-        config.endpoint = self.endpoint;
-        config.turn = self.turn;
-        let started = start(config).map_err(|e| convert::start_failed(&self.bind, e))?;
+        let config = self
+            .options
+            .runtime_config(self.object, Arc::new(profile))
+            .map_err(errors::failed)?;
+        let bind = config.bind.clone();
+        let started = start(config).map_err(|e| convert::start_failed(&bind, e))?;
         Ok((started, peer_id))
     }
 }

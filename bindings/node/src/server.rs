@@ -12,72 +12,36 @@
 //! reason (`AskError`), which JS reports.
 
 use crate::convert;
-use crate::errors::{self, Code, Result};
+use crate::errors::{self, Result};
 use crate::items::{Item, NativeItem, ReplyValue};
-use crate::object::{Base, CloseTask, NativeRuntimeOptions, Runtime};
+use crate::object::{Base, CloseTask, Runtime};
 use crate::shared::Mapped;
-use napi::bindgen_prelude::{AsyncTask, Function};
+use napi::bindgen_prelude::{AsyncTask, Function, Object};
 use napi::Env;
 use napi_derive::napi;
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{Endpoint, SessionHandle};
+use rtmfp_core::host::options::{self, OptionValue, Options};
 use rtmfp_core::host::verdict_failure;
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
-use rtmfp_core::rendezvous::{Asks, Hooks, KeySet, Limit, Server, ServerConfig, ServerHandle};
+use rtmfp_core::rendezvous::{Asks, Hooks, Server, ServerHandle};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Options of `new NativeServer` (validated and defaulted by the JS
-/// wrapper; durations in ms).
-#[napi(object)]
-pub struct NativeServerOptions {
-    pub runtime: NativeRuntimeOptions,
-    /// The developer keys accepted on `connect`; absent (and no
-    /// `keysFile`): any key, or none.
-    pub keys: Option<Vec<String>>,
-    /// A file of developer keys: one a line; blank lines and lines
-    /// starting with `#` are skipped.
-    pub keys_file: Option<String>,
-    /// `redis://HOST:PORT[/DB]`: a node of a rendezvous cluster sharing
-    /// peers, names and streams through Redis (docs/cluster.md).
-    pub cluster: Option<String>,
-    /// Most streams one client has at once (default 64; 1 to 65535).
-    pub max_streams_per_client: Option<i64>,
-    /// Most names one client registers (default 16; 1 to 65535).
-    pub max_names_per_client: Option<i64>,
-    /// Most receiving flows one session keeps (default 512; 1 to 65535).
-    pub max_flows_per_session: Option<i64>,
-    /// Ask JS about connects, publishes, plays from the start (core's
-    /// `Asks`).
-    pub ask_connect: Option<bool>,
-    pub ask_publish: Option<bool>,
-    pub ask_play: Option<bool>,
-    /// ms a request waits for its verdict (default 10 000); then it is
-    /// refused with "no answer from the server application".
-    pub hook_timeout: Option<f64>,
-}
-
-/// Checks a limit with core's range ([`Limit::check_int`]), naming the JS
-/// option in the error.
-fn limit(limit: Limit, value: Option<i64>, option: &str) -> Result<Option<usize>> {
-    value
-        .map(|v| limit.check_int(v.into()))
-        .transpose()
-        .map_err(|e| errors::invalid(format!("options.{option} {}", e.reason())))
-}
-
-/// Core's ask mode for these choices.
+/// Core's ask mode for these choices (the rows of core's option table).
 fn asks(connect: bool, publish: bool, play: bool, timeout_ms: Option<f64>) -> Result<Asks> {
-    let mut asks = Asks {
-        connect,
-        publish,
-        play,
-        ..Asks::default()
+    let mut options = Options::new();
+    let mut set = |name: &str, shown: &str, value: OptionValue| {
+        options
+            .set_as(name, shown, value)
+            .map_err(|e| errors::failed(e.failure()))
     };
+    set("ask_connect", "connect", OptionValue::Bool(connect))?;
+    set("ask_publish", "publish", OptionValue::Bool(publish))?;
+    set("ask_play", "play", OptionValue::Bool(play))?;
     if let Some(ms) = timeout_ms {
-        asks.deadline = convert::millis(ms, "hookTimeout")?;
+        set("hook_timeout", "hookTimeout", OptionValue::Millis(ms))?;
     }
-    Ok(asks)
+    Ok(options.asks())
 }
 
 /// A rendezvous server on its own runtime.
@@ -96,21 +60,6 @@ impl NativeServer {
     }
 }
 
-fn key_set(options: &NativeServerOptions) -> Result<KeySet> {
-    match (&options.keys, &options.keys_file) {
-        (Some(_), Some(_)) => Err(errors::invalid("give keys or keysFile, not both")),
-        (Some(keys), None) => {
-            if let Some(i) = keys.iter().position(String::is_empty) {
-                return Err(errors::invalid(format!("keys[{i}] is empty")));
-            }
-            Ok(KeySet::of(keys.iter().cloned()))
-        }
-        (None, Some(path)) => KeySet::from_file(path)
-            .map_err(|e| errors::err(Code::Io, format!("cannot read the keys file {path:?}: {e}"))),
-        (None, None) => Ok(KeySet::Any),
-    }
-}
-
 crate::object::base_members!(NativeServer);
 
 #[napi]
@@ -122,54 +71,21 @@ impl NativeServer {
     #[napi(constructor)]
     pub fn new(
         env: Env,
-        options: NativeServerOptions,
+        options: Object<'_>,
         on_items: Function<'_, Vec<NativeItem>, ()>,
     ) -> Result<Self> {
-        let keys = key_set(&options)?;
-        let max_streams = limit(
-            Limit::StreamsPerClient,
-            options.max_streams_per_client,
-            "maxStreamsPerClient",
-        )?;
-        let max_names = limit(
-            Limit::NamesPerClient,
-            options.max_names_per_client,
-            "maxNamesPerClient",
-        )?;
-        let max_flows = limit(
-            Limit::FlowsPerSession,
-            options.max_flows_per_session,
-            "maxFlowsPerSession",
-        )?;
-        let mut runtime = Runtime::new(options.runtime, FlashConfig::server())?;
-        if let Some(n) = max_flows {
-            runtime.endpoint.flow_limits.max_recv_flows = n;
-        }
-        let mut server = ServerConfig {
-            keys,
-            ..ServerConfig::default()
-        };
-        if let Some(n) = max_streams {
-            server.max_streams_per_client = n;
-        }
-        if let Some(n) = max_names {
-            server.max_names_per_client = n;
-        }
+        let runtime = Runtime::read(&env, &options, options::Object::Server)?;
+        let config = runtime.options().server_config();
         let hooks = Hooks {
-            asks: asks(
-                options.ask_connect.unwrap_or(false),
-                options.ask_publish.unwrap_or(false),
-                options.ask_play.unwrap_or(false),
-                options.hook_timeout,
-            )?,
+            asks: runtime.options().asks(),
             ..Hooks::default()
         };
-        let (server, peer_id) = runtime.start(|config| match &options.cluster {
-            None => ServerHandle::start_with(config, server, hooks),
-            Some(url) => {
-                ServerHandle::start_clustered(config, server, hooks, ClusterConfig::new(url))
-            }
-        })?;
+        let (server, peer_id) = match runtime.options().cluster() {
+            None => runtime.start(|rc| ServerHandle::start_with(rc, config, hooks)),
+            Some(url) => runtime.start(|rc| {
+                ServerHandle::start_clustered(rc, config, hooks, ClusterConfig::new(&url))
+            }),
+        }?;
         let source = Mapped::source(server.event_queue().clone(), |event, _, items| {
             items.push(Item::Server(event))
         });

@@ -1,11 +1,12 @@
 //! `rtmfp.check`: the Python face of `rtmfp check`
 //! (rtmfp_core::flash::check); the words come from the core.
 
-use crate::convert::{duration, AddrList};
+use crate::convert::{self, duration, AddrList};
 use crate::errors;
 use pyo3::prelude::*;
 use rtmfp_core::flash::check::{check as run_check, CheckOptions, CheckReport as CoreReport};
-use rtmfp_core::flash::{check_uri, NetConnectionConfig};
+use rtmfp_core::flash::check_uri;
+use rtmfp_core::host::options::OptionValue;
 
 /// What ``rtmfp.check`` found: whether UDP reaches the server, at what
 /// address it sees us, what the NAT does.  ``str()`` is the report as
@@ -123,13 +124,16 @@ pub fn check(
     turn: Option<String>,
 ) -> PyResult<CheckReport> {
     let uri = check_uri(uri).map_err(pyo3::exceptions::PyValueError::new_err)?;
-    let mut config = NetConnectionConfig {
-        turn: errors::turn(py, turn)?,
-        ..NetConnectionConfig::default()
-    };
-    if let Some(b) = bind {
-        config.bind = b.resolve(py)?;
-    }
+    let options = convert::options(
+        py,
+        [
+            ("bind", convert::bind_value(py, bind)?),
+            ("turn", turn.map(OptionValue::Text)),
+        ],
+    )?;
+    let config = py
+        .detach(|| options.netconnection_config())
+        .map_err(|f| errors::failure(py, f))?;
     let stun = stun
         .map(|s| {
             s.parse().map_err(|_| {

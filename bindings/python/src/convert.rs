@@ -1,12 +1,13 @@
 //! Python arguments to `rtmfp-core` types and back: bytes-like data,
-//! durations, addresses, peer IDs, priorities.
+//! durations, addresses, peer IDs, priorities, constructor options.
 
-use crate::errors::invalid;
+use crate::errors::{self, invalid};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
 use rtmfp_core::crypto::PeerId;
 use rtmfp_core::flow::{DeliveryOrder, Priority};
+use rtmfp_core::host::options::{OptionValue, Options};
 use std::ffi::{c_char, c_int, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -275,4 +276,32 @@ pub(crate) fn delivery_order(py: Python<'_>, order: &str) -> PyResult<DeliveryOr
             format!("order must be \"sequence\" or \"network\", got {other:?}"),
         )),
     }
+}
+
+// -------------------------------------------------------------- options --
+
+/// Core's options (`rtmfp_core::host::options`) from a constructor's
+/// keyword arguments, `(name, value)` with `None` for one not given: core
+/// checks each and words a refusal with the keyword's name.
+pub(crate) fn options<'a>(
+    py: Python<'_>,
+    given: impl IntoIterator<Item = (&'a str, Option<OptionValue>)>,
+) -> PyResult<Options> {
+    let mut options = Options::new();
+    for (name, value) in given {
+        if let Some(value) = value {
+            options
+                .set(name, value)
+                .map_err(|e| errors::option(py, e))?;
+        }
+    }
+    Ok(options)
+}
+
+/// Addresses to bind, resolved (GIL released), as an option value.
+pub(crate) fn bind_value(py: Python<'_>, bind: Option<AddrList>) -> PyResult<Option<OptionValue>> {
+    Ok(match bind {
+        Some(b) => Some(OptionValue::Addresses(b.resolve(py)?)),
+        None => None,
+    })
 }

@@ -5,7 +5,7 @@
 //! methods, which wait on [`Endpoint::fileno`] with `loop.add_reader`.
 
 use crate::convert::{self, duration, hex, AddrList};
-use crate::errors::{self, Kind};
+use crate::errors;
 use crate::events::{self, SessionOpenFailed};
 use crate::plumbing::event_iterator;
 use crate::session::Session;
@@ -13,9 +13,9 @@ use crate::shared::{self, Shared};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
-use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{DropReason, OpenFailure, SessionHandle};
-use rtmfp_core::runtime::{Runtime, RuntimeConfig};
+use rtmfp_core::host::options::{Object, OptionValue};
+use rtmfp_core::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -85,41 +85,37 @@ impl Endpoint {
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
     ) -> PyResult<Self> {
-        let bind = match bind {
-            Some(b) => b.resolve(py)?,
-            None => vec!["0.0.0.0:0".parse().expect("literal address")],
-        };
-        let turn = crate::errors::turn(py, turn)?;
-        let mut flash = if server {
-            FlashConfig::server()
-        } else {
-            FlashConfig::client()
-        };
-        flash.hostname = hostname.map(String::into_bytes);
-        flash.key_log = crate::errors::key_log(key_log)?;
-        let mut config_endpoint = rtmfp_core::endpoint::EndpointConfig::default();
-        if let Some(t) = open_timeout {
-            config_endpoint.open_timeout = duration(py, t, "open_timeout")?;
-        }
-        if let Some(t) = idle_timeout {
-            config_endpoint.idle_timeout = duration(py, t, "idle_timeout")?;
-        }
-        if let Some(t) = keepalive_interval {
-            config_endpoint.keepalive_interval = duration(py, t, "keepalive_interval")?;
-        }
-        // Static Diffie-Hellman keys take a moment: release the GIL.
-        let profile = py
-            .detach(move || FlashProfile::generate(flash))
-            .map_err(|e| errors::err(py, Kind::Error, format!("cannot make an identity: {e}")))?;
-        let peer_id = profile.near_id();
-        let shown = bind
+        use OptionValue::{Bool, Path, Seconds, Text};
+        let options = convert::options(
+            py,
+            [
+                ("bind", convert::bind_value(py, bind)?),
+                ("server", Some(Bool(server))),
+                ("hostname", hostname.map(Text)),
+                ("open_timeout", open_timeout.map(Seconds)),
+                ("idle_timeout", idle_timeout.map(Seconds)),
+                ("keepalive_interval", keepalive_interval.map(Seconds)),
+                ("key_log", key_log.map(Path)),
+                ("turn", turn.map(Text)),
+            ],
+        )?;
+        // Static Diffie-Hellman keys and the TURN relay's name take a
+        // moment: release the GIL.
+        let config = py.detach(|| {
+            let profile = options.identity(Object::Endpoint)?;
+            let peer_id = profile.near_id();
+            Ok((
+                options.runtime_config(Object::Endpoint, Arc::new(profile))?,
+                peer_id,
+            ))
+        });
+        let (config, peer_id) = config.map_err(|f| errors::failure(py, f))?;
+        let shown = config
+            .bind
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        let mut config = RuntimeConfig::new(bind, Arc::new(profile));
-        config.endpoint = config_endpoint;
-        config.turn = turn;
         let runtime = py
             .detach(move || Runtime::start(config))
             .map_err(|e| errors::os_error(e, &shown))?;

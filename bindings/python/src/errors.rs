@@ -24,6 +24,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use rtmfp_core::flash::NetError;
+use rtmfp_core::host::options::OptionError;
 use rtmfp_core::host::outcome::{Refusal, RefusalKind};
 use rtmfp_core::host::{Classify, ErrorKind, Failure};
 use rtmfp_core::runtime::RuntimeError;
@@ -252,35 +253,20 @@ pub(crate) fn from_runtime(py: Python<'_>, e: RuntimeError) -> PyErr {
     failure(py, e.failure())
 }
 
+/// The exception for a refused option: an `OSError` (with `errno` and
+/// `filename`) for a file that could not be opened or read, else the
+/// failure's class with core's words.
+pub(crate) fn option(py: Python<'_>, e: OptionError) -> PyErr {
+    match e {
+        OptionError::File { path, error, .. } => os_error(error, &path.to_string_lossy()),
+        OptionError::Invalid(f) => failure(py, f),
+    }
+}
+
 /// An `OSError` for `e` with `errno`, `strerror` and `filename` set (the
 /// address or path involved), so that Python picks the subclass
 /// (`FileNotFoundError`, ...) and `str()` names what failed:
 /// `[Errno 98] Address already in use: '127.0.0.1:1935'`.
-/// The key log at `path` (a `key_log=` argument), opened for appending;
-/// `None` keeps the default (`RTMFP_KEYLOGFILE`).
-pub(crate) fn key_log(
-    path: Option<std::path::PathBuf>,
-) -> PyResult<Option<rtmfp_core::crypto::flash::KeyLog>> {
-    path.map(|p| {
-        rtmfp_core::crypto::flash::KeyLog::open(&p).map_err(|e| os_error(e, &p.to_string_lossy()))
-    })
-    .transpose()
-}
-
-/// The TURN relay of a `turn=` argument (`"turn://USER:PASS@HOST[:PORT]"`),
-/// resolved with the GIL released; a `ValueError` if it does not parse
-/// or resolve.
-pub(crate) fn turn(
-    py: Python<'_>,
-    uri: Option<String>,
-) -> PyResult<Option<rtmfp_core::turn::TurnConfig>> {
-    uri.map(|uri| {
-        py.detach(|| rtmfp_core::turn::TurnConfig::from_uri(&uri, None, None))
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("turn: {e}")))
-    })
-    .transpose()
-}
-
 pub(crate) fn os_error(e: std::io::Error, filename: &str) -> PyErr {
     match e.raw_os_error() {
         Some(errno) => {

@@ -23,12 +23,12 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::flash::client::{ClientEvent, FlashClient, PeerStreamId, StreamId};
 use rtmfp_core::flash::command::StatusInfo;
 use rtmfp_core::flash::{
     NetConnection as CoreNetConnection, NetConnectionConfig, NetStream as CoreNetStream, Value,
 };
+use rtmfp_core::host::options::OptionValue;
 use rtmfp_core::host::{outcome, Description, Field, Value as Described};
 use rtmfp_core::rendezvous::{LOOKUP_NAME, REGISTER_NAME};
 use std::collections::HashMap;
@@ -434,37 +434,33 @@ impl NetConnection {
         turn: Option<String>,
         direct_timeout: f64,
     ) -> PyResult<Self> {
-        let mut config = NetConnectionConfig {
-            turn: errors::turn(py, turn)?,
-            ..NetConnectionConfig::default()
-        };
-        if let Some(b) = bind {
-            config.bind = b.resolve(py)?;
-        }
+        use OptionValue::{Int, Path, Seconds, Text};
+        let options = convert::options(
+            py,
+            [
+                ("bind", convert::bind_value(py, bind)?),
+                (
+                    "max_peer_connections",
+                    Some(Int(max_peer_connections as i128)),
+                ),
+                ("hostname", hostname.map(Text)),
+                ("open_timeout", open_timeout.map(Seconds)),
+                ("idle_timeout", idle_timeout.map(Seconds)),
+                ("keepalive_interval", keepalive_interval.map(Seconds)),
+                ("key_log", key_log.map(Path)),
+                ("turn", turn.map(Text)),
+                // 0: no relay fallback (Flash Player's wait).
+                ("direct_timeout", Some(Seconds(direct_timeout))),
+            ],
+        )?;
+        // The TURN relay's name is resolved here: release the GIL.
+        let mut config = py
+            .detach(|| options.netconnection_config())
+            .map_err(|f| errors::failure(py, f))?;
         if let Some(a) = args {
             for item in a.try_iter()? {
                 config.args.push(crate::amf::to_value(&item?)?);
             }
-        }
-        config.client.max_peer_connections = max_peer_connections;
-        // 0: no relay fallback (Flash Player's wait).
-        config.client.direct_timeout = if direct_timeout == 0.0 {
-            None
-        } else {
-            Some(duration(py, direct_timeout, "direct_timeout")?)
-        };
-        let mut flash = FlashConfig::client();
-        flash.hostname = hostname.map(String::into_bytes);
-        flash.key_log = errors::key_log(key_log)?;
-        config.flash = flash;
-        if let Some(t) = open_timeout {
-            config.endpoint.open_timeout = duration(py, t, "open_timeout")?;
-        }
-        if let Some(t) = idle_timeout {
-            config.endpoint.idle_timeout = duration(py, t, "idle_timeout")?;
-        }
-        if let Some(t) = keepalive_interval {
-            config.endpoint.keepalive_interval = duration(py, t, "keepalive_interval")?;
         }
         let nc = NetConnection {
             config: Mutex::new(Some(config)),
@@ -640,6 +636,11 @@ impl NetConnection {
 
     #[setter]
     fn set_max_peer_connections(&self, py: Python<'_>, max: usize) -> PyResult<()> {
+        // The range is the option's (core's table), as at construction.
+        convert::options(
+            py,
+            [("max_peer_connections", Some(OptionValue::Int(max as i128)))],
+        )?;
         if let Some(config) = lock(&self.config).as_mut() {
             config.client.max_peer_connections = max;
             return Ok(());

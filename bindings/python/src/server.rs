@@ -13,7 +13,7 @@
 //! with core's `NO_ANSWER`.  `on_disconnect` is told when `disconnected`
 //! is converted.  Developer keys (`keys=`) are checked in Rust first.
 
-use crate::convert::{duration, AddrList};
+use crate::convert::{self, duration, AddrList};
 use crate::errors::{self, OrRaise};
 use crate::events;
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
@@ -22,12 +22,12 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::SessionHandle;
 use rtmfp_core::flash::peer_id::to_hex;
+use rtmfp_core::host::options::{Object, OptionValue};
 use rtmfp_core::host::{Describe, Description, Value as Described};
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
-use rtmfp_core::rendezvous::{Asks, Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
+use rtmfp_core::rendezvous::{Asks, Hooks, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -91,9 +91,11 @@ fn addrs(list: &[SocketAddr]) -> Vec<String> {
     list.iter().map(ToString::to_string).collect()
 }
 
-fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
+/// The `keys` argument as core's option: none (any key), the path of a
+/// file of keys (`keys_file`) or a list of keys (`keys`).
+fn keys_option(keys: Option<&Bound<'_, PyAny>>) -> PyResult<(&'static str, Option<OptionValue>)> {
     let Some(keys) = keys else {
-        return Ok(KeySet::Any);
+        return Ok(("keys", None));
     };
     let py = keys.py();
     if keys.is_instance_of::<PyString>() || keys.hasattr("__fspath__")? {
@@ -101,10 +103,7 @@ fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
             .import("os")?
             .call_method1("fspath", (keys,))?
             .extract()?;
-        let shown = path.display().to_string();
-        return py
-            .detach(move || KeySet::from_file(path))
-            .map_err(|e| errors::os_error(e, &shown));
+        return Ok(("keys_file", Some(OptionValue::Path(path))));
     }
     let mut list = Vec::new();
     for key in keys.try_iter().map_err(|_| {
@@ -113,9 +112,9 @@ fn key_set(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeySet> {
             "keys must be None (any key), a list of keys or the path of a key file",
         )
     })? {
-        list.push(key?.extract::<String>()?);
+        list.push(OptionValue::Text(key?.extract::<String>()?));
     }
-    Ok(KeySet::of(list))
+    Ok(("keys", Some(OptionValue::List(list))))
 }
 
 /// What a veto hook answered.
@@ -432,22 +431,6 @@ impl Server {
         max_flows_per_session: Option<i64>,
         hook_timeout: f64,
     ) -> PyResult<Self> {
-        // The range is core's (`Limit`), the same in every language.
-        let limit = |limit: Limit, value: Option<i64>| -> PyResult<Option<usize>> {
-            value
-                .map(|v| limit.check_int(v.into()))
-                .transpose()
-                .map_err(|e| errors::invalid(py, e.to_string()))
-        };
-        let max_streams_per_client = limit(Limit::StreamsPerClient, max_streams_per_client)?;
-        let max_names_per_client = limit(Limit::NamesPerClient, max_names_per_client)?;
-        let max_flows_per_session = limit(Limit::FlowsPerSession, max_flows_per_session)?;
-        let hook_timeout = duration(py, hook_timeout, "hook_timeout")?;
-        let turn = errors::turn(py, turn)?;
-        let bind = match bind {
-            Some(b) => b.resolve(py)?,
-            None => vec!["0.0.0.0:1935".parse().expect("literal address")],
-        };
         let hooks = PyHooks {
             on_connect,
             on_publish,
@@ -462,57 +445,65 @@ impl Server {
         {
             check_hook(py, hook, name)?;
         }
-        let mut config = ServerConfig {
-            keys: key_set(keys)?,
-            relay,
-            ..ServerConfig::default()
+        use OptionValue::{Bool, Int, Path, Seconds, Text};
+        let keepalive = match keepalive {
+            Some((server, peer)) => OptionValue::List(vec![Seconds(server), Seconds(peer)]),
+            None => OptionValue::None,
         };
-        config.keepalive = match keepalive {
-            Some((server, peer)) => Some((
-                duration(py, server, "keepalive")?,
-                duration(py, peer, "keepalive")?,
-            )),
-            None => None,
-        };
-        if let Some(n) = max_streams_per_client {
-            config.max_streams_per_client = n;
-        }
-        if let Some(n) = max_names_per_client {
-            config.max_names_per_client = n;
-        }
-        let flash = FlashConfig {
-            key_log: errors::key_log(key_log)?,
-            ..FlashConfig::server()
-        };
-        // Asking from the start: no request is decided before Python can.
-        let asks = hooks.asks(hook_timeout);
-        // The server's identity takes a moment: release the GIL.
-        let shown = addrs(&bind).join(", ");
-        let handle = py
-            .detach(move || {
-                let identity = rtmfp_core::crypto::FlashProfile::generate(flash)
-                    .map_err(|e| std::io::Error::other(format!("server identity: {e:?}")))?;
-                let mut runtime = rtmfp_core::runtime::RuntimeConfig::new(bind, Arc::new(identity));
-                runtime.turn = turn;
-                if let Some(n) = max_flows_per_session {
-                    runtime.endpoint.flow_limits.max_recv_flows = n;
-                }
-                let hooks = Hooks {
-                    asks,
-                    ..Hooks::default()
-                };
-                match cluster {
-                    None => ServerHandle::start_with(runtime, config, hooks),
-                    // A node of a rendezvous cluster on Redis (docs/cluster.md).
-                    Some(url) => ServerHandle::start_clustered(
-                        runtime,
-                        config,
-                        hooks,
-                        ClusterConfig::new(&url),
-                    ),
-                }
+        let options = convert::options(
+            py,
+            [
+                ("bind", convert::bind_value(py, bind)?),
+                keys_option(keys)?,
+                ("relay", Some(Bool(relay))),
+                ("keepalive", Some(keepalive)),
+                ("key_log", key_log.map(Path)),
+                ("turn", turn.map(Text)),
+                ("cluster", cluster.map(Text)),
+                (
+                    "max_streams_per_client",
+                    max_streams_per_client.map(|n| Int(n.into())),
+                ),
+                (
+                    "max_names_per_client",
+                    max_names_per_client.map(|n| Int(n.into())),
+                ),
+                (
+                    "max_flows_per_session",
+                    max_flows_per_session.map(|n| Int(n.into())),
+                ),
+                // Asking from the start: no request is decided before
+                // Python can.
+                ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
+                ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
+                ("ask_play", Some(Bool(hooks.on_play.is_some()))),
+                ("hook_timeout", Some(Seconds(hook_timeout))),
+            ],
+        )?;
+        let hook_timeout = options.asks().deadline;
+        let shown = addrs(&options.bind(Object::Server)).join(", ");
+        // The server's identity and the TURN relay's name take a moment:
+        // release the GIL.
+        let runtime = py
+            .detach(|| {
+                let identity = options.identity(Object::Server)?;
+                options.runtime_config(Object::Server, Arc::new(identity))
             })
-            .map_err(|e| errors::os_error(e, &shown))?;
+            .map_err(|f| errors::failure(py, f))?;
+        let asks = Hooks {
+            asks: options.asks(),
+            ..Hooks::default()
+        };
+        let config = options.server_config();
+        let cluster = options.cluster();
+        let handle = py.detach(move || match cluster {
+            None => ServerHandle::start_with(runtime, config, asks),
+            // A node of a rendezvous cluster on Redis (docs/cluster.md).
+            Some(url) => {
+                ServerHandle::start_clustered(runtime, config, asks, ClusterConfig::new(&url))
+            }
+        });
+        let handle = handle.map_err(|e| errors::os_error(e, &shown))?;
         let peer_id = handle.fingerprint_hex();
         Ok(Server {
             live: Arc::new(Layered::new(handle)),

@@ -14,6 +14,7 @@ pub mod describe;
 mod events;
 mod failure;
 mod hosted;
+pub mod options;
 pub mod outcome;
 
 pub use describe::{Describe, Description, Field, Value};

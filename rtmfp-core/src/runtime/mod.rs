@@ -156,6 +156,9 @@ pub struct RuntimeConfig {
     pub recv_coalesce: Duration,
 }
 
+/// [`RuntimeConfig::event_queue_limit`] by default.
+pub const DEFAULT_EVENT_QUEUE_LIMIT: usize = 65536;
+
 /// The environment variable that sets [`RuntimeConfig::recv_coalesce`]'s
 /// default, in microseconds.
 pub const RECV_COALESCE_ENV: &str = "RTMFP_RECV_COALESCE_US";
@@ -190,7 +193,7 @@ impl RuntimeConfig {
             socket_buffer: Some(2 << 20),
             icmp_errors: true,
             send_queue_limit: 4096,
-            event_queue_limit: 65536,
+            event_queue_limit: DEFAULT_EVENT_QUEUE_LIMIT,
             drop_deadline: Duration::from_millis(250),
             keying_threads: 2,
             turn: None,
