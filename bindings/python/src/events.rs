@@ -387,7 +387,7 @@ pub(crate) fn check_word(kind: &str, field: &str, value: &str, words: &[&str]) {
     debug_assert!(
         words.contains(&value),
         "rtmfp: {kind}.{field} is {value:?}, not one of {words:?} \
-         (add it to its event_class! declaration and the stubs)"
+         (add it to its event_class! declaration; run scripts/event_stubs.py)"
     );
 }
 
