@@ -25,13 +25,17 @@
 //! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
 //! - [`outcome`]: failures and outcomes JS words through the core;
-//! - [`convert`]: durations (ms), addresses, peer IDs, priorities.
+//! - [`convert`]: durations (ms), addresses, peer IDs, priorities;
+//! - `bench` (cargo feature `bench` only): the micro-benchmark of
+//!   [`events`] that scripts/bench-events.js runs.
 //!
 //! There are no Rust unit tests: a test binary cannot link the Node-API
 //! symbols, which only the `node` process provides.  `test/*.test.js`
 //! exercise everything through the package.
 
 mod amf;
+#[cfg(feature = "bench")]
+mod bench;
 mod check;
 mod convert;
 mod endpoint;
