@@ -21,7 +21,7 @@
 //!   waiting, and its event sink;
 //! - [`items`]: what the JS callback receives (events, replies, `end`);
 //! - [`events`]: core's description of an event to its JS object, for
-//!   every event at once;
+//!   every event at once; [`keys`]: its keys and words, made once;
 //! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
 //! - [`outcome`]: failures and outcomes JS words through the core;
@@ -43,6 +43,7 @@ mod errors;
 mod events;
 mod flv;
 mod items;
+mod keys;
 mod netconnection;
 mod object;
 mod outcome;
