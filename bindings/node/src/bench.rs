@@ -128,8 +128,9 @@ pub fn bench_events(env: Env, n: u32) -> Result<Vec<f64>> {
             // the event's values are dropped with the scope.
             unsafe {
                 crate::amf::check(sys::napi_open_handle_scope(raw, &mut scope), "open_scope")?;
-                std::hint::black_box(crate::events::event(raw, d, stream)?);
+                let converted = crate::events::event(raw, d, stream);
                 crate::amf::check(sys::napi_close_handle_scope(raw, scope), "close_scope")?;
+                std::hint::black_box(converted?);
             }
         }
         out.push((cpu_ns() - start) / f64::from(n));
