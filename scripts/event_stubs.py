@@ -119,6 +119,8 @@ def stub(name, kind, doc, fields, methods):
     # A field named like a builtin type hides it in the class body.
     qualify = (lambda t: re.sub(r"\b(str|bool|float|int|bytes)\b", r"builtins.\1", t)) \
         if names & BUILTINS else (lambda t: t)
+    if '"""' in doc or "\\" in doc:
+        raise ValueError(f"{name}: the doc cannot be a plain docstring: {doc!r}")
     doc = textwrap.fill(doc, 72, initial_indent='    """', subsequent_indent="    ")
     out = ["@final", f"class {name}:", doc + '"""']
     if kind:
