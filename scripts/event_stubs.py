@@ -49,7 +49,7 @@ def python_type(rust, words=None):
     m = re.fullmatch(r"(\w+)<(.+)>", rust)
     if m and m.group(1) in WRAPPERS:
         return f"{WRAPPERS[m.group(1)]}[{python_type(m.group(2))}]"
-    if m and m.group(1) == "Py" and re.fullmatch(r"\w+", m.group(2)):
+    if m and m.group(1) == "Py" and re.fullmatch(r"(?!Py)\w+", m.group(2)):
         return m.group(2)  # one of this module's classes (Session, ...)
     if m and m.group(1) == "PyResult":
         return python_type(m.group(2))
@@ -116,9 +116,13 @@ def parse(body):
 def stub(name, kind, doc, fields, methods):
     """The stub text of one class."""
     names = {f for f, _ in fields}
-    # A field named like a builtin type hides it in the class body.
-    qualify = (lambda t: re.sub(r"\b(str|bool|float|int|bytes)\b", r"builtins.\1", t)) \
-        if names & BUILTINS else (lambda t: t)
+    # A field named like a builtin type hides it in the class body (a
+    # Literal's words are not types).
+    def qualify(t):
+        if not names & BUILTINS or t.startswith("Literal["):
+            return t
+        return re.sub(r"\b(str|bool|float|int|bytes)\b", r"builtins.\1", t)
+
     if '"""' in doc or "\\" in doc:
         raise ValueError(f"{name}: the doc cannot be a plain docstring: {doc!r}")
     doc = textwrap.fill(doc, 72, initial_indent='    """', subsequent_indent="    ")
