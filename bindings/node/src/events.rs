@@ -7,73 +7,55 @@
 //! numbers, durations milliseconds, addresses `"ip:port"`, peer IDs 64 hex
 //! digits, words camelCase strings, bytes Buffers (moved, not copied), AMF
 //! values as in [`crate::amf`], lists Arrays and records plain objects.
+//! Keys and words are made once ([`crate::keys`]).
 
-use crate::amf::{check, object, set, Amf};
+use crate::amf::{check, object, Amf};
 use crate::convert::{hex, num, to_millis};
+use crate::keys;
 use napi::bindgen_prelude::{Buffer, Null, ToNapiValue};
 use napi::sys;
 use rtmfp_core::host::{Description, Value};
-use std::borrow::Cow;
+use std::ffi::CStr;
 use std::ptr;
 
 /// Kinds whose `type` is not their camelCase.
-const KINDS: &[(&str, &str)] = &[
-    ("status", "netStatus"),
-    ("unmatched_ihello", "unmatchedIHello"),
-    ("connected", "clientConnected"),
-    ("rejected", "clientRejected"),
-    ("peer_info", "clientPeerInfo"),
-    ("disconnected", "clientDisconnected"),
-    ("published", "streamPublished"),
-    ("unpublished", "streamUnpublished"),
-    ("playing", "streamPlaying"),
-    ("ask", "serverAsk"),
-    ("ask_ended", "serverAskEnded"),
+const KINDS: &[(&str, &CStr)] = &[
+    ("status", c"netStatus"),
+    ("unmatched_ihello", c"unmatchedIHello"),
+    ("connected", c"clientConnected"),
+    ("rejected", c"clientRejected"),
+    ("peer_info", c"clientPeerInfo"),
+    ("disconnected", c"clientDisconnected"),
+    ("published", c"streamPublished"),
+    ("unpublished", c"streamUnpublished"),
+    ("playing", c"streamPlaying"),
+    ("ask", c"serverAsk"),
+    ("ask_ended", c"serverAskEnded"),
 ];
 
-/// Fields (kind, field) with another key, or none (`""`: left out).
-const FIELDS: &[(&str, &str, &str)] = &[
-    ("media", "payload", "data"),
-    ("command", "command_object", ""),
-    ("peer_stream_info", "session", ""),
+/// Fields (kind, field) with another key, or none (left out).
+const FIELDS: &[(&str, &str, Option<&CStr>)] = &[
+    ("media", "payload", Some(c"data")),
+    ("command", "command_object", None),
+    ("peer_stream_info", "session", None),
 ];
 
 /// Kinds whose `stream` is always set (0 when the NetStream has no key).
 const STREAM_ALWAYS: &[&str] = &["media", "stream_created"];
 
-/// `snake_case` to `camelCase`.
-fn camel(name: &'static str) -> Cow<'static, str> {
-    if !name.contains('_') {
-        return Cow::Borrowed(name);
-    }
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn kind_name(kind: &'static str) -> Cow<'static, str> {
+/// The `type` of an event of `kind`.
+fn kind_name(kind: &'static str) -> &'static CStr {
     match KINDS.iter().find(|(k, _)| *k == kind) {
-        Some((_, name)) => Cow::Borrowed(name),
-        None => camel(kind),
+        Some((_, name)) => name,
+        None => keys::camel(kind),
     }
 }
 
 /// The key of a field, `None` to leave it out.
-fn key(kind: &str, field: &'static str) -> Option<Cow<'static, str>> {
+fn key(kind: &str, field: &'static str) -> Option<&'static CStr> {
     match FIELDS.iter().find(|(k, f, _)| *k == kind && *f == field) {
-        Some((_, _, "")) => None,
-        Some((_, _, name)) => Some(Cow::Borrowed(name)),
-        None => Some(camel(field)),
+        Some((_, _, name)) => *name,
+        None => Some(keys::camel(field)),
     }
 }
 
@@ -104,8 +86,8 @@ unsafe fn record(
     unsafe {
         let out = object(env)?;
         if typed {
-            let name = String::to_napi_value(env, kind_name(d.kind).into_owned())?;
-            set(env, out, "type", name)?;
+            let name = keys::string(env, kind_name(d.kind))?;
+            keys::set(env, out, c"type", name)?;
         }
         for field in d.fields {
             let value = match (field.name, stream) {
@@ -121,7 +103,7 @@ unsafe fn record(
                 continue;
             }
             let js = to_js(env, value)?;
-            set(env, out, &name, js)?;
+            keys::set(env, out, name, js)?;
         }
         Ok(out)
     }
@@ -136,7 +118,7 @@ unsafe fn to_js(env: sys::napi_env, value: Value) -> napi::Result<sys::napi_valu
             Value::U64(n) => f64::to_napi_value(env, num(n)),
             Value::F64(n) => f64::to_napi_value(env, n),
             Value::Text(s) => String::to_napi_value(env, s),
-            Value::Word(w) => String::to_napi_value(env, camel(w).into_owned()),
+            Value::Word(w) => keys::string(env, keys::camel(w)),
             Value::Bytes(b) => Buffer::to_napi_value(env, b.into()),
             Value::Duration(d) => f64::to_napi_value(env, to_millis(d)),
             Value::Address(a) => String::to_napi_value(env, a.to_string()),

@@ -21,18 +21,22 @@
 //!   waiting, and its event sink;
 //! - [`items`]: what the JS callback receives (events, replies, `end`);
 //! - [`events`]: core's description of an event to its JS object, for
-//!   every event at once;
+//!   every event at once; [`keys`]: its keys and words, made once;
 //! - [`amf`]: AMF values to JS values and back;
 //! - [`errors`]: `err.code` values and the mapping from core errors;
 //! - [`outcome`]: failures and outcomes JS words through the core;
 //! - [`options`]: options objects read against core's table of options;
-//! - [`convert`]: durations (ms), addresses, peer IDs, priorities.
+//! - [`convert`]: durations (ms), addresses, peer IDs, priorities;
+//! - `bench` (cargo feature `bench` only): the micro-benchmark of
+//!   [`events`] that scripts/bench-events.js runs.
 //!
 //! There are no Rust unit tests: a test binary cannot link the Node-API
 //! symbols, which only the `node` process provides.  `test/*.test.js`
 //! exercise everything through the package.
 
 mod amf;
+#[cfg(feature = "bench")]
+mod bench;
 mod check;
 mod convert;
 mod endpoint;
@@ -40,6 +44,7 @@ mod errors;
 mod events;
 mod flv;
 mod items;
+mod keys;
 mod netconnection;
 mod object;
 mod options;

@@ -223,12 +223,15 @@ fn namespace(py: Python<'_>, ids: &dyn Ids, d: Description) -> PyResult<Py<PyAny
 /// with those (documented) fields, its `kind`, a `repr`, and
 /// `from_description`, which builds it from the description's fields of
 /// the same names.  `... } methods { ... }` gives the methods (and repr)
-/// instead; `record Name = "kind" ...` is a record without `kind`.
+/// instead; `record Name = "kind" ...` is a record without `kind`.  A
+/// word field lists its words, `field: String = "a" | "b"` (checked in
+/// debug builds, [`check_word`]).  scripts/event_stubs.py writes the
+/// Python stubs of these classes from these declarations.
 macro_rules! event_class {
     (
         $(#[$doc:meta])*
         record $name:ident = $kind:literal {
-            $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)?
+            $( $(#[$fdoc:meta])* $field:ident : $ty:ty $(= $($word:literal)|+)? ),* $(,)?
         } methods { $($methods:tt)* }
     ) => {
         $(#[$doc])*
@@ -253,10 +256,15 @@ macro_rules! event_class {
             ) -> PyResult<Self> {
                 let session = $crate::events::session_of(&d);
                 Ok(Self {$(
-                    $field: $crate::events::field(py, ids, &mut d, session, stringify!($field))?
-                        .bind(py)
-                        .extract::<$ty>()
-                        .map_err(Into::<PyErr>::into)?,
+                    $field: {
+                        let name = stringify!($field);
+                        let value = $crate::events::field(py, ids, &mut d, session, name)?
+                            .bind(py)
+                            .extract::<$ty>()
+                            .map_err(Into::<PyErr>::into)?;
+                        $($crate::events::check_word($kind, name, &value, &[$($word),+]);)?
+                        value
+                    },
                 )*})
             }
         }
@@ -264,13 +272,13 @@ macro_rules! event_class {
     (
         $(#[$doc:meta])*
         $name:ident = $kind:literal {
-            $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)?
+            $( $(#[$fdoc:meta])* $field:ident : $ty:ty $(= $($word:literal)|+)? ),* $(,)?
         } methods { $($methods:tt)* }
     ) => {
         $crate::events::event_class! {
             $(#[$doc])*
             record $name = $kind {
-                $( $(#[$fdoc])* $field: $ty ),*
+                $( $(#[$fdoc])* $field: $ty $(= $($word)|+)? ),*
             } methods {
                 /// The event's kind.
                 #[classattr]
@@ -285,13 +293,13 @@ macro_rules! event_class {
     (
         $(#[$doc:meta])*
         $name:ident = $kind:literal {
-            $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)?
+            $( $(#[$fdoc:meta])* $field:ident : $ty:ty $(= $($word:literal)|+)? ),* $(,)?
         }
     ) => {
         $crate::events::event_class! {
             $(#[$doc])*
             $name = $kind {
-                $( $(#[$fdoc])* $field: $ty ),*
+                $( $(#[$fdoc])* $field: $ty $(= $($word)|+)? ),*
             } methods {
                 fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
                     let fields: Vec<String> = vec![$(
@@ -373,6 +381,16 @@ classes![
     ServerStream,
 ];
 
+/// Debug builds: `value` of `kind`'s word field `field` is one of `words`,
+/// the ones its declaration (and so the stubs' `Literal`) lists.
+pub(crate) fn check_word(kind: &str, field: &str, value: &str, words: &[&str]) {
+    debug_assert!(
+        words.contains(&value),
+        "rtmfp: {kind}.{field} is {value:?}, not one of {words:?} \
+         (add it to its event_class! declaration; run scripts/event_stubs.py)"
+    );
+}
+
 /// An object's `repr()`, cut to [`REPR_FIELD_MAX`] characters.
 pub(crate) fn short_repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     let r = obj.repr()?.to_string();
@@ -390,7 +408,7 @@ event_class! {
         /// The session.
         session: Py<Session>,
         /// `"initiator"` or `"responder"`.
-        role: String,
+        role: String = "initiator" | "responder",
         /// The far end's address, `"ip:port"`.
         far_address: String,
         /// The far end's peer ID (64 hex digits).
@@ -409,7 +427,7 @@ event_class! {
         session: Py<Session>,
         /// `"timeout"`, `"duplicate"`, `"keying_failed"`, `"cancelled"` or
         /// `"unreachable"`.
-        reason: String,
+        reason: String = "timeout" | "duplicate" | "keying_failed" | "cancelled" | "unreachable",
         /// For `"duplicate"`: the session to the same far end to use.
         duplicate_of: Option<Py<Session>>,
         /// For `"unreachable"`: the address that answered with an ICMP
@@ -425,7 +443,7 @@ event_class! {
         session: Py<Session>,
         /// `"local"`, `"local_abrupt"`, `"remote"`, `"idle_timeout"` or
         /// `"overridden"`.
-        reason: String,
+        reason: String = "local" | "local_abrupt" | "remote" | "idle_timeout" | "overridden",
     }
 }
 

@@ -23,7 +23,7 @@ event_class! {
         /// The status code, such as "NetConnection.Connect.Success".
         code: String,
         /// "status", "warning" or "error".
-        level: String,
+        level: String = "status" | "warning" | "error",
         /// Human-readable text.
         description: String,
         /// The whole info object (`code`, `level`, `description` and any
@@ -322,7 +322,7 @@ event_class! {
         /// The ask id.
         id: u64,
         /// "connect", "publish" or "play".
-        what: String,
+        what: String = "connect" | "publish" | "play",
         /// The client's session.
         session: u64,
         /// The client's peer ID.
@@ -356,7 +356,7 @@ event_class! {
         /// The ask id.
         id: u64,
         /// "expired" or "gone".
-        end: String,
+        end: String = "expired" | "gone",
     }
 }
 

@@ -12,6 +12,7 @@ from typing import (
     Awaitable,
     Callable,
     Dict,
+    Final,
     Generic,
     Mapping,
     Iterator,
@@ -175,144 +176,118 @@ class RecvFlow:
 
 # ------------------------------------------------------------------ events --
 
+# <generated from bindings/python/src/events.rs by scripts/event_stubs.py: do not edit>
+
 @final
 class SessionOpened:
-    kind: Literal["session_opened"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def role(self) -> Literal["initiator", "responder"]: ...
-    @property
-    def far_address(self) -> str: ...
-    @property
-    def far_peer_id(self) -> Optional[str]: ...
-    @property
-    def near_nonce(self) -> bytes: ...
-    @property
-    def far_nonce(self) -> bytes: ...
+    """A session opened, as initiator (``connect``) or responder."""
+    kind: Final[Literal["session_opened"]]
+    session: Final[Session]
+    role: Final[Literal["initiator", "responder"]]
+    far_address: Final[str]
+    far_peer_id: Final[Optional[str]]
+    near_nonce: Final[bytes]
+    far_nonce: Final[bytes]
 
 @final
 class SessionOpenFailed:
-    kind: Literal["session_open_failed"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def reason(
-        self,
-    ) -> Literal["timeout", "duplicate", "keying_failed", "cancelled", "unreachable"]: ...
-    @property
-    def duplicate_of(self) -> Optional[Session]: ...
-    @property
-    def address(self) -> Optional[str]: ...
+    """A session failed to open."""
+    kind: Final[Literal["session_open_failed"]]
+    session: Final[Session]
+    reason: Final[Literal["timeout", "duplicate", "keying_failed", "cancelled", "unreachable"]]
+    duplicate_of: Final[Optional[Session]]
+    address: Final[Optional[str]]
 
 @final
 class SessionClosed:
-    kind: Literal["session_closed"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def reason(
-        self,
-    ) -> Literal["local", "local_abrupt", "remote", "idle_timeout", "overridden"]: ...
+    """An open session closed."""
+    kind: Final[Literal["session_closed"]]
+    session: Final[Session]
+    reason: Final[Literal["local", "local_abrupt", "remote", "idle_timeout", "overridden"]]
 
 @final
 class FlowOpened:
-    kind: Literal["flow_opened"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> RecvFlow: ...
-    @property
-    def metadata(self) -> bytes: ...
-    @property
-    def association(self) -> Optional[Flow]: ...
+    """The far end opened a flow to us: ``flow.accept()`` or
+    ``flow.reject(code)`` it."""
+    kind: Final[Literal["flow_opened"]]
+    session: Final[Session]
+    flow: Final[RecvFlow]
+    metadata: Final[bytes]
+    association: Final[Optional[Flow]]
 
 @final
 class Message:
-    kind: Literal["message"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> RecvFlow: ...
-    @property
-    def data(self) -> bytes: ...
-    @property
-    def gap_before(self) -> bool: ...
+    """A complete message on an accepted receiving flow."""
+    kind: Final[Literal["message"]]
+    session: Final[Session]
+    flow: Final[RecvFlow]
+    data: Final[bytes]
+    gap_before: Final[bool]
 
 @final
 class FlowFinished:
-    kind: Literal["flow_finished"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> RecvFlow: ...
+    """A receiving flow ended: every message was delivered."""
+    kind: Final[Literal["flow_finished"]]
+    session: Final[Session]
+    flow: Final[RecvFlow]
 
 @final
 class MessageDelivered:
-    kind: Literal["message_delivered"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> Flow: ...
-    @property
-    def message(self) -> int: ...
+    """Write receipt: the far end has every fragment of a message."""
+    kind: Final[Literal["message_delivered"]]
+    session: Final[Session]
+    flow: Final[Flow]
+    message: Final[int]
 
 @final
 class MessageAbandoned:
-    kind: Literal["message_abandoned"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> Flow: ...
-    @property
-    def message(self) -> int: ...
+    """Write receipt: a message was abandoned (deadline, no
+    retransmission, parent abandoned, flow rejected or closed)."""
+    kind: Final[Literal["message_abandoned"]]
+    session: Final[Session]
+    flow: Final[Flow]
+    message: Final[int]
 
 @final
 class FlowWritable:
-    kind: Literal["flow_writable"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> Flow: ...
+    """A sending flow that raised ``WouldBlock`` takes messages again."""
+    kind: Final[Literal["flow_writable"]]
+    session: Final[Session]
+    flow: Final[Flow]
 
 @final
 class FlowRejected:
-    kind: Literal["flow_rejected"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> Flow: ...
-    @property
-    def code(self) -> int: ...
+    """The far end rejected a sending flow."""
+    kind: Final[Literal["flow_rejected"]]
+    session: Final[Session]
+    flow: Final[Flow]
+    code: Final[int]
 
 @final
 class FlowComplete:
-    kind: Literal["flow_complete"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def flow(self) -> Flow: ...
+    """A closed sending flow: everything was acknowledged."""
+    kind: Final[Literal["flow_complete"]]
+    session: Final[Session]
+    flow: Final[Flow]
 
 @final
 class UnmatchedIHello:
-    kind: Literal["unmatched_ihello"]
-    @property
-    def epd(self) -> bytes: ...
-    @property
-    def tag(self) -> bytes: ...
-    @property
-    def address(self) -> str: ...
+    """An IHello for an identity that is not this endpoint (what a
+    rendezvous server answers)."""
+    kind: Final[Literal["unmatched_ihello"]]
+    epd: Final[bytes]
+    tag: Final[bytes]
+    address: Final[str]
 
 @final
 class FarAddressChanged:
-    kind: Literal["far_address_changed"]
-    @property
-    def session(self) -> Session: ...
-    @property
-    def old_address(self) -> str: ...
-    @property
-    def new_address(self) -> str: ...
+    """A session's far end moved to a new address."""
+    kind: Final[Literal["far_address_changed"]]
+    session: Final[Session]
+    old_address: Final[str]
+    new_address: Final[str]
 
+# </generated>
 
 # ---------------------------------------------------------------- endpoint --
 
@@ -404,134 +379,255 @@ DIRECT_CONNECTIONS: str
 CONNECT_TO_FMS: str
 """``NetStream(nc, CONNECT_TO_FMS)``: a stream through the server (as None)."""
 
+# <generated from bindings/python/src/flash_events.rs by scripts/event_stubs.py: do not edit>
+
 @final
 class NetStatus:
-    """A status event: of the NetConnection (``stream`` None) or a NetStream."""
-
-    kind: Literal["status"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def code(self) -> str:
-        """E.g. "NetConnection.Connect.Success", "NetStream.Play.Start"."""
-    @property
-    def level(self) -> Literal["status", "warning", "error"]: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def info(self) -> Dict[str, Any]:
-        """The whole info object (with ``details`` and other members)."""
+    """A status event (Flash's ``NetStatusEvent``): of the NetConnection
+    when ``stream`` is None ("NetConnection.Connect.Success", ...), else
+    of that NetStream ("NetStream.Play.Start", ...)."""
+    kind: Final[Literal["status"]]
+    stream: Final[Optional[NetStream]]
+    code: Final[str]
+    level: Final[Literal["status", "warning", "error"]]
+    description: Final[str]
+    info: Final[Dict[str, Any]]
 
 @final
 class StreamCreated:
-    kind: Literal["stream_created"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def stream_id(self) -> int: ...
+    """The server gave a NetStream its stream ID (``createStream``)."""
+    kind: Final[Literal["stream_created"]]
+    stream: Final[Optional[NetStream]]
+    stream_id: Final[int]
 
 @final
 class UserControl:
-    kind: Literal["user_control"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def event(self) -> str: ...
+    """A user control event (StreamBegin, StreamEOF, ...)."""
+    kind: Final[Literal["user_control"]]
+    stream: Final[Optional[NetStream]]
+    event: Final[str]
 
 @final
 class Media:
-    """A message of a stream being played (audio 8, video 9, data 18...)."""
-
-    kind: Literal["media"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def message_type(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def payload(self) -> bytes:
-        """Byte for byte what the publisher sent."""
+    """A message of a stream being played: audio (type 8), video (9),
+    data (18: AMF0 values, see ``values()``) or another RTMP message
+    type."""
+    kind: Final[Literal["media"]]
+    stream: Final[Optional[NetStream]]
+    message_type: Final[int]
+    timestamp: Final[int]
+    payload: Final[bytes]
     def values(self) -> List[Any]:
-        """A data message's values (what ``send_data`` sent)."""
+        """A data message's values (``send_data(*values)``), as Python values."""
 
 @final
 class NetCommand:
-    kind: Literal["command"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def command_object(self) -> Any: ...
-    @property
-    def args(self) -> List[Any]: ...
+    """A command from the far end that the client does not handle itself
+    (a server-to-client call, or a peer's command)."""
+    kind: Final[Literal["command"]]
+    stream: Final[Optional[NetStream]]
+    name: Final[str]
+    command_object: Final[Any]
+    args: Final[List[Any]]
 
 @final
 class CallResult:
-    kind: Literal["call_result"]
-    @property
-    def transaction_id(self) -> int: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def result(self) -> Any: ...
-    @property
-    def args(self) -> List[Any]: ...
-    @property
-    def code(self) -> Optional[str]: ...
-    @property
-    def description(self) -> Optional[str]: ...
+    """The server's answer to ``NetConnection.call`` (and
+    ``register_name``, ``lookup_name``)."""
+    kind: Final[Literal["call_result"]]
+    transaction_id: Final[int]
+    ok: Final[bool]
+    result: Final[Any]
+    args: Final[List[Any]]
+    code: Final[Optional[str]]
+    description: Final[Optional[str]]
 
 @final
 class PeerConnect:
-    """A subscriber asked to play one of our DIRECT_CONNECTIONS streams;
-    reported after the decision (``on_peer_connect``, else accepted)."""
-
-    kind: Literal["peer_connect"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def accepted(self) -> bool: ...
-    @property
-    def reason(self) -> Optional[str]: ...
+    """A subscriber asked to play one of our DIRECT_CONNECTIONS streams."""
+    kind: Final[Literal["peer_connect"]]
+    stream: Final[Optional[NetStream]]
+    peer_id: Final[Optional[str]]
+    name: Final[str]
+    address: Final[str]
+    accepted: Final[bool]
+    reason: Final[Optional[str]]
 
 @final
 class PeerStreamOpened:
-    kind: Literal["peer_stream_opened"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def address(self) -> str: ...
+    """A subscriber was accepted and is being sent the stream."""
+    kind: Final[Literal["peer_stream_opened"]]
+    stream: Final[Optional[NetStream]]
+    peer_id: Final[Optional[str]]
+    name: Final[str]
+    address: Final[str]
 
 @final
 class PeerStreamClosed:
-    kind: Literal["peer_stream_closed"]
-    @property
-    def stream(self) -> Optional[NetStream]: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def reason(self) -> str: ...
+    """A subscriber is gone: rejected, closed by it, or its session
+    ended."""
+    kind: Final[Literal["peer_stream_closed"]]
+    stream: Final[Optional[NetStream]]
+    peer_id: Final[Optional[str]]
+    reason: Final[str]
 
 @final
 class KeepaliveTimers:
-    kind: Literal["keepalive_timers"]
-    @property
-    def server(self) -> float: ...
-    @property
-    def peer(self) -> float: ...
+    """Keepalive periods applied after the server's Set Keepalive Timers
+    (RFC 7425 §5.3.4), in seconds, after clamping."""
+    kind: Final[Literal["keepalive_timers"]]
+    server: Final[float]
+    peer: Final[float]
 
+@final
+class ClientConnected:
+    """A client connected."""
+    kind: Final[Literal["connected"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    address: Final[str]
+    app: Final[str]
+    key: Final[Optional[str]]
+    accepted: Final[bool]
+    reason: Final[Optional[str]]
+
+@final
+class ClientRejected:
+    """A connect was rejected (a bad developer key, or ``on_connect``)."""
+    kind: Final[Literal["rejected"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    reason: Final[str]
+
+@final
+class ClientPeerInfo:
+    """A client sent ``setPeerInfo`` (its candidate addresses)."""
+    kind: Final[Literal["peer_info"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    addresses: Final[List[str]]
+
+@final
+class ClientDisconnected:
+    """A connected client went away."""
+    kind: Final[Literal["disconnected"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    address: Final[str]
+    app: Final[str]
+    names: Final[List[str]]
+
+@final
+class StreamPublished:
+    """A stream was published to the server."""
+    kind: Final[Literal["published"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    name: Final[str]
+    accepted: Final[bool]
+    reason: Final[Optional[str]]
+
+@final
+class StreamUnpublished:
+    """A stream stopped being published."""
+    kind: Final[Literal["unpublished"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    name: Final[str]
+
+@final
+class StreamPlaying:
+    """A client started playing a stream through the server."""
+    kind: Final[Literal["playing"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    name: Final[str]
+    accepted: Final[bool]
+    reason: Final[Optional[str]]
+
+@final
+class StreamRejected:
+    """A publish or play was refused (by the server, or by
+    ``on_publish`` / ``on_play``)."""
+    kind: Final[Literal["stream_rejected"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    name: Final[str]
+    reason: Final[str]
+
+@final
+class ServerAsk:
+    """A hook decided on a request the server parked for it (core's ask
+    mode): ``on_connect``, ``on_publish`` or ``on_play`` ran on the
+    thread that read this event, and its verdict went to the client."""
+    kind: Final[Literal["ask"]]
+    id: Final[int]
+    what: Final[Literal["connect", "publish", "play"]]
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    address: Final[str]
+    app: Final[str]
+    key: Final[Optional[str]]
+    name: Final[Optional[str]]
+    accepted: Final[bool]
+    pending: Final[bool]
+    reason: Final[Optional[str]]
+
+@final
+class ServerAskEnded:
+    """A request the server parked for a hook ended without the hook's
+    verdict: "expired" (nobody read the events within ``hook_timeout``;
+    the request was refused) or "gone" (the client went away)."""
+    kind: Final[Literal["ask_ended"]]
+    id: Final[int]
+    end: Final[Literal["expired", "gone"]]
+
+@final
+class PeerIntroduced:
+    """The server introduced an initiator to a connected peer (RFC 7016
+    §3.5.1.6): a Redirect to the initiator, a Forwarded IHello to the
+    peer."""
+    kind: Final[Literal["introduced"]]
+    initiator: Final[str]
+    peer_id: Final[str]
+    addresses: Final[List[str]]
+
+@final
+class NameRegistered:
+    """A client registered a name (``NetConnection.register_name``)."""
+    kind: Final[Literal["name_registered"]]
+    peer_id: Final[str]
+    name: Final[str]
+
+@final
+class ServerSession:
+    """One client session, as ``Server.sessions()`` lists it."""
+    session: Final[int]
+    peer_id: Final[Optional[str]]
+    address: Final[str]
+    addresses: Final[List[str]]
+    connected: Final[bool]
+    behind_nat: Final[Optional[bool]]
+    app: Final[str]
+    key: Final[Optional[str]]
+    names: Final[List[str]]
+    publishing: Final[List[str]]
+    playing: Final[List[str]]
+    media_in: Final[int]
+
+@final
+class ServerStream:
+    """One stream published to the server, as ``Server.streams()`` lists
+    it."""
+    name: Final[builtins.str]
+    publisher: Final[builtins.int]
+    publisher_id: Final[Optional[builtins.str]]
+    players: Final[builtins.int]
+    messages: Final[builtins.int]
+    bytes: Final[builtins.int]
+    relayed: Final[builtins.int]
+
+# </generated>
 
 @final
 class NetEventIterator(Iterator[_NetEvent]):
@@ -654,220 +750,6 @@ def _connect_outcome(event: NetStatus, uri: str) -> None: ...
 def _is_connect_outcome(code: str) -> bool: ...
 
 # ------------------------------------------------------------------ server --
-
-@final
-class ClientConnected:
-    kind: Literal["connected"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def app(self) -> str: ...
-    @property
-    def key(self) -> Optional[str]: ...
-    @property
-    def accepted(self) -> bool:
-        """Always True: on_connect decides before the client is answered."""
-    @property
-    def reason(self) -> Optional[str]: ...
-
-@final
-class ClientRejected:
-    kind: Literal["rejected"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def reason(self) -> str: ...
-
-@final
-class ClientPeerInfo:
-    kind: Literal["peer_info"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def addresses(self) -> List[str]: ...
-
-@final
-class ClientDisconnected:
-    kind: Literal["disconnected"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def app(self) -> str: ...
-    @property
-    def names(self) -> List[str]: ...
-
-@final
-class StreamPublished:
-    kind: Literal["published"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def accepted(self) -> bool: ...
-    @property
-    def reason(self) -> Optional[str]: ...
-
-@final
-class StreamUnpublished:
-    kind: Literal["unpublished"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def name(self) -> str: ...
-
-@final
-class StreamPlaying:
-    kind: Literal["playing"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def accepted(self) -> bool: ...
-    @property
-    def reason(self) -> Optional[str]: ...
-
-@final
-class StreamRejected:
-    kind: Literal["stream_rejected"]
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-
-@final
-class PeerIntroduced:
-    kind: Literal["introduced"]
-    @property
-    def initiator(self) -> str: ...
-    @property
-    def peer_id(self) -> str: ...
-    @property
-    def addresses(self) -> List[str]: ...
-
-@final
-class NameRegistered:
-    kind: Literal["name_registered"]
-    @property
-    def peer_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-
-@final
-class ServerAsk:
-    """A veto hook decided on a request the server parked for it (before
-    the client was answered); the outcome event follows."""
-
-    kind: Literal["ask"]
-    @property
-    def id(self) -> int: ...
-    @property
-    def what(self) -> Literal["connect", "publish", "play"]: ...
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def app(self) -> str: ...
-    @property
-    def key(self) -> Optional[str]:
-        """The developer key (connect)."""
-    @property
-    def name(self) -> Optional[str]:
-        """The stream name (publish, play)."""
-    @property
-    def accepted(self) -> bool:
-        """The hook accepted, and the verdict reached the client."""
-    @property
-    def pending(self) -> bool:
-        """An async hook: its verdict goes to the client when its task is done."""
-    @property
-    def reason(self) -> Optional[str]:
-        """Why it was refused, or why the verdict did not apply."""
-
-@final
-class ServerAskEnded:
-    """A parked request ended without its hook's verdict."""
-
-    kind: Literal["ask_ended"]
-    @property
-    def id(self) -> int: ...
-    @property
-    def end(self) -> Literal["expired", "gone"]: ...
-
-
-@final
-class ServerSession:
-    """One client session (``Server.sessions()``)."""
-
-    @property
-    def session(self) -> int: ...
-    @property
-    def peer_id(self) -> Optional[str]: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def addresses(self) -> List[str]: ...
-    @property
-    def connected(self) -> bool: ...
-    @property
-    def behind_nat(self) -> Optional[bool]: ...
-    @property
-    def app(self) -> str: ...
-    @property
-    def key(self) -> Optional[str]: ...
-    @property
-    def names(self) -> List[str]: ...
-    @property
-    def publishing(self) -> List[str]: ...
-    @property
-    def playing(self) -> List[str]: ...
-    @property
-    def media_in(self) -> int: ...
-
-@final
-class ServerStream:
-    """One stream published through the server (``Server.streams()``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def publisher(self) -> int: ...
-    @property
-    def publisher_id(self) -> Optional[str]: ...
-    @property
-    def players(self) -> int: ...
-    @property
-    def messages(self) -> int: ...
-    @property
-    def bytes(self) -> builtins.int: ...
-    @property
-    def relayed(self) -> int: ...
 
 @final
 class ServerEventIterator(Iterator[_ServerEvent]):
