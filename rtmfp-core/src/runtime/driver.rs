@@ -111,6 +111,9 @@ pub(crate) struct Driver {
     recv_coalesce: Duration,
     /// When a datagram last woke the sleeping loop.
     last_datagram_wakeup: Option<Instant>,
+    /// Datagrams arrive densely: the loop naps instead of waiting in
+    /// `poll` (see [`Driver::nap_if_dense`]).
+    dense: bool,
     /// The TURN relay every datagram goes through, if configured.
     relay: Option<Relay>,
 }
@@ -199,6 +202,7 @@ impl Driver {
             grouper: Grouper::default(),
             recv_coalesce: parts.recv_coalesce,
             last_datagram_wakeup: None,
+            dense: false,
             relay: None,
         };
         if let Some((config, ready)) = parts.turn {
@@ -225,17 +229,21 @@ impl Driver {
         let mut last_timer_now = None;
         loop {
             let timeout = self.next_wait(last_timer_now);
+            let napped = self.nap_if_dense(timeout);
+            let timeout = if napped {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     self.stats.recv_errors.other += 1;
                     std::thread::sleep(RETRY_DELAY);
                 }
             }
-            if !self.recv_coalesce.is_zero()
-                && timeout != Some(Duration::ZERO)
-                && events.iter().any(|e| e.token() != WAKER && e.is_readable())
-            {
-                self.coalesce_after_wakeup();
+            if napped || (!self.recv_coalesce.is_zero() && timeout != Some(Duration::ZERO)) {
+                let datagrams = events.iter().any(|e| e.token() != WAKER && e.is_readable());
+                self.note_density(napped, datagrams);
             }
             self.now = Instant::now();
             self.stats.loop_iterations += 1;
@@ -315,21 +323,43 @@ impl Driver {
         }
     }
 
-    /// Woken from sleep by a datagram.  If the previous such wake-up was
-    /// less than the coalescing delay ago (datagrams arrive densely, one
-    /// wake-up each), let the ones right behind this one arrive and take
-    /// them all in one batch.  Sparse datagrams are read at once: the
-    /// delay is only paid where it saves wake-ups.
-    fn coalesce_after_wakeup(&mut self) {
-        let now = Instant::now();
-        let dense = self
-            .last_datagram_wakeup
-            .is_some_and(|t| now.saturating_duration_since(t) < self.recv_coalesce);
-        if dense {
-            self.stats.coalesced_wakeups += 1;
-            std::thread::sleep(self.recv_coalesce);
+    /// Receive coalescing, like a network card's interrupt moderation.
+    /// While datagrams arrive densely (a datagram woke the sleeping loop
+    /// less than the coalescing delay after the previous one, or the last
+    /// nap found some), the loop does not wait in `poll`, where each
+    /// datagram would wake it: it naps for the delay (or until its next
+    /// timer, if sooner), then takes everything that arrived in one
+    /// batch.  One context switch per batch instead of one per datagram.
+    /// Returns whether it napped.
+    fn nap_if_dense(&mut self, timeout: Option<Duration>) -> bool {
+        if !self.dense || self.recv_coalesce.is_zero() || timeout == Some(Duration::ZERO) {
+            return false;
         }
-        self.last_datagram_wakeup = Some(now);
+        let nap = timeout.map_or(self.recv_coalesce, |t| t.min(self.recv_coalesce));
+        self.stats.coalesced_wakeups += 1;
+        std::thread::sleep(nap);
+        true
+    }
+
+    /// Updates whether datagrams arrive densely, after a `poll` that
+    /// slept (`napped`: after a nap) and found `datagrams` or not.  A nap
+    /// that found none ends the dense run: the loop waits in `poll` again,
+    /// so sparse datagrams are read at once.
+    fn note_density(&mut self, napped: bool, datagrams: bool) {
+        if napped {
+            self.dense = datagrams;
+            if !datagrams {
+                self.last_datagram_wakeup = None;
+            }
+            return;
+        }
+        if datagrams {
+            let now = Instant::now();
+            self.dense = self
+                .last_datagram_wakeup
+                .is_some_and(|t| now.saturating_duration_since(t) < self.recv_coalesce);
+            self.last_datagram_wakeup = Some(now);
+        }
     }
 
     /// How long to block in `poll`.

@@ -145,14 +145,16 @@ pub struct RuntimeConfig {
     /// Receive coalescing, like a network card's interrupt moderation.
     /// Each wake-up of the sleeping I/O thread costs a context switch, and
     /// a server holding a crowd of idle clients wakes once per keepalive.
-    /// With a delay set, a datagram that wakes the thread less than the
-    /// delay after the previous such wake-up (datagrams are arriving
-    /// densely) waits the delay before it is read, so that those right
-    /// behind it are read and answered in the same batch.  Datagrams and
-    /// timers then wait up to this much longer; sparse datagrams, and a
-    /// busy loop (one that did not sleep), never wait.  Default zero
-    /// (off), or `RTMFP_RECV_COALESCE_US` microseconds from the
-    /// environment (at most 10 ms).
+    /// With a delay set, once datagrams arrive densely (one wakes the
+    /// thread less than the delay after the previous one), the thread
+    /// stops waiting for each: it naps for the delay, or until its next
+    /// timer if that is sooner, and reads and answers everything that
+    /// arrived in one batch, for as long as each nap finds datagrams.
+    /// Datagrams and calls from other threads then wait up to this much
+    /// longer; timers do not; sparse datagrams, and a busy loop (one that
+    /// did not sleep), never wait.  Default zero (off), or
+    /// `RTMFP_RECV_COALESCE_US` microseconds from the environment (at most
+    /// 10 ms).
     pub recv_coalesce: Duration,
 }
 
