@@ -93,6 +93,7 @@ pub(crate) struct Driver {
     route: HashMap<SocketAddr, usize>,
     queued: usize,
     send_limit: usize,
+    /// Datagram buffers to reuse (see [`Driver::recycle`]).
     pool: Vec<Vec<u8>>,
     recv_buf: Vec<u8>,
     recv_slots: Vec<Received>,
@@ -670,8 +671,12 @@ impl Driver {
         }
     }
 
+    /// Keeps a sent datagram's buffer for the next one.  The pool holds
+    /// as many as the send queue can (the most a transmit round takes
+    /// before it is flushed), so that a round of fan-out, hundreds of
+    /// datagrams, does not allocate and free them all again each time.
     fn recycle(&mut self, buf: Vec<u8>) {
-        if self.pool.len() < 256 {
+        if self.pool.len() < self.send_limit {
             self.pool.push(buf);
         }
     }
