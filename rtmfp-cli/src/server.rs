@@ -15,7 +15,7 @@ use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{DropReason, SessionHandle};
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
 use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
-use rtmfp_core::runtime::{RuntimeConfig, MAX_RECV_COALESCE};
+use rtmfp_core::runtime::{default_server_recv_coalesce, RuntimeConfig, MAX_RECV_COALESCE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,8 +85,8 @@ pub struct ServerArgs {
     /// Receive coalescing in microseconds (at most 10000): when datagrams
     /// wake the server densely, one wake-up waits this long and reads
     /// them all, so a crowd of idle clients costs fewer context switches;
-    /// their datagrams wait up to this much longer.  Default 0 (off), or
-    /// RTMFP_RECV_COALESCE_US.
+    /// their datagrams wait up to this much longer.  0 turns it off.
+    /// Default 1000 (1 ms), or RTMFP_RECV_COALESCE_US.
     #[arg(long, value_name = "MICROS")]
     pub recv_coalesce: Option<u64>,
     /// Run the check service for `rtmfp check` on ADDR (IP:PORT, not the
@@ -361,9 +361,10 @@ pub fn run(args: ServerArgs) -> Result<()> {
         runtime.endpoint.flow_limits.max_recv_flows = n;
     }
     runtime.turn = args.turn.config()?;
-    if let Some(us) = args.recv_coalesce {
-        runtime.recv_coalesce = Duration::from_micros(us).min(MAX_RECV_COALESCE);
-    }
+    runtime.recv_coalesce = match args.recv_coalesce {
+        Some(us) => Duration::from_micros(us).min(MAX_RECV_COALESCE),
+        None => default_server_recv_coalesce(),
+    };
     let listen_failed = |e: std::io::Error| {
         let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
         fail(format!("cannot listen on {}: {e}", addrs.join(", ")))

@@ -174,6 +174,24 @@ pub fn default_recv_coalesce() -> Duration {
     parse_recv_coalesce(std::env::var(RECV_COALESCE_ENV).ok().as_deref())
 }
 
+/// A server's receive coalescing when neither its options nor
+/// `RTMFP_RECV_COALESCE_US` say: 1 ms.  A server holding a crowd is woken
+/// by thousands of keepalives a second; batching them costs its clients
+/// at most a millisecond per exchange while datagrams are dense, and
+/// nothing while they are sparse.  (Clients and peers keep zero: a
+/// client's datagrams are rarely dense, and a bulk receiver's acks
+/// should not wait.)
+pub const SERVER_RECV_COALESCE: Duration = Duration::from_millis(1);
+
+/// A server's default receive coalescing: `RTMFP_RECV_COALESCE_US` if set
+/// (clamped to [`MAX_RECV_COALESCE`]), else [`SERVER_RECV_COALESCE`].
+pub fn default_server_recv_coalesce() -> Duration {
+    match std::env::var(RECV_COALESCE_ENV) {
+        Ok(text) => parse_recv_coalesce(Some(&text)),
+        Err(_) => SERVER_RECV_COALESCE,
+    }
+}
+
 /// A receive coalescing delay from its text in microseconds: clamped to
 /// [`MAX_RECV_COALESCE`]; zero (off) when absent or not a number.
 pub fn parse_recv_coalesce(text: Option<&str>) -> Duration {

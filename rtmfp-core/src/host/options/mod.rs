@@ -29,13 +29,16 @@ use crate::flash::client::ClientConfig;
 use crate::flash::NetConnectionConfig;
 use crate::host::{ErrorKind, Failure};
 use crate::rendezvous::{Asks, ServerConfig};
-use crate::runtime::{RuntimeConfig, DEFAULT_EVENT_QUEUE_LIMIT};
+use crate::runtime::{
+    default_recv_coalesce, default_server_recv_coalesce, RuntimeConfig, DEFAULT_EVENT_QUEUE_LIMIT,
+};
 use crate::turn::{TurnConfig, TurnUri};
 use check::Checked;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A value as an adapter gives it, before its row's check.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +147,8 @@ pub struct Configs {
     pub endpoint: EndpointConfig,
     /// The runtime's event queue limit.
     pub event_queue_limit: usize,
+    /// The runtime's receive coalescing (a server's default differs).
+    pub recv_coalesce: Duration,
     /// The TURN relay.
     pub turn: TurnSpec,
     /// A NetConnection's Flash client.
@@ -285,6 +290,11 @@ impl Options {
             flash,
             endpoint: EndpointConfig::default(),
             event_queue_limit: DEFAULT_EVENT_QUEUE_LIMIT,
+            recv_coalesce: if object == Object::Server {
+                default_server_recv_coalesce()
+            } else {
+                default_recv_coalesce()
+            },
             turn: TurnSpec::default(),
             client: ClientConfig::default(),
             server: ServerConfig::default(),
@@ -363,6 +373,7 @@ impl Options {
         let mut rc = RuntimeConfig::new(bind, crypto);
         rc.endpoint = configs.endpoint;
         rc.event_queue_limit = configs.event_queue_limit;
+        rc.recv_coalesce = configs.recv_coalesce;
         rc.turn = self.turn()?;
         Ok(rc)
     }

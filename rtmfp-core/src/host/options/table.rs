@@ -8,6 +8,7 @@ use super::Configs;
 use crate::crypto::flash::keying::Policy;
 use crate::flash::client::PeerConnectMode;
 use crate::rendezvous::{KeySet, LIMIT_MAX, LIMIT_MIN};
+use crate::runtime::MAX_RECV_COALESCE;
 
 /// Which objects take an option (a set of [`Object`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ impl Objects {
     pub const SERVER: Objects = Objects(4);
     /// Every object: the runtime's and the identity's options.
     pub const ALL: Objects = Objects(7);
+    /// Endpoints and servers: the objects whose runtime an adapter
+    /// configures (a NetConnection configures its own).
+    pub const ENDPOINT_AND_SERVER: Objects = Objects(5);
 
     /// Whether `object` takes the option.
     pub fn has(self, object: Object) -> bool {
@@ -279,6 +283,15 @@ pub static ROWS: &[Row] = &[
         objects: Objects::ALL,
         doc: "most events waiting unread; then datagrams wait until events are read",
         apply: |c, t| t.event_queue_limit = c.count(),
+    },
+    Row {
+        name: "recv_coalesce",
+        kind: duration(Zero::Allowed),
+        default: "0 (off); a server's 1 ms; RTMFP_RECV_COALESCE_US if set",
+        objects: Objects::ENDPOINT_AND_SERVER,
+        doc: "while datagrams arrive densely, read them in batches this far apart \
+              (at most 10 ms; 0: one wake-up per datagram)",
+        apply: |c, t| t.recv_coalesce = c.duration().min(MAX_RECV_COALESCE),
     },
     Row {
         name: "turn",

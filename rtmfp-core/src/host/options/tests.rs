@@ -446,3 +446,34 @@ fn every_documented_default_is_the_default() {
     }
     assert!(checked >= 20, "only {checked} defaults read");
 }
+
+#[test]
+fn receive_coalescing_is_a_servers_millisecond_unless_set() {
+    use crate::runtime::{RECV_COALESCE_ENV, SERVER_RECV_COALESCE};
+    if std::env::var(RECV_COALESCE_ENV).is_ok() {
+        return; // the environment chose for every runtime
+    }
+    let none = Options::new();
+    assert_eq!(none.configs(Object::Endpoint).recv_coalesce, Duration::ZERO);
+    assert_eq!(
+        none.configs(Object::Server).recv_coalesce,
+        SERVER_RECV_COALESCE
+    );
+    let mut set = Options::new();
+    set.set("recv_coalesce", OptionValue::Millis(0.5)).unwrap();
+    for object in [Object::Endpoint, Object::Server] {
+        assert_eq!(
+            set.configs(object).recv_coalesce,
+            Duration::from_micros(500)
+        );
+    }
+    set.set("recv_coalesce", OptionValue::Seconds(0.0)).unwrap();
+    assert_eq!(set.configs(Object::Server).recv_coalesce, Duration::ZERO);
+    // Longer than the most is the most, as from the environment.
+    set.set("recv_coalesce", OptionValue::Millis(50.0)).unwrap();
+    assert_eq!(
+        set.configs(Object::Server).recv_coalesce,
+        crate::runtime::MAX_RECV_COALESCE
+    );
+    assert!(set.set("recv_coalesce", OptionValue::Millis(-1.0)).is_err());
+}
