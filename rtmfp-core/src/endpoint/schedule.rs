@@ -194,11 +194,11 @@ impl Schedule {
 
     /// Rebuilds the heap from the live entries when stale ones outnumber
     /// `sessions` (the live ones are at most one per session).
-    pub fn compact(&mut self, sessions: usize, mut live: impl FnMut(u32, Instant) -> bool) {
+    pub fn compact(&mut self, sessions: usize, live: impl FnMut(u32, Instant) -> bool) {
         if self.timers.count() <= 2 * sessions + 1024 {
             return;
         }
-        self.timers.retain(|id, t| live(id, t));
+        self.timers.retain(live);
     }
 
     /// The next sender: among the ready sessions of the highest rank, the
