@@ -1400,6 +1400,23 @@ int rtmfp_config_set_max_names_per_client(struct rtmfp_config *cfg, size_t max);
 int rtmfp_config_set_max_flows_per_session(struct rtmfp_config *cfg, size_t max);
 
 /**
+ * Set receive coalescing, in microseconds: while datagrams arrive
+ * densely (each less than this after the one before), the I/O thread
+ * naps this long and reads them in one batch instead of waking for each,
+ * as a network card's interrupt moderation. Sparse datagrams never wait;
+ * while datagrams are dense, each may wait up to this much longer.
+ * Longer than 10000 (10 ms) is 10000; 0 wakes once per datagram. Default
+ * 0 for an endpoint, 1000 (1 ms) for a server (rtmfp_server_start()), or
+ * for both the environment variable RTMFP_RECV_COALESCE_US if set. Used
+ * by rtmfp_endpoint_new() and rtmfp_server_start().
+ *
+ * Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER or RTMFP_ERR_INVALID_HANDLE.
+ *
+ * Thread safety: safe from any thread.
+ */
+int rtmfp_config_set_recv_coalesce_us(struct rtmfp_config *cfg, uint32_t micros);
+
+/**
  * Start an endpoint: bind its UDP sockets, make its identity (a Flash
  * certificate per rtmfp_config_set_role(); Diffie-Hellman keys for a
  * client), and start its I/O thread. `cfg` is copied; it may be freed
@@ -2599,7 +2616,9 @@ int rtmfp_netstream_close(struct rtmfp_netstream *ns);
  * policies, timeouts, datagram size, flow buffers, the per-client limits
  * (rtmfp_config_set_max_streams_per_client(),
  * rtmfp_config_set_max_names_per_client(),
- * rtmfp_config_set_max_flows_per_session()); its role is ignored.
+ * rtmfp_config_set_max_flows_per_session()) and receive coalescing
+ * (rtmfp_config_set_recv_coalesce_us(): 1 ms unless set); its role is
+ * ignored.
  * `cfg` and the keys are copied.
  *
  * Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for more

@@ -368,6 +368,8 @@ export interface NativeIoStats {
   sendErrors: number
   icmpErrors: number
   loopIterations: number
+  /** Naps while datagrams were dense (the `recvCoalesce` option). */
+  coalescedWakeups: number
   commands: number
   events: number
   eventBackpressure: number

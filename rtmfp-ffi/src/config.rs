@@ -590,6 +590,25 @@ pub extern "C" fn rtmfp_config_set_max_flows_per_session(
     with_config(cfg, |c| set(c, "max_flows_per_session", count(max)))
 }
 
+/// Set receive coalescing, in microseconds: while datagrams arrive
+/// densely (each less than this after the one before), the I/O thread
+/// naps this long and reads them in one batch instead of waking for each,
+/// as a network card's interrupt moderation. Sparse datagrams never wait;
+/// while datagrams are dense, each may wait up to this much longer.
+/// Longer than 10000 (10 ms) is 10000; 0 wakes once per datagram. Default
+/// 0 for an endpoint, 1000 (1 ms) for a server (rtmfp_server_start()), or
+/// for both the environment variable RTMFP_RECV_COALESCE_US if set. Used
+/// by rtmfp_endpoint_new() and rtmfp_server_start().
+///
+/// Returns RTMFP_OK; RTMFP_ERR_NULL_POINTER or RTMFP_ERR_INVALID_HANDLE.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn rtmfp_config_set_recv_coalesce_us(cfg: *mut rtmfp_config, micros: u32) -> c_int {
+    let ms = OptionValue::Millis(f64::from(micros) / 1000.0);
+    with_config(cfg, |c| set(c, "recv_coalesce", ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +764,42 @@ mod tests {
         assert_eq!(rtmfp_config_set_role(cfg, 0), RTMFP_OK);
         assert!(!snapshot(cfg).unwrap().configs(Object::Endpoint).server_role);
         assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
+    }
+
+    #[test]
+    fn receive_coalescing_lands_in_the_runtime_config() {
+        use rtmfp_core::runtime::{RECV_COALESCE_ENV, SERVER_RECV_COALESCE};
+        let runtime = |cfg, object| {
+            let data = snapshot(cfg).unwrap();
+            let profile = Arc::new(data.identity(Object::Server).unwrap());
+            data.runtime_config(object, profile).unwrap().recv_coalesce
+        };
+        let cfg = new_config();
+        if std::env::var_os(RECV_COALESCE_ENV).is_none() {
+            assert_eq!(runtime(cfg, Object::Server), SERVER_RECV_COALESCE);
+            assert_eq!(runtime(cfg, Object::Endpoint), Duration::ZERO);
+        }
+        for (us, want) in [
+            (1500, 1500),
+            (333, 333),
+            (0, 0),
+            (10_000, 10_000),
+            (u32::MAX, 10_000),
+        ] {
+            assert_eq!(rtmfp_config_set_recv_coalesce_us(cfg, us), RTMFP_OK);
+            for object in [Object::Endpoint, Object::Server] {
+                assert_eq!(runtime(cfg, object), Duration::from_micros(want), "{us} us");
+            }
+        }
+        assert_eq!(
+            rtmfp_config_set_recv_coalesce_us(null_mut(), 1000),
+            RTMFP_ERR_NULL_POINTER
+        );
+        assert_eq!(rtmfp_config_free(cfg), RTMFP_OK);
+        assert_eq!(
+            rtmfp_config_set_recv_coalesce_us(cfg, 1000),
+            RTMFP_ERR_INVALID_HANDLE
+        );
     }
 
     #[test]

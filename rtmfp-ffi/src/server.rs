@@ -219,7 +219,9 @@ fn server(srv: *const rtmfp_server) -> Result<Arc<SrvObj>, Error> {
 /// policies, timeouts, datagram size, flow buffers, the per-client limits
 /// (rtmfp_config_set_max_streams_per_client(),
 /// rtmfp_config_set_max_names_per_client(),
-/// rtmfp_config_set_max_flows_per_session()); its role is ignored.
+/// rtmfp_config_set_max_flows_per_session()) and receive coalescing
+/// (rtmfp_config_set_recv_coalesce_us(): 1 ms unless set); its role is
+/// ignored.
 /// `cfg` and the keys are copied.
 ///
 /// Returns RTMFP_OK with `*out` set; RTMFP_ERR_INVALID_ARGUMENT for more

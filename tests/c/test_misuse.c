@@ -92,6 +92,7 @@ static void test_config_misuse(void) {
     CHECK_ERR(rtmfp_config_set_max_datagram_size(NULL, 1200), RTMFP_ERR_NULL_POINTER);
     CHECK_ERR(rtmfp_config_set_flow_buffers(NULL, 4096, 4096), RTMFP_ERR_NULL_POINTER);
     CHECK_ERR(rtmfp_config_set_event_queue_limit(NULL, 100), RTMFP_ERR_NULL_POINTER);
+    CHECK_ERR(rtmfp_config_set_recv_coalesce_us(NULL, 1000), RTMFP_ERR_NULL_POINTER);
 
     CHECK_RC(rtmfp_config_new(&cfg), RTMFP_OK);
 
@@ -135,6 +136,10 @@ static void test_config_misuse(void) {
     CHECK_ERR(rtmfp_config_set_flow_buffers(cfg, 0, 4096), RTMFP_ERR_INVALID_ARGUMENT);
     CHECK_ERR(rtmfp_config_set_flow_buffers(cfg, 4096, SIZE_MAX), RTMFP_ERR_INVALID_ARGUMENT);
     CHECK_ERR(rtmfp_config_set_event_queue_limit(cfg, 0), RTMFP_ERR_INVALID_ARGUMENT);
+    /* Receive coalescing takes any delay: 0 is off, past 10 ms is 10 ms. */
+    CHECK_RC(rtmfp_config_set_recv_coalesce_us(cfg, 0), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_recv_coalesce_us(cfg, UINT32_MAX), RTMFP_OK);
+    CHECK_RC(rtmfp_config_set_recv_coalesce_us(cfg, 2000), RTMFP_OK);
 
     /* A failed call leaves a message; a successful one clears it. */
     CHECK_RC(rtmfp_config_set_role(cfg, RTMFP_ROLE_SERVER), RTMFP_OK);

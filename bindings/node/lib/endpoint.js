@@ -28,6 +28,9 @@ class Endpoint extends CoreEmitter {
    *   credentials or does not answer throws (code ERR_RTMFP_IO);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: RFC 7016's
    *   defaults are 95 s, 60 s and 10 s;
+   * - `recvCoalesce`: while datagrams arrive densely, the I/O thread naps
+   *   this long and reads them in one batch (0 to 10; default 0, or
+   *   RTMFP_RECV_COALESCE_US microseconds); sparse datagrams never wait;
    * - `dhGroups`, `hmacPolicy`, `sseqPolicy`,
    *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
    *   `maxFlowsPerSession`, `eventQueueLimit`: as in core's table of

@@ -195,6 +195,12 @@ export interface EndpointOptions extends TransportOptions {
   keyLog?: string
   /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
   turn?: string
+  /**
+   * Receive coalescing, ms (0 to 10; more is 10): while datagrams arrive densely the I/O thread naps
+   * this long and reads them in one batch (stats().io.coalescedWakeups); sparse ones never wait.
+   * Default 0, or $RTMFP_RECV_COALESCE_US microseconds.
+   */
+  recvCoalesce?: number
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }
@@ -644,6 +650,8 @@ export interface ServerOptions extends TransportOptions {
   maxNamesPerClient?: number
   /** Most receiving flows one session keeps (1 to 65535, default 512): a further flow's data is dropped. */
   maxFlowsPerSession?: number
+  /** Receive coalescing, ms (0 to 10), as Endpoint's; default 1, or $RTMFP_RECV_COALESCE_US microseconds. */
+  recvCoalesce?: number
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
   /** Decides on connects before the client is answered (see Server.onConnect). */

@@ -76,6 +76,8 @@ class Server extends CoreEmitter {
    *   peers see the relayed address.  A relay that refuses the
    *   credentials or does not answer throws (code ERR_RTMFP_IO);
    * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
+   * - `recvCoalesce`: as Endpoint's, but default 1 (a crowd's keepalives
+   *   read in batches);
    * - `cluster`: "redis://HOST:PORT[/DB]": the server is a node of a
    *   rendezvous cluster sharing peers, names and streams through Redis
    *   (docs/cluster.md); Redis unreachable throws (code ERR_IO);

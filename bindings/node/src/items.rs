@@ -121,6 +121,8 @@ pub struct NativeIoStats {
     pub send_errors: f64,
     pub icmp_errors: f64,
     pub loop_iterations: f64,
+    /// Naps while datagrams were dense (the `recvCoalesce` option).
+    pub coalesced_wakeups: f64,
     pub commands: f64,
     pub events: f64,
     pub event_backpressure: f64,
@@ -229,6 +231,7 @@ fn stats(s: &RuntimeStats) -> NativeStats {
             send_errors: num(io.send_errors.total()),
             icmp_errors: num(io.icmp_errors.total()),
             loop_iterations: num(io.loop_iterations),
+            coalesced_wakeups: num(io.coalesced_wakeups),
             commands: num(io.commands),
             events: num(io.events),
             event_backpressure: num(io.event_backpressure),

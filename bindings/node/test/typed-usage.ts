@@ -28,7 +28,7 @@ import type { NativeItem } from '../index'
 
 export async function chat(peerId: string, address: string): Promise<void> {
   const v: string = version()
-  const ep = new Endpoint({ bind: '127.0.0.1:0', openTimeout: 5_000 })
+  const ep = new Endpoint({ bind: '127.0.0.1:0', openTimeout: 5_000, recvCoalesce: 0.5 })
   const server = new Endpoint({ bind: [{ address: '127.0.0.1', port: 0 }], server: true, hostname: v }).ref()
   const id: string = ep.peerId
   const addr: string = ep.address
@@ -75,7 +75,7 @@ export async function chat(peerId: string, address: string): Promise<void> {
 
   const stats: Stats = await ep.stats()
   const sstats: SessionStats | null = await session.stats()
-  console.log(stats.sessions, stats.io.recvDatagrams, stats.drops['bad_checksum'], sstats?.srtt)
+  console.log(stats.sessions, stats.io.recvDatagrams, stats.io.coalescedWakeups, stats.drops['bad_checksum'], sstats?.srtt)
   await viaUri.close({ abrupt: true })
   await session.close()
   const clean: boolean = await ep.close({ timeout: 500 })
@@ -107,7 +107,7 @@ export async function flash(): Promise<void> {
   server.onPublish = async (r) => r.name !== 'secret' && r.streamId > 0
   server.onPlay = null
   server.on('askEnd', (e) => console.log(e.id, e.end))
-  const hooked = new Server({ bind: 0, hookTimeout: 5000, onPlay: (r) => r.app === 'live' })
+  const hooked = new Server({ bind: 0, hookTimeout: 5000, recvCoalesce: 2, onPlay: (r) => r.app === 'live' })
   void hooked
   server.on('disconnect', (c) => console.log(c.mediaIn))
   server.on('introduce', ({ initiator, peerId, addresses }) => console.log(initiator, peerId, addresses))

@@ -72,6 +72,7 @@ impl Endpoint {
         keepalive_interval = None,
         key_log = None,
         turn = None,
+        recv_coalesce = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -84,6 +85,7 @@ impl Endpoint {
         keepalive_interval: Option<f64>,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
+        recv_coalesce: Option<f64>,
     ) -> PyResult<Self> {
         use OptionValue::{Bool, Path, Seconds, Text};
         let options = convert::options(
@@ -97,6 +99,7 @@ impl Endpoint {
                 ("keepalive_interval", keepalive_interval.map(Seconds)),
                 ("key_log", key_log.map(Path)),
                 ("turn", turn.map(Text)),
+                ("recv_coalesce", recv_coalesce.map(Seconds)),
             ],
         )?;
         // Static Diffie-Hellman keys and the TURN relay's name take a
@@ -306,6 +309,7 @@ impl Endpoint {
         i.set_item("send_errors", io.send_errors.total())?;
         i.set_item("icmp_errors", io.icmp_errors.total())?;
         i.set_item("loop_iterations", io.loop_iterations)?;
+        i.set_item("coalesced_wakeups", io.coalesced_wakeups)?;
         i.set_item("commands", io.commands)?;
         i.set_item("events", io.events)?;
         i.set_item("event_backpressure", io.event_backpressure)?;

@@ -411,6 +411,7 @@ impl Server {
         max_names_per_client = None,
         max_flows_per_session = None,
         hook_timeout = 10.0,
+        recv_coalesce = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -430,6 +431,7 @@ impl Server {
         max_names_per_client: Option<i64>,
         max_flows_per_session: Option<i64>,
         hook_timeout: f64,
+        recv_coalesce: Option<f64>,
     ) -> PyResult<Self> {
         let hooks = PyHooks {
             on_connect,
@@ -478,6 +480,7 @@ impl Server {
                 ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
                 ("ask_play", Some(Bool(hooks.on_play.is_some()))),
                 ("hook_timeout", Some(Seconds(hook_timeout))),
+                ("recv_coalesce", recv_coalesce.map(Seconds)),
             ],
         )?;
         let hook_timeout = options.asks().deadline;

@@ -167,9 +167,11 @@ def main() -> None:
         received, _ = blocking(a, b)
         assert received == [b"bytes", b"bytearray", b"memoryview"]
         assert errors(a) == ["InvalidArgument", "SessionError"]
-    with rtmfp.Endpoint("127.0.0.1:0") as a, rtmfp.Endpoint("127.0.0.1:0") as b:
+    with rtmfp.Endpoint("127.0.0.1:0", recv_coalesce=0.001) as a, rtmfp.Endpoint(
+        "127.0.0.1:0"
+    ) as b:
         assert asyncio.run(with_asyncio(a, b)) == [b"async"]
-    with rtmfp.Server("127.0.0.1:0", keys=["KEY"]) as server:
+    with rtmfp.Server("127.0.0.1:0", keys=["KEY"], recv_coalesce=0.0) as server:
         sent, log = flash(server)
         assert sent == 2 and any("Play.Start" in line for line in log)
         assert len(asyncio.run(flash_async(server))) == 64

@@ -283,7 +283,7 @@ class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
 
     ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
     open_timeout=None, idle_timeout=None, keepalive_interval=None,
-    key_log=None, turn=None)``
+    key_log=None, turn=None, recv_coalesce=None)``
 
     - ``bind``: address(es) to bind, ``"ip:port"`` or ``(host, port)``;
       port 0 picks a free port (see ``address``).
@@ -300,6 +300,11 @@ class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
       through this TURN relay (RFC 8656), as Flash Player's
       RTMFPTURNProxy did; peers see the relayed address.  A relay that
       refuses the credentials or does not answer raises ``OSError``.
+    - ``recv_coalesce``: seconds; while datagrams arrive densely, the I/O
+      thread naps this long and reads them in one batch instead of
+      waking for each (sparse datagrams never wait).  0 is off, at most
+      0.01 (longer is 0.01); default 0, or ``RTMFP_RECV_COALESCE_US``
+      microseconds if set.  Negative raises ``rtmfp.InvalidArgument``.
     - ``cluster``: ``"redis://HOST:PORT[/DB]"`` makes the server a node of
       a rendezvous cluster sharing peers, names and streams through Redis
       (see docs/cluster.md); OSError "Redis is unreachable" if it does
@@ -544,7 +549,7 @@ class Server(_rtmfp.Server, _EventSource[ServerEvent]):
     on_publish=None, on_play=None, on_disconnect=None,
     keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None, cluster=None,
     max_streams_per_client=None, max_names_per_client=None,
-    max_flows_per_session=None, hook_timeout=10.0)``
+    max_flows_per_session=None, hook_timeout=10.0, recv_coalesce=None)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
@@ -566,6 +571,11 @@ class Server(_rtmfp.Server, _EventSource[ServerEvent]):
       cannot pass.  A further ``createStream`` or ``registerName`` gets
       ``_error`` ("NetConnection.Call.Failed"); a further flow's data is
       dropped.  Each 1 to 65535, else ``rtmfp.InvalidArgument``.
+    - ``recv_coalesce``: seconds; while datagrams arrive densely (a crowd
+      of clients' keepalives), the I/O thread naps this long and reads
+      them in one batch instead of waking for each; sparse datagrams
+      never wait.  Default 0.001 (``RTMFP_RECV_COALESCE_US`` microseconds
+      if set); 0 wakes once per datagram; at most 0.01.
 
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):

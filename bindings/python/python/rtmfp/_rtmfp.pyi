@@ -340,6 +340,7 @@ class Endpoint(_EventStream[_Event, EventIterator]):
         keepalive_interval: Optional[float] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
+        recv_coalesce: Optional[float] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str:
@@ -785,6 +786,7 @@ class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
         max_names_per_client: Optional[int] = None,
         max_flows_per_session: Optional[int] = None,
         hook_timeout: float = 10.0,
+        recv_coalesce: Optional[float] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
