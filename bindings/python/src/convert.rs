@@ -298,6 +298,11 @@ pub(crate) fn options<'a>(
     Ok(options)
 }
 
+/// `list[int]` (Diffie-Hellman groups) as an option value.
+pub(crate) fn ints(list: Option<Vec<i64>>) -> Option<OptionValue> {
+    list.map(|l| OptionValue::List(l.into_iter().map(|n| OptionValue::Int(n.into())).collect()))
+}
+
 /// Addresses to bind, resolved (GIL released), as an option value.
 pub(crate) fn bind_value(py: Python<'_>, bind: Option<AddrList>) -> PyResult<Option<OptionValue>> {
     Ok(match bind {
