@@ -386,6 +386,9 @@ class Endpoint(_EventStream[_Event, EventIterator]):
         """Counters: sessions, datagrams, bytes, drops, and ``"io"``."""
 
 def _open_error(event: SessionOpenFailed, what: str) -> Error: ...
+def _option_names(object: str) -> List[str]:
+    """The host options (core's table) that "endpoint", "netconnection" or
+    "server" takes."""
 
 # -------------------------------------------------------------- Flash layer --
 
