@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
-from typing import Dict, List, Literal, Optional
+from typing import Any, Callable, Dict, List, Literal, Optional
 
 import pytest
 
@@ -41,23 +41,37 @@ EXPRESSED: Dict[str, Dict[str, Optional[str]]] = {
 
 
 def runtime_keywords(cls: type) -> List[str]:
+    return runtime_keywords_of(cls)
+
+
+def runtime_keywords_of(callable: Callable[..., Any]) -> List[str]:
     return [
         p.name
-        for p in inspect.signature(cls).parameters.values()
+        for p in inspect.signature(callable).parameters.values()
         if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
 
 
-def stub_keywords(cls_name: str) -> List[str]:
+def stubs() -> ast.Module:
     with open(INSTALLED_STUBS, encoding="utf-8") as f:
-        tree = ast.parse(f.read())
-    for node in tree.body:
+        return ast.parse(f.read())
+
+
+def stub_keywords(cls_name: str) -> List[str]:
+    for node in stubs().body:
         if isinstance(node, ast.ClassDef) and node.name == cls_name:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
                     a = item.args
                     return [x.arg for x in a.args[1:] + a.kwonlyargs]
     raise AssertionError(f"no {cls_name}.__init__ in the stubs")
+
+
+def stub_function_keywords(name: str) -> List[str]:
+    for node in stubs().body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return [x.arg for x in node.args.args + node.args.kwonlyargs]
+    raise AssertionError(f"no {name} in the stubs")
 
 
 @pytest.mark.parametrize("obj", sorted(CONSTRUCTORS))
@@ -80,6 +94,20 @@ def test_every_row_an_object_takes_is_a_keyword(obj: str) -> None:
         undocumented = [k for k in keywords if f"{k}=" not in doc]
         assert undocumented == [], f"{obj}: keywords not in the docstring's signature"
     assert hasattr(native.NetStream, "on_peer_connect")
+
+
+def test_check_takes_every_row_every_object_takes() -> None:
+    """rtmfp.check() makes a NetConnection: it takes the rows of every
+    object (the transport), not the NetConnection's own (peers, relay
+    fallback), which a check never uses."""
+    common = set(native._option_names("endpoint"))
+    for obj in ("netconnection", "server"):
+        common &= set(native._option_names(obj))
+    assert {"bind", "turn", "dh_groups", "max_datagram_size"} <= common
+    for keywords in (runtime_keywords_of(native.check), stub_function_keywords("check")):
+        assert sorted(common - set(keywords)) == []
+    doc = inspect.getdoc(rtmfp.check) or ""
+    assert [k for k in common if k not in doc] == []
 
 
 def test_option_names_refuses_an_unknown_object() -> None:
@@ -179,3 +207,17 @@ def test_bad_values_raise_core_words() -> None:
         rtmfp.Server("127.0.0.1:0", open_timeout=0)
     with pytest.raises(rtmfp.InvalidArgument, match=r"^event_queue_limit must be from 16 to"):
         rtmfp.Endpoint("127.0.0.1:0", event_queue_limit=1)
+    with pytest.raises(rtmfp.InvalidArgument, match=r"^sseq_policy must be one of"):
+        rtmfp.check("rtmfp://127.0.0.1:9", sseq_policy="never")  # type: ignore[arg-type]
+
+
+def test_check_with_transport_options_reaches_a_server() -> None:
+    with rtmfp.Server("127.0.0.1:0") as server:
+        report = rtmfp.check(
+            f"rtmfp://{server.address}/app",
+            bind="127.0.0.1:0",
+            hmac_policy="required",
+            max_datagram_size=576,
+            dh_groups=[2],
+        )
+        assert report.reached, report.error
