@@ -103,7 +103,7 @@ impl CheckReport {
     }
 }
 
-/// check(uri, *, timeout=5.0, bind=None, stun=None, turn=None) -> CheckReport
+/// check(uri, *, timeout=5.0, bind=None, stun=None, turn=None, ...) -> CheckReport
 ///
 /// Tells in a few seconds whether UDP reaches the RTMFP server at ``uri``
 /// (``rtmfp://HOST[:PORT][/APP]``), at what address it sees us, and what
@@ -113,8 +113,37 @@ impl CheckReport {
 /// relay, and so tells whether the relay works.  Blocks (the GIL
 /// released) for up to ``timeout`` seconds and about three more; never
 /// raises for what the network does: see ``reached`` and ``error``.
+/// It also takes the options every object takes, as ``NetConnection``
+/// does: ``turn_username``, ``turn_password``, ``hostname``,
+/// ``dh_groups``, ``hmac_policy``, ``sseq_policy``, ``key_log``,
+/// ``open_timeout``, ``idle_timeout``, ``keepalive_interval``,
+/// ``max_datagram_size``, ``send_buffer``, ``receive_buffer``,
+/// ``max_flows_per_session``, ``event_queue_limit``.
 #[pyfunction]
-#[pyo3(signature = (uri, *, timeout = 5.0, bind = None, stun = None, turn = None))]
+#[pyo3(signature = (
+    uri,
+    *,
+    timeout = 5.0,
+    bind = None,
+    stun = None,
+    turn = None,
+    turn_username = None,
+    turn_password = None,
+    hostname = None,
+    dh_groups = None,
+    hmac_policy = None,
+    sseq_policy = None,
+    key_log = None,
+    open_timeout = None,
+    idle_timeout = None,
+    keepalive_interval = None,
+    max_datagram_size = None,
+    send_buffer = None,
+    receive_buffer = None,
+    max_flows_per_session = None,
+    event_queue_limit = None,
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     py: Python<'_>,
     uri: &str,
@@ -122,13 +151,45 @@ pub fn check(
     bind: Option<AddrList>,
     stun: Option<String>,
     turn: Option<String>,
+    turn_username: Option<String>,
+    turn_password: Option<String>,
+    hostname: Option<String>,
+    dh_groups: Option<Vec<i64>>,
+    hmac_policy: Option<String>,
+    sseq_policy: Option<String>,
+    key_log: Option<std::path::PathBuf>,
+    open_timeout: Option<f64>,
+    idle_timeout: Option<f64>,
+    keepalive_interval: Option<f64>,
+    max_datagram_size: Option<i64>,
+    send_buffer: Option<i64>,
+    receive_buffer: Option<i64>,
+    max_flows_per_session: Option<i64>,
+    event_queue_limit: Option<i64>,
 ) -> PyResult<CheckReport> {
+    use OptionValue::{Int, Path, Seconds, Text};
+    let int = |n: Option<i64>| n.map(|n| Int(n.into()));
     let uri = check_uri(uri).map_err(pyo3::exceptions::PyValueError::new_err)?;
     let options = convert::options(
         py,
         [
             ("bind", convert::bind_value(py, bind)?),
-            ("turn", turn.map(OptionValue::Text)),
+            ("turn", turn.map(Text)),
+            ("turn_username", turn_username.map(Text)),
+            ("turn_password", turn_password.map(Text)),
+            ("hostname", hostname.map(Text)),
+            ("dh_groups", convert::ints(dh_groups)),
+            ("hmac_policy", hmac_policy.map(Text)),
+            ("sseq_policy", sseq_policy.map(Text)),
+            ("key_log", key_log.map(Path)),
+            ("open_timeout", open_timeout.map(Seconds)),
+            ("idle_timeout", idle_timeout.map(Seconds)),
+            ("keepalive_interval", keepalive_interval.map(Seconds)),
+            ("max_datagram_size", int(max_datagram_size)),
+            ("send_buffer", int(send_buffer)),
+            ("receive_buffer", int(receive_buffer)),
+            ("max_flows_per_session", int(max_flows_per_session)),
+            ("event_queue_limit", int(event_queue_limit)),
         ],
     )?;
     let config = py

@@ -298,6 +298,31 @@ pub(crate) fn options<'a>(
     Ok(options)
 }
 
+/// `list[int]` (Diffie-Hellman groups) as an option value.
+pub(crate) fn ints(list: Option<Vec<i64>>) -> Option<OptionValue> {
+    list.map(|l| OptionValue::List(l.into_iter().map(|n| OptionValue::Int(n.into())).collect()))
+}
+
+/// `_option_names(object)`: the names of the table's rows that `object`
+/// (`"endpoint"`, `"netconnection"`, `"server"`) takes, in table order;
+/// the tests check that every one has a keyword.
+#[pyfunction]
+pub(crate) fn _option_names(py: Python<'_>, object: &str) -> PyResult<Vec<&'static str>> {
+    use rtmfp_core::host::options::{rows_of, Object};
+    let object = match object {
+        "endpoint" => Object::Endpoint,
+        "netconnection" => Object::NetConnection,
+        "server" => Object::Server,
+        other => {
+            return Err(invalid(
+                py,
+                format!("object must be one of endpoint, netconnection, server, got {other:?}"),
+            ))
+        }
+    };
+    Ok(rows_of(object).map(|r| r.name).collect())
+}
+
 /// Addresses to bind, resolved (GIL released), as an option value.
 pub(crate) fn bind_value(py: Python<'_>, bind: Option<AddrList>) -> PyResult<Option<OptionValue>> {
     Ok(match bind {

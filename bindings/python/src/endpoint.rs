@@ -72,7 +72,17 @@ impl Endpoint {
         keepalive_interval = None,
         key_log = None,
         turn = None,
+        turn_username = None,
+        turn_password = None,
         recv_coalesce = None,
+        dh_groups = None,
+        hmac_policy = None,
+        sseq_policy = None,
+        max_datagram_size = None,
+        send_buffer = None,
+        receive_buffer = None,
+        max_flows_per_session = None,
+        event_queue_limit = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -85,9 +95,20 @@ impl Endpoint {
         keepalive_interval: Option<f64>,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
+        turn_username: Option<String>,
+        turn_password: Option<String>,
         recv_coalesce: Option<f64>,
+        dh_groups: Option<Vec<i64>>,
+        hmac_policy: Option<String>,
+        sseq_policy: Option<String>,
+        max_datagram_size: Option<i64>,
+        send_buffer: Option<i64>,
+        receive_buffer: Option<i64>,
+        max_flows_per_session: Option<i64>,
+        event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        use OptionValue::{Bool, Path, Seconds, Text};
+        use OptionValue::{Bool, Int, Path, Seconds, Text};
+        let int = |n: Option<i64>| n.map(|n| Int(n.into()));
         let options = convert::options(
             py,
             [
@@ -99,7 +120,17 @@ impl Endpoint {
                 ("keepalive_interval", keepalive_interval.map(Seconds)),
                 ("key_log", key_log.map(Path)),
                 ("turn", turn.map(Text)),
+                ("turn_username", turn_username.map(Text)),
+                ("turn_password", turn_password.map(Text)),
                 ("recv_coalesce", recv_coalesce.map(Seconds)),
+                ("dh_groups", convert::ints(dh_groups)),
+                ("hmac_policy", hmac_policy.map(Text)),
+                ("sseq_policy", sseq_policy.map(Text)),
+                ("max_datagram_size", int(max_datagram_size)),
+                ("send_buffer", int(send_buffer)),
+                ("receive_buffer", int(receive_buffer)),
+                ("max_flows_per_session", int(max_flows_per_session)),
+                ("event_queue_limit", int(event_queue_limit)),
             ],
         )?;
         // Static Diffie-Hellman keys and the TURN relay's name take a

@@ -417,7 +417,17 @@ impl NetConnection {
         keepalive_interval = None,
         key_log = None,
         turn = None,
+        turn_username = None,
+        turn_password = None,
         direct_timeout = 5.0,
+        dh_groups = None,
+        hmac_policy = None,
+        sseq_policy = None,
+        max_datagram_size = None,
+        send_buffer = None,
+        receive_buffer = None,
+        max_flows_per_session = None,
+        event_queue_limit = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -432,9 +442,20 @@ impl NetConnection {
         keepalive_interval: Option<f64>,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
+        turn_username: Option<String>,
+        turn_password: Option<String>,
         direct_timeout: f64,
+        dh_groups: Option<Vec<i64>>,
+        hmac_policy: Option<String>,
+        sseq_policy: Option<String>,
+        max_datagram_size: Option<i64>,
+        send_buffer: Option<i64>,
+        receive_buffer: Option<i64>,
+        max_flows_per_session: Option<i64>,
+        event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
         use OptionValue::{Int, Path, Seconds, Text};
+        let int = |n: Option<i64>| n.map(|n| Int(n.into()));
         let options = convert::options(
             py,
             [
@@ -449,8 +470,18 @@ impl NetConnection {
                 ("keepalive_interval", keepalive_interval.map(Seconds)),
                 ("key_log", key_log.map(Path)),
                 ("turn", turn.map(Text)),
+                ("turn_username", turn_username.map(Text)),
+                ("turn_password", turn_password.map(Text)),
                 // 0: no relay fallback (Flash Player's wait).
                 ("direct_timeout", Some(Seconds(direct_timeout))),
+                ("dh_groups", convert::ints(dh_groups)),
+                ("hmac_policy", hmac_policy.map(Text)),
+                ("sseq_policy", sseq_policy.map(Text)),
+                ("max_datagram_size", int(max_datagram_size)),
+                ("send_buffer", int(send_buffer)),
+                ("receive_buffer", int(receive_buffer)),
+                ("max_flows_per_session", int(max_flows_per_session)),
+                ("event_queue_limit", int(event_queue_limit)),
             ],
         )?;
         // The TURN relay's name is resolved here: release the GIL.

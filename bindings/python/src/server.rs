@@ -406,12 +406,25 @@ impl Server {
         relay = true,
         key_log = None,
         turn = None,
+        turn_username = None,
+        turn_password = None,
         cluster = None,
         max_streams_per_client = None,
         max_names_per_client = None,
         max_flows_per_session = None,
         hook_timeout = 10.0,
         recv_coalesce = None,
+        hostname = None,
+        open_timeout = None,
+        idle_timeout = None,
+        keepalive_interval = None,
+        dh_groups = None,
+        hmac_policy = None,
+        sseq_policy = None,
+        max_datagram_size = None,
+        send_buffer = None,
+        receive_buffer = None,
+        event_queue_limit = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -426,12 +439,25 @@ impl Server {
         relay: bool,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
+        turn_username: Option<String>,
+        turn_password: Option<String>,
         cluster: Option<String>,
         max_streams_per_client: Option<i64>,
         max_names_per_client: Option<i64>,
         max_flows_per_session: Option<i64>,
         hook_timeout: f64,
         recv_coalesce: Option<f64>,
+        hostname: Option<String>,
+        open_timeout: Option<f64>,
+        idle_timeout: Option<f64>,
+        keepalive_interval: Option<f64>,
+        dh_groups: Option<Vec<i64>>,
+        hmac_policy: Option<String>,
+        sseq_policy: Option<String>,
+        max_datagram_size: Option<i64>,
+        send_buffer: Option<i64>,
+        receive_buffer: Option<i64>,
+        event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
         let hooks = PyHooks {
             on_connect,
@@ -448,6 +474,7 @@ impl Server {
             check_hook(py, hook, name)?;
         }
         use OptionValue::{Bool, Int, Path, Seconds, Text};
+        let int = |n: Option<i64>| n.map(|n| Int(n.into()));
         let keepalive = match keepalive {
             Some((server, peer)) => OptionValue::List(vec![Seconds(server), Seconds(peer)]),
             None => OptionValue::None,
@@ -461,19 +488,12 @@ impl Server {
                 ("keepalive", Some(keepalive)),
                 ("key_log", key_log.map(Path)),
                 ("turn", turn.map(Text)),
+                ("turn_username", turn_username.map(Text)),
+                ("turn_password", turn_password.map(Text)),
                 ("cluster", cluster.map(Text)),
-                (
-                    "max_streams_per_client",
-                    max_streams_per_client.map(|n| Int(n.into())),
-                ),
-                (
-                    "max_names_per_client",
-                    max_names_per_client.map(|n| Int(n.into())),
-                ),
-                (
-                    "max_flows_per_session",
-                    max_flows_per_session.map(|n| Int(n.into())),
-                ),
+                ("max_streams_per_client", int(max_streams_per_client)),
+                ("max_names_per_client", int(max_names_per_client)),
+                ("max_flows_per_session", int(max_flows_per_session)),
                 // Asking from the start: no request is decided before
                 // Python can.
                 ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
@@ -481,6 +501,17 @@ impl Server {
                 ("ask_play", Some(Bool(hooks.on_play.is_some()))),
                 ("hook_timeout", Some(Seconds(hook_timeout))),
                 ("recv_coalesce", recv_coalesce.map(Seconds)),
+                ("hostname", hostname.map(Text)),
+                ("open_timeout", open_timeout.map(Seconds)),
+                ("idle_timeout", idle_timeout.map(Seconds)),
+                ("keepalive_interval", keepalive_interval.map(Seconds)),
+                ("dh_groups", convert::ints(dh_groups)),
+                ("hmac_policy", hmac_policy.map(Text)),
+                ("sseq_policy", sseq_policy.map(Text)),
+                ("max_datagram_size", int(max_datagram_size)),
+                ("send_buffer", int(send_buffer)),
+                ("receive_buffer", int(receive_buffer)),
+                ("event_queue_limit", int(event_queue_limit)),
             ],
         )?;
         let hook_timeout = options.asks().deadline;

@@ -283,7 +283,10 @@ class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
 
     ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
     open_timeout=None, idle_timeout=None, keepalive_interval=None,
-    key_log=None, turn=None, recv_coalesce=None)``
+    key_log=None, turn=None, turn_username=None, turn_password=None,
+    recv_coalesce=None, dh_groups=None, hmac_policy=None, sseq_policy=None,
+    max_datagram_size=None, send_buffer=None, receive_buffer=None,
+    max_flows_per_session=None, event_queue_limit=None)``
 
     - ``bind``: address(es) to bind, ``"ip:port"`` or ``(host, port)``;
       port 0 picks a free port (see ``address``).
@@ -305,10 +308,25 @@ class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
       waking for each (sparse datagrams never wait).  0 is off, at most
       0.01 (longer is 0.01); default 0, or ``RTMFP_RECV_COALESCE_US``
       microseconds if set.  Negative raises ``rtmfp.InvalidArgument``.
-    - ``cluster``: ``"redis://HOST:PORT[/DB]"`` makes the server a node of
-      a rendezvous cluster sharing peers, names and streams through Redis
-      (see docs/cluster.md); OSError "Redis is unreachable" if it does
-      not answer.
+    - ``dh_groups``: Diffie-Hellman groups in preference order, of 2, 5,
+      14, 16 (RFC 7425 §4.3.3); default a peer's 2 (static keys, as Flash Player), a server's 2, 5, 14, 16.
+    - ``hmac_policy`` / ``sseq_policy``: ``"off"``, ``"opportunistic"``
+      (the default) or ``"required"``: packet HMACs and session sequence
+      numbers (RFC 7425 §4.6.4, §4.6.6).
+    - ``max_datagram_size``: the largest UDP datagram sent, 576 to 65507
+      bytes (default 1200).
+    - ``send_buffer``: bytes a sending flow holds unacknowledged before it
+      refuses messages (default 4 MiB); ``receive_buffer``: the window a
+      receiving flow advertises (1 MiB); each 1024 to 2**30.
+    - ``max_flows_per_session``: receiving flows one session keeps
+      (default 512, 1 to 65535); a further flow's data is dropped.
+    - ``event_queue_limit``: events waiting unread (default 65536, 16 to
+      2**24); then datagrams wait until events are read.
+    - ``turn_username`` / ``turn_password``: the TURN relay's credentials,
+      over the URI's.
+
+    A value out of range or an unknown word raises ``rtmfp.InvalidArgument``
+    naming the keyword.
 
     A context manager (``with`` and ``async with``) that closes itself.
     Binding failures raise ``OSError``; everything else raises
@@ -468,7 +486,10 @@ class NetConnection(_rtmfp.NetConnection, _EventSource[NetEvent]):
     ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
     max_peer_connections=8, hostname=None, open_timeout=None,
     idle_timeout=None, keepalive_interval=None, key_log=None, turn=None,
-    direct_timeout=5.0)``
+    turn_username=None, turn_password=None, direct_timeout=5.0,
+    dh_groups=None, hmac_policy=None, sseq_policy=None,
+    max_datagram_size=None, send_buffer=None, receive_buffer=None,
+    max_flows_per_session=None, event_queue_limit=None)``
 
     - ``uri``: ``rtmfp://host[:port]/app[/DEVELOPER-KEY]``; given here, the
       connect starts at once (its outcome arrives as a ``NetStatus``
@@ -488,6 +509,28 @@ class NetConnection(_rtmfp.NetConnection, _EventSource[NetEvent]):
       through this TURN relay (RFC 8656), as Flash Player's
       RTMFPTURNProxy did; peers see the relayed address.  A relay that
       refuses the credentials or does not answer raises ``OSError``.
+    - ``hostname``: the certificate's hostname option.
+    - ``open_timeout`` / ``idle_timeout`` / ``keepalive_interval``:
+      seconds; the defaults are RFC 7016's (95 s / 60 s / 10 s).
+    - ``dh_groups``: Diffie-Hellman groups in preference order, of 2, 5,
+      14, 16 (RFC 7425 §4.3.3); default 2 (static keys, as Flash Player).
+    - ``hmac_policy`` / ``sseq_policy``: ``"off"``, ``"opportunistic"``
+      (the default) or ``"required"``: packet HMACs and session sequence
+      numbers (RFC 7425 §4.6.4, §4.6.6).
+    - ``max_datagram_size``: the largest UDP datagram sent, 576 to 65507
+      bytes (default 1200).
+    - ``send_buffer``: bytes a sending flow holds unacknowledged before it
+      refuses messages (default 4 MiB); ``receive_buffer``: the window a
+      receiving flow advertises (1 MiB); each 1024 to 2**30.
+    - ``max_flows_per_session``: receiving flows one session keeps
+      (default 512, 1 to 65535); a further flow's data is dropped.
+    - ``event_queue_limit``: events waiting unread (default 65536, 16 to
+      2**24); then datagrams wait until events are read.
+    - ``turn_username`` / ``turn_password``: the TURN relay's credentials,
+      over the URI's.
+
+    A value out of range or an unknown word raises ``rtmfp.InvalidArgument``
+    naming the keyword.
 
     Each connection has a fresh identity: ``near_id`` (our peer ID, 64 hex
     digits) is what subscribers pass to ``NetStream(nc, peer_id)``.
@@ -547,9 +590,14 @@ class Server(_rtmfp.Server, _EventSource[ServerEvent]):
 
     ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
     on_publish=None, on_play=None, on_disconnect=None,
-    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None, cluster=None,
+    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None,
+    turn_username=None, turn_password=None, cluster=None,
     max_streams_per_client=None, max_names_per_client=None,
-    max_flows_per_session=None, hook_timeout=10.0, recv_coalesce=None)``
+    max_flows_per_session=None, hook_timeout=10.0, recv_coalesce=None,
+    hostname=None, open_timeout=None, idle_timeout=None,
+    keepalive_interval=None, dh_groups=None, hmac_policy=None,
+    sseq_policy=None, max_datagram_size=None, send_buffer=None,
+    receive_buffer=None, event_queue_limit=None)``
 
     - ``keys``: the developer keys accepted (the last segment of the
       URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
@@ -576,6 +624,31 @@ class Server(_rtmfp.Server, _EventSource[ServerEvent]):
       them in one batch instead of waking for each; sparse datagrams
       never wait.  Default 0.001 (``RTMFP_RECV_COALESCE_US`` microseconds
       if set); 0 wakes once per datagram; at most 0.01.
+    - ``cluster``: ``"redis://HOST:PORT[/DB]"`` makes the server a node of
+      a rendezvous cluster sharing peers, names and streams through Redis
+      (see docs/cluster.md); OSError "Redis is unreachable" if it does
+      not answer.
+    - ``hostname``: the certificate's hostname option.
+    - ``open_timeout`` / ``idle_timeout`` / ``keepalive_interval``:
+      seconds, for the server's own sessions; the defaults are RFC 7016's
+      (95 s / 60 s / 10 s).  (``keepalive`` is what clients are advised.)
+    - ``dh_groups``: Diffie-Hellman groups in preference order, of 2, 5,
+      14, 16 (RFC 7425 §4.3.3); default 2, 5, 14, 16.
+    - ``hmac_policy`` / ``sseq_policy``: ``"off"``, ``"opportunistic"``
+      (the default) or ``"required"``: packet HMACs and session sequence
+      numbers (RFC 7425 §4.6.4, §4.6.6).
+    - ``max_datagram_size``: the largest UDP datagram sent, 576 to 65507
+      bytes (default 1200).
+    - ``send_buffer``: bytes a sending flow holds unacknowledged before it
+      refuses messages (default 4 MiB); ``receive_buffer``: the window a
+      receiving flow advertises (1 MiB); each 1024 to 2**30.
+    - ``event_queue_limit``: events waiting unread (default 65536, 16 to
+      2**24); then datagrams wait until events are read.
+    - ``turn_username`` / ``turn_password``: the TURN relay's credentials,
+      over the URI's.
+
+    A value out of range or an unknown word raises ``rtmfp.InvalidArgument``
+    naming the keyword.
 
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):

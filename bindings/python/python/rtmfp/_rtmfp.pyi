@@ -44,6 +44,10 @@ _Amf = Union[
     None, bool, int, float, str, bytes, bytearray, datetime.datetime,
     Sequence[Any], Mapping[str, Any],
 ]
+# hmac_policy / sseq_policy (RFC 7425 §4.6.4, §4.6.6).
+_Policy = Literal["off", "opportunistic", "required"]
+# dh_groups: Diffie-Hellman groups in preference order, of 2, 5, 14, 16.
+_DhGroups = Sequence[int]
 # on_peer_connect / Server hook answers: True keeps, False/None refuses,
 # a str refuses with that reason.
 _Verdict = Union[bool, str, None]
@@ -340,7 +344,17 @@ class Endpoint(_EventStream[_Event, EventIterator]):
         keepalive_interval: Optional[float] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
+        turn_username: Optional[str] = None,
+        turn_password: Optional[str] = None,
         recv_coalesce: Optional[float] = None,
+        dh_groups: Optional[_DhGroups] = None,
+        hmac_policy: Optional[_Policy] = None,
+        sseq_policy: Optional[_Policy] = None,
+        max_datagram_size: Optional[int] = None,
+        send_buffer: Optional[int] = None,
+        receive_buffer: Optional[int] = None,
+        max_flows_per_session: Optional[int] = None,
+        event_queue_limit: Optional[int] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str:
@@ -372,6 +386,9 @@ class Endpoint(_EventStream[_Event, EventIterator]):
         """Counters: sessions, datagrams, bytes, drops, and ``"io"``."""
 
 def _open_error(event: SessionOpenFailed, what: str) -> Error: ...
+def _option_names(object: str) -> List[str]:
+    """The host options (core's table) that "endpoint", "netconnection" or
+    "server" takes."""
 
 # -------------------------------------------------------------- Flash layer --
 
@@ -654,7 +671,17 @@ class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
         keepalive_interval: Optional[float] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
+        turn_username: Optional[str] = None,
+        turn_password: Optional[str] = None,
         direct_timeout: float = 5.0,
+        dh_groups: Optional[_DhGroups] = None,
+        hmac_policy: Optional[_Policy] = None,
+        sseq_policy: Optional[_Policy] = None,
+        max_datagram_size: Optional[int] = None,
+        send_buffer: Optional[int] = None,
+        receive_buffer: Optional[int] = None,
+        max_flows_per_session: Optional[int] = None,
+        event_queue_limit: Optional[int] = None,
     ) -> None: ...
     def start_connect(self, uri: str) -> None:
         """Starts connecting; the outcome arrives as a NetStatus event."""
@@ -781,12 +808,25 @@ class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
         relay: bool = True,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
         turn: Optional[str] = None,
+        turn_username: Optional[str] = None,
+        turn_password: Optional[str] = None,
         cluster: Optional[str] = None,
         max_streams_per_client: Optional[int] = None,
         max_names_per_client: Optional[int] = None,
         max_flows_per_session: Optional[int] = None,
         hook_timeout: float = 10.0,
         recv_coalesce: Optional[float] = None,
+        hostname: Optional[str] = None,
+        open_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+        keepalive_interval: Optional[float] = None,
+        dh_groups: Optional[_DhGroups] = None,
+        hmac_policy: Optional[_Policy] = None,
+        sseq_policy: Optional[_Policy] = None,
+        max_datagram_size: Optional[int] = None,
+        send_buffer: Optional[int] = None,
+        receive_buffer: Optional[int] = None,
+        event_queue_limit: Optional[int] = None,
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
@@ -849,4 +889,19 @@ def check(
     bind: Optional[_Addresses] = None,
     stun: Optional[str] = None,
     turn: Optional[str] = None,
+    turn_username: Optional[str] = None,
+    turn_password: Optional[str] = None,
+    hostname: Optional[str] = None,
+    dh_groups: Optional[_DhGroups] = None,
+    hmac_policy: Optional[_Policy] = None,
+    sseq_policy: Optional[_Policy] = None,
+    key_log: Union[None, str, "os.PathLike[str]"] = None,
+    open_timeout: Optional[float] = None,
+    idle_timeout: Optional[float] = None,
+    keepalive_interval: Optional[float] = None,
+    max_datagram_size: Optional[int] = None,
+    send_buffer: Optional[int] = None,
+    receive_buffer: Optional[int] = None,
+    max_flows_per_session: Optional[int] = None,
+    event_queue_limit: Optional[int] = None,
 ) -> CheckReport: ...
