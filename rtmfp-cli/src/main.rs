@@ -12,6 +12,7 @@ mod decrypt;
 mod echo;
 mod fanout;
 mod flood;
+mod options;
 mod pcap;
 mod peer;
 mod play;

@@ -10,12 +10,12 @@ use crate::common::{
     fail, hex, identity, install_signal_handlers, parse_listen, stop_requested, Result,
     SecurityArgs,
 };
+use crate::options;
 use clap::Args;
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{DropReason, SessionHandle};
+use rtmfp_core::host::options::{Object, OptionValue, Options};
 use rtmfp_core::rendezvous::cluster::redis::{ClusterConfig, ClusterError};
-use rtmfp_core::rendezvous::{Hooks, KeySet, Limit, ServerConfig, ServerEvent, ServerHandle};
-use rtmfp_core::runtime::{default_server_recv_coalesce, RuntimeConfig, MAX_RECV_COALESCE};
+use rtmfp_core::rendezvous::{Hooks, KeySet, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,16 @@ and a warning says so.
 
 Name lookup: clients call registerName(NAME) and lookupName(NAME) on \
 their NetConnection (rtmfp publish --name, rtmfp play --peer-name).
+
+Options of core's table (the ones Python's, Node's and C's servers take): \
+--option NAME=VALUE, repeatable, e.g. --option idle_timeout=30s \
+--option hmac_policy=required; durations take a unit (30s, 500ms, 1.5s), \
+lists are comma-separated.  --option help lists every name with its \
+type, range, default and meaning.  The flags below that have a row \
+(--listen is bind, --key/--keys keys, --max-*-per-client, \
+--max-flows-per-session, --no-relay, --recv-coalesce, --cluster, --turn) \
+are set first, so an --option of the same row overrides them; --no-hmac \
+and --no-sseq apply last.
 
 Limits a hostile client cannot pass: --max-streams-per-client, --max-names-per-client and --max-flows-per-session bound the state one client makes the server hold.
 
@@ -68,16 +78,16 @@ pub struct ServerArgs {
     pub max_clients: Option<usize>,
     /// Most streams one client has at once (1 to 65535, default 64): a
     /// further createStream gets _error (NetConnection.Call.Failed).
-    #[arg(long, value_name = "N", value_parser = limit(Limit::StreamsPerClient))]
-    pub max_streams_per_client: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub max_streams_per_client: Option<u64>,
     /// Most names one client registers (1 to 65535, default 16): a
     /// further registerName gets _error.
-    #[arg(long, value_name = "N", value_parser = limit(Limit::NamesPerClient))]
-    pub max_names_per_client: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub max_names_per_client: Option<u64>,
     /// Most receiving flows one session keeps at once (1 to 65535,
     /// default 512): a further flow's data is dropped and counted.
-    #[arg(long, value_name = "N", value_parser = limit(Limit::FlowsPerSession))]
-    pub max_flows_per_session: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub max_flows_per_session: Option<u64>,
     /// Don't relay streams published to the server (a pure rendezvous
     /// service: connects, introductions and names only).
     #[arg(long)]
@@ -116,19 +126,15 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15, requires = "cluster",
           value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub cluster_ttl: u64,
+    /// Set an option of core's table: NAME=VALUE (repeatable), e.g.
+    /// idle_timeout=30s, hmac_policy=required, max_datagram_size=1400.
+    /// `--option help` lists the names, types, ranges and defaults.
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    pub option: Vec<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
     pub turn: crate::common::TurnArgs,
-}
-
-/// A clap value parser for `limit`: a number in the range core decides
-/// ([`Limit::check`]).
-fn limit(limit: Limit) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone {
-    move |s| {
-        let n: usize = s.parse().map_err(|e| format!("{e}"))?;
-        limit.check(n).map_err(|e| e.reason())
-    }
 }
 
 /// Starts the check service: one thread per address, each answering the
@@ -339,37 +345,91 @@ impl Printer {
     }
 }
 
+/// The server's options: the flags that have a row of core's table,
+/// then every `--option`, each checked by core (a later one of the same
+/// row wins).
+fn server_options(args: &ServerArgs) -> Result<Options> {
+    let mut o = Options::new();
+    let mut set = |name: &str, shown: &str, value: OptionValue| {
+        o.set_as(name, shown, value).map_err(options::refused)
+    };
+    set(
+        "bind",
+        "--listen",
+        OptionValue::Addresses(args.listen.clone()),
+    )?;
+    if let KeySet::List(keys) = key_set(args)? {
+        let shown = if args.key.is_empty() {
+            "--keys"
+        } else {
+            "--key"
+        };
+        let keys = keys.into_iter().map(OptionValue::Text).collect();
+        set("keys", shown, OptionValue::List(keys))?;
+    }
+    for (name, flag, n) in [
+        (
+            "max_streams_per_client",
+            "--max-streams-per-client",
+            args.max_streams_per_client,
+        ),
+        (
+            "max_names_per_client",
+            "--max-names-per-client",
+            args.max_names_per_client,
+        ),
+        (
+            "max_flows_per_session",
+            "--max-flows-per-session",
+            args.max_flows_per_session,
+        ),
+    ] {
+        if let Some(n) = n {
+            set(name, flag, OptionValue::Int(n.into()))?;
+        }
+    }
+    if args.no_relay {
+        set("relay", "--no-relay", OptionValue::Bool(false))?;
+    }
+    if let Some(us) = args.recv_coalesce {
+        let ms = us as f64 / 1000.0;
+        set("recv_coalesce", "--recv-coalesce", OptionValue::Millis(ms))?;
+    }
+    if let Some(url) = &args.cluster {
+        set("cluster", "--cluster", OptionValue::Text(url.clone()))?;
+    }
+    if let Some(uri) = &args.turn.turn {
+        set("turn", "--turn", OptionValue::Text(uri.clone()))?;
+    }
+    for spec in &args.option {
+        options::set(&mut o, Object::Server, "server", spec)?;
+    }
+    Ok(o)
+}
+
 pub fn run(args: ServerArgs) -> Result<()> {
+    if args.option.iter().any(|o| o == "help") {
+        print!("{}", options::help(Object::Server, "server"));
+        return Ok(());
+    }
     install_signal_handlers();
-    let keys = key_set(&args)?;
-    let (crypto, id) = identity(args.security.apply(FlashConfig::server()))?;
+    let options = server_options(&args)?;
+    let (crypto, id) = identity(args.security.apply(options.flash(Object::Server)))?;
     let check_addresses = start_check_service(&args.check)?;
-    let mut config = ServerConfig {
-        keys: keys.clone(),
-        relay: !args.no_relay,
-        check_addresses: check_addresses.clone(),
-        ..ServerConfig::default()
-    };
-    if let Some(n) = args.max_streams_per_client {
-        config.max_streams_per_client = n;
-    }
-    if let Some(n) = args.max_names_per_client {
-        config.max_names_per_client = n;
-    }
-    let mut runtime = RuntimeConfig::new(args.listen.clone(), crypto);
-    if let Some(n) = args.max_flows_per_session {
-        runtime.endpoint.flow_limits.max_recv_flows = n;
-    }
-    runtime.turn = args.turn.config()?;
-    runtime.recv_coalesce = match args.recv_coalesce {
-        Some(us) => Duration::from_micros(us).min(MAX_RECV_COALESCE),
-        None => default_server_recv_coalesce(),
-    };
+    let mut config = options.server_config();
+    config.check_addresses = check_addresses.clone();
+    let keys = config.keys.clone();
+    let relay = config.relay;
+    let cluster_url = options.cluster();
+    let runtime = options
+        .runtime_config(Object::Server, crypto)
+        .map_err(options::failure)?;
+    let bind = runtime.bind.clone();
     let listen_failed = |e: std::io::Error| {
-        let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
+        let addrs: Vec<String> = bind.iter().map(|a| a.to_string()).collect();
         fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
     };
-    let server = match &args.cluster {
+    let server = match &cluster_url {
         None => ServerHandle::start_with(runtime, config, hooks(args.max_clients))
             .map_err(listen_failed)?,
         Some(url) => {
@@ -402,13 +462,13 @@ pub fn run(args: ServerArgs) -> Result<()> {
         KeySet::Any => println!("keys any"),
         KeySet::List(set) => println!("keys {} developer key(s)", set.len()),
     }
-    if args.no_relay {
+    if !relay {
         println!("relay off");
     }
     for a in &check_addresses {
         println!("check {a}");
     }
-    if let (Some(url), Some(node)) = (&args.cluster, server.cluster_node()) {
+    if let (Some(url), Some(node)) = (&cluster_url, server.cluster_node()) {
         println!("cluster {url} node {node}");
     }
     let start = Instant::now();
@@ -439,7 +499,7 @@ pub fn run(args: ServerArgs) -> Result<()> {
             ", {} introductions, {} media messages in, {} relayed",
             s.introductions, s.media_in, s.relayed
         ));
-        if args.cluster.is_some() {
+        if cluster_url.is_some() {
             totals.push_str(&format!(
                 ", {} cross-node introductions, {} forwarded for other nodes, \
                  {} names resolved by the cluster, {} cluster timeouts",

@@ -262,6 +262,103 @@ fn a_player_plays_through_a_server_that_coalesces_wakeups() {
     );
 }
 
+/// `--option NAME=VALUE` sets rows of core's table on the server (here
+/// its idle timeout, HMAC required, its datagram size and receive
+/// coalescing), and the server still serves.
+#[test]
+fn a_player_plays_through_a_server_set_by_options() {
+    play_through_a_server(
+        "relay-options",
+        &[
+            "--key",
+            "devkey",
+            "--option",
+            "idle_timeout=30s",
+            "--option",
+            "hmac_policy=required",
+            "-o",
+            "max_datagram_size=1400",
+            "-o",
+            "recv_coalesce=1.5ms",
+        ],
+    );
+}
+
+/// A bad `--option` makes `rtmfp server` exit with 2 and core's words
+/// (the name as written); an unknown one or one a server does not take
+/// lists what it takes.
+#[test]
+fn server_options_are_refused_in_cores_words() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--option", "max_datagram_size=10"],
+            &["max_datagram_size must be from 576 to 65507, got 10"],
+        ),
+        (
+            &["-o", "hmac_policy=maybe"],
+            &["hmac_policy must be one of off, opportunistic, required, got \"maybe\""],
+        ),
+        (
+            &["-o", "idle_timeout=0s"],
+            &["idle_timeout must be more than 0 seconds"],
+        ),
+        (
+            &["-o", "idle-timeout=30"],
+            &["idle-timeout must be a duration", "30s, 500ms"],
+        ),
+        (&["-o", "relay=yes"], &["relay must be true or false"]),
+        (
+            &["-o", "dh_groups=2,3"],
+            &["dh_groups: DH group 3 is not supported"],
+        ),
+        (
+            &["-o", "no_such_thing=1"],
+            &["no_such_thing", "idle_timeout", "--option help"],
+        ),
+        (
+            &["-o", "direct_timeout=1s"],
+            &[
+                "direct_timeout: `rtmfp server` does not take",
+                "--option help",
+            ],
+        ),
+        (&["-o", "idle_timeout"], &["NAME=VALUE"]),
+    ];
+    for (extra, words) in cases {
+        let mut args = vec!["server", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = Proc::spawn(&args).finish();
+        assert_eq!(code, 2, "{args:?}: stdout {out} stderr {err}");
+        for w in *words {
+            assert!(err.contains(w), "{args:?}: want {w:?} in {err}");
+        }
+        assert!(!out.contains("listening"), "{args:?}: {out}");
+    }
+}
+
+/// `--option help` prints the server's rows from core's table: name,
+/// type and range, default, meaning; and not the rows it does not take.
+#[test]
+fn server_option_help_lists_the_rows() {
+    let (code, out, err) = Proc::spawn(&["server", "--option", "help"]).finish();
+    assert_eq!(code, 0, "{err}");
+    for w in [
+        "idle_timeout",
+        "a duration",
+        "60 s",
+        "max_datagram_size",
+        "an integer from 576 to 65507",
+        "hmac_policy",
+        "one of off, opportunistic, required",
+        "max_streams_per_client",
+        "keepalive",
+    ] {
+        assert!(out.contains(w), "--option help lacks {w:?}:\n{out}");
+    }
+    assert!(!out.contains("direct_timeout"), "{out}");
+    assert!(!out.contains("ask_connect"), "{out}");
+}
+
 fn play_through_a_server(name: &str, server_args: &[&str]) {
     let server = Server::start(server_args);
     let uri = server.uri("devkey", "live");
