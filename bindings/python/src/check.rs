@@ -6,7 +6,6 @@ use crate::errors;
 use pyo3::prelude::*;
 use rtmfp_core::flash::check::{check as run_check, CheckOptions, CheckReport as CoreReport};
 use rtmfp_core::flash::check_uri;
-use rtmfp_core::host::options::OptionValue;
 
 /// What ``rtmfp.check`` found: whether UDP reaches the server, at what
 /// address it sees us, what the NAT does.  ``str()`` is the report as
@@ -167,30 +166,29 @@ pub fn check(
     max_flows_per_session: Option<i64>,
     event_queue_limit: Option<i64>,
 ) -> PyResult<CheckReport> {
-    use OptionValue::{Int, Path, Seconds, Text};
-    let int = |n: Option<i64>| n.map(|n| Int(n.into()));
     let uri = check_uri(uri).map_err(pyo3::exceptions::PyValueError::new_err)?;
     let options = convert::options(
         py,
-        [
-            ("bind", convert::bind_value(py, bind)?),
-            ("turn", turn.map(Text)),
-            ("turn_username", turn_username.map(Text)),
-            ("turn_password", turn_password.map(Text)),
-            ("hostname", hostname.map(Text)),
-            ("dh_groups", convert::ints(dh_groups)),
-            ("hmac_policy", hmac_policy.map(Text)),
-            ("sseq_policy", sseq_policy.map(Text)),
-            ("key_log", key_log.map(Path)),
-            ("open_timeout", open_timeout.map(Seconds)),
-            ("idle_timeout", idle_timeout.map(Seconds)),
-            ("keepalive_interval", keepalive_interval.map(Seconds)),
-            ("max_datagram_size", int(max_datagram_size)),
-            ("send_buffer", int(send_buffer)),
-            ("receive_buffer", int(receive_buffer)),
-            ("max_flows_per_session", int(max_flows_per_session)),
-            ("event_queue_limit", int(event_queue_limit)),
-        ],
+        [("bind", convert::bind_value(py, bind)?)]
+            .into_iter()
+            .chain(convert::keywords![
+                turn,
+                turn_username,
+                turn_password,
+                hostname,
+                dh_groups,
+                hmac_policy,
+                sseq_policy,
+                key_log,
+                open_timeout,
+                idle_timeout,
+                keepalive_interval,
+                max_datagram_size,
+                send_buffer,
+                receive_buffer,
+                max_flows_per_session,
+                event_queue_limit,
+            ]),
     )?;
     let config = py
         .detach(|| options.netconnection_config())

@@ -298,10 +298,61 @@ pub(crate) fn options<'a>(
     Ok(options)
 }
 
-/// `list[int]` (Diffie-Hellman groups) as an option value.
-pub(crate) fn ints(list: Option<Vec<i64>>) -> Option<OptionValue> {
-    list.map(|l| OptionValue::List(l.into_iter().map(|n| OptionValue::Int(n.into())).collect()))
+/// A keyword argument as an option value, by the Rust type it is
+/// declared with: `float` seconds, `str` text or word, `int` count,
+/// `list[int]` (Diffie-Hellman groups), a path, a flag; `None` (an
+/// `Option` left unset) is no value, so core's default stands.
+pub(crate) trait KeywordValue {
+    fn option_value(self) -> Option<OptionValue>;
 }
+
+impl KeywordValue for f64 {
+    fn option_value(self) -> Option<OptionValue> {
+        Some(OptionValue::Seconds(self))
+    }
+}
+
+impl KeywordValue for i64 {
+    fn option_value(self) -> Option<OptionValue> {
+        Some(OptionValue::Int(self.into()))
+    }
+}
+
+impl KeywordValue for String {
+    fn option_value(self) -> Option<OptionValue> {
+        Some(OptionValue::Text(self))
+    }
+}
+
+impl KeywordValue for std::path::PathBuf {
+    fn option_value(self) -> Option<OptionValue> {
+        Some(OptionValue::Path(self))
+    }
+}
+
+impl KeywordValue for Vec<i64> {
+    fn option_value(self) -> Option<OptionValue> {
+        let ints = self.into_iter().map(|n| OptionValue::Int(n.into()));
+        Some(OptionValue::List(ints.collect()))
+    }
+}
+
+impl<T: KeywordValue> KeywordValue for Option<T> {
+    fn option_value(self) -> Option<OptionValue> {
+        self.and_then(KeywordValue::option_value)
+    }
+}
+
+/// `(name, value)` pairs for [`options`] from keyword arguments named as
+/// the table's rows: `keywords![hostname, open_timeout]` is
+/// `[("hostname", ..), ("open_timeout", ..)]`, each converted by its type
+/// ([`KeywordValue`]).
+macro_rules! keywords {
+    ($($name:ident),* $(,)?) => {
+        [$((stringify!($name), $crate::convert::KeywordValue::option_value($name))),*]
+    };
+}
+pub(crate) use keywords;
 
 /// `_option_names(object)`: the names of the table's rows that `object`
 /// (`"endpoint"`, `"netconnection"`, `"server"`) takes, in table order;

@@ -107,31 +107,33 @@ impl Endpoint {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        use OptionValue::{Bool, Int, Path, Seconds, Text};
-        let int = |n: Option<i64>| n.map(|n| Int(n.into()));
+        use OptionValue::Bool;
         let options = convert::options(
             py,
             [
                 ("bind", convert::bind_value(py, bind)?),
                 ("server", Some(Bool(server))),
-                ("hostname", hostname.map(Text)),
-                ("open_timeout", open_timeout.map(Seconds)),
-                ("idle_timeout", idle_timeout.map(Seconds)),
-                ("keepalive_interval", keepalive_interval.map(Seconds)),
-                ("key_log", key_log.map(Path)),
-                ("turn", turn.map(Text)),
-                ("turn_username", turn_username.map(Text)),
-                ("turn_password", turn_password.map(Text)),
-                ("recv_coalesce", recv_coalesce.map(Seconds)),
-                ("dh_groups", convert::ints(dh_groups)),
-                ("hmac_policy", hmac_policy.map(Text)),
-                ("sseq_policy", sseq_policy.map(Text)),
-                ("max_datagram_size", int(max_datagram_size)),
-                ("send_buffer", int(send_buffer)),
-                ("receive_buffer", int(receive_buffer)),
-                ("max_flows_per_session", int(max_flows_per_session)),
-                ("event_queue_limit", int(event_queue_limit)),
-            ],
+            ]
+            .into_iter()
+            .chain(convert::keywords![
+                hostname,
+                open_timeout,
+                idle_timeout,
+                keepalive_interval,
+                key_log,
+                turn,
+                turn_username,
+                turn_password,
+                recv_coalesce,
+                dh_groups,
+                hmac_policy,
+                sseq_policy,
+                max_datagram_size,
+                send_buffer,
+                receive_buffer,
+                max_flows_per_session,
+                event_queue_limit,
+            ]),
         )?;
         // Static Diffie-Hellman keys and the TURN relay's name take a
         // moment: release the GIL.

@@ -473,8 +473,7 @@ impl Server {
         {
             check_hook(py, hook, name)?;
         }
-        use OptionValue::{Bool, Int, Path, Seconds, Text};
-        let int = |n: Option<i64>| n.map(|n| Int(n.into()));
+        use OptionValue::{Bool, Seconds};
         let keepalive = match keepalive {
             Some((server, peer)) => OptionValue::List(vec![Seconds(server), Seconds(peer)]),
             None => OptionValue::None,
@@ -486,33 +485,36 @@ impl Server {
                 keys_option(keys)?,
                 ("relay", Some(Bool(relay))),
                 ("keepalive", Some(keepalive)),
-                ("key_log", key_log.map(Path)),
-                ("turn", turn.map(Text)),
-                ("turn_username", turn_username.map(Text)),
-                ("turn_password", turn_password.map(Text)),
-                ("cluster", cluster.map(Text)),
-                ("max_streams_per_client", int(max_streams_per_client)),
-                ("max_names_per_client", int(max_names_per_client)),
-                ("max_flows_per_session", int(max_flows_per_session)),
                 // Asking from the start: no request is decided before
                 // Python can.
                 ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
                 ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
                 ("ask_play", Some(Bool(hooks.on_play.is_some()))),
                 ("hook_timeout", Some(Seconds(hook_timeout))),
-                ("recv_coalesce", recv_coalesce.map(Seconds)),
-                ("hostname", hostname.map(Text)),
-                ("open_timeout", open_timeout.map(Seconds)),
-                ("idle_timeout", idle_timeout.map(Seconds)),
-                ("keepalive_interval", keepalive_interval.map(Seconds)),
-                ("dh_groups", convert::ints(dh_groups)),
-                ("hmac_policy", hmac_policy.map(Text)),
-                ("sseq_policy", sseq_policy.map(Text)),
-                ("max_datagram_size", int(max_datagram_size)),
-                ("send_buffer", int(send_buffer)),
-                ("receive_buffer", int(receive_buffer)),
-                ("event_queue_limit", int(event_queue_limit)),
-            ],
+            ]
+            .into_iter()
+            .chain(convert::keywords![
+                key_log,
+                turn,
+                turn_username,
+                turn_password,
+                cluster,
+                max_streams_per_client,
+                max_names_per_client,
+                max_flows_per_session,
+                recv_coalesce,
+                hostname,
+                open_timeout,
+                idle_timeout,
+                keepalive_interval,
+                dh_groups,
+                hmac_policy,
+                sseq_policy,
+                max_datagram_size,
+                send_buffer,
+                receive_buffer,
+                event_queue_limit,
+            ]),
         )?;
         let hook_timeout = options.asks().deadline;
         let shown = addrs(&options.bind(Object::Server)).join(", ");
