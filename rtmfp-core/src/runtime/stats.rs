@@ -125,9 +125,9 @@ pub struct IoStats {
     pub icmp_errors: ErrorCounts,
     /// Iterations of the event loop.
     pub loop_iterations: u64,
-    /// Wake-ups by a datagram that waited
-    /// [`RuntimeConfig::recv_coalesce`](super::RuntimeConfig::recv_coalesce)
-    /// before reading.
+    /// Naps taken instead of waiting for each datagram while datagrams
+    /// arrived densely
+    /// ([`RuntimeConfig::recv_coalesce`](super::RuntimeConfig::recv_coalesce)).
     pub coalesced_wakeups: u64,
     /// Commands (calls) run on the I/O thread.
     pub commands: u64,
