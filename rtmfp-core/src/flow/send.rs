@@ -316,7 +316,38 @@ impl SendFlow {
             }
             self.notices.push(FlowNotice::Abandoned(id));
         }
+        self.prune_deadlines();
         self.check_writable();
+    }
+
+    /// Whether a deadline still has something to do: its message is
+    /// neither delivered nor abandoned (and, for a start deadline, not yet
+    /// started).
+    fn deadline_live(&self, kind: Deadline, id: MessageId) -> bool {
+        match (kind, self.messages.get(&id)) {
+            (Deadline::Start, Some(m)) => !m.started,
+            (Deadline::Finish, Some(_)) => true,
+            (_, None) => false,
+        }
+    }
+
+    /// Drops the deadlines at the front that can no longer fire, so that
+    /// the earliest one left is real.  Messages are delivered and expire
+    /// roughly in the order they were queued, so a delivered message's
+    /// deadline is usually at the front by then: without this, every
+    /// relayed media message woke its player's session once more, a
+    /// second after it was sent, to find nothing to abandon (issue 14:
+    /// fan-out).
+    fn prune_deadlines(&mut self) {
+        while let Some(&(_, kind, id)) = self.deadlines.first() {
+            if self.deadline_live(kind, id) {
+                break;
+            }
+            self.deadlines.pop_first();
+        }
+        if self.deadlines.is_empty() {
+            self.deadlines = BTreeSet::new();
+        }
     }
 
     fn check_writable(&mut self) {
@@ -333,15 +364,11 @@ impl SendFlow {
                 break;
             }
             self.deadlines.pop_first();
-            let expired = match (kind, self.messages.get(&id)) {
-                (Deadline::Start, Some(m)) => !m.started,
-                (Deadline::Finish, Some(_)) => true,
-                (_, None) => false,
-            };
-            if expired {
+            if self.deadline_live(kind, id) {
                 self.abandon_message(id);
             }
         }
+        self.prune_deadlines();
     }
 
     /// The next deadline, if any.
@@ -475,7 +502,10 @@ impl SendFlow {
         self.in_flight.insert(tsn, seq);
         self.pending.remove(&seq);
         if let Some(m) = self.messages.get_mut(&message) {
-            m.started = true;
+            if !m.started {
+                m.started = true;
+                self.prune_deadlines();
+            }
         }
     }
 
@@ -527,6 +557,7 @@ impl SendFlow {
             self.state = SendState::CompleteLinger { since: now };
             self.notices.push(FlowNotice::Complete);
         }
+        self.prune_deadlines();
         self.check_writable();
         self.release_empty();
         (acked_bytes, max_tsn)
@@ -730,5 +761,83 @@ mod tests {
         chunk.clear();
         f.encode_fragment(2, 1, true, &mut chunk);
         assert_eq!(chunk[0], chunk_type::NEXT_USER_DATA);
+    }
+
+    fn expiring(d: u64) -> MessageOptions {
+        MessageOptions {
+            finish_within: Some(Duration::from_millis(d)),
+            ..MessageOptions::default()
+        }
+    }
+
+    /// Sends every eligible fragment; returns the sequence numbers.
+    fn send_all(f: &mut SendFlow, tsn: &mut u64) -> Vec<u64> {
+        let mut sent = Vec::new();
+        while let Some((seq, _)) = f.next_eligible() {
+            *tsn += 1;
+            f.mark_sent(seq, 100, *tsn);
+            sent.push(seq);
+        }
+        sent
+    }
+
+    #[test]
+    fn a_delivered_message_leaves_no_deadline_to_wake_for() {
+        let now = Instant::now();
+        let mut f = SendFlow::new(1, Priority::Routine, b"", None, 1 << 20, 1000);
+        let mut tsn = 0;
+        f.queue_message(now, b"one", expiring(1000)).unwrap();
+        f.queue_message(now, b"two", expiring(500)).unwrap();
+        assert_eq!(f.next_deadline(), Some(now + Duration::from_millis(500)));
+        assert_eq!(send_all(&mut f, &mut tsn), [1, 2]);
+        // "two" (the earlier deadline) delivered: "one"'s is next.
+        f.on_ack(now, 65536, &[(2, 2)]);
+        assert_eq!(f.next_deadline(), Some(now + Duration::from_millis(1000)));
+        // Both delivered: nothing left to wake for, and no tree kept.
+        f.on_ack(now, 65536, &[(1, 2)]);
+        assert_eq!(f.next_deadline(), None);
+        assert_eq!(f.deadlines.len(), 0);
+    }
+
+    #[test]
+    fn an_undelivered_message_still_expires_at_its_deadline() {
+        let now = Instant::now();
+        let mut f = SendFlow::new(1, Priority::Routine, b"", None, 1 << 20, 1000);
+        let mut tsn = 0;
+        let early = f.queue_message(now, b"early", expiring(100)).unwrap();
+        f.queue_message(now, b"late", expiring(300)).unwrap();
+        send_all(&mut f, &mut tsn);
+        // "late" delivered; "early" not: its deadline stays and fires.
+        f.on_ack(now, 65536, &[(2, 2)]);
+        assert_eq!(f.next_deadline(), Some(now + Duration::from_millis(100)));
+        f.check_deadlines(now + Duration::from_millis(99));
+        let abandoned = |f: &mut SendFlow| {
+            f.take_notices()
+                .into_iter()
+                .filter_map(|n| match n {
+                    FlowNotice::Abandoned(id) => Some(id),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(abandoned(&mut f), []);
+        f.check_deadlines(now + Duration::from_millis(100));
+        assert_eq!(abandoned(&mut f), [early]);
+        // The stale deadline of "late" went with it.
+        assert_eq!(f.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_started_message_drops_its_start_deadline() {
+        let now = Instant::now();
+        let mut f = SendFlow::new(1, Priority::Routine, b"", None, 1 << 20, 1000);
+        let options = MessageOptions {
+            start_within: Some(Duration::from_millis(50)),
+            ..MessageOptions::default()
+        };
+        f.queue_message(now, b"go", options).unwrap();
+        assert_eq!(f.next_deadline(), Some(now + Duration::from_millis(50)));
+        send_all(&mut f, &mut 0);
+        assert_eq!(f.next_deadline(), None);
     }
 }
