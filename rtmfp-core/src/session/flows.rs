@@ -1,6 +1,7 @@
 //! A session's flows: scheduling, acknowledgement, loss recovery and
 //! congestion control (RFC 7016 §3.5.2, §3.6, Appendix A).
 
+use super::pacing::Pacer;
 use crate::endpoint::{Event, SessionHandle};
 use crate::flow::congestion::{Congestion, TcClock, TcContext, MAX_DATA_BURST};
 use crate::flow::recv::{Incoming, RecvFlow};
@@ -17,9 +18,6 @@ use std::time::{Duration, Instant};
 const DELACK: Duration = Duration::from_millis(200);
 /// Room kept for the worst-case User Data header: type, length, flags and
 /// three 10-byte VLUs.
-/// How far ahead of now the pacing clock may run: that much of the paced
-/// rate leaves at once (see `Flows::pace`).
-pub const PACE_BURST: Duration = Duration::from_millis(1);
 const USER_DATA_OVERHEAD: usize = CHUNK_HEADER_LEN + 1 + 30;
 
 /// Errors from flow operations.
@@ -99,11 +97,8 @@ pub struct Flows {
     rx: RxPacket,
     /// When user data last went out, for idle window decay.
     last_data_sent: Option<Instant>,
-    /// Pacing: no data packet before this time.
-    pace_next: Option<Instant>,
-    /// The pacing clock: when the data sent so far would have finished
-    /// leaving at the paced rate (in the past once it caught up).
-    pace_clock: Option<Instant>,
+    /// Pacing of data packets.
+    pacer: Pacer,
     /// TC sent on this session (§3.5.2.1).
     pub tc_sent: TcClock,
     /// TCR received on this session.
@@ -133,8 +128,7 @@ impl Flows {
             level_scratch: Vec::new(),
             rx: RxPacket::default(),
             last_data_sent: None,
-            pace_next: None,
-            pace_clock: None,
+            pacer: Pacer::default(),
             tc_sent: TcClock::default(),
             tcr_received: TcClock::default(),
             tc_received: TcClock::default(),
@@ -561,9 +555,7 @@ impl Flows {
             self.delack_alarm = None;
             self.ack_now = true;
         }
-        if self.pace_next.is_some_and(|t| t <= now) {
-            self.pace_next = None;
-        }
+        self.pacer.on_timer(now);
         let mut was_loss = false;
         if self.timeout_alarm.is_some_and(|t| t <= now) {
             // §3.6.2.6.
@@ -586,7 +578,7 @@ impl Flows {
     /// When [`Flows::handle_timeout`] next has work.
     pub fn next_timeout(&self) -> Option<Instant> {
         let send = self.send.values().filter_map(|f| f.next_deadline());
-        [self.delack_alarm, self.timeout_alarm, self.pace_next]
+        [self.delack_alarm, self.timeout_alarm, self.pacer.next()]
             .into_iter()
             .flatten()
             .chain(send)
@@ -644,35 +636,7 @@ impl Flows {
     }
 
     fn data_budget_open(&self, now: Instant) -> bool {
-        self.burst_credit > 0
-            && self.outstanding() < self.cc.cwnd()
-            && self.pace_next.is_none_or(|t| t <= now)
-    }
-
-    /// Pacing: each data packet of `bytes` moves the pacing clock on by
-    /// the time the window would take to send it at 2 × (slow start) or
-    /// 1.25 × cwnd per SRTT, so a window's worth of packets spreads over
-    /// the round trip instead of leaving in one burst (§3.5.2.3 limits
-    /// bursts; this smooths what remains).  Packets go while the clock is
-    /// at most [`PACE_BURST`] ahead of now, as Linux's TCP lets 1 ms of
-    /// its pacing rate leave at once: a frame's few packets then leave
-    /// together (one wake-up, one GSO run) instead of one timer apart.
-    fn pace(&mut self, now: Instant, bytes: usize, srtt: Option<Duration>) {
-        let Some(srtt) = srtt.filter(|s| !s.is_zero()) else {
-            return;
-        };
-        let cwnd = self.cc.cwnd().max(1) as f64;
-        // Twice the window per RTT in slow start, so pacing never slows the
-        // exponential growth; 1.25 times in congestion avoidance.
-        let gain = if self.cc.cwnd() < self.cc.ssthresh() {
-            2.0
-        } else {
-            1.25
-        };
-        let interval = srtt.mul_f64(bytes as f64 / (cwnd * gain));
-        let clock = self.pace_clock.filter(|c| *c > now).unwrap_or(now) + interval;
-        self.pace_clock = Some(clock);
-        self.pace_next = clock.checked_sub(PACE_BURST).filter(|open| *open > now);
+        self.burst_credit > 0 && self.outstanding() < self.cc.cwnd() && self.pacer.allows(now)
     }
 
     /// Adds acknowledgements to a packet (§3.6.3.4.5-6).  The first may be
@@ -801,7 +765,9 @@ impl Flows {
             self.burst_credit = self.burst_credit.saturating_sub(1);
             self.timeout_alarm = Some(now + erto);
             self.last_data_sent = Some(now);
-            self.pace(now, packet_bytes, srtt);
+            let slow_start = self.cc.cwnd() < self.cc.ssthresh();
+            self.pacer
+                .on_sent(now, packet_bytes, self.cc.cwnd(), slow_start, srtt);
         }
         (wrote, time_critical)
     }

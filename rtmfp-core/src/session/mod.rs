@@ -4,6 +4,7 @@
 
 pub mod flows;
 pub mod mobility;
+pub mod pacing;
 pub mod rtt;
 
 use crate::crypto::{PeerId, SessionCrypto};
