@@ -263,9 +263,20 @@ fn bad_options_are_refused_in_cores_words_by_every_command() {
 
 /// `--option help` lists the rows of the command's object from core's
 /// table (without the URI the command otherwise needs), and no row of
-/// another object.
+/// another object; `--help` shows the flag (`-o` but on `play`, whose
+/// `-o` is `--out`).
 #[test]
 fn option_help_lists_each_commands_rows() {
+    for cmd in ["publish", "play", "check", "echo", "send"] {
+        let (code, out, err) = Proc::spawn(&[cmd, "--help"]).finish();
+        assert_eq!(code, 0, "{cmd}: {err}");
+        let flag = if cmd == "play" {
+            "    --option <NAME=VALUE>"
+        } else {
+            "-o, --option <NAME=VALUE>"
+        };
+        assert!(out.contains(flag), "{cmd} --help lacks {flag:?}:\n{out}");
+    }
     let netconnection = (
         &[
             "open_timeout",
