@@ -5,9 +5,11 @@
 //! `rtmfp_core::check` and docs/nat.md.
 
 use crate::common::{fail, parse_duration, parse_listen, CliError, Result, SecurityArgs};
+use crate::options::{self, Flags, Maker, OptionArgs};
 use clap::Args;
 use rtmfp_core::flash::check::{check, CheckOptions};
-use rtmfp_core::flash::{check_uri, NetConnectionConfig};
+use rtmfp_core::flash::check_uri;
+use rtmfp_core::host::options::{Object, OptionValue};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -47,17 +49,30 @@ pub struct CheckArgs {
     /// the relayed address.
     #[command(flatten)]
     pub turn: crate::common::TurnArgs,
+    #[command(flatten)]
+    pub options: OptionArgs,
 }
 
+/// `rtmfp check` makes a NetConnection.
+pub const MAKER: Maker = Maker {
+    object: Object::NetConnection,
+    command: "check",
+};
+
 pub fn run(args: CheckArgs) -> Result<()> {
+    if MAKER.help_asked(&args.options.option) {
+        return Ok(());
+    }
     crate::common::install_signal_handlers();
     let uri = check_uri(&args.uri).map_err(CliError::Usage)?;
-    let mut config = NetConnectionConfig {
-        bind: vec![args.bind],
-        ..NetConnectionConfig::default()
-    };
+    // The flags that have a row (`--bind`, `--turn`), then every
+    // `--option`; `--timeout` is the check's own wait.
+    let mut flags = Flags::new();
+    flags.set("bind", "--bind", OptionValue::Addresses(vec![args.bind]))?;
+    args.turn.set(&mut flags)?;
+    let opts = MAKER.options(&args.options.option, flags)?;
+    let mut config = opts.netconnection_config().map_err(options::failure)?;
     config.flash = args.security.apply(config.flash);
-    config.turn = args.turn.config()?;
     let options = CheckOptions {
         config,
         timeout: args.timeout,

@@ -390,15 +390,16 @@ pub struct TurnArgs {
 }
 
 impl TurnArgs {
-    /// The relay to use, resolved; `None` without `--turn`.
-    pub fn config(&self) -> Result<Option<rtmfp_core::turn::TurnConfig>> {
-        self.turn
-            .as_deref()
-            .map(|uri| {
-                rtmfp_core::turn::TurnConfig::from_uri(uri, None, None)
-                    .map_err(|e| CliError::Usage(format!("--turn: {e}")))
-            })
-            .transpose()
+    /// Sets the `turn` row from `--turn`, if given: core checks the URI.
+    pub fn set(&self, flags: &mut crate::options::Flags) -> Result<()> {
+        match &self.turn {
+            Some(uri) => flags.set(
+                "turn",
+                "--turn",
+                rtmfp_core::host::options::OptionValue::Text(uri.clone()),
+            ),
+            None => Ok(()),
+        }
     }
 }
 

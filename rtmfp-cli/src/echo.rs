@@ -8,12 +8,13 @@
 
 use crate::common::{
     describe_close, fail, hex, identity, install_signal_handlers, parse_bytes, parse_listen,
-    runtime_config, stop_requested, CpuTime, Result, SecurityArgs,
+    stop_requested, CpuTime, Result, SecurityArgs,
 };
+use crate::options::{self, Flags, Maker, OptionArgs};
 use clap::Args;
-use rtmfp_core::crypto::FlashConfig;
 use rtmfp_core::endpoint::{Endpoint, EndpointError, Event, SessionHandle};
 use rtmfp_core::flow::{DeliveryOrder, FlowId, MessageOptions, Priority};
+use rtmfp_core::host::options::{Object, OptionValue, Options};
 use rtmfp_core::runtime::{Handle, Runtime};
 use rtmfp_core::session::flows::FlowError;
 use std::collections::{HashMap, VecDeque};
@@ -50,6 +51,34 @@ pub struct EchoArgs {
     pub security: SecurityArgs,
     #[command(flatten)]
     pub turn: crate::common::TurnArgs,
+    #[command(flatten)]
+    pub options: OptionArgs,
+}
+
+/// `rtmfp echo` makes an endpoint (with a server's identity).
+pub const MAKER: Maker = Maker {
+    object: Object::Endpoint,
+    command: "echo",
+};
+
+/// The endpoint's options: a server's identity (`server`), the flags
+/// that have a row (`--listen` as `bind`, `--hostname`, `--recv-buffer`
+/// as `receive_buffer`, `--turn`), then every `--option`.
+fn echo_options(args: &EchoArgs) -> Result<Options> {
+    let mut flags = Flags::new();
+    flags.set("server", "server", OptionValue::Bool(true))?;
+    flags.set(
+        "bind",
+        "--listen",
+        OptionValue::Addresses(args.listen.clone()),
+    )?;
+    if let Some(h) = &args.hostname {
+        flags.set("hostname", "--hostname", OptionValue::Text(h.clone()))?;
+    }
+    let buffer = OptionValue::Int(args.recv_buffer.into());
+    flags.set("receive_buffer", "--recv-buffer", buffer)?;
+    args.turn.set(&mut flags)?;
+    MAKER.options(&args.options.option, flags)
 }
 
 /// Counters of an [`EchoServer`].
@@ -344,20 +373,23 @@ impl EchoServer {
 }
 
 pub fn run(args: EchoArgs) -> Result<()> {
+    if MAKER.help_asked(&args.options.option) {
+        return Ok(());
+    }
     install_signal_handlers();
-    let config = args.security.apply(FlashConfig {
-        hostname: args.hostname.as_ref().map(|h| h.as_bytes().to_vec()),
-        ..FlashConfig::server()
-    });
-    let (crypto, id) = identity(config)?;
-    let mut rc = runtime_config(
-        args.listen.clone(),
-        crypto,
-        args.recv_buffer.min(1 << 30) as usize,
-    );
-    rc.turn = args.turn.config()?;
+    let opts = echo_options(&args)?;
+    let flash = args.security.apply(opts.flash(Object::Endpoint));
+    let hostname = flash
+        .hostname
+        .as_ref()
+        .map(|h| String::from_utf8_lossy(h).into_owned());
+    let (crypto, id) = identity(flash)?;
+    let rc = opts
+        .runtime_config(Object::Endpoint, crypto)
+        .map_err(options::failure)?;
+    let bind = rc.bind.clone();
     let rt = Runtime::start(rc).map_err(|e| {
-        let addrs: Vec<String> = args.listen.iter().map(|a| a.to_string()).collect();
+        let addrs: Vec<String> = bind.iter().map(|a| a.to_string()).collect();
         fail(format!("cannot listen on {}: {e}", addrs.join(", ")))
     })?;
     println!("fingerprint {}", hex(&id));
@@ -368,7 +400,7 @@ pub fn run(args: EchoArgs) -> Result<()> {
     println!(
         "mode {}{}",
         if args.sink { "sink" } else { "echo" },
-        args.hostname
+        hostname
             .as_deref()
             .map(|h| format!(", hostname {h}"))
             .unwrap_or_default()

@@ -57,12 +57,52 @@ enum Command {
 
 fn main() {
     common::default_sigpipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `rtmfp publish --option help` without the URI clap wants.
+            if let Some(text) = option_help(std::env::args().skip(1)) {
+                print!("{text}");
+                return;
+            }
+            e.exit()
+        }
+    };
     let result = run(cli);
     if let Err(e) = result {
         eprintln!("rtmfp: error: {e}");
         std::process::exit(e.exit_code());
     }
+}
+
+/// `--option help` of a command whose other arguments do not parse
+/// (a required URI left out): the help of its object's options.
+fn option_help(args: impl Iterator<Item = String>) -> Option<String> {
+    let args: Vec<String> = args.collect();
+    let mut i = 0;
+    // Global flags before the command: --key-log takes a value.
+    while args.get(i).is_some_and(|a| a.starts_with('-')) {
+        i += if args[i] == "--key-log" { 2 } else { 1 };
+    }
+    let maker = match args.get(i)?.as_str() {
+        "server" => server::MAKER,
+        "publish" => publish::MAKER,
+        "play" => play::MAKER,
+        "check" => check::MAKER,
+        "echo" => echo::MAKER,
+        "send" => send::MAKER,
+        _ => return None,
+    };
+    let rest = &args[i + 1..];
+    // `play`'s -o is --out.
+    let short = maker.command != "play";
+    let asked = rest.iter().enumerate().any(|(j, a)| {
+        let next_is_help = rest.get(j + 1).is_some_and(|n| n == "help");
+        a == "--option=help"
+            || (a == "--option" && next_is_help)
+            || (short && (a == "-ohelp" || a == "-o=help" || (a == "-o" && next_is_help)))
+    });
+    asked.then(|| options::help(maker.object, maker.command))
 }
 
 fn run(cli: Cli) -> common::Result<()> {

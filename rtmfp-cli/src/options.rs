@@ -3,6 +3,13 @@
 //! after `=` into an [`OptionValue`] as the row's [`Kind`] wants it; core
 //! checks the value, words a refusal and lands it in the configs.
 //!
+//! Every command that makes an endpoint, a NetConnection or a server
+//! takes it, for the [`Object`] it makes (a [`Maker`]): `server` a
+//! server, `publish`, `play` and `check` a NetConnection, `echo` and
+//! `send` an endpoint.  A command's flags that have a row are set first
+//! ([`Flags`]), so an `--option` of the same row overrides them, and the
+//! configs come from core's builders.
+//!
 //! How values are written:
 //! - durations: a number and a unit, `30s`, `500ms`, `1.5s`, `250us`
 //!   (`0` alone is 0);
@@ -14,14 +21,90 @@
 //! - `keepalive`: two durations, `15s,10s`, or `none`.
 
 use crate::common::{CliError, Result};
+use clap::Args;
 use rtmfp_core::host::options::{
     expects, row, rows_of, type_error, Kind, Object, OptionError, OptionValue, Options, Row,
 };
 use rtmfp_core::host::{ErrorKind, Failure};
 
-/// Rows the CLI does not offer: a server's asks need an application to
-/// answer them, and the CLI answers nothing.
-const NOT_OFFERED: &[&str] = &["ask_connect", "ask_publish", "ask_play", "hook_timeout"];
+/// Rows the CLI does not offer: a server's asks and a NetConnection's
+/// `peer_connect_mode=ask` need an application to answer them, and the
+/// CLI answers nothing (`rtmfp publish --reject-after` is its policy).
+const NOT_OFFERED: &[&str] = &[
+    "ask_connect",
+    "ask_publish",
+    "ask_play",
+    "hook_timeout",
+    "peer_connect_mode",
+];
+
+/// `--option NAME=VALUE` (`-o`), as every command but `play` takes it
+/// (`play`'s `-o` is `--out`, so it has only the long form).
+#[derive(Args, Debug, Clone, Default)]
+pub struct OptionArgs {
+    /// Set an option of core's table: NAME=VALUE (repeatable), e.g.
+    /// idle_timeout=30s, hmac_policy=required, max_datagram_size=1400.
+    /// `--option help` lists the names this command takes, with their
+    /// types, ranges and defaults.
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    pub option: Vec<String>,
+}
+
+/// A command and the object it makes: what its `--option`s are checked
+/// against and how refusals and `--option help` name it.
+#[derive(Debug, Clone, Copy)]
+pub struct Maker {
+    /// The object the command makes.
+    pub object: Object,
+    /// The command, as in `rtmfp COMMAND`.
+    pub command: &'static str,
+}
+
+impl Maker {
+    /// Prints `--option help` if one of `specs` asks for it; then the
+    /// command does nothing else.
+    pub fn help_asked(self, specs: &[String]) -> bool {
+        let asked = specs.iter().any(|o| o == "help");
+        if asked {
+            print!("{}", help(self.object, self.command));
+        }
+        asked
+    }
+
+    /// The options: what `flags` set (the command's flags that have a
+    /// row, and its own defaults), then every `--option` in `specs`, each
+    /// checked by core (a later one of the same row wins).
+    pub fn options(self, specs: &[String], flags: Flags) -> Result<Options> {
+        let mut o = flags.0;
+        for spec in specs {
+            set(&mut o, self.object, self.command, spec)?;
+        }
+        Ok(o)
+    }
+}
+
+/// A command's flags that have a row of core's table, set before its
+/// `--option`s.
+#[derive(Debug, Default)]
+pub struct Flags(Options);
+
+impl Flags {
+    /// No flag set.
+    pub fn new() -> Flags {
+        Flags::default()
+    }
+
+    /// Sets row `name` from flag `shown` (`--listen`), checked by core; a
+    /// refusal names the flag.
+    pub fn set(&mut self, name: &str, shown: &str, value: OptionValue) -> Result<()> {
+        self.0.set_as(name, shown, value).map_err(refused)
+    }
+
+    /// Sets a duration row from a flag given as a [`std::time::Duration`].
+    pub fn duration(&mut self, name: &str, shown: &str, d: std::time::Duration) -> Result<()> {
+        self.set(name, shown, OptionValue::Seconds(d.as_secs_f64()))
+    }
+}
 
 /// The rows `rtmfp <command>` takes through `--option`.
 pub fn offered(object: Object) -> impl Iterator<Item = &'static Row> {
@@ -152,6 +235,7 @@ pub fn help(object: Object, command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn values_are_written_as_documented() {
@@ -205,5 +289,53 @@ mod tests {
             .to_string()
             .contains("max_datagram_size must be from 576 to 65507"));
         assert!(help(Object::Server, "server").contains("max_names_per_client"));
+    }
+
+    #[test]
+    fn each_object_takes_its_own_rows_and_flags_come_first() {
+        let publish = Maker {
+            object: Object::NetConnection,
+            command: "publish",
+        };
+        let mut flags = Flags::new();
+        flags
+            .duration("direct_timeout", "--direct-timeout", Duration::from_secs(5))
+            .unwrap();
+        let specs = ["direct-timeout=0".to_owned(), "open_timeout=2s".to_owned()];
+        let o = publish.options(&specs, flags).unwrap();
+        let config = o.netconnection_config().unwrap();
+        assert_eq!(config.client.direct_timeout, None, "the --option wins");
+        assert_eq!(config.endpoint.open_timeout, Duration::from_secs(2));
+        for (maker, bad) in [
+            (publish, "max_streams_per_client=3"),
+            (publish, "peer_connect_mode=ask"),
+            (publish, "recv_coalesce=1ms"),
+        ] {
+            let e = maker.options(&[bad.to_owned()], Flags::new()).unwrap_err();
+            assert!(
+                e.to_string().contains("`rtmfp publish` does not take"),
+                "{e}"
+            );
+        }
+        let echo = Maker {
+            object: Object::Endpoint,
+            command: "echo",
+        };
+        let e = echo
+            .options(&["direct_timeout=1s".to_owned()], Flags::new())
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let o = echo
+            .options(&["server=true".to_owned()], Flags::new())
+            .unwrap();
+        assert!(o.configs(Object::Endpoint).server_role);
+        let mut flags = Flags::new();
+        let e = flags
+            .set("receive_buffer", "--recv-buffer", OptionValue::Int(0))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("--recv-buffer must be"), "{e}");
+        let help = help(Object::NetConnection, "play");
+        assert!(help.contains("direct_timeout") && help.contains("max_peer_connections"));
+        assert!(!help.contains("peer_connect_mode") && !help.contains("max_streams"));
     }
 }

@@ -2,11 +2,13 @@
 //! client options, connecting a NetConnection and server calls.
 
 use crate::common::{fail, parse_duration, parse_listen, Result, SecurityArgs, TurnArgs};
+use crate::options::{self, Flags};
 use clap::Args;
 use rtmfp_core::flash::client::ClientEvent;
 use rtmfp_core::flash::command::code;
 use rtmfp_core::flash::uri::RtmfpUri;
-use rtmfp_core::flash::{NetConnection, NetConnectionConfig, StreamId, Value};
+use rtmfp_core::flash::{NetConnection, StreamId, Value};
+use rtmfp_core::host::options::{OptionValue, Options};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -72,16 +74,24 @@ fn parse_duration_or_zero(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-/// Connects to the server and waits for "NetConnection.Connect.Success";
-/// a rejection, a failure or no answer is an error naming the status.
-pub fn connect(uri: &StreamUri, args: &ClientArgs) -> Result<NetConnection> {
-    let mut config = NetConnectionConfig {
-        bind: vec![args.bind],
-        ..NetConnectionConfig::default()
-    };
+impl ClientArgs {
+    /// Sets the rows these flags have: `--bind` (`bind`),
+    /// `--direct-timeout` (`direct_timeout`), `--turn` (`turn`).
+    /// `--timeout` is the CLI's own wait, not a row.
+    pub fn set(&self, flags: &mut Flags) -> Result<()> {
+        flags.set("bind", "--bind", OptionValue::Addresses(vec![self.bind]))?;
+        flags.duration("direct_timeout", "--direct-timeout", self.direct_timeout)?;
+        self.turn.set(flags)
+    }
+}
+
+/// Connects to the server with a NetConnection made by core's builder
+/// from `options` (`--no-hmac` / `--no-sseq` on top) and waits for
+/// "NetConnection.Connect.Success"; a rejection, a failure or no answer
+/// is an error naming the status.
+pub fn connect(uri: &StreamUri, args: &ClientArgs, options: &Options) -> Result<NetConnection> {
+    let mut config = options.netconnection_config().map_err(options::failure)?;
     config.flash = args.security.apply(config.flash);
-    config.turn = args.turn.config()?;
-    config.client.direct_timeout = (!args.direct_timeout.is_zero()).then_some(args.direct_timeout);
     let nc = NetConnection::connect(&uri.uri, config)
         .map_err(|e| fail(format!("cannot connect to {}: {e}", uri.connection)))?;
     crate::common::print_relayed(nc.relayed_addr());

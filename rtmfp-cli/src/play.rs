@@ -4,6 +4,7 @@
 //! (`rtmfp play URI --out - | ffplay -`).
 
 use crate::common::{fail, parse_duration, parse_peer_id, stop_requested, Progress, Result};
+use crate::options::{Flags, Maker};
 use crate::peer::{self, parse_stream_uri, ClientArgs, StreamUri};
 use crate::publish::Counts;
 use clap::Args;
@@ -13,6 +14,7 @@ use rtmfp_core::flash::flv::{self, tag_type, Tag};
 use rtmfp_core::flash::flv_stream::FlvMuxer;
 use rtmfp_core::flash::message::message_type;
 use rtmfp_core::flash::{NetConnection, Value};
+use rtmfp_core::host::options::Object;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -74,7 +76,18 @@ pub struct PlayArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub client: ClientArgs,
+    /// Set an option of core's table a NetConnection takes: NAME=VALUE
+    /// (repeatable), e.g. idle_timeout=30s, max_datagram_size=1400.
+    /// `--option help` lists them.  No -o here: -o is --out.
+    #[arg(long = "option", value_name = "NAME=VALUE")]
+    pub option: Vec<String>,
 }
+
+/// `rtmfp play` makes a NetConnection.
+pub const MAKER: Maker = Maker {
+    object: Object::NetConnection,
+    command: "play",
+};
 
 fn parse_peer_id_hex(s: &str) -> std::result::Result<String, String> {
     parse_peer_id(s).map(|id| crate::common::hex(&id))
@@ -184,7 +197,15 @@ enum End {
 }
 
 pub fn run(args: PlayArgs) -> Result<()> {
+    if MAKER.help_asked(&args.option) {
+        return Ok(());
+    }
     crate::common::install_signal_handlers();
+    // The flags that have a row (`--bind`, `--direct-timeout`, `--turn`),
+    // then every `--option`.
+    let mut flags = Flags::new();
+    args.client.set(&mut flags)?;
+    let options = MAKER.options(&args.option, flags)?;
     let pipe = args.out.as_deref() == Some(std::path::Path::new("-"));
     // Before anything prints: stdout is for the FLV only.
     let stdout = if pipe { Some(take_stdout()?) } else { None };
@@ -210,7 +231,7 @@ pub fn run(args: PlayArgs) -> Result<()> {
         ),
         _ => None,
     };
-    let nc = peer::connect(&args.uri, &args.client)?;
+    let nc = peer::connect(&args.uri, &args.client, &options)?;
     let result = play(&args, &nc, out);
     nc.close(Duration::from_secs(1));
     result

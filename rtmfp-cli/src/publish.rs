@@ -5,6 +5,7 @@
 //! tags' timestamps.
 
 use crate::common::{fail, parse_duration, stop_requested, CliError, Progress, Result};
+use crate::options::{Flags, Maker, OptionArgs};
 use crate::peer::{self, parse_stream_uri, ClientArgs, StreamUri};
 use clap::Args;
 use rtmfp_core::endpoint::EndpointError;
@@ -13,6 +14,7 @@ use rtmfp_core::flash::command::code;
 use rtmfp_core::flash::flv::{self, tag_type, Tag};
 use rtmfp_core::flash::flv_stream::FlvDemuxer;
 use rtmfp_core::flash::{NetConnection, NetError, NetStream, Value};
+use rtmfp_core::host::options::{Object, OptionValue, Options};
 use rtmfp_core::session::flows::FlowError;
 use std::collections::HashSet;
 use std::io::{BufReader, Read};
@@ -96,7 +98,15 @@ pub struct PublishArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub client: ClientArgs,
+    #[command(flatten)]
+    pub options: OptionArgs,
 }
+
+/// `rtmfp publish` makes a NetConnection.
+pub const MAKER: Maker = Maker {
+    object: Object::NetConnection,
+    command: "publish",
+};
 
 fn parse_speed(s: &str) -> std::result::Result<f64, String> {
     match s.parse::<f64>() {
@@ -423,8 +433,24 @@ fn drain(nc: &NetConnection, state: &mut State, limit: Duration) {
     }
 }
 
+/// The NetConnection's options: the flags that have a row (`--bind`,
+/// `--direct-timeout`, `--turn`, `--max-peers`), then every `--option`.
+fn publish_options(args: &PublishArgs) -> Result<Options> {
+    let mut flags = Flags::new();
+    args.client.set(&mut flags)?;
+    if let Some(max) = args.max_peers {
+        let max = OptionValue::Int(max as i128);
+        flags.set("max_peer_connections", "--max-peers", max)?;
+    }
+    MAKER.options(&args.options.option, flags)
+}
+
 pub fn run(args: PublishArgs) -> Result<()> {
+    if MAKER.help_asked(&args.options.option) {
+        return Ok(());
+    }
     crate::common::install_signal_handlers();
+    let options = publish_options(&args)?;
     if !args.direct && args.wait.is_some_and(|n| n > 0) {
         // A server does not tell a publisher who plays (RFC 7425 §5.4 has
         // no such message), so this would wait for ever.
@@ -471,7 +497,7 @@ pub fn run(args: PublishArgs) -> Result<()> {
         drop(source.open()?);
     }
 
-    let nc = peer::connect(&args.uri, &args.client)?;
+    let nc = peer::connect(&args.uri, &args.client, &options)?;
     println!("peer ID {}", nc.near_id_hex());
     let mut state = State {
         stream: None,
@@ -512,10 +538,6 @@ fn publish(
     }
     .map_err(|e| fail(format!("cannot create a stream: {e}")))?;
     state.stream = Some(ns.id());
-    if let Some(max) = args.max_peers {
-        nc.set_max_peer_connections(max)
-            .map_err(|e| fail(e.to_string()))?;
-    }
     if let Some(limit) = args.reject_after {
         let seen = AtomicUsize::new(0);
         nc.set_peer_connect_policy(Some(Box::new(move |_| {

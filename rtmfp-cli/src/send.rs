@@ -9,14 +9,16 @@
 use crate::common::{
     describe_close, describe_open_failure, fail, fill_message, fmt_bytes, fmt_ms, fmt_rate, hex,
     identity, install_signal_handlers, parse_bytes, parse_duration, parse_listen,
-    parse_message_size, parse_peer_id, parse_priority, parse_rate, parse_target, runtime_config,
-    stop_requested, CliError, Progress, Result, SecurityArgs, Target, RECV_BUFFER,
+    parse_message_size, parse_peer_id, parse_priority, parse_rate, parse_target, stop_requested,
+    CliError, Progress, Result, SecurityArgs, Target, RECV_BUFFER,
 };
+use crate::options::{self, Flags, Maker, OptionArgs};
 use clap::{ArgGroup, Args};
 use rtmfp_core::crypto::flash::epd::{epd_for_fingerprint, epd_for_uri};
-use rtmfp_core::crypto::{FlashConfig, PeerId};
+use rtmfp_core::crypto::PeerId;
 use rtmfp_core::endpoint::{EndpointError, Event, SessionHandle, SessionInfo};
 use rtmfp_core::flow::{FlowId, MessageId, MessageOptions, Priority};
+use rtmfp_core::host::options::{Object, OptionValue};
 use rtmfp_core::runtime::{Handle, Runtime};
 use rtmfp_core::session::flows::FlowError;
 use std::net::SocketAddr;
@@ -79,7 +81,15 @@ pub struct SendArgs {
     pub security: SecurityArgs,
     #[command(flatten)]
     pub turn: crate::common::TurnArgs,
+    #[command(flatten)]
+    pub options: OptionArgs,
 }
+
+/// `rtmfp send` makes an endpoint (a client's identity).
+pub const MAKER: Maker = Maker {
+    object: Object::Endpoint,
+    command: "send",
+};
 
 /// How much to send.
 #[derive(Debug, Clone, Copy)]
@@ -515,26 +525,46 @@ pub fn wait_open(
 }
 
 pub fn run(args: SendArgs) -> Result<()> {
+    if MAKER.help_asked(&args.options.option) {
+        return Ok(());
+    }
     install_signal_handlers();
+    // The endpoint's options: its own receive buffer (RECV_BUFFER), the
+    // flags that have a row (`--bind`, `--turn`), then every `--option`;
+    // without a bind address, one of the target's family.
+    let mut flags = Flags::new();
+    let buffer = OptionValue::Int(RECV_BUFFER as i128);
+    flags.set("receive_buffer", "receive_buffer", buffer)?;
+    if let Some(bind) = args.bind {
+        flags.set("bind", "--bind", OptionValue::Addresses(vec![bind]))?;
+    }
+    args.turn.set(&mut flags)?;
+    let mut opts = MAKER.options(&args.options.option, flags)?;
     let mut addrs = args.target.addresses().map_err(CliError::Usage)?;
-    let bind = args.bind.unwrap_or_else(|| {
-        if addrs[0].is_ipv6() {
+    if !opts.is_set("bind") {
+        let any: std::net::SocketAddr = if addrs[0].is_ipv6() {
             "[::]:0".parse().unwrap()
         } else {
             "0.0.0.0:0".parse().unwrap()
-        }
-    });
-    addrs.retain(|a| a.is_ipv6() == bind.is_ipv6());
+        };
+        opts.set("bind", OptionValue::Addresses(vec![any]))
+            .map_err(options::refused)?;
+    }
+    let bind = opts.bind(Object::Endpoint);
+    addrs.retain(|a| bind.iter().any(|b| b.is_ipv6() == a.is_ipv6()));
+    let shown: Vec<String> = bind.iter().map(|a| a.to_string()).collect();
+    let shown = shown.join(", ");
     if addrs.is_empty() {
         return Err(CliError::Usage(format!(
-            "{} has no address of the same family as --bind {bind}",
+            "{} has no address of the same family as --bind {shown}",
             args.target
         )));
     }
-    let (crypto, _id) = identity(args.security.apply(FlashConfig::client()))?;
-    let mut rc = runtime_config(vec![bind], crypto, RECV_BUFFER);
-    rc.turn = args.turn.config()?;
-    let rt = Runtime::start(rc).map_err(|e| fail(format!("cannot bind {bind}: {e}")))?;
+    let (crypto, _id) = identity(args.security.apply(opts.flash(Object::Endpoint)))?;
+    let rc = opts
+        .runtime_config(Object::Endpoint, crypto)
+        .map_err(options::failure)?;
+    let rt = Runtime::start(rc).map_err(|e| fail(format!("cannot bind {shown}: {e}")))?;
     crate::common::print_relayed(rt.handle().relayed_addr());
     let epd = match &args.peer_id {
         Some(id) => epd_for_fingerprint(id),

@@ -126,11 +126,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15, requires = "cluster",
           value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub cluster_ttl: u64,
-    /// Set an option of core's table: NAME=VALUE (repeatable), e.g.
-    /// idle_timeout=30s, hmac_policy=required, max_datagram_size=1400.
-    /// `--option help` lists the names, types, ranges and defaults.
-    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
-    pub option: Vec<String>,
+    #[command(flatten)]
+    pub options: options::OptionArgs,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
@@ -345,15 +342,18 @@ impl Printer {
     }
 }
 
+/// `rtmfp server` makes a server.
+pub const MAKER: options::Maker = options::Maker {
+    object: Object::Server,
+    command: "server",
+};
+
 /// The server's options: the flags that have a row of core's table,
 /// then every `--option`, each checked by core (a later one of the same
 /// row wins).
 fn server_options(args: &ServerArgs) -> Result<Options> {
-    let mut o = Options::new();
-    let mut set = |name: &str, shown: &str, value: OptionValue| {
-        o.set_as(name, shown, value).map_err(options::refused)
-    };
-    set(
+    let mut flags = options::Flags::new();
+    flags.set(
         "bind",
         "--listen",
         OptionValue::Addresses(args.listen.clone()),
@@ -365,7 +365,7 @@ fn server_options(args: &ServerArgs) -> Result<Options> {
             "--key"
         };
         let keys = keys.into_iter().map(OptionValue::Text).collect();
-        set("keys", shown, OptionValue::List(keys))?;
+        flags.set("keys", shown, OptionValue::List(keys))?;
     }
     for (name, flag, n) in [
         (
@@ -385,31 +385,25 @@ fn server_options(args: &ServerArgs) -> Result<Options> {
         ),
     ] {
         if let Some(n) = n {
-            set(name, flag, OptionValue::Int(n.into()))?;
+            flags.set(name, flag, OptionValue::Int(n.into()))?;
         }
     }
     if args.no_relay {
-        set("relay", "--no-relay", OptionValue::Bool(false))?;
+        flags.set("relay", "--no-relay", OptionValue::Bool(false))?;
     }
     if let Some(us) = args.recv_coalesce {
         let ms = us as f64 / 1000.0;
-        set("recv_coalesce", "--recv-coalesce", OptionValue::Millis(ms))?;
+        flags.set("recv_coalesce", "--recv-coalesce", OptionValue::Millis(ms))?;
     }
     if let Some(url) = &args.cluster {
-        set("cluster", "--cluster", OptionValue::Text(url.clone()))?;
+        flags.set("cluster", "--cluster", OptionValue::Text(url.clone()))?;
     }
-    if let Some(uri) = &args.turn.turn {
-        set("turn", "--turn", OptionValue::Text(uri.clone()))?;
-    }
-    for spec in &args.option {
-        options::set(&mut o, Object::Server, "server", spec)?;
-    }
-    Ok(o)
+    args.turn.set(&mut flags)?;
+    MAKER.options(&args.options.option, flags)
 }
 
 pub fn run(args: ServerArgs) -> Result<()> {
-    if args.option.iter().any(|o| o == "help") {
-        print!("{}", options::help(Object::Server, "server"));
+    if MAKER.help_asked(&args.options.option) {
         return Ok(());
     }
     install_signal_handlers();
