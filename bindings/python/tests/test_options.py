@@ -96,18 +96,27 @@ def test_every_row_an_object_takes_is_a_keyword(obj: str) -> None:
     assert hasattr(native.NetStream, "on_peer_connect")
 
 
-def test_check_takes_every_row_every_object_takes() -> None:
-    """rtmfp.check() makes a NetConnection: it takes the rows of every
-    object (the transport), not the NetConnection's own (peers, relay
-    fallback), which a check never uses."""
-    common = set(native._option_names("endpoint"))
-    for obj in ("netconnection", "server"):
-        common &= set(native._option_names(obj))
-    assert {"bind", "turn", "dh_groups", "max_datagram_size"} <= common
+def test_check_takes_the_rows_a_net_connection_takes() -> None:
+    """rtmfp.check() makes a NetConnection: it takes the rows a
+    NetConnection takes (but the per-stream asks), as Node's check does,
+    and documents them."""
+    rows = [
+        r for r in native._option_names("netconnection") if r not in EXPRESSED["netconnection"]
+    ]
+    assert {"bind", "turn", "max_peer_connections", "direct_timeout"} <= set(rows)
     for keywords in (runtime_keywords_of(native.check), stub_function_keywords("check")):
-        assert sorted(common - set(keywords)) == []
+        assert sorted(set(rows) - set(keywords)) == []
     doc = inspect.getdoc(rtmfp.check) or ""
-    assert [k for k in common if k not in doc] == []
+    assert [k for k in rows if k not in doc] == []
+
+
+def test_check_refuses_the_net_connection_rows_in_core_words() -> None:
+    with pytest.raises(
+        rtmfp.InvalidArgument, match=r"^max_peer_connections must be from 0 to 65535, got 70000$"
+    ):
+        rtmfp.check("rtmfp://127.0.0.1:9", max_peer_connections=70000)
+    with pytest.raises(rtmfp.InvalidArgument, match=r"^direct_timeout must be >= 0 seconds"):
+        rtmfp.check("rtmfp://127.0.0.1:9", direct_timeout=-1)
 
 
 def test_option_names_refuses_an_unknown_object() -> None:

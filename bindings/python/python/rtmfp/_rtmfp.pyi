@@ -904,4 +904,6 @@ def check(
     receive_buffer: Optional[int] = None,
     max_flows_per_session: Optional[int] = None,
     event_queue_limit: Optional[int] = None,
+    max_peer_connections: Optional[int] = None,
+    direct_timeout: Optional[float] = None,
 ) -> CheckReport: ...
