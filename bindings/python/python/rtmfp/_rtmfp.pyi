@@ -861,30 +861,44 @@ class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
     def disconnect(self, client: Union[int, str, bytes]) -> bool:
         """By session number or peer ID; whether there was such a client."""
 
+# <generated from bindings/python/src/check.rs by scripts/event_stubs.py: do not edit>
+
 @final
 class CheckReport:
-    """What ``rtmfp.check`` found; ``str()`` is the report."""
+    """What ``rtmfp.check`` found: whether UDP reaches the server, at
+    what address it sees us, what the NAT does."""
+    @property
+    def reached(self) -> bool:
+        """Whether the server answered (a session and connect success)."""
+    @property
+    def error(self) -> Optional[str]:
+        """Why there is no session with the server (UDP blocked, nothing listening, a TURN proxy that does not work), else ``None``."""
+    @property
+    def server(self) -> Optional[str]:
+        """The server's address, ``"ip:port"``."""
+    @property
+    def rtt(self) -> Optional[float]:
+        """The session's round-trip time in seconds."""
+    @property
+    def public_address(self) -> Optional[str]:
+        """The address the server sees us at (the relayed one through TURN)."""
+    @property
+    def mapping(self) -> Optional[str]:
+        """The NAT's mapping: ``"endpoint-independent"``, ``"address-dependent"``, ``"address-and-port-dependent"``, ``"not-port-dependent"``, or ``None`` when not measured."""
+    @property
+    def filtering(self) -> Optional[str]:
+        """The NAT's filtering, with the same names as ``mapping``."""
+    @property
+    def unsolicited_leaves_state(self) -> Optional[bool]:
+        """Whether a datagram the NAT refused left state behind (the router that breaks hole punching between near peers; docs/nat.md)."""
+    @property
+    def verdict(self) -> str:
+        """What the NAT's behaviour means for direct peer-to-peer streams."""
+    @property
+    def lines(self) -> List[Tuple[str, str]]:
+        """The findings as ``(key, text)`` pairs: ``server``, ``udp`` (or ``turn``), ``public``, ``check``, ``mapping``, ``filtering``, ``unsolicited``, ``verdict``."""
 
-    @property
-    def reached(self) -> bool: ...
-    @property
-    def error(self) -> Optional[str]: ...
-    @property
-    def server(self) -> Optional[str]: ...
-    @property
-    def rtt(self) -> Optional[float]: ...
-    @property
-    def public_address(self) -> Optional[str]: ...
-    @property
-    def mapping(self) -> Optional[str]: ...
-    @property
-    def filtering(self) -> Optional[str]: ...
-    @property
-    def unsolicited_leaves_state(self) -> Optional[bool]: ...
-    @property
-    def verdict(self) -> str: ...
-    @property
-    def lines(self) -> List[Tuple[str, str]]: ...
+# </generated>
 
 def check(
     uri: str,
