@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
 use rtmfp_core::endpoint::{DropReason, OpenFailure, SessionHandle};
-use rtmfp_core::host::options::{Object, OptionValue};
+use rtmfp_core::host::options::Object;
 use rtmfp_core::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Instant;
