@@ -8,6 +8,8 @@ field with its Rust type and, for a word, the words it can be
 declarations into the classes of bindings/python/python/rtmfp/_rtmfp.pyi,
 between the markers that name each source file: a `@final` class with
 the doc's first sentence and one read-only (`Final`) attribute per field.
+A class of getters only (GETTER_CLASSES: `CheckReport` in check.rs) is
+written the same way from its `#[pymethods]`: one property per getter.
 
   python3 scripts/event_stubs.py           rewrite the stubs' generated parts
   python3 scripts/event_stubs.py --check   exit 1 if they are stale
@@ -22,7 +24,9 @@ import textwrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = os.path.join(ROOT, "bindings", "python")
 STUBS = os.path.join(PY, "python", "rtmfp", "_rtmfp.pyi")
-SOURCES = ["src/events.rs", "src/flash_events.rs"]
+SOURCES = ["src/events.rs", "src/flash_events.rs", "src/check.rs"]
+# `#[pyclass]`es whose `#[pymethods]` are getters (and dunders) only.
+GETTER_CLASSES = {"src/check.rs": ["CheckReport"]}
 BEGIN = "# <generated from bindings/python/{} by scripts/event_stubs.py: do not edit>"
 END = "# </generated>"
 
@@ -39,7 +43,7 @@ BUILTINS = {"str", "bool", "float", "int", "bytes"}
 
 def python_type(rust, words=None):
     """The stub type of a Rust field type (a Literal for a word)."""
-    rust = rust.replace(" ", "")
+    rust = re.sub(r"&'\w+\s*", "&", rust).replace(" ", "").replace("&str", "String")
     if words:
         if rust != "String":
             raise ValueError(f"words on a {rust} field")
@@ -53,6 +57,9 @@ def python_type(rust, words=None):
         return m.group(2)  # one of this module's classes (Session, ...)
     if m and m.group(1) == "PyResult":
         return python_type(m.group(2))
+    m = re.fullmatch(r"\((\w+),(\w+)\)", rust)
+    if m:
+        return f"Tuple[{python_type(m.group(1))}, {python_type(m.group(2))}]"
     raise ValueError(f"no Python type for the Rust type {rust}")
 
 
@@ -71,7 +78,7 @@ def first_sentence(doc):
     """The first sentence of a doc comment's lines, one string."""
     text = " ".join(doc)
     m = re.match(r"(.+?\.)(\s|$)", text)
-    return (m.group(1) if m else text).replace("`", "``")
+    return re.sub("`+", "``", m.group(1) if m else text)
 
 
 def parse(body):
@@ -130,16 +137,46 @@ def stub(name, kind, doc, fields, methods):
     if kind:
         out.append(f'    kind: Final[Literal["{kind}"]]')
     out += [f"    {f}: Final[{qualify(t)}]" for f, t in fields]
-    for m, t, d in methods:
+    for m, t, d, *getter in methods:
+        if getter:
+            out.append("    @property")
         out.append(f'    def {m}(self) -> {qualify(t)}:\n        """{d}"""')
     return "\n".join(out) + "\n"
+
+
+def getter_class(text, name):
+    """A `#[pyclass]` of getters: (name, None, doc, [], getters) as
+    `parse` gives them, the getters as its methods (properties)."""
+    m = re.search(r"((?:^///.*\n)+)#\[pyclass[^\n]*\]\npub(?:\(crate\))? struct " + name + r" \{", text, re.M)
+    if not m:
+        raise ValueError(f"no #[pyclass] struct {name}")
+    doc = [line[3:].strip() for line in m.group(1).splitlines()]
+    start = text.index(f"#[pymethods]\nimpl {name} {{\n")
+    end = text.index("\n}\n", start)
+    getters, mdoc, getter = [], [], False
+    for line in text[start:end].splitlines()[2:]:
+        line = line.strip()
+        if line.startswith("///"):
+            mdoc.append(line[3:].strip())
+        elif line == "#[getter]":
+            getter = True
+        elif line.startswith("fn "):
+            f = re.match(r"fn (\w+)\(&self(?:, py: Python<'_>)?\) -> (.+) \{$", line)
+            if getter and f:
+                getters.append((f.group(1), python_type(f.group(2)), first_sentence(mdoc), True))
+            elif not line.startswith("fn __"):
+                raise ValueError(f"{name}: {line!r} is not a getter")
+            mdoc, getter = [], False
+    return name, None, first_sentence(doc), [], getters
 
 
 def generated(source):
     """The generated part of the stubs for one source file."""
     with open(os.path.join(PY, source), encoding="utf-8") as f:
         text = f.read()
-    return "\n".join(stub(*parse(b)) for b in blocks(text))
+    classes = [parse(b) for b in blocks(text)]
+    classes += [getter_class(text, name) for name in GETTER_CLASSES.get(source, [])]
+    return "\n".join(stub(*c) for c in classes)
 
 
 def render(stubs):

@@ -457,5 +457,12 @@ export interface NativeStats {
  */
 export declare function openFailure(reason: string, what: string, address?: string | undefined | null): NativeFailure
 
+/**
+ * Core's table of options as JSON (`rtmfp_core::host::options::table_json`):
+ * what the options interfaces of lib/index.d.ts are generated from
+ * (scripts/option_stubs.py; test/options.test.js checks them).
+ */
+export declare function optionTable(): string
+
 /** The version of the rtmfp native library (the Cargo package version). */
 export declare function version(): string

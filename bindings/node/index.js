@@ -844,4 +844,5 @@ module.exports.checkNetConnectionOptions = nativeBinding.checkNetConnectionOptio
 module.exports.connectOutcome = nativeBinding.connectOutcome
 module.exports.lookupAnswer = nativeBinding.lookupAnswer
 module.exports.openFailure = nativeBinding.openFailure
+module.exports.optionTable = nativeBinding.optionTable
 module.exports.version = nativeBinding.version

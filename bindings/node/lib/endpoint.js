@@ -12,31 +12,13 @@ class Endpoint extends CoreEmitter {
   #core
 
   /**
-   * Options (all optional; durations in ms):
-   * - `bind`: "ip:port" / "[ipv6]:port", { address, port }, a port number,
-   *   or an array of addresses; default "0.0.0.0:0" (port 0: the system
-   *   picks; see `address`);
-   * - `server`: a server identity, reachable by `rtmfp://` URI (ephemeral
-   *   Diffie-Hellman); default a peer identity, reached by `peerId`;
-   * - `hostname`: the certificate's hostname option;
-   * - `keyLog`: a file to append each session's packet keys to, so that a
-   *   capture can be decrypted (`rtmfp decrypt`); default the file named
-   *   by RTMFP_KEYLOGFILE;
-   * - `turn`: "turn://USER:PASS@HOST[:PORT]": every datagram goes through
-   *   this TURN relay (RFC 8656), as Flash Player's RTMFPTURNProxy did;
-   *   peers see the relayed address.  A relay that refuses the
-   *   credentials or does not answer throws (code ERR_RTMFP_IO);
-   * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: RFC 7016's
-   *   defaults are 95 s, 60 s and 10 s;
-   * - `recvCoalesce`: while datagrams arrive densely, the I/O thread naps
-   *   this long and reads them in one batch (0 to 10; default 0, or
-   *   RTMFP_RECV_COALESCE_US microseconds); sparse datagrams never wait;
-   * - `dhGroups`, `hmacPolicy`, `sseqPolicy`,
-   *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
-   *   `maxFlowsPerSession`, `eventQueueLimit`: as in core's table of
-   *   options (TransportOptions in index.d.ts); the addon checks every
-   *   option against that table;
+   * Options (all optional; durations in ms): the rows of core's table of
+   * options an endpoint takes, under their camelCase keys, checked by the
+   * addon against that table (EndpointOptions in index.d.ts, generated
+   * from it: each option's type, meaning and default), and
    * - `ref`: keep the process alive while open (as `ref()`); default false.
+   * A TURN relay (`turn`) that refuses the credentials or does not answer
+   * throws (code ERR_RTMFP_IO).
    */
   constructor(options) {
     const o = v.object(options, 'options')

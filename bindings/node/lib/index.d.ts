@@ -10,16 +10,15 @@ import type { NativeSessionStats, NativeStats } from '../index'
 /** The version of the native library (the Cargo package version). */
 export declare function version(): string
 
-/** Options of `check`. */
-export interface CheckOptions extends TransportOptions {
-  /** Local address(es) to bind, or a port; default "0.0.0.0:0". */
-  bind?: Address | Address[] | number
+/**
+ * Options of `check`: a NetConnection's (with `turn`, the check goes through
+ * that relay, and so tells whether it works), and these.
+ */
+export interface CheckOptions extends NetConnectionTableOptions {
   /** ms to wait for the server (default 5000); the NAT tests take about 3 s more. */
   timeout?: number
   /** "ip:port" of an RFC 5780 STUN server instead of the server's check service. */
   stun?: string
-  /** "turn://USER:PASS@HOST[:PORT]": check through that relay (and so whether it works). */
-  turn?: string
 }
 
 /** What `check` found (the words are the same as `rtmfp check`'s). */
@@ -152,55 +151,85 @@ declare class TypedEmitter<E extends { [K in keyof E]: unknown[] }> extends Even
 
 // ---------------------------------------------------------------- Endpoint --
 
+// <options from core's table (rtmfp_core::host::options) by scripts/option_stubs.py: do not edit>
 /**
- * Options every object (Endpoint, NetConnection, Server, check()) takes
- * from core's table of options (rtmfp_core::host::options), checked there.
+ * The options of core's table (rtmfp_core::host::options) that every object
+ * (Endpoint, NetConnection, Server, check()) takes; core checks them and a
+ * refusal throws an RtmfpError ERR_RTMFP_INVALID_ARGUMENT naming `options.KEY`.
  */
 export interface TransportOptions {
-  /** Diffie-Hellman groups in preference order, 1 to 4 of 2, 5, 14, 16 (RFC 7425 §4.3.3). */
+  /** Local addresses, one UDP socket each (port 0: the system picks). An address ("ip:port" or { address, port }), a list of them, or a port; default 0.0.0.0:0 (a server 0.0.0.0:1935). */
+  bind?: Address | Address[] | number
+  /** The certificate's Hostname option (RFC 7425 §4.3.3.1). A string; default none. */
+  hostname?: string
+  /** Diffie-Hellman groups in preference order (RFC 7425 §4.3.3). A list of Diffie-Hellman groups (2, 5, 14, 16); default the role's: a client 2 (static keys, as Flash Player), a server 2, 5, 14, 16. */
   dhGroups?: number[]
-  /** Packet HMAC negotiation (RFC 7425 §4.6.4); default 'opportunistic'. */
+  /** Packet HMAC negotiation (RFC 7425 §4.6.4). One of 'off', 'opportunistic', 'required'; default opportunistic. */
   hmacPolicy?: 'off' | 'opportunistic' | 'required'
-  /** Session sequence number negotiation (RFC 7425 §4.6.6); default 'opportunistic'. */
+  /** Session sequence number negotiation (RFC 7425 §4.6.6). One of 'off', 'opportunistic', 'required'; default opportunistic. */
   sseqPolicy?: 'off' | 'opportunistic' | 'required'
-  /** Largest UDP datagram sent, 576 to 65507 bytes (default 1200). */
+  /** A file each session's packet keys are appended to (docs/key-log.md). A path, or null; default the file named by RTMFP_KEYLOGFILE. */
+  keyLog?: string | null
+  /** A session not open after this long fails. In ms; default 95 s (RFC 7016 §3.5.1.1.1). */
+  openTimeout?: number
+  /** An open session that received nothing for this long is closed. In ms; default 60 s. */
+  idleTimeout?: number
+  /** An open session that received nothing for this long pings (RFC 7016 §3.5.4.1). In ms; default 10 s. */
+  keepaliveInterval?: number
+  /** The largest UDP datagram sent, in bytes. An integer from 576 to 65507; default 1200 (clears IPv6's minimum MTU). */
   maxDatagramSize?: number
-  /** Bytes a sending flow holds unacknowledged, 1024 to 2^30 (default 4 MiB). */
+  /** Bytes a sending flow holds unacknowledged before it refuses messages. An integer from 1024 to 1073741824; default 4 MiB. */
   sendBuffer?: number
-  /** Window a receiving flow advertises, 1024 to 2^30 bytes (default 1 MiB; RFC 7016 §3.6.3). */
+  /** The window a receiving flow advertises, in bytes (RFC 7016 §3.6.3). An integer from 1024 to 1073741824; default 1 MiB. */
   receiveBuffer?: number
-  /** Most receiving flows one session keeps, 1 to 65535 (default 512). */
+  /** Most receiving flows one session keeps; a further flow's data is dropped. An integer from 1 to 65535; default 512. */
   maxFlowsPerSession?: number
-  /** Most events waiting unread, 16 to 2^24 (default 65536). */
+  /** Most events waiting unread; then datagrams wait until events are read. An integer from 16 to 16777216; default 65536. */
   eventQueueLimit?: number
-  /** The TURN relay's user name and password, over those of the `turn` URI. */
+  /** A TURN relay every datagram goes through (RFC 8656), as Flash's RTMFPTURNProxy. "turn:HOST[:PORT]" or "turn://USER:PASS@HOST[:PORT]"; default none. */
+  turn?: string | null
+  /** The TURN relay's user name, over the URI's. A string; default the TURN URI's. */
   turnUsername?: string
+  /** The TURN relay's password, over the URI's. A string; default the TURN URI's. */
   turnPassword?: string
 }
 
-export interface EndpointOptions extends TransportOptions {
-  /** Address(es) to bind, or a port; default "0.0.0.0:0". */
-  bind?: Address | Address[] | number
-  /** A server identity, reachable by `rtmfp://` URI; default a peer identity. */
+/** The options of core's table that an Endpoint takes besides TransportOptions. */
+export interface EndpointTableOptions extends TransportOptions {
+  /** A server identity (ephemeral Diffie-Hellman, reachable by rtmfp:// URI; RFC 7425 §5.3). True or false; default false. */
   server?: boolean
-  /** The certificate's hostname option. */
-  hostname?: string
-  /** ms before an opening session gives up (RFC 7016: 95 s). */
-  openTimeout?: number
-  /** ms of silence before an open session is dead (default 60 s). */
-  idleTimeout?: number
-  /** ms of silence before a keepalive (default 10 s). */
-  keepaliveInterval?: number
-  /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
-  keyLog?: string
-  /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
-  turn?: string
-  /**
-   * Receive coalescing, ms (0 to 10; more is 10): while datagrams arrive densely the I/O thread naps
-   * this long and reads them in one batch (stats().io.coalescedWakeups); sparse ones never wait.
-   * Default 0, or $RTMFP_RECV_COALESCE_US microseconds.
-   */
+  /** While datagrams arrive densely, read them in batches this far apart (at most 10 ms; 0: one wake-up per datagram). In ms; default 0 (off); a server's 1 ms; RTMFP_RECV_COALESCE_US if set. */
   recvCoalesce?: number
+}
+
+/** The options of core's table that a NetConnection takes besides TransportOptions. */
+export interface NetConnectionTableOptions extends TransportOptions {
+  /** Most subscribers of the DIRECT_CONNECTIONS streams (Flash's maxPeerConnections). An integer from 0 to 65535; default 8. */
+  maxPeerConnections?: number
+  /** How long a peer play waits for a direct session before it plays through the server (docs/relay-fallback.md). In ms; default 5 s; 0 waits for the open timeout with no fallback, as Flash did. */
+  directTimeout?: number
+}
+
+/** The options of core's table that a Server takes besides TransportOptions. */
+export interface ServerTableOptions extends TransportOptions {
+  /** While datagrams arrive densely, read them in batches this far apart (at most 10 ms; 0: one wake-up per datagram). In ms; default 0 (off); a server's 1 ms; RTMFP_RECV_COALESCE_US if set. */
+  recvCoalesce?: number
+  /** redis://HOST:PORT[/DB]: a node of a rendezvous cluster (docs/cluster.md). A string; default none. */
+  cluster?: string
+  /** Most streams one client has at once; a further createStream gets _error. An integer from 1 to 65535; default 64. */
+  maxStreamsPerClient?: number
+  /** Most names one client registers; a further registerName gets _error. An integer from 1 to 65535; default 16. */
+  maxNamesPerClient?: number
+  /** Relay streams published to the server to its players. True or false; default true. */
+  relay?: boolean
+  /** Keepalive periods advised to clients (server session, peer sessions; RFC 7425 §5.3.4). [ms, ms], or null: none sent; default 15 s and 10 s. */
+  keepalive?: [number, number] | null
+  /** How long a parked request waits; then it is refused with "no answer from the server application". In ms; default 10 s. */
+  hookTimeout?: number
+}
+// </options>
+
+export interface EndpointOptions extends EndpointTableOptions {
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
 }
@@ -432,25 +461,7 @@ export interface NetStatusInfo {
   [member: string]: unknown
 }
 
-export interface NetConnectionOptions extends TransportOptions {
-  /** Local address(es) to bind, or a port; default "0.0.0.0:0". */
-  bind?: Address | Address[] | number
-  /** Most subscribers of our DIRECT_CONNECTIONS streams (default 8). */
-  maxPeerConnections?: number
-  /** ms a peer play waits for a direct session before the server relay fallback (default 5000; 0: none). */
-  directTimeout?: number
-  /** The certificate's hostname option. */
-  hostname?: string
-  /** ms before an opening session gives up (RFC 7016: 95 s). */
-  openTimeout?: number
-  /** ms of silence before an open session is dead (default 60 s). */
-  idleTimeout?: number
-  /** ms of silence before a keepalive (default 10 s). */
-  keepaliveInterval?: number
-  /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
-  keyLog?: string
-  /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
-  turn?: string
+export interface NetConnectionOptions extends NetConnectionTableOptions {
   /** Keep the process alive while the native connection exists, even idle. */
   ref?: boolean
 }
@@ -628,30 +639,9 @@ export interface FlvReadStreamOptions {
 
 // ------------------------------------------------------------------ Server --
 
-export interface ServerOptions extends TransportOptions {
-  /** Address(es) to bind, or a port; default "0.0.0.0:1935". */
-  bind?: Address | Address[] | number
-  /** Developer keys: undefined (any), a list, or the path of a file of keys. */
+export interface ServerOptions extends ServerTableOptions {
+  /** Developer keys: undefined (any), a list, or the path of a file of keys (one a line). */
   keys?: string[] | string
-  /** The certificate's hostname option. */
-  hostname?: string
-  openTimeout?: number
-  idleTimeout?: number
-  keepaliveInterval?: number
-  /** A file to append each session's packet keys to, for `rtmfp decrypt`; default $RTMFP_KEYLOGFILE. */
-  keyLog?: string
-  /** "turn://USER:PASS@HOST[:PORT]": every datagram through this TURN relay (Flash's RTMFPTURNProxy). */
-  turn?: string
-  /** "redis://HOST:PORT[/DB]": a node of a rendezvous cluster on Redis (docs/cluster.md). */
-  cluster?: string
-  /** Most streams one client has at once (1 to 65535, default 64): a further createStream gets `_error`. */
-  maxStreamsPerClient?: number
-  /** Most names one client registers (1 to 65535, default 16): a further registerName gets `_error`. */
-  maxNamesPerClient?: number
-  /** Most receiving flows one session keeps (1 to 65535, default 512): a further flow's data is dropped. */
-  maxFlowsPerSession?: number
-  /** Receive coalescing, ms (0 to 10), as Endpoint's; default 1, or $RTMFP_RECV_COALESCE_US microseconds. */
-  recvCoalesce?: number
   /** Keep the process alive while open, as ref(); default false. */
   ref?: boolean
   /** Decides on connects before the client is answered (see Server.onConnect). */
@@ -660,8 +650,6 @@ export interface ServerOptions extends TransportOptions {
   onPublish?: ServerStreamHook | null
   /** Decides on plays through the server (see Server.onPlay). */
   onPlay?: ServerStreamHook | null
-  /** ms a request waits for its hook; then it is refused with "no answer from the server application". Default 10000. */
-  hookTimeout?: number
 }
 
 /** A connect waiting for Server.onConnect. */

@@ -257,23 +257,11 @@ class NetConnection extends EventEmitter {
   #server = null
 
   /**
-   * Options (all optional; durations in ms):
-   * - `bind`: local address(es), as Endpoint's; default "0.0.0.0:0";
-   * - `maxPeerConnections`: most subscribers of our DIRECT_CONNECTIONS
-   *   streams (default 8; also a property);
-   * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
-   * - `keyLog`: as Endpoint's (opened here to check it, appended to from
-   *   connect());
-   * - `turn`: as Endpoint's (the relay is allocated at connect());
-   * - `directTimeout`: ms a peer play waits for a direct session to its
-   *   publisher before it plays through the server relay
-   *   ("NetStream.Play.Relayed"; docs/relay-fallback.md); default 5000,
-   *   0 waits for the session's own timeout with no fallback (Flash's);
-   * - `hostname`, `dhGroups`, `hmacPolicy`, `sseqPolicy`,
-   *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
-   *   `maxFlowsPerSession`, `eventQueueLimit`: as in core's table of
-   *   options (TransportOptions in index.d.ts); the addon checks every
-   *   option against that table;
+   * Options (all optional; durations in ms): the rows of core's table of
+   * options a NetConnection takes (NetConnectionOptions in index.d.ts,
+   * generated from it), checked here by the addon and used at connect()
+   * (the key log is opened now, the TURN relay allocated at connect();
+   * `maxPeerConnections` is also a property), and
    * - `ref`: keep the process alive while the native connection exists,
    *   even when idle; default false.
    */

@@ -59,43 +59,22 @@ class Server extends CoreEmitter {
   #hookTimeout
 
   /**
-   * Options (all optional; durations in ms):
-   * - `bind`: as Endpoint's; default "0.0.0.0:1935";
+   * Options (all optional; durations in ms): the rows of core's table of
+   * options a server takes (ServerOptions in index.d.ts, generated from
+   * it), checked by the addon against that table, but these, which the
+   * wrapper gives the table in its own way:
    * - `keys`: the developer keys accepted on `connect` (the last path
    *   segment of the client's URI, rtmfp://host/app/KEY): undefined
    *   accepts any key (or none), an array of strings exactly those, a
-   *   string the path of a file of keys (one a line; blank lines and
-   *   lines starting with # skipped).  A refused client gets
-   *   "NetConnection.Connect.Rejected";
-   * - `hostname`: the certificate's hostname option;
-   * - `keyLog`: a file to append each session's packet keys to, so that a
-   *   capture can be decrypted (`rtmfp decrypt`); default the file named
-   *   by RTMFP_KEYLOGFILE;
-   * - `turn`: "turn://USER:PASS@HOST[:PORT]": every datagram goes through
-   *   this TURN relay (RFC 8656), as Flash Player's RTMFPTURNProxy did;
-   *   peers see the relayed address.  A relay that refuses the
-   *   credentials or does not answer throws (code ERR_RTMFP_IO);
-   * - `openTimeout`, `idleTimeout`, `keepaliveInterval`: as Endpoint's;
-   * - `recvCoalesce`: as Endpoint's, but default 1 (a crowd's keepalives
-   *   read in batches);
-   * - `cluster`: "redis://HOST:PORT[/DB]": the server is a node of a
-   *   rendezvous cluster sharing peers, names and streams through Redis
-   *   (docs/cluster.md); Redis unreachable throws (code ERR_IO);
-   * - `maxStreamsPerClient` (default 64), `maxNamesPerClient` (16),
-   *   `maxFlowsPerSession` (512): limits a hostile client cannot pass; a
-   *   further createStream or registerName gets `_error`
-   *   ("NetConnection.Call.Failed"), a further flow's data is dropped.
-   *   Each 1 to 65535 (checked in Rust), else ERR_RTMFP_INVALID_ARGUMENT;
-   * - `dhGroups`, `hmacPolicy`, `sseqPolicy`,
-   *   `maxDatagramSize`, `sendBuffer`, `receiveBuffer`,
-   *   `eventQueueLimit`: as in core's table of
-   *   options (TransportOptions in index.d.ts); the addon checks every
-   *   option against that table;
+   *   string the path of a file of keys (the table's `keysFile`: one a
+   *   line; blank lines and lines starting with # skipped).  A refused
+   *   client gets "NetConnection.Connect.Rejected";
+   * - `onConnect`, `onPublish`, `onPlay`: the hooks (see onConnect); each
+   *   set is the table's `askConnect`, `askPublish`, `askPlay`;
    * - `ref`: keep the process alive while open, as ref(); default false
-   *   (a server with connected clients keeps it alive anyway);
-   * - `onConnect`, `onPublish`, `onPlay`: the hooks (see onConnect);
-   * - `hookTimeout`: ms a request waits for its hook (default 10000);
-   *   then it is refused with "no answer from the server application".
+   *   (a server with connected clients keeps it alive anyway).
+   * A TURN relay that does not answer, or Redis unreachable (`cluster`),
+   * throws (code ERR_RTMFP_IO).
    */
   constructor(options) {
     const o = v.object(options, 'options')

@@ -75,3 +75,11 @@ pub fn check_net_connection_options(
     )
     .map(drop)
 }
+
+/// Core's table of options as JSON (`rtmfp_core::host::options::table_json`):
+/// what the options interfaces of lib/index.d.ts are generated from
+/// (scripts/option_stubs.py; test/options.test.js checks them).
+#[napi]
+pub fn option_table() -> String {
+    rtmfp_core::host::options::table_json()
+}

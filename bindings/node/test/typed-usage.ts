@@ -109,6 +109,10 @@ export async function flash(): Promise<void> {
   server.on('askEnd', (e) => console.log(e.id, e.end))
   const hooked = new Server({ bind: 0, hookTimeout: 5000, recvCoalesce: 2, onPlay: (r) => r.app === 'live' })
   void hooked
+  // Every row of core's table is typed (generated): the advised keepalives, none.
+  const quiet = new Server({ bind: 0, keepalive: [20_000, 10_000], relay: false, turn: null })
+  void new Server({ bind: 0, keepalive: null })
+  void quiet
   server.on('disconnect', (c) => console.log(c.mediaIn))
   server.on('introduce', ({ initiator, peerId, addresses }) => console.log(initiator, peerId, addresses))
   server.on('registerName', ({ peerId, name }) => console.log(peerId, name))
@@ -179,4 +183,8 @@ export async function flash(): Promise<void> {
   await pub.sendAudio('0', Buffer.alloc(1))
   // @ts-expect-error: keys are strings
   new Server({ keys: [1, 2] })
+  // @ts-expect-error: a policy is one of the table's words
+  new Endpoint({ hmacPolicy: 'sometimes' })
+  // @ts-expect-error: a NetConnection-only row is not an Endpoint's
+  new Endpoint({ directTimeout: 0 })
 }

@@ -102,8 +102,6 @@ impl CheckReport {
     }
 }
 
-/// check(uri, *, timeout=5.0, bind=None, stun=None, turn=None, ...) -> CheckReport
-///
 /// Tells in a few seconds whether UDP reaches the RTMFP server at ``uri``
 /// (``rtmfp://HOST[:PORT][/APP]``), at what address it sees us, and what
 /// this host's NAT does (RFC 5780 mapping and filtering, against the
@@ -112,12 +110,8 @@ impl CheckReport {
 /// relay, and so tells whether the relay works.  Blocks (the GIL
 /// released) for up to ``timeout`` seconds and about three more; never
 /// raises for what the network does: see ``reached`` and ``error``.
-/// It also takes the options every object takes, as ``NetConnection``
-/// does: ``turn_username``, ``turn_password``, ``hostname``,
-/// ``dh_groups``, ``hmac_policy``, ``sseq_policy``, ``key_log``,
-/// ``open_timeout``, ``idle_timeout``, ``keepalive_interval``,
-/// ``max_datagram_size``, ``send_buffer``, ``receive_buffer``,
-/// ``max_flows_per_session``, ``event_queue_limit``.
+/// It takes the options a ``NetConnection`` takes, as Node's ``check``
+/// does (``help(rtmfp.check)`` lists them, from core's table).
 #[pyfunction]
 #[pyo3(signature = (
     uri,
@@ -141,6 +135,8 @@ impl CheckReport {
     receive_buffer = None,
     max_flows_per_session = None,
     event_queue_limit = None,
+    max_peer_connections = None,
+    direct_timeout = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn check(
@@ -165,6 +161,8 @@ pub fn check(
     receive_buffer: Option<i64>,
     max_flows_per_session: Option<i64>,
     event_queue_limit: Option<i64>,
+    max_peer_connections: Option<i64>,
+    direct_timeout: Option<f64>,
 ) -> PyResult<CheckReport> {
     let uri = check_uri(uri).map_err(pyo3::exceptions::PyValueError::new_err)?;
     let options = convert::options(
@@ -188,6 +186,8 @@ pub fn check(
                 receive_buffer,
                 max_flows_per_session,
                 event_queue_limit,
+                max_peer_connections,
+                direct_timeout,
             ]),
     )?;
     let config = py

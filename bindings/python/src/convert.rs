@@ -300,7 +300,7 @@ pub(crate) fn options<'a>(
 
 /// A keyword argument as an option value, by the Rust type it is
 /// declared with: `float` seconds, `str` text or word, `int` count,
-/// `list[int]` (Diffie-Hellman groups), a path, a flag; `None` (an
+/// `list[int]` (Diffie-Hellman groups), a path, a `bool` flag; `None` (an
 /// `Option` left unset) is no value, so core's default stands.
 pub(crate) trait KeywordValue {
     fn option_value(self) -> Option<OptionValue>;
@@ -309,6 +309,12 @@ pub(crate) trait KeywordValue {
 impl KeywordValue for f64 {
     fn option_value(self) -> Option<OptionValue> {
         Some(OptionValue::Seconds(self))
+    }
+}
+
+impl KeywordValue for bool {
+    fn option_value(self) -> Option<OptionValue> {
+        Some(OptionValue::Bool(self))
     }
 }
 
@@ -372,6 +378,14 @@ pub(crate) fn _option_names(py: Python<'_>, object: &str) -> PyResult<Vec<&'stat
         }
     };
     Ok(rows_of(object).map(|r| r.name).collect())
+}
+
+/// `_option_table()`: core's table of options as JSON
+/// (`rtmfp_core::host::options::table_json`), for the docstrings the
+/// package builds and for the stubs' generator (scripts/option_stubs.py).
+#[pyfunction]
+pub(crate) fn _option_table() -> String {
+    rtmfp_core::host::options::table_json()
 }
 
 /// Addresses to bind, resolved (GIL released), as an option value.

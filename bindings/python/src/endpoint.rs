@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
 use rtmfp_core::endpoint::{DropReason, OpenFailure, SessionHandle};
-use rtmfp_core::host::options::{Object, OptionValue};
+use rtmfp_core::host::options::Object;
 use rtmfp_core::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +65,7 @@ impl Endpoint {
     #[pyo3(signature = (
         bind = None,
         *,
-        server = false,
+        server = None,
         hostname = None,
         open_timeout = None,
         idle_timeout = None,
@@ -88,7 +88,7 @@ impl Endpoint {
     fn new(
         py: Python<'_>,
         bind: Option<AddrList>,
-        server: bool,
+        server: Option<bool>,
         hostname: Option<String>,
         open_timeout: Option<f64>,
         idle_timeout: Option<f64>,
@@ -107,15 +107,12 @@ impl Endpoint {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        use OptionValue::Bool;
         let options = convert::options(
             py,
-            [
-                ("bind", convert::bind_value(py, bind)?),
-                ("server", Some(Bool(server))),
-            ]
-            .into_iter()
-            .chain(convert::keywords![
+            [("bind", convert::bind_value(py, bind)?)]
+                .into_iter()
+                .chain(convert::keywords![
+                server,
                 hostname,
                 open_timeout,
                 idle_timeout,

@@ -70,5 +70,6 @@ fn _rtmfp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(netconnection::_connect_outcome, m)?)?;
     m.add_function(wrap_pyfunction!(netconnection::_is_connect_outcome, m)?)?;
     m.add_function(wrap_pyfunction!(convert::_option_names, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::_option_table, m)?)?;
     Ok(())
 }

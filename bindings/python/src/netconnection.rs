@@ -410,7 +410,7 @@ impl NetConnection {
         *,
         bind = None,
         args = None,
-        max_peer_connections = 8,
+        max_peer_connections = None,
         hostname = None,
         open_timeout = None,
         idle_timeout = None,
@@ -419,7 +419,7 @@ impl NetConnection {
         turn = None,
         turn_username = None,
         turn_password = None,
-        direct_timeout = 5.0,
+        direct_timeout = None,
         dh_groups = None,
         hmac_policy = None,
         sseq_policy = None,
@@ -435,7 +435,7 @@ impl NetConnection {
         uri: Option<&str>,
         bind: Option<AddrList>,
         args: Option<&Bound<'_, PyAny>>,
-        max_peer_connections: usize,
+        max_peer_connections: Option<i64>,
         hostname: Option<String>,
         open_timeout: Option<f64>,
         idle_timeout: Option<f64>,
@@ -444,7 +444,7 @@ impl NetConnection {
         turn: Option<String>,
         turn_username: Option<String>,
         turn_password: Option<String>,
-        direct_timeout: f64,
+        direct_timeout: Option<f64>,
         dh_groups: Option<Vec<i64>>,
         hmac_policy: Option<String>,
         sseq_policy: Option<String>,
@@ -454,20 +454,13 @@ impl NetConnection {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        use OptionValue::{Int, Seconds};
         let options = convert::options(
             py,
-            [
-                ("bind", convert::bind_value(py, bind)?),
-                (
-                    "max_peer_connections",
-                    Some(Int(max_peer_connections as i128)),
-                ),
-                // 0: no relay fallback (Flash Player's wait).
-                ("direct_timeout", Some(Seconds(direct_timeout))),
-            ]
-            .into_iter()
-            .chain(convert::keywords![
+            [("bind", convert::bind_value(py, bind)?)]
+                .into_iter()
+                .chain(convert::keywords![
+                max_peer_connections,
+                direct_timeout,
                 hostname,
                 open_timeout,
                 idle_timeout,

@@ -403,7 +403,7 @@ impl Server {
         on_play = None,
         on_disconnect = None,
         keepalive = Some((15.0, 10.0)),
-        relay = true,
+        relay = None,
         key_log = None,
         turn = None,
         turn_username = None,
@@ -412,7 +412,7 @@ impl Server {
         max_streams_per_client = None,
         max_names_per_client = None,
         max_flows_per_session = None,
-        hook_timeout = 10.0,
+        hook_timeout = None,
         recv_coalesce = None,
         hostname = None,
         open_timeout = None,
@@ -436,7 +436,7 @@ impl Server {
         on_play: Option<Py<PyAny>>,
         on_disconnect: Option<Py<PyAny>>,
         keepalive: Option<(f64, f64)>,
-        relay: bool,
+        relay: Option<bool>,
         key_log: Option<std::path::PathBuf>,
         turn: Option<String>,
         turn_username: Option<String>,
@@ -445,7 +445,7 @@ impl Server {
         max_streams_per_client: Option<i64>,
         max_names_per_client: Option<i64>,
         max_flows_per_session: Option<i64>,
-        hook_timeout: f64,
+        hook_timeout: Option<f64>,
         recv_coalesce: Option<f64>,
         hostname: Option<String>,
         open_timeout: Option<f64>,
@@ -483,17 +483,17 @@ impl Server {
             [
                 ("bind", convert::bind_value(py, bind)?),
                 keys_option(keys)?,
-                ("relay", Some(Bool(relay))),
                 ("keepalive", Some(keepalive)),
                 // Asking from the start: no request is decided before
                 // Python can.
                 ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
                 ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
                 ("ask_play", Some(Bool(hooks.on_play.is_some()))),
-                ("hook_timeout", Some(Seconds(hook_timeout))),
             ]
             .into_iter()
             .chain(convert::keywords![
+                relay,
+                hook_timeout,
                 key_log,
                 turn,
                 turn_username,

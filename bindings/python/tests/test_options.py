@@ -5,7 +5,9 @@ signature and in the stubs; a few of the transport options at work."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
+import json
 import os
 from typing import Any, Callable, Dict, List, Literal, Optional
 
@@ -16,6 +18,8 @@ import rtmfp._rtmfp as native
 from conftest import WAIT, wait_event
 
 INSTALLED_STUBS = os.path.join(os.path.dirname(native.__file__), "_rtmfp.pyi")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+GENERATOR = os.path.join(REPO, "scripts", "option_stubs.py")
 
 CONSTRUCTORS = {
     "endpoint": native.Endpoint,
@@ -96,18 +100,77 @@ def test_every_row_an_object_takes_is_a_keyword(obj: str) -> None:
     assert hasattr(native.NetStream, "on_peer_connect")
 
 
-def test_check_takes_every_row_every_object_takes() -> None:
-    """rtmfp.check() makes a NetConnection: it takes the rows of every
-    object (the transport), not the NetConnection's own (peers, relay
-    fallback), which a check never uses."""
-    common = set(native._option_names("endpoint"))
-    for obj in ("netconnection", "server"):
-        common &= set(native._option_names(obj))
-    assert {"bind", "turn", "dh_groups", "max_datagram_size"} <= common
+def test_check_takes_the_rows_a_net_connection_takes() -> None:
+    """rtmfp.check() makes a NetConnection: it takes the rows a
+    NetConnection takes (but the per-stream asks), as Node's check does,
+    and documents them."""
+    rows = [
+        r for r in native._option_names("netconnection") if r not in EXPRESSED["netconnection"]
+    ]
+    assert {"bind", "turn", "max_peer_connections", "direct_timeout"} <= set(rows)
     for keywords in (runtime_keywords_of(native.check), stub_function_keywords("check")):
-        assert sorted(common - set(keywords)) == []
+        assert sorted(set(rows) - set(keywords)) == []
     doc = inspect.getdoc(rtmfp.check) or ""
-    assert [k for k in common if k not in doc] == []
+    assert [k for k in rows if f"``{k}``:" not in doc] == []
+
+
+def test_check_refuses_the_net_connection_rows_in_core_words() -> None:
+    with pytest.raises(
+        rtmfp.InvalidArgument, match=r"^max_peer_connections must be from 0 to 65535, got 70000$"
+    ):
+        rtmfp.check("rtmfp://127.0.0.1:9", max_peer_connections=70000)
+    with pytest.raises(rtmfp.InvalidArgument, match=r"^direct_timeout must be >= 0 seconds"):
+        rtmfp.check("rtmfp://127.0.0.1:9", direct_timeout=-1)
+
+
+def table() -> List[Dict[str, Any]]:
+    rows: List[Dict[str, Any]] = json.loads(native._option_table())
+    return rows
+
+
+def generator() -> Any:
+    spec = importlib.util.spec_from_file_location("option_stubs", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_generated_keywords_are_fresh() -> None:
+    """The stubs' keywords of the table's rows are what
+    scripts/option_stubs.py writes from this module's table."""
+    gen = generator()
+    with open(gen.STUBS, encoding="utf-8") as f:
+        current = f.read()
+    assert gen.render_python(current, table()) == current, "run python3 scripts/option_stubs.py"
+
+
+def test_a_generated_keyword_is_none_by_default_at_runtime() -> None:
+    """The stubs say ``= None`` for every keyword they take from the
+    table: not given, core's default applies."""
+    gen = generator()
+    callables: Dict[str, List[Any]] = {
+        "endpoint": [native.Endpoint],
+        "netconnection": [native.NetConnection, native.check],
+        "server": [native.Server],
+    }
+    for row in table():
+        if row["name"] in gen.PYTHON_BY_HAND:
+            continue
+        for obj in row["objects"]:
+            for c in callables[obj]:
+                default = inspect.signature(c).parameters[row["name"]].default
+                assert default is None, (c, row["name"], default)
+
+
+@pytest.mark.parametrize("obj", sorted(CONSTRUCTORS))
+def test_the_docstring_documents_each_row_from_the_table(obj: str) -> None:
+    doc = " ".join((inspect.getdoc(getattr(rtmfp, CONSTRUCTORS[obj].__name__)) or "").split())
+    keywords = runtime_keywords(CONSTRUCTORS[obj])
+    for row in table():
+        if obj in row["objects"] and row["name"] in keywords:
+            assert f"``{row['name']}``: {row['doc']}." in doc, row["name"]
+            assert f"default {row['default']}." in doc, row["name"]
 
 
 def test_option_names_refuses_an_unknown_object() -> None:

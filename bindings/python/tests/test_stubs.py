@@ -1,6 +1,7 @@
-"""The stubs' event classes are what the extension module has: the
-generated part of _rtmfp.pyi is fresh (scripts/event_stubs.py --check),
-and each stub class has the runtime class's fields and kind."""
+"""The stubs' event classes (and CheckReport) are what the extension
+module has: the generated part of _rtmfp.pyi is fresh
+(scripts/event_stubs.py --check), and each stub class has the runtime
+class's fields and kind (CheckReport: its getters)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,32 @@ def test_every_runtime_event_class_is_in_the_stubs() -> None:
     ]
     assert len(events) >= 35
     assert sorted(set(events) - set(stubs)) == []
+
+
+def stub_properties(path: str, name: str) -> List[str]:
+    """The properties of stub class `name`."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return [
+                item.name
+                for item in node.body
+                if isinstance(item, ast.FunctionDef)
+                and any(ast.unparse(d) == "property" for d in item.decorator_list)
+            ]
+    raise AssertionError(f"no class {name} in the stubs")
+
+
+def test_every_getter_class_has_the_runtime_getters() -> None:
+    """A class of getters (CheckReport) is generated from its #[pymethods]:
+    its stub has a property per runtime getter."""
+    spec = importlib.util.spec_from_file_location("event_stubs", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    names = [n for classes in generator.GETTER_CLASSES.values() for n in classes]
+    assert "CheckReport" in names
+    for name in names:
+        got = sorted(stub_properties(INSTALLED_STUBS, name))
+        assert got == sorted(runtime_fields(getattr(native, name))), name

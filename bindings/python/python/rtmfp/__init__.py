@@ -43,6 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
+import inspect
+import json
+import textwrap
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -65,7 +69,6 @@ from . import _aio, _rtmfp
 from ._rtmfp import (
     CONNECT_TO_FMS,
     CheckReport,
-    check,
     DIRECT_CONNECTIONS,
     CallError,
     CallResult,
@@ -181,6 +184,72 @@ Address = Union[str, Tuple[str, int]]
 Addresses = Union[Address, Sequence[Address]]
 
 
+# ---------------------------------------------------------------- options --
+# The keywords that are core's options (rtmfp_core::host::options) are
+# documented from core's table when the package is imported: each row's
+# doc, its kind in Python's words and its default, written once, in Rust.
+
+#: A kind of option in Python's words, where core's (``expects``) are not.
+_KIND_WORDS = {
+    "duration": "seconds",
+    "flag": "True or False",
+    "addresses": '``"host:port"``, ``(host, port)`` or a list of them (names are resolved)',
+    "turn_uri": '``"turn:HOST[:PORT]"`` or ``"turn://USER:PASS@HOST[:PORT]"``',
+    "keys": "a list of str, or the path of a file of keys (one a line, ``#`` comments)",
+    "keepalive": "``(seconds, seconds)``, or None: none sent",
+}
+
+
+def _kind_words(row: Any) -> str:
+    if row["kind"] == "word":
+        return "one of " + ", ".join(f'``"{w}"``' for w in row["words"])
+    return str(_KIND_WORDS.get(row["kind"], row["expects"]))
+
+
+def _options_doc(native: Any, obj: str) -> str:
+    """One item per keyword of ``native`` that is a row of core's table
+    that ``obj`` ("endpoint", "netconnection", "server") takes."""
+    keywords = inspect.signature(native).parameters
+    items = []
+    for row in json.loads(_rtmfp._option_table()):
+        if obj in row["objects"] and row["name"] in keywords:
+            words = _kind_words(row)
+            text = (
+                f"- ``{row['name']}``: {row['doc']}.  {words[:1].upper()}{words[1:]}; "
+                f"default {row['default']}."
+            )
+            items.append(textwrap.fill(text, 72, subsequent_indent="  "))
+    intro = (
+        "The options of core's table (checked there: a value out of range or an "
+        "unknown word raises ``rtmfp.InvalidArgument`` naming the keyword):"
+    )
+    return textwrap.fill(intro, 72) + "\n\n" + "\n".join(items)
+
+
+def _documented(doc: Optional[str], name: str, native: Any, obj: str) -> str:
+    """``doc`` with the signature of ``native`` after its first paragraph
+    and the options it takes at the end."""
+    head, _, rest = inspect.cleandoc(doc or "").partition("\n\n")
+    # A default the compiled signature cannot spell shows as "...".
+    text = str(inspect.signature(native)).replace("=Ellipsis", "=...")
+    signature = textwrap.fill(
+        f"``{name}{text}``", 72, subsequent_indent="    ", break_on_hyphens=False
+    )
+    parts = [head, signature, rest, _options_doc(native, obj)]
+    return "\n\n".join(p for p in parts if p)
+
+
+if TYPE_CHECKING:
+    from ._rtmfp import check
+else:
+
+    @functools.wraps(_rtmfp.check)
+    def check(uri, **options):
+        return _rtmfp.check(uri, **options)
+
+    check.__doc__ = _documented(_rtmfp.check.__doc__, "check", _rtmfp.check, "netconnection")
+
+
 class Priority(enum.IntEnum):
     """Flow priority (RFC 7016 §2.2.4); above ROUTINE is time critical."""
 
@@ -281,52 +350,9 @@ class _EventSource(Generic[_E]):
 class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
     """An RTMFP endpoint: an identity, UDP sockets and an I/O thread.
 
-    ``Endpoint(bind="0.0.0.0:0", *, server=False, hostname=None,
-    open_timeout=None, idle_timeout=None, keepalive_interval=None,
-    key_log=None, turn=None, turn_username=None, turn_password=None,
-    recv_coalesce=None, dh_groups=None, hmac_policy=None, sseq_policy=None,
-    max_datagram_size=None, send_buffer=None, receive_buffer=None,
-    max_flows_per_session=None, event_queue_limit=None)``
-
-    - ``bind``: address(es) to bind, ``"ip:port"`` or ``(host, port)``;
-      port 0 picks a free port (see ``address``).
-    - ``server``: a server identity that ``rtmfp://`` URIs reach
-      (ephemeral Diffie-Hellman, accepts ancillary data); otherwise a
-      peer identity reached by its ``peer_id``.
-    - ``hostname``: the certificate's hostname option.
-    - ``open_timeout`` / ``idle_timeout`` / ``keepalive_interval``:
-      seconds; the defaults are RFC 7016's (95 s / 60 s / 10 s).
-    - ``key_log``: a file to append each session's packet keys to, so
-      that a capture can be decrypted (``rtmfp decrypt --key-log FILE
-      CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
-    - ``turn``: ``"turn://USER:PASS@HOST[:PORT]"``: every datagram goes
-      through this TURN relay (RFC 8656), as Flash Player's
-      RTMFPTURNProxy did; peers see the relayed address.  A relay that
-      refuses the credentials or does not answer raises ``OSError``.
-    - ``recv_coalesce``: seconds; while datagrams arrive densely, the I/O
-      thread naps this long and reads them in one batch instead of
-      waking for each (sparse datagrams never wait).  0 is off, at most
-      0.01 (longer is 0.01); default 0, or ``RTMFP_RECV_COALESCE_US``
-      microseconds if set.  Negative raises ``rtmfp.InvalidArgument``.
-    - ``dh_groups``: Diffie-Hellman groups in preference order, of 2, 5,
-      14, 16 (RFC 7425 §4.3.3); default a peer's 2 (static keys, as Flash Player), a server's 2, 5, 14, 16.
-    - ``hmac_policy`` / ``sseq_policy``: ``"off"``, ``"opportunistic"``
-      (the default) or ``"required"``: packet HMACs and session sequence
-      numbers (RFC 7425 §4.6.4, §4.6.6).
-    - ``max_datagram_size``: the largest UDP datagram sent, 576 to 65507
-      bytes (default 1200).
-    - ``send_buffer``: bytes a sending flow holds unacknowledged before it
-      refuses messages (default 4 MiB); ``receive_buffer``: the window a
-      receiving flow advertises (1 MiB); each 1024 to 2**30.
-    - ``max_flows_per_session``: receiving flows one session keeps
-      (default 512, 1 to 65535); a further flow's data is dropped.
-    - ``event_queue_limit``: events waiting unread (default 65536, 16 to
-      2**24); then datagrams wait until events are read.
-    - ``turn_username`` / ``turn_password``: the TURN relay's credentials,
-      over the URI's.
-
-    A value out of range or an unknown word raises ``rtmfp.InvalidArgument``
-    naming the keyword.
+    A TURN relay (``turn``) that refuses the credentials or does not
+    answer raises ``OSError``; a key log is what ``rtmfp decrypt
+    --key-log FILE CAPTURE.pcap`` reads.
 
     A context manager (``with`` and ``async with``) that closes itself.
     Binding failures raise ``OSError``; everything else raises
@@ -334,6 +360,7 @@ class Endpoint(_rtmfp.Endpoint, _EventSource[Event]):
     """
 
     _what = "the endpoint"
+    __doc__ = _documented(__doc__, "Endpoint", _rtmfp.Endpoint, "endpoint")
 
     def _router(self, loop: asyncio.AbstractEventLoop) -> _aio.Dispatcher:
         return _aio.Dispatcher(self, loop)
@@ -483,54 +510,15 @@ class _ConnectAsync:
 class NetConnection(_rtmfp.NetConnection, _EventSource[NetEvent]):
     """A connection to an RTMFP server with Flash's NetConnection semantics.
 
-    ``NetConnection(uri=None, *, bind="0.0.0.0:0", args=(),
-    max_peer_connections=8, hostname=None, open_timeout=None,
-    idle_timeout=None, keepalive_interval=None, key_log=None, turn=None,
-    turn_username=None, turn_password=None, direct_timeout=5.0,
-    dh_groups=None, hmac_policy=None, sseq_policy=None,
-    max_datagram_size=None, send_buffer=None, receive_buffer=None,
-    max_flows_per_session=None, event_queue_limit=None)``
-
     - ``uri``: ``rtmfp://host[:port]/app[/DEVELOPER-KEY]``; given here, the
       connect starts at once (its outcome arrives as a ``NetStatus``
       event); otherwise call ``connect(uri)``.
-    - ``bind``: local address(es); their family must match the server's.
     - ``args``: extra ``connect`` arguments (AMF values).
-    - ``max_peer_connections``: subscribers allowed across our
-      DIRECT_CONNECTIONS streams (Flash's ``maxPeerConnections``).
-    - ``direct_timeout``: seconds a peer play waits for a direct session
-      to its publisher before it plays through the server relay
-      (``NetStream.Play.Relayed``; docs/relay-fallback.md); 0 waits for
-      the session's own timeout with no fallback, as Flash Player did.
-    - ``key_log``: a file to append each session's packet keys to, so
-      that a capture can be decrypted (``rtmfp decrypt --key-log FILE
-      CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
-    - ``turn``: ``"turn://USER:PASS@HOST[:PORT]"``: every datagram goes
-      through this TURN relay (RFC 8656), as Flash Player's
-      RTMFPTURNProxy did; peers see the relayed address.  A relay that
-      refuses the credentials or does not answer raises ``OSError``.
-    - ``hostname``: the certificate's hostname option.
-    - ``open_timeout`` / ``idle_timeout`` / ``keepalive_interval``:
-      seconds; the defaults are RFC 7016's (95 s / 60 s / 10 s).
-    - ``dh_groups``: Diffie-Hellman groups in preference order, of 2, 5,
-      14, 16 (RFC 7425 §4.3.3); default 2 (static keys, as Flash Player).
-    - ``hmac_policy`` / ``sseq_policy``: ``"off"``, ``"opportunistic"``
-      (the default) or ``"required"``: packet HMACs and session sequence
-      numbers (RFC 7425 §4.6.4, §4.6.6).
-    - ``max_datagram_size``: the largest UDP datagram sent, 576 to 65507
-      bytes (default 1200).
-    - ``send_buffer``: bytes a sending flow holds unacknowledged before it
-      refuses messages (default 4 MiB); ``receive_buffer``: the window a
-      receiving flow advertises (1 MiB); each 1024 to 2**30.
-    - ``max_flows_per_session``: receiving flows one session keeps
-      (default 512, 1 to 65535); a further flow's data is dropped.
-    - ``event_queue_limit``: events waiting unread (default 65536, 16 to
-      2**24); then datagrams wait until events are read.
-    - ``turn_username`` / ``turn_password``: the TURN relay's credentials,
-      over the URI's.
 
-    A value out of range or an unknown word raises ``rtmfp.InvalidArgument``
-    naming the keyword.
+    The local addresses (``bind``) must be of the server's family.  With
+    ``direct_timeout``, a peer play that falls back plays through the
+    server relay (``NetStream.Play.Relayed``).  A TURN relay (``turn``)
+    that refuses the credentials or does not answer raises ``OSError``.
 
     Each connection has a fresh identity: ``near_id`` (our peer ID, 64 hex
     digits) is what subscribers pass to ``NetStream(nc, peer_id)``.
@@ -543,6 +531,7 @@ class NetConnection(_rtmfp.NetConnection, _EventSource[NetEvent]):
     connect = _Connect()
     connect_async = _ConnectAsync()
     _what = "the NetConnection"
+    __doc__ = _documented(__doc__, "NetConnection", _rtmfp.NetConnection, "netconnection")
 
     async def wait_connected_async(self, timeout: float = 10.0) -> None:
         """``wait_connected`` for asyncio."""
@@ -588,67 +577,16 @@ class Server(_rtmfp.Server, _EventSource[ServerEvent]):
     peers to each other by peer ID (DIRECT_CONNECTIONS), registers and
     looks up names, and relays streams published through it.
 
-    ``Server(bind="0.0.0.0:1935", *, keys=None, on_connect=None,
-    on_publish=None, on_play=None, on_disconnect=None,
-    keepalive=(15.0, 10.0), relay=True, key_log=None, turn=None,
-    turn_username=None, turn_password=None, cluster=None,
-    max_streams_per_client=None, max_names_per_client=None,
-    max_flows_per_session=None, hook_timeout=10.0, recv_coalesce=None,
-    hostname=None, open_timeout=None, idle_timeout=None,
-    keepalive_interval=None, dh_groups=None, hmac_policy=None,
-    sseq_policy=None, max_datagram_size=None, send_buffer=None,
-    receive_buffer=None, event_queue_limit=None)``
-
-    - ``keys``: the developer keys accepted (the last segment of the
-      URI's path, ``rtmfp://host/app/KEY``): None accepts any key, a list
-      of keys, or the path of a key file (one per line, ``#`` comments).
-      A wrong key gets "NetConnection.Connect.Rejected".  Keys are checked
-      in Rust before the connect is answered.
-    - ``keepalive``: (server, peer) keepalive periods advised to clients
-      (seconds), or None.
-    - ``relay``: relay streams published through the server.
-    - ``key_log``: a file to append each session's packet keys to, so
-      that a capture can be decrypted (``rtmfp decrypt --key-log FILE
-      CAPTURE.pcap``); by default the file named by ``RTMFP_KEYLOGFILE``.
-    - ``turn``: ``"turn://USER:PASS@HOST[:PORT]"``: every datagram goes
-      through this TURN relay (RFC 8656), as Flash Player's
-      RTMFPTURNProxy did; peers see the relayed address.  A relay that
-      refuses the credentials or does not answer raises ``OSError``.
-    - ``max_streams_per_client`` (default 64), ``max_names_per_client``
-      (16), ``max_flows_per_session`` (512): limits a hostile client
-      cannot pass.  A further ``createStream`` or ``registerName`` gets
-      ``_error`` ("NetConnection.Call.Failed"); a further flow's data is
-      dropped.  Each 1 to 65535, else ``rtmfp.InvalidArgument``.
-    - ``recv_coalesce``: seconds; while datagrams arrive densely (a crowd
-      of clients' keepalives), the I/O thread naps this long and reads
-      them in one batch instead of waking for each; sparse datagrams
-      never wait.  Default 0.001 (``RTMFP_RECV_COALESCE_US`` microseconds
-      if set); 0 wakes once per datagram; at most 0.01.
-    - ``cluster``: ``"redis://HOST:PORT[/DB]"`` makes the server a node of
-      a rendezvous cluster sharing peers, names and streams through Redis
-      (see docs/cluster.md); OSError "Redis is unreachable" if it does
-      not answer.
-    - ``hostname``: the certificate's hostname option.
-    - ``open_timeout`` / ``idle_timeout`` / ``keepalive_interval``:
-      seconds, for the server's own sessions; the defaults are RFC 7016's
-      (95 s / 60 s / 10 s).  (``keepalive`` is what clients are advised.)
-    - ``dh_groups``: Diffie-Hellman groups in preference order, of 2, 5,
-      14, 16 (RFC 7425 §4.3.3); default 2, 5, 14, 16.
-    - ``hmac_policy`` / ``sseq_policy``: ``"off"``, ``"opportunistic"``
-      (the default) or ``"required"``: packet HMACs and session sequence
-      numbers (RFC 7425 §4.6.4, §4.6.6).
-    - ``max_datagram_size``: the largest UDP datagram sent, 576 to 65507
-      bytes (default 1200).
-    - ``send_buffer``: bytes a sending flow holds unacknowledged before it
-      refuses messages (default 4 MiB); ``receive_buffer``: the window a
-      receiving flow advertises (1 MiB); each 1024 to 2**30.
-    - ``event_queue_limit``: events waiting unread (default 65536, 16 to
-      2**24); then datagrams wait until events are read.
-    - ``turn_username`` / ``turn_password``: the TURN relay's credentials,
-      over the URI's.
-
-    A value out of range or an unknown word raises ``rtmfp.InvalidArgument``
-    naming the keyword.
+    Developer keys (``keys``) are checked in Rust before the connect is
+    answered: a wrong key gets "NetConnection.Connect.Rejected".  The
+    limits per client (``max_streams_per_client``,
+    ``max_names_per_client``, ``max_flows_per_session``) are what a
+    hostile client cannot pass: a further ``createStream`` or
+    ``registerName`` gets ``_error`` ("NetConnection.Call.Failed").
+    ``keepalive`` is what clients are advised; ``open_timeout``,
+    ``idle_timeout`` and ``keepalive_interval`` are the server's own
+    sessions'.  A TURN relay (``turn``) that does not answer, or Redis
+    (``cluster``) unreachable, raises ``OSError``.
 
     Hooks are Python callables, run on the thread that reads the server's
     events (``events()``, ``serve_forever()``, or the asyncio reader):
@@ -673,6 +611,7 @@ class Server(_rtmfp.Server, _EventSource[ServerEvent]):
     """
 
     _what = "the server"
+    __doc__ = _documented(__doc__, "Server", _rtmfp.Server, "server")
 
     def serve_forever(self) -> None:
         """Reads events (running the hooks) until the server closes."""

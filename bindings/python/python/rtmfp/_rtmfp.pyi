@@ -44,10 +44,6 @@ _Amf = Union[
     None, bool, int, float, str, bytes, bytearray, datetime.datetime,
     Sequence[Any], Mapping[str, Any],
 ]
-# hmac_policy / sseq_policy (RFC 7425 §4.6.4, §4.6.6).
-_Policy = Literal["off", "opportunistic", "required"]
-# dh_groups: Diffie-Hellman groups in preference order, of 2, 5, 14, 16.
-_DhGroups = Sequence[int]
 # on_peer_connect / Server hook answers: True keeps, False/None refuses,
 # a str refuses with that reason.
 _Verdict = Union[bool, str, None]
@@ -337,24 +333,26 @@ class Endpoint(_EventStream[_Event, EventIterator]):
         self,
         bind: Optional[_Addresses] = None,
         *,
-        server: bool = False,
+        # <options of endpoint from core's table by scripts/option_stubs.py: do not edit>
+        server: Optional[bool] = None,
         hostname: Optional[str] = None,
+        dh_groups: Optional[Sequence[int]] = None,
+        hmac_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
+        sseq_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
+        key_log: Union[None, str, "os.PathLike[str]"] = None,
         open_timeout: Optional[float] = None,
         idle_timeout: Optional[float] = None,
         keepalive_interval: Optional[float] = None,
-        key_log: Union[None, str, "os.PathLike[str]"] = None,
-        turn: Optional[str] = None,
-        turn_username: Optional[str] = None,
-        turn_password: Optional[str] = None,
-        recv_coalesce: Optional[float] = None,
-        dh_groups: Optional[_DhGroups] = None,
-        hmac_policy: Optional[_Policy] = None,
-        sseq_policy: Optional[_Policy] = None,
         max_datagram_size: Optional[int] = None,
         send_buffer: Optional[int] = None,
         receive_buffer: Optional[int] = None,
         max_flows_per_session: Optional[int] = None,
         event_queue_limit: Optional[int] = None,
+        recv_coalesce: Optional[float] = None,
+        turn: Optional[str] = None,
+        turn_username: Optional[str] = None,
+        turn_password: Optional[str] = None,
+        # </options>
     ) -> None: ...
     @property
     def peer_id(self) -> str:
@@ -389,6 +387,8 @@ def _open_error(event: SessionOpenFailed, what: str) -> Error: ...
 def _option_names(object: str) -> List[str]:
     """The host options (core's table) that "endpoint", "netconnection" or
     "server" takes."""
+def _option_table() -> str:
+    """Core's table of host options as JSON (one object per row)."""
 
 # -------------------------------------------------------------- Flash layer --
 
@@ -664,24 +664,26 @@ class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
         *,
         bind: Optional[_Addresses] = None,
         args: Optional[Sequence[_Amf]] = None,
-        max_peer_connections: int = 8,
+        # <options of netconnection from core's table by scripts/option_stubs.py: do not edit>
         hostname: Optional[str] = None,
+        dh_groups: Optional[Sequence[int]] = None,
+        hmac_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
+        sseq_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
+        key_log: Union[None, str, "os.PathLike[str]"] = None,
         open_timeout: Optional[float] = None,
         idle_timeout: Optional[float] = None,
         keepalive_interval: Optional[float] = None,
-        key_log: Union[None, str, "os.PathLike[str]"] = None,
-        turn: Optional[str] = None,
-        turn_username: Optional[str] = None,
-        turn_password: Optional[str] = None,
-        direct_timeout: float = 5.0,
-        dh_groups: Optional[_DhGroups] = None,
-        hmac_policy: Optional[_Policy] = None,
-        sseq_policy: Optional[_Policy] = None,
         max_datagram_size: Optional[int] = None,
         send_buffer: Optional[int] = None,
         receive_buffer: Optional[int] = None,
         max_flows_per_session: Optional[int] = None,
         event_queue_limit: Optional[int] = None,
+        turn: Optional[str] = None,
+        turn_username: Optional[str] = None,
+        turn_password: Optional[str] = None,
+        max_peer_connections: Optional[int] = None,
+        direct_timeout: Optional[float] = None,
+        # </options>
     ) -> None: ...
     def start_connect(self, uri: str) -> None:
         """Starts connecting; the outcome arrives as a NetStatus event."""
@@ -805,28 +807,30 @@ class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
         on_play: Optional[_StreamHook] = None,
         on_disconnect: Optional[_DisconnectHook] = None,
         keepalive: Optional[Tuple[float, float]] = (15.0, 10.0),
-        relay: bool = True,
+        # <options of server from core's table by scripts/option_stubs.py: do not edit>
+        hostname: Optional[str] = None,
+        dh_groups: Optional[Sequence[int]] = None,
+        hmac_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
+        sseq_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
         key_log: Union[None, str, "os.PathLike[str]"] = None,
+        open_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
+        keepalive_interval: Optional[float] = None,
+        max_datagram_size: Optional[int] = None,
+        send_buffer: Optional[int] = None,
+        receive_buffer: Optional[int] = None,
+        max_flows_per_session: Optional[int] = None,
+        event_queue_limit: Optional[int] = None,
+        recv_coalesce: Optional[float] = None,
         turn: Optional[str] = None,
         turn_username: Optional[str] = None,
         turn_password: Optional[str] = None,
         cluster: Optional[str] = None,
         max_streams_per_client: Optional[int] = None,
         max_names_per_client: Optional[int] = None,
-        max_flows_per_session: Optional[int] = None,
-        hook_timeout: float = 10.0,
-        recv_coalesce: Optional[float] = None,
-        hostname: Optional[str] = None,
-        open_timeout: Optional[float] = None,
-        idle_timeout: Optional[float] = None,
-        keepalive_interval: Optional[float] = None,
-        dh_groups: Optional[_DhGroups] = None,
-        hmac_policy: Optional[_Policy] = None,
-        sseq_policy: Optional[_Policy] = None,
-        max_datagram_size: Optional[int] = None,
-        send_buffer: Optional[int] = None,
-        receive_buffer: Optional[int] = None,
-        event_queue_limit: Optional[int] = None,
+        relay: Optional[bool] = None,
+        hook_timeout: Optional[float] = None,
+        # </options>
     ) -> None: ...
     @property
     def peer_id(self) -> str: ...
@@ -857,30 +861,44 @@ class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
     def disconnect(self, client: Union[int, str, bytes]) -> bool:
         """By session number or peer ID; whether there was such a client."""
 
+# <generated from bindings/python/src/check.rs by scripts/event_stubs.py: do not edit>
+
 @final
 class CheckReport:
-    """What ``rtmfp.check`` found; ``str()`` is the report."""
+    """What ``rtmfp.check`` found: whether UDP reaches the server, at
+    what address it sees us, what the NAT does."""
+    @property
+    def reached(self) -> bool:
+        """Whether the server answered (a session and connect success)."""
+    @property
+    def error(self) -> Optional[str]:
+        """Why there is no session with the server (UDP blocked, nothing listening, a TURN proxy that does not work), else ``None``."""
+    @property
+    def server(self) -> Optional[str]:
+        """The server's address, ``"ip:port"``."""
+    @property
+    def rtt(self) -> Optional[float]:
+        """The session's round-trip time in seconds."""
+    @property
+    def public_address(self) -> Optional[str]:
+        """The address the server sees us at (the relayed one through TURN)."""
+    @property
+    def mapping(self) -> Optional[str]:
+        """The NAT's mapping: ``"endpoint-independent"``, ``"address-dependent"``, ``"address-and-port-dependent"``, ``"not-port-dependent"``, or ``None`` when not measured."""
+    @property
+    def filtering(self) -> Optional[str]:
+        """The NAT's filtering, with the same names as ``mapping``."""
+    @property
+    def unsolicited_leaves_state(self) -> Optional[bool]:
+        """Whether a datagram the NAT refused left state behind (the router that breaks hole punching between near peers; docs/nat.md)."""
+    @property
+    def verdict(self) -> str:
+        """What the NAT's behaviour means for direct peer-to-peer streams."""
+    @property
+    def lines(self) -> List[Tuple[str, str]]:
+        """The findings as ``(key, text)`` pairs: ``server``, ``udp`` (or ``turn``), ``public``, ``check``, ``mapping``, ``filtering``, ``unsolicited``, ``verdict``."""
 
-    @property
-    def reached(self) -> bool: ...
-    @property
-    def error(self) -> Optional[str]: ...
-    @property
-    def server(self) -> Optional[str]: ...
-    @property
-    def rtt(self) -> Optional[float]: ...
-    @property
-    def public_address(self) -> Optional[str]: ...
-    @property
-    def mapping(self) -> Optional[str]: ...
-    @property
-    def filtering(self) -> Optional[str]: ...
-    @property
-    def unsolicited_leaves_state(self) -> Optional[bool]: ...
-    @property
-    def verdict(self) -> str: ...
-    @property
-    def lines(self) -> List[Tuple[str, str]]: ...
+# </generated>
 
 def check(
     uri: str,
@@ -888,13 +906,11 @@ def check(
     timeout: float = 5.0,
     bind: Optional[_Addresses] = None,
     stun: Optional[str] = None,
-    turn: Optional[str] = None,
-    turn_username: Optional[str] = None,
-    turn_password: Optional[str] = None,
+    # <options of netconnection from core's table by scripts/option_stubs.py: do not edit>
     hostname: Optional[str] = None,
-    dh_groups: Optional[_DhGroups] = None,
-    hmac_policy: Optional[_Policy] = None,
-    sseq_policy: Optional[_Policy] = None,
+    dh_groups: Optional[Sequence[int]] = None,
+    hmac_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
+    sseq_policy: Optional[Literal["off", "opportunistic", "required"]] = None,
     key_log: Union[None, str, "os.PathLike[str]"] = None,
     open_timeout: Optional[float] = None,
     idle_timeout: Optional[float] = None,
@@ -904,4 +920,10 @@ def check(
     receive_buffer: Optional[int] = None,
     max_flows_per_session: Optional[int] = None,
     event_queue_limit: Optional[int] = None,
+    turn: Optional[str] = None,
+    turn_username: Optional[str] = None,
+    turn_password: Optional[str] = None,
+    max_peer_connections: Optional[int] = None,
+    direct_timeout: Optional[float] = None,
+    # </options>
 ) -> CheckReport: ...

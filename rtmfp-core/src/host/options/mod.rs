@@ -19,7 +19,7 @@ mod table;
 
 pub use check::{expects, type_error};
 pub use table::{
-    camel_case, row, rows_of, Kind, Object, Objects, Row, Zero, MAX_BIND_ADDRESSES,
+    camel_case, row, rows_of, table_json, Kind, Object, Objects, Row, Zero, MAX_BIND_ADDRESSES,
     MAX_PEER_CONNECTIONS, ROWS,
 };
 

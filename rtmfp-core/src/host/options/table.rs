@@ -463,3 +463,88 @@ pub fn camel_case(name: &str) -> String {
     }
     out
 }
+
+impl Object {
+    /// Every object, in the table's order of [`Objects`] bits.
+    pub const EVERY: [Object; 3] = [Object::Endpoint, Object::NetConnection, Object::Server];
+
+    /// Its name in the table's JSON ([`table_json`]): `endpoint`,
+    /// `netconnection`, `server`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Object::Endpoint => "endpoint",
+            Object::NetConnection => "netconnection",
+            Object::Server => "server",
+        }
+    }
+}
+
+/// The table as JSON, for the adapters' generated documentation and
+/// typings (`scripts/option_stubs.py`): an array with one object per row,
+/// in table order: `name`, `camel` ([`camel_case`]), `kind` (`duration`
+/// with `zero`: `refused`, `off` or `allowed`; `count` with `min` and
+/// `max`; `flag`; `text`; `word` with `words`; `addresses`; `groups`;
+/// `turn_uri`; `key_log`; `keys`; `keys_file`; `keepalive`), `expects`
+/// (core's words for the kind, [`super::expects`]), `default`, `doc` and
+/// `objects` (their [`Object::key`]s).
+pub fn table_json() -> String {
+    fn text(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    let rows: Vec<String> = ROWS
+        .iter()
+        .map(|r| {
+            let kind = match r.kind {
+                Kind::Duration { zero } => {
+                    let zero = match zero {
+                        Zero::Refused => "refused",
+                        Zero::Off => "off",
+                        Zero::Allowed => "allowed",
+                    };
+                    format!("\"duration\", \"zero\": \"{zero}\"")
+                }
+                Kind::Count { min, max } => format!("\"count\", \"min\": {min}, \"max\": {max}"),
+                Kind::Flag => "\"flag\"".to_owned(),
+                Kind::Text => "\"text\"".to_owned(),
+                Kind::Word(words) => {
+                    let words: Vec<String> = words.iter().map(|w| text(w)).collect();
+                    format!("\"word\", \"words\": [{}]", words.join(", "))
+                }
+                Kind::Addresses => "\"addresses\"".to_owned(),
+                Kind::Groups => "\"groups\"".to_owned(),
+                Kind::TurnUri => "\"turn_uri\"".to_owned(),
+                Kind::KeyLog => "\"key_log\"".to_owned(),
+                Kind::Keys => "\"keys\"".to_owned(),
+                Kind::KeysFile => "\"keys_file\"".to_owned(),
+                Kind::Keepalive => "\"keepalive\"".to_owned(),
+            };
+            let objects: Vec<String> = Object::EVERY
+                .iter()
+                .filter(|o| r.objects.has(**o))
+                .map(|o| text(o.key()))
+                .collect();
+            format!(
+                "  {{\"name\": {}, \"camel\": {}, \"kind\": {kind}, \"expects\": {}, \
+                 \"default\": {}, \"doc\": {}, \"objects\": [{}]}}",
+                text(r.name),
+                text(&camel_case(r.name)),
+                text(&super::expects(r.kind)),
+                text(r.default),
+                text(r.doc),
+                objects.join(", ")
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", rows.join(",\n"))
+}

@@ -477,3 +477,34 @@ fn receive_coalescing_is_a_servers_millisecond_unless_set() {
     );
     assert!(set.set("recv_coalesce", OptionValue::Millis(-1.0)).is_err());
 }
+
+#[test]
+fn the_table_as_json_has_one_line_per_row_in_order() {
+    let json = super::table_json();
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.first(), Some(&"["));
+    assert_eq!(lines.last(), Some(&"]"));
+    let rows = &lines[1..lines.len() - 1];
+    assert_eq!(rows.len(), ROWS.len());
+    for (line, row) in rows.iter().zip(ROWS) {
+        let name = format!(
+            "{{\"name\": \"{}\", \"camel\": \"{}\"",
+            row.name,
+            camel_case(row.name)
+        );
+        assert!(line.trim_start().starts_with(&name), "{line}");
+        assert!(
+            line.contains(&format!("\"expects\": {:?}", super::expects(row.kind))),
+            "{line}"
+        );
+        let objects: Vec<String> = Object::EVERY
+            .into_iter()
+            .filter(|o| row.objects.has(*o))
+            .map(|o| format!("\"{}\"", o.key()))
+            .collect();
+        let end = format!("\"objects\": [{}]}}", objects.join(", "));
+        assert!(line.trim_end_matches(',').ends_with(&end), "{line}");
+    }
+    // A doc with quotes is escaped (hook_timeout's).
+    assert!(json.contains(r#"refused with \"no answer from the server application\""#));
+}
