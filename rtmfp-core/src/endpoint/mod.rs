@@ -6,6 +6,7 @@
 //! ([`Endpoint::handle_timeout`]), and takes datagrams
 //! ([`Endpoint::poll_transmit`]) and events ([`Endpoint::poll_event`]).
 
+mod burst;
 mod config;
 mod cookie;
 mod event;
@@ -112,9 +113,10 @@ pub struct SessionInfo {
 /// An RTMFP endpoint: any number of sessions, as initiator or responder.
 pub struct Endpoint {
     config: EndpointConfig,
-    /// The plain packet a session assembles before encrypting it, one
-    /// buffer for all sessions (no allocation per datagram).
-    tx_plain: Vec<u8>,
+    /// The datagrams of the last session's turn, and the buffers a
+    /// session assembles them in (shared by all sessions: no allocation
+    /// per datagram).
+    burst: burst::Burst,
     /// The plain packet a session's datagram decrypts into, one buffer for
     /// all sessions.
     rx_plain: Vec<u8>,
@@ -182,7 +184,7 @@ impl Endpoint {
             opening_by_tag: HashMap::new(),
             opening_by_rx_id: HashMap::new(),
             outbox: VecDeque::new(),
-            tx_plain: Vec::new(),
+            burst: burst::Burst::default(),
             rx_plain: Vec::new(),
             events: VecDeque::new(),
             unmatched_queued: 0,
@@ -822,6 +824,8 @@ impl Endpoint {
         let destination = if let Some((destination, datagram)) = self.outbox.pop_front() {
             buf.extend_from_slice(&datagram);
             Some(destination)
+        } else if !self.burst.is_empty() {
+            self.burst.pop(buf)
         } else {
             self.poll_sessions(now, buf)
         };
@@ -836,7 +840,9 @@ impl Endpoint {
     }
 
     /// The next datagram from the ready sessions: strict precedence by the
-    /// highest priority each has ready, round-robin among equals.
+    /// highest priority each has ready, round-robin among equals.  The
+    /// chosen session builds a burst (`burst.rs`); the first datagram is
+    /// returned, the rest wait for the next calls.
     fn poll_sessions(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         let max = self.config.max_datagram_size;
         self.rank_settled(now);
@@ -858,14 +864,22 @@ impl Endpoint {
         };
         let tcr = self.tc_received_elsewhere(id, now);
         let session = self.sessions.get_mut(&id)?;
-        let sent = session.poll_datagram(now, max, tcr, &mut self.tx_plain, buf);
+        let burst = &mut self.burst;
+        burst.start();
+        session.poll_datagrams(
+            now,
+            max,
+            tcr,
+            &mut burst.plains,
+            &mut burst.outs,
+            &mut burst.sent,
+        );
         self.schedule.touch(id, &mut session.slot);
         self.schedule.served(id);
-        let (destination, time_critical) = sent?;
-        if time_critical {
+        if burst.sent.iter().any(|&(_, time_critical)| time_critical) {
             self.tc_sent.mark(now);
         }
-        Some(destination)
+        burst.pop(buf)
     }
 
     /// Whether a session other than `id` received a Time Critical packet

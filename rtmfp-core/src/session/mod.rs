@@ -529,18 +529,56 @@ impl Session {
         self.state == SessionState::Closed && self.pending.is_empty()
     }
 
-    /// Builds the next datagram into `out` (cleared first): control
+    /// Builds the session's next datagrams, at most `outs.len()` of them,
+    /// into `outs` (each cleared first), using `plains` (as long as
+    /// `outs`) for their plain packets; pushes each one's destination and
+    /// whether it was Time Critical onto `sent`, and returns how many.
+    /// Each is what one call for one datagram would have built: control
     /// chunks, then acknowledgements, probes and user data by priority.
     /// `tcr`: set the Time Critical Reverse flag (TC packets are arriving
-    /// on other sessions, §2.2.4).  Returns the destination and whether
-    /// the packet was Time Critical, or `None` with nothing to send.
-    pub fn poll_datagram(
+    /// on other sessions, §2.2.4).  They are encrypted together
+    /// ([`SessionCrypto::encrypt_many`]).
+    pub fn poll_datagrams(
+        &mut self,
+        now: Instant,
+        max_datagram: usize,
+        tcr: bool,
+        plains: &mut [Vec<u8>],
+        outs: &mut [Vec<u8>],
+        sent: &mut Vec<(SocketAddr, bool)>,
+    ) -> usize {
+        let mut n = 0;
+        while n < outs.len().min(plains.len()) {
+            match self.build_plain(now, max_datagram, tcr, &mut plains[n]) {
+                Some(s) => sent.push(s),
+                None => break,
+            }
+            n += 1;
+        }
+        // Encrypted straight into the datagrams, behind room for the
+        // scrambled session ID (RFC 7016 §2.2.2).
+        for out in &mut outs[..n] {
+            out.clear();
+            out.extend_from_slice(&[0; SSID_LEN]);
+        }
+        self.crypto.encrypt_many(&plains[..n], &mut outs[..n]);
+        for out in &mut outs[..n] {
+            fill_session_id(self.tx_session_id, out);
+            self.stats.packets_out += 1;
+            self.stats.bytes_out += out.len() as u64;
+        }
+        n
+    }
+
+    /// Builds the next plain packet into `plain` (see
+    /// [`Session::poll_datagrams`]); returns its destination and whether
+    /// it is Time Critical, or `None` with nothing to send.
+    fn build_plain(
         &mut self,
         now: Instant,
         max_datagram: usize,
         tcr: bool,
         plain: &mut Vec<u8>,
-        out: &mut Vec<u8>,
     ) -> Option<(SocketAddr, bool)> {
         let detour = self
             .pending
@@ -609,14 +647,6 @@ impl Session {
         if tcr {
             plain[0] |= FLAG_TCR;
         }
-        // Encrypted straight into the datagram, behind room for the
-        // scrambled session ID (RFC 7016 §2.2.2).
-        out.clear();
-        out.extend_from_slice(&[0; SSID_LEN]);
-        self.crypto.encrypt(plain, out);
-        fill_session_id(self.tx_session_id, out);
-        self.stats.packets_out += 1;
-        self.stats.bytes_out += out.len() as u64;
         Some((destination, time_critical))
     }
 

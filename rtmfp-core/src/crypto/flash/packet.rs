@@ -8,8 +8,10 @@
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
+use aes::cipher::typenum::Unsigned;
 use aes::cipher::{
     BlockBackend, BlockClosure, BlockDecryptMut, BlockEncrypt, BlockSizeUser, InnerIvInit, KeyInit,
+    ParBlocks,
 };
 use aes::{Aes128Dec, Aes128Enc};
 use hmac::{Hmac, Mac};
@@ -24,6 +26,10 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// AES block size.
 pub const BLOCK: usize = 16;
+
+/// The most packets [`SessionCrypto::encrypt_many`] runs side by side:
+/// AES-NI's parallel blocks.
+const MAX_LANES: usize = 8;
 
 /// AES-128-CBC encryption in place of whole blocks (RFC 7425 §4.7.1). The
 /// packet cipher calls this with a zero IV; the IV is a parameter so the
@@ -69,6 +75,67 @@ impl BlockClosure for CbcChain<'_> {
             let block = GenericArray::from_mut_slice(chunk);
             backend.proc_block(block.into());
             previous.copy_from_slice(chunk);
+        }
+    }
+}
+
+/// AES-128-CBC encryption in place of several independent buffers under
+/// one key, each with a zero IV (RFC 7425 §4.7.1), as [`cbc_encrypt`]
+/// does one at a time.  CBC is serial within a buffer (each block waits
+/// for the one before), so one chain leaves AES-NI mostly idle; here the
+/// backend's parallel blocks carry one block of each of several buffers
+/// at a time (8 with AES-NI).  Each buffer's partial tail is left alone.
+pub fn cbc_encrypt_lanes(cipher: &Aes128Enc, bufs: &mut [&mut [u8]]) {
+    cipher.encrypt_with_backend(CbcLanes { bufs });
+}
+
+/// CBC chains of several buffers, run side by side (see
+/// [`cbc_encrypt_lanes`]).
+struct CbcLanes<'a, 'b> {
+    bufs: &'a mut [&'b mut [u8]],
+}
+
+impl BlockSizeUser for CbcLanes<'_, '_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for CbcLanes<'_, '_> {
+    // Inlined into the AES-NI backend's caller, as `CbcChain::call`.
+    #[inline(always)]
+    fn call<B: BlockBackend<BlockSize = Self::BlockSize>>(self, backend: &mut B) {
+        let lanes = B::ParBlocksSize::USIZE;
+        for group in self.bufs.chunks_mut(lanes.max(1)) {
+            if lanes <= 1 || group.len() == 1 {
+                for buf in group.iter_mut() {
+                    CbcChain {
+                        iv: [0; BLOCK],
+                        buf,
+                    }
+                    .call(backend);
+                }
+                continue;
+            }
+            let blocks = group.iter().map(|b| b.len() / BLOCK).max().unwrap_or(0);
+            let mut par = ParBlocks::<B>::default();
+            // par[k] holds lane k's previous cipher block between steps
+            // (the zero IV at first); a lane past its end keeps encrypting
+            // its last block, and the result is thrown away.
+            for j in 0..blocks {
+                let at = j * BLOCK;
+                for (k, buf) in group.iter().enumerate() {
+                    if let Some(block) = buf.get(at..at + BLOCK) {
+                        for (c, p) in par[k].iter_mut().zip(block) {
+                            *c ^= p;
+                        }
+                    }
+                }
+                backend.proc_par_blocks((&mut par).into());
+                for (k, buf) in group.iter_mut().enumerate() {
+                    if let Some(block) = buf.get_mut(at..at + BLOCK) {
+                        block.copy_from_slice(&par[k]);
+                    }
+                }
+            }
         }
     }
 }
@@ -216,6 +283,42 @@ impl FlashSessionCrypto {
         }
     }
 
+    /// Appends the plaintext of `plain` to `out` (RFC 7425 §4.7.2: SSEQ,
+    /// checksum, the packet, padding), ready for CBC.
+    fn frame(&mut self, plain: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        if let Some(seq) = &mut self.next_sseq {
+            put_vlu(out, *seq);
+            // RFC 7425 §4.6.6: +1 per packet, never wraps.
+            *seq = seq.saturating_add(1);
+        }
+        let cks_at = if self.send_hmac.is_none() {
+            out.extend_from_slice(&[0, 0]);
+            Some(out.len() - 2)
+        } else {
+            None
+        };
+        out.extend_from_slice(plain);
+        let pad = (BLOCK - (out.len() - start) % BLOCK) % BLOCK;
+        out.resize(out.len() + pad, 0xff);
+        if let Some(at) = cks_at {
+            // RFC 7425 §4.7.3.1: after padding, over bytes after the field.
+            let c = internet_checksum(&out[at + 2..]);
+            out[at..at + 2].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    /// Appends the HMAC of the cipher blocks `out[start..]`, if one is
+    /// sent (RFC 7425 §4.7.3.2).
+    fn tag(&self, out: &mut Vec<u8>, start: usize) {
+        if let Some((mac, len)) = &self.send_hmac {
+            let mut mac = mac.clone();
+            mac.update(&out[start..]);
+            let tag = mac.finalize().into_bytes();
+            out.extend_from_slice(&tag[..*len]);
+        }
+    }
+
     fn header_len(&self) -> usize {
         let sseq = self.next_sseq.map_or(0, vlu_len);
         let cks = if self.send_hmac.is_none() { 2 } else { 0 };
@@ -273,32 +376,27 @@ impl FlashSessionCrypto {
 impl SessionCrypto for FlashSessionCrypto {
     fn encrypt(&mut self, plain: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
-        // RFC 7425 §4.7.2 plaintext layout.
-        if let Some(seq) = &mut self.next_sseq {
-            put_vlu(out, *seq);
-            // RFC 7425 §4.6.6: +1 per packet, never wraps.
-            *seq = seq.saturating_add(1);
-        }
-        let cks_at = if self.send_hmac.is_none() {
-            out.extend_from_slice(&[0, 0]);
-            Some(out.len() - 2)
-        } else {
-            None
-        };
-        out.extend_from_slice(plain);
-        let pad = (BLOCK - (out.len() - start) % BLOCK) % BLOCK;
-        out.resize(out.len() + pad, 0xff);
-        if let Some(at) = cks_at {
-            // RFC 7425 §4.7.3.1: after padding, over bytes after the field.
-            let c = internet_checksum(&out[at + 2..]);
-            out[at..at + 2].copy_from_slice(&c.to_be_bytes());
-        }
+        self.frame(plain, out);
         cbc_encrypt(&self.enc, &ZERO_IV, &mut out[start..]);
-        if let Some((mac, len)) = &self.send_hmac {
-            let mut mac = mac.clone();
-            mac.update(&out[start..]);
-            let tag = mac.finalize().into_bytes();
-            out.extend_from_slice(&tag[..*len]);
+        self.tag(out, start);
+    }
+
+    fn encrypt_many(&mut self, plains: &[Vec<u8>], outs: &mut [Vec<u8>]) {
+        let mut starts = [0usize; MAX_LANES];
+        for (plains, outs) in plains.chunks(MAX_LANES).zip(outs.chunks_mut(MAX_LANES)) {
+            for ((plain, out), start) in plains.iter().zip(outs.iter_mut()).zip(&mut starts) {
+                *start = out.len();
+                self.frame(plain, out);
+            }
+            let n = outs.len();
+            let mut bufs: [&mut [u8]; MAX_LANES] = Default::default();
+            for ((buf, out), &start) in bufs.iter_mut().zip(outs.iter_mut()).zip(&starts) {
+                *buf = &mut out[start..];
+            }
+            cbc_encrypt_lanes(&self.enc, &mut bufs[..n]);
+            for (out, &start) in outs.iter_mut().zip(&starts) {
+                self.tag(out, start);
+            }
         }
     }
 
