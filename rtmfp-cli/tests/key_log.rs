@@ -186,7 +186,14 @@ fn a_capture_decrypts_with_the_key_log_of_either_end() {
     assert_eq!(packets.len(), recorded, "{err}");
     assert!(!out.contains("not decrypted"), "{out}");
     assert!(!out.contains("not RTMFP"), "{out}");
-    assert!(out.contains("[default key] startup ts=0: IHello"), "{out}");
+    // The IHello's timestamp is the sender's clock in 4 ms ticks since
+    // its endpoint started: 0 unless the machine is slow, so any value.
+    assert!(
+        packets
+            .iter()
+            .any(|l| l.contains("[default key] startup ts=") && l.contains(": IHello")),
+        "{out}"
+    );
     assert!(out.contains("RIKeying"), "{out}");
     assert!(out.contains("received]") && out.contains("sent]"), "{out}");
     // The first User Data carries the Flash `connect` command (AMF0
