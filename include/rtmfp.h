@@ -269,7 +269,8 @@ typedef enum rtmfp_event_type {
   RTMFP_EVENT_TYPE_PEER_STREAM_OPENED = 104,
   /**
    * NetConnection: a subscriber is gone (rejected, left, or its session
-   * ended). `peer_stream`, `stream` (0 if it played none), `text`: why.
+   * ended). `peer_stream`, `stream` (0 if it played none), `peer_id` (if
+   * `has_peer_id`): the subscriber's peer ID, `text`: why.
    */
   RTMFP_EVENT_TYPE_PEER_STREAM_CLOSED = 105,
   /**

@@ -107,7 +107,8 @@ pub enum rtmfp_event_type {
     /// DIRECT_CONNECTIONS stream. Fields as PEER_CONNECT.
     PeerStreamOpened = 104,
     /// NetConnection: a subscriber is gone (rejected, left, or its session
-    /// ended). `peer_stream`, `stream` (0 if it played none), `text`: why.
+    /// ended). `peer_stream`, `stream` (0 if it played none), `peer_id` (if
+    /// `has_peer_id`): the subscriber's peer ID, `text`: why.
     PeerStreamClosed = 105,
     /// NetConnection: the answer to rtmfp_netconnection_call(),
     /// rtmfp_netconnection_register_name() or

@@ -258,6 +258,7 @@ int main(void) {
     uint8_t pub_id[RTMFP_PEER_ID_LEN], player_id[RTMFP_PEER_ID_LEN];
     uint8_t buf[16384];
     uint64_t call = 0, peer_stream = 0, peer_stream2 = 0;
+    uint8_t peer_id2[RTMFP_PEER_ID_LEN] = {0};
     uint32_t cam_id, play_id;
     rtmfp_event *ev;
     int i, rc, introduced = 0, audio = 0, video = 0, bad_bytes = 0, data_ok = 0;
@@ -445,6 +446,8 @@ int main(void) {
     if (ev != NULL) {
         peer_stream2 = ev->peer_stream;
         CHECK(peer_stream2 != peer_stream);
+        CHECK(ev->has_peer_id);
+        memcpy(peer_id2, ev->peer_id, RTMFP_PEER_ID_LEN);
         rtmfp_event_free(ev);
     }
     CHECK_RC(rtmfp_netconnection_reject_peer(pub, peer_stream2, "one viewer only"), RTMFP_OK);
@@ -453,6 +456,9 @@ int main(void) {
     if (ev != NULL) {
         CHECK(ev->peer_stream == peer_stream2);
         CHECK(ev->text != NULL);
+        /* The subscriber that left is named by its peer ID. */
+        CHECK(ev->has_peer_id);
+        CHECK(memcmp(ev->peer_id, peer_id2, RTMFP_PEER_ID_LEN) == 0);
         rtmfp_event_free(ev);
     }
     for (i = 0; i < WAIT_MS / 10 && !sub_flag(&sub, 1); i++) {
@@ -484,6 +490,7 @@ int main(void) {
     CHECK(ev != NULL);
     if (ev != NULL) {
         CHECK(ev->peer_stream == peer_stream);
+        CHECK(ev->has_peer_id && memcmp(ev->peer_id, player_id, RTMFP_PEER_ID_LEN) == 0);
         rtmfp_event_free(ev);
     }
     CHECK_RC(rtmfp_netstream_peer_count(cam), 0);

@@ -51,6 +51,7 @@ const RENAMES: &[(&str, &str, &str)] = &[
     ("peer_connect", "far_address", "address"),
     ("peer_stream_opened", "far_id", "peer_id"),
     ("peer_stream_opened", "far_address", "address"),
+    ("peer_stream_closed", "far_id", "peer_id"),
     ("status", "extra", "info"),
 ];
 

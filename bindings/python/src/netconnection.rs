@@ -82,8 +82,6 @@ pub(crate) struct NetConnection {
     streams: Mutex<HashMap<StreamId, StreamEntry>>,
     /// `on_peer_connect` callbacks by stream.
     callbacks: Mutex<HashMap<StreamId, Py<PyAny>>>,
-    /// Subscriber peer IDs by handle, for `PeerStreamClosed`.
-    subscribers: Mutex<HashMap<PeerStreamId, Option<String>>>,
     outbox: Outbox,
 }
 
@@ -250,7 +248,6 @@ impl NetConnection {
                     return Err(errors::err(py, Kind::Net, "a peer event without its id"));
                 };
                 let peer_hex = events::peer_hex(&d, "peer_id");
-                lock(&this.subscribers).insert(id, peer_hex.clone());
                 if d.kind == "peer_connect" {
                     let (accepted, reason) = this.peer_connect(py, &d, id, peer_hex);
                     events::set(&mut d, "accepted", accepted);
@@ -258,11 +255,8 @@ impl NetConnection {
                 }
             }
             "peer_stream_closed" => {
-                let peer_id = match events::take(&mut d, "peer") {
-                    Described::PeerStream(id) => lock(&this.subscribers).remove(&id).flatten(),
-                    _ => None,
-                };
-                events::set(&mut d, "peer_id", peer_id);
+                // Python's event names the subscriber by its peer ID.
+                events::take(&mut d, "peer");
             }
             _ => {}
         }
@@ -496,7 +490,6 @@ impl NetConnection {
             closed_early: AtomicBool::new(false),
             streams: Mutex::new(HashMap::new()),
             callbacks: Mutex::new(HashMap::new()),
-            subscribers: Mutex::new(HashMap::new()),
             outbox: Outbox::default(),
         };
         if let Some(uri) = uri {

@@ -135,6 +135,7 @@ def test_direct_connections_publish_and_play_by_peer_id(
     player.close()
     closed = wait_net(publisher, lambda e: e.kind == "peer_stream_closed")
     assert isinstance(closed, rtmfp.PeerStreamClosed) and closed.stream == cam
+    assert closed.peer_id == player.near_id
     assert cam.peer_streams == []
 
 

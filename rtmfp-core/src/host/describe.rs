@@ -32,7 +32,7 @@
 //! | | `command` | stream, name, command_object, args |
 //! | | `call_result` | transaction_id, ok, args, code, description |
 //! | | `peer_connect`, `peer_stream_opened` | stream, peer (a `peer_stream_info`) |
-//! | | `peer_stream_closed` | stream, peer, reason |
+//! | | `peer_stream_closed` | stream, peer, far_id, reason |
 //! | | `keepalive_timers` | server, peer |
 //! | [`ServerEvent`] | `connected`, `disconnected` | client (a `client_info`) |
 //! | | `rejected` | session, peer_id, reason |
@@ -421,10 +421,12 @@ impl Describe for ClientEvent {
             ClientEvent::PeerStreamClosed {
                 peer,
                 stream,
+                far_id,
                 reason,
             } => describe!("peer_stream_closed" {
                 stream: stream,
                 peer: peer,
+                far_id: far_id,
                 reason: reason,
             }),
             ClientEvent::KeepaliveTimers { server, peer } => describe!("keepalive_timers" {

@@ -611,6 +611,7 @@ impl FlashClient {
         self.emit(ClientEvent::PeerStreamClosed {
             peer: id,
             stream: p.info.stream,
+            far_id: p.info.far_id,
             reason: format!("{status_code}: {why}"),
         });
     }
@@ -651,6 +652,7 @@ impl FlashClient {
         self.emit(ClientEvent::PeerStreamClosed {
             peer: id,
             stream: p.info.stream,
+            far_id: p.info.far_id,
             reason: why.to_owned(),
         });
     }

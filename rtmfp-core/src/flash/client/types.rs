@@ -208,6 +208,9 @@ pub enum ClientEvent {
         peer: PeerStreamId,
         /// Our NetStream it played, if any.
         stream: Option<StreamId>,
+        /// The subscriber's peer ID (`farID`), if known: every host names
+        /// the subscriber that left without keeping its own table.
+        far_id: Option<PeerId>,
         /// Why, in words.
         reason: String,
     },
