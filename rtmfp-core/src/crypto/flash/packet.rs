@@ -105,7 +105,7 @@ impl BlockClosure for CbcLanes<'_, '_> {
     fn call<B: BlockBackend<BlockSize = Self::BlockSize>>(self, backend: &mut B) {
         let lanes = B::ParBlocksSize::USIZE;
         for group in self.bufs.chunks_mut(lanes.max(1)) {
-            if lanes <= 1 || group.len() == 1 {
+            if group.len() == 1 {
                 for buf in group.iter_mut() {
                     CbcChain {
                         iv: [0; BLOCK],
