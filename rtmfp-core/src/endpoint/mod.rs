@@ -285,6 +285,7 @@ impl Endpoint {
             candidates: Vec::new(),
             state: OpeningState::IHelloSent,
             keying_started: false,
+            parked: None,
         };
         for &address in candidates {
             opening.add_candidate(address, now, self.config.redirect_threshold);

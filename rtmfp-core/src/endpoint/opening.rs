@@ -53,6 +53,22 @@ pub struct KeyingSent {
     pub interval: Duration,
 }
 
+/// An RHello whose keying finished while this endpoint was still keying
+/// a responder session to the same identity (offload mode).  Done one
+/// after the other, as without offload, the responder session opens first
+/// and this opening is its duplicate (§3.5.1.1.1 step 1); so the opening
+/// waits here until that keying ends.
+pub struct ParkedRHello {
+    /// Where the RHello came from.
+    pub from: SocketAddr,
+    /// The RHello's cookie.
+    pub cookie: Vec<u8>,
+    /// The responder's certificate.
+    pub far_cert: Vec<u8>,
+    /// The finished initiator keying.
+    pub result: Result<InitiatorKeying, crate::crypto::CryptoError>,
+}
+
 /// Where an opening session stands.
 pub enum OpeningState {
     /// S_IHELLO_SENT.
@@ -78,6 +94,8 @@ pub struct Opening {
     /// An RHello's keying is running on a worker (offload mode): further
     /// RHellos wait.
     pub keying_started: bool,
+    /// An RHello waiting for a responder keying to the same identity.
+    pub parked: Option<Box<ParkedRHello>>,
 }
 
 impl Opening {

@@ -1,7 +1,7 @@
 //! Session startup: the four-way handshake, cookies, redirects, glare and
 //! Forwarded IHellos (RFC 7016 §3.5.1).
 
-use super::opening::{next_retry, KeyingSent, OpeningState, INITIAL_RETRY};
+use super::opening::{next_retry, KeyingSent, OpeningState, ParkedRHello, INITIAL_RETRY};
 use super::{
     CookieCheck, DropReason, Endpoint, Event, FIHelloPolicy, OpenFailure, Role, SessionHandle,
 };
@@ -243,6 +243,20 @@ impl Endpoint {
         if let Some(existing) = self.existing_session_for_cert(far_cert) {
             return self.fail_opening(handle, OpenFailure::Duplicate(existing));
         }
+        // Or one may still be keying as the responder: in order, it would
+        // have opened before this RHello came, so wait for it.
+        if self.responder_keying_pending(far_cert) {
+            if let Some(opening) = self.openings.get_mut(&handle) {
+                opening.keying_started = true;
+                opening.parked = Some(Box::new(ParkedRHello {
+                    from,
+                    cookie: cookie.to_vec(),
+                    far_cert: far_cert.to_vec(),
+                    result,
+                }));
+            }
+            return;
+        }
         let keying = match result {
             Ok(keying) => keying,
             Err(_) => {
@@ -295,6 +309,57 @@ impl Endpoint {
                 })
                 .map(|o| o.handle)
         })
+    }
+
+    /// Whether a responder keying (offload mode) runs for an IIKeying
+    /// whose certificate has the same canonical EPD as `cert`.
+    fn responder_keying_pending(&self, cert: &[u8]) -> bool {
+        if self.pending_responders.is_empty() {
+            return false;
+        }
+        let Some(canonical) = self.crypto.canonical_epd_of_cert(cert) else {
+            return false;
+        };
+        self.pending_keying.values().any(|p| match p {
+            Pending::Responder(p) => {
+                self.crypto.canonical_epd_of_cert(&p.certificate).as_deref() == Some(&canonical)
+            }
+            _ => false,
+        })
+    }
+
+    /// A responder keying for `cert`'s identity ended (opened or not):
+    /// the RHellos parked behind it carry on (§3.5.1.1.1 step 1 decides).
+    fn resume_parked(&mut self, now: Instant, cert: &[u8]) {
+        let Some(canonical) = self.crypto.canonical_epd_of_cert(cert) else {
+            return;
+        };
+        let waiting: Vec<SessionHandle> = self
+            .openings
+            .values()
+            .filter(|o| {
+                o.parked.as_ref().is_some_and(|p| {
+                    self.crypto.canonical_epd_of_cert(&p.far_cert).as_deref() == Some(&canonical)
+                })
+            })
+            .map(|o| o.handle)
+            .collect();
+        for handle in waiting {
+            let Some(opening) = self.openings.get_mut(&handle) else {
+                continue;
+            };
+            let Some(parked) = opening.parked.take() else {
+                continue;
+            };
+            opening.keying_started = false;
+            let ParkedRHello {
+                from,
+                cookie,
+                far_cert,
+                result,
+            } = *parked;
+            self.finish_rhello(now, handle, from, &cookie, &far_cert, result);
+        }
     }
 
     fn build_iikeying(&self, rx_session_id: u32, cookie: &[u8], skic: &[u8]) -> Vec<u8> {
@@ -394,6 +459,7 @@ impl Endpoint {
             initiator_session_id: iik.initiator_session_id,
             certificate: iik.certificate.to_vec(),
             skic: iik.skic.to_vec(),
+            glare,
         };
         if self.config.offload_keying {
             // The Diffie-Hellman work runs elsewhere (a worker pool); the
@@ -474,7 +540,9 @@ impl Endpoint {
         }
         match (pending, done.outcome) {
             (Pending::Responder(p), Outcome::Responder(result)) => {
-                self.finish_iikeying(now, p, result)
+                let certificate = p.certificate.clone();
+                self.finish_iikeying(now, p, result);
+                self.resume_parked(now, &certificate);
             }
             (
                 Pending::InitiatorStart {
@@ -514,14 +582,10 @@ impl Endpoint {
             return self.drop_counted(DropReason::BadKeying);
         };
         let from = p.from;
-        let glare = self
-            .openings
-            .values()
-            .find(|o| o.targets(from))
-            .map(|o| o.handle);
-        if glare.is_some() && self.crypto.near_wins_glare(&p.certificate) {
-            return self.drop_counted(DropReason::Ignored);
-        }
+        // Glare was resolved when the IIKeying came (the far end lost, or
+        // it would have been dropped); only that opening may still need
+        // aborting.
+        let glare = p.glare.filter(|h| self.openings.contains_key(h));
         let existing = self.open_session_at(from);
         if let Some(id) = existing {
             let session = &self.sessions[&id];
