@@ -18,11 +18,12 @@
 
 use crate::common::{
     fail, identity, install_signal_handlers, parse_bytes, parse_duration, parse_group,
-    parse_message_size, parse_rate, runtime_config, stop_requested, CpuTime, Result, SecurityArgs,
-    RECV_BUFFER,
+    parse_message_size, parse_rate, runtime_config, stop_requested, CliError, CpuTime, Result,
+    SecurityArgs, RECV_BUFFER,
 };
 use crate::echo::EchoServer;
 use crate::send::{transfer, wait_open, Amount, EchoMode, Spec};
+use crate::swarm::LoadOptions;
 use clap::Args;
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
 use rtmfp_core::crypto::{CryptoProfile, FlashConfig, PeerId};
@@ -151,6 +152,18 @@ pub struct BenchArgs {
     /// Flash Player) is the cheapest, 16 (4096 bits) the dearest.
     #[arg(long, value_name = "G", value_parser = parse_group, default_value = "2")]
     pub flood_group: u64,
+    /// Crowd, fan-out and flood modes: an option of the clients'
+    /// NetConnections, NAME=VALUE (repeatable), as `rtmfp check` takes
+    /// them, e.g. keepalive_interval=5s or hmac_policy=required.
+    /// `--option help` lists the names.
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    pub option: Vec<String>,
+    /// Crowd, fan-out and flood modes: an option of the `rtmfp server`
+    /// the benchmark starts, NAME=VALUE (repeatable), as `rtmfp server
+    /// --option` takes them; not with --server.  `--server-option help`
+    /// lists the names.
+    #[arg(long, value_name = "NAME=VALUE", conflicts_with = "server")]
+    pub server_option: Vec<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -507,6 +520,25 @@ fn print_table(rows: &Rows) {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     install_signal_handlers();
+    if crate::swarm::MAKER.help_asked(&args.option)
+        || crate::server::MAKER.help_asked(&args.server_option)
+    {
+        return Ok(());
+    }
+    let options = LoadOptions {
+        client: args.option.clone(),
+        server: args.server_option.clone(),
+    };
+    let load = args.crowd.is_some() || args.flood.is_some() || args.fanout.is_some();
+    let given = !(options.client.is_empty() && options.server.is_empty());
+    if given && !load {
+        return Err(CliError::Usage(
+            "--option and --server-option are for --crowd, --fanout and --flood \
+             (the other tests build both ends in this process)"
+                .into(),
+        ));
+    }
+    options.check()?;
     if let Some(clients) = args.crowd {
         let spec = crate::crowd::CrowdSpec {
             clients,
@@ -517,6 +549,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             probes: args.probes,
             per_process: args.per_process,
             worker_index: args.crowd_worker_index,
+            options,
         };
         return if args.crowd_worker {
             crate::crowd::worker(spec)
@@ -534,6 +567,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             group: args.flood_group,
             server: args.server,
             server_pid: args.server_pid,
+            options,
         });
     }
     if let Some(players) = args.fanout {
@@ -550,6 +584,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             sweep: args.sweep,
             worker_index: args.crowd_worker_index,
             stream: args.fanout_stream,
+            options,
         };
         return if args.fanout_worker {
             crate::fanout::worker(spec)

@@ -57,6 +57,7 @@ pub struct CheckArgs {
 pub const MAKER: Maker = Maker {
     object: Object::NetConnection,
     command: "check",
+    without: &[],
 };
 
 pub fn run(args: CheckArgs) -> Result<()> {

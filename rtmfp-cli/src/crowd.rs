@@ -15,7 +15,9 @@
 //! connect times say whether a newcomer still gets in quickly.
 
 use crate::common::{fail, Result};
-use crate::swarm::{fit_sockets, percentile, ProcSample, Role, ServerUnderTest, Swarm, Workers};
+use crate::swarm::{
+    fit_sockets, percentile, LoadOptions, ProcSample, Role, ServerUnderTest, Swarm, Workers,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,8 @@ pub struct CrowdSpec {
     /// loopback, process W binds 127.0.0.(W+1), so that the crowd is not
     /// limited by one address's ephemeral ports (about 28,000).
     pub worker_index: u8,
+    /// The clients' and the server child's options.
+    pub options: LoadOptions,
 }
 
 /// A crowd member: idle once connected; a probe connects while the
@@ -110,11 +114,12 @@ fn drive(
     rate: u32,
     hold: Duration,
     probes: usize,
+    options: &LoadOptions,
     opened: &mut dyn FnMut(),
     held: &mut dyn FnMut(),
 ) -> Result<Outcome> {
     fit_sockets(clients + probes)?;
-    let mut crowd = Swarm::<Crowd>::new(server, worker, "crowd")?;
+    let mut crowd = Swarm::<Crowd>::new(server, worker, "crowd", options)?;
     let start = Instant::now();
     let rate = f64::from(rate.max(1));
     // Opening: at `rate`, until every one has an outcome (or 60 s after
@@ -187,6 +192,7 @@ pub fn worker(spec: CrowdSpec) -> Result<()> {
         spec.rate,
         spec.hold,
         spec.probes,
+        &spec.options,
         &mut || println!("opened"),
         &mut || println!("held"),
     )?;
@@ -196,7 +202,7 @@ pub fn worker(spec: CrowdSpec) -> Result<()> {
 
 /// Runs the crowd benchmark and prints its table.
 pub fn run(spec: CrowdSpec) -> Result<()> {
-    let server = ServerUnderTest::new(spec.server, spec.server_pid)?;
+    let server = ServerUnderTest::new(spec.server, spec.server_pid, &spec.options)?;
     measure(&spec, &server)
 }
 
@@ -237,6 +243,7 @@ fn measure(spec: &CrowdSpec, sut: &ServerUnderTest) -> Result<()> {
             spec.rate,
             spec.hold,
             spec.probes,
+            &spec.options,
             &mut || {
                 all_open_after = start.elapsed();
                 open_done = timed(sut);
@@ -290,7 +297,9 @@ fn coordinate(
             &w.to_string(),
         ]
         .map(String::from)
-        .to_vec()
+        .into_iter()
+        .chain(spec.options.client_args())
+        .collect()
     })?;
     let mut outcome = Outcome::default();
     let (mut opened, mut holds_ended) = (0, 0);

@@ -59,6 +59,7 @@ pub struct EchoArgs {
 pub const MAKER: Maker = Maker {
     object: Object::Endpoint,
     command: "echo",
+    without: &[],
 };
 
 /// The endpoint's options: a server's identity (`server`), the flags

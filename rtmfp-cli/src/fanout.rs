@@ -30,7 +30,8 @@
 
 use crate::common::{fail, Result};
 use crate::swarm::{
-    cpu_of, fit_sockets, machine_cpu, mono_ns, sample, Role, ServerUnderTest, Swarm, Workers,
+    cpu_of, fit_sockets, machine_cpu, mono_ns, sample, LoadOptions, Role, ServerUnderTest, Swarm,
+    Workers,
 };
 use rtmfp_core::flash::client::ClientEvent;
 use rtmfp_core::flash::command::code;
@@ -72,6 +73,8 @@ pub struct FanoutSpec {
     pub worker_index: u8,
     /// Client process only: the stream to play.
     pub stream: Option<String>,
+    /// The clients' and the server child's options.
+    pub options: LoadOptions,
 }
 
 /// The RTMFP URI's application.
@@ -213,10 +216,11 @@ fn publisher(
     server: SocketAddr,
     stream: String,
     plan: Plan,
+    options: &LoadOptions,
     stop: Arc<AtomicBool>,
     started: mpsc::Sender<std::result::Result<(), String>>,
 ) -> Result<Sent> {
-    let mut swarm = Swarm::<Publisher>::new(server, 0, APP)?;
+    let mut swarm = Swarm::<Publisher>::new(server, 0, APP, options)?;
     let opened = swarm.open(Publisher::default(), |role, c, ep, now| {
         let s = c.create_stream(ep, now);
         role.stream = Some(s);
@@ -398,7 +402,7 @@ pub fn worker(spec: FanoutSpec) -> Result<()> {
         window: Cell::new((0, 0)),
         latency: RefCell::new(vec![0; BUCKETS + 1]),
     });
-    let mut swarm = Swarm::<Player>::new(server, spec.worker_index, APP)?;
+    let mut swarm = Swarm::<Player>::new(server, spec.worker_index, APP, &spec.options)?;
     let start = Instant::now();
     let rate = f64::from(spec.rate.max(1));
     let deadline = start + Duration::from_secs_f64(n as f64 / rate) + Duration::from_secs(60);
@@ -620,7 +624,7 @@ fn sleep_until(ns: u64) {
 
 /// One run: a server (given or fresh), the publisher, `n` players.
 fn run_one(spec: &FanoutSpec, n: usize, plan: Plan) -> Result<Measured> {
-    let sut = ServerUnderTest::new(spec.server, spec.server_pid)?;
+    let sut = ServerUnderTest::new(spec.server, spec.server_pid, &spec.options)?;
     let workers = n.div_ceil(spec.per_process.max(1)).max(1);
     if workers > 200 {
         return Err(fail(format!(
@@ -641,9 +645,10 @@ fn run_one(spec: &FanoutSpec, n: usize, plan: Plan) -> Result<Measured> {
     let (tx, rx) = mpsc::channel();
     let publisher = {
         let (stop, stream, addr) = (stop.clone(), stream.clone(), sut.addr);
+        let options = spec.options.clone();
         std::thread::Builder::new()
             .name("fanout-publisher".into())
-            .spawn(move || publisher(addr, stream, plan, stop, tx))
+            .spawn(move || publisher(addr, stream, plan, &options, stop, tx))
             .map_err(|e| fail(format!("cannot start a thread: {e}")))?
     };
     // Stops the publisher however this returns.
@@ -676,7 +681,9 @@ fn run_one(spec: &FanoutSpec, n: usize, plan: Plan) -> Result<Measured> {
             &stream,
         ]
         .map(String::from)
-        .to_vec()
+        .into_iter()
+        .chain(spec.options.client_args())
+        .collect()
     })?;
     let mut lines = Vec::new();
     let mut ready = 0;

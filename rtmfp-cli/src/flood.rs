@@ -26,7 +26,7 @@
 
 use crate::common::{fail, Result};
 use crate::swarm::{
-    fit_sockets, machine_cpu, percentile, ProcSample, Role, ServerUnderTest, Swarm,
+    fit_sockets, machine_cpu, percentile, LoadOptions, ProcSample, Role, ServerUnderTest, Swarm,
 };
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -67,6 +67,8 @@ pub struct FloodSpec {
     pub server: Option<SocketAddr>,
     /// The server's process ID, for its CPU.
     pub server_pid: Option<u32>,
+    /// The clients' and the server child's options.
+    pub options: LoadOptions,
 }
 
 /// An established session's round trips.
@@ -341,7 +343,7 @@ pub fn run(spec: FloodSpec) -> Result<()> {
     if spec.clients == 0 {
         return Err(fail("--flood: at least one established NetConnection"));
     }
-    let mut sut = ServerUnderTest::new(spec.server, spec.server_pid)?;
+    let mut sut = ServerUnderTest::new(spec.server, spec.server_pid, &spec.options)?;
     let server = sut.addr;
     if !matches!(server, SocketAddr::V4(a) if a.ip().is_loopback()) {
         return Err(fail(
@@ -393,7 +395,7 @@ pub fn run(spec: FloodSpec) -> Result<()> {
 
     // The established sessions.
     eprintln!("flood: {} NetConnections to {server} ...", spec.clients);
-    let mut swarm = Swarm::<Caller>::new(server, 0, "flood")?;
+    let mut swarm = Swarm::<Caller>::new(server, 0, "flood", &spec.options)?;
     for _ in 0..spec.clients {
         swarm.open(Caller::default(), |_, _, _, _| Ok(()))?;
     }

@@ -102,7 +102,7 @@ fn option_help(args: impl Iterator<Item = String>) -> Option<String> {
             || (a == "--option" && next_is_help)
             || (short && (a == "-ohelp" || a == "-o=help" || (a == "-o" && next_is_help)))
     });
-    asked.then(|| options::help(maker.object, maker.command))
+    asked.then(|| options::help(maker))
 }
 
 fn run(cli: Cli) -> common::Result<()> {

@@ -58,6 +58,9 @@ pub struct Maker {
     pub object: Object,
     /// The command, as in `rtmfp COMMAND`.
     pub command: &'static str,
+    /// Rows of the object that this command cannot apply (beyond the
+    /// asks no command offers).
+    pub without: &'static [&'static str],
 }
 
 impl Maker {
@@ -66,7 +69,7 @@ impl Maker {
     pub fn help_asked(self, specs: &[String]) -> bool {
         let asked = specs.iter().any(|o| o == "help");
         if asked {
-            print!("{}", help(self.object, self.command));
+            print!("{}", help(self));
         }
         asked
     }
@@ -77,7 +80,7 @@ impl Maker {
     pub fn options(self, specs: &[String], flags: Flags) -> Result<Options> {
         let mut o = flags.0;
         for spec in specs {
-            set(&mut o, self.object, self.command, spec)?;
+            set(&mut o, self, spec)?;
         }
         Ok(o)
     }
@@ -106,9 +109,12 @@ impl Flags {
     }
 }
 
-/// The rows `rtmfp <command>` takes through `--option`.
-pub fn offered(object: Object) -> impl Iterator<Item = &'static Row> {
-    rows_of(object).filter(|r| !NOT_OFFERED.contains(&r.name))
+impl Maker {
+    /// The rows `rtmfp <command>` takes through `--option`.
+    pub fn offered(self) -> impl Iterator<Item = &'static Row> {
+        rows_of(self.object)
+            .filter(move |r| !NOT_OFFERED.contains(&r.name) && !self.without.contains(&r.name))
+    }
 }
 
 /// A refusal of core's as a CLI error: a bad value is a usage error (exit
@@ -128,10 +134,11 @@ pub fn failure(f: Failure) -> CliError {
     }
 }
 
-/// Sets `--option NAME=VALUE` (`spec`) on `options` for `command`, a
-/// command making `object`.  `NAME` may be written with `-` for `_`;
-/// refusals name it as written.
-pub fn set(options: &mut Options, object: Object, command: &str, spec: &str) -> Result<()> {
+/// Sets `--option NAME=VALUE` (`spec`) on `options` for `maker`'s
+/// command.  `NAME` may be written with `-` for `_`; refusals name it as
+/// written.
+pub fn set(options: &mut Options, maker: Maker, spec: &str) -> Result<()> {
+    let command = maker.command;
     let Some((shown, text)) = spec.split_once('=') else {
         return Err(CliError::Usage(format!(
             "--option {spec}: write NAME=VALUE (--option help lists the names)"
@@ -139,11 +146,13 @@ pub fn set(options: &mut Options, object: Object, command: &str, spec: &str) -> 
     };
     let name = shown.trim().replace('-', "_");
     let row = row(&name)
-        .filter(|r| offered(object).any(|o| o.name == r.name))
+        .filter(|r| maker.offered().any(|o| o.name == r.name))
         .ok_or_else(|| {
-            let names: Vec<&str> = offered(object).map(|r| r.name).collect();
+            let names: Vec<&str> = maker.offered().map(|r| r.name).collect();
             let why = if NOT_OFFERED.contains(&name.as_str()) {
                 " (asks need an application to answer them)"
+            } else if maker.without.contains(&name.as_str()) {
+                " (it has nothing to apply it to)"
             } else if row(&name).is_some() {
                 ""
             } else {
@@ -208,12 +217,13 @@ fn duration(kind: Kind, shown: &str, text: &str) -> Result<OptionValue> {
 }
 
 /// `--option help`: the rows `rtmfp <command>` takes, from the table.
-pub fn help(object: Object, command: &str) -> String {
+pub fn help(maker: Maker) -> String {
     let mut out = format!(
-        "Options of `rtmfp {command}` (--option NAME=VALUE, repeatable; \
-         durations 30s, 500ms, 1.5s; lists comma-separated):\n"
+        "Options of `rtmfp {}` (--option NAME=VALUE, repeatable; \
+         durations 30s, 500ms, 1.5s; lists comma-separated):\n",
+        maker.command
     );
-    for r in offered(object) {
+    for r in maker.offered() {
         let what = match r.kind {
             Kind::Duration { .. } => "a duration (30s, 500ms, 1.5s)".to_owned(),
             Kind::Keepalive => "two durations (15s,10s) or none".to_owned(),
@@ -270,25 +280,31 @@ mod tests {
         );
     }
 
+    const SERVER: Maker = Maker {
+        object: Object::Server,
+        command: "server",
+        without: &[],
+    };
+
     #[test]
     fn names_are_checked_against_the_rows_a_server_takes() {
         let mut o = Options::new();
-        set(&mut o, Object::Server, "server", "idle-timeout=30s").unwrap();
-        set(&mut o, Object::Server, "server", "max_streams_per_client=3").unwrap();
+        set(&mut o, SERVER, "idle-timeout=30s").unwrap();
+        set(&mut o, SERVER, "max_streams_per_client=3").unwrap();
         assert_eq!(o.server_config().max_streams_per_client, 3);
         assert_eq!(
             o.configs(Object::Server).endpoint.idle_timeout,
             std::time::Duration::from_secs(30)
         );
         for bad in ["direct_timeout=1s", "ask_connect=true", "nope=1", "nope"] {
-            let e = set(&mut o, Object::Server, "server", bad).unwrap_err();
+            let e = set(&mut o, SERVER, bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
         }
-        let e = set(&mut o, Object::Server, "server", "max_datagram_size=10").unwrap_err();
+        let e = set(&mut o, SERVER, "max_datagram_size=10").unwrap_err();
         assert!(e
             .to_string()
             .contains("max_datagram_size must be from 576 to 65507"));
-        assert!(help(Object::Server, "server").contains("max_names_per_client"));
+        assert!(help(SERVER).contains("max_names_per_client"));
     }
 
     #[test]
@@ -296,6 +312,7 @@ mod tests {
         let publish = Maker {
             object: Object::NetConnection,
             command: "publish",
+            without: &[],
         };
         let mut flags = Flags::new();
         flags
@@ -320,6 +337,7 @@ mod tests {
         let echo = Maker {
             object: Object::Endpoint,
             command: "echo",
+            without: &[],
         };
         let e = echo
             .options(&["direct_timeout=1s".to_owned()], Flags::new())
@@ -334,7 +352,12 @@ mod tests {
             .set("receive_buffer", "--recv-buffer", OptionValue::Int(0))
             .unwrap_err();
         assert!(e.to_string().starts_with("--recv-buffer must be"), "{e}");
-        let help = help(Object::NetConnection, "play");
+        let play = Maker {
+            object: Object::NetConnection,
+            command: "play",
+            without: &[],
+        };
+        let help = help(play);
         assert!(help.contains("direct_timeout") && help.contains("max_peer_connections"));
         assert!(!help.contains("peer_connect_mode") && !help.contains("max_streams"));
     }

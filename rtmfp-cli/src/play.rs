@@ -87,6 +87,7 @@ pub struct PlayArgs {
 pub const MAKER: Maker = Maker {
     object: Object::NetConnection,
     command: "play",
+    without: &[],
 };
 
 fn parse_peer_id_hex(s: &str) -> std::result::Result<String, String> {

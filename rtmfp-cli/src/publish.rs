@@ -106,6 +106,7 @@ pub struct PublishArgs {
 pub const MAKER: Maker = Maker {
     object: Object::NetConnection,
     command: "publish",
+    without: &[],
 };
 
 fn parse_speed(s: &str) -> std::result::Result<f64, String> {

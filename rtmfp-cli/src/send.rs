@@ -89,6 +89,7 @@ pub struct SendArgs {
 pub const MAKER: Maker = Maker {
     object: Object::Endpoint,
     command: "send",
+    without: &[],
 };
 
 /// How much to send.

@@ -346,6 +346,7 @@ impl Printer {
 pub const MAKER: options::Maker = options::Maker {
     object: Object::Server,
     command: "server",
+    without: &[],
 };
 
 /// The server's options: the flags that have a row of core's table,

@@ -12,13 +12,15 @@
 //!   server given by address, and [`sample`] for a process's CPU time
 //!   and memory from `/proc`.
 
-use crate::common::{fail, Result};
+use crate::common::{fail, CliError, Result};
+use crate::options::{Flags, Maker};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use rtmfp_core::crypto::{FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{Endpoint, EndpointConfig, Layered};
 use rtmfp_core::flash::client::{ClientError, ClientEvent};
 use rtmfp_core::flash::{ClientConfig, FlashClient};
+use rtmfp_core::host::options::Object;
 use rtmfp_core::sim::SimNode;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -135,6 +137,66 @@ pub fn fit_sockets(clients: usize) -> Result<()> {
     Ok(())
 }
 
+/// `rtmfp bench --option`: the swarm's clients are NetConnections, but
+/// sans-IO ones on sockets the swarm binds, without a runtime; so the
+/// rows of a runtime (bind addresses, event queue, receive coalescing)
+/// and of a TURN relay have nothing to apply to.
+pub const MAKER: Maker = Maker {
+    object: Object::NetConnection,
+    command: "bench",
+    without: &[
+        "bind",
+        "event_queue_limit",
+        "recv_coalesce",
+        "turn",
+        "turn_username",
+        "turn_password",
+    ],
+};
+
+/// The options of a load benchmark (`--crowd`, `--fanout`, `--flood`):
+/// the clients' `--option`s and the `rtmfp server` child's
+/// `--server-option`s, as given (client processes get them again).
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--option NAME=VALUE`, for every client.
+    pub client: Vec<String>,
+    /// `--server-option NAME=VALUE`, for the server child.
+    pub server: Vec<String>,
+}
+
+impl LoadOptions {
+    /// Checks both lists (the server's as `rtmfp server` would), so that
+    /// a bad option stops the benchmark before anything starts.
+    pub fn check(&self) -> Result<()> {
+        MAKER.options(&self.client, Flags::new())?;
+        crate::server::MAKER
+            .options(&self.server, Flags::new())
+            .map_err(|e| match e {
+                // Core's words name the flag `rtmfp server` takes.
+                CliError::Usage(m) => CliError::Usage(m.replace("--option", "--server-option")),
+                e => e,
+            })?;
+        Ok(())
+    }
+
+    /// The clients' endpoint, identity and Flash client settings.
+    fn client_configs(&self) -> Result<(EndpointConfig, FlashConfig, ClientConfig)> {
+        let c = MAKER
+            .options(&self.client, Flags::new())?
+            .configs(Object::NetConnection);
+        Ok((c.endpoint, c.flash, c.client))
+    }
+
+    /// The clients' options as arguments of a client process.
+    pub fn client_args(&self) -> Vec<String> {
+        self.client
+            .iter()
+            .flat_map(|o| ["--option".to_owned(), o.clone()])
+            .collect()
+    }
+}
+
 /// The server a benchmark runs against: an `rtmfp server` child on
 /// loopback (killed on drop), or one given by address.
 pub struct ServerUnderTest {
@@ -148,8 +210,13 @@ pub struct ServerUnderTest {
 }
 
 impl ServerUnderTest {
-    /// `addr` (with `pid` for its costs), or a new `rtmfp server`.
-    pub fn new(addr: Option<SocketAddr>, pid: Option<u32>) -> Result<ServerUnderTest> {
+    /// `addr` (with `pid` for its costs), or a new `rtmfp server` with
+    /// `options`' server options.
+    pub fn new(
+        addr: Option<SocketAddr>,
+        pid: Option<u32>,
+        options: &LoadOptions,
+    ) -> Result<ServerUnderTest> {
         match addr {
             Some(addr) => Ok(ServerUnderTest {
                 child: None,
@@ -158,7 +225,7 @@ impl ServerUnderTest {
                 pid,
             }),
             None => {
-                let (child, addr, totals) = spawn_server()?;
+                let (child, addr, totals) = spawn_server(&options.server)?;
                 Ok(ServerUnderTest {
                     pid: Some(child.id()),
                     child: Some(child),
@@ -202,12 +269,13 @@ impl Drop for ServerUnderTest {
     }
 }
 
-/// Starts `rtmfp server` (this executable) on loopback; its address, and
-/// where its "totals" line will come.
-fn spawn_server() -> Result<(Child, SocketAddr, mpsc::Receiver<String>)> {
+/// Starts `rtmfp server` (this executable) on loopback with `options`
+/// (`NAME=VALUE`); its address, and where its "totals" line will come.
+fn spawn_server(options: &[String]) -> Result<(Child, SocketAddr, mpsc::Receiver<String>)> {
     let exe = std::env::current_exe().map_err(|e| fail(format!("own executable: {e}")))?;
     let mut child = Command::new(exe)
         .args(["server", "--listen", "127.0.0.1:0", "--any-key"])
+        .args(options.iter().flat_map(|o| ["--option", o.as_str()]))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -287,6 +355,10 @@ pub struct Swarm<R> {
     uri: String,
     buf: Vec<u8>,
     recv: Vec<u8>,
+    /// Each client's endpoint, identity and Flash client settings.
+    endpoint: EndpointConfig,
+    flash: FlashConfig,
+    client: ClientConfig,
     /// Time spent making identities.
     pub identity_time: Duration,
 }
@@ -295,8 +367,15 @@ impl<R: Role> Swarm<R> {
     /// A swarm for `server`, connecting to `rtmfp://SERVER/APP`.  On
     /// loopback, client process `worker` binds 127.0.0.(worker+1), so that
     /// a large swarm is not limited by one address's ephemeral ports
-    /// (about 28,000).
-    pub fn new(server: SocketAddr, worker: u8, app: &str) -> Result<Swarm<R>> {
+    /// (about 28,000).  Its clients are made with `options`' client
+    /// options.
+    pub fn new(
+        server: SocketAddr,
+        worker: u8,
+        app: &str,
+        options: &LoadOptions,
+    ) -> Result<Swarm<R>> {
+        let (endpoint, flash, client) = options.client_configs()?;
         let bind = match server {
             SocketAddr::V4(a) if a.ip().is_loopback() => {
                 SocketAddr::from(([127, 0, 0, worker.saturating_add(1)], 0))
@@ -313,6 +392,9 @@ impl<R: Role> Swarm<R> {
             uri: format!("rtmfp://{server}/{app}"),
             buf: Vec::with_capacity(2048),
             recv: vec![0; 65536],
+            endpoint,
+            flash,
+            client,
             identity_time: Duration::ZERO,
         })
     }
@@ -331,7 +413,7 @@ impl<R: Role> Swarm<R> {
         ) -> std::result::Result<(), ClientError>,
     ) -> Result<usize> {
         let t = Instant::now();
-        let crypto = FlashProfile::generate(FlashConfig::client())
+        let crypto = FlashProfile::generate(self.flash.clone())
             .map_err(|e| fail(format!("client identity: {e}")))?;
         self.identity_time += t.elapsed();
         let mut socket = UdpSocket::bind(self.bind).map_err(|e| {
@@ -348,8 +430,8 @@ impl<R: Role> Swarm<R> {
             .register(&mut socket, Token(i), Interest::READABLE)
             .map_err(|e| fail(format!("poll register: {e}")))?;
         let now = Instant::now();
-        let endpoint = Endpoint::new(EndpointConfig::default(), Arc::new(crypto), now);
-        let mut client = FlashClient::new(ClientConfig::default());
+        let endpoint = Endpoint::new(self.endpoint.clone(), Arc::new(crypto), now);
+        let mut client = FlashClient::new(self.client.clone());
         client.set_local_addresses(vec![local]);
         let mut node = Layered::new(endpoint, client);
         let (uri, server) = (self.uri.clone(), self.server);
