@@ -16,6 +16,7 @@ use rand::{rngs::StdRng, SeedableRng};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// An IIKeying that passed every check but the keying itself.
 #[derive(Debug, Clone)]
@@ -28,6 +29,10 @@ pub(crate) struct PendingIIKeying {
     /// IIKeying when it arrived (§3.5.1.3).  Openings started later are
     /// not in glare with it: done in order, this IIKeying came first.
     pub(crate) glare: Option<SessionHandle>,
+    /// When the cookie it echoes was made (see [`CookieJar::issued`]).
+    ///
+    /// [`CookieJar::issued`]: super::CookieJar::issued
+    pub(crate) cookie_issued: Option<Instant>,
 }
 
 /// What the endpoint remembers while a job runs.

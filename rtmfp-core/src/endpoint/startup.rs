@@ -311,6 +311,37 @@ impl Endpoint {
         })
     }
 
+    /// What an IIKeying from the address of S_OPEN session `id` is
+    /// (§3.5.1.1.2 step 2).
+    fn against_open(&self, id: u32, iik: &PendingIIKeying) -> AgainstOpen {
+        let session = &self.sessions[&id];
+        if session.role == Role::Responder && session.far_cert == iik.certificate {
+            if let Some(r) = session.responder_replay.as_ref().filter(|r| {
+                r.initiator_session_id == iik.initiator_session_id && r.skic == iik.skic
+            }) {
+                return AgainstOpen::Retransmission(r.clone());
+            }
+        }
+        if !self.crypto.is_override(&session.far_cert, &iik.certificate) {
+            return AgainstOpen::Ignore;
+        }
+        // A remnant of glare (§3.5.1.3).  We opened this session as the
+        // Initiator, so the far end answered our IIKeying, which it does
+        // only once it has given up an opening of its own; that opening's
+        // IIKeying, sent before the answer, can still come after it.
+        // Overriding with it would leave neither end a session.  Its cookie
+        // tells: we made it before the session opened (or in the same
+        // 10 ms: the time is rounded down).  A far end that started again
+        // since has a cookie made since.
+        let remnant = session.role == Role::Initiator
+            && iik.cookie_issued.is_some_and(|t| t <= session.opened_at);
+        if remnant {
+            AgainstOpen::Ignore
+        } else {
+            AgainstOpen::Override
+        }
+    }
+
     /// Whether a responder keying (offload mode) runs for an IIKeying
     /// whose certificate has the same canonical EPD as `cert`.
     fn responder_keying_pending(&self, cert: &[u8]) -> bool {
@@ -432,35 +463,26 @@ impl Endpoint {
         if glare.is_some() && self.crypto.near_wins_glare(iik.certificate) {
             return self.drop_counted(DropReason::Ignored);
         }
-        // An S_OPEN session with this address (§3.5.1.1.2 step 2).
-        let existing = self.open_session_at(from);
-        if let Some(id) = existing {
-            let session = &self.sessions[&id];
-            let retransmit = session.role == Role::Responder
-                && session.far_cert == iik.certificate
-                && session.responder_replay.as_ref().is_some_and(|r| {
-                    r.initiator_session_id == iik.initiator_session_id && r.skic == iik.skic
-                });
-            if retransmit {
-                let replay = session.responder_replay.clone().expect("checked above");
-                return self.send_startup_encoded(
-                    now,
-                    from,
-                    replay.initiator_session_id,
-                    &replay.rikeying_chunk,
-                );
-            }
-            if !self.crypto.is_override(&session.far_cert, iik.certificate) {
-                return self.drop_counted(DropReason::Ignored);
-            }
-        }
         let pending = PendingIIKeying {
             from,
             initiator_session_id: iik.initiator_session_id,
             certificate: iik.certificate.to_vec(),
             skic: iik.skic.to_vec(),
             glare,
+            cookie_issued: self.cookies.issued(now, iik.cookie_echo),
         };
+        // An S_OPEN session with this address (§3.5.1.1.2 step 2).
+        let existing = self.open_session_at(from);
+        if let Some(id) = existing {
+            match self.against_open(id, &pending) {
+                AgainstOpen::Retransmission(r) => {
+                    let isid = r.initiator_session_id;
+                    return self.send_startup_encoded(now, from, isid, &r.rikeying_chunk);
+                }
+                AgainstOpen::Ignore => return self.drop_counted(DropReason::Ignored),
+                AgainstOpen::Override => {}
+            }
+        }
         if self.config.offload_keying {
             // The Diffie-Hellman work runs elsewhere (a worker pool); the
             // answer comes back through handle_keying_done.
@@ -588,23 +610,13 @@ impl Endpoint {
         let glare = p.glare.filter(|h| self.openings.contains_key(h));
         let existing = self.open_session_at(from);
         if let Some(id) = existing {
-            let session = &self.sessions[&id];
-            let retransmit = session.role == Role::Responder
-                && session.far_cert == p.certificate
-                && session.responder_replay.as_ref().is_some_and(|r| {
-                    r.initiator_session_id == p.initiator_session_id && r.skic == p.skic
-                });
-            if retransmit {
-                let replay = session.responder_replay.clone().expect("checked above");
-                return self.send_startup_encoded(
-                    now,
-                    from,
-                    replay.initiator_session_id,
-                    &replay.rikeying_chunk,
-                );
-            }
-            if !self.crypto.is_override(&session.far_cert, &p.certificate) {
-                return self.drop_counted(DropReason::Ignored);
+            match self.against_open(id, &p) {
+                AgainstOpen::Retransmission(r) => {
+                    let isid = r.initiator_session_id;
+                    return self.send_startup_encoded(now, from, isid, &r.rikeying_chunk);
+                }
+                AgainstOpen::Ignore => return self.drop_counted(DropReason::Ignored),
+                AgainstOpen::Override => {}
             }
         }
         let handle = self.new_handle();
@@ -798,4 +810,15 @@ impl Endpoint {
         self.sessions.insert(rx_session_id, Box::new(session));
         self.touch(rx_session_id);
     }
+}
+
+/// What an IIKeying is to an S_OPEN session with its address
+/// (§3.5.1.1.2 step 2).
+enum AgainstOpen {
+    /// The IIKeying that opened it, again: answer with its RIKeying.
+    Retransmission(ResponderReplay),
+    /// Not a session that may replace it.
+    Ignore,
+    /// A new session that replaces it (step 2.3).
+    Override,
 }

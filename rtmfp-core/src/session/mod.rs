@@ -147,6 +147,8 @@ pub struct Session {
     pub handle: SessionHandle,
     /// Which end started the session.
     pub role: Role,
+    /// When it opened.
+    pub opened_at: Instant,
     /// Current state.
     pub state: SessionState,
     /// Session ID the far end uses to reach us.
@@ -185,6 +187,7 @@ impl Session {
         Session {
             handle: setup.handle,
             role: setup.role,
+            opened_at: now,
             state: SessionState::Open,
             rx_session_id: setup.rx_session_id,
             tx_session_id: setup.tx_session_id,
