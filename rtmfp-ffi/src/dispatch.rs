@@ -254,16 +254,22 @@ pub(crate) fn register<S: Source>(
     Ok(crate::error::RTMFP_OK)
 }
 
-/// The body of the `rtmfp_*next_event` functions, after the handle was
-/// looked up (`out` was already checked and set to NULL).
+/// The body of the `rtmfp_*next_event` functions: checks and clears `out`
+/// first (so a NULL `out` is reported before a bad handle, and `*out` is
+/// NULL on every failure), then looks the object up with `lookup` and
+/// takes its next event, waiting up to `timeout_ms` (0: not at all;
+/// negative: until an event comes or the object stops).
 ///
 /// # Safety
-/// `out` must be valid for writing a pointer.
+/// `out` must be NULL or valid for writing a pointer.
 pub(crate) unsafe fn next_event<S: Source>(
-    src: &S,
-    timeout_ms: c_int,
     out: *mut *mut rtmfp_event,
+    timeout_ms: c_int,
+    lookup: impl FnOnce() -> Result<Arc<S>, Error>,
 ) -> Result<c_int, Error> {
+    // SAFETY: caller's contract.
+    unsafe { write_out(out, std::ptr::null_mut(), "out")? };
+    let src = lookup()?;
     if src.dispatch().has_callback() {
         return Err(Error::new(
             RTMFP_ERR_WRONG_STATE,
@@ -274,9 +280,9 @@ pub(crate) unsafe fn next_event<S: Source>(
         t if t < 0 => None,
         t => Some(Duration::from_millis(t as u64)),
     };
-    match next_owned(src, timeout) {
+    match next_owned(&*src, timeout) {
         Next::Event(e) => {
-            // SAFETY: caller's contract.
+            // SAFETY: checked above; caller's contract.
             unsafe { write_out(out, into_c(e), "out")? };
             Ok(crate::error::RTMFP_OK)
         }
@@ -289,13 +295,4 @@ pub(crate) unsafe fn next_event<S: Source>(
             format!("no event within {timeout_ms} ms"),
         )),
     }
-}
-
-/// Checks and clears the out pointer of a `next_event` call.
-///
-/// # Safety
-/// `out` must be NULL or valid for writing a pointer.
-pub(crate) unsafe fn clear_out(out: *mut *mut rtmfp_event) -> Result<(), Error> {
-    // SAFETY: caller's contract.
-    unsafe { write_out(out, std::ptr::null_mut(), "out") }
 }

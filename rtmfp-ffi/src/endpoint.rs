@@ -767,10 +767,7 @@ pub unsafe extern "C" fn rtmfp_next_event(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { dispatch::clear_out(out)? };
-        let obj = endpoint(ep)?;
-        // SAFETY: `out` was checked above.
-        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+        unsafe { dispatch::next_event(out, timeout_ms, || Ok(Arc::clone(&endpoint(ep)?.shared))) }
     })
 }
 
@@ -827,10 +824,7 @@ pub unsafe extern "C" fn rtmfp_set_event_callback(
     callback: rtmfp_event_callback,
     user: *mut c_void,
 ) -> c_int {
-    ffi_guard(|| {
-        let obj = endpoint(ep)?;
-        dispatch::register(&obj.shared, callback, user)
-    })
+    ffi_guard(|| dispatch::register(&endpoint(ep)?.shared, callback, user))
 }
 
 #[cfg(test)]

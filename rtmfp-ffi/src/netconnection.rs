@@ -800,10 +800,11 @@ pub unsafe extern "C" fn rtmfp_netconnection_next_event(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { dispatch::clear_out(out)? };
-        let obj = netconnection(nc)?;
-        // SAFETY: `out` was checked above.
-        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+        unsafe {
+            dispatch::next_event(out, timeout_ms, || {
+                Ok(Arc::clone(&netconnection(nc)?.shared))
+            })
+        }
     })
 }
 
@@ -847,10 +848,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_set_event_callback(
     callback: rtmfp_event_callback,
     user: *mut c_void,
 ) -> c_int {
-    ffi_guard(|| {
-        let obj = netconnection(nc)?;
-        dispatch::register(&obj.shared, callback, user)
-    })
+    ffi_guard(|| dispatch::register(&netconnection(nc)?.shared, callback, user))
 }
 
 // ------------------------------------------------------------ NetStream --

@@ -207,6 +207,14 @@ fn server(srv: *const rtmfp_server) -> Result<Arc<SrvObj>, Error> {
         .ok_or_else(|| Error::invalid_handle("srv"))
 }
 
+/// The server behind `srv`, for a call (`what`) that its own connect hook
+/// may not make: RTMFP_ERR_WRONG_STATE from there.
+fn server_not_in_hook(srv: *const rtmfp_server, what: &str) -> Result<Arc<SrvObj>, Error> {
+    let obj = server(srv)?;
+    obj.shared.not_in_hook(what)?;
+    Ok(obj)
+}
+
 /// Start a rendezvous server: bind its UDP sockets (per `cfg`), make a
 /// server identity (RFC 7425 §4: ephemeral DH; clients reach it by
 /// rtmfp:// URI), and start its I/O thread. It accepts `connect`s whose
@@ -359,7 +367,7 @@ pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
         if srv.is_null() {
             return Ok(RTMFP_OK);
         }
-        server(srv)?.shared.not_in_hook("rtmfp_server_free()")?;
+        server_not_in_hook(srv, "rtmfp_server_free()")?;
         let obj = SERVERS
             .remove(Handle::from_ptr(srv))
             .ok_or_else(|| Error::invalid_handle("srv"))?;
@@ -385,8 +393,7 @@ pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
 #[no_mangle]
 pub extern "C" fn rtmfp_server_close(srv: *mut rtmfp_server, deadline_ms: u32) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_close()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_close()")?;
         match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
             None => Err(Error::new(RTMFP_ERR_CLOSED, "the server is already closed")),
             Some(true) => Ok(RTMFP_OK),
@@ -496,8 +503,7 @@ pub unsafe extern "C" fn rtmfp_server_peer_id_hex(
 #[no_mangle]
 pub extern "C" fn rtmfp_server_session_count(srv: *const rtmfp_server) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_session_count()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_session_count()")?;
         let n = obj
             .shared
             .server
@@ -541,8 +547,7 @@ pub unsafe extern "C" fn rtmfp_server_set_connect_hook(
     user: *mut c_void,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_set_connect_hook()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_set_connect_hook()")?;
         *lock(&obj.shared.hook.hook) = hook.map(|f| HookFn { f, user });
         Ok(RTMFP_OK)
     })
@@ -594,8 +599,7 @@ pub unsafe extern "C" fn rtmfp_server_set_asks(
     default_reason: *const c_char,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_set_asks()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_set_asks()")?;
         let all = rtmfp_ask_kind::Connect as c_int
             | rtmfp_ask_kind::Publish as c_int
             | rtmfp_ask_kind::Play as c_int;
@@ -638,8 +642,7 @@ fn answer(
     what: &str,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook(what)?;
+        let obj = server_not_in_hook(srv, what)?;
         let decision = decision()?;
         obj.shared
             .server
@@ -720,11 +723,12 @@ pub unsafe extern "C" fn rtmfp_server_next_event(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { dispatch::clear_out(out)? };
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_next_event()")?;
-        // SAFETY: `out` was checked above.
-        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+        unsafe {
+            dispatch::next_event(out, timeout_ms, || {
+                let obj = server_not_in_hook(srv, "rtmfp_server_next_event()")?;
+                Ok(Arc::clone(&obj.shared))
+            })
+        }
     })
 }
 
@@ -766,9 +770,7 @@ pub unsafe extern "C" fn rtmfp_server_set_event_callback(
     user: *mut c_void,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared
-            .not_in_hook("rtmfp_server_set_event_callback()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_set_event_callback()")?;
         dispatch::register(&obj.shared, callback, user)
     })
 }
