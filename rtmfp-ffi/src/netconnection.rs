@@ -36,7 +36,8 @@ use crate::event::{rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{
-    bytes, client_error, cstr, cstr_list, hex, invalid, net_error, write_cstr, write_out,
+    bytes, client_error, cstr, cstr_list, hex, invalid, net_error, nonempty_cstr, write_cstr,
+    write_out,
 };
 
 /// Handle-table tag of NetConnections.
@@ -485,7 +486,7 @@ unsafe fn server_value_hex(
     buf: *mut c_char,
     len: usize,
     what: &'static str,
-    get: fn(&FlashClient) -> Option<Vec<u8>>,
+    get: fn(&FlashClient) -> Option<String>,
 ) -> Result<c_int, Error> {
     let obj = netconnection(nc)?;
     if buf.is_null() {
@@ -498,7 +499,7 @@ unsafe fn server_value_hex(
         )
     })?;
     // SAFETY: caller's contract.
-    unsafe { write_cstr(buf, len, &hex(&value), "buf") }
+    unsafe { write_cstr(buf, len, &value, "buf") }
 }
 
 /// The server's peer ID (Flash's `farID`) as 64 hex digits and a NUL,
@@ -522,7 +523,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_far_id_hex(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { server_value_hex(nc, buf, len, "farID", |c| c.far_id().map(|id| id.to_vec())) }
+        unsafe { server_value_hex(nc, buf, len, "farID", |c| c.far_id().map(|id| hex(&id))) }
     })
 }
 
@@ -547,11 +548,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_nonce_hex(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe {
-            server_value_hex(nc, buf, len, "nearNonce", |c| {
-                c.near_nonce().map(<[u8]>::to_vec)
-            })
-        }
+        unsafe { server_value_hex(nc, buf, len, "nearNonce", |c| c.near_nonce().map(hex)) }
     })
 }
 
@@ -574,11 +571,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_far_nonce_hex(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe {
-            server_value_hex(nc, buf, len, "farNonce", |c| {
-                c.far_nonce().map(<[u8]>::to_vec)
-            })
-        }
+        unsafe { server_value_hex(nc, buf, len, "farNonce", |c| c.far_nonce().map(hex)) }
     })
 }
 
@@ -633,10 +626,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_call(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        let command = unsafe { cstr(command, "command")? }.to_owned();
-        if command.is_empty() {
-            return Err(invalid("`command` is empty"));
-        }
+        let command = unsafe { nonempty_cstr(command, "command")? }.to_owned();
         // SAFETY: caller's contract.
         let args = unsafe { cstr_list(args, nargs, "args", RTMFP_MAX_CALL_ARGS)? };
         // SAFETY: caller's contract.
@@ -644,13 +634,25 @@ pub unsafe extern "C" fn rtmfp_netconnection_call(
     })
 }
 
-fn name_arg(name: *const c_char) -> Result<String, Error> {
-    // SAFETY: the callers' contract: NULL or NUL-terminated.
-    let name = unsafe { cstr(name, "name")? };
-    if name.is_empty() {
-        return Err(invalid("`name` is empty"));
-    }
-    Ok(name.to_owned())
+/// The body of rtmfp_netconnection_register_name() and _lookup_name():
+/// the rendezvous server's `command` with the non-empty `name` as its one
+/// argument.
+///
+/// # Safety
+/// `name` must be NULL or a NUL-terminated string; `call_id_out` NULL or
+/// valid for writing a `uint64_t`.
+unsafe fn name_call(
+    nc: *mut rtmfp_netconnection,
+    command: &str,
+    name: *const c_char,
+    call_id_out: *mut u64,
+) -> c_int {
+    ffi_guard(|| {
+        // SAFETY: caller's contract.
+        let name = unsafe { nonempty_cstr(name, "name")? }.to_owned();
+        // SAFETY: caller's contract.
+        unsafe { call_with(nc, command.to_owned(), vec![name], call_id_out) }
+    })
 }
 
 /// Register `name` for our peer ID with the rendezvous server (its
@@ -676,11 +678,8 @@ pub unsafe extern "C" fn rtmfp_netconnection_register_name(
     name: *const c_char,
     call_id_out: *mut u64,
 ) -> c_int {
-    ffi_guard(|| {
-        let name = name_arg(name)?;
-        // SAFETY: caller's contract.
-        unsafe { call_with(nc, REGISTER_NAME.to_owned(), vec![name], call_id_out) }
-    })
+    // SAFETY: caller's contract.
+    unsafe { name_call(nc, REGISTER_NAME, name, call_id_out) }
 }
 
 /// Ask the rendezvous server which peer holds `name` (its `lookupName`
@@ -707,11 +706,8 @@ pub unsafe extern "C" fn rtmfp_netconnection_lookup_name(
     name: *const c_char,
     call_id_out: *mut u64,
 ) -> c_int {
-    ffi_guard(|| {
-        let name = name_arg(name)?;
-        // SAFETY: caller's contract.
-        unsafe { call_with(nc, LOOKUP_NAME.to_owned(), vec![name], call_id_out) }
-    })
+    // SAFETY: caller's contract.
+    unsafe { name_call(nc, LOOKUP_NAME, name, call_id_out) }
 }
 
 /// Accept a subscriber announced by RTMFP_EVENT_TYPE_PEER_CONNECT (in
@@ -979,10 +975,6 @@ pub extern "C" fn rtmfp_netstream_id(ns: *const rtmfp_netstream) -> c_int {
     ffi_guard(|| Ok(c_int::try_from(netstream(ns)?.id.0).unwrap_or(c_int::MAX)))
 }
 
-fn stream_name(name: *const c_char) -> Result<String, Error> {
-    name_arg(name)
-}
-
 /// Publish `name` on a SERVER or DIRECT_CONNECTIONS NetStream (Flash's
 /// `NetStream.publish(name)`). "NetStream.Publish.Start" follows (at once
 /// for DIRECT_CONNECTIONS, which involves no server), or
@@ -1004,7 +996,8 @@ pub unsafe extern "C" fn rtmfp_netstream_publish(
     name: *const c_char,
 ) -> c_int {
     ffi_guard(|| {
-        let name = stream_name(name)?;
+        // SAFETY: caller's contract.
+        let name = unsafe { nonempty_cstr(name, "name")? }.to_owned();
         on_open_stream(ns, move |c, ep, now, id| c.publish(ep, now, id, &name))?;
         Ok(RTMFP_OK)
     })
@@ -1031,7 +1024,8 @@ pub unsafe extern "C" fn rtmfp_netstream_play(
     name: *const c_char,
 ) -> c_int {
     ffi_guard(|| {
-        let name = stream_name(name)?;
+        // SAFETY: caller's contract.
+        let name = unsafe { nonempty_cstr(name, "name")? }.to_owned();
         on_open_stream(ns, move |c, ep, now, id| c.play(ep, now, id, &name))?;
         Ok(RTMFP_OK)
     })
@@ -1153,10 +1147,7 @@ pub unsafe extern "C" fn rtmfp_netstream_send_strings(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        let handler = unsafe { cstr(handler, "handler")? };
-        if handler.is_empty() {
-            return Err(invalid("`handler` is empty"));
-        }
+        let handler = unsafe { nonempty_cstr(handler, "handler")? };
         // SAFETY: caller's contract.
         let args = unsafe { cstr_list(args, nargs, "args", RTMFP_MAX_CALL_ARGS)? };
         let mut values = vec![Value::from(handler)];

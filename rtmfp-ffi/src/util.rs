@@ -74,6 +74,20 @@ pub(crate) unsafe fn cstr<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
 }
 
 /// Parses an `"ip:port"` string (IPv6 as `"[addr]:port"`).
+/// [`cstr`] for an argument that may not be empty (a command, a name, a
+/// handler): RTMFP_ERR_INVALID_ARGUMENT for "".
+///
+/// # Safety
+/// `ptr` must be NULL or a NUL-terminated string.
+pub(crate) unsafe fn nonempty_cstr<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+    // SAFETY: caller's contract.
+    let s = unsafe { cstr(ptr, name)? };
+    if s.is_empty() {
+        return Err(invalid(format!("`{name}` is empty")));
+    }
+    Ok(s)
+}
+
 pub(crate) fn parse_addr(s: &str, name: &str) -> Result<SocketAddr, Error> {
     s.trim().parse().map_err(|_| {
         invalid(format!(
