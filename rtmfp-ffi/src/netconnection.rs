@@ -29,15 +29,14 @@ use rtmfp_core::runtime as rt;
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_TIMEOUT, RTMFP_ERR_WRONG_STATE,
-    RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
-use crate::event::{rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN};
+use crate::event::{rtmfp_event, rtmfp_event_callback, OwnedEvent};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{
-    bytes, client_error, cstr, cstr_list, hex, invalid, net_error, nonempty_cstr, write_cstr,
-    write_out,
+    bytes, client_error, close_within, cstr, cstr_list, hex, invalid, net_error, nonempty_cstr,
+    read_peer_id, write_cstr, write_out, write_peer_id,
 };
 
 /// Handle-table tag of NetConnections.
@@ -362,17 +361,7 @@ pub extern "C" fn rtmfp_netconnection_close(
 ) -> c_int {
     ffi_guard(|| {
         let obj = netconnection(nc)?;
-        match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
-            None => Err(Error::new(
-                RTMFP_ERR_CLOSED,
-                "the NetConnection is already closed",
-            )),
-            Some(true) => Ok(RTMFP_OK),
-            Some(false) => Err(Error::new(
-                RTMFP_ERR_TIMEOUT,
-                format!("not every session closed within {deadline_ms} ms; stopped anyway"),
-            )),
-        }
+        close_within(deadline_ms, "NetConnection", |d| obj.shutdown(d))
     })
 }
 
@@ -410,15 +399,9 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_id(
     out: *mut u8,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = netconnection(nc)?;
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: 32 writable bytes by contract.
-        unsafe {
-            std::ptr::copy_nonoverlapping(obj.shared.nc.near_id().as_ptr(), out, RTMFP_PEER_ID_LEN)
-        };
-        Ok(RTMFP_OK)
+        let id = netconnection(nc)?.shared.nc.near_id();
+        // SAFETY: caller's contract.
+        unsafe { write_peer_id(out, &id) }
     })
 }
 
@@ -897,13 +880,9 @@ pub unsafe extern "C" fn rtmfp_netstream_create(
                     "RTMFP_NETSTREAM_KIND_PEER needs the publisher's `peer_id`",
                 ))
             }
+            // SAFETY: non-NULL, caller's contract.
             (rtmfp_netstream_kind::Peer, false) => {
-                let mut id = [0u8; RTMFP_PEER_ID_LEN];
-                // SAFETY: 32 readable bytes by contract.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(peer_id, id.as_mut_ptr(), RTMFP_PEER_ID_LEN)
-                };
-                Some(id)
+                Some(unsafe { read_peer_id(peer_id, "peer_id")? })
             }
             (_, true) => None,
             (_, false) => {

@@ -44,16 +44,16 @@ use rtmfp_core::rendezvous::{
 
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
-use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED,
-    RTMFP_ERR_WRONG_STATE, RTMFP_OK,
-};
+use crate::error::{Error, RTMFP_ERR_IO, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK};
 use crate::event::{
     cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
 };
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
-use crate::util::{cstr, cstr_list, hex, invalid, runtime_error, write_cstr};
+use crate::util::{
+    close_within, cstr, cstr_list, hex, invalid, runtime_error, write_cstr, write_local_addr,
+    write_peer_id,
+};
 
 /// Handle-table tag of rendezvous servers.
 const SERVER_TAG: u8 = 5;
@@ -394,14 +394,7 @@ pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
 pub extern "C" fn rtmfp_server_close(srv: *mut rtmfp_server, deadline_ms: u32) -> c_int {
     ffi_guard(|| {
         let obj = server_not_in_hook(srv, "rtmfp_server_close()")?;
-        match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
-            None => Err(Error::new(RTMFP_ERR_CLOSED, "the server is already closed")),
-            Some(true) => Ok(RTMFP_OK),
-            Some(false) => Err(Error::new(
-                RTMFP_ERR_TIMEOUT,
-                format!("not every session closed within {deadline_ms} ms; stopped anyway"),
-            )),
-        }
+        close_within(deadline_ms, "server", |d| obj.shutdown(d))
     })
 }
 
@@ -426,16 +419,9 @@ pub unsafe extern "C" fn rtmfp_server_local_addr(
     len: usize,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        let addrs = obj.shared.server.local_addrs();
-        let addr = addrs.get(index).ok_or_else(|| {
-            invalid(format!(
-                "`index` is {index}; the server has {} local address(es)",
-                addrs.len()
-            ))
-        })?;
+        let addrs = server(srv)?.shared.server.local_addrs();
         // SAFETY: caller's contract.
-        unsafe { write_cstr(buf, len, &addr.to_string(), "buf") }
+        unsafe { write_local_addr(&addrs, index, "server", buf, len) }
     })
 }
 
@@ -460,12 +446,8 @@ fn server_peer_id(srv: *const rtmfp_server) -> Result<[u8; RTMFP_PEER_ID_LEN], E
 pub unsafe extern "C" fn rtmfp_server_peer_id(srv: *const rtmfp_server, out: *mut u8) -> c_int {
     ffi_guard(|| {
         let id = server_peer_id(srv)?;
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: 32 writable bytes by contract.
-        unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
-        Ok(RTMFP_OK)
+        // SAFETY: caller's contract.
+        unsafe { write_peer_id(out, &id) }
     })
 }
 

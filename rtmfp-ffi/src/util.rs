@@ -3,12 +3,17 @@
 
 use std::ffi::{c_char, c_int};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::flash::NetError;
 use rtmfp_core::runtime::RuntimeError;
 
-use crate::error::{from_core, Error, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_INVALID_ARGUMENT};
+use crate::error::{
+    from_core, Error, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_ARGUMENT,
+    RTMFP_ERR_TIMEOUT, RTMFP_OK,
+};
+use crate::event::RTMFP_PEER_ID_LEN;
 
 /// Longest C string an entry point reads (addresses, URIs). A longer
 /// string, or one without a NUL within this many bytes, is refused without
@@ -150,6 +155,82 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(
 }
 
 /// Lowercase hex (core's, shared by every adapter).
+/// Copies the peer ID `id` to the caller's 32 bytes at `out`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing 32 bytes.
+pub(crate) unsafe fn write_peer_id(
+    out: *mut u8,
+    id: &[u8; RTMFP_PEER_ID_LEN],
+) -> Result<c_int, Error> {
+    if out.is_null() {
+        return Err(Error::null_pointer("out"));
+    }
+    // SAFETY: non-NULL, 32 writable bytes by the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
+    Ok(RTMFP_OK)
+}
+
+/// The peer ID in the caller's 32 bytes at `ptr` (`name`: the argument,
+/// for a NULL one).
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reading 32 bytes.
+pub(crate) unsafe fn read_peer_id(
+    ptr: *const u8,
+    name: &str,
+) -> Result<[u8; RTMFP_PEER_ID_LEN], Error> {
+    if ptr.is_null() {
+        return Err(Error::null_pointer(name));
+    }
+    // SAFETY: non-NULL, 32 readable bytes by the caller's contract; a byte
+    // array has no alignment.
+    Ok(unsafe { ptr.cast::<[u8; RTMFP_PEER_ID_LEN]>().read() })
+}
+
+/// Writes local address number `index` of `addrs` (the sockets of the
+/// `what`: "endpoint", "server") to `buf` as "ip:port" and a NUL.
+///
+/// # Safety
+/// `buf` must be NULL or valid for writing `len` bytes.
+pub(crate) unsafe fn write_local_addr(
+    addrs: &[SocketAddr],
+    index: usize,
+    what: &str,
+    buf: *mut c_char,
+    len: usize,
+) -> Result<c_int, Error> {
+    let addr = addrs.get(index).ok_or_else(|| {
+        invalid(format!(
+            "`index` is {index}; the {what} has {} local address(es)",
+            addrs.len()
+        ))
+    })?;
+    // SAFETY: caller's contract.
+    unsafe { write_cstr(buf, len, &addr.to_string(), "buf") }
+}
+
+/// The result of an `rtmfp_*_close(obj, deadline_ms)`: `shutdown` stops
+/// the `what` ("endpoint", ...) within the deadline and says whether every
+/// session closed in time (`None`: it was stopped already).
+pub(crate) fn close_within(
+    deadline_ms: u32,
+    what: &str,
+    shutdown: impl FnOnce(Duration) -> Option<bool>,
+) -> Result<c_int, Error> {
+    match shutdown(Duration::from_millis(u64::from(deadline_ms))) {
+        None => Err(Error::new(
+            RTMFP_ERR_CLOSED,
+            format!("the {what} is already closed"),
+        )),
+        Some(true) => Ok(RTMFP_OK),
+        Some(false) => Err(Error::new(
+            RTMFP_ERR_TIMEOUT,
+            format!("not every session closed within {deadline_ms} ms; stopped anyway"),
+        )),
+    }
+}
+
 pub(crate) use rtmfp_core::flash::peer_id::to_hex as hex;
 
 /// The bytes of a hex string of exactly `N` bytes.
