@@ -8,7 +8,7 @@ use rtmfp_core::host::options::{Object, OptionValue, Options};
 
 use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
-use crate::handles::{Handle, Registry};
+use crate::handles::Registry;
 use crate::util::{cstr, invalid, write_out};
 
 /// Handle-table tag of configs (see `handles.rs`; each kind has its own).
@@ -95,12 +95,7 @@ static CONFIGS: Registry<Mutex<Options>> = Registry::new(CONFIG_TAG);
 
 /// The config behind `cfg`.
 fn config(cfg: *const rtmfp_config) -> Result<Arc<Mutex<Options>>, Error> {
-    if cfg.is_null() {
-        return Err(Error::null_pointer("cfg"));
-    }
-    CONFIGS
-        .get(Handle::from_ptr(cfg))
-        .ok_or_else(|| Error::invalid_handle("cfg"))
+    CONFIGS.lookup(cfg, "cfg")
 }
 
 /// A copy of the config behind `cfg`.
@@ -179,9 +174,7 @@ pub extern "C" fn rtmfp_config_free(cfg: *mut rtmfp_config) -> c_int {
         if cfg.is_null() {
             return Ok(RTMFP_OK);
         }
-        CONFIGS
-            .remove(Handle::from_ptr(cfg))
-            .ok_or_else(|| Error::invalid_handle("cfg"))?;
+        CONFIGS.take(cfg, "cfg")?;
         Ok(RTMFP_OK)
     })
 }

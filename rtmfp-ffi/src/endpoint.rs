@@ -31,7 +31,7 @@ use crate::event::{
     rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_ADDR_STRLEN, RTMFP_PEER_ID_LEN,
 };
 use crate::guard::ffi_guard;
-use crate::handles::{Handle, Registry};
+use crate::handles::Registry;
 use crate::util::{
     bytes, close_within, cstr, fill_array, hex, invalid, parse_addr, read_peer_id, unhex,
     write_cstr, write_local_addr, write_out, write_peer_id,
@@ -154,12 +154,7 @@ static ENDPOINTS: Registry<EndpointObj> = Registry::new(ENDPOINT_TAG);
 
 /// The endpoint behind `ep`.
 pub(crate) fn endpoint(ep: *const rtmfp_endpoint) -> Result<Arc<EndpointObj>, Error> {
-    if ep.is_null() {
-        return Err(Error::null_pointer("ep"));
-    }
-    ENDPOINTS
-        .get(Handle::from_ptr(ep))
-        .ok_or_else(|| Error::invalid_handle("ep"))
+    ENDPOINTS.lookup(ep, "ep")
 }
 
 /// Runs `f` with the endpoint's shared state and the session, mapping a
@@ -245,9 +240,7 @@ pub extern "C" fn rtmfp_endpoint_free(ep: *mut rtmfp_endpoint) -> c_int {
         if ep.is_null() {
             return Ok(RTMFP_OK);
         }
-        let obj = ENDPOINTS
-            .remove(Handle::from_ptr(ep))
-            .ok_or_else(|| Error::invalid_handle("ep"))?;
+        let obj = ENDPOINTS.take(ep, "ep")?;
         dispatch::stop_dispatcher(&obj.shared);
         obj.shutdown(FREE_DEADLINE);
         Ok(RTMFP_OK)

@@ -166,21 +166,11 @@ struct NsObj {
 static NETSTREAMS: Registry<NsObj> = Registry::new(NETSTREAM_TAG);
 
 fn netconnection(nc: *const rtmfp_netconnection) -> Result<Arc<NcObj>, Error> {
-    if nc.is_null() {
-        return Err(Error::null_pointer("nc"));
-    }
-    NETCONNECTIONS
-        .get(Handle::from_ptr(nc))
-        .ok_or_else(|| Error::invalid_handle("nc"))
+    NETCONNECTIONS.lookup(nc, "nc")
 }
 
 fn netstream(ns: *const rtmfp_netstream) -> Result<Arc<NsObj>, Error> {
-    if ns.is_null() {
-        return Err(Error::null_pointer("ns"));
-    }
-    NETSTREAMS
-        .get(Handle::from_ptr(ns))
-        .ok_or_else(|| Error::invalid_handle("ns"))
+    NETSTREAMS.lookup(ns, "ns")
 }
 
 /// Runs `f` on the NetConnection's I/O thread with its client layer.
@@ -321,9 +311,7 @@ pub extern "C" fn rtmfp_netconnection_free(nc: *mut rtmfp_netconnection) -> c_in
         if nc.is_null() {
             return Ok(RTMFP_OK);
         }
-        let obj = NETCONNECTIONS
-            .remove(Handle::from_ptr(nc))
-            .ok_or_else(|| Error::invalid_handle("nc"))?;
+        let obj = NETCONNECTIONS.take(nc, "nc")?;
         let streams = {
             let mut st = lock(&obj.streams);
             st.freed = true;
@@ -931,9 +919,7 @@ pub extern "C" fn rtmfp_netstream_free(ns: *mut rtmfp_netstream) -> c_int {
             return Ok(RTMFP_OK);
         }
         let h = Handle::from_ptr(ns);
-        let s = NETSTREAMS
-            .remove(h)
-            .ok_or_else(|| Error::invalid_handle("ns"))?;
+        let s = NETSTREAMS.take(ns, "ns")?;
         if let Some(nc) = NETCONNECTIONS.get(s.nc_handle) {
             lock(&nc.streams).handles.retain(|x| *x != h);
         }

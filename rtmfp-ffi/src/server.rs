@@ -49,7 +49,7 @@ use crate::event::{
     cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
 };
 use crate::guard::ffi_guard;
-use crate::handles::{Handle, Registry};
+use crate::handles::Registry;
 use crate::util::{
     close_within, cstr, cstr_list, hex, invalid, runtime_error, write_cstr, write_local_addr,
     write_peer_id,
@@ -199,12 +199,7 @@ impl SrvObj {
 static SERVERS: Registry<SrvObj> = Registry::new(SERVER_TAG);
 
 fn server(srv: *const rtmfp_server) -> Result<Arc<SrvObj>, Error> {
-    if srv.is_null() {
-        return Err(Error::null_pointer("srv"));
-    }
-    SERVERS
-        .get(Handle::from_ptr(srv))
-        .ok_or_else(|| Error::invalid_handle("srv"))
+    SERVERS.lookup(srv, "srv")
 }
 
 /// The server behind `srv`, for a call (`what`) that its own connect hook
@@ -368,9 +363,7 @@ pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
             return Ok(RTMFP_OK);
         }
         server_not_in_hook(srv, "rtmfp_server_free()")?;
-        let obj = SERVERS
-            .remove(Handle::from_ptr(srv))
-            .ok_or_else(|| Error::invalid_handle("srv"))?;
+        let obj = SERVERS.take(srv, "srv")?;
         dispatch::stop_dispatcher(&obj.shared);
         obj.shutdown(FREE_DEADLINE);
         Ok(RTMFP_OK)
