@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rtmfp_core::host::{AfterClose, EventSource, Events, Next};
+use rtmfp_core::host::{AfterClose, Describe, EventSource, Events, Next};
 
 use crate::error::{Error, RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_WRONG_STATE};
 use crate::event::{into_c, rtmfp_event, rtmfp_event_callback, OwnedEvent};
@@ -108,11 +108,14 @@ impl<T> Dispatch<T> {
 /// An object whose events can be polled or delivered to a callback.
 pub(crate) trait Source: Send + Sync + 'static {
     /// The core queue its events come from.
-    type Queue: EventSource;
+    type Queue: EventSource<Event: Describe>;
     /// Its core queue, and how the queue's events reach C.
     fn queue(&self) -> (&Self::Queue, &Dispatch<Ev<Self>>);
-    /// The C form of an event; `None` for one C does not report.
-    fn to_c(&self, event: Ev<Self>) -> Option<Box<OwnedEvent>>;
+    /// The C form of an event; `None` for one C does not report. By
+    /// default its own description ([`OwnedEvent::of`]).
+    fn to_c(&self, event: Ev<Self>) -> Option<Box<OwnedEvent>> {
+        OwnedEvent::of(event)
+    }
     /// What it is, for messages ("endpoint", "NetConnection", ...).
     fn what(&self) -> &'static str;
 

@@ -31,7 +31,7 @@ use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
     Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
-use crate::event::{rtmfp_event, rtmfp_event_callback, OwnedEvent};
+use crate::event::{rtmfp_event, rtmfp_event_callback};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{
@@ -117,10 +117,6 @@ impl Source for NcShared {
 
     fn queue(&self) -> (&CoreNetConnection, &Dispatch<ClientEvent>) {
         (&self.nc, &self.dispatch)
-    }
-
-    fn to_c(&self, event: ClientEvent) -> Option<Box<OwnedEvent>> {
-        OwnedEvent::of(event)
     }
 
     fn what(&self) -> &'static str {

@@ -45,9 +45,7 @@ use rtmfp_core::rendezvous::{
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{Error, RTMFP_ERR_IO, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK};
-use crate::event::{
-    cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
-};
+use crate::event::{cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, RTMFP_PEER_ID_LEN};
 use crate::guard::ffi_guard;
 use crate::handles::Registry;
 use crate::util::{
@@ -173,10 +171,6 @@ impl Source for SrvShared {
 
     fn queue(&self) -> (&ServerHandle, &Dispatch<ServerEvent>) {
         (&self.server, &self.dispatch)
-    }
-
-    fn to_c(&self, event: ServerEvent) -> Option<Box<OwnedEvent>> {
-        OwnedEvent::of(event)
     }
 
     fn what(&self) -> &'static str {
