@@ -33,8 +33,8 @@ use crate::event::{
 use crate::guard::ffi_guard;
 use crate::handles::Registry;
 use crate::util::{
-    bytes, close_within, cstr, fill_array, hex, invalid, parse_addr, read_peer_id, unhex,
-    write_cstr, write_local_addr, write_out, write_peer_id,
+    bytes, close_within, cstr, cstr_list_map, fill_array, hex, invalid, parse_addr, read_peer_id,
+    unhex, write_cstr, write_local_addr, write_out, write_peer_id,
 };
 
 /// Handle-table tag of endpoints.
@@ -476,19 +476,8 @@ unsafe fn candidates(
             "`count` is {count}; give 1 to {MAX_CANDIDATES} addresses"
         )));
     }
-    if addresses.is_null() {
-        return Err(Error::null_pointer("addresses"));
-    }
-    // SAFETY: `count` <= 24 readable pointers by contract.
-    let list = unsafe { std::slice::from_raw_parts(addresses, count) };
-    list.iter()
-        .enumerate()
-        .map(|(i, &p)| {
-            let name = format!("addresses[{i}]");
-            // SAFETY: caller's contract.
-            parse_addr(unsafe { cstr(p, &name)? }, &name)
-        })
-        .collect()
+    // SAFETY: caller's contract.
+    unsafe { cstr_list_map(addresses, count, "addresses", MAX_CANDIDATES, parse_addr) }
 }
 
 /// Start opening a session to the peer with the 32-byte `peer_id`

@@ -274,6 +274,23 @@ pub(crate) unsafe fn cstr_list(
     name: &str,
     max: usize,
 ) -> Result<Vec<String>, Error> {
+    // SAFETY: caller's contract.
+    unsafe { cstr_list_map(list, count, name, max, |s, _| Ok(s.to_owned())) }
+}
+
+/// [`cstr_list`], turning each string into a `T` with `f` as it is read,
+/// as `f(string, "name[i]")`: the first bad element, a bad string or a bad
+/// value, is the one reported.
+///
+/// # Safety
+/// As for [`cstr_list`].
+pub(crate) unsafe fn cstr_list_map<T>(
+    list: *const *const c_char,
+    count: usize,
+    name: &str,
+    max: usize,
+    mut f: impl FnMut(&str, &str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
     if count > max {
         return Err(invalid(format!(
             "`{name}` count is {count}, more than the maximum of {max}"
@@ -290,8 +307,9 @@ pub(crate) unsafe fn cstr_list(
     ptrs.iter()
         .enumerate()
         .map(|(i, &p)| {
+            let name = format!("{name}[{i}]");
             // SAFETY: caller's contract.
-            unsafe { cstr(p, &format!("{name}[{i}]")) }.map(str::to_owned)
+            f(unsafe { cstr(p, &name)? }, &name)
         })
         .collect()
 }
