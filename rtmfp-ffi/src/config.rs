@@ -8,7 +8,7 @@ use rtmfp_core::host::options::{Object, OptionValue, Options};
 
 use crate::error::{Error, RTMFP_OK};
 use crate::guard::ffi_guard;
-use crate::handles::{Handle, Registry};
+use crate::handles::Registry;
 use crate::util::{cstr, invalid, write_out};
 
 /// Handle-table tag of configs (see `handles.rs`; each kind has its own).
@@ -93,31 +93,45 @@ fn count(n: usize) -> OptionValue {
 /// which check every value and build the objects' configs.
 static CONFIGS: Registry<Mutex<Options>> = Registry::new(CONFIG_TAG);
 
+/// The config behind `cfg`.
+fn config(cfg: *const rtmfp_config) -> Result<Arc<Mutex<Options>>, Error> {
+    CONFIGS.lookup(cfg, "cfg")
+}
+
 /// A copy of the config behind `cfg`.
 pub(crate) fn snapshot(cfg: *const rtmfp_config) -> Result<Options, Error> {
-    if cfg.is_null() {
-        return Err(Error::null_pointer("cfg"));
-    }
-    let c = CONFIGS
-        .get(Handle::from_ptr(cfg))
-        .ok_or_else(|| Error::invalid_handle("cfg"))?;
-    let data = c.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let data = config(cfg)?
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     Ok(data)
 }
 
 /// Runs `f` on the config behind `cfg`.
 fn with_config(cfg: *mut rtmfp_config, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> c_int {
     ffi_guard(|| {
-        if cfg.is_null() {
-            return Err(Error::null_pointer("cfg"));
-        }
-        let c: Arc<Mutex<Options>> = CONFIGS
-            .get(Handle::from_ptr(cfg))
-            .ok_or_else(|| Error::invalid_handle("cfg"))?;
-        let mut data = c.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut data)?;
+        let c = config(cfg)?;
+        f(&mut c.lock().unwrap_or_else(PoisonError::into_inner))?;
         Ok(RTMFP_OK)
     })
+}
+
+/// Sets the one option `name` of the config behind `cfg` to `value`: the
+/// body of the typed setters.
+fn set_one(cfg: *mut rtmfp_config, name: &str, value: OptionValue) -> c_int {
+    with_config(cfg, |c| set(c, name, value))
+}
+
+/// A string option that NULL unsets: `p` as text, or none for NULL.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string.
+unsafe fn optional_text(p: *const c_char, name: &str) -> Result<OptionValue, Error> {
+    if p.is_null() {
+        return Ok(OptionValue::None);
+    }
+    // SAFETY: non-NULL, NUL-terminated by the caller's contract.
+    Ok(OptionValue::Text(unsafe { cstr(p, name)? }.to_owned()))
 }
 
 /// Make a configuration with the defaults: role RTMFP_ROLE_CLIENT, bind
@@ -160,9 +174,7 @@ pub extern "C" fn rtmfp_config_free(cfg: *mut rtmfp_config) -> c_int {
         if cfg.is_null() {
             return Ok(RTMFP_OK);
         }
-        CONFIGS
-            .remove(Handle::from_ptr(cfg))
-            .ok_or_else(|| Error::invalid_handle("cfg"))?;
+        CONFIGS.take(cfg, "cfg")?;
         Ok(RTMFP_OK)
     })
 }
@@ -301,12 +313,8 @@ pub unsafe extern "C" fn rtmfp_config_set_key_log_file(
     path: *const c_char,
 ) -> c_int {
     with_config(cfg, |c| {
-        let path = if path.is_null() {
-            OptionValue::None
-        } else {
-            // SAFETY: non-NULL, NUL-terminated by contract.
-            OptionValue::Text(unsafe { cstr(path, "path")? }.to_owned())
-        };
+        // SAFETY: caller's contract.
+        let path = unsafe { optional_text(path, "path")? };
         set(c, "key_log", path)
     })
 }
@@ -341,18 +349,13 @@ pub unsafe extern "C" fn rtmfp_config_set_turn_proxy(
     password: *const c_char,
 ) -> c_int {
     with_config(cfg, |c| {
-        let text = |p: *const c_char, name: &str| -> Result<OptionValue, Error> {
-            if p.is_null() {
-                return Ok(OptionValue::None);
-            }
-            // SAFETY: non-NULL, NUL-terminated by contract.
-            Ok(OptionValue::Text(unsafe { cstr(p, name)? }.to_owned()))
-        };
         // All three or nothing: a refused proxy leaves the config as it was.
         let mut next = c.clone();
-        set(&mut next, "turn", text(uri, "uri")?)?;
+        // SAFETY: caller's contract.
+        set(&mut next, "turn", unsafe { optional_text(uri, "uri")? })?;
         for (name, p) in [("turn_username", username), ("turn_password", password)] {
-            match text(p, name)? {
+            // SAFETY: caller's contract.
+            match unsafe { optional_text(p, name)? } {
                 OptionValue::None => next.unset(name),
                 value => set(&mut next, name, value)?,
             }
@@ -373,7 +376,7 @@ pub unsafe extern "C" fn rtmfp_config_set_turn_proxy(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_hmac_policy(cfg: *mut rtmfp_config, policy: c_int) -> c_int {
-    with_config(cfg, |c| set(c, "hmac_policy", word(policy)))
+    set_one(cfg, "hmac_policy", word(policy))
 }
 
 /// Set the session sequence number policy (an rtmfp_policy value; default
@@ -385,7 +388,7 @@ pub extern "C" fn rtmfp_config_set_hmac_policy(cfg: *mut rtmfp_config, policy: c
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_sseq_policy(cfg: *mut rtmfp_config, policy: c_int) -> c_int {
-    with_config(cfg, |c| set(c, "sseq_policy", word(policy)))
+    set_one(cfg, "sseq_policy", word(policy))
 }
 
 /// Set the keepalive interval: an open session that has received nothing
@@ -398,7 +401,7 @@ pub extern "C" fn rtmfp_config_set_sseq_policy(cfg: *mut rtmfp_config, policy: c
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_keepalive_ms(cfg: *mut rtmfp_config, interval_ms: u32) -> c_int {
-    with_config(cfg, |c| set(c, "keepalive_interval", millis(interval_ms)))
+    set_one(cfg, "keepalive_interval", millis(interval_ms))
 }
 
 /// Set the idle limit: an open session that has received nothing for
@@ -414,7 +417,7 @@ pub extern "C" fn rtmfp_config_set_idle_timeout_ms(
     cfg: *mut rtmfp_config,
     timeout_ms: u32,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "idle_timeout", millis(timeout_ms)))
+    set_one(cfg, "idle_timeout", millis(timeout_ms))
 }
 
 /// Set the open timeout: a session that has not opened after `timeout_ms`
@@ -430,7 +433,7 @@ pub extern "C" fn rtmfp_config_set_open_timeout_ms(
     cfg: *mut rtmfp_config,
     timeout_ms: u32,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "open_timeout", millis(timeout_ms)))
+    set_one(cfg, "open_timeout", millis(timeout_ms))
 }
 
 /// Set the largest UDP datagram the endpoint sends, in bytes: 576 to 65507
@@ -442,7 +445,7 @@ pub extern "C" fn rtmfp_config_set_open_timeout_ms(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_max_datagram_size(cfg: *mut rtmfp_config, size: usize) -> c_int {
-    with_config(cfg, |c| set(c, "max_datagram_size", count(size)))
+    set_one(cfg, "max_datagram_size", count(size))
 }
 
 /// Set the buffer limits of new flows, in bytes: a sending flow refuses
@@ -484,7 +487,7 @@ pub extern "C" fn rtmfp_config_set_event_queue_limit(
     cfg: *mut rtmfp_config,
     limit: usize,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "event_queue_limit", count(limit)))
+    set_one(cfg, "event_queue_limit", count(limit))
 }
 
 /// Set how many subscribers, pending or accepted, a NetConnection's
@@ -502,7 +505,7 @@ pub extern "C" fn rtmfp_config_set_max_peer_connections(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "max_peer_connections", count(max)))
+    set_one(cfg, "max_peer_connections", count(max))
 }
 
 /// Set how long a peer NetStream's play waits for a direct session to
@@ -518,7 +521,7 @@ pub extern "C" fn rtmfp_config_set_max_peer_connections(
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_direct_timeout(cfg: *mut rtmfp_config, ms: u32) -> c_int {
-    with_config(cfg, |c| set(c, "direct_timeout", millis(ms)))
+    set_one(cfg, "direct_timeout", millis(ms))
 }
 
 /// Set how a NetConnection decides on subscribers to its
@@ -533,7 +536,7 @@ pub extern "C" fn rtmfp_config_set_direct_timeout(cfg: *mut rtmfp_config, ms: u3
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_peer_connect_mode(cfg: *mut rtmfp_config, mode: c_int) -> c_int {
-    with_config(cfg, |c| set(c, "peer_connect_mode", word(mode)))
+    set_one(cfg, "peer_connect_mode", word(mode))
 }
 
 /// Set the most streams one client of a rendezvous server has at once
@@ -551,7 +554,7 @@ pub extern "C" fn rtmfp_config_set_max_streams_per_client(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "max_streams_per_client", count(max)))
+    set_one(cfg, "max_streams_per_client", count(max))
 }
 
 /// Set the most names one client of a rendezvous server registers
@@ -568,7 +571,7 @@ pub extern "C" fn rtmfp_config_set_max_names_per_client(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "max_names_per_client", count(max)))
+    set_one(cfg, "max_names_per_client", count(max))
 }
 
 /// Set the most receiving flows one session keeps at once (default 512):
@@ -587,7 +590,7 @@ pub extern "C" fn rtmfp_config_set_max_flows_per_session(
     cfg: *mut rtmfp_config,
     max: usize,
 ) -> c_int {
-    with_config(cfg, |c| set(c, "max_flows_per_session", count(max)))
+    set_one(cfg, "max_flows_per_session", count(max))
 }
 
 /// Set receive coalescing, in microseconds: while datagrams arrive
@@ -606,7 +609,7 @@ pub extern "C" fn rtmfp_config_set_max_flows_per_session(
 #[no_mangle]
 pub extern "C" fn rtmfp_config_set_recv_coalesce_us(cfg: *mut rtmfp_config, micros: u32) -> c_int {
     let ms = OptionValue::Millis(f64::from(micros) / 1000.0);
-    with_config(cfg, |c| set(c, "recv_coalesce", ms))
+    set_one(cfg, "recv_coalesce", ms)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rtmfp_core::host::{AfterClose, EventSource, Events, Next};
+use rtmfp_core::host::{AfterClose, Describe, EventSource, Events, Next};
 
 use crate::error::{Error, RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_WRONG_STATE};
 use crate::event::{into_c, rtmfp_event, rtmfp_event_callback, OwnedEvent};
@@ -108,11 +108,14 @@ impl<T> Dispatch<T> {
 /// An object whose events can be polled or delivered to a callback.
 pub(crate) trait Source: Send + Sync + 'static {
     /// The core queue its events come from.
-    type Queue: EventSource;
+    type Queue: EventSource<Event: Describe>;
     /// Its core queue, and how the queue's events reach C.
     fn queue(&self) -> (&Self::Queue, &Dispatch<Ev<Self>>);
-    /// The C form of an event; `None` for one C does not report.
-    fn to_c(&self, event: Ev<Self>) -> Option<Box<OwnedEvent>>;
+    /// The C form of an event; `None` for one C does not report. By
+    /// default its own description ([`OwnedEvent::of`]).
+    fn to_c(&self, event: Ev<Self>) -> Option<Box<OwnedEvent>> {
+        OwnedEvent::of(event)
+    }
     /// What it is, for messages ("endpoint", "NetConnection", ...).
     fn what(&self) -> &'static str;
 
@@ -254,16 +257,22 @@ pub(crate) fn register<S: Source>(
     Ok(crate::error::RTMFP_OK)
 }
 
-/// The body of the `rtmfp_*next_event` functions, after the handle was
-/// looked up (`out` was already checked and set to NULL).
+/// The body of the `rtmfp_*next_event` functions: checks and clears `out`
+/// first (so a NULL `out` is reported before a bad handle, and `*out` is
+/// NULL on every failure), then looks the object up with `lookup` and
+/// takes its next event, waiting up to `timeout_ms` (0: not at all;
+/// negative: until an event comes or the object stops).
 ///
 /// # Safety
-/// `out` must be valid for writing a pointer.
+/// `out` must be NULL or valid for writing a pointer.
 pub(crate) unsafe fn next_event<S: Source>(
-    src: &S,
-    timeout_ms: c_int,
     out: *mut *mut rtmfp_event,
+    timeout_ms: c_int,
+    lookup: impl FnOnce() -> Result<Arc<S>, Error>,
 ) -> Result<c_int, Error> {
+    // SAFETY: caller's contract.
+    unsafe { write_out(out, std::ptr::null_mut(), "out")? };
+    let src = lookup()?;
     if src.dispatch().has_callback() {
         return Err(Error::new(
             RTMFP_ERR_WRONG_STATE,
@@ -274,9 +283,9 @@ pub(crate) unsafe fn next_event<S: Source>(
         t if t < 0 => None,
         t => Some(Duration::from_millis(t as u64)),
     };
-    match next_owned(src, timeout) {
+    match next_owned(&*src, timeout) {
         Next::Event(e) => {
-            // SAFETY: caller's contract.
+            // SAFETY: checked above; caller's contract.
             unsafe { write_out(out, into_c(e), "out")? };
             Ok(crate::error::RTMFP_OK)
         }
@@ -289,13 +298,4 @@ pub(crate) unsafe fn next_event<S: Source>(
             format!("no event within {timeout_ms} ms"),
         )),
     }
-}
-
-/// Checks and clears the out pointer of a `next_event` call.
-///
-/// # Safety
-/// `out` must be NULL or valid for writing a pointer.
-pub(crate) unsafe fn clear_out(out: *mut *mut rtmfp_event) -> Result<(), Error> {
-    // SAFETY: caller's contract.
-    unsafe { write_out(out, std::ptr::null_mut(), "out") }
 }

@@ -24,16 +24,17 @@ use rtmfp_core::runtime::{self as rt, Runtime};
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT,
-    RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    Error, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_IO, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE,
+    RTMFP_OK,
 };
 use crate::event::{
     rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_ADDR_STRLEN, RTMFP_PEER_ID_LEN,
 };
 use crate::guard::ffi_guard;
-use crate::handles::{Handle, Registry};
+use crate::handles::Registry;
 use crate::util::{
-    bytes, cstr, fill_array, hex, invalid, parse_addr, unhex, write_cstr, write_out,
+    bytes, close_within, cstr, cstr_list_map, fill_array, hex, invalid, parse_addr, read_peer_id,
+    unhex, write_cstr, write_local_addr, write_out, write_peer_id,
 };
 
 /// Handle-table tag of endpoints.
@@ -153,12 +154,7 @@ static ENDPOINTS: Registry<EndpointObj> = Registry::new(ENDPOINT_TAG);
 
 /// The endpoint behind `ep`.
 pub(crate) fn endpoint(ep: *const rtmfp_endpoint) -> Result<Arc<EndpointObj>, Error> {
-    if ep.is_null() {
-        return Err(Error::null_pointer("ep"));
-    }
-    ENDPOINTS
-        .get(Handle::from_ptr(ep))
-        .ok_or_else(|| Error::invalid_handle("ep"))
+    ENDPOINTS.lookup(ep, "ep")
 }
 
 /// Runs `f` with the endpoint's shared state and the session, mapping a
@@ -244,9 +240,7 @@ pub extern "C" fn rtmfp_endpoint_free(ep: *mut rtmfp_endpoint) -> c_int {
         if ep.is_null() {
             return Ok(RTMFP_OK);
         }
-        let obj = ENDPOINTS
-            .remove(Handle::from_ptr(ep))
-            .ok_or_else(|| Error::invalid_handle("ep"))?;
+        let obj = ENDPOINTS.take(ep, "ep")?;
         dispatch::stop_dispatcher(&obj.shared);
         obj.shutdown(FREE_DEADLINE);
         Ok(RTMFP_OK)
@@ -271,17 +265,7 @@ pub extern "C" fn rtmfp_endpoint_free(ep: *mut rtmfp_endpoint) -> c_int {
 pub extern "C" fn rtmfp_endpoint_close(ep: *mut rtmfp_endpoint, deadline_ms: u32) -> c_int {
     ffi_guard(|| {
         let obj = endpoint(ep)?;
-        match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
-            None => Err(Error::new(
-                RTMFP_ERR_CLOSED,
-                "the endpoint is already closed",
-            )),
-            Some(true) => Ok(RTMFP_OK),
-            Some(false) => Err(Error::new(
-                RTMFP_ERR_TIMEOUT,
-                format!("not every session closed within {deadline_ms} ms; stopped anyway"),
-            )),
-        }
+        close_within(deadline_ms, "endpoint", |d| obj.shutdown(d))
     })
 }
 
@@ -322,16 +306,9 @@ pub unsafe extern "C" fn rtmfp_endpoint_local_addr(
     len: usize,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = endpoint(ep)?;
-        let addrs = obj.shared.handle.local_addrs();
-        let addr = addrs.get(index).ok_or_else(|| {
-            invalid(format!(
-                "`index` is {index}; the endpoint has {} local address(es)",
-                addrs.len()
-            ))
-        })?;
+        let addrs = endpoint(ep)?.shared.handle.local_addrs();
         // SAFETY: caller's contract.
-        unsafe { write_cstr(buf, len, &addr.to_string(), "buf") }
+        unsafe { write_local_addr(&addrs, index, "endpoint", buf, len) }
     })
 }
 
@@ -352,12 +329,8 @@ pub unsafe extern "C" fn rtmfp_endpoint_local_addr(
 pub unsafe extern "C" fn rtmfp_endpoint_peer_id(ep: *const rtmfp_endpoint, out: *mut u8) -> c_int {
     ffi_guard(|| {
         let id = peer_id(ep)?;
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: 32 writable bytes by contract.
-        unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
-        Ok(RTMFP_OK)
+        // SAFETY: caller's contract.
+        unsafe { write_peer_id(out, &id) }
     })
 }
 
@@ -408,12 +381,8 @@ pub unsafe extern "C" fn rtmfp_peer_id_from_hex(hex: *const c_char, out: *mut u8
     ffi_guard(|| {
         // SAFETY: caller's contract.
         let id: [u8; RTMFP_PEER_ID_LEN] = unhex(unsafe { cstr(hex, "hex")? }, "hex")?;
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: 32 writable bytes by contract.
-        unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
-        Ok(RTMFP_OK)
+        // SAFETY: caller's contract.
+        unsafe { write_peer_id(out, &id) }
     })
 }
 
@@ -435,13 +404,10 @@ pub unsafe extern "C" fn rtmfp_peer_id_to_hex(
     len: usize,
 ) -> c_int {
     ffi_guard(|| {
-        if peer_id.is_null() {
-            return Err(Error::null_pointer("peer_id"));
-        }
-        // SAFETY: 32 readable bytes by contract.
-        let id = unsafe { std::slice::from_raw_parts(peer_id, RTMFP_PEER_ID_LEN) };
         // SAFETY: caller's contract.
-        unsafe { write_cstr(buf, len, &hex(id), "buf") }
+        let id = unsafe { read_peer_id(peer_id, "peer_id")? };
+        // SAFETY: caller's contract.
+        unsafe { write_cstr(buf, len, &hex(&id), "buf") }
     })
 }
 
@@ -510,19 +476,8 @@ unsafe fn candidates(
             "`count` is {count}; give 1 to {MAX_CANDIDATES} addresses"
         )));
     }
-    if addresses.is_null() {
-        return Err(Error::null_pointer("addresses"));
-    }
-    // SAFETY: `count` <= 24 readable pointers by contract.
-    let list = unsafe { std::slice::from_raw_parts(addresses, count) };
-    list.iter()
-        .enumerate()
-        .map(|(i, &p)| {
-            let name = format!("addresses[{i}]");
-            // SAFETY: caller's contract.
-            parse_addr(unsafe { cstr(p, &name)? }, &name)
-        })
-        .collect()
+    // SAFETY: caller's contract.
+    unsafe { cstr_list_map(addresses, count, "addresses", MAX_CANDIDATES, parse_addr) }
 }
 
 /// Start opening a session to the peer with the 32-byte `peer_id`
@@ -552,12 +507,8 @@ pub unsafe extern "C" fn rtmfp_session_connect_peer(
     session_out: *mut u64,
 ) -> c_int {
     ffi_guard(|| {
-        if peer_id.is_null() {
-            return Err(Error::null_pointer("peer_id"));
-        }
-        let mut id = [0u8; RTMFP_PEER_ID_LEN];
-        // SAFETY: 32 readable bytes by contract.
-        unsafe { std::ptr::copy_nonoverlapping(peer_id, id.as_mut_ptr(), RTMFP_PEER_ID_LEN) };
+        // SAFETY: caller's contract.
+        let id = unsafe { read_peer_id(peer_id, "peer_id")? };
         // SAFETY: caller's contract.
         let addrs = unsafe { candidates(addresses, count)? };
         let epd = epd_for_fingerprint(&id);
@@ -767,10 +718,7 @@ pub unsafe extern "C" fn rtmfp_next_event(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { dispatch::clear_out(out)? };
-        let obj = endpoint(ep)?;
-        // SAFETY: `out` was checked above.
-        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+        unsafe { dispatch::next_event(out, timeout_ms, || Ok(Arc::clone(&endpoint(ep)?.shared))) }
     })
 }
 
@@ -827,17 +775,16 @@ pub unsafe extern "C" fn rtmfp_set_event_callback(
     callback: rtmfp_event_callback,
     user: *mut c_void,
 ) -> c_int {
-    ffi_guard(|| {
-        let obj = endpoint(ep)?;
-        dispatch::register(&obj.shared, callback, user)
-    })
+    ffi_guard(|| dispatch::register(&endpoint(ep)?.shared, callback, user))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{rtmfp_config_free, rtmfp_config_new, rtmfp_config_set_bind_address};
-    use crate::error::{RTMFP_ERR_AGAIN, RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_NULL_POINTER};
+    use crate::error::{
+        RTMFP_ERR_AGAIN, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_ARGUMENT, RTMFP_ERR_NULL_POINTER,
+    };
     use crate::event::{rtmfp_event_free, rtmfp_event_type};
     use std::ptr::{null, null_mut};
     use std::sync::atomic::{AtomicUsize, Ordering};

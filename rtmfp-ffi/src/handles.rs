@@ -26,6 +26,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::error::Error;
+
 const INDEX_BITS: u32 = 32;
 const GENERATION_BITS: u32 = 24;
 const TAG_SHIFT: u32 = INDEX_BITS + GENERATION_BITS;
@@ -228,6 +230,25 @@ impl<T> Registry<T> {
     /// object (calls still running on other threads keep theirs).
     pub(crate) fn remove(&self, handle: Handle) -> Option<Arc<T>> {
         self.lock().remove(handle)
+    }
+
+    /// The object behind the C handle `ptr`, for an entry point
+    /// (`name`: the argument, for the message): RTMFP_ERR_NULL_POINTER for
+    /// NULL, RTMFP_ERR_INVALID_HANDLE for a freed or foreign handle.
+    pub(crate) fn lookup<P>(&self, ptr: *const P, name: &str) -> Result<Arc<T>, Error> {
+        if ptr.is_null() {
+            return Err(Error::null_pointer(name));
+        }
+        self.get(Handle::from_ptr(ptr))
+            .ok_or_else(|| Error::invalid_handle(name))
+    }
+
+    /// [`Registry::remove`] for a `*_free` entry point, which has already
+    /// let NULL through: RTMFP_ERR_INVALID_HANDLE for a freed (a double
+    /// free) or foreign handle.
+    pub(crate) fn take<P>(&self, ptr: *const P, name: &str) -> Result<Arc<T>, Error> {
+        self.remove(Handle::from_ptr(ptr))
+            .ok_or_else(|| Error::invalid_handle(name))
     }
 
     /// Invalidate every handle and return the objects.

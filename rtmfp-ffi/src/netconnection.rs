@@ -29,14 +29,14 @@ use rtmfp_core::runtime as rt;
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_TIMEOUT, RTMFP_ERR_WRONG_STATE,
-    RTMFP_OK,
+    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
-use crate::event::{rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN};
+use crate::event::{rtmfp_event, rtmfp_event_callback};
 use crate::guard::ffi_guard;
 use crate::handles::{Handle, Registry};
 use crate::util::{
-    bytes, client_error, cstr, cstr_list, hex, invalid, net_error, write_cstr, write_out,
+    bytes, client_error, close_within, cstr, cstr_list, hex, invalid, net_error, nonempty_cstr,
+    read_peer_id, write_cstr, write_out, write_peer_id,
 };
 
 /// Handle-table tag of NetConnections.
@@ -119,10 +119,6 @@ impl Source for NcShared {
         (&self.nc, &self.dispatch)
     }
 
-    fn to_c(&self, event: ClientEvent) -> Option<Box<OwnedEvent>> {
-        OwnedEvent::of(event)
-    }
-
     fn what(&self) -> &'static str {
         "NetConnection"
     }
@@ -166,21 +162,11 @@ struct NsObj {
 static NETSTREAMS: Registry<NsObj> = Registry::new(NETSTREAM_TAG);
 
 fn netconnection(nc: *const rtmfp_netconnection) -> Result<Arc<NcObj>, Error> {
-    if nc.is_null() {
-        return Err(Error::null_pointer("nc"));
-    }
-    NETCONNECTIONS
-        .get(Handle::from_ptr(nc))
-        .ok_or_else(|| Error::invalid_handle("nc"))
+    NETCONNECTIONS.lookup(nc, "nc")
 }
 
 fn netstream(ns: *const rtmfp_netstream) -> Result<Arc<NsObj>, Error> {
-    if ns.is_null() {
-        return Err(Error::null_pointer("ns"));
-    }
-    NETSTREAMS
-        .get(Handle::from_ptr(ns))
-        .ok_or_else(|| Error::invalid_handle("ns"))
+    NETSTREAMS.lookup(ns, "ns")
 }
 
 /// Runs `f` on the NetConnection's I/O thread with its client layer.
@@ -321,9 +307,7 @@ pub extern "C" fn rtmfp_netconnection_free(nc: *mut rtmfp_netconnection) -> c_in
         if nc.is_null() {
             return Ok(RTMFP_OK);
         }
-        let obj = NETCONNECTIONS
-            .remove(Handle::from_ptr(nc))
-            .ok_or_else(|| Error::invalid_handle("nc"))?;
+        let obj = NETCONNECTIONS.take(nc, "nc")?;
         let streams = {
             let mut st = lock(&obj.streams);
             st.freed = true;
@@ -361,17 +345,7 @@ pub extern "C" fn rtmfp_netconnection_close(
 ) -> c_int {
     ffi_guard(|| {
         let obj = netconnection(nc)?;
-        match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
-            None => Err(Error::new(
-                RTMFP_ERR_CLOSED,
-                "the NetConnection is already closed",
-            )),
-            Some(true) => Ok(RTMFP_OK),
-            Some(false) => Err(Error::new(
-                RTMFP_ERR_TIMEOUT,
-                format!("not every session closed within {deadline_ms} ms; stopped anyway"),
-            )),
-        }
+        close_within(deadline_ms, "NetConnection", |d| obj.shutdown(d))
     })
 }
 
@@ -409,15 +383,9 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_id(
     out: *mut u8,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = netconnection(nc)?;
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: 32 writable bytes by contract.
-        unsafe {
-            std::ptr::copy_nonoverlapping(obj.shared.nc.near_id().as_ptr(), out, RTMFP_PEER_ID_LEN)
-        };
-        Ok(RTMFP_OK)
+        let id = netconnection(nc)?.shared.nc.near_id();
+        // SAFETY: caller's contract.
+        unsafe { write_peer_id(out, &id) }
     })
 }
 
@@ -485,7 +453,7 @@ unsafe fn server_value_hex(
     buf: *mut c_char,
     len: usize,
     what: &'static str,
-    get: fn(&FlashClient) -> Option<Vec<u8>>,
+    get: fn(&FlashClient) -> Option<String>,
 ) -> Result<c_int, Error> {
     let obj = netconnection(nc)?;
     if buf.is_null() {
@@ -498,7 +466,7 @@ unsafe fn server_value_hex(
         )
     })?;
     // SAFETY: caller's contract.
-    unsafe { write_cstr(buf, len, &hex(&value), "buf") }
+    unsafe { write_cstr(buf, len, &value, "buf") }
 }
 
 /// The server's peer ID (Flash's `farID`) as 64 hex digits and a NUL,
@@ -522,7 +490,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_far_id_hex(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { server_value_hex(nc, buf, len, "farID", |c| c.far_id().map(|id| id.to_vec())) }
+        unsafe { server_value_hex(nc, buf, len, "farID", |c| c.far_id().map(|id| hex(&id))) }
     })
 }
 
@@ -547,11 +515,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_near_nonce_hex(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe {
-            server_value_hex(nc, buf, len, "nearNonce", |c| {
-                c.near_nonce().map(<[u8]>::to_vec)
-            })
-        }
+        unsafe { server_value_hex(nc, buf, len, "nearNonce", |c| c.near_nonce().map(hex)) }
     })
 }
 
@@ -574,11 +538,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_far_nonce_hex(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe {
-            server_value_hex(nc, buf, len, "farNonce", |c| {
-                c.far_nonce().map(<[u8]>::to_vec)
-            })
-        }
+        unsafe { server_value_hex(nc, buf, len, "farNonce", |c| c.far_nonce().map(hex)) }
     })
 }
 
@@ -633,10 +593,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_call(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        let command = unsafe { cstr(command, "command")? }.to_owned();
-        if command.is_empty() {
-            return Err(invalid("`command` is empty"));
-        }
+        let command = unsafe { nonempty_cstr(command, "command")? }.to_owned();
         // SAFETY: caller's contract.
         let args = unsafe { cstr_list(args, nargs, "args", RTMFP_MAX_CALL_ARGS)? };
         // SAFETY: caller's contract.
@@ -644,13 +601,25 @@ pub unsafe extern "C" fn rtmfp_netconnection_call(
     })
 }
 
-fn name_arg(name: *const c_char) -> Result<String, Error> {
-    // SAFETY: the callers' contract: NULL or NUL-terminated.
-    let name = unsafe { cstr(name, "name")? };
-    if name.is_empty() {
-        return Err(invalid("`name` is empty"));
-    }
-    Ok(name.to_owned())
+/// The body of rtmfp_netconnection_register_name() and _lookup_name():
+/// the rendezvous server's `command` with the non-empty `name` as its one
+/// argument.
+///
+/// # Safety
+/// `name` must be NULL or a NUL-terminated string; `call_id_out` NULL or
+/// valid for writing a `uint64_t`.
+unsafe fn name_call(
+    nc: *mut rtmfp_netconnection,
+    command: &str,
+    name: *const c_char,
+    call_id_out: *mut u64,
+) -> c_int {
+    ffi_guard(|| {
+        // SAFETY: caller's contract.
+        let name = unsafe { nonempty_cstr(name, "name")? }.to_owned();
+        // SAFETY: caller's contract.
+        unsafe { call_with(nc, command.to_owned(), vec![name], call_id_out) }
+    })
 }
 
 /// Register `name` for our peer ID with the rendezvous server (its
@@ -676,11 +645,8 @@ pub unsafe extern "C" fn rtmfp_netconnection_register_name(
     name: *const c_char,
     call_id_out: *mut u64,
 ) -> c_int {
-    ffi_guard(|| {
-        let name = name_arg(name)?;
-        // SAFETY: caller's contract.
-        unsafe { call_with(nc, REGISTER_NAME.to_owned(), vec![name], call_id_out) }
-    })
+    // SAFETY: caller's contract.
+    unsafe { name_call(nc, REGISTER_NAME, name, call_id_out) }
 }
 
 /// Ask the rendezvous server which peer holds `name` (its `lookupName`
@@ -707,11 +673,8 @@ pub unsafe extern "C" fn rtmfp_netconnection_lookup_name(
     name: *const c_char,
     call_id_out: *mut u64,
 ) -> c_int {
-    ffi_guard(|| {
-        let name = name_arg(name)?;
-        // SAFETY: caller's contract.
-        unsafe { call_with(nc, LOOKUP_NAME.to_owned(), vec![name], call_id_out) }
-    })
+    // SAFETY: caller's contract.
+    unsafe { name_call(nc, LOOKUP_NAME, name, call_id_out) }
 }
 
 /// Accept a subscriber announced by RTMFP_EVENT_TYPE_PEER_CONNECT (in
@@ -800,10 +763,11 @@ pub unsafe extern "C" fn rtmfp_netconnection_next_event(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { dispatch::clear_out(out)? };
-        let obj = netconnection(nc)?;
-        // SAFETY: `out` was checked above.
-        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+        unsafe {
+            dispatch::next_event(out, timeout_ms, || {
+                Ok(Arc::clone(&netconnection(nc)?.shared))
+            })
+        }
     })
 }
 
@@ -847,10 +811,7 @@ pub unsafe extern "C" fn rtmfp_netconnection_set_event_callback(
     callback: rtmfp_event_callback,
     user: *mut c_void,
 ) -> c_int {
-    ffi_guard(|| {
-        let obj = netconnection(nc)?;
-        dispatch::register(&obj.shared, callback, user)
-    })
+    ffi_guard(|| dispatch::register(&netconnection(nc)?.shared, callback, user))
 }
 
 // ------------------------------------------------------------ NetStream --
@@ -903,13 +864,9 @@ pub unsafe extern "C" fn rtmfp_netstream_create(
                     "RTMFP_NETSTREAM_KIND_PEER needs the publisher's `peer_id`",
                 ))
             }
+            // SAFETY: non-NULL, caller's contract.
             (rtmfp_netstream_kind::Peer, false) => {
-                let mut id = [0u8; RTMFP_PEER_ID_LEN];
-                // SAFETY: 32 readable bytes by contract.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(peer_id, id.as_mut_ptr(), RTMFP_PEER_ID_LEN)
-                };
-                Some(id)
+                Some(unsafe { read_peer_id(peer_id, "peer_id")? })
             }
             (_, true) => None,
             (_, false) => {
@@ -958,9 +915,7 @@ pub extern "C" fn rtmfp_netstream_free(ns: *mut rtmfp_netstream) -> c_int {
             return Ok(RTMFP_OK);
         }
         let h = Handle::from_ptr(ns);
-        let s = NETSTREAMS
-            .remove(h)
-            .ok_or_else(|| Error::invalid_handle("ns"))?;
+        let s = NETSTREAMS.take(ns, "ns")?;
         if let Some(nc) = NETCONNECTIONS.get(s.nc_handle) {
             lock(&nc.streams).handles.retain(|x| *x != h);
         }
@@ -979,10 +934,6 @@ pub extern "C" fn rtmfp_netstream_free(ns: *mut rtmfp_netstream) -> c_int {
 #[no_mangle]
 pub extern "C" fn rtmfp_netstream_id(ns: *const rtmfp_netstream) -> c_int {
     ffi_guard(|| Ok(c_int::try_from(netstream(ns)?.id.0).unwrap_or(c_int::MAX)))
-}
-
-fn stream_name(name: *const c_char) -> Result<String, Error> {
-    name_arg(name)
 }
 
 /// Publish `name` on a SERVER or DIRECT_CONNECTIONS NetStream (Flash's
@@ -1006,7 +957,8 @@ pub unsafe extern "C" fn rtmfp_netstream_publish(
     name: *const c_char,
 ) -> c_int {
     ffi_guard(|| {
-        let name = stream_name(name)?;
+        // SAFETY: caller's contract.
+        let name = unsafe { nonempty_cstr(name, "name")? }.to_owned();
         on_open_stream(ns, move |c, ep, now, id| c.publish(ep, now, id, &name))?;
         Ok(RTMFP_OK)
     })
@@ -1033,7 +985,8 @@ pub unsafe extern "C" fn rtmfp_netstream_play(
     name: *const c_char,
 ) -> c_int {
     ffi_guard(|| {
-        let name = stream_name(name)?;
+        // SAFETY: caller's contract.
+        let name = unsafe { nonempty_cstr(name, "name")? }.to_owned();
         on_open_stream(ns, move |c, ep, now, id| c.play(ep, now, id, &name))?;
         Ok(RTMFP_OK)
     })
@@ -1155,10 +1108,7 @@ pub unsafe extern "C" fn rtmfp_netstream_send_strings(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        let handler = unsafe { cstr(handler, "handler")? };
-        if handler.is_empty() {
-            return Err(invalid("`handler` is empty"));
-        }
+        let handler = unsafe { nonempty_cstr(handler, "handler")? };
         // SAFETY: caller's contract.
         let args = unsafe { cstr_list(args, nargs, "args", RTMFP_MAX_CALL_ARGS)? };
         let mut values = vec![Value::from(handler)];

@@ -44,16 +44,14 @@ use rtmfp_core::rendezvous::{
 
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
-use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_IO, RTMFP_ERR_TIMEOUT, RTMFP_ERR_UNSUPPORTED,
-    RTMFP_ERR_WRONG_STATE, RTMFP_OK,
-};
-use crate::event::{
-    cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, OwnedEvent, RTMFP_PEER_ID_LEN,
-};
+use crate::error::{Error, RTMFP_ERR_IO, RTMFP_ERR_UNSUPPORTED, RTMFP_ERR_WRONG_STATE, RTMFP_OK};
+use crate::event::{cstring, rtmfp_ask_kind, rtmfp_event, rtmfp_event_callback, RTMFP_PEER_ID_LEN};
 use crate::guard::ffi_guard;
-use crate::handles::{Handle, Registry};
-use crate::util::{cstr, cstr_list, hex, invalid, runtime_error, write_cstr};
+use crate::handles::Registry;
+use crate::util::{
+    close_within, cstr, cstr_list, hex, invalid, runtime_error, write_cstr, write_local_addr,
+    write_peer_id,
+};
 
 /// Handle-table tag of rendezvous servers.
 const SERVER_TAG: u8 = 5;
@@ -175,10 +173,6 @@ impl Source for SrvShared {
         (&self.server, &self.dispatch)
     }
 
-    fn to_c(&self, event: ServerEvent) -> Option<Box<OwnedEvent>> {
-        OwnedEvent::of(event)
-    }
-
     fn what(&self) -> &'static str {
         "server"
     }
@@ -199,12 +193,15 @@ impl SrvObj {
 static SERVERS: Registry<SrvObj> = Registry::new(SERVER_TAG);
 
 fn server(srv: *const rtmfp_server) -> Result<Arc<SrvObj>, Error> {
-    if srv.is_null() {
-        return Err(Error::null_pointer("srv"));
-    }
-    SERVERS
-        .get(Handle::from_ptr(srv))
-        .ok_or_else(|| Error::invalid_handle("srv"))
+    SERVERS.lookup(srv, "srv")
+}
+
+/// The server behind `srv`, for a call (`what`) that its own connect hook
+/// may not make: RTMFP_ERR_WRONG_STATE from there.
+fn server_not_in_hook(srv: *const rtmfp_server, what: &str) -> Result<Arc<SrvObj>, Error> {
+    let obj = server(srv)?;
+    obj.shared.not_in_hook(what)?;
+    Ok(obj)
 }
 
 /// Start a rendezvous server: bind its UDP sockets (per `cfg`), make a
@@ -359,10 +356,8 @@ pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
         if srv.is_null() {
             return Ok(RTMFP_OK);
         }
-        server(srv)?.shared.not_in_hook("rtmfp_server_free()")?;
-        let obj = SERVERS
-            .remove(Handle::from_ptr(srv))
-            .ok_or_else(|| Error::invalid_handle("srv"))?;
+        server_not_in_hook(srv, "rtmfp_server_free()")?;
+        let obj = SERVERS.take(srv, "srv")?;
         dispatch::stop_dispatcher(&obj.shared);
         obj.shutdown(FREE_DEADLINE);
         Ok(RTMFP_OK)
@@ -385,16 +380,8 @@ pub extern "C" fn rtmfp_server_free(srv: *mut rtmfp_server) -> c_int {
 #[no_mangle]
 pub extern "C" fn rtmfp_server_close(srv: *mut rtmfp_server, deadline_ms: u32) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_close()")?;
-        match obj.shutdown(Duration::from_millis(u64::from(deadline_ms))) {
-            None => Err(Error::new(RTMFP_ERR_CLOSED, "the server is already closed")),
-            Some(true) => Ok(RTMFP_OK),
-            Some(false) => Err(Error::new(
-                RTMFP_ERR_TIMEOUT,
-                format!("not every session closed within {deadline_ms} ms; stopped anyway"),
-            )),
-        }
+        let obj = server_not_in_hook(srv, "rtmfp_server_close()")?;
+        close_within(deadline_ms, "server", |d| obj.shutdown(d))
     })
 }
 
@@ -419,16 +406,9 @@ pub unsafe extern "C" fn rtmfp_server_local_addr(
     len: usize,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        let addrs = obj.shared.server.local_addrs();
-        let addr = addrs.get(index).ok_or_else(|| {
-            invalid(format!(
-                "`index` is {index}; the server has {} local address(es)",
-                addrs.len()
-            ))
-        })?;
+        let addrs = server(srv)?.shared.server.local_addrs();
         // SAFETY: caller's contract.
-        unsafe { write_cstr(buf, len, &addr.to_string(), "buf") }
+        unsafe { write_local_addr(&addrs, index, "server", buf, len) }
     })
 }
 
@@ -453,12 +433,8 @@ fn server_peer_id(srv: *const rtmfp_server) -> Result<[u8; RTMFP_PEER_ID_LEN], E
 pub unsafe extern "C" fn rtmfp_server_peer_id(srv: *const rtmfp_server, out: *mut u8) -> c_int {
     ffi_guard(|| {
         let id = server_peer_id(srv)?;
-        if out.is_null() {
-            return Err(Error::null_pointer("out"));
-        }
-        // SAFETY: 32 writable bytes by contract.
-        unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
-        Ok(RTMFP_OK)
+        // SAFETY: caller's contract.
+        unsafe { write_peer_id(out, &id) }
     })
 }
 
@@ -496,8 +472,7 @@ pub unsafe extern "C" fn rtmfp_server_peer_id_hex(
 #[no_mangle]
 pub extern "C" fn rtmfp_server_session_count(srv: *const rtmfp_server) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_session_count()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_session_count()")?;
         let n = obj
             .shared
             .server
@@ -541,8 +516,7 @@ pub unsafe extern "C" fn rtmfp_server_set_connect_hook(
     user: *mut c_void,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_set_connect_hook()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_set_connect_hook()")?;
         *lock(&obj.shared.hook.hook) = hook.map(|f| HookFn { f, user });
         Ok(RTMFP_OK)
     })
@@ -594,8 +568,7 @@ pub unsafe extern "C" fn rtmfp_server_set_asks(
     default_reason: *const c_char,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_set_asks()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_set_asks()")?;
         let all = rtmfp_ask_kind::Connect as c_int
             | rtmfp_ask_kind::Publish as c_int
             | rtmfp_ask_kind::Play as c_int;
@@ -638,8 +611,7 @@ fn answer(
     what: &str,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared.not_in_hook(what)?;
+        let obj = server_not_in_hook(srv, what)?;
         let decision = decision()?;
         obj.shared
             .server
@@ -720,11 +692,12 @@ pub unsafe extern "C" fn rtmfp_server_next_event(
 ) -> c_int {
     ffi_guard(|| {
         // SAFETY: caller's contract.
-        unsafe { dispatch::clear_out(out)? };
-        let obj = server(srv)?;
-        obj.shared.not_in_hook("rtmfp_server_next_event()")?;
-        // SAFETY: `out` was checked above.
-        unsafe { dispatch::next_event(&*obj.shared, timeout_ms, out) }
+        unsafe {
+            dispatch::next_event(out, timeout_ms, || {
+                let obj = server_not_in_hook(srv, "rtmfp_server_next_event()")?;
+                Ok(Arc::clone(&obj.shared))
+            })
+        }
     })
 }
 
@@ -766,9 +739,7 @@ pub unsafe extern "C" fn rtmfp_server_set_event_callback(
     user: *mut c_void,
 ) -> c_int {
     ffi_guard(|| {
-        let obj = server(srv)?;
-        obj.shared
-            .not_in_hook("rtmfp_server_set_event_callback()")?;
+        let obj = server_not_in_hook(srv, "rtmfp_server_set_event_callback()")?;
         dispatch::register(&obj.shared, callback, user)
     })
 }

@@ -3,12 +3,17 @@
 
 use std::ffi::{c_char, c_int};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rtmfp_core::flash::client::ClientError;
 use rtmfp_core::flash::NetError;
 use rtmfp_core::runtime::RuntimeError;
 
-use crate::error::{from_core, Error, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_INVALID_ARGUMENT};
+use crate::error::{
+    from_core, Error, RTMFP_ERR_BUFFER_TOO_SMALL, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_ARGUMENT,
+    RTMFP_ERR_TIMEOUT, RTMFP_OK,
+};
+use crate::event::RTMFP_PEER_ID_LEN;
 
 /// Longest C string an entry point reads (addresses, URIs). A longer
 /// string, or one without a NUL within this many bytes, is refused without
@@ -74,6 +79,20 @@ pub(crate) unsafe fn cstr<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
 }
 
 /// Parses an `"ip:port"` string (IPv6 as `"[addr]:port"`).
+/// [`cstr`] for an argument that may not be empty (a command, a name, a
+/// handler): RTMFP_ERR_INVALID_ARGUMENT for "".
+///
+/// # Safety
+/// `ptr` must be NULL or a NUL-terminated string.
+pub(crate) unsafe fn nonempty_cstr<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+    // SAFETY: caller's contract.
+    let s = unsafe { cstr(ptr, name)? };
+    if s.is_empty() {
+        return Err(invalid(format!("`{name}` is empty")));
+    }
+    Ok(s)
+}
+
 pub(crate) fn parse_addr(s: &str, name: &str) -> Result<SocketAddr, Error> {
     s.trim().parse().map_err(|_| {
         invalid(format!(
@@ -136,6 +155,82 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(
 }
 
 /// Lowercase hex (core's, shared by every adapter).
+/// Copies the peer ID `id` to the caller's 32 bytes at `out`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing 32 bytes.
+pub(crate) unsafe fn write_peer_id(
+    out: *mut u8,
+    id: &[u8; RTMFP_PEER_ID_LEN],
+) -> Result<c_int, Error> {
+    if out.is_null() {
+        return Err(Error::null_pointer("out"));
+    }
+    // SAFETY: non-NULL, 32 writable bytes by the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), out, RTMFP_PEER_ID_LEN) };
+    Ok(RTMFP_OK)
+}
+
+/// The peer ID in the caller's 32 bytes at `ptr` (`name`: the argument,
+/// for a NULL one).
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reading 32 bytes.
+pub(crate) unsafe fn read_peer_id(
+    ptr: *const u8,
+    name: &str,
+) -> Result<[u8; RTMFP_PEER_ID_LEN], Error> {
+    if ptr.is_null() {
+        return Err(Error::null_pointer(name));
+    }
+    // SAFETY: non-NULL, 32 readable bytes by the caller's contract; a byte
+    // array has no alignment.
+    Ok(unsafe { ptr.cast::<[u8; RTMFP_PEER_ID_LEN]>().read() })
+}
+
+/// Writes local address number `index` of `addrs` (the sockets of the
+/// `what`: "endpoint", "server") to `buf` as "ip:port" and a NUL.
+///
+/// # Safety
+/// `buf` must be NULL or valid for writing `len` bytes.
+pub(crate) unsafe fn write_local_addr(
+    addrs: &[SocketAddr],
+    index: usize,
+    what: &str,
+    buf: *mut c_char,
+    len: usize,
+) -> Result<c_int, Error> {
+    let addr = addrs.get(index).ok_or_else(|| {
+        invalid(format!(
+            "`index` is {index}; the {what} has {} local address(es)",
+            addrs.len()
+        ))
+    })?;
+    // SAFETY: caller's contract.
+    unsafe { write_cstr(buf, len, &addr.to_string(), "buf") }
+}
+
+/// The result of an `rtmfp_*_close(obj, deadline_ms)`: `shutdown` stops
+/// the `what` ("endpoint", ...) within the deadline and says whether every
+/// session closed in time (`None`: it was stopped already).
+pub(crate) fn close_within(
+    deadline_ms: u32,
+    what: &str,
+    shutdown: impl FnOnce(Duration) -> Option<bool>,
+) -> Result<c_int, Error> {
+    match shutdown(Duration::from_millis(u64::from(deadline_ms))) {
+        None => Err(Error::new(
+            RTMFP_ERR_CLOSED,
+            format!("the {what} is already closed"),
+        )),
+        Some(true) => Ok(RTMFP_OK),
+        Some(false) => Err(Error::new(
+            RTMFP_ERR_TIMEOUT,
+            format!("not every session closed within {deadline_ms} ms; stopped anyway"),
+        )),
+    }
+}
+
 pub(crate) use rtmfp_core::flash::peer_id::to_hex as hex;
 
 /// The bytes of a hex string of exactly `N` bytes.
@@ -179,6 +274,23 @@ pub(crate) unsafe fn cstr_list(
     name: &str,
     max: usize,
 ) -> Result<Vec<String>, Error> {
+    // SAFETY: caller's contract.
+    unsafe { cstr_list_map(list, count, name, max, |s, _| Ok(s.to_owned())) }
+}
+
+/// [`cstr_list`], turning each string into a `T` with `f` as it is read,
+/// as `f(string, "name[i]")`: the first bad element, a bad string or a bad
+/// value, is the one reported.
+///
+/// # Safety
+/// As for [`cstr_list`].
+pub(crate) unsafe fn cstr_list_map<T>(
+    list: *const *const c_char,
+    count: usize,
+    name: &str,
+    max: usize,
+    mut f: impl FnMut(&str, &str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
     if count > max {
         return Err(invalid(format!(
             "`{name}` count is {count}, more than the maximum of {max}"
@@ -195,8 +307,9 @@ pub(crate) unsafe fn cstr_list(
     ptrs.iter()
         .enumerate()
         .map(|(i, &p)| {
+            let name = format!("{name}[{i}]");
             // SAFETY: caller's contract.
-            unsafe { cstr(p, &format!("{name}[{i}]")) }.map(str::to_owned)
+            f(unsafe { cstr(p, &name)? }, &name)
         })
         .collect()
 }
