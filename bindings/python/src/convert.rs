@@ -388,10 +388,16 @@ pub(crate) fn _option_table() -> String {
     rtmfp_core::host::options::table_json()
 }
 
-/// Addresses to bind, resolved (GIL released), as an option value.
-pub(crate) fn bind_value(py: Python<'_>, bind: Option<AddrList>) -> PyResult<Option<OptionValue>> {
-    Ok(match bind {
+/// [`options`] for a constructor (or `check`): the `bind` keyword's
+/// addresses, resolved first (GIL released), then the other keywords.
+pub(crate) fn options_with_bind<'a>(
+    py: Python<'_>,
+    bind: Option<AddrList>,
+    given: impl IntoIterator<Item = (&'a str, Option<OptionValue>)>,
+) -> PyResult<Options> {
+    let bind = match bind {
         Some(b) => Some(OptionValue::Addresses(b.resolve(py)?)),
         None => None,
-    })
+    };
+    options(py, [("bind", bind)].into_iter().chain(given))
 }

@@ -107,31 +107,27 @@ impl Endpoint {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        let options = convert::options(
-            py,
-            [("bind", convert::bind_value(py, bind)?)]
-                .into_iter()
-                .chain(convert::keywords![
-                    server,
-                    hostname,
-                    open_timeout,
-                    idle_timeout,
-                    keepalive_interval,
-                    key_log,
-                    turn,
-                    turn_username,
-                    turn_password,
-                    recv_coalesce,
-                    dh_groups,
-                    hmac_policy,
-                    sseq_policy,
-                    max_datagram_size,
-                    send_buffer,
-                    receive_buffer,
-                    max_flows_per_session,
-                    event_queue_limit,
-                ]),
-        )?;
+        let keywords = convert::keywords![
+            server,
+            hostname,
+            open_timeout,
+            idle_timeout,
+            keepalive_interval,
+            key_log,
+            turn,
+            turn_username,
+            turn_password,
+            recv_coalesce,
+            dh_groups,
+            hmac_policy,
+            sseq_policy,
+            max_datagram_size,
+            send_buffer,
+            receive_buffer,
+            max_flows_per_session,
+            event_queue_limit,
+        ];
+        let options = convert::options_with_bind(py, bind, keywords)?;
         // Static Diffie-Hellman keys and the TURN relay's name take a
         // moment: release the GIL.
         let config = py.detach(|| {

@@ -448,31 +448,27 @@ impl NetConnection {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        let options = convert::options(
-            py,
-            [("bind", convert::bind_value(py, bind)?)]
-                .into_iter()
-                .chain(convert::keywords![
-                    max_peer_connections,
-                    direct_timeout,
-                    hostname,
-                    open_timeout,
-                    idle_timeout,
-                    keepalive_interval,
-                    key_log,
-                    turn,
-                    turn_username,
-                    turn_password,
-                    dh_groups,
-                    hmac_policy,
-                    sseq_policy,
-                    max_datagram_size,
-                    send_buffer,
-                    receive_buffer,
-                    max_flows_per_session,
-                    event_queue_limit,
-                ]),
-        )?;
+        let keywords = convert::keywords![
+            max_peer_connections,
+            direct_timeout,
+            hostname,
+            open_timeout,
+            idle_timeout,
+            keepalive_interval,
+            key_log,
+            turn,
+            turn_username,
+            turn_password,
+            dh_groups,
+            hmac_policy,
+            sseq_policy,
+            max_datagram_size,
+            send_buffer,
+            receive_buffer,
+            max_flows_per_session,
+            event_queue_limit,
+        ];
+        let options = convert::options_with_bind(py, bind, keywords)?;
         // The TURN relay's name is resolved here: release the GIL.
         let mut config = py
             .detach(|| options.netconnection_config())

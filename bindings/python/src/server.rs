@@ -478,44 +478,41 @@ impl Server {
             Some((server, peer)) => OptionValue::List(vec![Seconds(server), Seconds(peer)]),
             None => OptionValue::None,
         };
-        let options = convert::options(
-            py,
-            [
-                ("bind", convert::bind_value(py, bind)?),
-                keys_option(keys)?,
-                ("keepalive", Some(keepalive)),
-                // Asking from the start: no request is decided before
-                // Python can.
-                ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
-                ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
-                ("ask_play", Some(Bool(hooks.on_play.is_some()))),
-            ]
-            .into_iter()
-            .chain(convert::keywords![
-                relay,
-                hook_timeout,
-                key_log,
-                turn,
-                turn_username,
-                turn_password,
-                cluster,
-                max_streams_per_client,
-                max_names_per_client,
-                max_flows_per_session,
-                recv_coalesce,
-                hostname,
-                open_timeout,
-                idle_timeout,
-                keepalive_interval,
-                dh_groups,
-                hmac_policy,
-                sseq_policy,
-                max_datagram_size,
-                send_buffer,
-                receive_buffer,
-                event_queue_limit,
-            ]),
-        )?;
+        let keywords = [
+            keys_option(keys)?,
+            ("keepalive", Some(keepalive)),
+            // Asking from the start: no request is decided before
+            // Python can.
+            ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
+            ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
+            ("ask_play", Some(Bool(hooks.on_play.is_some()))),
+        ]
+        .into_iter()
+        .chain(convert::keywords![
+            relay,
+            hook_timeout,
+            key_log,
+            turn,
+            turn_username,
+            turn_password,
+            cluster,
+            max_streams_per_client,
+            max_names_per_client,
+            max_flows_per_session,
+            recv_coalesce,
+            hostname,
+            open_timeout,
+            idle_timeout,
+            keepalive_interval,
+            dh_groups,
+            hmac_policy,
+            sseq_policy,
+            max_datagram_size,
+            send_buffer,
+            receive_buffer,
+            event_queue_limit,
+        ]);
+        let options = convert::options_with_bind(py, bind, keywords)?;
         let hook_timeout = options.asks().deadline;
         let shown = addrs(&options.bind(Object::Server)).join(", ");
         // The server's identity and the TURN relay's name take a moment:
