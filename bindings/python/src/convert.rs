@@ -210,6 +210,12 @@ impl AddrList {
     }
 }
 
+/// Addresses as `"ip:port"` strings: an `addresses` getter's list and,
+/// joined with `", "`, the `OSError` filename of a failed bind.
+pub(crate) fn addr_strings(list: &[SocketAddr]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
 // ------------------------------------------------------------- peer IDs --
 
 /// Lowercase hex (core's, shared by every adapter).

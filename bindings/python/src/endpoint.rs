@@ -139,12 +139,7 @@ impl Endpoint {
             ))
         });
         let (config, peer_id) = config.map_err(|f| errors::failure(py, f))?;
-        let shown = config
-            .bind
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let shown = convert::addr_strings(&config.bind).join(", ");
         let runtime = py
             .detach(move || Runtime::start(config))
             .map_err(|e| errors::os_error(e, &shown))?;
@@ -180,11 +175,7 @@ impl Endpoint {
     /// Every bound address.
     #[getter]
     fn addresses(&self) -> Vec<String> {
-        self.shared
-            .local_addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        convert::addr_strings(&self.shared.local_addrs)
     }
 
     /// Whether the endpoint is closed.

@@ -517,12 +517,7 @@ impl NetConnection {
         let nc = match started {
             Ok(nc) => nc,
             Err(e) => {
-                let bind = config
-                    .bind
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let bind = convert::addr_strings(&config.bind).join(", ");
                 *lock(&self.config) = Some(config);
                 return Err(match e {
                     rtmfp_core::flash::NetError::Io(e) => errors::os_error(e, &bind),

@@ -29,7 +29,6 @@ use rtmfp_core::host::{Describe, Description, Value as Described};
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{Asks, Hooks, ServerEvent, ServerHandle};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,10 +84,6 @@ pub(crate) struct Server {
     /// name only the session).
     clients: Mutex<HashMap<SessionHandle, Option<String>>>,
     outbox: Outbox,
-}
-
-fn addrs(list: &[SocketAddr]) -> Vec<String> {
-    list.iter().map(ToString::to_string).collect()
 }
 
 /// The `keys` argument as core's option: none (any key), the path of a
@@ -514,7 +509,7 @@ impl Server {
         ]);
         let options = convert::options_with_bind(py, bind, keywords)?;
         let hook_timeout = options.asks().deadline;
-        let shown = addrs(&options.bind(Object::Server)).join(", ");
+        let shown = convert::addr_strings(&options.bind(Object::Server)).join(", ");
         // The server's identity and the TURN relay's name take a moment:
         // release the GIL.
         let runtime = py
@@ -568,7 +563,7 @@ impl Server {
     /// Every bound address.
     #[getter]
     fn addresses(&self) -> Vec<String> {
-        addrs(&self.live.local_addrs)
+        convert::addr_strings(&self.live.local_addrs)
     }
 
     /// Whether the server is closed.
