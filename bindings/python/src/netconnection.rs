@@ -14,7 +14,7 @@
 //! reads events) and answers with `accept_peer` / `reject_peer`.
 
 use crate::convert::{self, copy_bytes, duration, hex, AddrList};
-use crate::errors::{self, Kind, NetOrRaise};
+use crate::errors::{self, Kind, OrRaise};
 use crate::events::{self, Ids};
 use crate::flash_events::{CallResult, NetStatus};
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
