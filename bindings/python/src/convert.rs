@@ -216,6 +216,11 @@ pub(crate) fn addr_strings(list: &[SocketAddr]) -> Vec<String> {
     list.iter().map(ToString::to_string).collect()
 }
 
+/// The first of the addresses (an `address` getter's), `"ip:port"`.
+pub(crate) fn first_addr(list: &[SocketAddr]) -> Option<String> {
+    list.first().map(ToString::to_string)
+}
+
 // ------------------------------------------------------------- peer IDs --
 
 /// Lowercase hex (core's, shared by every adapter).

@@ -165,11 +165,7 @@ impl Endpoint {
     /// for port 0).
     #[getter]
     fn address(&self) -> String {
-        self.shared
-            .local_addrs
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        convert::first_addr(&self.shared.local_addrs).unwrap_or_default()
     }
 
     /// Every bound address.

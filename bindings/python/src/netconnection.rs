@@ -628,7 +628,7 @@ impl NetConnection {
     fn address(&self) -> Option<String> {
         self.live
             .get()
-            .and_then(|l| l.local_addrs.first().map(ToString::to_string))
+            .and_then(|l| convert::first_addr(&l.local_addrs))
     }
 
     /// Most subscribers, pending or accepted, across all our

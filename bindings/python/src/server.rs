@@ -553,11 +553,7 @@ impl Server {
     /// port 0).
     #[getter]
     fn address(&self) -> String {
-        self.live
-            .local_addrs
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        convert::first_addr(&self.live.local_addrs).unwrap_or_default()
     }
 
     /// Every bound address.
