@@ -104,6 +104,11 @@ pub(crate) fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Dur
         .map_err(|_| invalid(py, format!("{what} is out of range: {seconds}")))
 }
 
+/// Default `close()` deadline of `Endpoint`, `NetConnection` and
+/// `Server`, in seconds: long enough for far ends on any sane network to
+/// acknowledge the Close Requests.
+pub(crate) const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
+
 /// `Duration` to seconds.
 pub(crate) fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()

@@ -4,7 +4,7 @@
 //! The Python package subclasses it (`rtmfp.Endpoint`) to add the asyncio
 //! methods, which wait on [`Endpoint::fileno`] with `loop.add_reader`.
 
-use crate::convert::{self, duration, hex, AddrList};
+use crate::convert::{self, duration, hex, AddrList, DEFAULT_CLOSE_TIMEOUT};
 use crate::errors;
 use crate::events::{self, SessionOpenFailed};
 use crate::plumbing::event_iterator;
@@ -18,10 +18,6 @@ use rtmfp_core::host::options::Object;
 use rtmfp_core::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Default `close()` deadline: long enough for far ends on any sane
-/// network to acknowledge the Close Requests.
-const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
 
 /// An RTMFP endpoint: an identity (Flash profile, RFC 7425), UDP sockets
 /// and an I/O thread.  See the `rtmfp.Endpoint` documentation.

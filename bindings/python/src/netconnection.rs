@@ -13,7 +13,7 @@
 //! calls the callback while converting that event (on the thread that
 //! reads events) and answers with `accept_peer` / `reject_peer`.
 
-use crate::convert::{self, copy_bytes, duration, hex, AddrList};
+use crate::convert::{self, copy_bytes, duration, hex, AddrList, DEFAULT_CLOSE_TIMEOUT};
 use crate::errors::{self, Kind, OrRaise};
 use crate::events::{self, Ids};
 use crate::flash_events::{CallResult, NetStatus};
@@ -41,7 +41,6 @@ pub(crate) const DIRECT_CONNECTIONS: &str = "directConnections";
 /// Flash's `NetStream.CONNECT_TO_FMS`: a stream through the server.
 pub(crate) const CONNECT_TO_FMS: &str = "connectToFMS";
 
-const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
 const REJECTED_BY_CALLBACK: &str = "rejected by the publisher's on_peer_connect";
 
 /// What a NetStream is.

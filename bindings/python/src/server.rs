@@ -13,7 +13,7 @@
 //! with core's `NO_ANSWER`.  `on_disconnect` is told when `disconnected`
 //! is converted.  Developer keys (`keys=`) are checked in Rust first.
 
-use crate::convert::{self, duration, AddrList};
+use crate::convert::{self, duration, AddrList, DEFAULT_CLOSE_TIMEOUT};
 use crate::errors::{self, OrRaise};
 use crate::events;
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
@@ -31,8 +31,6 @@ use rtmfp_core::rendezvous::{Asks, Hooks, ServerEvent, ServerHandle};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
 
 /// The Python hooks.
 #[derive(Default)]
