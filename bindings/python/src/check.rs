@@ -165,31 +165,27 @@ pub fn check(
     direct_timeout: Option<f64>,
 ) -> PyResult<CheckReport> {
     let uri = check_uri(uri).map_err(pyo3::exceptions::PyValueError::new_err)?;
-    let options = convert::options(
-        py,
-        [("bind", convert::bind_value(py, bind)?)]
-            .into_iter()
-            .chain(convert::keywords![
-                turn,
-                turn_username,
-                turn_password,
-                hostname,
-                dh_groups,
-                hmac_policy,
-                sseq_policy,
-                key_log,
-                open_timeout,
-                idle_timeout,
-                keepalive_interval,
-                max_datagram_size,
-                send_buffer,
-                receive_buffer,
-                max_flows_per_session,
-                event_queue_limit,
-                max_peer_connections,
-                direct_timeout,
-            ]),
-    )?;
+    let keywords = convert::keywords![
+        turn,
+        turn_username,
+        turn_password,
+        hostname,
+        dh_groups,
+        hmac_policy,
+        sseq_policy,
+        key_log,
+        open_timeout,
+        idle_timeout,
+        keepalive_interval,
+        max_datagram_size,
+        send_buffer,
+        receive_buffer,
+        max_flows_per_session,
+        event_queue_limit,
+        max_peer_connections,
+        direct_timeout,
+    ];
+    let options = convert::options_with_bind(py, bind, keywords)?;
     let config = py
         .detach(|| options.netconnection_config())
         .map_err(|f| errors::failure(py, f))?;

@@ -104,6 +104,11 @@ pub(crate) fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Dur
         .map_err(|_| invalid(py, format!("{what} is out of range: {seconds}")))
 }
 
+/// Default `close()` deadline of `Endpoint`, `NetConnection` and
+/// `Server`, in seconds: long enough for far ends on any sane network to
+/// acknowledge the Close Requests.
+pub(crate) const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
+
 /// `Duration` to seconds.
 pub(crate) fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -208,6 +213,17 @@ impl AddrList {
         }
         Ok(resolved)
     }
+}
+
+/// Addresses as `"ip:port"` strings: an `addresses` getter's list and,
+/// joined with `", "`, the `OSError` filename of a failed bind.
+pub(crate) fn addr_strings(list: &[SocketAddr]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
+/// The first of the addresses (an `address` getter's), `"ip:port"`.
+pub(crate) fn first_addr(list: &[SocketAddr]) -> Option<String> {
+    list.first().map(ToString::to_string)
 }
 
 // ------------------------------------------------------------- peer IDs --
@@ -388,10 +404,16 @@ pub(crate) fn _option_table() -> String {
     rtmfp_core::host::options::table_json()
 }
 
-/// Addresses to bind, resolved (GIL released), as an option value.
-pub(crate) fn bind_value(py: Python<'_>, bind: Option<AddrList>) -> PyResult<Option<OptionValue>> {
-    Ok(match bind {
+/// [`options`] for a constructor (or `check`): the `bind` keyword's
+/// addresses, resolved first (GIL released), then the other keywords.
+pub(crate) fn options_with_bind<'a>(
+    py: Python<'_>,
+    bind: Option<AddrList>,
+    given: impl IntoIterator<Item = (&'a str, Option<OptionValue>)>,
+) -> PyResult<Options> {
+    let bind = match bind {
         Some(b) => Some(OptionValue::Addresses(b.resolve(py)?)),
         None => None,
-    })
+    };
+    options(py, [("bind", bind)].into_iter().chain(given))
 }

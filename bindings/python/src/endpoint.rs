@@ -4,7 +4,7 @@
 //! The Python package subclasses it (`rtmfp.Endpoint`) to add the asyncio
 //! methods, which wait on [`Endpoint::fileno`] with `loop.add_reader`.
 
-use crate::convert::{self, duration, hex, AddrList};
+use crate::convert::{self, duration, hex, AddrList, DEFAULT_CLOSE_TIMEOUT};
 use crate::errors;
 use crate::events::{self, SessionOpenFailed};
 use crate::plumbing::event_iterator;
@@ -18,10 +18,6 @@ use rtmfp_core::host::options::Object;
 use rtmfp_core::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Default `close()` deadline: long enough for far ends on any sane
-/// network to acknowledge the Close Requests.
-const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
 
 /// An RTMFP endpoint: an identity (Flash profile, RFC 7425), UDP sockets
 /// and an I/O thread.  See the `rtmfp.Endpoint` documentation.
@@ -107,31 +103,27 @@ impl Endpoint {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        let options = convert::options(
-            py,
-            [("bind", convert::bind_value(py, bind)?)]
-                .into_iter()
-                .chain(convert::keywords![
-                    server,
-                    hostname,
-                    open_timeout,
-                    idle_timeout,
-                    keepalive_interval,
-                    key_log,
-                    turn,
-                    turn_username,
-                    turn_password,
-                    recv_coalesce,
-                    dh_groups,
-                    hmac_policy,
-                    sseq_policy,
-                    max_datagram_size,
-                    send_buffer,
-                    receive_buffer,
-                    max_flows_per_session,
-                    event_queue_limit,
-                ]),
-        )?;
+        let keywords = convert::keywords![
+            server,
+            hostname,
+            open_timeout,
+            idle_timeout,
+            keepalive_interval,
+            key_log,
+            turn,
+            turn_username,
+            turn_password,
+            recv_coalesce,
+            dh_groups,
+            hmac_policy,
+            sseq_policy,
+            max_datagram_size,
+            send_buffer,
+            receive_buffer,
+            max_flows_per_session,
+            event_queue_limit,
+        ];
+        let options = convert::options_with_bind(py, bind, keywords)?;
         // Static Diffie-Hellman keys and the TURN relay's name take a
         // moment: release the GIL.
         let config = py.detach(|| {
@@ -143,12 +135,7 @@ impl Endpoint {
             ))
         });
         let (config, peer_id) = config.map_err(|f| errors::failure(py, f))?;
-        let shown = config
-            .bind
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let shown = convert::addr_strings(&config.bind).join(", ");
         let runtime = py
             .detach(move || Runtime::start(config))
             .map_err(|e| errors::os_error(e, &shown))?;
@@ -174,21 +161,13 @@ impl Endpoint {
     /// for port 0).
     #[getter]
     fn address(&self) -> String {
-        self.shared
-            .local_addrs
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        convert::first_addr(&self.shared.local_addrs).unwrap_or_default()
     }
 
     /// Every bound address.
     #[getter]
     fn addresses(&self) -> Vec<String> {
-        self.shared
-            .local_addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        convert::addr_strings(&self.shared.local_addrs)
     }
 
     /// Whether the endpoint is closed.

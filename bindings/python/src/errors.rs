@@ -322,20 +322,16 @@ pub(crate) fn refused(py: Python<'_>, r: Refusal) -> PyErr {
     }
 }
 
-/// `Result<T, NetError>` to `PyResult<T>`.
-pub(crate) trait NetOrRaise<T> {
+/// `Result<T, NetError>` or `Result<T, RuntimeError>` to `PyResult<T>`
+/// (through [`from_net`] or [`from_runtime`]).
+pub(crate) trait OrRaise<T> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T>;
 }
 
-impl<T> NetOrRaise<T> for Result<T, NetError> {
+impl<T> OrRaise<T> for Result<T, NetError> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| from_net(py, e))
     }
-}
-
-/// `Result<T, RuntimeError>` to `PyResult<T>`.
-pub(crate) trait OrRaise<T> {
-    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
 }
 
 impl<T> OrRaise<T> for Result<T, RuntimeError> {

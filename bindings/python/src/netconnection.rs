@@ -13,8 +13,8 @@
 //! calls the callback while converting that event (on the thread that
 //! reads events) and answers with `accept_peer` / `reject_peer`.
 
-use crate::convert::{self, copy_bytes, duration, hex, AddrList};
-use crate::errors::{self, Kind, NetOrRaise};
+use crate::convert::{self, copy_bytes, duration, hex, AddrList, DEFAULT_CLOSE_TIMEOUT};
+use crate::errors::{self, Kind, OrRaise};
 use crate::events::{self, Ids};
 use crate::flash_events::{CallResult, NetStatus};
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
@@ -41,7 +41,6 @@ pub(crate) const DIRECT_CONNECTIONS: &str = "directConnections";
 /// Flash's `NetStream.CONNECT_TO_FMS`: a stream through the server.
 pub(crate) const CONNECT_TO_FMS: &str = "connectToFMS";
 
-const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
 const REJECTED_BY_CALLBACK: &str = "rejected by the publisher's on_peer_connect";
 
 /// What a NetStream is.
@@ -448,31 +447,27 @@ impl NetConnection {
         max_flows_per_session: Option<i64>,
         event_queue_limit: Option<i64>,
     ) -> PyResult<Self> {
-        let options = convert::options(
-            py,
-            [("bind", convert::bind_value(py, bind)?)]
-                .into_iter()
-                .chain(convert::keywords![
-                    max_peer_connections,
-                    direct_timeout,
-                    hostname,
-                    open_timeout,
-                    idle_timeout,
-                    keepalive_interval,
-                    key_log,
-                    turn,
-                    turn_username,
-                    turn_password,
-                    dh_groups,
-                    hmac_policy,
-                    sseq_policy,
-                    max_datagram_size,
-                    send_buffer,
-                    receive_buffer,
-                    max_flows_per_session,
-                    event_queue_limit,
-                ]),
-        )?;
+        let keywords = convert::keywords![
+            max_peer_connections,
+            direct_timeout,
+            hostname,
+            open_timeout,
+            idle_timeout,
+            keepalive_interval,
+            key_log,
+            turn,
+            turn_username,
+            turn_password,
+            dh_groups,
+            hmac_policy,
+            sseq_policy,
+            max_datagram_size,
+            send_buffer,
+            receive_buffer,
+            max_flows_per_session,
+            event_queue_limit,
+        ];
+        let options = convert::options_with_bind(py, bind, keywords)?;
         // The TURN relay's name is resolved here: release the GIL.
         let mut config = py
             .detach(|| options.netconnection_config())
@@ -521,12 +516,7 @@ impl NetConnection {
         let nc = match started {
             Ok(nc) => nc,
             Err(e) => {
-                let bind = config
-                    .bind
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let bind = convert::addr_strings(&config.bind).join(", ");
                 *lock(&self.config) = Some(config);
                 return Err(match e {
                     rtmfp_core::flash::NetError::Io(e) => errors::os_error(e, &bind),
@@ -637,7 +627,7 @@ impl NetConnection {
     fn address(&self) -> Option<String> {
         self.live
             .get()
-            .and_then(|l| l.local_addrs.first().map(ToString::to_string))
+            .and_then(|l| convert::first_addr(&l.local_addrs))
     }
 
     /// Most subscribers, pending or accepted, across all our

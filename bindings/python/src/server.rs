@@ -13,7 +13,7 @@
 //! with core's `NO_ANSWER`.  `on_disconnect` is told when `disconnected`
 //! is converted.  Developer keys (`keys=`) are checked in Rust first.
 
-use crate::convert::{self, duration, AddrList};
+use crate::convert::{self, duration, AddrList, DEFAULT_CLOSE_TIMEOUT};
 use crate::errors::{self, OrRaise};
 use crate::events;
 use crate::layer::{self, callback_failed, lock, verdict, Layered, Outbox};
@@ -29,11 +29,8 @@ use rtmfp_core::host::{Describe, Description, Value as Described};
 use rtmfp_core::rendezvous::cluster::redis::ClusterConfig;
 use rtmfp_core::rendezvous::{Asks, Hooks, ServerEvent, ServerHandle};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const DEFAULT_CLOSE_TIMEOUT: f64 = 1.0;
 
 /// The Python hooks.
 #[derive(Default)]
@@ -85,10 +82,6 @@ pub(crate) struct Server {
     /// name only the session).
     clients: Mutex<HashMap<SessionHandle, Option<String>>>,
     outbox: Outbox,
-}
-
-fn addrs(list: &[SocketAddr]) -> Vec<String> {
-    list.iter().map(ToString::to_string).collect()
 }
 
 /// The `keys` argument as core's option: none (any key), the path of a
@@ -478,46 +471,43 @@ impl Server {
             Some((server, peer)) => OptionValue::List(vec![Seconds(server), Seconds(peer)]),
             None => OptionValue::None,
         };
-        let options = convert::options(
-            py,
-            [
-                ("bind", convert::bind_value(py, bind)?),
-                keys_option(keys)?,
-                ("keepalive", Some(keepalive)),
-                // Asking from the start: no request is decided before
-                // Python can.
-                ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
-                ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
-                ("ask_play", Some(Bool(hooks.on_play.is_some()))),
-            ]
-            .into_iter()
-            .chain(convert::keywords![
-                relay,
-                hook_timeout,
-                key_log,
-                turn,
-                turn_username,
-                turn_password,
-                cluster,
-                max_streams_per_client,
-                max_names_per_client,
-                max_flows_per_session,
-                recv_coalesce,
-                hostname,
-                open_timeout,
-                idle_timeout,
-                keepalive_interval,
-                dh_groups,
-                hmac_policy,
-                sseq_policy,
-                max_datagram_size,
-                send_buffer,
-                receive_buffer,
-                event_queue_limit,
-            ]),
-        )?;
+        let keywords = [
+            keys_option(keys)?,
+            ("keepalive", Some(keepalive)),
+            // Asking from the start: no request is decided before
+            // Python can.
+            ("ask_connect", Some(Bool(hooks.on_connect.is_some()))),
+            ("ask_publish", Some(Bool(hooks.on_publish.is_some()))),
+            ("ask_play", Some(Bool(hooks.on_play.is_some()))),
+        ]
+        .into_iter()
+        .chain(convert::keywords![
+            relay,
+            hook_timeout,
+            key_log,
+            turn,
+            turn_username,
+            turn_password,
+            cluster,
+            max_streams_per_client,
+            max_names_per_client,
+            max_flows_per_session,
+            recv_coalesce,
+            hostname,
+            open_timeout,
+            idle_timeout,
+            keepalive_interval,
+            dh_groups,
+            hmac_policy,
+            sseq_policy,
+            max_datagram_size,
+            send_buffer,
+            receive_buffer,
+            event_queue_limit,
+        ]);
+        let options = convert::options_with_bind(py, bind, keywords)?;
         let hook_timeout = options.asks().deadline;
-        let shown = addrs(&options.bind(Object::Server)).join(", ");
+        let shown = convert::addr_strings(&options.bind(Object::Server)).join(", ");
         // The server's identity and the TURN relay's name take a moment:
         // release the GIL.
         let runtime = py
@@ -561,17 +551,13 @@ impl Server {
     /// port 0).
     #[getter]
     fn address(&self) -> String {
-        self.live
-            .local_addrs
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        convert::first_addr(&self.live.local_addrs).unwrap_or_default()
     }
 
     /// Every bound address.
     #[getter]
     fn addresses(&self) -> Vec<String> {
-        addrs(&self.live.local_addrs)
+        convert::addr_strings(&self.live.local_addrs)
     }
 
     /// Whether the server is closed.

@@ -197,31 +197,46 @@ impl Session {
     }
 }
 
-/// A sending flow.  Its write receipts arrive as `MessageDelivered` /
-/// `MessageAbandoned` events; `FlowRejected` if the far end refuses it.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct Flow {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) session: SessionHandle,
-    pub(crate) id: FlowId,
+/// Declares a flow's class, `Flow` or `RecvFlow`: a handle (endpoint,
+/// session number, flow number) with `create` and `same` (what `__eq__`
+/// asks: the same flow of the same session of the same endpoint).
+macro_rules! flow_class {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "rtmfp")]
+        pub(crate) struct $name {
+            pub(crate) shared: Arc<Shared>,
+            pub(crate) session: SessionHandle,
+            pub(crate) id: FlowId,
+        }
+
+        impl $name {
+            pub(crate) fn create(
+                py: Python<'_>,
+                shared: &Arc<Shared>,
+                session: SessionHandle,
+                id: FlowId,
+            ) -> PyResult<Py<$name>> {
+                let shared = shared.clone();
+                Py::new(py, $name { shared, session, id })
+            }
+
+            fn same(&self, other: &Bound<'_, PyAny>) -> bool {
+                other.cast::<$name>().is_ok_and(|o| {
+                    let o = o.get();
+                    Arc::ptr_eq(&o.shared, &self.shared)
+                        && o.session == self.session
+                        && o.id == self.id
+                })
+            }
+        }
+    };
 }
 
-impl Flow {
-    pub(crate) fn create(
-        py: Python<'_>,
-        shared: &Arc<Shared>,
-        session: SessionHandle,
-        id: FlowId,
-    ) -> PyResult<Py<Flow>> {
-        Py::new(
-            py,
-            Flow {
-                shared: shared.clone(),
-                session,
-                id,
-            },
-        )
-    }
+flow_class! {
+    /// A sending flow.  Its write receipts arrive as `MessageDelivered` /
+    /// `MessageAbandoned` events; `FlowRejected` if the far end refuses it.
+    Flow
 }
 
 #[pymethods]
@@ -297,10 +312,7 @@ impl Flow {
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Flow>().is_ok_and(|o| {
-            let o = o.get();
-            Arc::ptr_eq(&o.shared, &self.shared) && o.session == self.session && o.id == self.id
-        })
+        self.same(other)
     }
 
     fn __hash__(&self) -> u64 {
@@ -312,32 +324,13 @@ impl Flow {
     }
 }
 
-/// A receiving flow the far end opened (see `FlowOpened`).  Its messages
-/// are held until `accept()`; `reject(code)` refuses it.
-#[pyclass(frozen, module = "rtmfp")]
-pub(crate) struct RecvFlow {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) session: SessionHandle,
-    pub(crate) id: FlowId,
+flow_class! {
+    /// A receiving flow the far end opened (see `FlowOpened`).  Its messages
+    /// are held until `accept()`; `reject(code)` refuses it.
+    RecvFlow
 }
 
 impl RecvFlow {
-    pub(crate) fn create(
-        py: Python<'_>,
-        shared: &Arc<Shared>,
-        session: SessionHandle,
-        id: FlowId,
-    ) -> PyResult<Py<RecvFlow>> {
-        Py::new(
-            py,
-            RecvFlow {
-                shared: shared.clone(),
-                session,
-                id,
-            },
-        )
-    }
-
     fn suspended(&self, py: Python<'_>, suspended: bool) -> PyResult<()> {
         let (session, flow) = (self.session, self.id);
         self.shared.call_ep(py, move |ep, now| {
@@ -390,10 +383,7 @@ impl RecvFlow {
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<RecvFlow>().is_ok_and(|o| {
-            let o = o.get();
-            Arc::ptr_eq(&o.shared, &self.shared) && o.session == self.session && o.id == self.id
-        })
+        self.same(other)
     }
 
     fn __hash__(&self) -> u64 {
