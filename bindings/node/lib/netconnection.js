@@ -18,7 +18,7 @@ const { Core } = require('./core')
 const { NativeNetConnection, checkNetConnectionOptions, connectOutcome, callRefusal, lookupAnswer } = require('./native')
 const { RtmfpError, codes, closed, invalid, state, fromNative } = require('./errors')
 const v = require('./validate')
-const { kItem } = require('./internal')
+const { kItem, callEach } = require('./internal')
 
 // FLV streams: how long one native FLV call waits on its libuv worker
 // (for room, bytes or acknowledgements) before JS calls again, and how
@@ -199,14 +199,7 @@ class Connection {
     this.calls.clear()
     const streams = [...this.streams.values()]
     this.streams.clear()
-    let thrown = null
-    for (const ns of streams) {
-      try {
-        ns[kLink](null)
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+    const thrown = callEach(streams, (ns) => ns[kLink](null))
     this.nc[kLink](this)
     if (thrown !== null) throw thrown.e
   }
@@ -827,14 +820,7 @@ class NetStream extends EventEmitter {
     this.#closed = true
     const peers = [...this.#peers.values()]
     this.#peers.clear()
-    let thrown = null
-    for (const sub of peers) {
-      try {
-        this.emit('peerStreamClosed', sub, 'the stream is closed')
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+    const thrown = callEach(peers, (sub) => this.emit('peerStreamClosed', sub, 'the stream is closed'))
     this.emit('close')
     if (thrown !== null) throw thrown.e
   }

@@ -6,7 +6,7 @@
 const { EventEmitter } = require('node:events')
 const { RtmfpError, codes, invalid, closed } = require('./errors')
 const v = require('./validate')
-const { kItem, kClosed, kOpened, kAddFlow, kForget, kClosing } = require('./internal')
+const { kItem, kClosed, kOpened, kAddFlow, kForget, kClosing, callEach } = require('./internal')
 
 /** Flow priorities (RFC 7016 §2.2.4); above ROUTINE is time critical. */
 const Priority = Object.freeze({
@@ -210,14 +210,7 @@ class Session extends EventEmitter {
     this.#flows.clear()
     this.#sendFlows.clear()
     this.#recvFlows.clear()
-    let thrown = null
-    for (const flow of flows) {
-      try {
-        flow[kClosed]()
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+    const thrown = callEach(flows, (flow) => flow[kClosed]())
     this.emit('close', reason)
     if (thrown !== null) throw thrown.e
   }
