@@ -25,6 +25,9 @@ const messages = new WeakMap()
 
 const noop = () => {}
 
+// FlowBase's close, for Flow and RecvFlow.
+const kFinish = Symbol('rtmfp.finish')
+
 class Session extends EventEmitter {
   #core
   #id
@@ -216,10 +219,11 @@ class Session extends EventEmitter {
   }
 }
 
-// What Flow and RecvFlow share: their session and metadata.
+// What Flow and RecvFlow share: their session, metadata and closing.
 class FlowBase extends EventEmitter {
   #session
   #metadata
+  #closed = false
 
   constructor(session, metadata) {
     super()
@@ -235,6 +239,19 @@ class FlowBase extends EventEmitter {
   get metadata() {
     return this.#metadata
   }
+
+  /** Whether the flow is closed ('close' was emitted). */
+  get closed() {
+    return this.#closed
+  }
+
+  /** Closes the flow once: its session forgets it, then 'close'. */
+  [kFinish]() {
+    if (this.#closed) return
+    this.#closed = true
+    this.session[kForget](this)
+    this.emit('close')
+  }
 }
 
 class Flow extends FlowBase {
@@ -248,7 +265,6 @@ class Flow extends FlowBase {
   /** why sends fail from now on */
   #error = null
   #closing = false
-  #closed = false
   #writable = true
   #rejectCode = null
 
@@ -274,11 +290,6 @@ class Flow extends FlowBase {
    */
   get writable() {
     return this.#writable && this.#error === null && !this.#closing
-  }
-
-  /** Whether the flow is closed ('close' was emitted). */
-  get closed() {
-    return this.#closed
   }
 
   /** The far end's rejection code, or null. */
@@ -342,7 +353,7 @@ class Flow extends FlowBase {
    * ERR_RTMFP_CLOSED.
    */
   close() {
-    if (this.#closing || this.#closed) return
+    if (this.#closing || this.closed) return
     this.#closing = true
     if (this.#error !== null || this.#core.closed || this.session.closed) return
     this.#queue.push({ close: true })
@@ -418,18 +429,11 @@ class Flow extends FlowBase {
     this.#receipts.clear()
   }
 
-  #close() {
-    if (this.#closed) return
-    this.#closed = true
-    this.session[kForget](this)
-    this.emit('close')
-  }
-
   /** @internal openFlow's reply: the flow's number, or why it failed. */
   [kOpened](err, id) {
     if (err) {
       this.#fail(err)
-      this.#close()
+      this[kFinish]()
       return
     }
     this.#id = id
@@ -478,14 +482,14 @@ class Flow extends FlowBase {
       }
       case 'flowComplete':
         this.emit('complete')
-        this.#close()
+        this[kFinish]()
     }
   }
 
   /** @internal Its session closed. */
   [kClosed]() {
     this.#fail(closed('session'))
-    this.#close()
+    this[kFinish]()
   }
 }
 
@@ -493,7 +497,6 @@ class RecvFlow extends FlowBase {
   #core
   #id
   #association
-  #closed = false
 
   /** @internal RecvFlows come with a session's 'flow' event. */
   constructor(session, core, id, metadata, association) {
@@ -513,11 +516,6 @@ class RecvFlow extends FlowBase {
     return this.#association
   }
 
-  /** Whether the flow is closed ('close' was emitted). */
-  get closed() {
-    return this.#closed
-  }
-
   /**
    * Accepts the flow: its messages arrive as 'message' events (here and on
    * the session), in the sender's order (`order: 'sequence'`, the default)
@@ -535,7 +533,7 @@ class RecvFlow extends FlowBase {
     v.integer(code, 'code')
     if (!this.#live()) return
     this.#core.call('rejectFlow', this.session.id, this.#id, code)
-    process.nextTick(() => this.#close())
+    process.nextTick(() => this[kFinish]())
   }
 
   /** Holds back 'message' events; flow control then slows the sender. */
@@ -556,27 +554,20 @@ class RecvFlow extends FlowBase {
   // of close(), they still work: a flow that arrived before close() can
   // be accepted, and its messages are delivered before 'close'.
   #live() {
-    return !this.#closed && this.#core.live
-  }
-
-  #close() {
-    if (this.#closed) return
-    this.#closed = true
-    this.session[kForget](this)
-    this.emit('close')
+    return !this.closed && this.#core.live
   }
 
   /** @internal An item about this flow. */
   [kItem](item) {
     if (item.type === 'flowFinished') {
       this.emit('end')
-      this.#close()
+      this[kFinish]()
     }
   }
 
   /** @internal Its session closed. */
   [kClosed]() {
-    this.#close()
+    this[kFinish]()
   }
 }
 
