@@ -177,6 +177,14 @@ class Core {
       resolve = res
       reject = rej
     })
+    // Settles the promise once, with `f` (resolve or reject) and `value`.
+    const settle = (f, value) => {
+      if (pending.settled) return
+      pending.settled = true
+      clearTimeout(pending.timer)
+      this.release()
+      f(value)
+    }
     const pending = {
       what,
       own: null, // the session this connect started
@@ -184,20 +192,8 @@ class Core {
       switches: 0,
       settled: false,
       timer: null,
-      succeed: (session) => {
-        if (pending.settled) return
-        pending.settled = true
-        clearTimeout(pending.timer)
-        this.release()
-        resolve(session)
-      },
-      fail: (err) => {
-        if (pending.settled) return
-        pending.settled = true
-        clearTimeout(pending.timer)
-        this.release()
-        reject(err)
-      },
+      succeed: (session) => settle(resolve, session),
+      fail: (err) => settle(reject, err),
     }
     try {
       this.request(method, args, (err, item) => {
