@@ -280,26 +280,22 @@ class NetConnection extends EventEmitter {
 
   /** The server's peer ID (64 hex digits) once its session is open, else null. */
   get farID() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.farID
+    return this.#serverField('farID')
   }
 
   /** This end's session nonce with the server (hex; RFC 7425 §4.6.5), else null. */
   get nearNonce() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.nearNonce
+    return this.#serverField('nearNonce')
   }
 
   /** The server's session nonce (hex), else null. */
   get farNonce() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.farNonce
+    return this.#serverField('farNonce')
   }
 
   /** The server's address, "ip:port", once its session is open, else null. */
   get farAddress() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.farAddress
+    return this.#serverField('farAddress')
   }
 
   /** The URI given to the last connect(), or null. */
@@ -346,8 +342,11 @@ class NetConnection extends EventEmitter {
     if (conn !== null && !conn.core.closed) conn.core.call('setMaxPeerConnections', max)
   }
 
-  #serverInfo() {
-    return this.#conn !== null ? this.#conn.server : this.#server
+  // Field `name` of what the server session told (the current
+  // connection's, else the last one's), or null before it was told.
+  #serverField(name) {
+    const s = this.#conn !== null ? this.#conn.server : this.#server
+    return s === null ? null : s[name]
   }
 
   /**
