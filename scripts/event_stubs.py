@@ -11,10 +11,19 @@ the doc's first sentence and one read-only (`Final`) attribute per field.
 A class of getters only (GETTER_CLASSES: `CheckReport` in check.rs) is
 written the same way from its `#[pymethods]`: one property per getter.
 
-  python3 scripts/event_stubs.py           rewrite the stubs' generated parts
-  python3 scripts/event_stubs.py --check   exit 1 if they are stale
+Node's `CheckReport` (bindings/node/lib/index.d.ts) is written the same
+way from the `#[napi(object)]` struct the addon hands over
+(NODE_INTERFACES: `NativeCheckReport` in bindings/node/src/check.rs):
+one documented read-only property per field, camelCase, an `Option` as
+`| null` (lib/check.js turns `undefined` into `null`), between the
+markers `// <fields of STRUCT ...>` and `// </fields>`.
 
-(bindings/python/tests/test_stubs.py runs the check.)
+  python3 scripts/event_stubs.py                  rewrite the generated parts
+  python3 scripts/event_stubs.py --check          exit 1 if they are stale
+  python3 scripts/event_stubs.py --check --node   only Node's declarations
+
+(bindings/python/tests/test_stubs.py and bindings/node/test/options.test.js
+run the check.)
 """
 import os
 import re
@@ -39,6 +48,17 @@ SCALARS = {
 }
 WRAPPERS = {"Option": "Optional", "Vec": "List"}
 BUILTINS = {"str", "bool", "float", "int", "bytes"}
+
+NODE = os.path.join(ROOT, "bindings", "node")
+DTS = os.path.join(NODE, "lib", "index.d.ts")
+# `#[napi(object)]` structs whose fields a lib/index.d.ts interface has.
+NODE_INTERFACES = {"src/check.rs": "NativeCheckReport"}
+TS_BEGIN = "  // <fields of {} in bindings/node/{} by scripts/event_stubs.py: do not edit>\n"
+TS_END = "  // </fields>"
+# Rust field types as lib/index.d.ts declares them.
+TS_SCALARS = {"bool": "boolean", "String": "string", "f64": "number", "u32": "number"}
+# `lines`: napi hands each `[key, text]` pair over as an array.
+TS_WHOLE = {"Vec<Vec<String>>": "ReadonlyArray<readonly [string, string]>"}
 
 
 def python_type(rust, words=None):
@@ -189,16 +209,70 @@ def render(stubs):
     return stubs
 
 
+def ts_type(rust):
+    """The declared type of a Rust field type (an `Option` as `| null`)."""
+    rust = rust.replace(" ", "")
+    if rust in TS_WHOLE:
+        return TS_WHOLE[rust]
+    if rust in TS_SCALARS:
+        return TS_SCALARS[rust]
+    m = re.fullmatch(r"Option<(.+)>", rust)
+    if m:
+        return f"{ts_type(m.group(1))} | null"
+    raise ValueError(f"no TypeScript type for the Rust type {rust}")
+
+
+def ts_fields(source, struct):
+    """The properties of the `#[napi(object)]` struct `struct` of
+    bindings/node/`source`: each field's doc, camelCase name and type."""
+    with open(os.path.join(NODE, source), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"^#\[napi\(object\)\]\npub struct " + struct + r" \{\n(.*?)^\}", text, re.M | re.S)
+    if not m:
+        raise ValueError(f"no #[napi(object)] struct {struct} in {source}")
+    out, doc = [], []
+    for line in m.group(1).splitlines():
+        line = line.strip()
+        if line.startswith("///"):
+            doc.append(line[3:].strip())
+            continue
+        f = re.fullmatch(r"pub (\w+): (.+),", line)
+        if not f:
+            raise ValueError(f"{struct}: cannot read the field {line!r}")
+        text = " ".join(doc)
+        if not text or "*/" in text:
+            raise ValueError(f"{struct}.{f.group(1)}: no doc, or one that cannot be a /** */ comment")
+        head, *rest = f.group(1).split("_")
+        name = head + "".join(w.capitalize() for w in rest)
+        out.append(f"  /** {text} */\n  readonly {name}: {ts_type(f.group(2))}\n")
+        doc = []
+    return "".join(out)
+
+
+def render_dts(dts):
+    """`dts` with every generated interface body rewritten."""
+    for source, struct in NODE_INTERFACES.items():
+        begin = TS_BEGIN.format(struct, source)
+        start = dts.index(begin) + len(begin)
+        end = dts.index(TS_END, start)
+        dts = dts[:start] + ts_fields(source, struct) + dts[end:]
+    return dts
+
+
 def main():
-    with open(STUBS, encoding="utf-8") as f:
-        current = f.read()
-    fresh = render(current)
-    if "--check" in sys.argv[1:]:
-        if fresh != current:
-            sys.exit(f"{STUBS} is stale: run python3 scripts/event_stubs.py")
-        return
-    with open(STUBS, "w", encoding="utf-8") as f:
-        f.write(fresh)
+    targets = [(DTS, render_dts)]
+    if "--node" not in sys.argv[1:]:
+        targets.insert(0, (STUBS, render))
+    for path, rewrite in targets:
+        with open(path, encoding="utf-8") as f:
+            current = f.read()
+        fresh = rewrite(current)
+        if "--check" in sys.argv[1:]:
+            if fresh != current:
+                sys.exit(f"{path} is stale: run python3 scripts/event_stubs.py")
+            continue
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(fresh)
 
 
 if __name__ == "__main__":

@@ -321,20 +321,40 @@ export interface FlvOutcome {
  */
 export declare function lookupAnswer(answer: string | undefined | null, name: string): string
 
-/** What `check` found, as a plain object. */
+/**
+ * What `check` found, as a plain object.  Its field docs are those of
+ * `CheckReport` in lib/index.d.ts (`scripts/event_stubs.py` writes them
+ * there, with `undefined` as `null`, as lib/check.js hands them on).
+ */
 export interface NativeCheckReport {
+  /** Whether the server answered. */
   reached: boolean
+  /** Why there is no session with the server, else null. */
   error?: string
+  /** The server's address, "ip:port". */
   server?: string
-  /** ms. */
+  /** The session's round-trip time, ms. */
   rtt?: number
+  /** The address the server sees us at (the relayed one through TURN). */
   publicAddress?: string
+  /**
+   * "endpoint-independent", "address-dependent",
+   * "address-and-port-dependent", "not-port-dependent", "unknown"; null
+   * when not measured.
+   */
   mapping?: string
+  /** The NAT's filtering, with the same names. */
   filtering?: string
+  /** Whether a datagram the NAT refused left state behind (docs/nat.md). */
   unsolicitedLeavesState?: boolean
+  /** What the NAT's behaviour means for direct peer-to-peer streams. */
   verdict: string
-  /** `[key, text]` pairs. */
+  /**
+   * [key, text] per finding: server, udp (or turn), public, check,
+   * mapping, filtering, unsolicited, verdict.
+   */
   lines: Array<Array<string>>
+  /** The report as `rtmfp check` prints it. */
   text: string
 }
 

@@ -28,7 +28,7 @@
 const { EventEmitter } = require('node:events')
 const { RtmfpError, codes, closed, fromNative } = require('./errors')
 const { Session } = require('./session')
-const { kItem, kClosed } = require('./internal')
+const { kItem, kClosed, callEach } = require('./internal')
 const { openFailure } = require('./native')
 const v = require('./validate')
 
@@ -177,6 +177,14 @@ class Core {
       resolve = res
       reject = rej
     })
+    // Settles the promise once, with `f` (resolve or reject) and `value`.
+    const settle = (f, value) => {
+      if (pending.settled) return
+      pending.settled = true
+      clearTimeout(pending.timer)
+      this.release()
+      f(value)
+    }
     const pending = {
       what,
       own: null, // the session this connect started
@@ -184,20 +192,8 @@ class Core {
       switches: 0,
       settled: false,
       timer: null,
-      succeed: (session) => {
-        if (pending.settled) return
-        pending.settled = true
-        clearTimeout(pending.timer)
-        this.release()
-        resolve(session)
-      },
-      fail: (err) => {
-        if (pending.settled) return
-        pending.settled = true
-        clearTimeout(pending.timer)
-        this.release()
-        reject(err)
-      },
+      succeed: (session) => settle(resolve, session),
+      fail: (err) => settle(reject, err),
     }
     try {
       this.request(method, args, (err, item) => {
@@ -289,16 +285,11 @@ class Core {
   // --------------------------------------------------------------- items --
 
   onItems(items) {
-    let thrown = null
-    for (const item of items) {
+    // A listener that throws must not keep the other items from being handled.
+    const thrown = callEach(items, (item) => {
       if (item.type !== 'end' && !item.type.endsWith('Reply') && item.type !== 'reply') this.eventsSeen++
-      try {
-        this.onItem(item)
-      } catch (e) {
-        // A listener threw: the other items must still be handled.
-        if (thrown === null) thrown = { e }
-      }
-    }
+      this.onItem(item)
+    })
     if (this.settleWaiters.length > 0) {
       // After the whole batch: its listeners have run (and posted their calls).
       this.settleWaiters = this.settleWaiters.filter((w) => {
@@ -409,15 +400,10 @@ class Core {
     this.openings.clear()
     const sessions = [...this.sessions.values()]
     this.sessions.clear()
-    let thrown = null
-    for (const session of sessions) {
+    const thrown = callEach(sessions, (session) => {
       this.release()
-      try {
-        session[kClosed]('endpointClosed')
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+      session[kClosed]('endpointClosed')
+    })
     for (const resolve of this.endWaiters.splice(0)) resolve()
     for (const w of this.settleWaiters.splice(0)) w.resolve()
     this.endpoint.emit('close')

@@ -23,6 +23,7 @@ export interface CheckOptions extends NetConnectionTableOptions {
 
 /** What `check` found (the words are the same as `rtmfp check`'s). */
 export interface CheckReport {
+  // <fields of NativeCheckReport in bindings/node/src/check.rs by scripts/event_stubs.py: do not edit>
   /** Whether the server answered. */
   readonly reached: boolean
   /** Why there is no session with the server, else null. */
@@ -45,6 +46,7 @@ export interface CheckReport {
   readonly lines: ReadonlyArray<readonly [string, string]>
   /** The report as `rtmfp check` prints it. */
   readonly text: string
+  // </fields>
 }
 
 /** Tells whether UDP reaches the RTMFP server at `uri`, at what address it sees us, and what our NAT does. */

@@ -18,7 +18,7 @@ const { Core } = require('./core')
 const { NativeNetConnection, checkNetConnectionOptions, connectOutcome, callRefusal, lookupAnswer } = require('./native')
 const { RtmfpError, codes, closed, invalid, state, fromNative } = require('./errors')
 const v = require('./validate')
-const { kItem } = require('./internal')
+const { kItem, callEach } = require('./internal')
 
 // FLV streams: how long one native FLV call waits on its libuv worker
 // (for room, bytes or acknowledgements) before JS calls again, and how
@@ -199,14 +199,7 @@ class Connection {
     this.calls.clear()
     const streams = [...this.streams.values()]
     this.streams.clear()
-    let thrown = null
-    for (const ns of streams) {
-      try {
-        ns[kLink](null)
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+    const thrown = callEach(streams, (ns) => ns[kLink](null))
     this.nc[kLink](this)
     if (thrown !== null) throw thrown.e
   }
@@ -287,26 +280,22 @@ class NetConnection extends EventEmitter {
 
   /** The server's peer ID (64 hex digits) once its session is open, else null. */
   get farID() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.farID
+    return this.#serverField('farID')
   }
 
   /** This end's session nonce with the server (hex; RFC 7425 §4.6.5), else null. */
   get nearNonce() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.nearNonce
+    return this.#serverField('nearNonce')
   }
 
   /** The server's session nonce (hex), else null. */
   get farNonce() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.farNonce
+    return this.#serverField('farNonce')
   }
 
   /** The server's address, "ip:port", once its session is open, else null. */
   get farAddress() {
-    const s = this.#serverInfo()
-    return s === null ? null : s.farAddress
+    return this.#serverField('farAddress')
   }
 
   /** The URI given to the last connect(), or null. */
@@ -353,8 +342,11 @@ class NetConnection extends EventEmitter {
     if (conn !== null && !conn.core.closed) conn.core.call('setMaxPeerConnections', max)
   }
 
-  #serverInfo() {
-    return this.#conn !== null ? this.#conn.server : this.#server
+  // Field `name` of what the server session told (the current
+  // connection's, else the last one's), or null before it was told.
+  #serverField(name) {
+    const s = this.#conn !== null ? this.#conn.server : this.#server
+    return s === null ? null : s[name]
   }
 
   /**
@@ -827,14 +819,7 @@ class NetStream extends EventEmitter {
     this.#closed = true
     const peers = [...this.#peers.values()]
     this.#peers.clear()
-    let thrown = null
-    for (const sub of peers) {
-      try {
-        this.emit('peerStreamClosed', sub, 'the stream is closed')
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+    const thrown = callEach(peers, (sub) => this.emit('peerStreamClosed', sub, 'the stream is closed'))
     this.emit('close')
     if (thrown !== null) throw thrown.e
   }

@@ -6,7 +6,7 @@
 const { EventEmitter } = require('node:events')
 const { RtmfpError, codes, invalid, closed } = require('./errors')
 const v = require('./validate')
-const { kItem, kClosed, kOpened, kAddFlow, kForget, kClosing } = require('./internal')
+const { kItem, kClosed, kOpened, kAddFlow, kForget, kClosing, callEach } = require('./internal')
 
 /** Flow priorities (RFC 7016 §2.2.4); above ROUTINE is time critical. */
 const Priority = Object.freeze({
@@ -24,6 +24,9 @@ const Priority = Object.freeze({
 const messages = new WeakMap()
 
 const noop = () => {}
+
+// FlowBase's close, for Flow and RecvFlow.
+const kFinish = Symbol('rtmfp.finish')
 
 class Session extends EventEmitter {
   #core
@@ -210,23 +213,17 @@ class Session extends EventEmitter {
     this.#flows.clear()
     this.#sendFlows.clear()
     this.#recvFlows.clear()
-    let thrown = null
-    for (const flow of flows) {
-      try {
-        flow[kClosed]()
-      } catch (e) {
-        if (thrown === null) thrown = { e }
-      }
-    }
+    const thrown = callEach(flows, (flow) => flow[kClosed]())
     this.emit('close', reason)
     if (thrown !== null) throw thrown.e
   }
 }
 
-// What Flow and RecvFlow share: their session and metadata.
+// What Flow and RecvFlow share: their session, metadata and closing.
 class FlowBase extends EventEmitter {
   #session
   #metadata
+  #closed = false
 
   constructor(session, metadata) {
     super()
@@ -242,6 +239,19 @@ class FlowBase extends EventEmitter {
   get metadata() {
     return this.#metadata
   }
+
+  /** Whether the flow is closed ('close' was emitted). */
+  get closed() {
+    return this.#closed
+  }
+
+  /** Closes the flow once: its session forgets it, then 'close'. */
+  [kFinish]() {
+    if (this.#closed) return
+    this.#closed = true
+    this.session[kForget](this)
+    this.emit('close')
+  }
 }
 
 class Flow extends FlowBase {
@@ -255,7 +265,6 @@ class Flow extends FlowBase {
   /** why sends fail from now on */
   #error = null
   #closing = false
-  #closed = false
   #writable = true
   #rejectCode = null
 
@@ -281,11 +290,6 @@ class Flow extends FlowBase {
    */
   get writable() {
     return this.#writable && this.#error === null && !this.#closing
-  }
-
-  /** Whether the flow is closed ('close' was emitted). */
-  get closed() {
-    return this.#closed
   }
 
   /** The far end's rejection code, or null. */
@@ -349,7 +353,7 @@ class Flow extends FlowBase {
    * ERR_RTMFP_CLOSED.
    */
   close() {
-    if (this.#closing || this.#closed) return
+    if (this.#closing || this.closed) return
     this.#closing = true
     if (this.#error !== null || this.#core.closed || this.session.closed) return
     this.#queue.push({ close: true })
@@ -425,18 +429,11 @@ class Flow extends FlowBase {
     this.#receipts.clear()
   }
 
-  #close() {
-    if (this.#closed) return
-    this.#closed = true
-    this.session[kForget](this)
-    this.emit('close')
-  }
-
   /** @internal openFlow's reply: the flow's number, or why it failed. */
   [kOpened](err, id) {
     if (err) {
       this.#fail(err)
-      this.#close()
+      this[kFinish]()
       return
     }
     this.#id = id
@@ -485,14 +482,14 @@ class Flow extends FlowBase {
       }
       case 'flowComplete':
         this.emit('complete')
-        this.#close()
+        this[kFinish]()
     }
   }
 
   /** @internal Its session closed. */
   [kClosed]() {
     this.#fail(closed('session'))
-    this.#close()
+    this[kFinish]()
   }
 }
 
@@ -500,7 +497,6 @@ class RecvFlow extends FlowBase {
   #core
   #id
   #association
-  #closed = false
 
   /** @internal RecvFlows come with a session's 'flow' event. */
   constructor(session, core, id, metadata, association) {
@@ -520,11 +516,6 @@ class RecvFlow extends FlowBase {
     return this.#association
   }
 
-  /** Whether the flow is closed ('close' was emitted). */
-  get closed() {
-    return this.#closed
-  }
-
   /**
    * Accepts the flow: its messages arrive as 'message' events (here and on
    * the session), in the sender's order (`order: 'sequence'`, the default)
@@ -542,7 +533,7 @@ class RecvFlow extends FlowBase {
     v.integer(code, 'code')
     if (!this.#live()) return
     this.#core.call('rejectFlow', this.session.id, this.#id, code)
-    process.nextTick(() => this.#close())
+    process.nextTick(() => this[kFinish]())
   }
 
   /** Holds back 'message' events; flow control then slows the sender. */
@@ -563,27 +554,20 @@ class RecvFlow extends FlowBase {
   // of close(), they still work: a flow that arrived before close() can
   // be accepted, and its messages are delivered before 'close'.
   #live() {
-    return !this.#closed && this.#core.live
-  }
-
-  #close() {
-    if (this.#closed) return
-    this.#closed = true
-    this.session[kForget](this)
-    this.emit('close')
+    return !this.closed && this.#core.live
   }
 
   /** @internal An item about this flow. */
   [kItem](item) {
     if (item.type === 'flowFinished') {
       this.emit('end')
-      this.#close()
+      this[kFinish]()
     }
   }
 
   /** @internal Its session closed. */
   [kClosed]() {
-    this.#close()
+    this[kFinish]()
   }
 }
 

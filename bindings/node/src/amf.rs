@@ -185,12 +185,18 @@ impl napi::bindgen_prelude::FromNapiValue for Amf {
 
 // ------------------------------------------------------------- JS to AMF --
 
+/// What the Node-API getter `call` (named `what`) writes through its last
+/// argument, which starts as `init`; a failure is the argument's
+/// (ERR_RTMFP_INVALID_ARGUMENT).
+fn read<T>(what: &str, init: T, call: impl FnOnce(&mut T) -> sys::napi_status) -> Result<T> {
+    let mut out = init;
+    check(call(&mut out), what).map_err(|e| invalid(e.reason.clone()))?;
+    Ok(out)
+}
+
 fn type_of(env: sys::napi_env, v: sys::napi_value) -> Result<i32> {
-    let mut t = 0;
     // SAFETY: a value of this env, on its thread.
-    let status = unsafe { sys::napi_typeof(env, v, &mut t) };
-    check(status, "typeof").map_err(|e| invalid(e.reason.clone()))?;
-    Ok(t)
+    read("typeof", 0, |t| unsafe { sys::napi_typeof(env, v, t) })
 }
 
 fn is(
@@ -270,27 +276,24 @@ fn get(
     target: sys::napi_value,
     key: sys::napi_value,
 ) -> Result<sys::napi_value> {
-    let mut out = ptr::null_mut();
     // SAFETY: values of this env, on its thread.
-    let status = unsafe { sys::napi_get_property(env, target, key, &mut out) };
-    check(status, "get_property").map_err(|e| invalid(e.reason.clone()))?;
-    Ok(out)
+    read("get_property", ptr::null_mut(), |out| unsafe {
+        sys::napi_get_property(env, target, key, out)
+    })
 }
 
 fn length(env: sys::napi_env, array: sys::napi_value) -> Result<u32> {
-    let mut n = 0;
     // SAFETY: an array of this env, on its thread.
-    let status = unsafe { sys::napi_get_array_length(env, array, &mut n) };
-    check(status, "get_array_length").map_err(|e| invalid(e.reason.clone()))?;
-    Ok(n)
+    read("get_array_length", 0, |n| unsafe {
+        sys::napi_get_array_length(env, array, n)
+    })
 }
 
 fn element(env: sys::napi_env, array: sys::napi_value, i: u32) -> Result<sys::napi_value> {
-    let mut out = ptr::null_mut();
     // SAFETY: an array of this env, on its thread.
-    let status = unsafe { sys::napi_get_element(env, array, i, &mut out) };
-    check(status, "get_element").map_err(|e| invalid(e.reason.clone()))?;
-    Ok(out)
+    read("get_element", ptr::null_mut(), |out| unsafe {
+        sys::napi_get_element(env, array, i, out)
+    })
 }
 
 fn string(env: sys::napi_env, v: sys::napi_value) -> Result<String> {
@@ -312,33 +315,17 @@ pub fn from_js(env: sys::napi_env, v: sys::napi_value, what: &str, depth: usize)
     match t {
         T::napi_undefined => Ok(Value::Undefined),
         T::napi_null => Ok(Value::Null),
-        T::napi_boolean => {
-            let mut b = false;
-            check(
-                unsafe { sys::napi_get_value_bool(env, v, &mut b) },
-                "get_bool",
-            )
-            .map_err(|e| invalid(e.reason.clone()))?;
-            Ok(Value::Boolean(b))
-        }
-        T::napi_number => {
-            let mut n = 0.0;
-            check(
-                unsafe { sys::napi_get_value_double(env, v, &mut n) },
-                "get_double",
-            )
-            .map_err(|e| invalid(e.reason.clone()))?;
-            Ok(Value::Number(n))
-        }
+        T::napi_boolean => Ok(Value::Boolean(read("get_bool", false, |b| unsafe {
+            sys::napi_get_value_bool(env, v, b)
+        })?)),
+        T::napi_number => Ok(Value::Number(read("get_double", 0.0, |n| unsafe {
+            sys::napi_get_value_double(env, v, n)
+        })?)),
         T::napi_string => Ok(Value::String(string(env, v)?)),
         T::napi_object => {
-            let mut array = false;
-            check(
-                unsafe { sys::napi_is_array(env, v, &mut array) },
-                "is_array",
-            )
-            .map_err(|e| invalid(e.reason.clone()))?;
-            if array {
+            if read("is_array", false, |a| unsafe {
+                sys::napi_is_array(env, v, a)
+            })? {
                 let n = length(env, v)?;
                 let mut items = Vec::with_capacity(n as usize);
                 for i in 0..n {
@@ -348,12 +335,9 @@ pub fn from_js(env: sys::napi_env, v: sys::napi_value, what: &str, depth: usize)
                 return Ok(Value::StrictArray(items));
             }
             if is(env, v, sys::napi_is_date) {
-                let mut millis = 0.0;
-                check(
-                    unsafe { sys::napi_get_date_value(env, v, &mut millis) },
-                    "get_date",
-                )
-                .map_err(|e| invalid(e.reason.clone()))?;
+                let millis = read("get_date", 0.0, |m| unsafe {
+                    sys::napi_get_date_value(env, v, m)
+                })?;
                 return Ok(Value::Date {
                     millis,
                     time_zone: 0,
@@ -362,21 +346,16 @@ pub fn from_js(env: sys::napi_env, v: sys::napi_value, what: &str, depth: usize)
             if let Some(bytes) = bytes_of(env, v) {
                 return Ok(Value::ByteArray(bytes));
             }
-            let mut keys = ptr::null_mut();
-            check(
-                unsafe {
-                    sys::napi_get_all_property_names(
-                        env,
-                        v,
-                        sys::KeyCollectionMode::own_only,
-                        sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-                        sys::KeyConversion::numbers_to_strings,
-                        &mut keys,
-                    )
-                },
-                "get_all_property_names",
-            )
-            .map_err(|e| invalid(e.reason.clone()))?;
+            let keys = read("get_all_property_names", ptr::null_mut(), |keys| unsafe {
+                sys::napi_get_all_property_names(
+                    env,
+                    v,
+                    sys::KeyCollectionMode::own_only,
+                    sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+                    sys::KeyConversion::numbers_to_strings,
+                    keys,
+                )
+            })?;
             let n = length(env, keys)?;
             let mut props = Vec::with_capacity(n as usize);
             for i in 0..n {

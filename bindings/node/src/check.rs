@@ -13,21 +13,35 @@ use napi_derive::napi;
 use rtmfp_core::flash::check::{check as run_check, CheckOptions, CheckReport};
 use rtmfp_core::flash::check_uri;
 
-/// What `check` found, as a plain object.
+/// What `check` found, as a plain object.  Its field docs are those of
+/// `CheckReport` in lib/index.d.ts (`scripts/event_stubs.py` writes them
+/// there, with `undefined` as `null`, as lib/check.js hands them on).
 #[napi(object)]
 pub struct NativeCheckReport {
+    /// Whether the server answered.
     pub reached: bool,
+    /// Why there is no session with the server, else null.
     pub error: Option<String>,
+    /// The server's address, "ip:port".
     pub server: Option<String>,
-    /// ms.
+    /// The session's round-trip time, ms.
     pub rtt: Option<f64>,
+    /// The address the server sees us at (the relayed one through TURN).
     pub public_address: Option<String>,
+    /// "endpoint-independent", "address-dependent",
+    /// "address-and-port-dependent", "not-port-dependent", "unknown"; null
+    /// when not measured.
     pub mapping: Option<String>,
+    /// The NAT's filtering, with the same names.
     pub filtering: Option<String>,
+    /// Whether a datagram the NAT refused left state behind (docs/nat.md).
     pub unsolicited_leaves_state: Option<bool>,
+    /// What the NAT's behaviour means for direct peer-to-peer streams.
     pub verdict: String,
-    /// `[key, text]` pairs.
+    /// [key, text] per finding: server, udp (or turn), public, check,
+    /// mapping, filtering, unsolicited, verdict.
     pub lines: Vec<Vec<String>>,
+    /// The report as `rtmfp check` prints it.
     pub text: String,
 }
 

@@ -9,7 +9,7 @@
 //! failure is a flow or session that has gone, which its own events tell).
 
 use crate::convert::{self, AddrSpec};
-use crate::errors::{self, invalid, Code, Result};
+use crate::errors::{self, invalid, Result};
 use crate::items::NativeItem;
 use crate::items::{Item, ReplyValue};
 use crate::object::{Base, CloseTask, Runtime};
@@ -73,33 +73,16 @@ impl NativeEndpoint {
     /// Opens a session to `epd` at `specs`, resolving names on a thread of
     /// its own first if there are any; replies with the session number.
     fn connect_to(&self, request: u32, epd: Vec<u8>, specs: Vec<AddrSpec>) -> Result<()> {
-        let reply = self.reply(request)?;
-        let post = move |addrs: Vec<SocketAddr>, reply: Reply, shared: &Shared| {
-            shared.post(move |ep, now| {
-                let r = ep.connect(now, epd, &addrs);
-                reply.send(Item::reply(
-                    request,
-                    r.map(|s| ReplyValue::Id(s.0)).map_err(RuntimeError::from),
-                ));
+        self.base
+            .with_addrs(request, specs, move |addrs, reply, shared| {
+                shared.post(move |ep, now| {
+                    let r = ep.connect(now, epd, &addrs);
+                    reply.send(Item::reply(
+                        request,
+                        r.map(|s| ReplyValue::Id(s.0)).map_err(RuntimeError::from),
+                    ));
+                })
             })
-        };
-        if let Some(addrs) = convert::ready(&specs) {
-            return post(addrs, reply, &self.base.shared);
-        }
-        // Name resolution blocks: never on the JS thread.
-        let shared = self.base.shared.clone();
-        std::thread::Builder::new()
-            .name("rtmfp-resolve".into())
-            .spawn(move || match convert::resolve(specs) {
-                Ok(addrs) => {
-                    // If the endpoint closed meanwhile, the dropped reply
-                    // answers ERR_RTMFP_CLOSED.
-                    let _ = post(addrs, reply, &shared);
-                }
-                Err(why) => reply.send(Item::failed(request, Code::InvalidArgument, why)),
-            })
-            .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?;
-        Ok(())
     }
 }
 

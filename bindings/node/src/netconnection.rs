@@ -24,7 +24,7 @@ use crate::errors::{self, describe, invalid, Code, Result};
 use crate::flv::{FlvTask, Op};
 use crate::items::{Item, NativeItem, ReplyValue};
 use crate::object::{lock, Base, CloseTask};
-use crate::shared::{Mapped, Reply, Shared};
+use crate::shared::{Mapped, Reply};
 use napi::bindgen_prelude::{AsyncTask, Function, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
@@ -238,49 +238,33 @@ impl NativeNetConnection {
     ) -> Result<()> {
         let parsed = RtmfpUri::parse(&uri).map_err(|e| invalid(e.to_string()))?;
         let args = amf::from_js_list(&env, &args, "args")?;
-        let reply = self.reply(request)?;
         let bound = self.base.shared.local_addrs.clone();
         let spec = match parsed.host.parse::<IpAddr>() {
             Ok(ip) => AddrSpec::Ready(SocketAddr::new(ip, parsed.port)),
             Err(_) => AddrSpec::Name(parsed.host.clone(), parsed.port),
         };
-        let post = move |addrs: Vec<SocketAddr>, reply: Reply, shared: &Shared| {
-            let candidates: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| bound.iter().any(|b| b.is_ipv4() == a.is_ipv4()))
-                .collect();
-            if candidates.is_empty() {
-                reply.send(Item::failed(
-                    request,
-                    Code::InvalidArgument,
-                    format!("{} has no address of a bound family", parsed.host),
-                ));
-                return Ok(());
-            }
-            shared.post_layer::<FlashClient, _>(move |c: &mut FlashClient, ep, now| {
-                let r = c.connect(ep, now, &uri, &candidates, args);
-                reply.send(match r {
-                    Ok(()) => Item::reply(request, Ok(ReplyValue::None)),
-                    Err(e) => client_failed(request, e),
-                });
-            })
-        };
-        if let Some(addrs) = convert::ready(std::slice::from_ref(&spec)) {
-            return post(addrs, reply, &self.base.shared);
-        }
-        // Name resolution blocks: never on the JS thread.
-        let shared = self.base.shared.clone();
-        std::thread::Builder::new()
-            .name("rtmfp-resolve".into())
-            .spawn(move || match convert::resolve(vec![spec]) {
-                Ok(addrs) => {
-                    // Closed meanwhile: the dropped reply says so.
-                    let _ = post(addrs, reply, &shared);
+        self.base
+            .with_addrs(request, vec![spec], move |addrs, reply, shared| {
+                let candidates: Vec<SocketAddr> = addrs
+                    .into_iter()
+                    .filter(|a| bound.iter().any(|b| b.is_ipv4() == a.is_ipv4()))
+                    .collect();
+                if candidates.is_empty() {
+                    reply.send(Item::failed(
+                        request,
+                        Code::InvalidArgument,
+                        format!("{} has no address of a bound family", parsed.host),
+                    ));
+                    return Ok(());
                 }
-                Err(why) => reply.send(Item::failed(request, Code::InvalidArgument, why)),
+                shared.post_layer::<FlashClient, _>(move |c: &mut FlashClient, ep, now| {
+                    let r = c.connect(ep, now, &uri, &candidates, args);
+                    reply.send(match r {
+                        Ok(()) => Item::reply(request, Ok(ReplyValue::None)),
+                        Err(e) => client_failed(request, e),
+                    });
+                })
             })
-            .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?;
-        Ok(())
     }
 
     /// Creates NetStream `key`: `kind` `'server'` (through the server),

@@ -3,9 +3,9 @@
 //! [`Shared`] runtime, the outbox for replies, the environment cleanup
 //! hook, and the `ref`/`unref`/`close` that go with them.
 
-use crate::convert;
-use crate::errors::{self, Result};
-use crate::items::NativeItem;
+use crate::convert::{self, AddrSpec};
+use crate::errors::{self, Code, Result};
+use crate::items::{Item, NativeItem};
 use crate::shared::{Outbox, Reply, Shared, Source};
 use napi::bindgen_prelude::Object;
 use napi::bindgen_prelude::{AsyncTask, Function};
@@ -14,6 +14,7 @@ use rtmfp_core::crypto::PeerId;
 use rtmfp_core::host::options::{self, Options};
 use rtmfp_core::host::Hosted;
 use rtmfp_core::runtime::RuntimeConfig;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -161,6 +162,33 @@ impl Base {
         self.shared.check_open()?;
         let outbox = self.outbox().ok_or_else(errors::closed)?;
         Ok(Reply::new(outbox, request))
+    }
+
+    /// Hands the reply to `request` and the addresses of `specs` to
+    /// `post`: at once if none needs resolving, else from a thread of its
+    /// own once the names are resolved (resolving blocks: never on the JS
+    /// thread).  A name that does not resolve answers the request with
+    /// ERR_RTMFP_INVALID_ARGUMENT; if the object closed meanwhile, the
+    /// dropped reply answers ERR_RTMFP_CLOSED.
+    pub fn with_addrs<P>(&self, request: u32, specs: Vec<AddrSpec>, post: P) -> Result<()>
+    where
+        P: FnOnce(Vec<SocketAddr>, Reply, &Shared) -> Result<()> + Send + 'static,
+    {
+        let reply = self.reply(request)?;
+        if let Some(addrs) = convert::ready(&specs) {
+            return post(addrs, reply, &self.shared);
+        }
+        let shared = self.shared.clone();
+        std::thread::Builder::new()
+            .name("rtmfp-resolve".into())
+            .spawn(move || match convert::resolve(specs) {
+                Ok(addrs) => {
+                    let _ = post(addrs, reply, &shared);
+                }
+                Err(why) => reply.send(Item::failed(request, Code::InvalidArgument, why)),
+            })
+            .map_err(|e| errors::err(Code::Io, format!("cannot start a thread: {e}")))?;
+        Ok(())
     }
 
     /// Whether the event callback keeps the process alive.

@@ -58,6 +58,16 @@ impl NativeServer {
     {
         self.base.shared.post_layer::<Server, F>(f)
     }
+
+    /// Runs `f` with the server on the I/O thread, without waiting, and
+    /// answers request `request` with the item it makes.
+    fn post_reply<F>(&self, request: u32, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Server, &mut Endpoint, Instant) -> Item + Send + 'static,
+    {
+        let reply = self.base.reply(request)?;
+        self.post(move |s, ep, now| reply.send(f(s, ep, now)))
+    }
 }
 
 crate::object::base_members!(NativeServer);
@@ -97,18 +107,16 @@ impl NativeServer {
     /// Replies (`clientsReply`) with the client sessions.
     #[napi]
     pub fn sessions(&self, request: u32) -> Result<()> {
-        let reply = self.base.reply(request)?;
-        self.post(move |s, _, _| {
-            reply.send(Item::reply(request, Ok(ReplyValue::Clients(s.sessions()))));
+        self.post_reply(request, move |s, _, _| {
+            Item::reply(request, Ok(ReplyValue::Clients(s.sessions())))
         })
     }
 
     /// Replies (`streamsReply`) with the streams published to the server.
     #[napi]
     pub fn streams(&self, request: u32) -> Result<()> {
-        let reply = self.base.reply(request)?;
-        self.post(move |s, _, _| {
-            reply.send(Item::reply(request, Ok(ReplyValue::Streams(s.streams()))));
+        self.post_reply(request, move |s, _, _| {
+            Item::reply(request, Ok(ReplyValue::Streams(s.streams())))
         })
     }
 
@@ -117,10 +125,9 @@ impl NativeServer {
     #[napi]
     pub fn disconnect(&self, request: u32, session: f64) -> Result<()> {
         let session = SessionHandle(convert::id(session, "session")?);
-        let reply = self.base.reply(request)?;
-        self.post(move |s, ep, now| {
+        self.post_reply(request, move |s, ep, now| {
             let found = s.disconnect(ep, now, session);
-            reply.send(Item::reply(request, Ok(ReplyValue::Id(u64::from(found)))));
+            Item::reply(request, Ok(ReplyValue::Id(u64::from(found))))
         })
     }
 
@@ -158,16 +165,14 @@ impl NativeServer {
         } else {
             Err(reason.unwrap_or_else(|| "rejected by the server application".to_owned()))
         };
-        let reply = self.base.reply(request)?;
-        self.post(move |s, ep, now| {
-            let item = match s.answer(ep, now, id, decision) {
+        self.post_reply(request, move |s, ep, now| {
+            match s.answer(ep, now, id, decision) {
                 Ok(()) => Item::reply(request, Ok(ReplyValue::None)),
                 Err(e) => {
                     let (code, message) = errors::coded(verdict_failure(id, &e));
                     Item::failed(request, code, message)
                 }
-            };
-            reply.send(item);
+            }
         })
     }
 

@@ -1,7 +1,8 @@
 'use strict'
 // node --test: the options interfaces of lib/index.d.ts are core's table
 // of options (rtmfp_core::host::options), as scripts/option_stubs.py
-// writes them from the table this addon was built with.
+// writes them from the table this addon was built with; its CheckReport
+// is the addon's NativeCheckReport, as scripts/event_stubs.py writes it.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -13,11 +14,17 @@ const native = require('../index.js')
 
 const repo = path.resolve(__dirname, '..', '..', '..')
 const generator = path.join(repo, 'scripts', 'option_stubs.py')
+const eventGenerator = path.join(repo, 'scripts', 'event_stubs.py')
 const python = process.env.RTMFP_PYTHON || 'python3'
 const HAVE_PYTHON = spawnSync(python, ['--version'], { stdio: 'ignore' }).status === 0
 
 test('the generated options interfaces are fresh', { skip: HAVE_PYTHON ? false : `${python} is not installed` }, () => {
   const r = spawnSync(python, [generator, '--check', '--table', '-'], { input: native.optionTable(), encoding: 'utf8' })
+  assert.equal(r.status, 0, `${r.stderr}${r.stdout}`)
+})
+
+test('the generated CheckReport interface is fresh', { skip: HAVE_PYTHON ? false : `${python} is not installed` }, () => {
+  const r = spawnSync(python, [eventGenerator, '--check', '--node'], { encoding: 'utf8' })
   assert.equal(r.status, 0, `${r.stderr}${r.stdout}`)
 })
 
