@@ -78,7 +78,6 @@ pub(crate) unsafe fn cstr<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
     std::str::from_utf8(raw).map_err(|_| invalid(format!("`{name}` is not valid UTF-8")))
 }
 
-/// Parses an `"ip:port"` string (IPv6 as `"[addr]:port"`).
 /// [`cstr`] for an argument that may not be empty (a command, a name, a
 /// handler): RTMFP_ERR_INVALID_ARGUMENT for "".
 ///
@@ -93,6 +92,7 @@ pub(crate) unsafe fn nonempty_cstr<'a>(ptr: *const c_char, name: &str) -> Result
     Ok(s)
 }
 
+/// Parses an `"ip:port"` string (IPv6 as `"[addr]:port"`).
 pub(crate) fn parse_addr(s: &str, name: &str) -> Result<SocketAddr, Error> {
     s.trim().parse().map_err(|_| {
         invalid(format!(
@@ -154,7 +154,6 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(
     Ok(())
 }
 
-/// Lowercase hex (core's, shared by every adapter).
 /// Copies the peer ID `id` to the caller's 32 bytes at `out`.
 ///
 /// # Safety
@@ -231,6 +230,7 @@ pub(crate) fn close_within(
     }
 }
 
+/// Lowercase hex (core's, shared by every adapter).
 pub(crate) use rtmfp_core::flash::peer_id::to_hex as hex;
 
 /// The bytes of a hex string of exactly `N` bytes.
