@@ -25,10 +25,10 @@ pub(crate) struct PendingIIKeying {
     pub(crate) initiator_session_id: u32,
     pub(crate) certificate: Vec<u8>,
     pub(crate) skic: Vec<u8>,
-    /// The opening to the same address that was in glare with this
+    /// The openings to the same address that were in glare with this
     /// IIKeying when it arrived (§3.5.1.3).  Openings started later are
     /// not in glare with it: done in order, this IIKeying came first.
-    pub(crate) glare: Option<SessionHandle>,
+    pub(crate) glare: Vec<SessionHandle>,
     /// When the cookie it echoes was made (see [`CookieJar::issued`]).
     ///
     /// [`CookieJar::issued`]: super::CookieJar::issued

@@ -453,14 +453,16 @@ impl Endpoint {
         if !self.crypto.verify(iik.certificate, signed, iik.signature) {
             return self.drop_counted(DropReason::BadKeying);
         }
-        // Glare (§3.5.1.3): we are also opening towards this address.  If we
+        // Glare (§3.5.1.3): we are also opening towards this address (an
+        // application may have more than one opening there).  If we
         // prevail, the far end gives way when our IIKeying reaches it.
-        let glare = self
+        let glare: Vec<SessionHandle> = self
             .openings
             .values()
-            .find(|o| o.targets(from))
-            .map(|o| o.handle);
-        if glare.is_some() && self.crypto.near_wins_glare(iik.certificate) {
+            .filter(|o| o.targets(from))
+            .map(|o| o.handle)
+            .collect();
+        if !glare.is_empty() && self.crypto.near_wins_glare(iik.certificate) {
             return self.drop_counted(DropReason::Ignored);
         }
         let pending = PendingIIKeying {
@@ -604,10 +606,9 @@ impl Endpoint {
             return self.drop_counted(DropReason::BadKeying);
         };
         let from = p.from;
-        // Glare was resolved when the IIKeying came (the far end lost, or
-        // it would have been dropped); only that opening may still need
-        // aborting.
-        let glare = p.glare.filter(|h| self.openings.contains_key(h));
+        // Glare was resolved when the IIKeying came (the far end prevailed,
+        // or it would have been dropped); only the openings it was in glare
+        // with may still need aborting.
         let existing = self.open_session_at(from);
         if let Some(id) = existing {
             match self.against_open(id, &p) {
@@ -620,7 +621,7 @@ impl Endpoint {
             }
         }
         let handle = self.new_handle();
-        if let Some(opening) = glare {
+        for &opening in &p.glare {
             let overrides = match self.openings.get(&opening).map(|o| &o.state) {
                 Some(OpeningState::KeyingSent(k)) => {
                     self.crypto.is_override(&k.far_cert, &p.certificate)
