@@ -30,7 +30,7 @@ use rand::{Rng, SeedableRng};
 use rtmfp_core::crypto::flash::epd::epd_for_fingerprint;
 use rtmfp_core::crypto::{CryptoProfile, FlashConfig, FlashProfile};
 use rtmfp_core::endpoint::{
-    Endpoint, EndpointConfig, Event, KeyingDone, KeyingJob, OpenFailure, SessionHandle,
+    CloseReason, Endpoint, EndpointConfig, Event, KeyingDone, KeyingJob, OpenFailure, SessionHandle,
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -290,5 +290,48 @@ fn glare_with_offloaded_keying_leaves_one_session_that_both_connects_name() {
         // nonce (RFC 7425 §4.6.5).
         assert_eq!(nonces[0].0, nonces[1].1, "seed {seed}: not one session");
         assert_eq!(nonces[0].1, nonces[1].0, "seed {seed}: not one session");
+    }
+}
+
+/// What the remnant rule must not stop: a far end that starts again with
+/// the same certificate (RFC 7425 §4.3.7) and opens to us overrides the
+/// session we opened to it as the Initiator, because its cookie is new.
+#[test]
+fn a_far_end_that_starts_again_still_overrides_our_session() {
+    for seed in 0..200 {
+        let mut w = World::new(seed);
+        let ours = w.connect(1);
+        let until = w.now + Duration::from_secs(30);
+        while w.step(until) {}
+        w.collect();
+        let old = w.resolve(1, ours).expect("the first session opens");
+        assert!(w.end[1].session_info(old).is_some_and(|s| s.open));
+        // End 0 starts again: same identity, same address, no sessions.
+        let offload = w.end[0].config().offload_keying;
+        w.end[0] = endpoint(1, offload, w.now);
+        w.wire[0].clear();
+        w.jobs[0].clear();
+        w.done[0].clear();
+        w.events[0].clear();
+        let theirs = w.connect(0);
+        let until = w.now + Duration::from_secs(30);
+        while w.step(until) {}
+        w.collect();
+        let new = w.resolve(0, theirs);
+        assert!(
+            new.and_then(|h| w.end[0].session_info(h))
+                .is_some_and(|s| s.open),
+            "seed {seed}: the restarted end's connect resolved to {new:?}; {:?}",
+            w.events[0]
+        );
+        assert!(
+            w.events[1].iter().any(|e| matches!(
+                e,
+                Event::SessionClosed { session, reason: CloseReason::Overridden } if *session == old
+            )),
+            "seed {seed}: {:?}",
+            w.events[1]
+        );
+        assert_eq!(w.end[1].session_count(), 1, "seed {seed}");
     }
 }
