@@ -2001,3 +2001,51 @@ fn a_client_that_leaves_while_parked_ends_its_ask() {
     assert_eq!(w.answer(id, Ok(())), Err(AskError::Ended(AskEnd::Gone)));
     assert!(w.with_server(|s, _, _| s.streams()).is_empty());
 }
+
+/// A peer-ID play through the server's introduction (RFC 7016 §3.5.1.5,
+/// RFC 7425 §5.3) over bad links: 8 % loss, 3 % duplicates, 10 %
+/// reordered by 40 ms, jitter, with no NAT or behind restricted NATs.
+/// Every seed ends in Play.Start (directly or through the relay).
+/// `SEEDS=n` runs more than the default 200.
+#[test]
+fn a_peer_play_starts_over_lossy_reordering_links_whatever_the_schedule() {
+    let n: u64 = std::env::var("SEEDS").map_or(200, |s| s.parse().expect("SEEDS is a number"));
+    for seed in 0..n {
+        let mut w = World::new(
+            seed,
+            ServerConfig {
+                keys: KeySet::of(["GOODKEY"]),
+                ..ServerConfig::default()
+            },
+            Hooks::default(),
+        );
+        w.sim.set_default_link(
+            LinkConfig::ideal()
+                .with_delay(Duration::from_millis(20))
+                .with_jitter(Duration::from_millis(10))
+                .with_loss(0.08)
+                .with_duplicate(0.03)
+                .with_reorder(0.1, Duration::from_millis(40)),
+        );
+        let nat = match seed % 3 {
+            0 => None,
+            1 => Some(NatBehaviour::PortRestricted),
+            _ => Some(NatBehaviour::AddressRestricted),
+        };
+        let join = |w: &mut World| {
+            let id = w.add_client(nat, ClientConfig::default());
+            w.connect(id, URI);
+            w.wait_status(id, code::CONNECT_SUCCESS, Duration::from_secs(90));
+            id
+        };
+        let a = join(&mut w);
+        let b = join(&mut w);
+        w.with(a, |c, ep, now| {
+            let s = c.create_direct_stream();
+            c.publish(ep, now, s, "cam").unwrap();
+        });
+        let play = subscribe(&mut w, b, a, "cam");
+        let got = outcome(&mut w, b, play);
+        assert_eq!(got.code, code::PLAY_START, "seed {seed}: {got:?}");
+    }
+}
