@@ -52,8 +52,15 @@ start_turn_server() {
     --no-cli --allow-loopback-peers --simple-log --log-file stdout \
     --userdb "$dir/turndb" --pidfile "$dir/turn.pid" >"$dir/turn.log" 2>&1 &
   TURN_PID=$!
+  # Wait for its UDP socket: coturn logs "Total General servers" before
+  # the listener is open, and a test that comes first meets an ICMP port
+  # unreachable (seen in CI).  Without ss (iproute2), the log line.
   for _ in $(seq 100); do
-    grep -q "Total General servers" "$dir/turn.log" 2>/dev/null && break
+    if command -v ss >/dev/null 2>&1; then
+      ss -Hlun "src 127.0.0.1:$port" 2>/dev/null | grep -q . && break
+    else
+      grep -q "Total General servers" "$dir/turn.log" 2>/dev/null && break
+    fi
     sleep 0.1
   done
   export RTMFP_TURN_URI="turn://rtmfp:s3cret@127.0.0.1:$port"

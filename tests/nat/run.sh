@@ -97,6 +97,7 @@ need() { # need CMD PACKAGE: SKIP the whole run without it
   exit 0
 }
 need iptables iptables
+need ss iproute2
 need ethtool ethtool
 need python3 python3
 want conntrack conntrack || echo "tests/nat: no conntrack tool: result logs will lack the NATs' conntrack tables"
@@ -250,6 +251,15 @@ start_turn() {
     --lt-cred-mech --user "$TURN_USER:$TURN_PASS" --realm rtmfp.test --no-tls --no-dtls \
     --no-tcp-relay --no-cli --allowed-peer-ip=203.0.113.0-203.0.113.255 \
     --log-file stdout --simple-log --userdb "$CASE_DIR/turndb" --pidfile "$CASE_DIR/turn.pid"
+  # coturn opens its UDP listener some time after it starts (it logs no
+  # line for it at this level): a client that comes first meets an ICMP
+  # port unreachable.  Wait for the socket (ss: iproute2, like ip).
+  local i
+  for i in $(seq 100); do
+    nsx rn-pub ss -Hlun "src $TURN:3478" 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  echo "tests/nat: coturn is not listening on $TURN:3478 after 10 s" >&2
 }
 
 # counter NS NAME: bytes forwarded out of the router's wan to NAME.
@@ -485,7 +495,6 @@ turn_sanity() {
   mkdir -p "$CASE_DIR"
   BLOCK_A=1 topology cone cone 0 0 >"$CASE_DIR/setup.log" 2>&1 || { fail "topology"; stop_all; return; }
   start_turn
-  sleep 0.5
   ip netns exec rn-a1 timeout -k 2 15 turnutils_uclient -y -c -n 20 -u "$TURN_USER" -w "$TURN_PASS" $TURN \
     >"$CASE_DIR/uclient.log" 2>&1
   local rc=$? sent recv
