@@ -155,9 +155,7 @@ impl CookieJar {
             CookieCheck::OtherAddress
         }
     }
-}
 
-impl CookieJar {
     /// When a cookie that [`CookieJar::check`] found authentic was made,
     /// to 10 ms (rounded down).  An IIKeying is a remnant of glare when it
     /// echoes a cookie made before the session it would override opened

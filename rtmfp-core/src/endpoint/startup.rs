@@ -14,6 +14,7 @@ use crate::wire::{
 };
 use rand::RngCore;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 impl Endpoint {
@@ -311,6 +312,32 @@ impl Endpoint {
         })
     }
 
+    /// §3.5.1.1.2 step 2, against the S_OPEN session at the IIKeying's
+    /// address, if any: a retransmission is answered and anything that may
+    /// not replace the session ignored (`Break`); otherwise the IIKeying
+    /// goes on, with the session it overrides (`Continue`).
+    fn settle_against_open(
+        &mut self,
+        now: Instant,
+        iik: &PendingIIKeying,
+    ) -> ControlFlow<(), Option<u32>> {
+        let Some(id) = self.open_session_at(iik.from) else {
+            return ControlFlow::Continue(None);
+        };
+        match self.against_open(id, iik) {
+            AgainstOpen::Retransmission(r) => {
+                let isid = r.initiator_session_id;
+                self.send_startup_encoded(now, iik.from, isid, &r.rikeying_chunk);
+                ControlFlow::Break(())
+            }
+            AgainstOpen::Ignore => {
+                self.drop_counted(DropReason::Ignored);
+                ControlFlow::Break(())
+            }
+            AgainstOpen::Override => ControlFlow::Continue(Some(id)),
+        }
+    }
+
     /// What an IIKeying from the address of S_OPEN session `id` is
     /// (§3.5.1.1.2 step 2).
     fn against_open(&self, id: u32, iik: &PendingIIKeying) -> AgainstOpen {
@@ -473,17 +500,8 @@ impl Endpoint {
             glare,
             cookie_issued: self.cookies.issued(now, iik.cookie_echo),
         };
-        // An S_OPEN session with this address (§3.5.1.1.2 step 2).
-        let existing = self.open_session_at(from);
-        if let Some(id) = existing {
-            match self.against_open(id, &pending) {
-                AgainstOpen::Retransmission(r) => {
-                    let isid = r.initiator_session_id;
-                    return self.send_startup_encoded(now, from, isid, &r.rikeying_chunk);
-                }
-                AgainstOpen::Ignore => return self.drop_counted(DropReason::Ignored),
-                AgainstOpen::Override => {}
-            }
+        if self.settle_against_open(now, &pending).is_break() {
+            return;
         }
         if self.config.offload_keying {
             // The Diffie-Hellman work runs elsewhere (a worker pool); the
@@ -609,17 +627,9 @@ impl Endpoint {
         // Glare was resolved when the IIKeying came (the far end prevailed,
         // or it would have been dropped); only the openings it was in glare
         // with may still need aborting.
-        let existing = self.open_session_at(from);
-        if let Some(id) = existing {
-            match self.against_open(id, &p) {
-                AgainstOpen::Retransmission(r) => {
-                    let isid = r.initiator_session_id;
-                    return self.send_startup_encoded(now, from, isid, &r.rikeying_chunk);
-                }
-                AgainstOpen::Ignore => return self.drop_counted(DropReason::Ignored),
-                AgainstOpen::Override => {}
-            }
-        }
+        let ControlFlow::Continue(existing) = self.settle_against_open(now, &p) else {
+            return;
+        };
         let handle = self.new_handle();
         for &opening in &p.glare {
             let overrides = match self.openings.get(&opening).map(|o| &o.state) {
