@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtmfp_core::endpoint::Endpoint;
-use rtmfp_core::flash::client::{ClientError, ClientEvent, FlashClient, PeerStreamId, StreamId};
+use rtmfp_core::flash::client::{
+    check_stream_message, ClientError, ClientEvent, FlashClient, PeerStreamId, StreamId,
+};
 use rtmfp_core::flash::command::encode_values;
 use rtmfp_core::flash::message::{message_type, MAX_U24};
 use rtmfp_core::flash::net_connection::resolve;
@@ -29,7 +31,7 @@ use rtmfp_core::runtime as rt;
 use crate::config::{self, rtmfp_config};
 use crate::dispatch::{self, lock, Dispatch, Source};
 use crate::error::{
-    Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
+    from_core, Error, RTMFP_ERR_CLOSED, RTMFP_ERR_INVALID_HANDLE, RTMFP_ERR_WRONG_STATE, RTMFP_OK,
 };
 use crate::event::{rtmfp_event, rtmfp_event_callback};
 use crate::guard::ffi_guard;
@@ -1154,14 +1156,7 @@ pub unsafe extern "C" fn rtmfp_netstream_send_to_peer(
     len: usize,
 ) -> c_int {
     ffi_guard(|| {
-        let ty = match media_type {
-            8 | 9 | 15 | 18 => media_type as u8,
-            _ => {
-                return Err(invalid(format!(
-                    "media_type {media_type} is not an rtmfp_media_type (8, 9, 15, 18)"
-                )))
-            }
-        };
+        let ty = check_stream_message(media_type.into(), len).map_err(from_core)?;
         // SAFETY: caller's contract.
         let payload = unsafe { bytes(data, len, "data", RTMFP_MAX_MEDIA_LEN)? }.to_vec();
         let peer = PeerStreamId(peer_stream);

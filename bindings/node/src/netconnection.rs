@@ -29,9 +29,11 @@ use napi::bindgen_prelude::{AsyncTask, Function, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use rtmfp_core::endpoint::Endpoint;
-use rtmfp_core::flash::client::{ClientError, PeerConnectMode, PeerStreamId, StreamId};
+use rtmfp_core::flash::client::{
+    check_stream_message, ClientError, PeerConnectMode, PeerStreamId, StreamId,
+};
 use rtmfp_core::flash::command::encode_values;
-use rtmfp_core::flash::message::{message_type, MAX_U24};
+use rtmfp_core::flash::message::message_type;
 use rtmfp_core::flash::peer_id::from_hex;
 use rtmfp_core::flash::uri::RtmfpUri;
 use rtmfp_core::flash::{ClientEvent, FlashClient, NetConnection as CoreNetConnection, NetError};
@@ -153,17 +155,13 @@ impl NativeNetConnection {
         &self,
         request: u32,
         key: u32,
-        ty: u8,
+        message_type: i64,
         timestamp: f64,
         payload: Vec<u8>,
     ) -> Result<()> {
         let timestamp = convert::u32_arg(timestamp, "timestamp")?;
-        if payload.len() > MAX_U24 as usize {
-            return Err(invalid(format!(
-                "a message holds at most {MAX_U24} bytes, got {}",
-                payload.len()
-            )));
-        }
+        let ty = check_stream_message(message_type, payload.len())
+            .map_err(|e| errors::failed(e.failure()))?;
         self.on_stream(request, key, move |c, ep, now, id| {
             c.send(ep, now, id, ty, timestamp, &payload)
                 .map(|n| ReplyValue::Id(n as u64))
@@ -314,15 +312,7 @@ impl NativeNetConnection {
         timestamp: f64,
         data: &[u8],
     ) -> Result<()> {
-        let ty = match message_type {
-            8 | 9 | 15 | 18 => message_type as u8,
-            other => {
-                return Err(invalid(format!(
-                    "messageType must be 8 (audio), 9 (video), 15 or 18 (data), got {other}"
-                )))
-            }
-        };
-        self.send_message(request, key, ty, timestamp, data.to_vec())
+        self.send_message(request, key, message_type.into(), timestamp, data.to_vec())
     }
 
     /// Sends a data message (type 18) of `values` in AMF0 on publishing
@@ -339,7 +329,13 @@ impl NativeNetConnection {
         let values = amf::from_js_list(&env, &values, "values")?;
         let payload = encode_values(message_type::DATA_AMF0, &values)
             .map_err(|e| invalid(format!("cannot encode the values: {e}")))?;
-        self.send_message(request, key, message_type::DATA_AMF0, timestamp, payload)
+        self.send_message(
+            request,
+            key,
+            message_type::DATA_AMF0.into(),
+            timestamp,
+            payload,
+        )
     }
 
     /// Closes NetStream `key` (unpublishes, drops subscribers, stops

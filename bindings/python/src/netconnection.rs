@@ -1013,7 +1013,8 @@ impl NetStream {
         self.run(py, move |s| s.send_data(timestamp, &values))
     }
 
-    /// Sends a message of any RTMP type.
+    /// Sends a message of an RTMP type a NetStream carries: audio (8),
+    /// video (9) or data (15, 18); another type raises `InvalidArgument`.
     fn send(
         &self,
         py: Python<'_>,

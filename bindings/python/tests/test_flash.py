@@ -103,6 +103,10 @@ def test_direct_connections_publish_and_play_by_peer_id(
         if i % 8 == 0:
             time.sleep(0.002)  # a camera's pace, roughly
     assert cam.send_data("onTextData", {"text": "bye", "n": 3}, [1, "x"], timestamp=5000) == 1
+    # A NetStream carries audio, video and data only (core's check).
+    for refused in (1, 4, 20):
+        with pytest.raises(rtmfp.InvalidArgument, match=f"message type {refused} is not audio"):
+            cam.send(refused, 0, b"x")
 
     got: List[Tuple[int, int, bytes]] = [
         (e.message_type, e.timestamp, e.payload) for e in seen if isinstance(e, rtmfp.Media)

@@ -33,8 +33,8 @@ mod server;
 mod types;
 
 pub use types::{
-    ClientConfig, ClientError, ClientEvent, PeerConnectMode, PeerStreamId, PeerStreamInfo,
-    StreamId, StreamKind,
+    check_stream_message, ClientConfig, ClientError, ClientEvent, PeerConnectMode, PeerStreamId,
+    PeerStreamInfo, StreamId, StreamKind,
 };
 
 use super::command::{code, Command, ObjectEncoding, StatusInfo};
@@ -640,6 +640,7 @@ impl FlashClient {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<usize, ClientError> {
+        check_stream_message(message_type.into(), payload.len())?;
         let s = self
             .streams
             .get_mut(&stream)
@@ -691,6 +692,7 @@ impl FlashClient {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<(), ClientError> {
+        check_stream_message(message_type.into(), payload.len())?;
         let p = self.peers.get(&peer).ok_or(ClientError::UnknownStream)?;
         if p.state != PeerState::Accepted {
             return Err(ClientError::WrongState("the subscriber is not accepted"));

@@ -266,8 +266,66 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
+/// Checks a message that an application asks a NetStream to send, so that
+/// every binding refuses the same messages in the same words, before the
+/// message reaches the I/O thread:
+/// - its type is audio (8), video (9) or data (15 AMF3, 18 AMF0), what a
+///   Flash publisher sends on a NetStream.  That leaves out the RTMP Chunk
+///   Stream control types, which SHOULD NOT be sent (RFC 7425 §5.1), and
+///   the NetConnection's commands;
+/// - its payload fits an RTMP message: at most 2^24 - 1 bytes (§5.1).
+///
+/// Returns the type as the byte that goes on the wire (§5.1.2).
+pub fn check_stream_message(message_type: i64, payload_len: usize) -> Result<u8, ClientError> {
+    use crate::flash::message::{message_type as ty, MAX_U24};
+    let t = match u8::try_from(message_type) {
+        Ok(t @ (ty::AUDIO | ty::VIDEO | ty::DATA_AMF3 | ty::DATA_AMF0)) => t,
+        _ => {
+            return Err(ClientError::InvalidArgument(format!(
+                "message type {message_type} is not audio (8), video (9) or data (15, 18)"
+            )))
+        }
+    };
+    if payload_len > MAX_U24 as usize {
+        return Err(ClientError::InvalidArgument(format!(
+            "a message holds at most {MAX_U24} bytes, got {payload_len}"
+        )));
+    }
+    Ok(t)
+}
+
 impl From<EndpointError> for ClientError {
     fn from(e: EndpointError) -> Self {
         ClientError::Endpoint(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_netstream_sends_audio_video_and_data_only() {
+        for t in [8, 9, 15, 18] {
+            assert_eq!(check_stream_message(t, 0), Ok(t as u8));
+        }
+        for t in [-1, 0, 1, 4, 6, 17, 20, 22, 256, 264] {
+            let refused = check_stream_message(t, 0).unwrap_err();
+            assert_eq!(
+                refused.to_string(),
+                format!("message type {t} is not audio (8), video (9) or data (15, 18)")
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_holds_at_most_2_to_the_24_minus_1_bytes() {
+        assert_eq!(check_stream_message(9, 0xff_ffff), Ok(9));
+        assert_eq!(
+            check_stream_message(9, 0x100_0000),
+            Err(ClientError::InvalidArgument(
+                "a message holds at most 16777215 bytes, got 16777216".into()
+            ))
+        );
     }
 }
