@@ -9,8 +9,8 @@
 //! runtime's event-fd semantics ([`NetConnection::event_fd`]).
 
 use super::client::{
-    ClientConfig, ClientError, ClientEvent, FlashClient, PeerConnectPolicy, PeerStreamId,
-    PeerStreamInfo, StreamId,
+    check_stream_message, ClientConfig, ClientError, ClientEvent, FlashClient, PeerConnectPolicy,
+    PeerStreamId, PeerStreamInfo, StreamId,
 };
 use super::command::StatusInfo;
 use super::flv::Tag;
@@ -495,9 +495,11 @@ impl NetStream {
         Ok(self.with(move |c, ep, now, id| c.play(ep, now, id, &name))??)
     }
 
-    /// Sends a message of any type; returns how many destinations it was
-    /// queued for (DIRECT_CONNECTIONS: the accepted subscribers).
+    /// Sends an audio, video or data message ([`check_stream_message`]);
+    /// returns how many destinations it was queued for
+    /// (DIRECT_CONNECTIONS: the accepted subscribers).
     pub fn send(&self, message_type: u8, timestamp: u32, payload: &[u8]) -> Res<usize> {
+        check_stream_message(message_type.into(), payload.len())?;
         let payload = payload.to_vec();
         Ok(self
             .with(move |c, ep, now, id| c.send(ep, now, id, message_type, timestamp, &payload))??)
@@ -533,6 +535,7 @@ impl NetStream {
         timestamp: u32,
         payload: &[u8],
     ) -> Res<()> {
+        check_stream_message(message_type.into(), payload.len())?;
         let payload = payload.to_vec();
         Ok(self.with(move |c, ep, now, _| {
             c.send_to_peer(ep, now, peer, message_type, timestamp, &payload)

@@ -630,7 +630,10 @@ impl FlashClient {
     /// Sends one message on a publishing NetStream: to the server, or to
     /// every accepted subscriber of a DIRECT_CONNECTIONS stream (none
     /// before a subscriber has subscribed, RFC 7425 §5.4.2).  Returns how
-    /// many destinations it was queued for.
+    /// many destinations it was queued for.  Any message type goes, as a
+    /// Flash Player may send a command there (`closeStream`); what an
+    /// application may send is [`check_stream_message`]'s to say, which
+    /// the hosted [`crate::flash::NetStream`] and every binding apply.
     pub fn send(
         &mut self,
         ep: &mut Endpoint,
@@ -640,7 +643,6 @@ impl FlashClient {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<usize, ClientError> {
-        check_stream_message(message_type.into(), payload.len())?;
         let s = self
             .streams
             .get_mut(&stream)
@@ -692,7 +694,6 @@ impl FlashClient {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<(), ClientError> {
-        check_stream_message(message_type.into(), payload.len())?;
         let p = self.peers.get(&peer).ok_or(ClientError::UnknownStream)?;
         if p.state != PeerState::Accepted {
             return Err(ClientError::WrongState("the subscriber is not accepted"));
