@@ -24,6 +24,7 @@ mod check_report;
 pub use check_report::check_uri;
 pub mod client;
 pub mod command;
+pub mod flow_sync;
 pub mod flv;
 pub mod flv_io;
 pub mod flv_stream;

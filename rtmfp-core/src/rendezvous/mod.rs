@@ -40,6 +40,7 @@ mod limits;
 pub mod registry;
 mod relay;
 mod server;
+mod sync;
 mod types;
 mod unpublish;
 

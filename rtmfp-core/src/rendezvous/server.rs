@@ -13,6 +13,7 @@ use super::types::{
 use crate::crypto::PeerId;
 use crate::endpoint::{Endpoint, Event, EventSink, Layer, Role, SessionHandle};
 use crate::flash::command::{code, name, Command, ConnectObject, ObjectEncoding, StatusInfo};
+use crate::flash::flow_sync::Received;
 use crate::flash::inbound::{classify, Inbound};
 use crate::flash::media::StreamSender;
 use crate::flash::message::message_type;
@@ -255,6 +256,12 @@ pub struct Server {
     /// How the latest asks ended, so that a late verdict says why it did
     /// nothing.
     pub(super) ended: VecDeque<(u64, super::types::AskEnd)>,
+    /// Flow Synchronization barriers on what the clients' flows carry
+    /// (RFC 7425 §5.2; super::sync).
+    pub(super) flow_sync: crate::flash::flow_sync::FlowSync,
+    /// What `flow_sync` released, being processed (kept for its
+    /// allocation).
+    pub(super) released: Vec<(FlowId, crate::flash::flow_sync::Received)>,
 }
 
 impl std::fmt::Debug for Server {
@@ -298,6 +305,8 @@ impl Server {
             queries: HashMap::new(),
             next_query: 1,
             upstreams: HashMap::new(),
+            flow_sync: Default::default(),
+            released: Vec::new(),
             draining: HashMap::new(),
             parked: BTreeMap::new(),
             next_ask: 1,
@@ -895,7 +904,7 @@ impl Server {
         }
     }
 
-    fn on_message(
+    pub(super) fn on_message(
         &mut self,
         ep: &mut Endpoint,
         now: Instant,
@@ -1365,7 +1374,7 @@ impl Server {
     }
 
     /// The client closed its control flow: an orderly close (§5.3.6).
-    fn close_client(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) {
+    pub(super) fn close_client(&mut self, ep: &mut Endpoint, now: Instant, session: SessionHandle) {
         if let Some(c) = self.clients.get_mut(&session) {
             if let Some(out) = c.out.as_mut() {
                 out.close(ep, now);
@@ -1442,7 +1451,10 @@ impl Layer for Server {
                 far_peer_id,
                 ..
             } => self.on_session_open(session, role, far_address, far_peer_id),
-            Event::SessionClosed { session, .. } => self.on_session_closed(ep, now, session),
+            Event::SessionClosed { session, .. } => {
+                self.flow_sync.forget(session);
+                self.on_session_closed(ep, now, session)
+            }
             Event::UnmatchedIHello { epd, tag, from } => {
                 self.on_unmatched_ihello(ep, now, &epd, &tag, from)
             }
@@ -1451,22 +1463,18 @@ impl Layer for Server {
                 flow,
                 metadata,
                 association,
-            } => self.on_flow(ep, now, session, flow, &metadata, association),
+            } => {
+                self.release_before_open(ep, now, session, flow);
+                self.on_flow(ep, now, session, flow, &metadata, association)
+            }
             Event::Message {
                 session,
                 flow,
                 data,
                 ..
-            } => self.on_message(ep, now, session, flow, &data),
+            } => self.receive(ep, now, session, flow, Received::Message(data)),
             Event::FlowFinished { session, flow } => {
-                self.on_recv_flow_finished(ep, now, session, flow);
-                if self
-                    .clients
-                    .get(&session)
-                    .is_some_and(|c| c.control == Some(flow))
-                {
-                    self.close_client(ep, now, session);
-                }
+                self.receive(ep, now, session, flow, Received::Finished)
             }
             Event::FlowRejected { session, flow, .. } => {
                 let control = self
@@ -1525,6 +1533,7 @@ impl Layer for Server {
             .chain(upstream)
             .chain(self.draining_deadline())
             .chain(self.ask_deadline())
+            .chain(self.flow_sync.next_deadline())
             .min()
     }
 
@@ -1537,6 +1546,7 @@ impl Layer for Server {
         self.retry_upstreams(now);
         self.expire_draining(ep, now);
         self.expire_asks(ep, now);
+        self.expire_flow_sync(ep, now);
         if self.queries.values().any(|(t, _)| *t <= now) {
             let expired: Vec<u64> = self
                 .queries

@@ -30,6 +30,7 @@ pub use fallback::{PLAY_RELAYED, PUBLISH_RELAYED};
 mod p2p;
 pub use p2p::FIRST_PEER_STREAM_ID;
 mod server;
+mod sync;
 mod types;
 
 pub use types::{
@@ -38,6 +39,7 @@ pub use types::{
 };
 
 use super::command::{code, Command, ObjectEncoding, StatusInfo};
+use super::flow_sync::{FlowSync, Received};
 use super::media::StreamSender;
 use super::uri::RtmfpUri;
 use super::Value;
@@ -209,6 +211,12 @@ pub struct FlashClient {
     asking: std::collections::HashSet<StreamId>,
     events: VecDeque<ClientEvent>,
     sink: Option<EventSink<ClientEvent>>,
+    /// Flow Synchronization barriers on what every session's flows
+    /// receive (RFC 7425 §5.2).
+    flow_sync: FlowSync,
+    /// What [`FlowSync`] released, being processed (kept for its
+    /// allocation).
+    released: Vec<(FlowId, Received)>,
 }
 
 impl std::fmt::Debug for FlashClient {
@@ -245,6 +253,8 @@ impl FlashClient {
             asking: Default::default(),
             events: VecDeque::new(),
             sink: None,
+            flow_sync: FlowSync::default(),
+            released: Vec::new(),
         }
     }
 
@@ -881,6 +891,7 @@ impl Layer for FlashClient {
                 }
             }
             Event::SessionClosed { session, reason } => {
+                self.flow_sync.forget(session);
                 if Some(session) == server {
                     self.server_gone(None, &format!("the session closed: {reason:?}"));
                 } else {
@@ -893,6 +904,10 @@ impl Layer for FlashClient {
                 metadata,
                 association,
             } => {
+                let mut released = std::mem::take(&mut self.released);
+                self.flow_sync
+                    .flow_opened(now, session, flow, &mut released);
+                self.process_released(ep, now, session, released);
                 if Some(session) == server {
                     self.on_server_flow(ep, now, flow, &metadata, association);
                 } else {
@@ -904,13 +919,7 @@ impl Layer for FlashClient {
                 flow,
                 data,
                 ..
-            } => {
-                if Some(session) == server {
-                    self.on_server_message(ep, now, flow, &data);
-                } else {
-                    self.on_peer_message(ep, now, session, flow, &data);
-                }
-            }
+            } => self.receive(ep, now, session, flow, Received::Message(data)),
             Event::FlowRejected { session, flow, .. } => {
                 if Some(session) == server {
                     self.on_server_flow_rejected(ep, now, flow);
@@ -919,11 +928,7 @@ impl Layer for FlashClient {
                 }
             }
             Event::FlowFinished { session, flow } => {
-                if Some(session) == server {
-                    self.on_server_flow_finished(ep, now, flow);
-                } else {
-                    self.on_peer_flow_finished(ep, now, session, flow);
-                }
+                self.receive(ep, now, session, flow, Received::Finished)
             }
             Event::FlowComplete { session, flow } => {
                 if let Some(control) = self.rejecting.remove(&(session, flow)) {
@@ -950,11 +955,19 @@ impl Layer for FlashClient {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.next_direct_deadline()
+        match (self.next_direct_deadline(), self.flow_sync.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
         self.check_direct_deadlines(ep, now);
+        let mut late = Vec::new();
+        self.flow_sync.expire(now, &mut late);
+        for (session, flow, item) in late {
+            self.process(ep, now, session, flow, item);
+        }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
