@@ -59,6 +59,9 @@ SCALARS = {
     "u8": "int", "u16": "int", "u32": "int", "u64": "int", "usize": "int",
     "i32": "int", "i64": "int", "MessageId": "int", "()": "None",
     "AddrList": "_Addresses",
+    # The extension's names for what a `&Bound<PyAny>` argument takes
+    # (convert.rs), and for a `*args` tuple of AMF values (the type of each).
+    "BytesLike": "_BytesLike", "PeerIdArg": "Union[str, bytes]", "AmfArgs": "_Amf",
     "Py<PyBytes>": "bytes", "Py<PyDict>": "Dict[str, Any]",
     "Py<PyList>": "List[Any]", "Py<PyAny>": "Any",
 }
@@ -90,24 +93,10 @@ BASES = {
 # its name.
 OVERRIDES = {
     "Session.role": 'Optional[Literal["initiator", "responder"]]',
-    "Session.open_flow.metadata": "Optional[_BytesLike]",
-    "Flow.send.data": "_BytesLike",
     "RecvFlow.accept.order": 'Literal["sequence", "network"]',
-    "Endpoint.connect_peer.peer_id": "Union[str, bytes]",
-    "Endpoint.start_connect_peer.peer_id": "Union[str, bytes]",
     "NetConnection.__init__.args": "Optional[Sequence[_Amf]]",
-    "NetConnection.start_call.args": "_Amf",
-    "NetConnection.call.args": "_Amf",
-    "NetStream.__init__.peer_id": "Union[str, bytes, None]",
     "NetStream.kind": 'Literal["server", "direct_connections", "peer"]',
-    "NetStream.send_audio.data": "_BytesLike",
-    "NetStream.send_video.data": "_BytesLike",
-    "NetStream.send_data.values": "_Amf",
-    "NetStream.send.data": "_BytesLike",
-    "NetStream.send_to_peer.peer_id": "Union[str, bytes]",
-    "NetStream.send_to_peer.data": "_BytesLike",
     "NetStream.on_peer_connect": "Optional[Callable[[str, str], _Verdict]]",
-    "NetStream.write_flv.data": "_BytesLike",
     "Server.__init__.keys": 'Union[None, Sequence[str], str, "os.PathLike[str]"]',
     "Server.on_connect": "Optional[_ConnectHook]",
     "Server.on_publish": "Optional[_StreamHook]",
@@ -144,6 +133,7 @@ TS_WHOLE = {"Vec<Vec<String>>": "ReadonlyArray<readonly [string, string]>"}
 def python_type(rust, words=None):
     """The stub type of a Rust type (a Literal for a word)."""
     rust = re.sub(r"'\w+,\s*", "", rust)  # Bound<'py, PyBytes>
+    rust = re.sub(r"<'\w+>", "", rust)  # BytesLike<'_>
     rust = re.sub(r"&'\w+\s*", "&", rust).replace(" ", "").replace("&str", "String")
     # A Python object, borrowed or owned, is its class.
     rust = re.sub(r"^&?(?:Bound|PyRef)<", "Py<", rust)

@@ -796,7 +796,7 @@ class NetStream:
     def __init__(
         self,
         connection: NetConnection,
-        peer_id: Union[str, bytes, None] = None,
+        peer_id: Optional[Union[str, bytes]] = None,
     ) -> None:
         """``NetStream(connection, peer_id=None)``: ``None`` (or
         ``CONNECT_TO_FMS``) for a stream through the server,
