@@ -48,7 +48,7 @@ PY = os.path.join(ROOT, "bindings", "python")
 STUBS = os.path.join(PY, "python", "rtmfp", "_rtmfp.pyi")
 SOURCES = [
     "src/session.rs", "src/events.rs", "src/endpoint.rs", "src/netconnection.rs",
-    "src/flash_events.rs", "src/server.rs", "src/check.rs",
+    "src/flash_events.rs", "src/server.rs", "src/check.rs", "src/errors.rs",
 ]
 BEGIN = "# <generated from bindings/python/{} by scripts/event_stubs.py: do not edit>"
 END = "# </generated>"
@@ -78,6 +78,8 @@ METHOD_CLASSES = {
     "src/netconnection.rs": ["NetConnection", "NetStream"],
     "src/server.rs": ["Server"],
 }
+# Sources of classes that are neither: the exceptions.
+EXCEPTION_SOURCES = ["src/errors.rs"]
 # The base classes of a stub class, where the stubs type what Rust cannot
 # say (the generic event streams, written by hand outside the markers).
 # A member that a base declares is not restated.
@@ -106,6 +108,17 @@ OVERRIDES = {
     "Server.streams": "List[ServerStream]",
     "Server.stats": "Dict[str, int]",
     "Server.disconnect.client": "Union[int, str, bytes]",
+}
+# The exception classes errors.rs makes with `new_class` (and adds to the
+# module in `register`'s order): the Python base classes of pyo3's
+# built-in exception types, and the attributes `with_status` sets.
+PY_EXCEPTIONS = {
+    "PyException": "Exception", "PyTimeoutError": "builtins.TimeoutError",
+    "PyValueError": "ValueError", "PyBlockingIOError": "BlockingIOError",
+}
+EXCEPTION_ATTRIBUTES = {
+    "ConnectError": ["code", "level", "description"],
+    "CallError": ["code", "level", "description"],
 }
 # Dunders `object` already declares with the same types.
 OBJECT_DUNDERS = {"__repr__", "__str__"}
@@ -275,7 +288,7 @@ def first_paragraph(doc):
 
 def docstring(text, indent, width=79):
     """`text` as a docstring at `indent`, wrapped at `width` columns."""
-    if '"""' in text or "\\" in text:
+    if '"""' in text or "\\" in text or text.endswith('"'):
         raise ValueError(f"the doc cannot be a plain docstring: {text!r}")
     lead = " " * indent
     return textwrap.fill(
@@ -498,6 +511,45 @@ def stub(name, kind, doc, fields, methods):
     return "\n".join(out) + "\n"
 
 
+def rust_string(literal):
+    """The text of a Rust string literal (its pieces joined by `\\`
+    line continuations)."""
+    body = re.sub(r"\\\n\s*", "", literal.strip()[1:-1])
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def exception_classes(text):
+    """The stub text of the exception classes that `types()` makes with
+    `new_class(py, NAME, BASES, DOC)`, in the order `register` adds them."""
+    made, variables = {}, {}
+    call = r'(?:let (\w+) = |\w+: )?new_class\(\s*py,\s*"(\w+)",\s*(.+?),\s*((?:"(?:[^"\\]|\\.)*"\s*)+),?\s*\)'
+    for var, name, bases, doc in re.findall(call, text, re.S):
+        made[name] = (bases, rust_string(doc))
+        if var:
+            variables[var] = name
+    for alias, var in re.findall(r"let (\w+) = (\w+)\.bind\(py\)\.clone\(\);", text):
+        variables[alias] = variables[var]
+    order = re.search(r"for \(name, ty\) in \[(.*?)\]", text, re.S).group(1)
+    out = []
+    for name in re.findall(r'\("(\w+)",', order):
+        bases, doc = made[name]
+        python_bases = [exception_base(b, variables) for b in split_top(re.sub(r"^std::slice::from_ref\((.*)\)$|^&\[(.*)\]$", r"\1\2", bases))]
+        lines = [f"class {name}({', '.join(python_bases)}):", docstring(doc, 4, 72)]
+        lines += [f"    {a}: str" for a in EXCEPTION_ATTRIBUTES.get(name, [])]
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def exception_base(rust, variables):
+    """The Python class of one `new_class` base: a class made before, or
+    a built-in exception (`py.get_type::<PyValueError>()`)."""
+    m = re.fullmatch(r"py\.get_type::<(\w+)>\(\)", rust)
+    if m:
+        return PY_EXCEPTIONS[m.group(1)]
+    var = re.match(r"&?(\w+)", rust).group(1)
+    return variables[var]
+
+
 def generated(source, stubs):
     """The generated part of the stubs for one source file (`stubs`, as
     they stand, give the options blocks and the base classes)."""
@@ -505,6 +557,8 @@ def generated(source, stubs):
         text = f.read()
     classes = [stub(*parse(b)) for b in blocks(text)]
     classes += [method_class(text, name, stubs) for name in METHOD_CLASSES.get(source, [])]
+    if source in EXCEPTION_SOURCES:
+        classes.append(exception_classes(text))
     return "\n".join(classes)
 
 

@@ -121,3 +121,33 @@ def test_every_method_class_has_the_runtime_members() -> None:
     for name in names:
         got = stub_members(INSTALLED_STUBS, name)
         assert got == runtime_members(getattr(native, name)), name
+
+
+def stub_exceptions(path: str) -> Dict[str, Tuple[List[str], str]]:
+    """The stub classes deriving from an exception: name -> (the names of
+    their bases, their docstring on one line)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    out: Dict[str, Tuple[List[str], str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.bases:
+            bases = [ast.unparse(b).split(".")[-1] for b in node.bases]
+            if bases[0] in ("Exception", "Error") or bases[0].endswith("Error"):
+                out[node.name] = (bases, " ".join((ast.get_docstring(node) or "").split()))
+    return out
+
+
+def test_every_exception_class_is_the_runtime_one() -> None:
+    """The exception classes are generated from errors.rs: each has the
+    runtime class's bases and docstring, and every runtime one is there."""
+    stubs = stub_exceptions(INSTALLED_STUBS)
+    runtime = {
+        name: obj
+        for name, obj in vars(native).items()
+        if inspect.isclass(obj) and issubclass(obj, BaseException)
+    }
+    assert sorted(stubs) == sorted(runtime)
+    for name, (bases, doc) in stubs.items():
+        cls = runtime[name]
+        assert bases == [b.__name__ for b in cls.__bases__], name
+        assert doc == " ".join((cls.__doc__ or "").split()), name

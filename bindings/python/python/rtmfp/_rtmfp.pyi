@@ -50,6 +50,8 @@ _Verdict = Union[bool, str, None]
 
 # ------------------------------------------------------------------ errors --
 
+# <generated from bindings/python/src/errors.rs by scripts/event_stubs.py: do not edit>
+
 class Error(Exception):
     """Base class of every error raised by rtmfp."""
 
@@ -57,10 +59,12 @@ class ClosedError(Error):
     """The endpoint is closed (or its I/O thread stopped)."""
 
 class TimeoutError(Error, builtins.TimeoutError):
-    """A blocking wait (connect, wait_open) ran out of time."""
+    """A blocking wait (connect, wait_open) ran out of time. Also a
+    built-in TimeoutError."""
 
 class InvalidArgument(Error, ValueError):
-    """A bad argument: URI, address, peer ID, duration, priority."""
+    """A bad argument: URI, address, peer ID, duration, priority. Also a
+    ValueError."""
 
 class SessionError(Error):
     """No such session, the session is not open, or it failed to open."""
@@ -69,31 +73,36 @@ class FlowError(Error):
     """A flow operation failed: no such flow, or the flow is closed."""
 
 class WouldBlock(FlowError, BlockingIOError):
-    """The flow's send buffer is full: wait for FlowWritable."""
+    """The flow's send buffer is full: wait for a FlowWritable event (or
+    Flow.writable) and send again. Also a BlockingIOError."""
 
 class NetError(Error):
-    """A NetConnection / NetStream call does not fit the state: not
-    connected (yet), already connected, not publishing, no such stream."""
+    """A NetConnection or NetStream call does not fit the state: not
+    connected (yet), already connected, the stream is not publishing, no
+    such stream or subscriber."""
 
 class ConnectError(NetError):
-    """NetConnection.connect failed: "NetConnection.Connect.Rejected" (a bad
-    developer key) or ".Failed"."""
-
+    """NetConnection.connect failed: the server rejected the connect
+    (NetConnection.Connect.Rejected, e.g. a bad developer key) or it
+    failed (NetConnection.Connect.Failed). Attributes: code, level,
+    description (the status info)."""
     code: str
     level: str
     description: str
 
 class CallError(NetError):
-    """The server answered a call with ``_error`` (an unknown or taken
-    name for lookup_name / register_name)."""
-
+    """The server answered a call (register_name, lookup_name, call)
+    with _error. Attributes: code, level, description (the status info)."""
     code: str
     level: str
     description: str
 
 class CallbackError(Error):
-    """A Python callback (``on_peer_connect``, a Server hook) raised; the
-    exception is ``__cause__``.  Also logged (logger "rtmfp") at once."""
+    """A Python callback (on_peer_connect, a Server hook) raised. The
+    original exception is __cause__; it was also logged (logger "rtmfp")
+    when it happened."""
+
+# </generated>
 
 # ------------------------------------------------------- sessions, flows --
 
