@@ -22,7 +22,8 @@ Rust source), else from the Rust parameters; types from the Rust types
 the generic event streams, written by hand) declare the event methods,
 which are not restated; an `__init__`'s options block is left to
 scripts/option_stubs.py, which writes it from core's table (run it first
-when an option is added).
+when an option is added).  The exception classes are written from the
+`new_class` calls of errors.rs: name, bases and the whole doc.
 
 Node's `CheckReport` (bindings/node/lib/index.d.ts) is written the same
 way from the `#[napi(object)]` struct the addon hands over
