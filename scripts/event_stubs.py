@@ -523,7 +523,8 @@ def exception_classes(text):
     """The stub text of the exception classes that `types()` makes with
     `new_class(py, NAME, BASES, DOC)`, in the order `register` adds them."""
     made, variables = {}, {}
-    call = r'(?:let (\w+) = |\w+: )?new_class\(\s*py,\s*"(\w+)",\s*(.+?),\s*((?:"(?:[^"\\]|\\.)*"\s*)+),?\s*\)'
+    string = r'(?:"(?:[^"\\]|\\.)*"\s*)+'  # a literal, maybe over several lines
+    call = r'(?:let (\w+) = |\w+: )?new_class\(\s*py,\s*"(\w+)",\s*(.+?),\s*(' + string + r"),?\s*\)"
     for var, name, bases, doc in re.findall(call, text, re.S):
         made[name] = (bases, rust_string(doc))
         if var:
@@ -534,21 +535,24 @@ def exception_classes(text):
     out = []
     for name in re.findall(r'\("(\w+)",', order):
         bases, doc = made[name]
-        python_bases = [exception_base(b, variables) for b in split_top(re.sub(r"^std::slice::from_ref\((.*)\)$|^&\[(.*)\]$", r"\1\2", bases))]
-        lines = [f"class {name}({', '.join(python_bases)}):", docstring(doc, 4, 72)]
+        python_bases = ", ".join(exception_bases(bases, variables))
+        lines = [f"class {name}({python_bases}):", docstring(doc, 4, 72)]
         lines += [f"    {a}: str" for a in EXCEPTION_ATTRIBUTES.get(name, [])]
         out.append("\n".join(lines) + "\n")
     return "\n".join(out)
 
 
-def exception_base(rust, variables):
-    """The Python class of one `new_class` base: a class made before, or
-    a built-in exception (`py.get_type::<PyValueError>()`)."""
-    m = re.fullmatch(r"py\.get_type::<(\w+)>\(\)", rust)
-    if m:
-        return PY_EXCEPTIONS[m.group(1)]
-    var = re.match(r"&?(\w+)", rust).group(1)
-    return variables[var]
+def exception_bases(rust, variables):
+    """The Python classes of a `new_class` bases slice
+    (`std::slice::from_ref(&e)` or `&[e.clone(), py.get_type::<PyX>()]`):
+    a class made before (`variables`: its Rust variable), or a built-in
+    exception."""
+    items = re.sub(r"^std::slice::from_ref\((.*)\)$|^&\[(.*)\]$", r"\1\2", rust)
+    out = []
+    for item in split_top(items):
+        m = re.fullmatch(r"py\.get_type::<(\w+)>\(\)", item)
+        out.append(PY_EXCEPTIONS[m.group(1)] if m else variables[re.match(r"&?(\w+)", item).group(1)])
+    return out
 
 
 def generated(source, stubs):
