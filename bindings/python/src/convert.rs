@@ -41,6 +41,14 @@ extern "C" {
 /// `PyBUF_SIMPLE`: a C-contiguous run of bytes, read-only is fine.
 const PYBUF_SIMPLE: c_int = 0;
 
+/// An argument that is any bytes-like object (read with `copy_bytes`):
+/// the stubs (scripts/event_stubs.py) type it `_BytesLike`.
+pub(crate) type BytesLike<'a, 'py> = &'a Bound<'py, PyAny>;
+
+/// An argument that is a peer ID, 64 hex digits or 32 bytes (read with
+/// `peer_id`): the stubs type it `Union[str, bytes]`.
+pub(crate) type PeerIdArg<'a, 'py> = &'a Bound<'py, PyAny>;
+
 /// Copies bytes-like `data` (`bytes`, `bytearray`, `memoryview` or any
 /// other C-contiguous buffer exporter) into a `Vec`: exactly one copy,
 /// made while the GIL is held so that no other thread can change a

@@ -4,7 +4,7 @@
 //! The Python package subclasses it (`rtmfp.Endpoint`) to add the asyncio
 //! methods, which wait on [`Endpoint::fileno`] with `loop.add_reader`.
 
-use crate::convert::{self, duration, hex, AddrList, DEFAULT_CLOSE_TIMEOUT};
+use crate::convert::{self, duration, hex, AddrList, PeerIdArg, DEFAULT_CLOSE_TIMEOUT};
 use crate::errors;
 use crate::events::{self, SessionOpenFailed};
 use crate::plumbing::event_iterator;
@@ -34,7 +34,7 @@ impl Endpoint {
     fn connect_peer_handle(
         &self,
         py: Python<'_>,
-        peer_id: &Bound<'_, PyAny>,
+        peer_id: PeerIdArg<'_, '_>,
         addresses: AddrList,
     ) -> PyResult<(SessionHandle, String)> {
         self.shared.check_open(py)?;
@@ -212,7 +212,7 @@ impl Endpoint {
     fn connect_peer(
         &self,
         py: Python<'_>,
-        peer_id: &Bound<'_, PyAny>,
+        peer_id: PeerIdArg<'_, '_>,
         addresses: AddrList,
         timeout: f64,
     ) -> PyResult<Py<Session>> {
@@ -235,7 +235,7 @@ impl Endpoint {
     fn start_connect_peer(
         &self,
         py: Python<'_>,
-        peer_id: &Bound<'_, PyAny>,
+        peer_id: PeerIdArg<'_, '_>,
         addresses: AddrList,
     ) -> PyResult<Py<Session>> {
         let (session, _) = self.connect_peer_handle(py, peer_id, addresses)?;

@@ -114,7 +114,8 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
                 "CallError",
                 std::slice::from_ref(&n),
                 "The server answered a call (register_name, lookup_name, call) \
-                 with _error. Attributes: code, description.",
+                 with _error. Attributes: code, level, description (the status \
+                 info).",
             )?,
             callback: new_class(
                 py,

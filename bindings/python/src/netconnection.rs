@@ -13,7 +13,9 @@
 //! calls the callback while converting that event (on the thread that
 //! reads events) and answers with `accept_peer` / `reject_peer`.
 
-use crate::convert::{self, copy_bytes, duration, hex, AddrList, DEFAULT_CLOSE_TIMEOUT};
+use crate::convert::{
+    self, copy_bytes, duration, hex, AddrList, BytesLike, PeerIdArg, DEFAULT_CLOSE_TIMEOUT,
+};
 use crate::errors::{self, Kind, OrRaise};
 use crate::events::{self, Ids};
 use crate::flash_events::{CallResult, NetStatus};
@@ -391,7 +393,12 @@ impl NetConnection {
     }
 }
 
-fn amf_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Value>> {
+/// A `*args` of AMF values (read with `amf_args`): the stubs type each
+/// `_Amf`.
+type AmfArgs<'a, 'py> = &'a Bound<'py, PyTuple>;
+
+/// The AMF values of a `*args`.
+fn amf_args(args: AmfArgs<'_, '_>) -> PyResult<Vec<Value>> {
     args.iter().map(|a| crate::amf::to_value(&a)).collect()
 }
 
@@ -660,12 +667,7 @@ impl NetConnection {
     /// Sends a server call `(command, txn, null, *args)` and returns its
     /// transaction ID at once; the answer arrives as a `CallResult` event.
     #[pyo3(signature = (command, *args))]
-    fn start_call(
-        &self,
-        py: Python<'_>,
-        command: &str,
-        args: &Bound<'_, PyTuple>,
-    ) -> PyResult<u64> {
+    fn start_call(&self, py: Python<'_>, command: &str, args: AmfArgs<'_, '_>) -> PyResult<u64> {
         self.send_call(py, command, amf_args(args)?)
     }
 
@@ -677,7 +679,7 @@ impl NetConnection {
         &self,
         py: Python<'_>,
         command: &str,
-        args: &Bound<'_, PyTuple>,
+        args: AmfArgs<'_, '_>,
         timeout: f64,
     ) -> PyResult<Py<PyAny>> {
         let what = format!("call({command:?})");
@@ -889,7 +891,7 @@ impl NetStream {
         py: Python<'_>,
         message_type: u8,
         timestamp: u32,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
     ) -> PyResult<usize> {
         let payload = copy_bytes(data)?;
         self.run(py, move |s| s.send(message_type, timestamp, &payload))
@@ -908,7 +910,7 @@ impl NetStream {
     fn new(
         py: Python<'_>,
         connection: &Bound<'_, NetConnection>,
-        peer_id: Option<&Bound<'_, PyAny>>,
+        peer_id: Option<PeerIdArg<'_, '_>>,
     ) -> PyResult<Self> {
         let target = match peer_id {
             None => Target::Server,
@@ -984,7 +986,7 @@ impl NetStream {
         &self,
         py: Python<'_>,
         timestamp: u32,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
     ) -> PyResult<usize> {
         self.send_message(py, 8, timestamp, data)
     }
@@ -994,7 +996,7 @@ impl NetStream {
         &self,
         py: Python<'_>,
         timestamp: u32,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
     ) -> PyResult<usize> {
         self.send_message(py, 9, timestamp, data)
     }
@@ -1006,7 +1008,7 @@ impl NetStream {
     fn send_data(
         &self,
         py: Python<'_>,
-        values: &Bound<'_, PyTuple>,
+        values: AmfArgs<'_, '_>,
         timestamp: u32,
     ) -> PyResult<usize> {
         let values = amf_args(values)?;
@@ -1020,7 +1022,7 @@ impl NetStream {
         py: Python<'_>,
         message_type: u8,
         timestamp: u32,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
     ) -> PyResult<usize> {
         self.send_message(py, message_type, timestamp, data)
     }
@@ -1030,10 +1032,10 @@ impl NetStream {
     fn send_to_peer(
         &self,
         py: Python<'_>,
-        peer_id: &Bound<'_, PyAny>,
+        peer_id: PeerIdArg<'_, '_>,
         message_type: u8,
         timestamp: u32,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
     ) -> PyResult<()> {
         let want = convert::peer_id(peer_id)?;
         let payload = copy_bytes(data)?;
@@ -1129,7 +1131,7 @@ impl NetStream {
     fn write_flv(
         &self,
         py: Python<'_>,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
         timeout: Option<f64>,
     ) -> PyResult<usize> {
         self.check(py)?;

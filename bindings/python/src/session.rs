@@ -2,7 +2,7 @@
 //! (endpoint, session number, flow number) whose methods run the
 //! endpoint's operations on the I/O thread.
 
-use crate::convert::{self, copy_bytes, duration, hex};
+use crate::convert::{self, copy_bytes, duration, hex, BytesLike};
 use crate::shared::Shared;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -131,7 +131,7 @@ impl Session {
     fn open_flow(
         &self,
         py: Python<'_>,
-        metadata: Option<&Bound<'_, PyAny>>,
+        metadata: Option<BytesLike<'_, '_>>,
         priority: i64,
         association: Option<PyRef<'_, RecvFlow>>,
     ) -> PyResult<Py<Flow>> {
@@ -266,7 +266,7 @@ impl Flow {
     fn send(
         &self,
         py: Python<'_>,
-        data: &Bound<'_, PyAny>,
+        data: BytesLike<'_, '_>,
         deadline: Option<f64>,
         start_deadline: Option<f64>,
         retransmit: bool,

@@ -1,7 +1,8 @@
-"""The stubs' event classes (and CheckReport) are what the extension
-module has: the generated part of _rtmfp.pyi is fresh
-(scripts/event_stubs.py --check), and each stub class has the runtime
-class's fields and kind (CheckReport: its getters)."""
+"""The stubs' generated classes are what the extension module has: the
+generated part of _rtmfp.pyi is fresh (scripts/event_stubs.py --check),
+each event class has the runtime class's fields and kind, and each class
+with #[pymethods] (Session, NetStream, CheckReport, ...) its getters and
+methods."""
 
 from __future__ import annotations
 
@@ -83,30 +84,70 @@ def test_every_runtime_event_class_is_in_the_stubs() -> None:
     assert sorted(set(events) - set(stubs)) == []
 
 
-def stub_properties(path: str, name: str) -> List[str]:
-    """The properties of stub class `name`."""
+def stub_members(path: str, name: str) -> List[str]:
+    """The members (methods and properties) of stub class `name` and of the
+    stub classes it derives from, but `__init__`."""
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == name:
-            return [
-                item.name
-                for item in node.body
-                if isinstance(item, ast.FunctionDef)
-                and any(ast.unparse(d) == "property" for d in item.decorator_list)
-            ]
-    raise AssertionError(f"no class {name} in the stubs")
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    assert name in classes, f"no class {name} in the stubs"
+    node = classes[name]
+    names = {item.name for item in node.body if isinstance(item, ast.FunctionDef)}
+    for base in node.bases:
+        base_name = ast.unparse(base).split("[")[0]
+        if base_name in classes:
+            names |= set(stub_members(path, base_name))
+    return sorted(names - {"__init__"})
 
 
-def test_every_getter_class_has_the_runtime_getters() -> None:
-    """A class of getters (CheckReport) is generated from its #[pymethods]:
-    its stub has a property per runtime getter."""
+def runtime_members(cls: type) -> List[str]:
+    """The members of a runtime class from its #[pymethods]: getters,
+    methods and the comparison dunders (not `__new__`, `__repr__`...)."""
+    return sorted(
+        n for n in vars(cls) if not n.startswith("__") or n in ("__eq__", "__hash__")
+    )
+
+
+def test_every_method_class_has_the_runtime_members() -> None:
+    """A class with #[pymethods] (Session, NetStream, CheckReport...) is
+    generated from them: its stub (with its stub bases) has each runtime
+    getter and method, and no other."""
     spec = importlib.util.spec_from_file_location("event_stubs", GENERATOR)
     assert spec is not None and spec.loader is not None
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
-    names = [n for classes in generator.GETTER_CLASSES.values() for n in classes]
-    assert "CheckReport" in names
+    names = [n for classes in generator.METHOD_CLASSES.values() for n in classes]
+    assert {"CheckReport", "Session", "NetStream", "Server"} <= set(names)
     for name in names:
-        got = sorted(stub_properties(INSTALLED_STUBS, name))
-        assert got == sorted(runtime_fields(getattr(native, name))), name
+        got = stub_members(INSTALLED_STUBS, name)
+        assert got == runtime_members(getattr(native, name)), name
+
+
+def stub_exceptions(path: str) -> Dict[str, Tuple[List[str], str]]:
+    """The stub classes deriving from an exception: name -> (the names of
+    their bases, their docstring on one line)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    out: Dict[str, Tuple[List[str], str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.bases:
+            bases = [ast.unparse(b).split(".")[-1] for b in node.bases]
+            if bases[0] in ("Exception", "Error") or bases[0].endswith("Error"):
+                out[node.name] = (bases, " ".join((ast.get_docstring(node) or "").split()))
+    return out
+
+
+def test_every_exception_class_is_the_runtime_one() -> None:
+    """The exception classes are generated from errors.rs: each has the
+    runtime class's bases and docstring, and every runtime one is there."""
+    stubs = stub_exceptions(INSTALLED_STUBS)
+    runtime = {
+        name: obj
+        for name, obj in vars(native).items()
+        if inspect.isclass(obj) and issubclass(obj, BaseException)
+    }
+    assert sorted(stubs) == sorted(runtime)
+    for name, (bases, doc) in stubs.items():
+        cls = runtime[name]
+        assert bases == [b.__name__ for b in cls.__bases__], name
+        assert doc == " ".join((cls.__doc__ or "").split()), name

@@ -50,6 +50,8 @@ _Verdict = Union[bool, str, None]
 
 # ------------------------------------------------------------------ errors --
 
+# <generated from bindings/python/src/errors.rs by scripts/event_stubs.py: do not edit>
+
 class Error(Exception):
     """Base class of every error raised by rtmfp."""
 
@@ -57,10 +59,12 @@ class ClosedError(Error):
     """The endpoint is closed (or its I/O thread stopped)."""
 
 class TimeoutError(Error, builtins.TimeoutError):
-    """A blocking wait (connect, wait_open) ran out of time."""
+    """A blocking wait (connect, wait_open) ran out of time. Also a
+    built-in TimeoutError."""
 
 class InvalidArgument(Error, ValueError):
-    """A bad argument: URI, address, peer ID, duration, priority."""
+    """A bad argument: URI, address, peer ID, duration, priority. Also a
+    ValueError."""
 
 class SessionError(Error):
     """No such session, the session is not open, or it failed to open."""
@@ -69,75 +73,93 @@ class FlowError(Error):
     """A flow operation failed: no such flow, or the flow is closed."""
 
 class WouldBlock(FlowError, BlockingIOError):
-    """The flow's send buffer is full: wait for FlowWritable."""
+    """The flow's send buffer is full: wait for a FlowWritable event (or
+    Flow.writable) and send again. Also a BlockingIOError."""
 
 class NetError(Error):
-    """A NetConnection / NetStream call does not fit the state: not
-    connected (yet), already connected, not publishing, no such stream."""
+    """A NetConnection or NetStream call does not fit the state: not
+    connected (yet), already connected, the stream is not publishing, no
+    such stream or subscriber."""
 
 class ConnectError(NetError):
-    """NetConnection.connect failed: "NetConnection.Connect.Rejected" (a bad
-    developer key) or ".Failed"."""
-
+    """NetConnection.connect failed: the server rejected the connect
+    (NetConnection.Connect.Rejected, e.g. a bad developer key) or it
+    failed (NetConnection.Connect.Failed). Attributes: code, level,
+    description (the status info)."""
     code: str
     level: str
     description: str
 
 class CallError(NetError):
-    """The server answered a call with ``_error`` (an unknown or taken
-    name for lookup_name / register_name)."""
-
+    """The server answered a call (register_name, lookup_name, call)
+    with _error. Attributes: code, level, description (the status info)."""
     code: str
     level: str
     description: str
 
 class CallbackError(Error):
-    """A Python callback (``on_peer_connect``, a Server hook) raised; the
-    exception is ``__cause__``.  Also logged (logger "rtmfp") at once."""
+    """A Python callback (on_peer_connect, a Server hook) raised. The
+    original exception is __cause__; it was also logged (logger "rtmfp")
+    when it happened."""
+
+# </generated>
 
 # ------------------------------------------------------- sessions, flows --
+
+# <generated from bindings/python/src/session.rs by scripts/event_stubs.py: do not edit>
 
 @final
 class Session:
     """A session with one far end: opening, open or closed."""
-
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """The session's number, unique for the life of its endpoint."""
     @property
-    def is_open(self) -> bool: ...
+    def is_open(self) -> bool:
+        """Whether the session is open (not opening, closing or closed)."""
     @property
-    def far_address(self) -> Optional[str]: ...
+    def far_address(self) -> Optional[str]:
+        """The far end's address ``"ip:port"`` (None unless open or closing)."""
     @property
-    def far_peer_id(self) -> Optional[str]: ...
+    def far_peer_id(self) -> Optional[str]:
+        """The far end's peer ID as 64 hex digits (None unless open)."""
     @property
-    def role(self) -> Optional[Literal["initiator", "responder"]]: ...
+    def role(self) -> Optional[Literal["initiator", "responder"]]:
+        """``"initiator"`` or ``"responder"`` (None unless open or closing)."""
     def stats(self) -> Optional[Dict[str, Any]]:
-        """Counters and RTT estimates (seconds); None unless open."""
+        """Counters and RTT estimates (seconds), or None if the session is not
+        open or closing."""
     def open_flow(
         self,
         metadata: Optional[_BytesLike] = None,
         priority: int = 3,
         association: Optional[RecvFlow] = None,
     ) -> Flow:
-        """Opens a sending flow (metadata at most 512 bytes, priority 0..7)."""
+        """Opens a sending flow.  ``metadata`` (at most 512 bytes) tells the
+        far end what the flow is; ``priority`` is 0..7 (``rtmfp.Priority``);
+        ``association`` makes it the return flow of a receiving flow."""
     def close(self, abrupt: bool = False) -> None:
-        """Closes the session (or abandons it while opening)."""
+        """Closes the session: in order (the far end acknowledges) or, with
+        ``abrupt``, at once.  An opening session is abandoned.  A
+        ``SessionClosed`` (or ``SessionOpenFailed``) event follows."""
     def wait_open(self, timeout: float = 10.0) -> Session:
-        """Waits until open; returns the session to use."""
+        """Waits (GIL released, Ctrl-C interrupts) until the session is open
+        and returns it, or the session the endpoint uses instead when the far
+        end's own session to us won.  Raises ``TimeoutError`` (and abandons the
+        opening) after ``timeout`` seconds, ``SessionError`` if it failed.
+        Events read meanwhile stay in the event stream."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
 class Flow:
     """A sending flow."""
-
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """The flow's number within its session (sending direction)."""
     @property
-    def session(self) -> Session: ...
-    @property
-    def writable(self) -> bool:
-        """Whether ``send`` would take a message now."""
+    def session(self) -> Session:
+        """The session the flow belongs to."""
     def send(
         self,
         data: _BytesLike,
@@ -147,32 +169,41 @@ class Flow:
         retransmit: bool = True,
         parent: Optional[int] = None,
     ) -> int:
-        """Queues a message; returns its id.  Raises WouldBlock when full."""
+        """Queues one message and returns its id (for the receipts)."""
+    @property
+    def writable(self) -> bool:
+        """Whether ``send`` would take a message now."""
     def abandon(self, message: int) -> None:
-        """Abandons a queued message and those chained to it."""
+        """Abandons a queued message (and the messages chained to it)."""
     def close(self) -> None:
-        """Closes the flow after what is queued (FlowComplete follows)."""
+        """Closes the flow after what is queued; ``FlowComplete`` follows once
+        the far end has acknowledged everything."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
 class RecvFlow:
-    """A receiving flow the far end opened."""
-
+    """A receiving flow the far end opened (see ``FlowOpened``)."""
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """The flow's number within its session (receiving direction)."""
     @property
-    def session(self) -> Session: ...
+    def session(self) -> Session:
+        """The session the flow belongs to."""
     def accept(self, order: Literal["sequence", "network"] = "sequence") -> None:
-        """Accepts the flow: its messages arrive as Message events."""
+        """Accepts the flow: its messages arrive as ``Message`` events, in the
+        sender's order (``"sequence"``) or as soon as complete (``"network"``)."""
     def reject(self, code: int = 0) -> None:
-        """Rejects the flow; the sender sees FlowRejected with ``code``."""
+        """Rejects the flow; the sender sees ``FlowRejected`` with ``code``."""
     def suspend(self) -> None:
-        """Holds back Message events until ``resume()``."""
+        """Holds back ``Message`` events until ``resume()``: messages wait in
+        the receive buffer, and once it is full flow control stops the sender."""
     def resume(self) -> None:
-        """Delivers messages again."""
+        """Delivers messages again after ``suspend()``."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
+
+# </generated>
 
 # ------------------------------------------------------------------ events --
 
@@ -326,9 +357,11 @@ class _EventStream(Generic[_Ev, _It]):
 class _LayerStream(_EventStream[_Ev, _It]):
     def _drain(self) -> List[Union[_Ev, BaseException]]: ...
 
-class Endpoint(_EventStream[_Event, EventIterator]):
-    """An RTMFP endpoint (use ``rtmfp.Endpoint``, which adds asyncio)."""
+# <generated from bindings/python/src/endpoint.rs by scripts/event_stubs.py: do not edit>
 
+class Endpoint(_EventStream[_Event, EventIterator]):
+    """An RTMFP endpoint: an identity (Flash profile, RFC 7425), UDP
+    sockets and an I/O thread."""
     def __init__(
         self,
         bind: Optional[_Addresses] = None,
@@ -356,16 +389,24 @@ class Endpoint(_EventStream[_Event, EventIterator]):
     ) -> None: ...
     @property
     def peer_id(self) -> str:
-        """64 hex digits: what other peers pass to ``connect_peer``."""
+        """This endpoint's peer ID (its certificate fingerprint) as 64 hex
+        digits: what other peers pass to ``connect_peer``."""
     @property
-    def peer_id_bytes(self) -> bytes: ...
+    def peer_id_bytes(self) -> bytes:
+        """The peer ID as 32 bytes."""
     @property
     def address(self) -> str:
-        """The first bound address, ``"ip:port"``."""
+        """The first bound address, ``"ip:port"`` (the port the system picked
+        for port 0)."""
     @property
-    def addresses(self) -> List[str]: ...
+    def addresses(self) -> List[str]:
+        """Every bound address."""
     def connect(self, uri: str, *, timeout: float = 10.0) -> Session:
-        """Connects to an ``rtmfp://host[:port]/app`` URI; waits until open."""
+        """Connects to the server named by an ``rtmfp://host[:port]/app`` URI
+        and waits until the session is open (GIL released; Ctrl-C interrupts).
+        Raises ``InvalidArgument`` for a bad URI or unknown host,
+        ``TimeoutError`` after ``timeout`` seconds, ``SessionError`` if
+        refused."""
     def connect_peer(
         self,
         peer_id: Union[str, bytes],
@@ -373,15 +414,25 @@ class Endpoint(_EventStream[_Event, EventIterator]):
         *,
         timeout: float = 10.0,
     ) -> Session:
-        """Connects to a peer by ID at ``addresses``; waits until open."""
+        """Connects to the peer with ``peer_id`` (64 hex digits or 32 bytes) at
+        ``addresses`` (``"ip:port"``, ``(host, port)`` or a list of them) and
+        waits until the session is open, as ``connect`` does."""
     def start_connect(self, uri: str) -> Session:
-        """Starts connecting; returns the opening session at once."""
+        """Starts connecting to an ``rtmfp://`` URI and returns the opening
+        session at once; ``SessionOpened`` or ``SessionOpenFailed`` follows (or
+        call ``Session.wait_open``)."""
     def start_connect_peer(
-        self, peer_id: Union[str, bytes], addresses: _Addresses
+        self,
+        peer_id: Union[str, bytes],
+        addresses: _Addresses,
     ) -> Session:
-        """Starts connecting to a peer; returns the opening session at once."""
+        """Starts connecting to a peer by ID and returns the opening session at
+        once, as ``start_connect`` does."""
     def stats(self) -> Dict[str, Any]:
-        """Counters: sessions, datagrams, bytes, drops, and ``"io"``."""
+        """Counters: sessions, datagrams, bytes, drops by reason, and the I/O
+        thread's own (``"io"``)."""
+
+# </generated>
 
 def _open_error(event: SessionOpenFailed, what: str) -> Error: ...
 def _option_names(object: str) -> List[str]:
@@ -654,10 +705,11 @@ class NetEventIterator(Iterator[_NetEvent]):
     def __iter__(self) -> NetEventIterator: ...
     def __next__(self) -> _NetEvent: ...
 
-class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
-    """A connection to an RTMFP server (use ``rtmfp.NetConnection``, which
-    adds ``connect`` and asyncio)."""
+# <generated from bindings/python/src/netconnection.rs by scripts/event_stubs.py: do not edit>
 
+class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
+    """A connection to an RTMFP server with Flash's NetConnection
+    semantics."""
     def __init__(
         self,
         uri: Optional[str] = None,
@@ -686,93 +738,183 @@ class NetConnection(_LayerStream[_NetEvent, NetEventIterator]):
         # </options>
     ) -> None: ...
     def start_connect(self, uri: str) -> None:
-        """Starts connecting; the outcome arrives as a NetStatus event."""
+        """Starts connecting to ``uri`` (``rtmfp://host[:port]/app[/KEY]``) and
+        returns at once: a fresh identity, sockets and an I/O thread, then the
+        session to the server.  The outcome arrives as a ``NetStatus`` event
+        ("NetConnection.Connect.Success", ".Failed", ".Rejected"). A
+        NetConnection connects once.  Name resolution blocks (GIL released)."""
     def wait_connected(self, timeout: float = 10.0) -> None:
-        """Waits for the connect; raises ConnectError or TimeoutError."""
+        """Waits (GIL released, Ctrl-C interrupts) for the outcome of the
+        connect among the events not read yet (they stay in the event stream).
+        Returns once connected; raises ``ConnectError`` (with ``code``
+        "NetConnection.Connect.Rejected" or ".Failed") or ``TimeoutError``."""
     @property
-    def uri(self) -> Optional[str]: ...
+    def uri(self) -> Optional[str]:
+        """The ``rtmfp://`` URI given to connect, if any."""
     @property
-    def connected(self) -> bool: ...
+    def connected(self) -> bool:
+        """Whether the connection to the server is up."""
     @property
     def near_id(self) -> str:
-        """Our peer ID (64 hex digits); NetError before connect."""
+        """Our peer ID (Flash's ``nearID``), 64 hex digits: what a subscriber
+        passes to ``NetStream(nc, peer_id)``.  Known from ``connect`` on (each
+        NetConnection has a fresh identity); ``NetError`` before."""
     @property
     def far_id(self) -> Optional[str]:
-        """The server's peer ID (64 hex digits) once open."""
+        """The server's peer ID (``farID``), 64 hex digits, once the session is
+        open; None before."""
     @property
-    def near_nonce(self) -> Optional[bytes]: ...
+    def near_nonce(self) -> Optional[bytes]:
+        """NEAR_NONCE of the server session (RFC 7425 §4.6.5), once open."""
     @property
-    def far_nonce(self) -> Optional[bytes]: ...
+    def far_nonce(self) -> Optional[bytes]:
+        """FAR_NONCE of the server session, once open."""
     @property
-    def relayed_address(self) -> Optional[str]: ...
+    def relayed_address(self) -> Optional[str]:
+        """The TURN relayed address, "ip:port", when the connection runs over a
+        relay (``turn=``): the address peers and the server see.  None without
+        one."""
     @property
-    def address(self) -> Optional[str]: ...
+    def address(self) -> Optional[str]:
+        """The first bound local address, "ip:port" (None before connect)."""
     @property
-    def max_peer_connections(self) -> int: ...
+    def max_peer_connections(self) -> int:
+        """Most subscribers, pending or accepted, across all our
+        DIRECT_CONNECTIONS streams (Flash's ``maxPeerConnections``; default 8).
+        Lowering it keeps the subscribers already accepted."""
     @max_peer_connections.setter
-    def max_peer_connections(self, value: int) -> None: ...
+    def max_peer_connections(self, max: int) -> None: ...
     def start_call(self, command: str, *args: _Amf) -> int:
-        """Sends a call; the answer arrives as CallResult with this ID."""
+        """Sends a server call ``(command, txn, null, *args)`` and returns its
+        transaction ID at once; the answer arrives as a ``CallResult`` event."""
     def call(self, command: str, *args: _Amf, timeout: float = 10.0) -> Any:
-        """Calls and returns the answer's first value (CallError on _error)."""
+        """Calls a server command and waits for the answer (GIL released,
+        Ctrl-C interrupts): returns its first value; raises ``CallError`` if
+        the server answered ``_error``, ``TimeoutError`` after ``timeout``."""
     def register_name(self, name: str, *, timeout: float = 10.0) -> None:
-        """Registers ``name`` for our peer ID at the server."""
+        """Registers ``name`` for this peer at the server (the server's
+        ``registerName``), so that others find our peer ID with
+        ``lookup_name``.  Raises ``CallError`` if the name is taken or invalid."""
     def lookup_name(self, name: str, *, timeout: float = 10.0) -> str:
-        """The peer ID registered under ``name`` (CallError if none)."""
+        """The peer ID (64 hex digits) registered under ``name`` at the server
+        (the server's ``lookupName``).  Raises ``CallError`` if no connected
+        peer has that name."""
 
 class NetStream:
-    """``NetStream(connection, peer_id=None)``: None (or CONNECT_TO_FMS)
-    through the server, DIRECT_CONNECTIONS to publish to peers, or a peer
-    ID to play that peer's DIRECT_CONNECTIONS stream."""
-
+    """A NetStream of a NetConnection."""
     def __init__(
-        self, connection: NetConnection, peer_id: Union[str, bytes, None] = None
-    ) -> None: ...
+        self,
+        connection: NetConnection,
+        peer_id: Optional[Union[str, bytes]] = None,
+    ) -> None:
+        """``NetStream(connection, peer_id=None)``: ``None`` (or
+        ``CONNECT_TO_FMS``) for a stream through the server,
+        ``rtmfp.DIRECT_CONNECTIONS`` to publish to peers that play it directly,
+        or a peer ID (64 hex digits or 32 bytes) to play that peer's
+        DIRECT_CONNECTIONS stream."""
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """The stream's number within its connection."""
     @property
-    def kind(self) -> Literal["server", "direct_connections", "peer"]: ...
+    def kind(self) -> Literal["server", "direct_connections", "peer"]:
+        """``"server"``, ``"direct_connections"`` or ``"peer"``."""
     @property
-    def peer_id(self) -> Optional[str]: ...
+    def peer_id(self) -> Optional[str]:
+        """For a peer stream: the publisher's peer ID."""
     @property
-    def connection(self) -> NetConnection: ...
-    def publish(self, name: str) -> None: ...
-    def play(self, name: str) -> None: ...
+    def connection(self) -> NetConnection:
+        """The NetConnection."""
+    def publish(self, name: str) -> None:
+        """Publishes the stream as ``name``: to the server, or
+        (DIRECT_CONNECTIONS) to the peers that play it.
+        "NetStream.Publish.Start" follows."""
+    def play(self, name: str) -> None:
+        """Plays ``name``: through the server, or (a peer stream) from the
+        publisher directly.  "NetStream.Play.Start" follows, or a rejection
+        ("NetStream.Connect.Rejected", ".Play.StreamNotFound")."""
     def send_audio(self, timestamp: int, data: _BytesLike) -> int:
-        """Returns how many destinations it was queued for."""
-    def send_video(self, timestamp: int, data: _BytesLike) -> int: ...
-    def send_data(self, *values: _Amf, timestamp: int = 0) -> int: ...
-    def send(self, message_type: int, timestamp: int, data: _BytesLike) -> int: ...
+        """Sends an audio message (type 8: an FLV audio tag body; bytes-like,
+        copied once).  Returns how many destinations it was queued for
+        (DIRECT_CONNECTIONS: the accepted subscribers)."""
+    def send_video(self, timestamp: int, data: _BytesLike) -> int:
+        """Sends a video message (type 9: an FLV video tag body)."""
+    def send_data(self, *values: _Amf, timestamp: int = 0) -> int:
+        """Sends a data message (type 18) of AMF0 values, e.g.
+        ``send_data("onTextData", {"text": "hi"})``; players read it with
+        ``Media.values()``."""
+    def send(self, message_type: int, timestamp: int, data: _BytesLike) -> int:
+        """Sends a message of any RTMP type."""
     def send_to_peer(
-        self, peer_id: Union[str, bytes], message_type: int, timestamp: int, data: _BytesLike
-    ) -> None: ...
+        self,
+        peer_id: Union[str, bytes],
+        message_type: int,
+        timestamp: int,
+        data: _BytesLike,
+    ) -> None:
+        """Sends a message to one accepted subscriber (by peer ID) of this
+        DIRECT_CONNECTIONS stream."""
     @property
     def peer_streams(self) -> List[str]:
-        """Peer IDs of the accepted subscribers."""
+        """The peer IDs of this DIRECT_CONNECTIONS stream's accepted
+        subscribers (Flash's ``peerStreams``)."""
     @property
-    def max_peer_connections(self) -> int: ...
+    def max_peer_connections(self) -> int:
+        """Most subscribers (pending or accepted) of the connection's
+        DIRECT_CONNECTIONS streams, together
+        (``NetConnection.max_peer_connections``)."""
     @max_peer_connections.setter
-    def max_peer_connections(self, value: int) -> None: ...
+    def max_peer_connections(self, max: int) -> None: ...
     @property
     def on_peer_connect(self) -> Optional[Callable[[str, str], _Verdict]]:
-        """``callback(subscriber_peer_id, stream_name)``: True accepts."""
+        """A DIRECT_CONNECTIONS publisher's ``onPeerConnect``:
+        ``callback(subscriber_peer_id, stream_name)``; True accepts the
+        subscriber, False or None rejects it, a ``str`` rejects it with that
+        reason.  It runs on the thread that reads the connection's events
+        (``events()``, ``next_event()``, or the asyncio reader), never on the
+        I/O thread, so subscribers wait until events are read.  If it raises,
+        the subscriber is rejected, the exception is logged (logger "rtmfp")
+        and the next event read raises ``CallbackError`` from it.  None removes
+        it (subscribers are accepted again)."""
     @on_peer_connect.setter
-    def on_peer_connect(self, callback: Optional[Callable[[str, str], _Verdict]]) -> None: ...
+    def on_peer_connect(
+        self,
+        callback: Optional[Callable[[str, str], _Verdict]],
+    ) -> None: ...
     def write_flv(self, data: _BytesLike, timeout: Optional[float] = None) -> int:
-        """Publishes FLV bytes split anywhere; returns how many it took
-        (fewer while 64 tags wait for the flows). Not FLV:
-        ``InvalidArgument``; no room within ``timeout``: ``TimeoutError``."""
+        """Publishes FLV bytes (bytes-like, an FLV byte stream split anywhere)
+        on this publishing stream: each whole tag is sent as the message of its
+        type.  Returns how many bytes it took, at least one unless ``data`` is
+        empty: fewer than given while 64 tags wait for the flows (backpressure;
+        call again with the rest).  Waits up to ``timeout`` seconds (``None``:
+        no limit) for room, then raises ``rtmfp.TimeoutError``.  Bytes that are
+        not FLV raise ``rtmfp.InvalidArgument`` (every tag before them is still
+        sent; a call that took bytes before them returns their count and the
+        next call raises).  Call ``flush_flv()`` before ``close()``."""
     def flush_flv(self, timeout: Optional[float] = None) -> None:
-        """Waits until every written tag was sent and acknowledged."""
+        """Waits up to ``timeout`` seconds (``None``: no limit) until every tag
+        ``write_flv()`` queued was sent and acknowledged; raises
+        ``rtmfp.TimeoutError`` if something still waits then."""
     def start_flv_read(self, window_ms: int = 100) -> None:
-        """Reads this playing stream as FLV from now on (before ``play``)."""
+        """Reads this playing stream as FLV from now on (call it before
+        ``play()``), with a reordering window of ``window_ms`` of stream time
+        (0: tags as they arrive).  Its media then comes from ``read_flv()``, no
+        longer as ``Media`` events."""
     def read_flv(self, size: int = 65536, timeout: Optional[float] = None) -> bytes:
-        """Up to ``size`` FLV bytes; ``b""`` at the end of the stream."""
+        """Up to ``size`` bytes of FLV (the header first, then tags; a tag may
+        span reads), waiting up to ``timeout`` seconds (``None``: no limit) for
+        some; ``b""`` at the end of the stream (unpublished, closed). Raises
+        ``rtmfp.TimeoutError`` if none came in time."""
     def flv_fileno(self) -> int:
-        """An fd readable while FLV bytes wait and at the end."""
-    def close(self) -> None: ...
+        """A file descriptor readable while FLV bytes wait and at the end (for
+        ``loop.add_reader``); with a window over 0, also read again after the
+        window."""
+    def close(self) -> None:
+        """Closes the stream: a publisher unpublishes (subscribers are told), a
+        player stops."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
+
+# </generated>
 
 def _call_outcome(event: CallResult, what: str) -> Any: ...
 def _lookup_answer(value: Any, name: str) -> str: ...
@@ -794,9 +936,10 @@ _ConnectHook = Callable[[Optional[str], str, Optional[str]], Union[_Verdict, Awa
 _StreamHook = Callable[[Optional[str], str], Union[_Verdict, Awaitable[_Verdict]]]
 _DisconnectHook = Callable[[Optional[str]], object]
 
-class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
-    """A rendezvous server (use ``rtmfp.Server``, which adds asyncio)."""
+# <generated from bindings/python/src/server.rs by scripts/event_stubs.py: do not edit>
 
+class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
+    """An RTMFP rendezvous server."""
     def __init__(
         self,
         bind: Optional[_Addresses] = None,
@@ -833,33 +976,58 @@ class Server(_LayerStream[_ServerEvent, ServerEventIterator]):
         # </options>
     ) -> None: ...
     @property
-    def peer_id(self) -> str: ...
+    def peer_id(self) -> str:
+        """The server's peer ID (its certificate fingerprint), 64 hex digits."""
     @property
-    def address(self) -> str: ...
+    def address(self) -> str:
+        """The first bound address, "ip:port" (the port the system picked for
+        port 0)."""
     @property
-    def addresses(self) -> List[str]: ...
+    def addresses(self) -> List[str]:
+        """Every bound address."""
     @property
-    def on_connect(self) -> Optional[_ConnectHook]: ...
+    def on_connect(self) -> Optional[_ConnectHook]:
+        """``on_connect(peer_id, app, key)``: True accepts the client, False or
+        None rejects it, a ``str`` rejects it with that reason (its
+        "NetConnection.Connect.Rejected" description).  Runs when the ``ask``
+        event is read, before the client is answered (see the class
+        documentation)."""
     @on_connect.setter
     def on_connect(self, hook: Optional[_ConnectHook]) -> None: ...
     @property
-    def on_publish(self) -> Optional[_StreamHook]: ...
+    def on_publish(self) -> Optional[_StreamHook]:
+        """``on_publish(peer_id, name)``, for streams published through the
+        server, before the publisher is answered; refusing gives it
+        "NetStream.Publish.BadName"."""
     @on_publish.setter
     def on_publish(self, hook: Optional[_StreamHook]) -> None: ...
     @property
-    def on_play(self) -> Optional[_StreamHook]: ...
+    def on_play(self) -> Optional[_StreamHook]:
+        """``on_play(peer_id, name)``, for streams played through the server,
+        before the player is answered; refusing gives it
+        "NetStream.Play.Failed"."""
     @on_play.setter
     def on_play(self, hook: Optional[_StreamHook]) -> None: ...
     @property
-    def on_disconnect(self) -> Optional[_DisconnectHook]: ...
+    def on_disconnect(self) -> Optional[_DisconnectHook]:
+        """``on_disconnect(peer_id)``: a connected client went away."""
     @on_disconnect.setter
     def on_disconnect(self, hook: Optional[_DisconnectHook]) -> None: ...
-    def sessions(self) -> List[ServerSession]: ...
-    def streams(self) -> List[ServerStream]: ...
-    def stats(self) -> Dict[str, int]: ...
-    def lookup_name(self, name: str) -> Optional[str]: ...
+    def sessions(self) -> List[ServerSession]:
+        """The client sessions, connected or not."""
+    def streams(self) -> List[ServerStream]:
+        """The streams published through the server (DIRECT_CONNECTIONS streams
+        never reach it)."""
+    def stats(self) -> Dict[str, int]:
+        """Counters: connects, rejects, introductions, unknown_peers, media_in,
+        relayed, relay_dropped."""
+    def lookup_name(self, name: str) -> Optional[str]:
+        """The peer ID registered under ``name``, or None."""
     def disconnect(self, client: Union[int, str, bytes]) -> bool:
-        """By session number or peer ID; whether there was such a client."""
+        """Disconnects a client, given by session number or peer ID; its
+        session closes in order.  Returns whether there was such a client."""
+
+# </generated>
 
 # <generated from bindings/python/src/check.rs by scripts/event_stubs.py: do not edit>
 
@@ -872,7 +1040,8 @@ class CheckReport:
         """Whether the server answered (a session and connect success)."""
     @property
     def error(self) -> Optional[str]:
-        """Why there is no session with the server (UDP blocked, nothing listening, a TURN proxy that does not work), else ``None``."""
+        """Why there is no session with the server (UDP blocked, nothing
+        listening, a TURN proxy that does not work), else ``None``."""
     @property
     def server(self) -> Optional[str]:
         """The server's address, ``"ip:port"``."""
@@ -884,19 +1053,24 @@ class CheckReport:
         """The address the server sees us at (the relayed one through TURN)."""
     @property
     def mapping(self) -> Optional[str]:
-        """The NAT's mapping: ``"endpoint-independent"``, ``"address-dependent"``, ``"address-and-port-dependent"``, ``"not-port-dependent"``, or ``None`` when not measured."""
+        """The NAT's mapping: ``"endpoint-independent"``,
+        ``"address-dependent"``, ``"address-and-port-dependent"``,
+        ``"not-port-dependent"``, or ``None`` when not measured."""
     @property
     def filtering(self) -> Optional[str]:
         """The NAT's filtering, with the same names as ``mapping``."""
     @property
     def unsolicited_leaves_state(self) -> Optional[bool]:
-        """Whether a datagram the NAT refused left state behind (the router that breaks hole punching between near peers; docs/nat.md)."""
+        """Whether a datagram the NAT refused left state behind (the router
+        that breaks hole punching between near peers; docs/nat.md)."""
     @property
     def verdict(self) -> str:
         """What the NAT's behaviour means for direct peer-to-peer streams."""
     @property
     def lines(self) -> List[Tuple[str, str]]:
-        """The findings as ``(key, text)`` pairs: ``server``, ``udp`` (or ``turn``), ``public``, ``check``, ``mapping``, ``filtering``, ``unsolicited``, ``verdict``."""
+        """The findings as ``(key, text)`` pairs: ``server``, ``udp`` (or
+        ``turn``), ``public``, ``check``, ``mapping``, ``filtering``,
+        ``unsolicited``, ``verdict``."""
 
 # </generated>
 
