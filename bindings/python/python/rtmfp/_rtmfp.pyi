@@ -843,7 +843,8 @@ class NetStream:
         ``send_data("onTextData", {"text": "hi"})``; players read it with
         ``Media.values()``."""
     def send(self, message_type: int, timestamp: int, data: _BytesLike) -> int:
-        """Sends a message of any RTMP type."""
+        """Sends a message of an RTMP type a NetStream carries: audio (8),
+        video (9) or data (15, 18); another type raises ``InvalidArgument``."""
     def send_to_peer(
         self,
         peer_id: Union[str, bytes],
