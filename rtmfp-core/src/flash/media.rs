@@ -22,6 +22,7 @@
 
 use super::message::{encode_parts, message_type};
 use super::metadata::{FlowMetadata, ReceiveIntent};
+use super::user_control::UserControlEvent;
 use crate::endpoint::{Endpoint, EndpointError, SessionHandle};
 use crate::flow::{FlowId, MessageId, MessageOptions, Priority};
 use crate::session::flows::FlowError;
@@ -291,6 +292,45 @@ impl StreamSender {
         }
         self.stats.bytes += payload.len() as u64;
         Ok(id)
+    }
+
+    /// Puts a Flow Synchronization barrier `sync_id` on this sender's
+    /// flows (RFC 7425 §5.2), so that what goes on any of them next is
+    /// processed after everything queued before on all of them: for
+    /// example a status that ends the stream after its last media.  Opens
+    /// the data flow first (where statuses go), and sends
+    /// `Sync(sync_id, n)` on each of the `n` open flows, reliably; with
+    /// one flow there is nothing to order and nothing is sent.  Returns
+    /// `n`, or 0.
+    pub fn sync(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        sync_id: u32,
+    ) -> Result<usize, EndpointError> {
+        self.data_flow(ep)?;
+        let flows: Vec<FlowId> = [self.data, self.audio, self.video]
+            .into_iter()
+            .flatten()
+            .collect();
+        if flows.len() < 2 {
+            return Ok(0);
+        }
+        let count = flows.len() as u32;
+        let message = UserControlEvent::FlowSync { sync_id, count }
+            .to_message(0)
+            .to_bytes()
+            .map_err(|_| EndpointError::InvalidArgument("flow sync message"))?;
+        for flow in &flows {
+            ep.send(
+                now,
+                self.session,
+                *flow,
+                &message,
+                MessageOptions::default(),
+            )?;
+        }
+        Ok(flows.len())
     }
 
     /// Notes that the far end rejected `flow`; returns whether it was one

@@ -387,6 +387,14 @@ impl Server {
         )
         .with("details", Value::from(stream));
         for (s, id) in players {
+            // The notify must not overtake the last media, which the
+            // player's other flows may still carry (RFC 7425 §5.2).
+            let sync_id = self.next_sync_id;
+            self.next_sync_id = self.next_sync_id.wrapping_add(1);
+            let media = self.config.media;
+            if let Some((sender, _)) = Self::stream_sender(&mut self.clients, media, s, id) {
+                let _ = sender.sync(ep, now, sync_id);
+            }
             self.stream_status(ep, now, s, id, &info);
         }
     }

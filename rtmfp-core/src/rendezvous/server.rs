@@ -262,6 +262,9 @@ pub struct Server {
     /// What `flow_sync` released, being processed (kept for its
     /// allocation).
     pub(super) released: Vec<(FlowId, crate::flash::flow_sync::Received)>,
+    /// The syncID of the next Flow Synchronization barrier the server
+    /// puts on a player's flows.
+    pub(super) next_sync_id: u32,
 }
 
 impl std::fmt::Debug for Server {
@@ -307,6 +310,7 @@ impl Server {
             upstreams: HashMap::new(),
             flow_sync: Default::default(),
             released: Vec::new(),
+            next_sync_id: 0,
             draining: HashMap::new(),
             parked: BTreeMap::new(),
             next_ask: 1,

@@ -217,6 +217,9 @@ pub struct FlashClient {
     /// What [`FlowSync`] released, being processed (kept for its
     /// allocation).
     released: Vec<(FlowId, Received)>,
+    /// The syncID of the next Flow Synchronization barrier we put on a
+    /// subscriber's flows.
+    next_sync_id: u32,
 }
 
 impl std::fmt::Debug for FlashClient {
@@ -255,6 +258,7 @@ impl FlashClient {
             sink: None,
             flow_sync: FlowSync::default(),
             released: Vec::new(),
+            next_sync_id: 0,
         }
     }
 

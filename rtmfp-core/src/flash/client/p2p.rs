@@ -632,6 +632,10 @@ impl FlashClient {
         self.peer_controls.remove(&(p.info.session, p.control));
         if let Some(sender) = p.sender.as_mut() {
             if tell {
+                // The notify must not overtake the last media on the
+                // subscriber's other flows (RFC 7425 §5.2).
+                let _ = sender.sync(ep, now, self.next_sync_id);
+                self.next_sync_id = self.next_sync_id.wrapping_add(1);
                 let stop = Command::on_status(
                     &StatusInfo::status(code::PLAY_UNPUBLISH_NOTIFY, why)
                         .with("details", Value::from(p.info.name.as_str())),
