@@ -637,7 +637,10 @@ def main():
         fresh = rewrite(current)
         if "--check" in sys.argv[1:]:
             if fresh != current:
-                sys.exit(f"{path} is stale: run python3 scripts/event_stubs.py")
+                sys.exit(
+                    f"{path} is stale: run python3 scripts/option_stubs.py, "
+                    "then python3 scripts/event_stubs.py"
+                )
             continue
         with open(path, "w", encoding="utf-8") as f:
             f.write(fresh)

@@ -102,6 +102,14 @@ def main():
           op(2, create) + op(0, b"TC\x04\x01") + op(2, publish)
           + op(1, b"\x08\x00\x00\x00\x00\xaf\x01hello")
           + op(0, b"TC\x04\x02") + op(2, play) + op(3, b"\x0a"))
+    # Flow Synchronization (RFC 7425 §5.2): barrier 8 on two flows with a
+    # command held behind it, then barrier 9 that never completes.
+    def sync(sync_id, count):
+        return b"\x04\x00\x00\x00\x00\x00\x22" + sync_id.to_bytes(4, "big") + count.to_bytes(4, "big")
+    check = s0("checkInfo") + n0(5) + null
+    write("rendezvous", "flow-sync",
+          op(1, sync(8, 2)) + op(2, check) + op(0, b"TC\x04\x00") + op(1, sync(8, 2))
+          + op(1, sync(9, 3)) + op(2, check) + op(3, b"\xff"))
 
 
 if __name__ == "__main__":
