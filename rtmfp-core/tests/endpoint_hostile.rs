@@ -25,8 +25,8 @@ use rtmfp_core::endpoint::{
     SessionHandle, SessionInfo,
 };
 use rtmfp_core::wire::chunk::{
-    chunk_type as ct, AddressList, CookieChange, FIHello, IHello, IIKeying, RHello, RIKeying,
-    Redirect,
+    chunk_type as ct, AddressList, CookieChange, FIHello, Fragment, IHello, IIKeying, RHello,
+    RIKeying, Redirect,
 };
 use rtmfp_core::wire::packet::MODE_MASK;
 use rtmfp_core::wire::{
@@ -2340,4 +2340,142 @@ fn a_retransmitted_iikeying_is_not_keyed_twice() {
     net.run_for(Duration::from_secs(2));
     assert_eq!(net.opened(server).len(), 1);
     assert_eq!(net.opened(client).len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Packet Fragments (§2.3.1, §3.4)
+// ---------------------------------------------------------------------------
+
+/// Each startup datagram now in flight, as Packet Fragments of `size`
+/// bytes of its plain packet: sent last fragment first (twice, if there
+/// are more), each in a startup packet of its own to the same session ID.
+fn fragment_startup_in_flight(net: &mut Net, size: usize, next_id: &mut u64) -> usize {
+    let mut fragmented = 0;
+    for sent in std::mem::take(&mut net.in_flight) {
+        let profile = net.nodes[sent.node].ep.crypto().clone();
+        let (sid, encrypted) = read_multiplex(&sent.bytes).unwrap();
+        let mut plain = Vec::new();
+        let is_startup = profile
+            .default_session_crypto()
+            .decrypt(encrypted, &mut plain)
+            .is_ok()
+            && Packet::parse(&plain).is_ok_and(|p| {
+                p.header.mode == Mode::Startup && p.chunks().all(|c| c.chunk_type != ct::FRAGMENT)
+            });
+        if !is_startup {
+            net.in_flight.push(sent);
+            continue;
+        }
+        fragmented += 1;
+        *next_id += 1;
+        let parts: Vec<&[u8]> = plain.chunks(size).collect();
+        let mut order: Vec<usize> = (0..parts.len()).rev().collect();
+        if parts.len() > 1 {
+            // A duplicate of a fragment is ignored; of a whole packet in
+            // one fragment, it would be a duplicate packet.
+            order.insert(0, parts.len() - 1);
+        }
+        for i in order {
+            let chunk = Chunk::Fragment(Fragment {
+                more: i + 1 < parts.len(),
+                packet_id: *next_id,
+                fragment_num: i as u64,
+                data: parts[i],
+            });
+            net.in_flight.push(Sent {
+                bytes: startup(&*profile, sid, &[raw(chunk)]),
+                ..sent.clone()
+            });
+        }
+    }
+    fragmented
+}
+
+/// A far end that sends every startup packet as Packet Fragments (an
+/// RHello or IIKeying larger than its path MTU, §3.4), out of order and
+/// with a duplicate: the handshake completes, in both directions, with
+/// Flash and plain crypto.
+#[test]
+fn startup_packets_in_fragments_are_reassembled() {
+    for flash_crypto in [true, false] {
+        let mut net = Net::new();
+        let (pa, pb) = if flash_crypto {
+            (
+                flash(FlashConfig::client(), 1),
+                flash(FlashConfig::server(), 2),
+            )
+        } else {
+            (plain("alice"), plain("bob"))
+        };
+        let a = net.add(pa, 1, EndpointConfig::default(), a_addr());
+        let b = net.add(pb, 2, EndpointConfig::default(), b_addr());
+        let epd = epd_of(&net.nodes[b].ep);
+        let now = net.now;
+        net.ep(a).connect(now, epd, &[b_addr()]).unwrap();
+        let (mut id, mut fragmented) = (0, 0);
+        for _ in 0..400 {
+            net.collect();
+            fragmented += fragment_startup_in_flight(&mut net, 40, &mut id);
+            net.run_for(Duration::from_millis(1));
+        }
+        assert!(
+            fragmented >= 4,
+            "IHello, RHello, IIKeying, RIKeying: {fragmented}"
+        );
+        assert_eq!(net.opened(a).len(), 1, "{:?}", net.nodes[a].events);
+        assert_eq!(net.opened(b).len(), 1, "{:?}", net.nodes[b].events);
+        for n in [a, b] {
+            let drops = &net.ep(n).stats().drops;
+            assert_eq!(drops.total(), 0, "node {n}: {drops:?}");
+        }
+    }
+}
+
+/// Hostile fragments (empty, inconsistent, over the limits, or holding
+/// fragments of their own) are dropped and counted, and change nothing.
+#[test]
+fn bad_packet_fragments_are_counted_and_change_nothing() {
+    let mut o = plain_opened();
+    let profile = o.net.nodes[o.b].ep.crypto().clone();
+    let frag = |packet_id, fragment_num, more, data: &[u8]| {
+        startup(
+            &*profile,
+            0,
+            &[raw(Chunk::Fragment(Fragment {
+                more,
+                packet_id,
+                fragment_num,
+                data,
+            }))],
+        )
+    };
+    let before = o.net.snapshot(o.b);
+    let r = o.net.inject(o.b, a_addr(), &frag(1, 300, true, b"x"));
+    assert_eq!(r.drops, [(MalformedChunk, 1)]);
+    let r = o.net.inject(o.b, a_addr(), &frag(2, 1, false, b"x"));
+    assert!(r.drops.is_empty() && r.out.is_empty());
+    let r = o.net.inject(o.b, a_addr(), &frag(2, 3, true, b"x"));
+    assert_eq!(r.drops, [(MalformedChunk, 1)], "past the last fragment");
+    // A reassembled packet that is not a packet.
+    let r = o.net.inject(o.b, a_addr(), &frag(3, 0, false, b"\x00"));
+    assert_eq!(r.drops, [(BadHeader, 1)]);
+    // A reassembled packet holding a fragment: not reassembled again.
+    let inner = {
+        let mut plain = Vec::new();
+        let mut builder = PacketBuilder::new(&PacketHeader::new(Mode::Startup), 8192, &mut plain);
+        let (t, payload) = raw(Chunk::Fragment(Fragment {
+            more: false,
+            packet_id: 9,
+            fragment_num: 0,
+            data: b"x",
+        }));
+        builder.push_raw(t, &payload).unwrap();
+        builder.finish();
+        plain
+    };
+    let r = o.net.inject(o.b, a_addr(), &frag(4, 0, false, &inner));
+    assert_eq!(r.drops, [(Ignored, 1)]);
+    assert_eq!(o.net.snapshot(o.b), before);
+    o.net.run_for(Duration::from_secs(30));
+    assert!(o.net.ep(o.a).session_info(o.a_handle).unwrap().open);
 }

@@ -10,6 +10,7 @@ mod burst;
 mod config;
 mod cookie;
 mod event;
+mod fragments;
 mod keying;
 pub mod layer;
 mod opening;
@@ -46,7 +47,8 @@ use std::time::Instant;
 
 /// Largest plain startup packet.  Startup packets carry certificates and
 /// keying components that may exceed the path MTU; they are sent whole
-/// and left to IP fragmentation (Packet Fragment sending is future work).
+/// and left to IP fragmentation, as Flash Player sent them.  A far end's
+/// Packet Fragments are reassembled ([`fragments`], §3.4).
 const MAX_STARTUP_PACKET: usize = 8192;
 
 /// A datagram ready to send.
@@ -125,6 +127,8 @@ pub struct Endpoint {
     epoch: Instant,
     rng: StdRng,
     cookies: CookieJar,
+    /// Fragmented startup packets being reassembled (§3.4).
+    fragments: fragments::Reassembly,
     next_handle: u64,
     /// Boxed, so that the table's spare room costs a pointer a slot.
     sessions: HashMap<u32, Box<Session>>,
@@ -177,6 +181,7 @@ impl Endpoint {
             epoch: now,
             rng,
             cookies,
+            fragments: Default::default(),
             next_handle: 1,
             sessions: HashMap::new(),
             session_by_handle: HashMap::new(),

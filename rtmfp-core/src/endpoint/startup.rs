@@ -73,7 +73,22 @@ impl Endpoint {
         if self.default_crypto.decrypt(encrypted, &mut plain).is_err() {
             return self.drop_counted(DropReason::Integrity);
         }
-        let Ok(packet) = Packet::parse(&plain) else {
+        self.handle_startup_plain(now, from, opening, &plain, true);
+    }
+
+    /// A startup packet, decrypted: its chunks in order.  With
+    /// `outermost`, Packet Fragments are reassembled (§3.4) and the whole
+    /// packet handled in turn; a reassembled packet's own fragments are
+    /// dropped.
+    fn handle_startup_plain(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        opening: Option<SessionHandle>,
+        plain: &[u8],
+        outermost: bool,
+    ) {
+        let Ok(packet) = Packet::parse(plain) else {
             return self.drop_counted(DropReason::BadHeader);
         };
         if packet.header.mode != Mode::Startup {
@@ -92,6 +107,15 @@ impl Endpoint {
                 }
             };
             match (opening, chunk) {
+                (_, Chunk::Fragment(f)) if outermost => {
+                    match self.fragments.add(now, from, opening, &f) {
+                        Ok(Some(whole)) => {
+                            self.handle_startup_plain(now, from, opening, &whole, false)
+                        }
+                        Ok(None) => {}
+                        Err(reason) => self.drop_counted(reason),
+                    }
+                }
                 (None, Chunk::IHello(c)) => self.on_ihello(now, from, c.epd, c.tag),
                 (None, Chunk::RHello(c)) => self.on_rhello(now, from, c),
                 (None, Chunk::Redirect(c)) => self.on_redirect(now, from, c),
