@@ -26,7 +26,7 @@
 
 use super::message::message_type;
 use super::user_control::{event_type, UserControlEvent};
-use crate::endpoint::SessionHandle;
+use crate::endpoint::{Endpoint, SessionHandle};
 use crate::flow::FlowId;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -92,6 +92,85 @@ struct SessionBarriers {
 pub struct FlowSync {
     sessions: HashMap<SessionHandle, SessionBarriers>,
     stats: FlowSyncStats,
+    /// The buffer [`Synced`] hands what is released in, kept for its
+    /// allocation.
+    spare: Vec<(FlowId, Received)>,
+}
+
+/// A Flash layer (the client, the rendezvous server) whose flows'
+/// messages and ends go through its [`FlowSync`]: it says where that is
+/// and how it processes one item; the provided methods do the rest.
+pub(crate) trait Synced {
+    /// The layer's barriers.
+    fn flow_sync(&mut self) -> &mut FlowSync;
+
+    /// Processes one message or flow end of `flow` of `session`.
+    fn process(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        flow: FlowId,
+        item: Received,
+    );
+
+    /// Takes what `flow` of `session` received, through the barriers.
+    fn receive(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        flow: FlowId,
+        item: Received,
+    ) {
+        let sync = self.flow_sync();
+        let mut released = std::mem::take(&mut sync.spare);
+        sync.receive(now, session, flow, item, &mut released);
+        self.process_released(ep, now, session, released);
+    }
+
+    /// Before a new flow `flow` is taken: what a barrier holds of an old
+    /// flow with its ID goes first ([`FlowSync::flow_opened`]).
+    fn before_flow_opened(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        flow: FlowId,
+    ) {
+        let sync = self.flow_sync();
+        let mut released = std::mem::take(&mut sync.spare);
+        sync.flow_opened(now, session, flow, &mut released);
+        self.process_released(ep, now, session, released);
+    }
+
+    /// Lets go the barriers whose time is up, and processes what they
+    /// held.
+    fn expire_barriers(&mut self, ep: &mut Endpoint, now: Instant) {
+        let sync = self.flow_sync();
+        if sync.next_deadline().is_none_or(|d| d > now) {
+            return;
+        }
+        let mut late = Vec::new();
+        sync.expire(now, &mut late);
+        for (session, flow, item) in late {
+            self.process(ep, now, session, flow, item);
+        }
+    }
+
+    /// Processes, in order, what the barriers let through for `session`.
+    fn process_released(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        session: SessionHandle,
+        mut released: Vec<(FlowId, Received)>,
+    ) {
+        for (flow, item) in released.drain(..) {
+            self.process(ep, now, session, flow, item);
+        }
+        self.flow_sync().spare = released;
+    }
 }
 
 /// The barrier of a Flow Synchronization message, if `data` is one that

@@ -13,7 +13,7 @@ use super::types::{
 use crate::crypto::PeerId;
 use crate::endpoint::{Endpoint, Event, EventSink, Layer, Role, SessionHandle};
 use crate::flash::command::{code, name, Command, ConnectObject, ObjectEncoding, StatusInfo};
-use crate::flash::flow_sync::Received;
+use crate::flash::flow_sync::{Received, Synced};
 use crate::flash::inbound::{classify, Inbound};
 use crate::flash::media::StreamSender;
 use crate::flash::message::message_type;
@@ -259,9 +259,6 @@ pub struct Server {
     /// Flow Synchronization barriers on what the clients' flows carry
     /// (RFC 7425 §5.2; super::sync).
     pub(super) flow_sync: crate::flash::flow_sync::FlowSync,
-    /// What `flow_sync` released, being processed (kept for its
-    /// allocation).
-    pub(super) released: Vec<(FlowId, crate::flash::flow_sync::Received)>,
     /// The syncID of the next Flow Synchronization barrier the server
     /// puts on a player's flows.
     pub(super) next_sync_id: u32,
@@ -309,7 +306,6 @@ impl Server {
             next_query: 1,
             upstreams: HashMap::new(),
             flow_sync: Default::default(),
-            released: Vec::new(),
             next_sync_id: 0,
             draining: HashMap::new(),
             parked: BTreeMap::new(),
@@ -1468,7 +1464,7 @@ impl Layer for Server {
                 metadata,
                 association,
             } => {
-                self.release_before_open(ep, now, session, flow);
+                self.before_flow_opened(ep, now, session, flow);
                 self.on_flow(ep, now, session, flow, &metadata, association)
             }
             Event::Message {
@@ -1550,7 +1546,7 @@ impl Layer for Server {
         self.retry_upstreams(now);
         self.expire_draining(ep, now);
         self.expire_asks(ep, now);
-        self.expire_flow_sync(ep, now);
+        self.expire_barriers(ep, now);
         if self.queries.values().any(|(t, _)| *t <= now) {
             let expired: Vec<u64> = self
                 .queries

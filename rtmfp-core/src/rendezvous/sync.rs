@@ -4,69 +4,17 @@
 
 use super::Server;
 use crate::endpoint::{Endpoint, SessionHandle};
-use crate::flash::flow_sync::{FlowSyncStats, Received};
+use crate::flash::flow_sync::{FlowSync, FlowSyncStats, Received, Synced};
 use crate::flow::FlowId;
 use std::time::Instant;
 
-impl Server {
-    /// Takes what `flow` of `session` received, through the barriers.
-    pub(super) fn receive(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Instant,
-        session: SessionHandle,
-        flow: FlowId,
-        item: Received,
-    ) {
-        let mut released = std::mem::take(&mut self.released);
-        self.flow_sync
-            .receive(now, session, flow, item, &mut released);
-        self.process_released(ep, now, session, released);
+impl Synced for Server {
+    fn flow_sync(&mut self) -> &mut FlowSync {
+        &mut self.flow_sync
     }
 
-    /// Before a new flow: what a barrier holds of an old flow with the
-    /// same ID goes first ([`crate::flash::flow_sync::FlowSync::flow_opened`]).
-    pub(super) fn release_before_open(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Instant,
-        session: SessionHandle,
-        flow: FlowId,
-    ) {
-        let mut released = std::mem::take(&mut self.released);
-        self.flow_sync
-            .flow_opened(now, session, flow, &mut released);
-        self.process_released(ep, now, session, released);
-    }
-
-    /// Lets go the barriers whose time is up, and processes what they
-    /// held.
-    pub(super) fn expire_flow_sync(&mut self, ep: &mut Endpoint, now: Instant) {
-        if self.flow_sync.next_deadline().is_none_or(|d| d > now) {
-            return;
-        }
-        let mut late = Vec::new();
-        self.flow_sync.expire(now, &mut late);
-        for (session, flow, item) in late {
-            self.process(ep, now, session, flow, item);
-        }
-    }
-
-    fn process_released(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Instant,
-        session: SessionHandle,
-        mut released: Vec<(FlowId, Received)>,
-    ) {
-        for (flow, item) in released.drain(..) {
-            self.process(ep, now, session, flow, item);
-        }
-        self.released = released;
-    }
-
-    /// Processes one message, or the end of a flow (the end of a
-    /// client's control flow is the end of the client, §5.3.6).
+    /// One message, or the end of a flow (the end of a client's control
+    /// flow is the end of the client, §5.3.6).
     fn process(
         &mut self,
         ep: &mut Endpoint,
@@ -89,7 +37,9 @@ impl Server {
             }
         }
     }
+}
 
+impl Server {
     /// What the Flow Synchronization barriers did so far.
     pub fn flow_sync_stats(&self) -> FlowSyncStats {
         self.flow_sync.stats()

@@ -39,7 +39,7 @@ pub use types::{
 };
 
 use super::command::{code, Command, ObjectEncoding, StatusInfo};
-use super::flow_sync::{FlowSync, Received};
+use super::flow_sync::{FlowSync, Received, Synced};
 use super::media::StreamSender;
 use super::uri::RtmfpUri;
 use super::Value;
@@ -214,9 +214,6 @@ pub struct FlashClient {
     /// Flow Synchronization barriers on what every session's flows
     /// receive (RFC 7425 §5.2).
     flow_sync: FlowSync,
-    /// What [`FlowSync`] released, being processed (kept for its
-    /// allocation).
-    released: Vec<(FlowId, Received)>,
     /// The syncID of the next Flow Synchronization barrier we put on a
     /// subscriber's flows.
     next_sync_id: u32,
@@ -257,7 +254,6 @@ impl FlashClient {
             events: VecDeque::new(),
             sink: None,
             flow_sync: FlowSync::default(),
-            released: Vec::new(),
             next_sync_id: 0,
         }
     }
@@ -908,10 +904,7 @@ impl Layer for FlashClient {
                 metadata,
                 association,
             } => {
-                let mut released = std::mem::take(&mut self.released);
-                self.flow_sync
-                    .flow_opened(now, session, flow, &mut released);
-                self.process_released(ep, now, session, released);
+                self.before_flow_opened(ep, now, session, flow);
                 if Some(session) == server {
                     self.on_server_flow(ep, now, flow, &metadata, association);
                 } else {
@@ -967,11 +960,7 @@ impl Layer for FlashClient {
 
     fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
         self.check_direct_deadlines(ep, now);
-        let mut late = Vec::new();
-        self.flow_sync.expire(now, &mut late);
-        for (session, flow, item) in late {
-            self.process(ep, now, session, flow, item);
-        }
+        self.expire_barriers(ep, now);
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -4,44 +4,17 @@
 
 use super::FlashClient;
 use crate::endpoint::{Endpoint, SessionHandle};
-use crate::flash::flow_sync::{FlowSyncStats, Received};
+use crate::flash::flow_sync::{FlowSync, FlowSyncStats, Received, Synced};
 use crate::flow::FlowId;
 use std::time::Instant;
 
-impl FlashClient {
-    /// Takes what `flow` of `session` received, through the barriers.
-    pub(super) fn receive(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Instant,
-        session: SessionHandle,
-        flow: FlowId,
-        item: Received,
-    ) {
-        let mut released = std::mem::take(&mut self.released);
-        self.flow_sync
-            .receive(now, session, flow, item, &mut released);
-        self.process_released(ep, now, session, released);
+impl Synced for FlashClient {
+    fn flow_sync(&mut self) -> &mut FlowSync {
+        &mut self.flow_sync
     }
 
-    /// Processes, in order, what the barriers let through for `session`;
-    /// keeps `released`'s allocation for the next time.
-    pub(super) fn process_released(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Instant,
-        session: SessionHandle,
-        mut released: Vec<(FlowId, Received)>,
-    ) {
-        for (flow, item) in released.drain(..) {
-            self.process(ep, now, session, flow, item);
-        }
-        self.released = released;
-    }
-
-    /// Processes one message or flow end, of the server session or of a
-    /// peer's.
-    pub(super) fn process(
+    /// One message or flow end, of the server session or of a peer's.
+    fn process(
         &mut self,
         ep: &mut Endpoint,
         now: Instant,
@@ -57,7 +30,9 @@ impl FlashClient {
             (Received::Finished, false) => self.on_peer_flow_finished(ep, now, session, flow),
         }
     }
+}
 
+impl FlashClient {
     /// What the Flow Synchronization barriers did so far.
     pub fn flow_sync_stats(&self) -> FlowSyncStats {
         self.flow_sync.stats()
