@@ -68,13 +68,40 @@ impl Proc {
                         return rest.trim().to_string();
                     }
                 }
-                Err(e) => panic!(
-                    "{}: no line {prefix:?} ({e}); stdout so far:\n{}",
-                    self.name,
-                    self.seen.join("\n")
-                ),
+                Err(e) => {
+                    let ended = self.exit_report(e);
+                    panic!(
+                        "{}: no line {prefix:?} ({e}); stdout so far:\n{}{ended}",
+                        self.name,
+                        self.seen.join("\n"),
+                    )
+                }
             }
         }
+    }
+
+    /// After stdout closed: how the process ended and its stderr, so that
+    /// a failed wait says why (nothing when it is still running).
+    fn exit_report(&mut self, e: mpsc::RecvTimeoutError) -> String {
+        if e != mpsc::RecvTimeoutError::Disconnected {
+            return String::new();
+        }
+        let Some(child) = self.child.as_mut() else {
+            return String::new();
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s.to_string(),
+                _ if Instant::now() > deadline => break "still running".to_string(),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        let err = match self.stderr.take() {
+            Some(t) if status != "still running" => t.join().unwrap_or_default(),
+            _ => String::new(),
+        };
+        format!("\nexit: {status}\nstderr:\n{err}")
     }
 
     /// Waits (bounded) for the exit; returns the code, all stdout and
