@@ -45,11 +45,29 @@ fn have_redis() -> bool {
 }
 
 impl Redis {
+    /// A redis-server of our own on a free port.  Tests run in parallel
+    /// and each picks its port by binding port 0 and letting it go, so two
+    /// may pick the same one: the second redis-server then cannot listen,
+    /// and the test would talk to the first (and lose it when that test
+    /// ends).  So a start that finds another process on the port tries a
+    /// new port.
     fn start() -> Redis {
-        Self::start_on(free_tcp_port())
+        for _ in 0..5 {
+            if let Some(redis) = Self::try_start_on(free_tcp_port()) {
+                return redis;
+            }
+        }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
+    /// A redis-server of our own on `port` (a restart on the same port).
     fn start_on(port: u16) -> Redis {
+        Self::try_start_on(port).unwrap_or_else(|| panic!("redis-server did not start on {port}"))
+    }
+
+    /// Starts redis-server on `port` and waits (bounded) until it answers;
+    /// None if it exited or another process answers there.
+    fn try_start_on(port: u16) -> Option<Redis> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -65,14 +83,34 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis {
+        let mut redis = Redis {
             child: Some(child),
             port,
+        };
+        let pid = redis.child.as_ref().map(|c| c.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let exited = redis
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                return None;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Ours only if the process that answers is our child.
+                let info: String = redis::Client::open(redis.url())
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+                    .and_then(|mut conn| redis::cmd("INFO").arg("server").query(&mut conn))
+                    .unwrap_or_default();
+                let answered = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("process_id:"))
+                    .and_then(|p| p.trim().parse::<u32>().ok());
+                return (answered == pid).then_some(redis);
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
