@@ -1696,7 +1696,14 @@ fn streams_and_names_beyond_the_limits_are_refused() {
 /// A world with a publisher `a` of `name` through the server (stream
 /// `live`) and a player `b` of it (stream `play`) that heard it start.
 fn publisher_and_player(name: &str) -> (World, NodeId, NodeId, StreamId, StreamId) {
-    let mut w = World::keyed();
+    publisher_and_player_in(World::keyed(), name)
+}
+
+/// As [`publisher_and_player`], in world `w`.
+fn publisher_and_player_in(
+    mut w: World,
+    name: &str,
+) -> (World, NodeId, NodeId, StreamId, StreamId) {
     let a = w.connected(None, ClientConfig::default());
     let b = w.connected(None, ClientConfig::default());
     let play = w.with(b, |c, ep, now| {
@@ -2079,9 +2086,9 @@ fn the_end_comes_after_the_last_media(direct: bool) {
             },
             Hooks::default(),
         );
-        let a = w.connected(None, ClientConfig::default());
-        let b = w.connected(None, ClientConfig::default());
-        let (live, play) = if direct {
+        let (mut w, a, b, live, play) = if direct {
+            let a = w.connected(None, ClientConfig::default());
+            let b = w.connected(None, ClientConfig::default());
             let live = w.with(a, |c, ep, now| {
                 let s = c.create_direct_stream();
                 c.publish(ep, now, s, "end").unwrap();
@@ -2089,21 +2096,9 @@ fn the_end_comes_after_the_last_media(direct: bool) {
             });
             let play = subscribe(&mut w, b, a, "end");
             assert_eq!(outcome(&mut w, b, play).code, code::PLAY_START);
-            (live, play)
+            (w, a, b, live, play)
         } else {
-            let play = w.with(b, |c, ep, now| {
-                let s = c.create_stream(ep, now);
-                c.play(ep, now, s, "end").unwrap();
-                s
-            });
-            w.wait_status(b, code::PLAY_START, Duration::from_secs(5));
-            let live = w.with(a, |c, ep, now| {
-                let s = c.create_stream(ep, now);
-                c.publish(ep, now, s, "end").unwrap();
-                s
-            });
-            w.wait_status(b, code::PLAY_PUBLISH_NOTIFY, Duration::from_secs(5));
-            (live, play)
+            publisher_and_player_in(w, "end")
         };
         w.sim.set_downlink(
             b,
